@@ -1,0 +1,300 @@
+//! The real server on port 0, real WebSocket clients, and the router through `oneshot`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::BodyExt;
+use server::{AppState, Config};
+use shared::{ErrorCode, PerfMetrics, ServerMsg};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tower::ServiceExt;
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A fast cadence so tests see several ticks quickly.
+fn fast_config() -> Config {
+    Config {
+        static_dir: None,
+        live_interval: Duration::from_millis(300),
+        idle_interval: Duration::from_millis(400),
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(config: Config) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    Running { addr, stop, task }
+}
+
+async fn connect(addr: SocketAddr, project: &str) -> Client {
+    let (client, _) = connect_async(format!("ws://{addr}/ws/projects/{project}"))
+        .await
+        .expect("websocket connects");
+    client
+}
+
+/// The next server message, skipping protocol frames; fails the test after 5 s.
+async fn next_msg(client: &mut Client) -> ServerMsg {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), client.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("stream open")
+            .expect("no socket error");
+        match frame {
+            Message::Text(text) => {
+                return serde_json::from_str(text.as_str())
+                    .expect("server sends valid ServerMsg JSON");
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn next_metrics(client: &mut Client) -> PerfMetrics {
+    loop {
+        if let ServerMsg::PerfMetrics(m) = next_msg(client).await {
+            return m;
+        }
+    }
+}
+
+fn assert_plausible(m: &PerfMetrics) {
+    let cpu = m.cpu.percent.expect("cpu percent present");
+    assert!((0.0..=100.0).contains(&cpu), "cpu {cpu}");
+    let used = m.memory.used_gb.expect("memory used");
+    let total = m.memory.total_gb.expect("memory total");
+    assert!(used > 0.0 && used <= total, "memory {used} of {total}");
+    let percent = m.memory.percent.expect("memory percent");
+    assert!((0.0..=100.0).contains(&percent), "memory percent {percent}");
+    if !m.gpu.available {
+        assert!(m.gpu.reason.is_some(), "an unavailable GPU says why");
+    }
+}
+
+#[tokio::test]
+async fn two_clients_receive_the_same_samples_with_plausible_values() {
+    let server = start(fast_config()).await;
+    let mut a = connect(server.addr, "demo").await;
+    let mut b = connect(server.addr, "demo").await;
+
+    let mut seen_a = Vec::new();
+    let mut seen_b = Vec::new();
+    for _ in 0..4 {
+        let m = next_metrics(&mut a).await;
+        assert_eq!(m.project, "demo");
+        assert_plausible(&m);
+        seen_a.push(m.timestamp);
+        let m = next_metrics(&mut b).await;
+        assert_plausible(&m);
+        seen_b.push(m.timestamp);
+    }
+    // Once both are subscribed, every tick reaches both with one timestamp: one
+    // sampler, not one per socket. The first message may predate the second client.
+    for ts in &seen_b[1..] {
+        assert!(
+            seen_a.contains(ts),
+            "client b saw {ts:?}, client a saw {seen_a:?}"
+        );
+    }
+    assert!(
+        seen_a.windows(2).all(|w| w[0] < w[1]),
+        "timestamps advance: {seen_a:?}"
+    );
+
+    let _ = server.stop.send(());
+    server.task.await.expect("join").expect("server ran");
+}
+
+#[tokio::test]
+async fn ping_gets_pong_and_bad_frames_get_errors_without_closing() {
+    let server = start(fast_config()).await;
+    let mut client = connect(server.addr, "demo").await;
+
+    let send = |text: &'static str| Message::Text(text.into());
+    client
+        .send(send(r#"{"type":"ping"}"#))
+        .await
+        .expect("send ping");
+    loop {
+        match next_msg(&mut client).await {
+            ServerMsg::Pong => break,
+            ServerMsg::PerfMetrics(_) => continue,
+            other => panic!("expected pong, got {other:?}"),
+        }
+    }
+
+    for (frame, code) in [
+        (send("{oops"), ErrorCode::InvalidJson),
+        (
+            send(r#"{"type":"launch_missiles"}"#),
+            ErrorCode::UnsupportedMessage,
+        ),
+        (
+            Message::Binary(vec![1, 2, 3].into()),
+            ErrorCode::BinaryNotSupported,
+        ),
+    ] {
+        client.send(frame).await.expect("send");
+        loop {
+            match next_msg(&mut client).await {
+                ServerMsg::Error(err) => {
+                    assert_eq!(err.code, code);
+                    assert!(!err.message.is_empty());
+                    break;
+                }
+                ServerMsg::PerfMetrics(_) => continue,
+                other => panic!("expected an error, got {other:?}"),
+            }
+        }
+    }
+    // Still streaming after all that.
+    assert_plausible(&next_metrics(&mut client).await);
+
+    let _ = server.stop.send(());
+    server.task.await.expect("join").expect("server ran");
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_sockets_with_going_away() {
+    let server = start(fast_config()).await;
+    let mut client = connect(server.addr, "demo").await;
+    next_metrics(&mut client).await;
+
+    let _ = server.stop.send(());
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(frame) = client.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close.map(|c| c.code);
+            }
+        }
+        None
+    })
+    .await
+    .expect("socket closed within 2 s of shutdown");
+    assert_eq!(closed, Some(CloseCode::Away));
+    tokio::time::timeout(Duration::from_secs(2), server.task)
+        .await
+        .expect("server exits within 2 s")
+        .expect("join")
+        .expect("server ran");
+}
+
+fn router(static_dir: Option<&std::path::Path>) -> axum::Router {
+    let state = AppState::new(
+        &Config::default(),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    server::app(state, static_dir)
+}
+
+async fn body_text(response: axum::response::Response) -> String {
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("utf-8 body")
+}
+
+#[tokio::test]
+async fn health_reports_ok_and_the_protocol_version() {
+    let response = router(None)
+        .oneshot(
+            Request::get("/api/health")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&body_text(response).await).expect("json");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["protocol"], shared::PROTOCOL_VERSION);
+}
+
+#[tokio::test]
+async fn an_invalid_project_name_is_refused_with_a_clear_error() {
+    // `..` and `%2F` would otherwise look like paths.
+    for path in [
+        "/ws/projects/..",
+        "/ws/projects/a%2Fb",
+        "/ws/projects/%3Cscript%3E",
+    ] {
+        let request = Request::get(path)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(Body::empty())
+            .expect("request");
+        let response = router(None).oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let msg: ServerMsg = serde_json::from_str(&body_text(response).await).expect("json error");
+        let ServerMsg::Error(err) = msg else {
+            panic!("expected an error body")
+        };
+        assert_eq!(err.code, ErrorCode::InvalidProject);
+    }
+}
+
+#[tokio::test]
+async fn a_plain_get_on_the_stream_is_not_upgraded() {
+    let response = router(None)
+        .oneshot(
+            Request::get("/ws/projects/demo")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert!(response.status().is_client_error(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
+    let dir = std::env::temp_dir().join(format!("perfmon-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("index.html"), "<html>perfmon-index</html>").expect("write index");
+    for path in ["/", "/some/app/url"] {
+        let response = router(Some(&dir))
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(body_text(response).await.contains("perfmon-index"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn without_a_built_frontend_the_root_says_how_to_build_it() {
+    let response = router(None)
+        .oneshot(Request::get("/").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(body_text(response).await.contains("trunk build"));
+}
