@@ -1,1 +1,148 @@
-//! placeholder
+//! Helpers for PerfMon's end-to-end tests: the real server on port 0 serving the
+//! real built frontend, and headless Chromium driven through ChromeDriver.
+//!
+//! # Layout
+//! - [`Server`]: `server::run` on a loopback port, stopped on drop.
+//! - [`ChromeDriver`]: a `chromedriver` child process on a free port, killed on drop.
+//! - [`browser`]: a fantoccini session with the flags Chromium needs as root in a
+//!   sandbox-less container.
+//! - [`dist_dir`]: where `trunk build` put the frontend.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The built frontend. Panics with the command to run when it is missing: an
+/// end-to-end test without the real frontend would test nothing.
+pub fn dist_dir() -> PathBuf {
+    let dist = std::env::var_os("PERFMON_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist"));
+    assert!(
+        dist.join("index.html").is_file(),
+        "no built frontend at {}: run `scripts/test.sh` (it runs \
+         `trunk build --release --config trunk.toml` first)",
+        dist.display()
+    );
+    dist
+}
+
+/// The real PerfMon server on a loopback port.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Dropping or sending stops the server.
+    stop: Option<oneshot::Sender<()>>,
+    /// The serving task, awaited by [`Server::stop`].
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Starts `server::run` on `127.0.0.1:0` with `config`.
+    pub async fn start(config: server::Config) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it to exit cleanly.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task joined")
+                .expect("server exited cleanly");
+        }
+    }
+}
+
+/// A `chromedriver` process on a free loopback port.
+pub struct ChromeDriver {
+    /// The WebDriver endpoint.
+    pub url: String,
+    /// Killed on drop so no browser outlives the test.
+    child: Child,
+}
+
+impl ChromeDriver {
+    /// Starts ChromeDriver (`$CHROMEDRIVER`, else `chromedriver` on PATH) and waits
+    /// until it accepts connections.
+    pub fn start() -> ChromeDriver {
+        let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+        let port = StdListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start {program}: {err}; run `scripts/setup.sh` to install it")
+            });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ChromeDriver {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium session. As root in a container Chromium only starts with
+/// these flags; the background-networking ones keep it off the closed network.
+pub async fn browser(driver: &ChromeDriver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1200,800"
+            ]
+        }),
+    );
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session with headless Chromium")
+}

@@ -1,0 +1,5 @@
+//! Hooks: one file each.
+
+pub mod use_perf_metrics;
+
+pub use use_perf_metrics::{Connection, PerfMetricsHandle, use_perf_metrics};

@@ -1,0 +1,15 @@
+# Shared by scripts/*.sh: where tools live and how to reach them. Source it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Tools that do not go into ~/.cargo/bin (binaryen from npm) are cached here.
+TOOLS_DIR="${PERFMON_TOOLS_DIR:-$HOME/.cache/perfmon-tools}"
+export PATH="$HOME/.cargo/bin:$TOOLS_DIR/binaryen/node_modules/.bin:$PATH"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# The wasm-bindgen version Cargo.lock resolved: the CLI must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}

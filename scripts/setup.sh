@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what building and testing PerfMon needs, skipping whatever is already
+# there at the right version: the wasm32 target, Trunk, wasm-bindgen-cli (the exact
+# version in Cargo.lock), binaryen's wasm-opt, Chromium and ChromeDriver.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132.0.0
+WB_VERSION="$(wasm_bindgen_version)"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "Adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  say "Installing Chromium and ChromeDriver (Debian packages)"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  say "Installing trunk $TRUNK_VERSION (takes about 11 minutes on 2 cores)"
+  # 0.22 needs a newer rustc than this toolchain.
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ] ||
+   [ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $WB_VERSION" ]; then
+  say "Installing wasm-bindgen-cli $WB_VERSION (about 3 minutes)"
+  if ! cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --force; then
+    # Its lock file names a webpki-roots release the registry here does not serve:
+    # build a copy of the crate with that one dependency moved to the previous release.
+    say "Retrying wasm-bindgen-cli with webpki-roots pinned to a served release"
+    src="$(ls -d "$HOME"/.cargo/registry/src/*/wasm-bindgen-cli-"$WB_VERSION" | head -n 1)"
+    work="$(mktemp -d)"
+    cp -r "$src" "$work/wasm-bindgen-cli"
+    (cd "$work/wasm-bindgen-cli" &&
+      cargo update -p webpki-roots --precise 1.0.10 &&
+      cargo install --path . --locked --force)
+    rm -rf "$work"
+  fi
+fi
+
+if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+  say "Installing binaryen $BINARYEN_VERSION (wasm-opt) from npm into $TOOLS_DIR"
+  mkdir -p "$TOOLS_DIR/binaryen"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
+fi
+
+say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromedriver --version | awk '{print $1, $2}')"
