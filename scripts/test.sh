@@ -15,10 +15,16 @@ cargo fmt --all -- --check
 say "Building the frontend the end-to-end test serves"
 trunk build --release --config trunk.toml --skip-version-check
 
+# Every runner's "test result:" line is kept to print one total at the end.
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+
 say "Native tests (shared, server, frontend helpers, end-to-end)"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee -a "$results"
 
 say "Browser tests of the frontend (wasm32, headless Chromium)"
-(cd frontend && cargo test --locked --target wasm32-unknown-unknown)
+cargo test -p frontend --locked --target wasm32-unknown-unknown 2>&1 | tee -a "$results"
 
 say "All tests passed"
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$results"
