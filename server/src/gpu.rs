@@ -7,9 +7,13 @@
 
 use std::sync::OnceLock;
 
+use std::collections::HashMap;
+
 use nvml_wrapper::Nvml;
+use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
-use shared::Gpu;
+use shared::{Gpu, GpuDevice};
 
 const BYTES_PER_GB: f64 = 1e9;
 
@@ -44,13 +48,25 @@ pub fn init_failure_reason(err: &NvmlError) -> &'static str {
     }
 }
 
+/// One reading of every NVIDIA device.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GpuSample {
+    /// The aggregate and per-device section of the payload.
+    pub gpu: Gpu,
+    /// GPU memory held by each process, in bytes, where NVML reports it.
+    pub process_memory: HashMap<u32, u64>,
+}
+
 /// Reads every NVIDIA device and aggregates them: mean utilisation, summed VRAM.
 ///
 /// Blocking (NVML calls into the driver): call it from a blocking thread.
-pub fn sample() -> Gpu {
+pub fn sample() -> GpuSample {
     match nvml() {
         Ok(nvml) => sample_devices(nvml),
-        Err(reason) => unavailable(reason),
+        Err(reason) => GpuSample {
+            gpu: unavailable(reason),
+            process_memory: HashMap::new(),
+        },
     }
 }
 
@@ -63,17 +79,20 @@ pub fn unavailable(reason: &str) -> Gpu {
     }
 }
 
-fn sample_devices(nvml: &Nvml) -> Gpu {
+fn sample_devices(nvml: &Nvml) -> GpuSample {
+    let mut out = GpuSample::default();
     let count = match nvml.device_count() {
-        Ok(0) => return unavailable("no NVIDIA device"),
+        Ok(0) => {
+            out.gpu = unavailable("no NVIDIA device");
+            return out;
+        }
         Ok(n) => n,
         Err(err) => {
             tracing::warn!("NVML device count failed: {err}");
-            return unavailable("NVIDIA driver did not answer");
+            out.gpu = unavailable("NVIDIA driver did not answer");
+            return out;
         }
     };
-    let mut utilisation = Vec::new();
-    let (mut used, mut total, mut memory_seen) = (0u64, 0u64, false);
     for index in 0..count {
         let device = match nvml.device_by_index(index) {
             Ok(device) => device,
@@ -84,26 +103,60 @@ fn sample_devices(nvml: &Nvml) -> Gpu {
         };
         // Each query is tolerated on its own: a device that hides one value still
         // reports the others.
-        if let Ok(rates) = device.utilization_rates() {
-            utilisation.push(f64::from(rates.gpu));
-        }
-        if let Ok(memory) = device.memory_info() {
-            used += memory.used;
-            total += memory.total;
-            memory_seen = true;
+        let memory = device.memory_info().ok();
+        out.gpu.devices.push(GpuDevice {
+            index,
+            name: device.name().unwrap_or_else(|_| format!("GPU {index}")),
+            percent: device.utilization_rates().ok().map(|u| f64::from(u.gpu)),
+            vram_used_gb: memory
+                .as_ref()
+                .map(|m| round1(m.used as f64 / BYTES_PER_GB)),
+            vram_total_gb: memory
+                .as_ref()
+                .map(|m| round1(m.total as f64 / BYTES_PER_GB)),
+            temperature_c: device
+                .temperature(TemperatureSensor::Gpu)
+                .ok()
+                .map(f64::from),
+            power_w: device
+                .power_usage()
+                .ok()
+                .map(|mw| round1(f64::from(mw) / 1000.0)),
+        });
+        let compute = device.running_compute_processes().unwrap_or_default();
+        let graphics = device.running_graphics_processes().unwrap_or_default();
+        for process in compute.into_iter().chain(graphics) {
+            if let UsedGpuMemory::Used(bytes) = process.used_gpu_memory {
+                *out.process_memory.entry(process.pid).or_default() += bytes;
+            }
         }
     }
-    if utilisation.is_empty() && !memory_seen {
+    out.gpu = aggregate(std::mem::take(&mut out.gpu.devices));
+    out
+}
+
+/// The top-level section from per-device readings: mean utilisation over the
+/// devices that report it, VRAM summed over those that report it.
+pub fn aggregate(devices: Vec<GpuDevice>) -> Gpu {
+    if devices.is_empty() {
         return unavailable("NVIDIA devices did not answer");
     }
-    let mean = (!utilisation.is_empty())
-        .then(|| round1(utilisation.iter().sum::<f64>() / utilisation.len() as f64));
+    let utilisation: Vec<f64> = devices.iter().filter_map(|d| d.percent).collect();
+    let with_memory: Vec<&GpuDevice> = devices
+        .iter()
+        .filter(|d| d.vram_total_gb.is_some())
+        .collect();
+    let sum = |f: fn(&GpuDevice) -> Option<f64>| {
+        (!with_memory.is_empty()).then(|| round1(with_memory.iter().filter_map(|d| f(d)).sum()))
+    };
     Gpu {
         available: true,
-        percent: mean,
-        vram_used_gb: memory_seen.then(|| round1(used as f64 / BYTES_PER_GB)),
-        vram_total_gb: memory_seen.then(|| round1(total as f64 / BYTES_PER_GB)),
+        percent: (!utilisation.is_empty())
+            .then(|| round1(utilisation.iter().sum::<f64>() / utilisation.len() as f64)),
+        vram_used_gb: sum(|d| d.vram_used_gb),
+        vram_total_gb: sum(|d| d.vram_total_gb),
         reason: None,
+        devices,
     }
 }
 
@@ -131,7 +184,7 @@ mod tests {
     fn sampling_never_panics_and_explains_absence() {
         // On a machine without NVIDIA hardware (CI), this is the no-GPU path; with one,
         // the values must be filled in. Both shapes are checked.
-        let gpu = sample();
+        let gpu = sample().gpu;
         if gpu.available {
             assert!(gpu.reason.is_none());
             assert!(gpu.vram_total_gb.is_some_and(|t| t > 0.0));
@@ -147,6 +200,48 @@ mod tests {
             );
         }
         // The second call must reuse the remembered outcome, not retry.
-        assert_eq!(sample().available, gpu.available);
+        assert_eq!(sample().gpu.available, gpu.available);
+    }
+
+    fn device(index: u32, percent: Option<f64>, used: f64, total: f64) -> GpuDevice {
+        GpuDevice {
+            index,
+            name: format!("GPU {index}"),
+            percent,
+            vram_used_gb: Some(used),
+            vram_total_gb: Some(total),
+            ..GpuDevice::default()
+        }
+    }
+
+    #[test]
+    fn devices_aggregate_to_mean_utilisation_and_summed_vram() {
+        let gpu = aggregate(vec![
+            device(0, Some(20.0), 1.0, 80.0),
+            device(1, Some(61.0), 2.5, 80.0),
+        ]);
+        assert!(gpu.available);
+        assert_eq!(gpu.percent, Some(40.5));
+        assert_eq!(
+            (gpu.vram_used_gb, gpu.vram_total_gb),
+            (Some(3.5), Some(160.0))
+        );
+        assert_eq!(gpu.devices.len(), 2);
+    }
+
+    #[test]
+    fn a_device_hiding_utilisation_does_not_drag_the_mean_down() {
+        let gpu = aggregate(vec![
+            device(0, None, 1.0, 8.0),
+            device(1, Some(50.0), 1.0, 8.0),
+        ]);
+        assert_eq!(gpu.percent, Some(50.0));
+    }
+
+    #[test]
+    fn no_readable_device_is_unavailable_with_a_reason() {
+        let gpu = aggregate(Vec::new());
+        assert!(!gpu.available);
+        assert!(gpu.reason.is_some());
     }
 }

@@ -2,19 +2,31 @@
 //! `perf_metrics` message to every WebSocket client of `/ws/projects/{project}`.
 //!
 //! # Layout
-//! - [`sampler`]: reads CPU and memory (sysinfo) and GPUs ([`gpu`], NVML) on a
-//!   blocking thread; one [`sampler::HostSampler`] for the whole server.
-//! - [`hub`]: each project's run state and its `watch` channel of serialised frames;
-//!   the sampler publishes into it once per tick, sockets subscribe to it.
-//! - [`ws`]: the socket task: forwards frames, answers `ping`, reports bad input.
+//! - [`sampler`]: reads CPU, memory, network, disk (sysinfo, [`diskstats`]), GPUs
+//!   ([`gpu`], NVML) and run process trees ([`proctree`]) on a blocking thread; one
+//!   [`sampler::HostSampler`] for the whole server; rates come from [`rates`].
+//! - [`hub`]: each project's run, tokens, history ring and `watch` channel of
+//!   serialised frames; the sampler publishes into it once per tick, sockets
+//!   subscribe to it.
+//! - [`ws`]: the socket task: replays history, forwards frames, answers `ping`,
+//!   reports bad input.
+//! - [`api`]: the HTTP API (runs, pause/resume, tokens, latest sample) and
+//!   [`prometheus`] (`GET /metrics`).
+//! - [`project`]: validated project names; [`client`]: the API client `perfmon run` uses.
 //! - [`app`] builds the [`axum::Router`] (also used by tests with `oneshot`);
 //!   [`run`] serves it on a listener until a shutdown future resolves.
 //!
 //! The binary (`src/main.rs`, `perfmon`) only parses arguments and calls [`run`].
 
+pub mod api;
+pub mod client;
+pub mod diskstats;
 pub mod gpu;
 pub mod hub;
+pub mod proctree;
 pub mod project;
+pub mod prometheus;
+pub mod rates;
 pub mod sampler;
 pub mod ws;
 
@@ -26,7 +38,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
@@ -42,6 +54,8 @@ pub struct Config {
     pub live_interval: Duration,
     /// Time between pushes to a project whose run is not live.
     pub idle_interval: Duration,
+    /// How much history a new client receives on connect.
+    pub history_window: Duration,
 }
 
 impl Default for Config {
@@ -50,6 +64,7 @@ impl Default for Config {
             static_dir: None,
             live_interval: Duration::from_secs(1),
             idle_interval: Duration::from_secs(3),
+            history_window: Duration::from_secs(600),
         }
     }
 }
@@ -68,17 +83,33 @@ impl AppState {
     /// State for a server with the given cadence; `shutdown` ends every socket.
     pub fn new(config: &Config, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(AppState {
-            hub: Hub::new(config.live_interval, config.idle_interval),
+            hub: Hub::new(
+                config.live_interval,
+                config.idle_interval,
+                config.history_window,
+            ),
             shutdown,
         })
     }
 }
 
-/// The HTTP surface: the WebSocket stream, a health check, and the built frontend.
+/// The HTTP surface: the WebSocket stream, the HTTP API, Prometheus metrics, a
+/// health check, and the built frontend.
 pub fn app(state: Arc<AppState>, static_dir: Option<&std::path::Path>) -> Router {
     let router = Router::new()
         .route("/ws/projects/{project}", get(ws::handler))
         .route("/api/health", get(health))
+        .route(
+            "/api/projects/{project}/run",
+            get(api::get_run)
+                .post(api::register_run)
+                .delete(api::end_run),
+        )
+        .route("/api/projects/{project}/run/pause", post(api::pause_run))
+        .route("/api/projects/{project}/run/resume", post(api::resume_run))
+        .route("/api/projects/{project}/tokens", post(api::add_tokens))
+        .route("/api/projects/{project}/metrics", get(api::latest))
+        .route("/metrics", get(api::prometheus))
         .with_state(state);
     match static_dir {
         // Unknown paths fall back to index.html so the app can own its URLs.

@@ -2,21 +2,28 @@
 //! the result to the [`Hub`](crate::hub::Hub), which serialises it once per project
 //! and fans it out to every socket.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use shared::{Cpu, Gpu, Memory, Timestamp};
-use sysinfo::{CpuRefreshKind, MemoryRefreshKind, System};
+use shared::{Cpu, Disk, Gpu, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp};
+use sysinfo::{
+    CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, Pid, ProcessRefreshKind,
+    ProcessStatus, ProcessesToUpdate, System,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
-use crate::gpu;
+use crate::rates::RateCounter;
+use crate::{diskstats, gpu, proctree};
 
 const BYTES_PER_GB: f64 = 1e9;
+const BYTES_PER_MB: f64 = 1e6;
 
 /// What the machine looked like at one instant: the project-independent part of a
-/// `perf_metrics` message.
-#[derive(Debug, Clone, PartialEq)]
+/// `perf_metrics` message, plus what each requested run's process tree uses.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct HostSample {
     /// When the sample was taken (UTC, milliseconds).
     pub timestamp: Timestamp,
@@ -26,16 +33,40 @@ pub struct HostSample {
     pub memory: Memory,
     /// NVIDIA GPUs, or why there are none.
     pub gpu: Gpu,
+    /// Network traffic.
+    pub network: Network,
+    /// Disk traffic and space.
+    pub disk: Disk,
+    /// PerfMon's own cost.
+    pub monitor: Monitor,
+    /// Each requested run root pid: its tree's use, or `None` once it has exited.
+    pub runs: HashMap<u32, Option<RunProcess>>,
 }
 
-/// Reads the machine; owns the sysinfo state that CPU rates are computed from.
+/// Reads the machine; owns the sysinfo state that rates are computed from.
 #[derive(Debug)]
 pub struct HostSampler {
-    /// `None` when sysinfo cannot read this OS; every value is then `null`.
+    /// `None` when sysinfo cannot read this OS; host values are then `null`.
     system: Option<System>,
+    /// Network interfaces, refreshed each tick.
+    networks: Option<Networks>,
+    /// The filesystem holding the working directory, for used/total space.
+    disks: Option<Disks>,
+    /// Which entry of `disks` holds the working directory.
+    home_disk: Option<usize>,
     /// When CPU counters were last read: CPU % is only meaningful after
     /// `sysinfo::MINIMUM_CPU_UPDATE_INTERVAL`.
     last_cpu_refresh: Instant,
+    /// The last meaningful CPU reading, repeated when a sample comes too soon after
+    /// the previous one (the sampler wakes early when a run starts).
+    last_cpu: Option<(f64, Vec<f64>)>,
+    /// Rates from counters.
+    rx: RateCounter,
+    tx: RateCounter,
+    disk_read: RateCounter,
+    disk_write: RateCounter,
+    /// This server's pid, for its own cost.
+    own_pid: Option<Pid>,
 }
 
 impl Default for HostSampler {
@@ -45,8 +76,8 @@ impl Default for HostSampler {
 }
 
 impl HostSampler {
-    /// Takes the first CPU reading, so that the next [`sample`](Self::sample) has a
-    /// baseline to compute usage from.
+    /// Takes the first readings, so that the next [`sample`](Self::sample) has a
+    /// baseline to compute usage and rates from. Blocking.
     pub fn new() -> Self {
         let system = match System::new() {
             Ok(mut system) => {
@@ -58,38 +89,205 @@ impl HostSampler {
                 None
             }
         };
-        HostSampler {
+        let disks =
+            Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing().with_storage())
+                .map_err(|err| tracing::warn!("disk space unavailable: {err}"))
+                .ok();
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let home_disk = disks.as_ref().and_then(|d| {
+            let mounts: Vec<&Path> = d.iter().map(|disk| disk.mount_point()).collect();
+            containing_mount(&cwd, &mounts)
+        });
+        let mut sampler = HostSampler {
             system,
+            networks: Networks::new_with_refreshed_list()
+                .map_err(|err| tracing::warn!("network metrics unavailable: {err}"))
+                .ok(),
+            disks,
+            home_disk,
             last_cpu_refresh: Instant::now(),
+            last_cpu: None,
+            rx: RateCounter::default(),
+            tx: RateCounter::default(),
+            disk_read: RateCounter::default(),
+            disk_write: RateCounter::default(),
+            own_pid: sysinfo::get_current_pid().ok(),
+        };
+        // Prime the counters: the first real sample then reports a true rate.
+        let now = Instant::now();
+        sampler.read_network(now);
+        sampler.read_disk(now);
+        // CPU use is a difference of two readings; take the second now, so that even
+        // a sample asked for at once (a run starting) has a real CPU figure.
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        sampler.read_cpu();
+        sampler
+    }
+
+    /// Reads CPU use if enough time has passed since the last reading; otherwise
+    /// the counters keep their baseline and the last reading stands.
+    fn read_cpu(&mut self) {
+        let Some(system) = self.system.as_mut() else {
+            return;
+        };
+        if self.last_cpu_refresh.elapsed() < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
+            return;
+        }
+        system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
+        self.last_cpu_refresh = Instant::now();
+        let total = round1(f64::from(system.global_cpu_usage()).clamp(0.0, 100.0));
+        let cores = system
+            .cpus()
+            .iter()
+            .map(|c| round1(f64::from(c.usage()).clamp(0.0, 100.0)))
+            .collect();
+        self.last_cpu = Some((total, cores));
+    }
+
+    /// Reads everything, and the process trees of `run_pids`. Blocking: run it on
+    /// a blocking thread.
+    pub fn sample(&mut self, run_pids: &[u32]) -> HostSample {
+        let timestamp = now();
+        let now = Instant::now();
+        let mut sample = HostSample {
+            timestamp,
+            ..HostSample::default()
+        };
+        // Too soon after the previous reading the rate would be noise: the last
+        // real reading is repeated instead.
+        self.read_cpu();
+        if let Some((total, cores)) = &self.last_cpu {
+            sample.cpu.percent = Some(*total);
+            sample.cpu.per_core = cores.clone();
+        }
+        if let Some(system) = self.system.as_mut() {
+            system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram().with_swap());
+            sample.cpu.load_average = System::load_average().ok().map(|l| LoadAverage {
+                one: round2(l.one),
+                five: round2(l.five),
+                fifteen: round2(l.fifteen),
+            });
+            sample.memory = memory_of(system.total_memory(), system.used_memory());
+            sample.memory.swap_total_gb = Some(round1(system.total_swap() as f64 / BYTES_PER_GB));
+            sample.memory.swap_used_gb = Some(round1(system.used_swap() as f64 / BYTES_PER_GB));
+        }
+        sample.network = self.read_network(now);
+        sample.disk = self.read_disk(now);
+        let gpu = gpu::sample();
+        sample.gpu = gpu.gpu;
+        self.read_processes(run_pids, &gpu.process_memory, &mut sample);
+        sample
+    }
+
+    fn read_network(&mut self, now: Instant) -> Network {
+        let Some(networks) = self.networks.as_mut() else {
+            return Network::default();
+        };
+        networks.refresh(true);
+        let (mut rx, mut tx) = (0u64, 0u64);
+        for (name, data) in networks.iter() {
+            // Loopback is the machine talking to itself (PerfMon's own sockets too).
+            if name == "lo" {
+                continue;
+            }
+            rx = rx.saturating_add(data.total_received());
+            tx = tx.saturating_add(data.total_transmitted());
+        }
+        Network {
+            rx_bytes_per_s: Some(self.rx.update(rx, now).round()),
+            tx_bytes_per_s: Some(self.tx.update(tx, now).round()),
+            rx_total_bytes: Some(rx),
+            tx_total_bytes: Some(tx),
         }
     }
 
-    /// Reads CPU, memory and GPUs. Blocking: run it on a blocking thread.
-    pub fn sample(&mut self) -> HostSample {
-        let timestamp = now();
-        let (cpu, memory) = match self.system.as_mut() {
-            Some(system) => {
-                let cpu_ready =
-                    self.last_cpu_refresh.elapsed() >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL;
-                system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
-                self.last_cpu_refresh = Instant::now();
-                system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-                // Too soon after the previous reading the rate is noise: say nothing.
-                let cpu = Cpu {
-                    percent: cpu_ready
-                        .then(|| round1(f64::from(system.global_cpu_usage()).clamp(0.0, 100.0))),
-                };
-                (cpu, memory_of(system.total_memory(), system.used_memory()))
+    fn read_disk(&mut self, now: Instant) -> Disk {
+        let mut disk = Disk::default();
+        if let Some(totals) = diskstats::read() {
+            disk.read_bytes_per_s = Some(self.disk_read.update(totals.read_bytes, now).round());
+            disk.write_bytes_per_s =
+                Some(self.disk_write.update(totals.written_bytes, now).round());
+        }
+        if let (Some(disks), Some(index)) = (self.disks.as_mut(), self.home_disk)
+            && let Some(home) = disks.get_mut(index)
+        {
+            home.refresh_specifics(DiskRefreshKind::nothing().with_storage());
+            let total = home.total_space();
+            if total > 0 {
+                let used = total.saturating_sub(home.available_space());
+                disk.used_gb = Some(round1(used as f64 / BYTES_PER_GB));
+                disk.total_gb = Some(round1(total as f64 / BYTES_PER_GB));
             }
-            None => (Cpu::default(), Memory::default()),
+        }
+        disk
+    }
+
+    /// The server's own cost, and each run's tree. Scans every process only when a
+    /// run is registered (descendants can only be found that way); otherwise reads
+    /// just this process.
+    fn read_processes(
+        &mut self,
+        run_pids: &[u32],
+        gpu_memory: &HashMap<u32, u64>,
+        sample: &mut HostSample,
+    ) {
+        let Some(system) = self.system.as_mut() else {
+            return;
         };
-        HostSample {
-            timestamp,
-            cpu,
-            memory,
-            gpu: gpu::sample(),
+        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
+        let cores = system.cpus().len().max(1) as f64;
+        if run_pids.is_empty() {
+            if let Some(own) = self.own_pid {
+                system.refresh_processes_specifics(ProcessesToUpdate::Some(&[own]), true, kind);
+            }
+        } else {
+            system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+            let procs: Vec<proctree::ProcInfo> = system
+                .processes()
+                .values()
+                // An exited child not yet reaped by its parent is no longer running.
+                .filter(|p| p.status() != ProcessStatus::Zombie)
+                .map(|p| proctree::ProcInfo {
+                    pid: p.pid().as_u32(),
+                    parent: p.parent().map(|pp| pp.as_u32()),
+                    cpu_percent_of_core: f64::from(p.cpu_usage()),
+                    rss_bytes: p.memory(),
+                })
+                .collect();
+            for &root in run_pids {
+                let usage = proctree::usage(root, &procs).map(|tree| {
+                    let gpu_bytes: u64 =
+                        tree.pids.iter().filter_map(|pid| gpu_memory.get(pid)).sum();
+                    RunProcess {
+                        cpu_percent: Some(round1(
+                            (tree.cpu_percent_of_core / cores).clamp(0.0, 100.0),
+                        )),
+                        rss_mb: Some(round1(tree.rss_bytes as f64 / BYTES_PER_MB)),
+                        gpu_memory_gb: (!gpu_memory.is_empty())
+                            .then(|| round1(gpu_bytes as f64 / BYTES_PER_GB)),
+                        process_count: tree.pids.len() as u32,
+                    }
+                });
+                sample.runs.insert(root, usage);
+            }
+        }
+        if let Some(own) = self.own_pid.and_then(|pid| system.process(pid)) {
+            sample.monitor = Monitor {
+                cpu_percent: Some(round2(f64::from(own.cpu_usage()))),
+                rss_mb: Some(round1(own.memory() as f64 / BYTES_PER_MB)),
+            };
         }
     }
+}
+
+/// The index of the mount point that holds `path` (the longest prefix).
+pub fn containing_mount(path: &Path, mounts: &[&Path]) -> Option<usize> {
+    mounts
+        .iter()
+        .enumerate()
+        .filter(|(_, mount)| path.starts_with(mount))
+        .max_by_key(|(_, mount)| mount.as_os_str().len())
+        .map(|(index, _)| index)
 }
 
 /// Memory section from byte counts; all `null` when the total is unknown (0).
@@ -102,16 +300,27 @@ pub fn memory_of(total_bytes: u64, used_bytes: u64) -> Memory {
         used_gb: Some(round1(used_bytes as f64 / BYTES_PER_GB)),
         total_gb: Some(round1(total_bytes as f64 / BYTES_PER_GB)),
         percent: Some(round1(used_bytes as f64 * 100.0 / total_bytes as f64)),
+        ..Memory::default()
     }
 }
 
-/// The current UTC time in the contract's format.
+/// The current UTC time in the contract's format, with milliseconds.
 pub fn now() -> Timestamp {
     Timestamp(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+/// The current UTC time to the second, as run start times are given
+/// (`2026-02-08T20:10:00Z`), so run ids stay short.
+pub fn now_seconds() -> Timestamp {
+    Timestamp(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 /// The sampler task: one per server. Samples, publishes, sleeps for the hub's
@@ -128,9 +337,10 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
             _ = state.hub.cadence_changed() => {}
         }
         let host = sampler.take();
+        let run_pids = state.hub.live_pids();
         let joined = tokio::task::spawn_blocking(move || {
             let mut host = host.unwrap_or_default();
-            let sample = host.sample();
+            let sample = host.sample(&run_pids);
             (host, sample)
         })
         .await;
@@ -182,10 +392,9 @@ mod tests {
     }
 
     #[test]
-    fn a_sample_after_the_minimum_interval_has_plausible_values() {
+    fn a_sample_has_plausible_values() {
         let mut sampler = HostSampler::new();
-        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-        let sample = sampler.sample();
+        let sample = sampler.sample(&[]);
         let cpu = sample.cpu.percent.expect("cpu after the minimum interval");
         assert!((0.0..=100.0).contains(&cpu), "{cpu}");
         let (used, total) = (
@@ -193,11 +402,61 @@ mod tests {
             sample.memory.total_gb.expect("total"),
         );
         assert!(used > 0.0 && used <= total, "{used} of {total}");
+        assert_eq!(
+            sample.cpu.per_core.len(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        assert!(
+            sample
+                .cpu
+                .per_core
+                .iter()
+                .all(|c| (0.0..=100.0).contains(c))
+        );
+        assert!(sample.memory.swap_total_gb.is_some());
+        assert!(sample.network.rx_bytes_per_s.is_some_and(|r| r >= 0.0));
+        let rss = sample.monitor.rss_mb.expect("own memory");
+        assert!(rss > 0.0, "{rss}");
+        if cfg!(target_os = "linux") {
+            assert!(sample.cpu.load_average.is_some());
+            assert!(sample.disk.read_bytes_per_s.is_some());
+            let (used, total) = (
+                sample.disk.used_gb.expect("disk used"),
+                sample.disk.total_gb.expect("disk total"),
+            );
+            assert!(used <= total && total > 0.0, "{used} of {total}");
+        }
     }
 
     #[test]
-    fn a_sample_too_soon_reports_no_cpu_rather_than_noise() {
+    fn the_working_directory_belongs_to_the_longest_matching_mount() {
+        let mounts = [
+            Path::new("/"),
+            Path::new("/work"),
+            Path::new("/work/main/x"),
+        ];
+        assert_eq!(containing_mount(Path::new("/work/main"), &mounts), Some(1));
+        assert_eq!(containing_mount(Path::new("/etc"), &mounts), Some(0));
+        assert_eq!(containing_mount(Path::new("/workshop"), &mounts), Some(0));
+    }
+
+    #[test]
+    fn a_run_that_is_not_there_reads_as_exited() {
         let mut sampler = HostSampler::new();
-        assert_eq!(sampler.sample().cpu.percent, None);
+        // Pids are at most 2^22 on Linux: this one cannot exist.
+        let sample = sampler.sample(&[u32::MAX - 1]);
+        assert_eq!(sample.runs.get(&(u32::MAX - 1)), Some(&None));
+    }
+
+    #[test]
+    fn a_sample_right_after_creation_already_has_cpu_and_repeats_it_when_too_soon() {
+        let mut sampler = HostSampler::new();
+        let first = sampler.sample(&[]).cpu;
+        assert!(first.percent.is_some(), "the baseline is taken at creation");
+        let again = sampler.sample(&[]).cpu;
+        assert_eq!(
+            (again.percent, again.per_core),
+            (first.percent, first.per_core)
+        );
     }
 }

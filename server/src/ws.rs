@@ -14,7 +14,11 @@ use axum::response::{IntoResponse, Json, Response};
 use shared::{ClientMsg, ErrorCode, ErrorMsg, ServerMsg};
 
 use crate::AppState;
+use crate::hub::Subscription;
 use crate::project::ProjectName;
+
+/// WebSocket close code 1013, "try again later".
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 /// The largest client frame accepted; clients only ever send tiny control messages.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
@@ -46,12 +50,25 @@ pub async fn handler(
 }
 
 async fn serve(mut socket: WebSocket, project: ProjectName, state: Arc<AppState>) {
-    let mut frames = state.hub.subscribe(&project);
-    // The receiver starts out having "seen" the current frame: send it by hand so a
-    // new client has data before the next tick.
-    let first = frames.borrow_and_update().clone();
-    if let Some(frame) = first
-        && socket.send(Message::Text(frame)).await.is_err()
+    let Subscription {
+        history,
+        mut frames,
+    } = match state.hub.subscribe(&project) {
+        Ok(subscription) => subscription,
+        Err(err) => {
+            let _ = send_msg(&mut socket, &error(ErrorCode::Busy, &err.to_string())).await;
+            let close = CloseFrame {
+                code: CLOSE_TRY_AGAIN_LATER,
+                reason: "too many projects".into(),
+            };
+            let _ = socket.send(Message::Close(Some(close))).await;
+            return;
+        }
+    };
+    // The recent samples first, so charts fill at once; they end with the current
+    // frame, which the receiver counts as seen.
+    if let Some(history) = history
+        && socket.send(Message::Text(history)).await.is_err()
     {
         return;
     }

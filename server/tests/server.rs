@@ -1,84 +1,19 @@
 //! The real server on port 0, real WebSocket clients, and the router through `oneshot`.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{connect, fast_config, next_metrics, next_msg, start};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::BodyExt;
 use server::{AppState, Config};
 use shared::{ErrorCode, PerfMetrics, ServerMsg};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use tower::ServiceExt;
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A fast cadence so tests see several ticks quickly.
-fn fast_config() -> Config {
-    Config {
-        static_dir: None,
-        live_interval: Duration::from_millis(300),
-        idle_interval: Duration::from_millis(400),
-    }
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-async fn start(config: Config) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let addr = listener.local_addr().expect("local addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    Running { addr, stop, task }
-}
-
-async fn connect(addr: SocketAddr, project: &str) -> Client {
-    let (client, _) = connect_async(format!("ws://{addr}/ws/projects/{project}"))
-        .await
-        .expect("websocket connects");
-    client
-}
-
-/// The next server message, skipping protocol frames; fails the test after 5 s.
-async fn next_msg(client: &mut Client) -> ServerMsg {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), client.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("stream open")
-            .expect("no socket error");
-        match frame {
-            Message::Text(text) => {
-                return serde_json::from_str(text.as_str())
-                    .expect("server sends valid ServerMsg JSON");
-            }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-async fn next_metrics(client: &mut Client) -> PerfMetrics {
-    loop {
-        if let ServerMsg::PerfMetrics(m) = next_msg(client).await {
-            return m;
-        }
-    }
-}
 
 fn assert_plausible(m: &PerfMetrics) {
     let cpu = m.cpu.percent.expect("cpu percent present");

@@ -9,9 +9,12 @@
 //! - [`ServerMsg`]: what the server sends (`perf_metrics`, `pong`, `error`),
 //!   tagged by a `"type"` field.
 //! - [`ClientMsg`]: what a client may send (`ping`).
-//! - [`PerfMetrics`] and its sections ([`Run`], [`Tokens`], [`Cpu`], [`Memory`], [`Gpu`]):
-//!   one sample of the machine and the project's agent run. Every value that can be
-//!   missing is an `Option`, serialised as `null`, never a made-up number.
+//! - [`PerfMetrics`] and its sections ([`Run`], [`Tokens`], [`Cpu`], [`Memory`], [`Gpu`],
+//!   [`Network`], [`Disk`], [`Monitor`]): one sample of the machine and the project's
+//!   agent run. Every value that can be missing is an `Option`, serialised as `null`,
+//!   never a made-up number. Sections beyond the seed contract default when absent,
+//!   so the seed document's example still decodes.
+//! - [`History`]: the recent samples a client receives once, on connect.
 //! - [`ErrorMsg`] / [`ErrorCode`]: the typed error a client gets for bad input.
 //!
 //! Units are in the field names (`used_gb`, `percent`); timestamps are UTC RFC 3339
@@ -28,6 +31,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub enum ServerMsg {
     /// One sample of the machine and of the project's run.
     PerfMetrics(PerfMetrics),
+    /// The project's recent samples, oldest first; sent once, right after connect.
+    History(History),
     /// The answer to [`ClientMsg::Ping`].
     Pong,
     /// The client sent something the server could not accept; the socket stays open.
@@ -46,7 +51,7 @@ pub enum ClientMsg {
 ///
 /// Kept as text so this crate needs no date library; the server formats it, the
 /// browser parses it with `Date.parse`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(pub String);
 
@@ -58,7 +63,7 @@ impl Timestamp {
 }
 
 /// One sample, as pushed every tick to every client of a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PerfMetrics {
     /// When the sampler took this sample; identical for every client of one tick.
     pub timestamp: Timestamp,
@@ -74,6 +79,29 @@ pub struct PerfMetrics {
     pub memory: Memory,
     /// NVIDIA GPUs, or why there are none.
     pub gpu: Gpu,
+    /// Position of this sample in the project's stream, counting from 1; a gap
+    /// means the client skipped samples (it read too slowly).
+    #[serde(default)]
+    pub seq: u64,
+    /// The cadence this sample was pushed at, in milliseconds (1000 live, 3000 idle).
+    #[serde(default)]
+    pub interval_ms: u64,
+    /// Network traffic over non-loopback interfaces.
+    #[serde(default)]
+    pub network: Network,
+    /// Disk traffic and the space of the filesystem PerfMon runs in.
+    #[serde(default)]
+    pub disk: Disk,
+    /// What PerfMon itself costs the machine.
+    #[serde(default)]
+    pub monitor: Monitor,
+}
+
+/// The recent samples of a project, so charts fill at once on connect.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct History {
+    /// Oldest first; at most the server's history window.
+    pub samples: Vec<PerfMetrics>,
 }
 
 /// The lifecycle state of a project's agent run.
@@ -99,7 +127,7 @@ impl RunStatus {
 }
 
 /// A project's agent run.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Run {
     /// Where the run is in its lifecycle.
     pub status: RunStatus,
@@ -109,6 +137,22 @@ pub struct Run {
     pub started_at: Option<Timestamp>,
     /// `{pid}-{started_at}`: unique across pid reuse.
     pub run_id: Option<String>,
+    /// What the run's process tree uses, while it is live.
+    #[serde(default)]
+    pub process: Option<RunProcess>,
+}
+
+/// Resource use of a run's whole process tree (the pid and its descendants).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunProcess {
+    /// CPU used by the tree as a share of the whole machine, 0–100.
+    pub cpu_percent: Option<f64>,
+    /// Resident memory of the tree, in MB (10^6 bytes).
+    pub rss_mb: Option<f64>,
+    /// GPU memory the tree holds, in GB, when NVML reports per-process use.
+    pub gpu_memory_gb: Option<f64>,
+    /// Processes in the tree.
+    pub process_count: u32,
 }
 
 /// Token usage reported by the agent.
@@ -128,6 +172,23 @@ pub struct Tokens {
 pub struct Cpu {
     /// Busy share of all cores, 0–100.
     pub percent: Option<f64>,
+    /// Busy share of each logical core, 0–100, in core order.
+    #[serde(default)]
+    pub per_core: Vec<f64>,
+    /// Run-queue load averages; `None` where the OS has none.
+    #[serde(default)]
+    pub load_average: Option<LoadAverage>,
+}
+
+/// Run-queue load averages, as `uptime` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoadAverage {
+    /// Over the last minute.
+    pub one: f64,
+    /// Over the last five minutes.
+    pub five: f64,
+    /// Over the last fifteen minutes.
+    pub fifteen: f64,
 }
 
 /// Whole-machine memory use, in GB (10^9 bytes) with one decimal.
@@ -139,6 +200,47 @@ pub struct Memory {
     pub total_gb: Option<f64>,
     /// `used_gb / total_gb`, 0–100.
     pub percent: Option<f64>,
+    /// Swap in use.
+    #[serde(default)]
+    pub swap_used_gb: Option<f64>,
+    /// Swap configured (0 when there is none).
+    #[serde(default)]
+    pub swap_total_gb: Option<f64>,
+}
+
+/// Network traffic summed over every interface but loopback.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Network {
+    /// Bytes received per second since the previous sample (0 on the first).
+    pub rx_bytes_per_s: Option<f64>,
+    /// Bytes sent per second since the previous sample (0 on the first).
+    pub tx_bytes_per_s: Option<f64>,
+    /// Bytes received since the interfaces came up.
+    pub rx_total_bytes: Option<u64>,
+    /// Bytes sent since the interfaces came up.
+    pub tx_total_bytes: Option<u64>,
+}
+
+/// Disk traffic over physical disks, and the space where PerfMon runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Disk {
+    /// Bytes read per second since the previous sample (0 on the first).
+    pub read_bytes_per_s: Option<f64>,
+    /// Bytes written per second since the previous sample (0 on the first).
+    pub write_bytes_per_s: Option<f64>,
+    /// Space used on the filesystem holding the server's working directory.
+    pub used_gb: Option<f64>,
+    /// Size of that filesystem.
+    pub total_gb: Option<f64>,
+}
+
+/// PerfMon's own cost, so users see what watching costs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Monitor {
+    /// The server's CPU use as a share of one core, 0–100 (and more on several cores).
+    pub cpu_percent: Option<f64>,
+    /// The server's resident memory, in MB (10^6 bytes).
+    pub rss_mb: Option<f64>,
 }
 
 /// NVIDIA GPU use, aggregated over all devices.
@@ -155,6 +257,28 @@ pub struct Gpu {
     /// Why the GPU is not available, in plain words (never a path or a host name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Each device, in NVML index order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<GpuDevice>,
+}
+
+/// One NVIDIA device. Values a device does not report are `null`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GpuDevice {
+    /// NVML's index of the device.
+    pub index: u32,
+    /// The product name (`NVIDIA H100 80GB HBM3`).
+    pub name: String,
+    /// Utilisation, 0–100.
+    pub percent: Option<f64>,
+    /// Video memory in use.
+    pub vram_used_gb: Option<f64>,
+    /// Video memory installed.
+    pub vram_total_gb: Option<f64>,
+    /// Core temperature in °C.
+    pub temperature_c: Option<f64>,
+    /// Power draw in watts.
+    pub power_w: Option<f64>,
 }
 
 /// Why the server refused a client message.
@@ -178,7 +302,42 @@ pub enum ErrorCode {
     BinaryNotSupported,
     /// The project name in the URL is not acceptable.
     InvalidProject,
+    /// The project has too many watchers or the server too many projects.
+    Busy,
     /// A code from a newer server that this build does not know.
     #[serde(other)]
     Unknown,
+}
+
+/// Bodies of the HTTP API (`/api/projects/{project}/…`), shared with `perfmon run`.
+pub mod api {
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /api/projects/{project}/run`: register an existing process as the run.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RegisterRun {
+        /// The run's root process.
+        pub pid: u32,
+    }
+
+    /// `POST /api/projects/{project}/tokens`: tokens used since the last report.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TokenDelta {
+        /// Tokens to add to the current run and the session.
+        pub tokens: u64,
+    }
+
+    /// The body of every 4xx/5xx answer of the HTTP API.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ApiError {
+        /// What went wrong, for programs.
+        pub code: String,
+        /// The request field at fault, when one is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub field: Option<String>,
+        /// What went wrong, for people.
+        pub message: String,
+    }
 }

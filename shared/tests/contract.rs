@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use shared::{
-    ClientMsg, Cpu, ErrorCode, ErrorMsg, Gpu, Memory, PerfMetrics, Run, RunStatus, ServerMsg,
-    Timestamp, Tokens,
+    ClientMsg, Cpu, Disk, ErrorCode, ErrorMsg, Gpu, GpuDevice, History, LoadAverage, Memory,
+    Monitor, Network, PerfMetrics, Run, RunProcess, RunStatus, ServerMsg, Timestamp, Tokens,
 };
 
 const SEED: &str = include_str!("fixtures/seed_perf_metrics.json");
@@ -33,6 +33,7 @@ fn seed_value() -> PerfMetrics {
             percent: Some(38.8),
         },
         gpu: Gpu::default(),
+        ..PerfMetrics::default()
     }
 }
 
@@ -42,12 +43,27 @@ fn seed_example_decodes_to_the_expected_value() {
     assert_eq!(msg, ServerMsg::PerfMetrics(seed_value()));
 }
 
+/// Every key of `expected` is in `actual` with the same value, recursively.
+fn assert_contains(actual: &Value, expected: &Value, path: &str) {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => {
+            for (key, value) in e {
+                let inner = a.get(key).unwrap_or_else(|| panic!("{path}.{key} missing"));
+                assert_contains(inner, value, &format!("{path}.{key}"));
+            }
+        }
+        _ => assert_eq!(actual, expected, "at {path}"),
+    }
+}
+
 #[test]
-fn seed_example_encodes_back_to_the_same_json() {
+fn seed_example_encodes_back_with_every_seed_field_unchanged() {
+    // The contract has grown beyond the seed (network, disk, …); every seed field
+    // must still come out exactly as the seed has it.
     let msg: ServerMsg = serde_json::from_str(SEED).expect("seed example must decode");
     let again: Value = serde_json::to_value(&msg).expect("encode");
     let original: Value = serde_json::from_str(SEED).expect("fixture is JSON");
-    assert_eq!(again, original);
+    assert_contains(&again, &original, "$");
 }
 
 fn round_trip<T>(value: &T) -> T
@@ -71,8 +87,72 @@ fn every_server_message_round_trips() {
         run: Run::default(),
         ..seed_value()
     };
+    let full = PerfMetrics {
+        seq: 7,
+        interval_ms: 1000,
+        run: Run {
+            process: Some(RunProcess {
+                cpu_percent: Some(12.5),
+                rss_mb: Some(300.2),
+                gpu_memory_gb: None,
+                process_count: 3,
+            }),
+            ..seed_value().run
+        },
+        cpu: Cpu {
+            percent: Some(40.0),
+            per_core: vec![30.0, 50.0],
+            load_average: Some(LoadAverage {
+                one: 0.5,
+                five: 0.25,
+                fifteen: 0.1,
+            }),
+        },
+        memory: Memory {
+            swap_used_gb: Some(0.0),
+            swap_total_gb: Some(2.0),
+            ..seed_value().memory
+        },
+        network: Network {
+            rx_bytes_per_s: Some(1024.0),
+            tx_bytes_per_s: Some(0.0),
+            rx_total_bytes: Some(10),
+            tx_total_bytes: Some(20),
+        },
+        disk: Disk {
+            read_bytes_per_s: Some(0.0),
+            write_bytes_per_s: Some(4096.0),
+            used_gb: Some(10.5),
+            total_gb: Some(100.0),
+        },
+        monitor: Monitor {
+            cpu_percent: Some(0.1),
+            rss_mb: Some(9.5),
+        },
+        gpu: Gpu {
+            available: true,
+            percent: Some(50.0),
+            vram_used_gb: Some(1.0),
+            vram_total_gb: Some(80.0),
+            reason: None,
+            devices: vec![GpuDevice {
+                index: 0,
+                name: "NVIDIA H100".into(),
+                percent: Some(50.0),
+                vram_used_gb: Some(1.0),
+                vram_total_gb: Some(80.0),
+                temperature_c: Some(41.0),
+                power_w: Some(120.5),
+            }],
+        },
+        ..seed_value()
+    };
     let messages = [
         ServerMsg::PerfMetrics(seed_value()),
+        ServerMsg::PerfMetrics(full.clone()),
+        ServerMsg::History(History {
+            samples: vec![seed_value(), full],
+        }),
         ServerMsg::PerfMetrics(unavailable_gpu),
         ServerMsg::Pong,
         ServerMsg::Error(ErrorMsg {
@@ -133,4 +213,21 @@ fn live_means_running_or_paused() {
     assert!(RunStatus::Paused.is_live());
     assert!(!RunStatus::Idle.is_live());
     assert!(!RunStatus::Stopped.is_live());
+}
+
+#[test]
+fn api_bodies_refuse_unknown_fields_and_wrong_types() {
+    use shared::api::{RegisterRun, TokenDelta};
+    assert_eq!(
+        serde_json::from_str::<RegisterRun>(r#"{"pid":42}"#).ok(),
+        Some(RegisterRun { pid: 42 })
+    );
+    assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":-1}"#).is_err());
+    assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":"42"}"#).is_err());
+    assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":42,"cmd":"rm"}"#).is_err());
+    assert_eq!(
+        serde_json::from_str::<TokenDelta>(r#"{"tokens":5}"#).ok(),
+        Some(TokenDelta { tokens: 5 })
+    );
+    assert!(serde_json::from_str::<TokenDelta>(r#"{"tokens":-5}"#).is_err());
 }

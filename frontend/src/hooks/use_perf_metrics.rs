@@ -70,6 +70,13 @@ impl Reducible for PerfMetricsHandle {
                 next.connection = Connection::Open;
                 next.metrics = Some(Rc::new(metrics));
             }
+            PerfAction::Received(ServerMsg::History(history)) => {
+                next.connection = Connection::Open;
+                match history.samples.into_iter().last() {
+                    Some(newest) => next.metrics = Some(Rc::new(newest)),
+                    None => return self,
+                }
+            }
             PerfAction::Received(ServerMsg::Pong) => return self,
             PerfAction::Received(ServerMsg::Error(err)) => next.server_error = Some(err.message),
             PerfAction::Dropped => next.connection = Connection::Reconnecting,

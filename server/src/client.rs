@@ -1,0 +1,92 @@
+//! A small HTTP client for PerfMon's own API, used by `perfmon run` to find a
+//! running server and register the command it launches.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// How long one API call may take before the server counts as absent.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing answered, or not in time.
+    #[error("no PerfMon server answered at {0}")]
+    Unreachable(SocketAddr),
+    /// The server answered with an error.
+    #[error("PerfMon answered {status}: {body}")]
+    Refused {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The JSON error body.
+        body: String,
+    },
+}
+
+/// Talks to the PerfMon server at one address.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    /// Where the server listens.
+    addr: SocketAddr,
+    /// Plain HTTP/1: the API is on loopback.
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl ApiClient {
+    /// A client for the server at `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        ApiClient {
+            addr,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends `method path` with an optional JSON body; the body text on 2xx.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<String>,
+    ) -> Result<String, ClientError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr));
+        if json.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(json.unwrap_or_default())))
+            .map_err(|_| ClientError::Unreachable(self.addr))?;
+        let unreachable = || ClientError::Unreachable(self.addr);
+        let response = tokio::time::timeout(TIMEOUT, self.http.request(request))
+            .await
+            .map_err(|_| unreachable())?
+            .map_err(|_| unreachable())?;
+        let status = response.status();
+        let body = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| unreachable())?
+            .map_err(|_| unreachable())?
+            .to_bytes();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(ClientError::Refused { status, body })
+        }
+    }
+
+    /// Whether a PerfMon server answers its health check at this address.
+    pub async fn is_up(&self) -> bool {
+        self.call(Method::GET, "/api/health", None)
+            .await
+            .is_ok_and(|body| body.contains("\"ok\""))
+    }
+}

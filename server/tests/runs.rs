@@ -1,0 +1,521 @@
+//! Agent runs, tokens, history and the HTTP API against the real server, with
+//! real child processes.
+
+mod common;
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use axum::http::Method;
+use common::{call, connect, fast_config, metrics_until, next_metrics, next_msg, start};
+use serde_json::json;
+use server::Config;
+use shared::{RunStatus, ServerMsg};
+
+/// Set in the environment of a copy of this test binary that is asked to burn.
+const BURN_ENV: &str = "PERFMON_TEST_BURN";
+
+/// Not a test of its own (hence ignored): a copy of this binary started with
+/// `--ignored --exact burner` and `BURN_ENV` set becomes the busy process the tree
+/// test measures. It holds 120 MB, starts a sleeping grandchild, and spins one core
+/// until killed.
+#[test]
+#[ignore = "helper process for a_registered_run_reports_its_whole_process_tree_and_its_exit"]
+fn burner() {
+    assert!(
+        std::env::var_os(BURN_ENV).is_some(),
+        "only run as a child of the tree test"
+    );
+    let _grandchild = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn grandchild");
+    let mut memory = vec![0u8; 120_000_000];
+    // Touch every page so it is resident, not just reserved.
+    for i in (0..memory.len()).step_by(4096) {
+        memory[i] = 1;
+    }
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+        if x % 1_000_000_000 == 0 {
+            std::hint::black_box(&memory);
+        }
+    }
+}
+
+/// Starts a copy of this test binary running [`burner`].
+fn spawn_burner() -> Child {
+    Command::new(std::env::current_exe().expect("test binary path"))
+        .args(["--ignored", "--exact", "burner", "--test-threads=1"])
+        .env(BURN_ENV, "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the burner")
+}
+
+/// Kills the burner and its grandchild.
+fn kill_tree(child: &mut Child) {
+    let pid = child.id().to_string();
+    let _ = Command::new("pkill").args(["-KILL", "-P", &pid]).status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_run_reports_its_whole_process_tree_and_its_exit() {
+    let server = start(fast_config()).await;
+    let api = server.api();
+    let mut client = connect(server.addr, "tree").await;
+    let mut burner = spawn_burner();
+    let pid = burner.id();
+
+    let run = call(
+        &api,
+        Method::POST,
+        "/api/projects/tree/run",
+        Some(json!({ "pid": pid })),
+    )
+    .await
+    .expect("registered");
+    assert_eq!(run["status"], "running");
+    assert_eq!(run["pid"], pid);
+    let started = run["started_at"].as_str().expect("started_at").to_owned();
+    assert_eq!(run["run_id"], format!("{pid}-{started}"));
+
+    // The burner spins one core and holds 120 MB, with a sleeping grandchild.
+    let m = metrics_until(&mut client, 40, |m| {
+        m.run.process.as_ref().is_some_and(|p| {
+            p.rss_mb.is_some_and(|r| r >= 100.0)
+                && p.cpu_percent.is_some_and(|c| c >= 20.0)
+                && p.process_count >= 2
+        })
+    })
+    .await;
+    assert_eq!(m.run.status, RunStatus::Running);
+    assert_eq!(m.run.pid, Some(pid));
+    assert_eq!(
+        m.interval_ms, 300,
+        "a live run is sampled at the live cadence"
+    );
+
+    kill_tree(&mut burner);
+    let stopped = metrics_until(&mut client, 5, |m| m.run.status == RunStatus::Stopped).await;
+    assert!(stopped.run.process.is_none());
+    assert_eq!(
+        stopped.run.run_id.as_deref(),
+        Some(format!("{pid}-{started}").as_str())
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume_stop_and_continue_the_process() {
+    let server = start(fast_config()).await;
+    let api = server.api();
+    let mut child = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let pid = child.id();
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/p/run",
+        Some(json!({ "pid": pid })),
+    )
+    .await
+    .expect("registered");
+
+    let paused = call(&api, Method::POST, "/api/projects/p/run/pause", None)
+        .await
+        .expect("paused");
+    assert_eq!(paused["status"], "paused");
+    assert!(
+        state_becomes(pid, |s| s == 'T').await,
+        "SIGSTOP reached the process"
+    );
+    // Pausing twice is refused, state unchanged.
+    let (status, err) = call(&api, Method::POST, "/api/projects/p/run/pause", None)
+        .await
+        .expect_err("already paused");
+    assert_eq!((status, err["code"].as_str()), (409, Some("no_live_run")));
+
+    let resumed = call(&api, Method::POST, "/api/projects/p/run/resume", None)
+        .await
+        .expect("resumed");
+    assert_eq!(resumed["status"], "running");
+    assert!(
+        state_becomes(pid, |s| s != 'T').await,
+        "SIGCONT reached the process"
+    );
+
+    let ended = call(&api, Method::DELETE, "/api/projects/p/run", None)
+        .await
+        .expect("ended");
+    assert_eq!(ended["status"], "stopped");
+    assert!(
+        matches!(process_state(pid), Some('S' | 'R')),
+        "ending the run does not kill the process"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    server.shutdown().await;
+}
+
+/// Signals are delivered asynchronously: poll the state for up to 2 s.
+async fn state_becomes(pid: u32, pred: impl Fn(char) -> bool) -> bool {
+    for _ in 0..40 {
+        if process_state(pid).is_some_and(&pred) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// The state letter of `/proc/{pid}/stat` (R, S, T, Z, …).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cadence_follows_the_run_and_switches_within_a_tick() {
+    let config = Config {
+        live_interval: Duration::from_millis(300),
+        idle_interval: Duration::from_millis(1500),
+        ..Config::default()
+    };
+    let server = start(config).await;
+    let api = server.api();
+    let mut client = connect(server.addr, "cadence").await;
+
+    let idle: Vec<_> = collect(&mut client, 3).await;
+    assert!(idle.iter().all(|m| m.interval_ms == 1500));
+    for gap in gaps_ms(&idle) {
+        assert!(
+            (1200..=2100).contains(&gap),
+            "idle gap {gap} ms, expected about 1500"
+        );
+    }
+
+    let mut child = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let registered_at = std::time::Instant::now();
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/cadence/run",
+        Some(json!({ "pid": child.id() })),
+    )
+    .await
+    .expect("registered");
+    // Not after the rest of a 1.5 s idle sleep: within about one live tick.
+    metrics_until(&mut client, 3, |m| m.run.status == RunStatus::Running).await;
+    let waited = registered_at.elapsed();
+    assert!(
+        waited < Duration::from_millis(1000),
+        "switched after {waited:?}"
+    );
+
+    let live: Vec<_> = collect(&mut client, 5).await;
+    assert!(
+        live.iter()
+            .all(|m| m.interval_ms == 300 && m.run.status == RunStatus::Running)
+    );
+    let gaps = gaps_ms(&live);
+    let mean = gaps.iter().sum::<i64>() / gaps.len() as i64;
+    assert!(
+        (240..=450).contains(&mean),
+        "live gaps {gaps:?}, expected about 300"
+    );
+
+    call(&api, Method::DELETE, "/api/projects/cadence/run", None)
+        .await
+        .expect("ended");
+    let m = metrics_until(&mut client, 3, |m| m.run.status == RunStatus::Stopped).await;
+    assert_eq!(m.interval_ms, 1500);
+    let _ = child.kill();
+    let _ = child.wait();
+    server.shutdown().await;
+}
+
+async fn collect(client: &mut common::Client, n: usize) -> Vec<shared::PerfMetrics> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(next_metrics(client).await);
+    }
+    out
+}
+
+fn gaps_ms(samples: &[shared::PerfMetrics]) -> Vec<i64> {
+    let millis = |m: &shared::PerfMetrics| {
+        chrono::DateTime::parse_from_rfc3339(m.timestamp.as_str())
+            .expect("timestamp")
+            .timestamp_millis()
+    };
+    samples
+        .windows(2)
+        .map(|w| millis(&w[1]) - millis(&w[0]))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_first_gets_the_recent_history() {
+    let server = start(fast_config()).await;
+    let mut first = connect(server.addr, "replay").await;
+    let seen: Vec<u64> = collect(&mut first, 4).await.iter().map(|m| m.seq).collect();
+    drop(first);
+
+    let mut again = connect(server.addr, "replay").await;
+    let ServerMsg::History(history) = next_msg(&mut again).await else {
+        panic!("the first message after connect is the history")
+    };
+    let seqs: Vec<u64> = history.samples.iter().map(|m| m.seq).collect();
+    assert!(
+        seqs.len() >= seen.len(),
+        "history {seqs:?} holds at least what was seen {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|s| seqs.contains(s)),
+        "history {seqs:?} holds {seen:?}"
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "history is contiguous and ordered: {seqs:?}"
+    );
+    // Then the live stream carries on from there, with no repeat.
+    let next = next_metrics(&mut again).await;
+    assert_eq!(next.seq, seqs.last().copied().unwrap_or_default() + 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_reports_reach_the_stream_and_a_new_run_resets_the_run_count() {
+    let server = start(fast_config()).await;
+    let api = server.api();
+    let mut client = connect(server.addr, "tok").await;
+    let m = next_metrics(&mut client).await;
+    assert!(!m.tokens.available, "no report yet: not available");
+
+    let mut child = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/tok/run",
+        Some(json!({ "pid": child.id() })),
+    )
+    .await
+    .expect("run");
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/tok/tokens",
+        Some(json!({ "tokens": 1200 })),
+    )
+    .await
+    .expect("tokens");
+    let t = call(
+        &api,
+        Method::POST,
+        "/api/projects/tok/tokens",
+        Some(json!({ "tokens": 220 })),
+    )
+    .await
+    .expect("tokens");
+    assert_eq!(
+        (t["current_run"].as_u64(), t["total_session"].as_u64()),
+        (Some(1420), Some(1420))
+    );
+    let m = metrics_until(&mut client, 10, |m| m.tokens.current_run == 1420).await;
+    assert!(m.tokens.available);
+
+    call(&api, Method::DELETE, "/api/projects/tok/run", None)
+        .await
+        .expect("end");
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/tok/run",
+        Some(json!({ "pid": child.id() })),
+    )
+    .await
+    .expect("new run");
+    let t = call(
+        &api,
+        Method::POST,
+        "/api/projects/tok/tokens",
+        Some(json!({ "tokens": 80 })),
+    )
+    .await
+    .expect("tokens");
+    assert_eq!(
+        (t["current_run"].as_u64(), t["total_session"].as_u64()),
+        (Some(80), Some(1500))
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_api_input_gets_a_4xx_naming_the_field_and_changes_nothing() {
+    let server = start(fast_config()).await;
+    let api = server.api();
+    let cases = [
+        ("/api/projects/x/run", json!({ "pid": "42" }), 400, "pid"),
+        ("/api/projects/x/run", json!({ "pid": -3 }), 400, "pid"),
+        ("/api/projects/x/run", json!({ "pid": 0 }), 422, "pid"),
+        ("/api/projects/x/run", json!({}), 400, "pid"),
+        (
+            "/api/projects/x/run",
+            json!({ "pid": 12, "cmd": "rm -rf" }),
+            400,
+            "cmd",
+        ),
+        (
+            "/api/projects/x/run",
+            json!({ "pid": 4_000_000_000u32 }),
+            422,
+            "pid",
+        ),
+        (
+            "/api/projects/x/tokens",
+            json!({ "tokens": -5 }),
+            400,
+            "tokens",
+        ),
+        (
+            "/api/projects/x/tokens",
+            json!({ "tokens": 1.5 }),
+            400,
+            "tokens",
+        ),
+        (
+            "/api/projects/x/tokens",
+            json!({ "tokens": u64::MAX }),
+            422,
+            "tokens",
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        let (got, err) = call(&api, Method::POST, path, Some(body.clone()))
+            .await
+            .expect_err("refused");
+        assert_eq!(got, status, "{path} {body}: {err}");
+        assert_eq!(err["field"], field, "{path} {body}: {err}");
+        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (got, err) = call(
+        &api,
+        Method::POST,
+        "/api/projects/..%2F/run",
+        Some(json!({ "pid": 1 })),
+    )
+    .await
+    .expect_err("bad name");
+    assert_eq!((got, err["code"].as_str()), (400, Some("invalid_project")));
+
+    // Nothing changed.
+    let run = call(&api, Method::GET, "/api/projects/x/run", None)
+        .await
+        .expect("run");
+    assert_eq!(run["status"], "idle");
+    let latest = call(&api, Method::GET, "/api/projects/x/metrics", None).await;
+    if let Ok(latest) = latest {
+        assert_eq!(latest["tokens"]["available"], false);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_latest_sample_and_prometheus_agree_and_parse() {
+    let server = start(fast_config()).await;
+    let api = server.api();
+    let mut client = connect(server.addr, "prom").await;
+    let mut child = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/prom/run",
+        Some(json!({ "pid": child.id() })),
+    )
+    .await
+    .expect("run");
+    call(
+        &api,
+        Method::POST,
+        "/api/projects/prom/tokens",
+        Some(json!({ "tokens": 77 })),
+    )
+    .await
+    .expect("tokens");
+    metrics_until(&mut client, 10, |m| {
+        m.tokens.available && m.run.process.is_some()
+    })
+    .await;
+
+    let latest = call(&api, Method::GET, "/api/projects/prom/metrics", None)
+        .await
+        .expect("latest");
+    assert_eq!(latest["project"], "prom");
+    assert_eq!(latest["run"]["status"], "running");
+
+    let text = server
+        .api()
+        .call(Method::GET, "/metrics", None)
+        .await
+        .expect("scrape");
+    let samples = parse_prometheus(&text);
+    let get = |key: &str| samples.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let cpu = get("perfmon_cpu_usage_percent").unwrap_or_else(|| panic!("cpu gauge in {text}"));
+    assert!((0.0..=100.0).contains(&cpu));
+    assert!(get("perfmon_memory_total_bytes").is_some_and(|v| v > 0.0));
+    assert!(get("perfmon_cpu_core_usage_percent{core=\"0\"}").is_some());
+    let gpu = if server::gpu::sample().gpu.available {
+        1.0
+    } else {
+        0.0
+    };
+    assert_eq!(get("perfmon_gpu_available"), Some(gpu));
+    assert_eq!(get("perfmon_run_live{project=\"prom\"}"), Some(1.0));
+    assert_eq!(
+        get("perfmon_tokens_session_total{project=\"prom\"}"),
+        Some(77.0)
+    );
+    assert!(get("perfmon_monitor_resident_bytes").is_some_and(|v| v > 0.0));
+    assert!(
+        text.contains("# TYPE perfmon_network_receive_bytes counter"),
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    server.shutdown().await;
+}
+
+/// `name{labels} value` lines of the text format; comments skipped. Panics on a
+/// line that is neither, so malformed output fails the test.
+fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (key, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("malformed line {line:?}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+            assert!(key.starts_with("perfmon_"), "{line}");
+            (key.to_owned(), value)
+        })
+        .collect()
+}
