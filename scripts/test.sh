@@ -9,8 +9,9 @@ cd "$ROOT"
 
 bash scripts/setup.sh
 
-say "Checking formatting"
+say "Checking formatting and lints"
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "Building the frontend the end-to-end test serves"
 trunk build --release --config trunk.toml --skip-version-check

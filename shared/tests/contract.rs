@@ -18,6 +18,7 @@ fn seed_value() -> PerfMetrics {
             pid: Some(12345),
             started_at: Some(Timestamp("2026-02-08T20:10:00Z".into())),
             run_id: Some("12345-2026-02-08T20:10:00Z".into()),
+            process: None,
         },
         tokens: Tokens {
             current_run: 1420,
@@ -26,11 +27,13 @@ fn seed_value() -> PerfMetrics {
         },
         cpu: Cpu {
             percent: Some(37.2),
+            ..Cpu::default()
         },
         memory: Memory {
             used_gb: Some(6.2),
             total_gb: Some(16.0),
             percent: Some(38.8),
+            ..Memory::default()
         },
         gpu: Gpu::default(),
         ..PerfMetrics::default()
@@ -82,7 +85,7 @@ fn every_server_message_round_trips() {
             reason: Some("NVIDIA driver library not found".into()),
             ..Gpu::default()
         },
-        cpu: Cpu { percent: None },
+        cpu: Cpu::default(),
         memory: Memory::default(),
         run: Run::default(),
         ..seed_value()

@@ -20,6 +20,7 @@ async fn the_panel_shows_live_cpu_and_memory_from_the_server() {
         static_dir: Some(dist_dir()),
         live_interval: Duration::from_millis(500),
         idle_interval: Duration::from_millis(500),
+        ..server::Config::default()
     })
     .await;
 

@@ -66,7 +66,7 @@ pub fn perf_panel(props: &PerfPanelProps) -> Html {
             { gpu_meter }
             <div class="panel__run" data-testid="run">
                 <span>{ "Run" }</span>
-                <span data-testid="run-status">{ run.map(|r| run_text(r)).unwrap_or_else(|| NOT_AVAILABLE.to_owned()) }</span>
+                <span data-testid="run-status">{ run.map(run_text).unwrap_or_else(|| NOT_AVAILABLE.to_owned()) }</span>
             </div>
             <div class="panel__foot" data-testid="sample-time">
                 { metrics.map(|m| format!("Sampled {}", m.timestamp.as_str())).unwrap_or_else(|| "Waiting for the first sample".to_owned()) }

@@ -45,6 +45,8 @@ pub struct PerfMetricsHandle {
 }
 
 /// Changes to the handle, applied by the socket task.
+// One action at a time, consumed at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum PerfAction {
     /// A socket is being opened.
