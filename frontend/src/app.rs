@@ -1,8 +1,10 @@
-//! The root component: reads the project from the page URL, subscribes to its
-//! stream, and hands the data to the header's PerfMon button.
+//! The root component: reads the project (`?project=`) and the token budget
+//! (`?budget=`) from the page URL, subscribes to the project's stream, and hands
+//! the data to the header's PerfMon button.
 
 use yew::prelude::*;
 
+use crate::components::perf_panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{Header, PerfMonButton};
 use crate::hooks::use_perf_metrics;
 
@@ -13,13 +15,18 @@ pub const DEFAULT_PROJECT: &str = "default";
 #[function_component(App)]
 pub fn app() -> Html {
     let project = use_memo((), |_| {
-        project_from_url().unwrap_or_else(|| DEFAULT_PROJECT.to_owned())
+        query_param("project").unwrap_or_else(|| DEFAULT_PROJECT.to_owned())
+    });
+    let budget = use_memo((), |_| {
+        query_param("budget")
+            .and_then(|b| b.parse::<u64>().ok())
+            .filter(|b| *b > 0)
     });
     let data = use_perf_metrics(&project);
     html! {
         <>
             <Header project={AttrValue::from((*project).clone())}>
-                <PerfMonButton {data} />
+                <PerfMonButton {data} token_budget={budget.unwrap_or(DEFAULT_TOKEN_BUDGET)} />
             </Header>
             <main class="content">
                 <p>{ "Open the PerfMon panel from the header to watch this machine and the project's agent run live." }</p>
@@ -28,8 +35,9 @@ pub fn app() -> Html {
     }
 }
 
-fn project_from_url() -> Option<String> {
+/// A non-empty `?name=` value of the page URL.
+fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
-    params.get("project").filter(|p| !p.is_empty())
+    params.get(name).filter(|p| !p.is_empty())
 }

@@ -24,7 +24,7 @@ pub fn count(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -39,6 +39,54 @@ pub fn bar_width(value: Option<f64>) -> String {
         .unwrap_or(0.0)
         .clamp(0.0, 100.0);
     format!("width: {v:.1}%")
+}
+
+/// A byte rate in decimal units: `340 B/s`, `12.5 KB/s`, `1.2 MB/s`.
+pub fn rate(bytes_per_s: Option<f64>) -> String {
+    match bytes_per_s {
+        Some(v) if v.is_finite() && v >= 0.0 => format!("{}/s", scaled_bytes(v)),
+        _ => NOT_AVAILABLE.to_owned(),
+    }
+}
+
+/// A byte count in decimal units: `512 B`, `12.5 KB`, `3.4 GB`.
+pub fn scaled_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
+    if bytes < 1000.0 {
+        return format!("{bytes:.0} B");
+    }
+    let mut value = bytes / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A duration as `45s`, `12m 03s` or `3h 07m`.
+pub fn elapsed(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m {sec:02}s"),
+        (h, min, _) => format!("{h}h {min:02}m"),
+    }
+}
+
+/// `41 °C`.
+pub fn celsius(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.0} °C"),
+        _ => NOT_AVAILABLE.to_owned(),
+    }
+}
+
+/// One decimal, rounded, for comparing what is shown rather than what was sent.
+pub fn round1(value: Option<f64>) -> Option<f64> {
+    value
+        .filter(|v| v.is_finite())
+        .map(|v| (v * 10.0).round() / 10.0)
 }
 
 /// Glances-style severity of a percentage, used as a CSS class.
@@ -85,6 +133,33 @@ mod tests {
         assert_eq!(bar_width(Some(37.2)), "width: 37.2%");
         assert_eq!(bar_width(Some(140.0)), "width: 100.0%");
         assert_eq!(bar_width(None), "width: 0.0%");
+    }
+
+    #[test]
+    fn rates_and_sizes_use_decimal_units() {
+        assert_eq!(rate(Some(0.0)), "0 B/s");
+        assert_eq!(rate(Some(340.0)), "340 B/s");
+        assert_eq!(rate(Some(12_500.0)), "12.5 KB/s");
+        assert_eq!(rate(Some(1_234_567.0)), "1.2 MB/s");
+        assert_eq!(rate(Some(999_960.0)), "1.0 MB/s");
+        assert_eq!(rate(None), NOT_AVAILABLE);
+        assert_eq!(rate(Some(-1.0)), NOT_AVAILABLE);
+        assert_eq!(scaled_bytes(3.4e12), "3.4 TB");
+    }
+
+    #[test]
+    fn elapsed_times_read_like_a_stopwatch() {
+        assert_eq!(elapsed(0), "0s");
+        assert_eq!(elapsed(45), "45s");
+        assert_eq!(elapsed(723), "12m 03s");
+        assert_eq!(elapsed(3 * 3600 + 7 * 60 + 5), "3h 07m");
+        assert_eq!(elapsed(-5), "0s");
+    }
+
+    #[test]
+    fn temperatures_are_whole_degrees() {
+        assert_eq!(celsius(Some(41.4)), "41 °C");
+        assert_eq!(celsius(None), NOT_AVAILABLE);
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The panel rendered in a real (headless) browser.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use frontend::components::{PerfMonButton, PerfPanel, PerfPanelProps};
 use frontend::format::NOT_AVAILABLE;
-use frontend::hooks::{Connection, PerfMetricsHandle};
-use shared::{PerfMetrics, ServerMsg};
+use frontend::hooks::PerfMetricsHandle;
+use frontend::hooks::use_perf_metrics::PerfAction;
+use shared::{
+    Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, PerfMetrics, RunProcess,
+    ServerMsg, Tokens,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
@@ -22,6 +27,86 @@ fn seed_metrics() -> PerfMetrics {
         ServerMsg::PerfMetrics(m) => m,
         other => panic!("expected perf_metrics, got {other:?}"),
     }
+}
+
+/// Every section filled in, as the server sends it with a GPU and a busy run.
+fn full_metrics() -> PerfMetrics {
+    let mut m = seed_metrics();
+    m.seq = 9;
+    m.interval_ms = 1000;
+    m.tokens = Tokens {
+        current_run: 50_000,
+        total_session: 91_800,
+        available: true,
+    };
+    m.cpu = Cpu {
+        percent: Some(91.4),
+        per_core: vec![88.0, 95.0],
+        load_average: Some(LoadAverage {
+            one: 1.52,
+            five: 1.1,
+            fifteen: 0.75,
+        }),
+    };
+    m.memory = Memory {
+        used_gb: Some(6.2),
+        total_gb: Some(16.0),
+        percent: Some(38.8),
+        swap_used_gb: Some(0.5),
+        swap_total_gb: Some(2.0),
+    };
+    m.run.process = Some(RunProcess {
+        cpu_percent: Some(45.5),
+        rss_mb: Some(812.3),
+        gpu_memory_gb: Some(3.1),
+        process_count: 4,
+    });
+    m.gpu = Gpu {
+        available: true,
+        percent: Some(72.0),
+        vram_used_gb: Some(30.5),
+        vram_total_gb: Some(80.0),
+        reason: None,
+        devices: vec![GpuDevice {
+            index: 0,
+            name: "NVIDIA H100 80GB HBM3".into(),
+            percent: Some(72.0),
+            vram_used_gb: Some(30.5),
+            vram_total_gb: Some(80.0),
+            temperature_c: Some(54.0),
+            power_w: Some(310.0),
+        }],
+    };
+    m.network = Network {
+        rx_bytes_per_s: Some(1_234_567.0),
+        tx_bytes_per_s: Some(340.0),
+        rx_total_bytes: Some(1),
+        tx_total_bytes: Some(1),
+    };
+    m.disk = Disk {
+        read_bytes_per_s: Some(0.0),
+        write_bytes_per_s: Some(12_500.0),
+        used_gb: Some(120.0),
+        total_gb: Some(480.0),
+    };
+    m.monitor = Monitor {
+        cpu_percent: Some(0.1),
+        rss_mb: Some(9.5),
+    };
+    m.timestamp = shared::Timestamp("2026-02-08T20:15:30.123Z".into());
+    m
+}
+
+/// A handle as the hook builds it after receiving `m` (and any earlier samples).
+fn handle_after(samples: Vec<PerfMetrics>) -> PerfMetricsHandle {
+    let mut state = Rc::new(PerfMetricsHandle::default());
+    for (i, m) in samples.into_iter().enumerate() {
+        state = state.reduce(PerfAction::Received(
+            ServerMsg::PerfMetrics(m),
+            i as f64 * 1000.0,
+        ));
+    }
+    (*state).clone()
 }
 
 fn document() -> web_sys::Document {
@@ -42,9 +127,13 @@ fn mount_point() -> Element {
     div
 }
 
-fn text_of(root: &Element, test_id: &str) -> String {
+fn find(root: &Element, test_id: &str) -> Option<Element> {
     root.query_selector(&format!("[data-testid='{test_id}']"))
         .expect("valid selector")
+}
+
+fn text_of(root: &Element, test_id: &str) -> String {
+    find(root, test_id)
         .unwrap_or_else(|| panic!("no element with data-testid={test_id}"))
         .text_content()
         .unwrap_or_default()
@@ -54,22 +143,25 @@ async fn settle() {
     yew::platform::time::sleep(Duration::from_millis(30)).await;
 }
 
-#[wasm_bindgen_test]
-async fn panel_shows_formatted_cpu_and_memory_from_a_payload() {
+fn render_panel(data: PerfMetricsHandle) -> Element {
     let root = mount_point();
-    let data = PerfMetricsHandle {
-        metrics: Some(Rc::new(seed_metrics())),
-        connection: Connection::Open,
-        server_error: None,
-    };
     yew::Renderer::<PerfPanel>::with_root_and_props(
         root.clone(),
         PerfPanelProps {
             data,
+            token_budget: 200_000,
+            style: AttrValue::default(),
             on_close: Callback::noop(),
+            node_ref: NodeRef::default(),
         },
     )
     .render();
+    root
+}
+
+#[wasm_bindgen_test]
+async fn panel_shows_formatted_cpu_and_memory_from_the_seed_payload() {
+    let root = render_panel(handle_after(vec![seed_metrics()]));
     settle().await;
 
     assert_eq!(text_of(&root, "cpu-value"), "37.2 %");
@@ -79,6 +171,7 @@ async fn panel_shows_formatted_cpu_and_memory_from_a_payload() {
     assert_eq!(text_of(&root, "tokens-value"), NOT_AVAILABLE);
     assert_eq!(text_of(&root, "gpu-value"), NOT_AVAILABLE);
     assert_eq!(text_of(&root, "run-status"), "Running · pid 12345");
+    assert_eq!(text_of(&root, "run-elapsed"), "5m 30s");
     let fill = root
         .query_selector("[data-testid='cpu'] .meter__fill")
         .expect("selector")
@@ -87,16 +180,61 @@ async fn panel_shows_formatted_cpu_and_memory_from_a_payload() {
 }
 
 #[wasm_bindgen_test]
+async fn panel_renders_every_section_of_a_full_payload() {
+    let mut earlier = full_metrics();
+    earlier.seq = 8;
+    earlier.cpu.percent = Some(20.0);
+    let root = render_panel(handle_after(vec![earlier, full_metrics()]));
+    settle().await;
+
+    assert_eq!(text_of(&root, "tokens-value"), "50,000");
+    assert_eq!(
+        text_of(&root, "tokens-detail"),
+        "session 91,800 · budget 200,000"
+    );
+    assert_eq!(text_of(&root, "cpu-value"), "91.4 %");
+    assert_eq!(text_of(&root, "cpu-detail"), "load 1.52 · 1.10 · 0.75");
+    assert_eq!(
+        root.query_selector_all("[data-testid='cores'] .cores__bar")
+            .expect("cores")
+            .length(),
+        2
+    );
+    assert!(
+        root.query_selector("[data-testid='cpu'].meter--critical")
+            .expect("selector")
+            .is_some(),
+        "91 % is critical"
+    );
+    assert_eq!(
+        text_of(&root, "memory-detail"),
+        "38.8 % · swap 0.5 / 2.0 GB"
+    );
+    assert_eq!(text_of(&root, "gpu-value"), "72.0 %");
+    assert_eq!(text_of(&root, "gpu-detail"), "VRAM 30.5 / 80.0 GB");
+    assert!(text_of(&root, "gpu-devices").contains("NVIDIA H100 80GB HBM3"));
+    assert!(text_of(&root, "gpu-devices").contains("54 °C"));
+    assert_eq!(text_of(&root, "network-value"), "↓ 1.2 MB/s  ↑ 340 B/s");
+    assert_eq!(text_of(&root, "disk-value"), "R 0 B/s · W 12.5 KB/s");
+    assert_eq!(text_of(&root, "disk-detail"), "space 120.0 / 480.0 GB");
+    assert_eq!(
+        text_of(&root, "run-usage"),
+        "Run tree: 45.5 % CPU · 812.3 MB · 3.1 GB VRAM"
+    );
+    assert_eq!(
+        text_of(&root, "monitor"),
+        "PerfMon itself: 0.1 % CPU · 9.5 MB"
+    );
+    // Two samples: the sparklines have a line to draw.
+    let spark = root
+        .query_selector("[data-testid='cpu'] [data-testid='sparkline'] polyline")
+        .expect("selector");
+    assert!(spark.is_some(), "the CPU sparkline draws the history");
+}
+
+#[wasm_bindgen_test]
 async fn panel_says_not_available_without_a_payload() {
-    let root = mount_point();
-    yew::Renderer::<PerfPanel>::with_root_and_props(
-        root.clone(),
-        PerfPanelProps {
-            data: PerfMetricsHandle::default(),
-            on_close: Callback::noop(),
-        },
-    )
-    .render();
+    let root = render_panel(PerfMetricsHandle::default());
     settle().await;
 
     for id in [
@@ -108,10 +246,43 @@ async fn panel_says_not_available_without_a_payload() {
     ] {
         assert_eq!(text_of(&root, id), NOT_AVAILABLE, "{id}");
     }
-    assert_eq!(
-        text_of(&root, "sample-time"),
-        "Waiting for the first sample"
+    assert_eq!(text_of(&root, "network-value"), NOT_AVAILABLE);
+    assert_eq!(text_of(&root, "disk-value"), NOT_AVAILABLE);
+    assert!(
+        find(&root, "server-error").is_none(),
+        "no data is not an error"
     );
+}
+
+#[wasm_bindgen_test]
+async fn an_unavailable_gpu_shows_the_servers_reason() {
+    let mut m = seed_metrics();
+    m.gpu.reason = Some("NVIDIA driver library not found".into());
+    let root = render_panel(handle_after(vec![m]));
+    settle().await;
+    assert_eq!(text_of(&root, "gpu-value"), NOT_AVAILABLE);
+    assert_eq!(
+        text_of(&root, "gpu-detail"),
+        "NVIDIA driver library not found"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn stale_data_is_badged_and_dimmed() {
+    let state = Rc::new(handle_after(vec![full_metrics()])).reduce(PerfAction::Tick(60_000.0));
+    assert!(state.stale);
+    let root = render_panel((*state).clone());
+    settle().await;
+    let panel = find(&root, "perf-panel").expect("panel");
+    assert!(
+        panel
+            .get_attribute("class")
+            .unwrap_or_default()
+            .contains("panel--stale")
+    );
+    assert!(text_of(&root, "badge").eq_ignore_ascii_case("stale"));
+    // The values stay readable, just dimmed.
+    assert_eq!(text_of(&root, "cpu-value"), "91.4 %");
 }
 
 #[derive(Properties, PartialEq)]
@@ -124,29 +295,74 @@ fn button_harness(props: &ButtonHost) -> Html {
     html! { <PerfMonButton data={props.data.clone()} /> }
 }
 
-#[wasm_bindgen_test]
-async fn the_button_opens_the_panel_as_a_direct_child_of_body() {
-    let root = mount_point();
-    let data = PerfMetricsHandle {
-        metrics: Some(Rc::new(seed_metrics())),
-        connection: Connection::Open,
-        server_error: None,
-    };
-    yew::Renderer::<ButtonHarness>::with_root_and_props(root.clone(), ButtonHost { data }).render();
-    settle().await;
-
-    let button: HtmlElement = root
-        .query_selector("[data-testid='perfmon-button']")
-        .expect("selector")
+fn button_in(root: &Element) -> HtmlElement {
+    find(root, "perfmon-button")
         .expect("button")
         .dyn_into()
-        .expect("an HTML element");
+        .expect("an HTML element")
+}
+
+fn mouse_down() -> web_sys::MouseEvent {
+    let init = web_sys::MouseEventInit::new();
+    init.set_bubbles(true);
+    web_sys::MouseEvent::new_with_mouse_event_init_dict("mousedown", &init).expect("event")
+}
+
+fn open_panel() -> Option<Element> {
+    document()
+        .query_selector("body > [data-testid='perf-panel']")
+        .expect("selector")
+}
+
+#[wasm_bindgen_test]
+async fn the_badge_says_live_for_a_running_run_and_idle_otherwise() {
+    let live = mount_point();
+    yew::Renderer::<ButtonHarness>::with_root_and_props(
+        live.clone(),
+        ButtonHost {
+            data: handle_after(vec![seed_metrics()]),
+        },
+    )
+    .render();
+    let mut idle_metrics = seed_metrics();
+    idle_metrics.run = shared::Run::default();
+    let idle = mount_point();
+    yew::Renderer::<ButtonHarness>::with_root_and_props(
+        idle.clone(),
+        ButtonHost {
+            data: handle_after(vec![idle_metrics]),
+        },
+    )
+    .render();
+    let none = mount_point();
+    yew::Renderer::<ButtonHarness>::with_root_and_props(
+        none.clone(),
+        ButtonHost {
+            data: PerfMetricsHandle::default(),
+        },
+    )
+    .render();
+    settle().await;
+    assert_eq!(text_of(&live, "badge"), "Live");
+    assert_eq!(text_of(&idle, "badge"), "Idle");
+    assert_eq!(text_of(&none, "badge"), "Idle");
+}
+
+#[wasm_bindgen_test]
+async fn the_panel_is_portaled_into_body_and_closes_on_escape_and_outside_click() {
+    let root = mount_point();
+    let data = handle_after(vec![seed_metrics()]);
+    yew::Renderer::<ButtonHarness>::with_root_and_props(root.clone(), ButtonHost { data }).render();
+    settle().await;
+    let button = button_in(&root);
     assert_eq!(
         button.get_attribute("aria-expanded").as_deref(),
         Some("false")
     );
-    // The seed's run is running: the badge says Live.
-    assert_eq!(text_of(&root, "badge"), "Live");
+    assert_eq!(
+        button.get_attribute("aria-haspopup").as_deref(),
+        Some("dialog")
+    );
 
     button.click();
     settle().await;
@@ -154,27 +370,109 @@ async fn the_button_opens_the_panel_as_a_direct_child_of_body() {
         button.get_attribute("aria-expanded").as_deref(),
         Some("true")
     );
-    let panel = document()
-        .query_selector("[data-testid='perf-panel']")
-        .expect("selector")
-        .expect("panel rendered");
-    let parent = panel.parent_element().expect("panel has a parent");
-    assert_eq!(
-        parent.tag_name(),
-        "BODY",
-        "the panel is portaled into <body>"
-    );
+    let panel = open_panel().expect("the panel is a direct child of <body>");
     assert!(
         !root.contains(Some(&panel)),
         "the panel is not inside the header"
     );
+    let style = panel.get_attribute("style").unwrap_or_default();
+    assert!(
+        style.contains("top:") && style.contains("right:"),
+        "positioned under the button: {style}"
+    );
 
+    // Clicks inside the panel keep it open.
+    panel.dispatch_event(&mouse_down()).expect("dispatch");
+    settle().await;
+    assert!(open_panel().is_some());
+
+    // Escape closes and gives focus back to the button.
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    let escape =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("event");
+    document().dispatch_event(&escape).expect("dispatch");
+    settle().await;
+    assert!(open_panel().is_none(), "Escape closes the panel");
+    assert_eq!(
+        document()
+            .active_element()
+            .map(|e| e.get_attribute("data-testid")),
+        Some(Some("perfmon-button".into()))
+    );
+
+    // A click outside closes it too.
     button.click();
     settle().await;
-    assert!(
-        document()
-            .query_selector("[data-testid='perf-panel']")
-            .expect("selector")
-            .is_none()
+    assert!(open_panel().is_some());
+    document()
+        .body()
+        .expect("body")
+        .dispatch_event(&mouse_down())
+        .expect("dispatch");
+    settle().await;
+    assert!(open_panel().is_none(), "an outside click closes the panel");
+}
+
+thread_local! {
+    static RENDERS: Cell<u32> = const { Cell::new(0) };
+    static DISPATCH: std::cell::RefCell<Option<UseReducerDispatcher<PerfMetricsHandle>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Renders the panel from the hook's reducer, counting renders.
+#[function_component(CountingPanel)]
+fn counting_panel() -> Html {
+    let state = use_reducer(PerfMetricsHandle::default);
+    RENDERS.with(|r| r.set(r.get() + 1));
+    DISPATCH.with(|d| *d.borrow_mut() = Some(state.dispatcher()));
+    html! { <PerfPanel data={(*state).clone()} /> }
+}
+
+fn dispatch(m: PerfMetrics) {
+    DISPATCH.with(|d| {
+        d.borrow()
+            .as_ref()
+            .expect("mounted")
+            .dispatch(PerfAction::Received(
+                ServerMsg::PerfMetrics(m),
+                js_sys::Date::now(),
+            ))
+    });
+}
+
+#[wasm_bindgen_test]
+async fn samples_below_display_precision_do_not_re_render() {
+    let root = mount_point();
+    yew::Renderer::<CountingPanel>::with_root(root.clone()).render();
+    settle().await;
+    let mut m = full_metrics();
+    dispatch(m.clone());
+    settle().await;
+    let after_first = RENDERS.with(Cell::get);
+    assert_eq!(text_of(&root, "cpu-value"), "91.4 %");
+
+    // 91.41, 91.43, 91.36: all still "91.4 %".
+    for (seq, cpu) in [(10, 91.41), (11, 91.43), (12, 91.36)] {
+        m.seq = seq;
+        m.cpu.percent = Some(cpu);
+        dispatch(m.clone());
+        settle().await;
+    }
+    assert_eq!(
+        RENDERS.with(Cell::get),
+        after_first,
+        "no re-render for invisible changes"
     );
+
+    m.seq = 13;
+    m.cpu.percent = Some(92.0);
+    dispatch(m);
+    settle().await;
+    assert_eq!(
+        RENDERS.with(Cell::get),
+        after_first + 1,
+        "one render for a visible change"
+    );
+    assert_eq!(text_of(&root, "cpu-value"), "92.0 %");
 }

@@ -1,12 +1,14 @@
 //! End to end: the real server serves the real built frontend; headless Chromium
-//! opens it, clicks the PerfMon button, and the panel shows what the server sent.
+//! opens it, clicks the PerfMon button, and the panel shows what the server sent,
+//! fills its sparklines, and badges a live run.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fantoccini::Locator;
+use fantoccini::{Client, Locator};
 use futures_util::StreamExt;
+use server::client::ApiClient;
 use shared::ServerMsg;
 use tests::{ChromeDriver, Server, browser, dist_dir};
 use tokio_tungstenite::connect_async;
@@ -15,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 const PROJECT: &str = "e2e";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_panel_shows_live_cpu_and_memory_from_the_server() {
+async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run() {
     let server = Server::start(server::Config {
         static_dir: Some(dist_dir()),
         live_interval: Duration::from_millis(500),
@@ -24,7 +26,8 @@ async fn the_panel_shows_live_cpu_and_memory_from_the_server() {
     })
     .await;
 
-    // Listen to the same stream the page gets, to prove the page shows server data.
+    // Listen to the same stream the page gets, to prove the page shows server data:
+    // every CPU figure the server pushed, formatted as the panel shows it.
     let (mut witness, _) = connect_async(format!("ws://{}/ws/projects/{PROJECT}", server.addr))
         .await
         .expect("witness socket connects");
@@ -33,13 +36,19 @@ async fn the_panel_shows_live_cpu_and_memory_from_the_server() {
         let witnessed = witnessed.clone();
         async move {
             while let Some(Ok(frame)) = witness.next().await {
-                if let Message::Text(text) = frame
-                    && let Ok(ServerMsg::PerfMetrics(m)) = serde_json::from_str(text.as_str())
-                {
-                    witnessed
-                        .lock()
-                        .expect("witness lock")
-                        .insert(m.timestamp.0);
+                let Message::Text(text) = frame else { continue };
+                let samples = match serde_json::from_str(text.as_str()) {
+                    Ok(ServerMsg::PerfMetrics(m)) => vec![m],
+                    Ok(ServerMsg::History(h)) => h.samples,
+                    _ => continue,
+                };
+                for m in samples {
+                    if let Some(cpu) = m.cpu.percent {
+                        witnessed
+                            .lock()
+                            .expect("witness lock")
+                            .insert(format!("{cpu:.1} %"));
+                    }
                 }
             }
         }
@@ -58,81 +67,87 @@ async fn the_panel_shows_live_cpu_and_memory_from_the_server() {
         .for_element(Locator::Css("[data-testid='perfmon-button']"))
         .await
         .expect("the PerfMon button renders");
-    let badge = client
-        .find(Locator::Css(
-            "[data-testid='perfmon-button'] [data-testid='badge']",
-        ))
-        .await
-        .expect("the button has a badge")
-        .text()
-        .await
-        .expect("badge text");
     assert!(
-        badge.eq_ignore_ascii_case("idle"),
-        "no run registered: the badge says Idle, got {badge:?}"
+        badge(&client).await.eq_ignore_ascii_case("idle"),
+        "no run registered: Idle"
     );
     button.click().await.expect("click the PerfMon button");
 
     // Wait for a real CPU percentage: "Not available" until the first frame.
-    let mut cpu = String::new();
-    for _ in 0..100 {
-        cpu = client
-            .find(Locator::Css("[data-testid='cpu-value']"))
-            .await
-            .expect("the panel opened")
-            .text()
-            .await
-            .expect("cpu text");
-        if is_percent(&cpu) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        is_percent(&cpu),
-        "panel shows a CPU percentage, got {cpu:?}"
-    );
-
+    let cpu = wait_for(&client, "cpu-value", is_percent).await;
     let memory = text(&client, "memory-value").await;
     assert!(
         memory.ends_with(" GB") && memory.contains(" / "),
         "memory reads used / total GB: {memory:?}"
     );
-    let sampled = text(&client, "sample-time").await;
-    let shown_stamp = sampled
-        .strip_prefix("Sampled ")
-        .expect("a sample time")
-        .to_owned();
 
-    // The panel's sample is one the server pushed on this project's stream (the
+    // The panel's figure is one the server pushed on this project's stream (the
     // witness may read it a moment after the browser does).
     let mut seen = false;
     for _ in 0..30 {
-        seen = witnessed
-            .lock()
-            .expect("witness lock")
-            .contains(&shown_stamp);
+        seen = witnessed.lock().expect("witness lock").contains(&cpu);
         if seen {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(seen, "the panel's CPU {cpu} was pushed by the server");
+
+    // The sparklines fill from the replayed history and the live stream.
+    let mut points = 0;
+    for _ in 0..40 {
+        let attr = client
+            .find(Locator::Css(
+                "[data-testid='cpu'] [data-testid='sparkline']",
+            ))
+            .await
+            .ok();
+        if let Some(svg) = attr {
+            points = svg
+                .attr("data-points")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+        }
+        if points >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(
-        seen,
-        "the panel's sample {shown_stamp} was pushed by the server"
+        points >= 3,
+        "the CPU sparkline has history, got {points} points"
     );
 
-    // And it keeps updating.
-    let mut later = sampled.clone();
+    // A registered run turns the badge Live.
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn a run");
+    ApiClient::new(server.addr)
+        .call(
+            server::client::Method::POST,
+            &format!("/api/projects/{PROJECT}/run"),
+            Some(serde_json::json!({ "pid": child.id() }).to_string()),
+        )
+        .await
+        .expect("run registered");
+    let mut live = String::new();
     for _ in 0..40 {
-        later = text(&client, "sample-time").await;
-        if later != sampled {
+        live = badge(&client).await;
+        if live.eq_ignore_ascii_case("live") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_ne!(later, sampled, "the panel keeps updating");
-    witness_task.abort();
+    assert!(
+        live.eq_ignore_ascii_case("live"),
+        "a running run is Live, got {live:?}"
+    );
+    let status = wait_for(&client, "run-status", |s| s.starts_with("Running")).await;
+    assert!(status.contains(&format!("pid {}", child.id())), "{status}");
 
     let panel_parent = client
         .execute(
@@ -143,11 +158,26 @@ async fn the_panel_shows_live_cpu_and_memory_from_the_server() {
         .expect("script runs");
     assert_eq!(panel_parent, serde_json::json!("BODY"));
 
+    let _ = child.kill();
+    let _ = child.wait();
+    witness_task.abort();
     client.close().await.expect("close the browser");
     server.stop().await;
 }
 
-async fn text(client: &fantoccini::Client, test_id: &str) -> String {
+async fn badge(client: &Client) -> String {
+    client
+        .find(Locator::Css(
+            "[data-testid='perfmon-button'] [data-testid='badge']",
+        ))
+        .await
+        .expect("the button has a badge")
+        .text()
+        .await
+        .expect("badge text")
+}
+
+async fn text(client: &Client, test_id: &str) -> String {
     client
         .find(Locator::Css(&format!("[data-testid='{test_id}']")))
         .await
@@ -155,6 +185,19 @@ async fn text(client: &fantoccini::Client, test_id: &str) -> String {
         .text()
         .await
         .expect("element text")
+}
+
+/// Polls `test_id`'s text until `pred` holds (10 s at most) and returns it.
+async fn wait_for(client: &Client, test_id: &str, pred: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = text(client, test_id).await;
+        if pred(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{test_id} never satisfied the condition; last text {last:?}");
 }
 
 /// `37.2 %`: digits, one decimal, a space, a percent sign.

@@ -1,7 +1,8 @@
-//! One labelled metric: its value text, an optional detail, and a bar.
+//! One labelled metric: its value text, an optional detail, a bar and a sparkline.
 
 use yew::prelude::*;
 
+use crate::components::Sparkline;
 use crate::format;
 
 /// Props of [`Meter`].
@@ -16,12 +17,18 @@ pub struct MeterProps {
     /// A secondary line, already formatted.
     #[prop_or_default]
     pub detail: Option<AttrValue>,
-    /// The percentage the bar shows; no bar fill when `None`.
+    /// The percentage the bar shows; no bar when `None`.
     #[prop_or_default]
     pub percent: Option<f64>,
+    /// Recent values for a sparkline (percentages); none when empty.
+    #[prop_or_default]
+    pub history: Vec<f64>,
+    /// Extra content under the bar (per-core bars, devices).
+    #[prop_or_default]
+    pub children: Html,
 }
 
-/// One labelled metric with a bar.
+/// One labelled metric.
 #[function_component(Meter)]
 pub fn meter(props: &MeterProps) -> Html {
     let level = format::level(props.percent);
@@ -34,9 +41,15 @@ pub fn meter(props: &MeterProps) -> Html {
             if let Some(detail) = &props.detail {
                 <div class="meter__detail" data-testid={format!("{}-detail", props.id)}>{ detail.clone() }</div>
             }
-            <div class="meter__track" role="presentation">
-                <div class="meter__fill" style={format::bar_width(props.percent)}></div>
-            </div>
+            if props.percent.is_some() {
+                <div class="meter__track" role="presentation">
+                    <div class="meter__fill" style={format::bar_width(props.percent)}></div>
+                </div>
+            }
+            if props.history.len() > 1 {
+                <Sparkline values={props.history.clone()} max={Some(100.0)} label={format!("{} history", props.label)} />
+            }
+            { props.children.clone() }
         </section>
     }
 }

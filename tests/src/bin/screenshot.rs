@@ -3,28 +3,54 @@
 //! a PNG.
 //!
 //! `cargo run -p tests --bin screenshot -- docs/panel.png` (after `trunk build`).
+//! With a URL as second argument it shots that page instead of starting a server
+//! (e.g. a `PERFMON_MOCK=1` dev build served by any static file server).
 
 use std::time::Duration;
 
 use fantoccini::Locator;
 use tests::{ChromeDriver, Server, browser, dist_dir};
 
+/// Registers a sleeping process as the demo project's run and reports some
+/// tokens, so the picture shows a live run.
+async fn show_a_run(addr: std::net::SocketAddr) {
+    use server::client::{ApiClient, Method};
+    let child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn a run");
+    let api = ApiClient::new(addr);
+    let run = serde_json::json!({ "pid": child.id() }).to_string();
+    api.call(Method::POST, "/api/projects/demo/run", Some(run))
+        .await
+        .expect("register the run");
+    let tokens = serde_json::json!({ "tokens": 18_240 }).to_string();
+    api.call(Method::POST, "/api/projects/demo/tokens", Some(tokens))
+        .await
+        .expect("report tokens");
+}
+
 #[tokio::main]
 async fn main() {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "docs/panel.png".to_owned());
-    let server = Server::start(server::Config {
-        static_dir: Some(dist_dir()),
-        ..server::Config::default()
-    })
-    .await;
+    let (server, url) = match std::env::args().nth(2) {
+        Some(url) => (None, url),
+        None => {
+            let config = server::Config {
+                static_dir: Some(dist_dir()),
+                ..server::Config::default()
+            };
+            let server = Server::start(config).await;
+            let url = format!("http://{}/?project=demo", server.addr);
+            show_a_run(server.addr).await;
+            (Some(server), url)
+        }
+    };
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
-    client
-        .goto(&format!("http://{}/?project=demo", server.addr))
-        .await
-        .expect("page loads");
+    client.goto(&url).await.expect("page loads");
     client
         .wait()
         .at_most(Duration::from_secs(20))
@@ -40,5 +66,7 @@ async fn main() {
     std::fs::write(&out, png).expect("write the screenshot");
     println!("wrote {out}");
     client.close().await.expect("close the browser");
-    server.stop().await;
+    if let Some(server) = server {
+        server.stop().await;
+    }
 }

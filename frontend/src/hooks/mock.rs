@@ -1,0 +1,153 @@
+//! The dev-build mock: deterministic smooth waves shown while no live data is
+//! there, so the panel can be developed with `PERFMON_MOCK=1 trunk serve` and no
+//! server. Compiled only into debug builds; release bundles contain none of it.
+
+use std::f64::consts::PI;
+
+use shared::{Cpu, Gpu, GpuDevice, Memory, PerfMetrics, Run, RunStatus, Timestamp, Tokens};
+
+/// A string that only mock data carries, so a test can prove the release
+/// bundle has no mock in it.
+pub const MOCK_MARKER: &str = "perfmon-mock";
+
+/// Whether this build was asked for the mock (`PERFMON_MOCK` set and not `0` at
+/// build time).
+pub fn enabled() -> bool {
+    matches!(option_env!("PERFMON_MOCK"), Some(v) if !v.is_empty() && v != "0")
+}
+
+/// `lo + (hi − lo)·(sin(2πt/P + φ) + 1)/2`: a smooth wave between `lo` and `hi`.
+pub fn wave(t: f64, period: f64, phase: f64, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * ((2.0 * PI * t / period + phase).sin() + 1.0) / 2.0
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// The mock sample `t` seconds after mount.
+pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
+    let cpu = wave(t, 8.0, 0.4, 18.0, 82.0);
+    let used = wave(t, 18.0, 1.1, 5.4, 12.6);
+    let gpu_available = (t / 90.0).floor() as i64 % 2 == 0;
+    let gpu = if gpu_available {
+        let percent = round1(wave(t, 10.0, 0.2, 12.0, 78.0));
+        let vram = round1(wave(t, 14.0, 0.9, 2.8, 7.4));
+        Gpu {
+            available: true,
+            percent: Some(percent),
+            vram_used_gb: Some(vram),
+            vram_total_gb: Some(12.0),
+            reason: None,
+            devices: vec![GpuDevice {
+                index: 0,
+                name: format!("Mock GPU ({MOCK_MARKER})"),
+                percent: Some(percent),
+                vram_used_gb: Some(vram),
+                vram_total_gb: Some(12.0),
+                temperature_c: Some(round1(wave(t, 30.0, 0.0, 45.0, 70.0))),
+                power_w: Some(round1(wave(t, 10.0, 0.2, 60.0, 220.0))),
+            }],
+        }
+    } else {
+        Gpu {
+            available: false,
+            reason: Some(format!("mock GPU switched off ({MOCK_MARKER})")),
+            ..Gpu::default()
+        }
+    };
+    let session = (12_000.0 + 28.0 * t + wave(t, 22.0, 0.6, -300.0, 300.0)).clamp(0.0, 120_000.0);
+    PerfMetrics {
+        timestamp: Timestamp(String::new()),
+        project: project.to_owned(),
+        run: Run {
+            status: RunStatus::Running,
+            pid: None,
+            started_at: None,
+            run_id: None,
+            process: None,
+        },
+        tokens: Tokens {
+            current_run: wave(t, 12.0, 0.0, 900.0, 3200.0).round() as u64,
+            total_session: session.round() as u64,
+            available: true,
+        },
+        cpu: Cpu {
+            percent: Some(round1(cpu)),
+            per_core: Vec::new(),
+            load_average: None,
+        },
+        memory: Memory {
+            used_gb: Some(round1(used)),
+            total_gb: Some(16.0),
+            percent: Some(round1(used * 100.0 / 16.0)),
+            ..Memory::default()
+        },
+        gpu,
+        seq,
+        interval_ms: 1000,
+        ..PerfMetrics::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 0.05 + 1e-9
+    }
+
+    #[test]
+    fn values_at_fixed_times_follow_the_formula() {
+        for t in [0.0, 1.0, 2.5, 7.0, 33.0] {
+            let m = metrics("demo", t, 1);
+            assert!(close(
+                m.cpu.percent.expect("cpu"),
+                18.0 + 64.0 * ((2.0 * PI * t / 8.0 + 0.4).sin() + 1.0) / 2.0
+            ));
+            assert!(close(
+                m.memory.used_gb.expect("mem"),
+                5.4 + 7.2 * ((2.0 * PI * t / 18.0 + 1.1).sin() + 1.0) / 2.0
+            ));
+            assert!(close(
+                m.gpu.percent.expect("gpu"),
+                12.0 + 66.0 * ((2.0 * PI * t / 10.0 + 0.2).sin() + 1.0) / 2.0
+            ));
+            assert!(close(
+                m.gpu.vram_used_gb.expect("vram"),
+                2.8 + 4.6 * ((2.0 * PI * t / 14.0 + 0.9).sin() + 1.0) / 2.0
+            ));
+            let run = 900.0 + 2300.0 * ((2.0 * PI * t / 12.0).sin() + 1.0) / 2.0;
+            assert_eq!(m.tokens.current_run, run.round() as u64);
+            let session = 12_000.0 + 28.0 * t - 300.0
+                + 600.0 * ((2.0 * PI * t / 22.0 + 0.6).sin() + 1.0) / 2.0;
+            assert_eq!(m.tokens.total_session, session.round() as u64);
+            assert_eq!(m.memory.total_gb, Some(16.0));
+            assert_eq!(m.gpu.vram_total_gb, Some(12.0));
+        }
+    }
+
+    #[test]
+    fn the_mock_is_deterministic_and_smooth() {
+        assert_eq!(metrics("demo", 4.2, 3), metrics("demo", 4.2, 3));
+        let (a, b) = (metrics("demo", 10.0, 1), metrics("demo", 10.1, 2));
+        assert!(
+            (a.cpu.percent.unwrap_or(0.0) - b.cpu.percent.unwrap_or(0.0)).abs() < 6.0,
+            "no jumps"
+        );
+    }
+
+    #[test]
+    fn the_gpu_flips_every_ninety_seconds() {
+        assert!(metrics("demo", 10.0, 1).gpu.available);
+        assert!(!metrics("demo", 100.0, 1).gpu.available);
+        assert!(metrics("demo", 185.0, 1).gpu.available);
+        assert!(metrics("demo", 100.0, 1).gpu.reason.is_some());
+    }
+
+    #[test]
+    fn the_session_total_is_clamped() {
+        assert_eq!(metrics("demo", 10_000.0, 1).tokens.total_session, 120_000);
+    }
+}

@@ -1,0 +1,360 @@
+//! What the panel shows, as plain display values computed from one sample.
+//!
+//! The panel renders from a [`PanelView`], and the hook compares views to decide
+//! whether a new sample changes anything on screen: two samples with equal views
+//! differ by less than the display precision, and cause no re-render.
+
+use shared::{PerfMetrics, RunStatus};
+
+use crate::format::{self, NOT_AVAILABLE};
+
+/// One GPU device as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuDeviceView {
+    /// The product name.
+    pub name: String,
+    /// Utilisation text.
+    pub percent: String,
+    /// Utilisation for the bar, rounded to the shown precision.
+    pub bar: Option<f64>,
+    /// `used / total GB`.
+    pub vram: String,
+    /// `41 °C`.
+    pub temperature: String,
+}
+
+/// The GPU section as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GpuView {
+    /// No data yet.
+    Waiting,
+    /// NVML answered nothing; the server's reason.
+    Unavailable(String),
+    /// Aggregate and per-device values.
+    Available {
+        /// Mean utilisation text.
+        percent: String,
+        /// Mean utilisation for the bar.
+        bar: Option<f64>,
+        /// Summed VRAM text.
+        vram: String,
+        /// Each device.
+        devices: Vec<GpuDeviceView>,
+    },
+}
+
+/// Everything the panel shows for one sample, at display precision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelView {
+    /// The run is running or paused.
+    pub live: bool,
+    /// `(current run, session)` once the agent has reported tokens.
+    pub tokens: Option<(u64, u64)>,
+    /// CPU text and bar.
+    pub cpu: String,
+    /// CPU bar value.
+    pub cpu_bar: Option<f64>,
+    /// Per-core use, whole percents, for the mini bars.
+    pub cores: Vec<u8>,
+    /// `load 0.52 · 0.48 · 0.40`.
+    pub load: Option<String>,
+    /// `used / total GB`.
+    pub memory: String,
+    /// Memory percent text.
+    pub memory_percent: Option<String>,
+    /// Memory bar value.
+    pub memory_bar: Option<f64>,
+    /// `swap 0.0 / 2.0 GB`, when there is swap.
+    pub swap: Option<String>,
+    /// The GPU section.
+    pub gpu: GpuView,
+    /// `↓ 1.2 MB/s  ↑ 340 B/s`.
+    pub network: String,
+    /// `R 0 B/s · W 12.5 KB/s`.
+    pub disk_io: String,
+    /// `used / total GB` of PerfMon's filesystem.
+    pub disk_space: String,
+    /// Disk space bar value.
+    pub disk_bar: Option<f64>,
+    /// `Running`, `Paused`, …
+    pub run_status: String,
+    /// `pid 12345`.
+    pub run_pid: Option<String>,
+    /// Time since the run started, by the server's clock.
+    pub run_elapsed: Option<String>,
+    /// `12.5 % CPU · 300.2 MB`, the run's process tree.
+    pub run_usage: Option<String>,
+    /// `PerfMon itself: 0.1 % CPU · 9.5 MB`.
+    pub monitor: Option<String>,
+}
+
+impl PanelView {
+    /// The view of `metrics`; every value "Not available" without one.
+    pub fn new(metrics: Option<&PerfMetrics>) -> Self {
+        let Some(m) = metrics else {
+            return Self::empty();
+        };
+        let memory_bar = format::round1(m.memory.percent);
+        let disk_bar = match (m.disk.used_gb, m.disk.total_gb) {
+            (Some(used), Some(total)) if total > 0.0 => format::round1(Some(used * 100.0 / total)),
+            _ => None,
+        };
+        PanelView {
+            live: m.run.status.is_live(),
+            tokens: m
+                .tokens
+                .available
+                .then_some((m.tokens.current_run, m.tokens.total_session)),
+            cpu: format::percent(m.cpu.percent),
+            cpu_bar: format::round1(m.cpu.percent),
+            cores: m
+                .cpu
+                .per_core
+                .iter()
+                .map(|c| c.clamp(0.0, 100.0).round() as u8)
+                .collect(),
+            load: m
+                .cpu
+                .load_average
+                .map(|l| format!("load {:.2} · {:.2} · {:.2}", l.one, l.five, l.fifteen)),
+            memory: format::used_of_total_gb(m.memory.used_gb, m.memory.total_gb),
+            memory_percent: m.memory.percent.map(|p| format::percent(Some(p))),
+            memory_bar,
+            swap: match (m.memory.swap_used_gb, m.memory.swap_total_gb) {
+                (Some(used), Some(total)) if total > 0.0 => Some(format!(
+                    "swap {}",
+                    format::used_of_total_gb(Some(used), Some(total))
+                )),
+                _ => None,
+            },
+            gpu: gpu_view(m),
+            network: pair(
+                "↓",
+                m.network.rx_bytes_per_s,
+                "  ↑",
+                m.network.tx_bytes_per_s,
+            ),
+            disk_io: pair(
+                "R",
+                m.disk.read_bytes_per_s,
+                " · W",
+                m.disk.write_bytes_per_s,
+            ),
+            disk_space: format::used_of_total_gb(m.disk.used_gb, m.disk.total_gb),
+            disk_bar,
+            run_status: status_text(m.run.status).to_owned(),
+            run_pid: m.run.pid.map(|pid| format!("pid {pid}")),
+            run_elapsed: m
+                .run
+                .status
+                .is_live()
+                .then(|| {
+                    let started = m
+                        .run
+                        .started_at
+                        .as_ref()
+                        .and_then(|t| epoch_seconds(t.as_str()))?;
+                    let now = epoch_seconds(m.timestamp.as_str())?;
+                    Some(format::elapsed(now - started))
+                })
+                .flatten(),
+            run_usage: m.run.process.as_ref().map(|p| {
+                let mut text = format!("{} CPU · {}", format::percent(p.cpu_percent), mb(p.rss_mb));
+                if let Some(gpu) = p.gpu_memory_gb {
+                    text.push_str(&format!(" · {gpu:.1} GB VRAM"));
+                }
+                text
+            }),
+            monitor: match (m.monitor.cpu_percent, m.monitor.rss_mb) {
+                (None, None) => None,
+                (cpu, rss) => Some(format!(
+                    "PerfMon itself: {} CPU · {}",
+                    format::percent(cpu),
+                    mb(rss)
+                )),
+            },
+        }
+    }
+
+    fn empty() -> Self {
+        let na = || NOT_AVAILABLE.to_owned();
+        PanelView {
+            live: false,
+            tokens: None,
+            cpu: na(),
+            cpu_bar: None,
+            cores: Vec::new(),
+            load: None,
+            memory: na(),
+            memory_percent: None,
+            memory_bar: None,
+            swap: None,
+            gpu: GpuView::Waiting,
+            network: na(),
+            disk_io: na(),
+            disk_space: na(),
+            disk_bar: None,
+            run_status: na(),
+            run_pid: None,
+            run_elapsed: None,
+            run_usage: None,
+            monitor: None,
+        }
+    }
+}
+
+fn gpu_view(m: &PerfMetrics) -> GpuView {
+    if !m.gpu.available {
+        return GpuView::Unavailable(
+            m.gpu
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no GPU data".to_owned()),
+        );
+    }
+    GpuView::Available {
+        percent: format::percent(m.gpu.percent),
+        bar: format::round1(m.gpu.percent),
+        vram: format::used_of_total_gb(m.gpu.vram_used_gb, m.gpu.vram_total_gb),
+        devices: m
+            .gpu
+            .devices
+            .iter()
+            .map(|d| GpuDeviceView {
+                name: d.name.clone(),
+                percent: format::percent(d.percent),
+                bar: format::round1(d.percent),
+                vram: format::used_of_total_gb(d.vram_used_gb, d.vram_total_gb),
+                temperature: format::celsius(d.temperature_c),
+            })
+            .collect(),
+    }
+}
+
+/// Two labelled rates on one line; plain "Not available" when neither is known.
+fn pair(first: &str, a: Option<f64>, second: &str, b: Option<f64>) -> String {
+    if a.is_none() && b.is_none() {
+        return NOT_AVAILABLE.to_owned();
+    }
+    format!("{first} {}{second} {}", format::rate(a), format::rate(b))
+}
+
+fn mb(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.1} MB"),
+        _ => NOT_AVAILABLE.to_owned(),
+    }
+}
+
+/// The label of a run status.
+pub fn status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Idle => "Idle",
+        RunStatus::Running => "Running",
+        RunStatus::Paused => "Paused",
+        RunStatus::Stopped => "Stopped",
+    }
+}
+
+/// Seconds since the Unix epoch of a UTC RFC 3339 time as the server writes it
+/// (`2026-02-08T20:15:30.123Z`); `None` for anything else.
+pub fn epoch_seconds(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, mo, day) = (d.next()??, d.next()??, d.next()??);
+    let time = time.split('.').next()?;
+    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{Cpu, Memory, Run, RunProcess, Timestamp};
+
+    #[test]
+    fn epoch_seconds_match_known_instants() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            epoch_seconds("2026-02-08T20:15:30.123Z"),
+            Some(1_770_581_730)
+        );
+        assert_eq!(epoch_seconds("2000-03-01T00:00:00Z"), Some(951_868_800));
+        assert_eq!(epoch_seconds("2026-02-08 20:15:30"), None);
+        assert_eq!(epoch_seconds("2026-13-08T20:15:30Z"), None);
+    }
+
+    fn sample(cpu: f64) -> PerfMetrics {
+        PerfMetrics {
+            timestamp: Timestamp("2026-02-08T20:15:30.123Z".into()),
+            cpu: Cpu {
+                percent: Some(cpu),
+                ..Cpu::default()
+            },
+            memory: Memory {
+                used_gb: Some(6.2),
+                total_gb: Some(16.0),
+                percent: Some(38.8),
+                ..Memory::default()
+            },
+            run: Run {
+                status: RunStatus::Running,
+                pid: Some(7),
+                started_at: Some(Timestamp("2026-02-08T20:10:00Z".into())),
+                run_id: None,
+                process: Some(RunProcess {
+                    cpu_percent: Some(12.5),
+                    rss_mb: Some(300.2),
+                    gpu_memory_gb: None,
+                    process_count: 2,
+                }),
+            },
+            ..PerfMetrics::default()
+        }
+    }
+
+    #[test]
+    fn samples_differing_below_display_precision_have_equal_views() {
+        assert_eq!(
+            PanelView::new(Some(&sample(37.21))),
+            PanelView::new(Some(&sample(37.24)))
+        );
+        assert_ne!(
+            PanelView::new(Some(&sample(37.21))),
+            PanelView::new(Some(&sample(37.36)))
+        );
+    }
+
+    #[test]
+    fn a_live_run_shows_its_elapsed_time_by_the_servers_clock() {
+        let view = PanelView::new(Some(&sample(1.0)));
+        assert_eq!(view.run_elapsed.as_deref(), Some("5m 30s"));
+        assert_eq!(view.run_usage.as_deref(), Some("12.5 % CPU · 300.2 MB"));
+        assert_eq!(view.run_status, "Running");
+        assert!(view.live);
+    }
+
+    #[test]
+    fn no_sample_means_not_available_everywhere() {
+        let view = PanelView::new(None);
+        assert_eq!(view.cpu, NOT_AVAILABLE);
+        assert_eq!(view.memory, NOT_AVAILABLE);
+        assert_eq!(view.network, NOT_AVAILABLE);
+        assert_eq!(view.disk_io, NOT_AVAILABLE);
+        assert_eq!(view.gpu, GpuView::Waiting);
+        assert!(!view.live);
+    }
+}
