@@ -13,7 +13,7 @@ use tests::{ChromeDriver, Server, browser, dist_dir};
 
 /// Registers a sleeping process as the demo project's run and reports some
 /// tokens, so the picture shows a live run.
-async fn show_a_run(addr: std::net::SocketAddr) {
+async fn show_a_run(addr: std::net::SocketAddr) -> std::process::Child {
     use server::client::{ApiClient, Method};
     let child = std::process::Command::new("sleep")
         .arg("30")
@@ -28,6 +28,7 @@ async fn show_a_run(addr: std::net::SocketAddr) {
     api.call(Method::POST, "/api/projects/demo/tokens", Some(tokens))
         .await
         .expect("report tokens");
+    child
 }
 
 #[tokio::main]
@@ -35,8 +36,8 @@ async fn main() {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "docs/panel.png".to_owned());
-    let (server, url) = match std::env::args().nth(2) {
-        Some(url) => (None, url),
+    let (server, url, run) = match std::env::args().nth(2) {
+        Some(url) => (None, url, None),
         None => {
             let config = server::Config {
                 static_dir: Some(dist_dir()),
@@ -44,8 +45,8 @@ async fn main() {
             };
             let server = Server::start(config).await;
             let url = format!("http://{}/?project=demo", server.addr);
-            show_a_run(server.addr).await;
-            (Some(server), url)
+            let run = show_a_run(server.addr).await;
+            (Some(server), url, Some(run))
         }
     };
     let driver = ChromeDriver::start();
@@ -66,6 +67,10 @@ async fn main() {
     std::fs::write(&out, png).expect("write the screenshot");
     println!("wrote {out}");
     client.close().await.expect("close the browser");
+    if let Some(mut run) = run {
+        let _ = run.kill();
+        let _ = run.wait();
+    }
     if let Some(server) = server {
         server.stop().await;
     }
