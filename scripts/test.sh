@@ -12,6 +12,7 @@ bash scripts/setup.sh
 say "Checking formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 say "Building the frontend the end-to-end test serves"
 trunk build --release --config trunk.toml --skip-version-check

@@ -147,10 +147,14 @@ pub fn perf_panel(props: &PerfPanelProps) -> Html {
                             { view.network.clone() }
                         </span>
                     </div>
-                    <Sparkline values={history(|p| p.net_down)} label="Network received history" />
+                    <Sparkline values={history(|p| p.net_down)} second={history(|p| p.net_up)}
+                        label="Network history: received, and sent in the second colour" />
                 </section>
                 <Meter label="Disk" id="disk" value={view.disk_io.clone()}
-                    detail={Some(AttrValue::from(format!("space {}", view.disk_space)))} percent={view.disk_bar} />
+                    detail={Some(AttrValue::from(format!("space {}", view.disk_space)))} percent={view.disk_bar}>
+                    <Sparkline values={history(|p| p.disk_read)} second={history(|p| p.disk_write)}
+                        label="Disk history: read, and written in the second colour" />
+                </Meter>
             </div>
             if let Some(monitor) = &view.monitor {
                 <div class="panel__foot" data-testid="monitor">{ monitor.clone() }</div>

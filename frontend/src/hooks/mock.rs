@@ -25,6 +25,36 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// The mock run alternates: live for a minute, idle for a minute, so both badge
+/// states and both cadences show in development.
+pub fn is_live(t: f64) -> bool {
+    (t / 60.0).floor() as i64 % 2 == 0
+}
+
+/// Paces the mock like the server: a sample every second while the mock run is
+/// live, every three seconds while it is idle.
+#[derive(Debug, Default)]
+pub struct MockClock {
+    /// Samples made so far.
+    seq: u64,
+    /// When the last sample was made (seconds since mount).
+    last: Option<f64>,
+}
+
+impl MockClock {
+    /// The sample due at `t` seconds after mount, if one is due.
+    pub fn next(&mut self, project: &str, t: f64) -> Option<PerfMetrics> {
+        let period = if is_live(t) { 1.0 } else { 3.0 };
+        // A little slack: the 1 s clock does not tick exactly on the second.
+        if self.last.is_some_and(|last| t - last < period - 0.1) {
+            return None;
+        }
+        self.last = Some(t);
+        self.seq += 1;
+        Some(metrics(project, t, self.seq))
+    }
+}
+
 /// The mock sample `t` seconds after mount.
 pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
     let cpu = wave(t, 8.0, 0.4, 18.0, 82.0);
@@ -61,7 +91,11 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         timestamp: Timestamp(String::new()),
         project: project.to_owned(),
         run: Run {
-            status: RunStatus::Running,
+            status: if is_live(t) {
+                RunStatus::Running
+            } else {
+                RunStatus::Idle
+            },
             pid: None,
             started_at: None,
             run_id: None,
@@ -85,7 +119,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         },
         gpu,
         seq,
-        interval_ms: 1000,
+        interval_ms: if is_live(t) { 1000 } else { 3000 },
         ..PerfMetrics::default()
     }
 }
@@ -144,6 +178,24 @@ mod tests {
         assert!(!metrics("demo", 100.0, 1).gpu.available);
         assert!(metrics("demo", 185.0, 1).gpu.available);
         assert!(metrics("demo", 100.0, 1).gpu.reason.is_some());
+    }
+
+    #[test]
+    fn the_mock_ticks_every_second_while_live_and_every_three_while_idle() {
+        let mut clock = MockClock::default();
+        let live: Vec<f64> = (0..10)
+            .map(f64::from)
+            .filter(|t| clock.next("demo", *t).is_some())
+            .collect();
+        assert_eq!(live.len(), 10);
+        let mut clock = MockClock::default();
+        let idle = (60..72)
+            .map(f64::from)
+            .filter(|t| clock.next("demo", *t).is_some())
+            .count();
+        assert_eq!(idle, 4, "60, 63, 66, 69");
+        assert_eq!(metrics("demo", 61.0, 1).run.status, RunStatus::Idle);
+        assert_eq!(metrics("demo", 61.0, 1).interval_ms, 3000);
     }
 
     #[test]

@@ -352,33 +352,23 @@ async fn stream(url: String, dispatch: UseReducerDispatcher<PerfMetricsHandle>) 
 }
 
 /// Ticks once a second: staleness, and in mock builds the mock's samples.
+#[cfg_attr(not(debug_assertions), allow(unused_variables))]
 async fn clock(project: String, dispatch: UseReducerDispatcher<PerfMetricsHandle>) {
     let mounted = js_sys::Date::now();
     let mut ticks = Box::pin(yew::platform::time::interval(Duration::from_secs(1)));
-    let mut seq = 0;
+    #[cfg(debug_assertions)]
+    let mut mock = super::mock::enabled().then(super::mock::MockClock::default);
     while ticks.next().await.is_some() {
         let now = js_sys::Date::now();
         dispatch.dispatch(PerfAction::Tick(now));
-        if let Some(sample) = mock_sample(&project, (now - mounted) / 1000.0, &mut seq) {
+        #[cfg(debug_assertions)]
+        if let Some(sample) = mock
+            .as_mut()
+            .and_then(|m| m.next(&project, (now - mounted) / 1000.0))
+        {
             dispatch.dispatch(PerfAction::Mock(sample));
         }
     }
-}
-
-/// The mock's sample `t` seconds after mount, when this build has the mock on.
-#[cfg(debug_assertions)]
-fn mock_sample(project: &str, t: f64, seq: &mut u64) -> Option<PerfMetrics> {
-    if !super::mock::enabled() {
-        return None;
-    }
-    *seq += 1;
-    Some(super::mock::metrics(project, t, *seq))
-}
-
-/// Release builds have no mock.
-#[cfg(not(debug_assertions))]
-fn mock_sample(_project: &str, _t: f64, _seq: &mut u64) -> Option<PerfMetrics> {
-    None
 }
 
 #[cfg(test)]
