@@ -14,14 +14,9 @@ pub const DEFAULT_PROJECT: &str = "default";
 /// The PerfMon app.
 #[function_component(App)]
 pub fn app() -> Html {
-    let project = use_memo((), |_| {
-        query_param("project").unwrap_or_else(|| DEFAULT_PROJECT.to_owned())
-    });
-    let budget = use_memo((), |_| {
-        query_param("budget")
-            .and_then(|b| b.parse::<u64>().ok())
-            .filter(|b| *b > 0)
-    });
+    let project = use_memo((), |_| query_param("project").unwrap_or_else(|| DEFAULT_PROJECT.to_owned()));
+    let budget =
+        use_memo((), |_| query_param("budget").and_then(|b| b.parse::<u64>().ok()).filter(|b| *b > 0));
     let data = use_perf_metrics(&project);
     html! {
         <>

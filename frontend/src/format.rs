@@ -34,10 +34,7 @@ pub fn count(value: u64) -> String {
 
 /// The width of a bar, as a CSS percentage clamped to 0–100; 0 when unknown.
 pub fn bar_width(value: Option<f64>) -> String {
-    let v = value
-        .filter(|v| v.is_finite())
-        .unwrap_or(0.0)
-        .clamp(0.0, 100.0);
+    let v = value.filter(|v| v.is_finite()).unwrap_or(0.0).clamp(0.0, 100.0);
     format!("width: {v:.1}%")
 }
 
@@ -84,9 +81,7 @@ pub fn celsius(value: Option<f64>) -> String {
 
 /// One decimal, rounded, for comparing what is shown rather than what was sent.
 pub fn round1(value: Option<f64>) -> Option<f64> {
-    value
-        .filter(|v| v.is_finite())
-        .map(|v| (v * 10.0).round() / 10.0)
+    value.filter(|v| v.is_finite()).map(|v| (v * 10.0).round() / 10.0)
 }
 
 /// Glances-style severity of a percentage, used as a CSS class.

@@ -101,45 +101,23 @@ impl PanelView {
         };
         PanelView {
             live: m.run.status.is_live(),
-            tokens: m
-                .tokens
-                .available
-                .then_some((m.tokens.current_run, m.tokens.total_session)),
+            tokens: m.tokens.available.then_some((m.tokens.current_run, m.tokens.total_session)),
             cpu: format::percent(m.cpu.percent),
             cpu_bar: format::round1(m.cpu.percent),
-            cores: m
-                .cpu
-                .per_core
-                .iter()
-                .map(|c| c.clamp(0.0, 100.0).round() as u8)
-                .collect(),
-            load: m
-                .cpu
-                .load_average
-                .map(|l| format!("load {:.2} · {:.2} · {:.2}", l.one, l.five, l.fifteen)),
+            cores: m.cpu.per_core.iter().map(|c| c.clamp(0.0, 100.0).round() as u8).collect(),
+            load: m.cpu.load_average.map(|l| format!("load {:.2} · {:.2} · {:.2}", l.one, l.five, l.fifteen)),
             memory: format::used_of_total_gb(m.memory.used_gb, m.memory.total_gb),
             memory_percent: m.memory.percent.map(|p| format::percent(Some(p))),
             memory_bar,
             swap: match (m.memory.swap_used_gb, m.memory.swap_total_gb) {
-                (Some(used), Some(total)) if total > 0.0 => Some(format!(
-                    "swap {}",
-                    format::used_of_total_gb(Some(used), Some(total))
-                )),
+                (Some(used), Some(total)) if total > 0.0 => {
+                    Some(format!("swap {}", format::used_of_total_gb(Some(used), Some(total))))
+                }
                 _ => None,
             },
             gpu: gpu_view(m),
-            network: pair(
-                "↓",
-                m.network.rx_bytes_per_s,
-                "  ↑",
-                m.network.tx_bytes_per_s,
-            ),
-            disk_io: pair(
-                "R",
-                m.disk.read_bytes_per_s,
-                " · W",
-                m.disk.write_bytes_per_s,
-            ),
+            network: pair("↓", m.network.rx_bytes_per_s, "  ↑", m.network.tx_bytes_per_s),
+            disk_io: pair("R", m.disk.read_bytes_per_s, " · W", m.disk.write_bytes_per_s),
             disk_space: format::used_of_total_gb(m.disk.used_gb, m.disk.total_gb),
             disk_bar,
             run_status: status_text(m.run.status).to_owned(),
@@ -149,11 +127,7 @@ impl PanelView {
                 .status
                 .is_live()
                 .then(|| {
-                    let started = m
-                        .run
-                        .started_at
-                        .as_ref()
-                        .and_then(|t| epoch_seconds(t.as_str()))?;
+                    let started = m.run.started_at.as_ref().and_then(|t| epoch_seconds(t.as_str()))?;
                     let now = epoch_seconds(m.timestamp.as_str())?;
                     Some(format::elapsed(now - started))
                 })
@@ -167,11 +141,7 @@ impl PanelView {
             }),
             monitor: match (m.monitor.cpu_percent, m.monitor.rss_mb) {
                 (None, None) => None,
-                (cpu, rss) => Some(format!(
-                    "PerfMon itself: {} CPU · {}",
-                    format::percent(cpu),
-                    mb(rss)
-                )),
+                (cpu, rss) => Some(format!("PerfMon itself: {} CPU · {}", format::percent(cpu), mb(rss))),
             },
         }
     }
@@ -205,12 +175,7 @@ impl PanelView {
 
 fn gpu_view(m: &PerfMetrics) -> GpuView {
     if !m.gpu.available {
-        return GpuView::Unavailable(
-            m.gpu
-                .reason
-                .clone()
-                .unwrap_or_else(|| "no GPU data".to_owned()),
-        );
+        return GpuView::Unavailable(m.gpu.reason.clone().unwrap_or_else(|| "no GPU data".to_owned()));
     }
     GpuView::Available {
         percent: format::percent(m.gpu.percent),
@@ -288,10 +253,7 @@ mod tests {
     #[test]
     fn epoch_seconds_match_known_instants() {
         assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            epoch_seconds("2026-02-08T20:15:30.123Z"),
-            Some(1_770_581_730)
-        );
+        assert_eq!(epoch_seconds("2026-02-08T20:15:30.123Z"), Some(1_770_581_730));
         assert_eq!(epoch_seconds("2000-03-01T00:00:00Z"), Some(951_868_800));
         assert_eq!(epoch_seconds("2026-02-08 20:15:30"), None);
         assert_eq!(epoch_seconds("2026-13-08T20:15:30Z"), None);
@@ -300,10 +262,7 @@ mod tests {
     fn sample(cpu: f64) -> PerfMetrics {
         PerfMetrics {
             timestamp: Timestamp("2026-02-08T20:15:30.123Z".into()),
-            cpu: Cpu {
-                percent: Some(cpu),
-                ..Cpu::default()
-            },
+            cpu: Cpu { percent: Some(cpu), ..Cpu::default() },
             memory: Memory {
                 used_gb: Some(6.2),
                 total_gb: Some(16.0),
@@ -328,14 +287,8 @@ mod tests {
 
     #[test]
     fn samples_differing_below_display_precision_have_equal_views() {
-        assert_eq!(
-            PanelView::new(Some(&sample(37.21))),
-            PanelView::new(Some(&sample(37.24)))
-        );
-        assert_ne!(
-            PanelView::new(Some(&sample(37.21))),
-            PanelView::new(Some(&sample(37.36)))
-        );
+        assert_eq!(PanelView::new(Some(&sample(37.21))), PanelView::new(Some(&sample(37.24))));
+        assert_ne!(PanelView::new(Some(&sample(37.21))), PanelView::new(Some(&sample(37.36))));
     }
 
     #[test]

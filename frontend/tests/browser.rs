@@ -10,8 +10,8 @@ use frontend::format::NOT_AVAILABLE;
 use frontend::hooks::PerfMetricsHandle;
 use frontend::hooks::use_perf_metrics::PerfAction;
 use shared::{
-    Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, PerfMetrics, RunProcess,
-    ServerMsg, Tokens,
+    Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, PerfMetrics, RunProcess, ServerMsg,
+    Tokens,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -34,19 +34,11 @@ fn full_metrics() -> PerfMetrics {
     let mut m = seed_metrics();
     m.seq = 9;
     m.interval_ms = 1000;
-    m.tokens = Tokens {
-        current_run: 50_000,
-        total_session: 91_800,
-        available: true,
-    };
+    m.tokens = Tokens { current_run: 50_000, total_session: 91_800, available: true };
     m.cpu = Cpu {
         percent: Some(91.4),
         per_core: vec![88.0, 95.0],
-        load_average: Some(LoadAverage {
-            one: 1.52,
-            five: 1.1,
-            fifteen: 0.75,
-        }),
+        load_average: Some(LoadAverage { one: 1.52, five: 1.1, fifteen: 0.75 }),
     };
     m.memory = Memory {
         used_gb: Some(6.2),
@@ -89,10 +81,7 @@ fn full_metrics() -> PerfMetrics {
         used_gb: Some(120.0),
         total_gb: Some(480.0),
     };
-    m.monitor = Monitor {
-        cpu_percent: Some(0.1),
-        rss_mb: Some(9.5),
-    };
+    m.monitor = Monitor { cpu_percent: Some(0.1), rss_mb: Some(9.5) };
     m.timestamp = shared::Timestamp("2026-02-08T20:15:30.123Z".into());
     m
 }
@@ -101,35 +90,24 @@ fn full_metrics() -> PerfMetrics {
 fn handle_after(samples: Vec<PerfMetrics>) -> PerfMetricsHandle {
     let mut state = Rc::new(PerfMetricsHandle::default());
     for (i, m) in samples.into_iter().enumerate() {
-        state = state.reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(m),
-            i as f64 * 1000.0,
-        ));
+        state = state.reduce(PerfAction::Received(ServerMsg::PerfMetrics(m), i as f64 * 1000.0));
     }
     (*state).clone()
 }
 
 fn document() -> web_sys::Document {
-    web_sys::window()
-        .expect("window")
-        .document()
-        .expect("document")
+    web_sys::window().expect("window").document().expect("document")
 }
 
 /// A fresh mount point, so tests do not see each other's DOM.
 fn mount_point() -> Element {
     let div = document().create_element("div").expect("div");
-    document()
-        .body()
-        .expect("body")
-        .append_child(&div)
-        .expect("append");
+    document().body().expect("body").append_child(&div).expect("append");
     div
 }
 
 fn find(root: &Element, test_id: &str) -> Option<Element> {
-    root.query_selector(&format!("[data-testid='{test_id}']"))
-        .expect("valid selector")
+    root.query_selector(&format!("[data-testid='{test_id}']")).expect("valid selector")
 }
 
 fn text_of(root: &Element, test_id: &str) -> String {
@@ -172,10 +150,7 @@ async fn panel_shows_formatted_cpu_and_memory_from_the_seed_payload() {
     assert_eq!(text_of(&root, "gpu-value"), NOT_AVAILABLE);
     assert_eq!(text_of(&root, "run-status"), "Running · pid 12345");
     assert_eq!(text_of(&root, "run-elapsed"), "5m 30s");
-    let fill = root
-        .query_selector("[data-testid='cpu'] .meter__fill")
-        .expect("selector")
-        .expect("cpu bar");
+    let fill = root.query_selector("[data-testid='cpu'] .meter__fill").expect("selector").expect("cpu bar");
     assert_eq!(fill.get_attribute("style").as_deref(), Some("width: 37.2%"));
 }
 
@@ -188,28 +163,15 @@ async fn panel_renders_every_section_of_a_full_payload() {
     settle().await;
 
     assert_eq!(text_of(&root, "tokens-value"), "50,000");
-    assert_eq!(
-        text_of(&root, "tokens-detail"),
-        "session 91,800 · budget 200,000"
-    );
+    assert_eq!(text_of(&root, "tokens-detail"), "session 91,800 · budget 200,000");
     assert_eq!(text_of(&root, "cpu-value"), "91.4 %");
     assert_eq!(text_of(&root, "cpu-detail"), "load 1.52 · 1.10 · 0.75");
-    assert_eq!(
-        root.query_selector_all("[data-testid='cores'] .cores__bar")
-            .expect("cores")
-            .length(),
-        2
-    );
+    assert_eq!(root.query_selector_all("[data-testid='cores'] .cores__bar").expect("cores").length(), 2);
     assert!(
-        root.query_selector("[data-testid='cpu'].meter--critical")
-            .expect("selector")
-            .is_some(),
+        root.query_selector("[data-testid='cpu'].meter--critical").expect("selector").is_some(),
         "91 % is critical"
     );
-    assert_eq!(
-        text_of(&root, "memory-detail"),
-        "38.8 % · swap 0.5 / 2.0 GB"
-    );
+    assert_eq!(text_of(&root, "memory-detail"), "38.8 % · swap 0.5 / 2.0 GB");
     assert_eq!(text_of(&root, "gpu-value"), "72.0 %");
     assert_eq!(text_of(&root, "gpu-detail"), "VRAM 30.5 / 80.0 GB");
     assert!(text_of(&root, "gpu-devices").contains("NVIDIA H100 80GB HBM3"));
@@ -217,18 +179,11 @@ async fn panel_renders_every_section_of_a_full_payload() {
     assert_eq!(text_of(&root, "network-value"), "↓ 1.2 MB/s  ↑ 340 B/s");
     assert_eq!(text_of(&root, "disk-value"), "R 0 B/s · W 12.5 KB/s");
     assert_eq!(text_of(&root, "disk-detail"), "space 120.0 / 480.0 GB");
-    assert_eq!(
-        text_of(&root, "run-usage"),
-        "Run tree: 45.5 % CPU · 812.3 MB · 3.1 GB VRAM"
-    );
-    assert_eq!(
-        text_of(&root, "monitor"),
-        "PerfMon itself: 0.1 % CPU · 9.5 MB"
-    );
+    assert_eq!(text_of(&root, "run-usage"), "Run tree: 45.5 % CPU · 812.3 MB · 3.1 GB VRAM");
+    assert_eq!(text_of(&root, "monitor"), "PerfMon itself: 0.1 % CPU · 9.5 MB");
     // Two samples: the sparklines have a line to draw.
-    let spark = root
-        .query_selector("[data-testid='cpu'] [data-testid='sparkline'] polyline")
-        .expect("selector");
+    let spark =
+        root.query_selector("[data-testid='cpu'] [data-testid='sparkline'] polyline").expect("selector");
     assert!(spark.is_some(), "the CPU sparkline draws the history");
 }
 
@@ -237,21 +192,12 @@ async fn panel_says_not_available_without_a_payload() {
     let root = render_panel(PerfMetricsHandle::default());
     settle().await;
 
-    for id in [
-        "cpu-value",
-        "memory-value",
-        "gpu-value",
-        "tokens-value",
-        "run-status",
-    ] {
+    for id in ["cpu-value", "memory-value", "gpu-value", "tokens-value", "run-status"] {
         assert_eq!(text_of(&root, id), NOT_AVAILABLE, "{id}");
     }
     assert_eq!(text_of(&root, "network-value"), NOT_AVAILABLE);
     assert_eq!(text_of(&root, "disk-value"), NOT_AVAILABLE);
-    assert!(
-        find(&root, "server-error").is_none(),
-        "no data is not an error"
-    );
+    assert!(find(&root, "server-error").is_none(), "no data is not an error");
 }
 
 #[wasm_bindgen_test]
@@ -261,10 +207,7 @@ async fn an_unavailable_gpu_shows_the_servers_reason() {
     let root = render_panel(handle_after(vec![m]));
     settle().await;
     assert_eq!(text_of(&root, "gpu-value"), NOT_AVAILABLE);
-    assert_eq!(
-        text_of(&root, "gpu-detail"),
-        "NVIDIA driver library not found"
-    );
+    assert_eq!(text_of(&root, "gpu-detail"), "NVIDIA driver library not found");
 }
 
 #[wasm_bindgen_test]
@@ -274,12 +217,7 @@ async fn stale_data_is_badged_and_dimmed() {
     let root = render_panel((*state).clone());
     settle().await;
     let panel = find(&root, "perf-panel").expect("panel");
-    assert!(
-        panel
-            .get_attribute("class")
-            .unwrap_or_default()
-            .contains("panel--stale")
-    );
+    assert!(panel.get_attribute("class").unwrap_or_default().contains("panel--stale"));
     assert!(text_of(&root, "badge").eq_ignore_ascii_case("stale"));
     // The values stay readable, just dimmed.
     assert_eq!(text_of(&root, "cpu-value"), "91.4 %");
@@ -296,10 +234,7 @@ fn button_harness(props: &ButtonHost) -> Html {
 }
 
 fn button_in(root: &Element) -> HtmlElement {
-    find(root, "perfmon-button")
-        .expect("button")
-        .dyn_into()
-        .expect("an HTML element")
+    find(root, "perfmon-button").expect("button").dyn_into().expect("an HTML element")
 }
 
 fn mouse_down() -> web_sys::MouseEvent {
@@ -309,9 +244,7 @@ fn mouse_down() -> web_sys::MouseEvent {
 }
 
 fn open_panel() -> Option<Element> {
-    document()
-        .query_selector("body > [data-testid='perf-panel']")
-        .expect("selector")
+    document().query_selector("body > [data-testid='perf-panel']").expect("selector")
 }
 
 #[wasm_bindgen_test]
@@ -319,9 +252,7 @@ async fn the_badge_says_live_for_a_running_run_and_idle_otherwise() {
     let live = mount_point();
     yew::Renderer::<ButtonHarness>::with_root_and_props(
         live.clone(),
-        ButtonHost {
-            data: handle_after(vec![seed_metrics()]),
-        },
+        ButtonHost { data: handle_after(vec![seed_metrics()]) },
     )
     .render();
     let mut idle_metrics = seed_metrics();
@@ -329,17 +260,13 @@ async fn the_badge_says_live_for_a_running_run_and_idle_otherwise() {
     let idle = mount_point();
     yew::Renderer::<ButtonHarness>::with_root_and_props(
         idle.clone(),
-        ButtonHost {
-            data: handle_after(vec![idle_metrics]),
-        },
+        ButtonHost { data: handle_after(vec![idle_metrics]) },
     )
     .render();
     let none = mount_point();
     yew::Renderer::<ButtonHarness>::with_root_and_props(
         none.clone(),
-        ButtonHost {
-            data: PerfMetricsHandle::default(),
-        },
+        ButtonHost { data: PerfMetricsHandle::default() },
     )
     .render();
     settle().await;
@@ -355,31 +282,16 @@ async fn the_panel_is_portaled_into_body_and_closes_on_escape_and_outside_click(
     yew::Renderer::<ButtonHarness>::with_root_and_props(root.clone(), ButtonHost { data }).render();
     settle().await;
     let button = button_in(&root);
-    assert_eq!(
-        button.get_attribute("aria-expanded").as_deref(),
-        Some("false")
-    );
-    assert_eq!(
-        button.get_attribute("aria-haspopup").as_deref(),
-        Some("dialog")
-    );
+    assert_eq!(button.get_attribute("aria-expanded").as_deref(), Some("false"));
+    assert_eq!(button.get_attribute("aria-haspopup").as_deref(), Some("dialog"));
 
     button.click();
     settle().await;
-    assert_eq!(
-        button.get_attribute("aria-expanded").as_deref(),
-        Some("true")
-    );
+    assert_eq!(button.get_attribute("aria-expanded").as_deref(), Some("true"));
     let panel = open_panel().expect("the panel is a direct child of <body>");
-    assert!(
-        !root.contains(Some(&panel)),
-        "the panel is not inside the header"
-    );
+    assert!(!root.contains(Some(&panel)), "the panel is not inside the header");
     let style = panel.get_attribute("style").unwrap_or_default();
-    assert!(
-        style.contains("top:") && style.contains("right:"),
-        "positioned under the button: {style}"
-    );
+    assert!(style.contains("top:") && style.contains("right:"), "positioned under the button: {style}");
 
     // Clicks inside the panel keep it open.
     panel.dispatch_event(&mouse_down()).expect("dispatch");
@@ -390,15 +302,12 @@ async fn the_panel_is_portaled_into_body_and_closes_on_escape_and_outside_click(
     let init = web_sys::KeyboardEventInit::new();
     init.set_key("Escape");
     init.set_bubbles(true);
-    let escape =
-        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("event");
+    let escape = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("event");
     document().dispatch_event(&escape).expect("dispatch");
     settle().await;
     assert!(open_panel().is_none(), "Escape closes the panel");
     assert_eq!(
-        document()
-            .active_element()
-            .map(|e| e.get_attribute("data-testid")),
+        document().active_element().map(|e| e.get_attribute("data-testid")),
         Some(Some("perfmon-button".into()))
     );
 
@@ -406,11 +315,7 @@ async fn the_panel_is_portaled_into_body_and_closes_on_escape_and_outside_click(
     button.click();
     settle().await;
     assert!(open_panel().is_some());
-    document()
-        .body()
-        .expect("body")
-        .dispatch_event(&mouse_down())
-        .expect("dispatch");
+    document().body().expect("body").dispatch_event(&mouse_down()).expect("dispatch");
     settle().await;
     assert!(open_panel().is_none(), "an outside click closes the panel");
 }
@@ -434,10 +339,7 @@ fn dispatch(m: PerfMetrics) {
         d.borrow()
             .as_ref()
             .expect("mounted")
-            .dispatch(PerfAction::Received(
-                ServerMsg::PerfMetrics(m),
-                js_sys::Date::now(),
-            ))
+            .dispatch(PerfAction::Received(ServerMsg::PerfMetrics(m), js_sys::Date::now()))
     });
 }
 
@@ -459,20 +361,12 @@ async fn samples_below_display_precision_do_not_re_render() {
         dispatch(m.clone());
         settle().await;
     }
-    assert_eq!(
-        RENDERS.with(Cell::get),
-        after_first,
-        "no re-render for invisible changes"
-    );
+    assert_eq!(RENDERS.with(Cell::get), after_first, "no re-render for invisible changes");
 
     m.seq = 13;
     m.cpu.percent = Some(92.0);
     dispatch(m);
     settle().await;
-    assert_eq!(
-        RENDERS.with(Cell::get),
-        after_first + 1,
-        "one render for a visible change"
-    );
+    assert_eq!(RENDERS.with(Cell::get), after_first + 1, "one render for a visible change");
     assert_eq!(text_of(&root, "cpu-value"), "92.0 %");
 }

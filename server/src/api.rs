@@ -64,9 +64,7 @@ impl ApiFailure {
     fn status(&self) -> StatusCode {
         match self {
             ApiFailure::InvalidProject(_) | ApiFailure::BadBody { .. } => StatusCode::BAD_REQUEST,
-            ApiFailure::BadValue { .. } | ApiFailure::NoSuchProcess(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiFailure::BadValue { .. } | ApiFailure::NoSuchProcess(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiFailure::Run(RunError::Subscribe(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiFailure::Run(_) => StatusCode::CONFLICT,
             ApiFailure::SignalRefused => StatusCode::FORBIDDEN,
@@ -102,11 +100,7 @@ impl ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        let body = ApiError {
-            code: self.code().to_owned(),
-            field: self.field(),
-            message: self.to_string(),
-        };
+        let body = ApiError { code: self.code().to_owned(), field: self.field(), message: self.to_string() };
         (self.status(), Json(body)).into_response()
     }
 }
@@ -117,10 +111,7 @@ impl ApiFailure {
     fn bad_body(rejection: JsonRejection, only_field: &str) -> Self {
         let message = rejection.body_text();
         let field = field_named_in(&message).unwrap_or_else(|| only_field.to_owned());
-        ApiFailure::BadBody {
-            field: Some(field),
-            message,
-        }
+        ApiFailure::BadBody { field: Some(field), message }
     }
 }
 
@@ -131,9 +122,7 @@ fn field_named_in(message: &str) -> Option<String> {
     let detail = message.rsplit("target type: ").next().unwrap_or(message);
     if let Some((path, _)) = detail.split_once(": ")
         && !path.is_empty()
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
     {
         return Some(path.to_owned());
     }
@@ -159,20 +148,13 @@ pub async fn register_run(
     let project = ProjectName::parse(&project)?;
     let Json(RegisterRun { pid }) = body.map_err(|r| ApiFailure::bad_body(r, "pid"))?;
     if pid == 0 {
-        return Err(ApiFailure::BadValue {
-            field: "pid",
-            message: "pid must be positive".into(),
-        });
+        return Err(ApiFailure::BadValue { field: "pid", message: "pid must be positive".into() });
     }
     if pid == std::process::id() {
-        return Err(ApiFailure::BadValue {
-            field: "pid",
-            message: "that pid is PerfMon itself".into(),
-        });
+        return Err(ApiFailure::BadValue { field: "pid", message: "that pid is PerfMon itself".into() });
     }
-    let alive = tokio::task::spawn_blocking(move || process_exists(pid))
-        .await
-        .map_err(|_| ApiFailure::Internal)?;
+    let alive =
+        tokio::task::spawn_blocking(move || process_exists(pid)).await.map_err(|_| ApiFailure::Internal)?;
     if !alive {
         return Err(ApiFailure::NoSuchProcess(pid));
     }
@@ -199,33 +181,13 @@ pub async fn get_run(
 }
 
 /// `POST /api/projects/{project}/run/pause`: SIGSTOP to the run's process tree.
-pub async fn pause_run(
-    state: State<Arc<AppState>>,
-    project: Path<String>,
-) -> ApiResult<shared::Run> {
-    signal_run(
-        state,
-        project,
-        Signal::Stop,
-        RunStatus::Running,
-        RunStatus::Paused,
-    )
-    .await
+pub async fn pause_run(state: State<Arc<AppState>>, project: Path<String>) -> ApiResult<shared::Run> {
+    signal_run(state, project, Signal::Stop, RunStatus::Running, RunStatus::Paused).await
 }
 
 /// `POST /api/projects/{project}/run/resume`: SIGCONT to the run's process tree.
-pub async fn resume_run(
-    state: State<Arc<AppState>>,
-    project: Path<String>,
-) -> ApiResult<shared::Run> {
-    signal_run(
-        state,
-        project,
-        Signal::Continue,
-        RunStatus::Paused,
-        RunStatus::Running,
-    )
-    .await
+pub async fn resume_run(state: State<Arc<AppState>>, project: Path<String>) -> ApiResult<shared::Run> {
+    signal_run(state, project, Signal::Continue, RunStatus::Paused, RunStatus::Running).await
 }
 
 async fn signal_run(
@@ -263,12 +225,7 @@ pub async fn add_tokens(
             message: format!("at most {MAX_TOKEN_DELTA} tokens per report"),
         });
     }
-    Ok(Json(
-        state
-            .hub
-            .add_tokens(&project, tokens)
-            .map_err(RunError::from)?,
-    ))
+    Ok(Json(state.hub.add_tokens(&project, tokens).map_err(RunError::from)?))
 }
 
 /// `GET /api/projects/{project}/metrics`: the newest sample as JSON.
@@ -277,21 +234,13 @@ pub async fn latest(
     Path(project): Path<String>,
 ) -> ApiResult<shared::PerfMetrics> {
     let project = ProjectName::parse(&project)?;
-    state
-        .hub
-        .latest(&project)
-        .map(Json)
-        .ok_or(ApiFailure::NoSampleYet)
+    state.hub.latest(&project).map(Json).ok_or(ApiFailure::NoSampleYet)
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
     match crate::prometheus::render(&state.hub) {
-        Ok(text) => (
-            [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-            text,
-        )
-            .into_response(),
+        Ok(text) => ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
         Err(_) => ApiFailure::Internal.into_response(),
     }
 }
@@ -302,14 +251,8 @@ fn process_exists(pid: u32) -> bool {
         return false;
     };
     let pid = Pid::from_u32(pid);
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&[pid]),
-        true,
-        ProcessRefreshKind::nothing(),
-    );
-    system
-        .process(pid)
-        .is_some_and(|p| p.status() != sysinfo::ProcessStatus::Zombie)
+    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, ProcessRefreshKind::nothing());
+    system.process(pid).is_some_and(|p| p.status() != sysinfo::ProcessStatus::Zombie)
 }
 
 /// Sends `signal` to `root` and all its descendants; true if the root got it.
@@ -334,10 +277,7 @@ fn signal_tree(root: u32, signal: Signal) -> bool {
     };
     let mut root_signalled = false;
     for pid in tree.pids {
-        let sent = system
-            .process(Pid::from_u32(pid))
-            .and_then(|p| p.kill_with(signal))
-            .unwrap_or(false);
+        let sent = system.process(Pid::from_u32(pid)).and_then(|p| p.kill_with(signal)).unwrap_or(false);
         if pid == root {
             root_signalled = sent;
         }
@@ -356,17 +296,11 @@ mod tests {
             field_named_in(&format!("{prefix}unknown field `cmd`, expected `pid`")).as_deref(),
             Some("cmd")
         );
-        assert_eq!(
-            field_named_in(&format!("{prefix}missing field `pid` at line 1")).as_deref(),
-            Some("pid")
-        );
+        assert_eq!(field_named_in(&format!("{prefix}missing field `pid` at line 1")).as_deref(), Some("pid"));
         assert_eq!(
             field_named_in(&format!("{prefix}pid: invalid value: integer `-3`")).as_deref(),
             Some("pid")
         );
-        assert_eq!(
-            field_named_in(&format!("{prefix}invalid type: string")),
-            None
-        );
+        assert_eq!(field_named_in(&format!("{prefix}invalid type: string")), None);
     }
 }

@@ -38,15 +38,20 @@ pub struct ApiClient {
     addr: SocketAddr,
     /// Plain HTTP/1: the API is on loopback.
     http: Client<HttpConnector, Full<Bytes>>,
+    /// Sent as `Authorization: Bearer …` when the server wants one.
+    token: Option<String>,
 }
 
 impl ApiClient {
     /// A client for the server at `addr`.
     pub fn new(addr: SocketAddr) -> Self {
-        ApiClient {
-            addr,
-            http: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        ApiClient { addr, http: Client::builder(TokioExecutor::new()).build_http(), token: None }
+    }
+
+    /// The same client, authenticating with `token`.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
     }
 
     /// Sends `method path` with an optional JSON body; the body text on 2xx.
@@ -56,11 +61,12 @@ impl ApiClient {
         path: &str,
         json: Option<String>,
     ) -> Result<String, ClientError> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr));
+        let mut request = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
         if json.is_some() {
             request = request.header("content-type", "application/json");
+        }
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
         }
         let request = request
             .body(Full::new(Bytes::from(json.unwrap_or_default())))
@@ -77,17 +83,11 @@ impl ApiClient {
             .map_err(|_| unreachable())?
             .to_bytes();
         let body = String::from_utf8_lossy(&body).into_owned();
-        if status.is_success() {
-            Ok(body)
-        } else {
-            Err(ClientError::Refused { status, body })
-        }
+        if status.is_success() { Ok(body) } else { Err(ClientError::Refused { status, body }) }
     }
 
     /// Whether a PerfMon server answers its health check at this address.
     pub async fn is_up(&self) -> bool {
-        self.call(Method::GET, "/api/health", None)
-            .await
-            .is_ok_and(|body| body.contains("\"ok\""))
+        self.call(Method::GET, "/api/health", None).await.is_ok_and(|body| body.contains("\"ok\""))
     }
 }

@@ -23,9 +23,7 @@ pub struct DiskTotals {
 /// Blocking (reads /proc and /sys).
 pub fn read() -> Option<DiskTotals> {
     let text = std::fs::read_to_string("/proc/diskstats").ok()?;
-    Some(parse(&text, |name| {
-        Path::new("/sys/block").join(name).join("device").exists()
-    }))
+    Some(parse(&text, |name| Path::new("/sys/block").join(name).join("device").exists()))
 }
 
 /// Sums the devices of a `/proc/diskstats` text for which `is_physical` holds.
@@ -34,20 +32,15 @@ pub fn parse(text: &str, is_physical: impl Fn(&str) -> bool) -> DiskTotals {
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // major minor name reads merged sectors_read ms writes merged sectors_written …
-        let (Some(name), Some(read), Some(written)) = (fields.get(2), fields.get(5), fields.get(9))
-        else {
+        let (Some(name), Some(read), Some(written)) = (fields.get(2), fields.get(5), fields.get(9)) else {
             continue;
         };
         if !is_physical(name) {
             continue;
         }
         if let (Ok(read), Ok(written)) = (read.parse::<u64>(), written.parse::<u64>()) {
-            totals.read_bytes = totals
-                .read_bytes
-                .saturating_add(read.saturating_mul(SECTOR_BYTES));
-            totals.written_bytes = totals
-                .written_bytes
-                .saturating_add(written.saturating_mul(SECTOR_BYTES));
+            totals.read_bytes = totals.read_bytes.saturating_add(read.saturating_mul(SECTOR_BYTES));
+            totals.written_bytes = totals.written_bytes.saturating_add(written.saturating_mul(SECTOR_BYTES));
         }
     }
     totals

@@ -36,14 +36,10 @@ fn nvml() -> Result<&'static Nvml, &'static str> {
 /// no driver internals.
 pub fn init_failure_reason(err: &NvmlError) -> &'static str {
     match err {
-        NvmlError::LibloadingError(_) | NvmlError::LibraryNotFound => {
-            "NVIDIA driver library not found"
-        }
+        NvmlError::LibloadingError(_) | NvmlError::LibraryNotFound => "NVIDIA driver library not found",
         NvmlError::DriverNotLoaded => "NVIDIA driver not loaded",
         NvmlError::NoPermission => "no permission to query the NVIDIA driver",
-        NvmlError::FailedToLoadSymbol(_) | NvmlError::FunctionNotFound => {
-            "NVIDIA driver library is too old"
-        }
+        NvmlError::FailedToLoadSymbol(_) | NvmlError::FunctionNotFound => "NVIDIA driver library is too old",
         _ => "NVIDIA driver did not answer",
     }
 }
@@ -63,20 +59,13 @@ pub struct GpuSample {
 pub fn sample() -> GpuSample {
     match nvml() {
         Ok(nvml) => sample_devices(nvml),
-        Err(reason) => GpuSample {
-            gpu: unavailable(reason),
-            process_memory: HashMap::new(),
-        },
+        Err(reason) => GpuSample { gpu: unavailable(reason), process_memory: HashMap::new() },
     }
 }
 
 /// A GPU section that says why there is no data.
 pub fn unavailable(reason: &str) -> Gpu {
-    Gpu {
-        available: false,
-        reason: Some(reason.to_owned()),
-        ..Gpu::default()
-    }
+    Gpu { available: false, reason: Some(reason.to_owned()), ..Gpu::default() }
 }
 
 fn sample_devices(nvml: &Nvml) -> GpuSample {
@@ -108,20 +97,10 @@ fn sample_devices(nvml: &Nvml) -> GpuSample {
             index,
             name: device.name().unwrap_or_else(|_| format!("GPU {index}")),
             percent: device.utilization_rates().ok().map(|u| f64::from(u.gpu)),
-            vram_used_gb: memory
-                .as_ref()
-                .map(|m| round1(m.used as f64 / BYTES_PER_GB)),
-            vram_total_gb: memory
-                .as_ref()
-                .map(|m| round1(m.total as f64 / BYTES_PER_GB)),
-            temperature_c: device
-                .temperature(TemperatureSensor::Gpu)
-                .ok()
-                .map(f64::from),
-            power_w: device
-                .power_usage()
-                .ok()
-                .map(|mw| round1(f64::from(mw) / 1000.0)),
+            vram_used_gb: memory.as_ref().map(|m| round1(m.used as f64 / BYTES_PER_GB)),
+            vram_total_gb: memory.as_ref().map(|m| round1(m.total as f64 / BYTES_PER_GB)),
+            temperature_c: device.temperature(TemperatureSensor::Gpu).ok().map(f64::from),
+            power_w: device.power_usage().ok().map(|mw| round1(f64::from(mw) / 1000.0)),
         });
         let compute = device.running_compute_processes().unwrap_or_default();
         let graphics = device.running_graphics_processes().unwrap_or_default();
@@ -142,10 +121,7 @@ pub fn aggregate(devices: Vec<GpuDevice>) -> Gpu {
         return unavailable("NVIDIA devices did not answer");
     }
     let utilisation: Vec<f64> = devices.iter().filter_map(|d| d.percent).collect();
-    let with_memory: Vec<&GpuDevice> = devices
-        .iter()
-        .filter(|d| d.vram_total_gb.is_some())
-        .collect();
+    let with_memory: Vec<&GpuDevice> = devices.iter().filter(|d| d.vram_total_gb.is_some()).collect();
     let sum = |f: fn(&GpuDevice) -> Option<f64>| {
         (!with_memory.is_empty()).then(|| round1(with_memory.iter().filter_map(|d| f(d)).sum()))
     };
@@ -170,14 +146,8 @@ mod tests {
 
     #[test]
     fn a_missing_driver_library_reads_as_plain_words() {
-        assert_eq!(
-            init_failure_reason(&NvmlError::LibraryNotFound),
-            "NVIDIA driver library not found"
-        );
-        assert_eq!(
-            init_failure_reason(&NvmlError::DriverNotLoaded),
-            "NVIDIA driver not loaded"
-        );
+        assert_eq!(init_failure_reason(&NvmlError::LibraryNotFound), "NVIDIA driver library not found");
+        assert_eq!(init_failure_reason(&NvmlError::DriverNotLoaded), "NVIDIA driver not loaded");
     }
 
     #[test]
@@ -189,15 +159,8 @@ mod tests {
             assert!(gpu.reason.is_none());
             assert!(gpu.vram_total_gb.is_some_and(|t| t > 0.0));
         } else {
-            assert!(
-                gpu.reason
-                    .as_deref()
-                    .is_some_and(|r| !r.is_empty() && !r.contains('/'))
-            );
-            assert_eq!(
-                (gpu.percent, gpu.vram_used_gb, gpu.vram_total_gb),
-                (None, None, None)
-            );
+            assert!(gpu.reason.as_deref().is_some_and(|r| !r.is_empty() && !r.contains('/')));
+            assert_eq!((gpu.percent, gpu.vram_used_gb, gpu.vram_total_gb), (None, None, None));
         }
         // The second call must reuse the remembered outcome, not retry.
         assert_eq!(sample().gpu.available, gpu.available);
@@ -216,25 +179,16 @@ mod tests {
 
     #[test]
     fn devices_aggregate_to_mean_utilisation_and_summed_vram() {
-        let gpu = aggregate(vec![
-            device(0, Some(20.0), 1.0, 80.0),
-            device(1, Some(61.0), 2.5, 80.0),
-        ]);
+        let gpu = aggregate(vec![device(0, Some(20.0), 1.0, 80.0), device(1, Some(61.0), 2.5, 80.0)]);
         assert!(gpu.available);
         assert_eq!(gpu.percent, Some(40.5));
-        assert_eq!(
-            (gpu.vram_used_gb, gpu.vram_total_gb),
-            (Some(3.5), Some(160.0))
-        );
+        assert_eq!((gpu.vram_used_gb, gpu.vram_total_gb), (Some(3.5), Some(160.0)));
         assert_eq!(gpu.devices.len(), 2);
     }
 
     #[test]
     fn a_device_hiding_utilisation_does_not_drag_the_mean_down() {
-        let gpu = aggregate(vec![
-            device(0, None, 1.0, 8.0),
-            device(1, Some(50.0), 1.0, 8.0),
-        ]);
+        let gpu = aggregate(vec![device(0, None, 1.0, 8.0), device(1, Some(50.0), 1.0, 8.0)]);
         assert_eq!(gpu.percent, Some(50.0));
     }
 

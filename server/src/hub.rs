@@ -114,11 +114,7 @@ impl Project {
     }
 
     fn interval(&self, hub: &Hub) -> Duration {
-        if self.run.status.is_live() {
-            hub.live_interval
-        } else {
-            hub.idle_interval
-        }
+        if self.run.status.is_live() { hub.live_interval } else { hub.idle_interval }
     }
 
     fn metrics(&self, name: &ProjectName, sample: &HostSample, interval: Duration) -> PerfMetrics {
@@ -162,11 +158,7 @@ impl Project {
         self.latest = Some(metrics);
         self.last_sent = Some(now);
         self.history.push_back((now, frame.clone()));
-        while self
-            .history
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > hub.history_window)
-        {
+        while self.history.front().is_some_and(|(at, _)| now.duration_since(*at) > hub.history_window) {
             self.history.pop_front();
         }
         // Bounded by count too, whatever the clock does.
@@ -190,42 +182,25 @@ pub struct Subscription {
 impl Hub {
     /// An empty hub with the given cadence and history window.
     pub fn new(live_interval: Duration, idle_interval: Duration, history_window: Duration) -> Self {
-        Hub {
-            live_interval,
-            idle_interval,
-            history_window,
-            inner: Mutex::default(),
-            cadence: Notify::new(),
-        }
+        Hub { live_interval, idle_interval, history_window, inner: Mutex::default(), cadence: Notify::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock leaves plain data behind, still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn history_capacity(&self) -> usize {
-        let fastest = self
-            .live_interval
-            .min(self.idle_interval)
-            .max(Duration::from_millis(1));
+        let fastest = self.live_interval.min(self.idle_interval).max(Duration::from_millis(1));
         (self.history_window.as_millis() / fastest.as_millis()) as usize + 1
     }
 
     /// The project's entry, created if there is room.
-    fn entry<'a>(
-        inner: &'a mut Inner,
-        project: &ProjectName,
-    ) -> Result<&'a mut Project, SubscribeError> {
+    fn entry<'a>(inner: &'a mut Inner, project: &ProjectName) -> Result<&'a mut Project, SubscribeError> {
         if !inner.projects.contains_key(project) && inner.projects.len() >= MAX_PROJECTS {
             return Err(SubscribeError::TooManyProjects);
         }
-        Ok(inner
-            .projects
-            .entry(project.clone())
-            .or_insert_with(Project::new))
+        Ok(inner.projects.entry(project.clone()).or_insert_with(Project::new))
     }
 
     /// Subscribes to `project`: its history so far (with a first frame built from
@@ -242,10 +217,7 @@ impl Hub {
             entry.push(self, project, sample, Instant::now());
         }
         let history = (!entry.history.is_empty()).then(|| history_frame(&entry.history));
-        Ok(Subscription {
-            history,
-            frames: entry.frames.subscribe(),
-        })
+        Ok(Subscription { history, frames: entry.frames.subscribe() })
     }
 
     /// Publishes one host sample: updates runs from it, then pushes a frame to
@@ -274,9 +246,7 @@ impl Hub {
                 }
             }
             let due = project.run.status.is_live()
-                || project
-                    .last_sent
-                    .is_none_or(|at| now.duration_since(at) + slack >= self.idle_interval);
+                || project.last_sent.is_none_or(|at| now.duration_since(at) + slack >= self.idle_interval);
             if due {
                 project.push(self, name, &sample, now);
             }
@@ -290,16 +260,8 @@ impl Hub {
 
     /// How long the sampler should wait before the next sample.
     pub fn interval(&self) -> Duration {
-        let live = self
-            .lock()
-            .projects
-            .values()
-            .any(|p| p.run.status.is_live());
-        if live {
-            self.live_interval
-        } else {
-            self.idle_interval
-        }
+        let live = self.lock().projects.values().any(|p| p.run.status.is_live());
+        if live { self.live_interval } else { self.idle_interval }
     }
 
     /// Resolves when a run's status changed, so the sampler can switch cadence at once.
@@ -310,12 +272,7 @@ impl Hub {
     /// The root pids of every live run, for the sampler to measure.
     pub fn live_pids(&self) -> Vec<u32> {
         let inner = self.lock();
-        inner
-            .projects
-            .values()
-            .filter(|p| p.run.status.is_live())
-            .filter_map(|p| p.run.pid)
-            .collect()
+        inner.projects.values().filter(|p| p.run.status.is_live()).filter_map(|p| p.run.pid).collect()
     }
 
     /// Starts a run of `pid` for `project`, now. Refused while another run is live.
@@ -344,11 +301,8 @@ impl Hub {
     /// Sets the live run's status (paused, running, stopped) and returns the run.
     pub fn set_status(&self, project: &ProjectName, status: RunStatus) -> Result<Run, RunError> {
         let mut inner = self.lock();
-        let entry = inner
-            .projects
-            .get_mut(project)
-            .filter(|p| p.run.status.is_live())
-            .ok_or(RunError::NotLive)?;
+        let entry =
+            inner.projects.get_mut(project).filter(|p| p.run.status.is_live()).ok_or(RunError::NotLive)?;
         entry.run.status = status;
         if !status.is_live() {
             entry.run.process = None;
@@ -361,11 +315,7 @@ impl Hub {
 
     /// The project's run as it stands.
     pub fn run(&self, project: &ProjectName) -> Run {
-        self.lock()
-            .projects
-            .get(project)
-            .map(|p| p.run.clone())
-            .unwrap_or_default()
+        self.lock().projects.get(project).map(|p| p.run.clone()).unwrap_or_default()
     }
 
     /// Adds `tokens` to the current run and the session total.
@@ -385,27 +335,18 @@ impl Hub {
     pub fn latest(&self, project: &ProjectName) -> Option<PerfMetrics> {
         let inner = self.lock();
         match inner.projects.get(project) {
-            Some(p) => p.latest.clone().or_else(|| {
-                inner
-                    .last
-                    .as_ref()
-                    .map(|s| p.metrics(project, s, p.interval(self)))
-            }),
-            None => inner
-                .last
-                .as_ref()
-                .map(|s| Project::new().metrics(project, s, self.idle_interval)),
+            Some(p) => p
+                .latest
+                .clone()
+                .or_else(|| inner.last.as_ref().map(|s| p.metrics(project, s, p.interval(self)))),
+            None => inner.last.as_ref().map(|s| Project::new().metrics(project, s, self.idle_interval)),
         }
     }
 
     /// Every tracked project's newest sample, and the newest host sample.
     pub fn snapshot(&self) -> (Option<HostSample>, Vec<PerfMetrics>) {
         let inner = self.lock();
-        let projects = inner
-            .projects
-            .values()
-            .filter_map(|p| p.latest.clone())
-            .collect();
+        let projects = inner.projects.values().filter_map(|p| p.latest.clone()).collect();
         (inner.last.clone(), projects)
     }
 
@@ -438,20 +379,13 @@ mod tests {
     use shared::{Cpu, Memory, RunProcess, Timestamp};
 
     fn hub() -> Hub {
-        Hub::new(
-            Duration::from_secs(1),
-            Duration::from_secs(3),
-            Duration::from_secs(600),
-        )
+        Hub::new(Duration::from_secs(1), Duration::from_secs(3), Duration::from_secs(600))
     }
 
     fn sample(ts: &str) -> HostSample {
         HostSample {
             timestamp: Timestamp(ts.into()),
-            cpu: Cpu {
-                percent: Some(12.5),
-                ..Cpu::default()
-            },
+            cpu: Cpu { percent: Some(12.5), ..Cpu::default() },
             memory: Memory {
                 used_gb: Some(1.0),
                 total_gb: Some(2.0),
@@ -494,9 +428,7 @@ mod tests {
         hub.publish(sample("2026-01-01T00:00:00.000Z"));
         let sub = hub.subscribe(&name("late")).expect("subscribe");
         let history = sub.history.expect("history");
-        let ServerMsg::History(h) =
-            serde_json::from_str(history.as_str()).expect("history decodes")
-        else {
+        let ServerMsg::History(h) = serde_json::from_str(history.as_str()).expect("history decodes") else {
             panic!("expected history")
         };
         assert_eq!(h.samples.len(), 1);
@@ -526,11 +458,7 @@ mod tests {
 
     #[test]
     fn history_is_bounded_by_the_window() {
-        let hub = Hub::new(
-            Duration::from_millis(100),
-            Duration::from_millis(100),
-            Duration::from_secs(1),
-        );
+        let hub = Hub::new(Duration::from_millis(100), Duration::from_millis(100), Duration::from_secs(1));
         let project = name("bounded");
         let _keep = hub.subscribe(&project).expect("subscribe");
         hub.start_run(&project, std::process::id()).expect("start");
@@ -543,11 +471,7 @@ mod tests {
         else {
             panic!("expected history")
         };
-        assert_eq!(
-            h.samples.len(),
-            11,
-            "1 s of 100 ms samples, plus the newest"
-        );
+        assert_eq!(h.samples.len(), 11, "1 s of 100 ms samples, plus the newest");
         assert_eq!(h.samples.last().map(|m| m.seq), Some(100));
     }
 
@@ -557,10 +481,7 @@ mod tests {
         let rx = hub.subscribe(&name("idle")).expect("subscribe").frames;
         hub.publish(sample("2026-01-01T00:00:00.000Z"));
         hub.publish(sample("2026-01-01T00:00:01.000Z"));
-        assert_eq!(
-            decode(&rx.borrow()).timestamp.as_str(),
-            "2026-01-01T00:00:00.000Z"
-        );
+        assert_eq!(decode(&rx.borrow()).timestamp.as_str(), "2026-01-01T00:00:00.000Z");
     }
 
     #[test]
@@ -570,31 +491,16 @@ mod tests {
         let rx = hub.subscribe(&project).expect("subscribe").frames;
         assert_eq!(hub.interval(), Duration::from_secs(3));
         let run = hub.start_run(&project, 42).expect("start");
-        assert_eq!(
-            run.run_id,
-            Some(format!(
-                "42-{}",
-                run.started_at.as_ref().expect("started").as_str()
-            ))
-        );
+        assert_eq!(run.run_id, Some(format!("42-{}", run.started_at.as_ref().expect("started").as_str())));
         assert_eq!(hub.interval(), Duration::from_secs(1));
         assert_eq!(hub.live_pids(), [42]);
         let mut s = sample("2026-01-01T00:00:00.000Z");
-        s.runs.insert(
-            42,
-            Some(RunProcess {
-                process_count: 2,
-                ..RunProcess::default()
-            }),
-        );
+        s.runs.insert(42, Some(RunProcess { process_count: 2, ..RunProcess::default() }));
         hub.publish(s);
         hub.publish(sample("2026-01-01T00:00:01.000Z"));
         let m = decode(&rx.borrow());
         assert_eq!(m.timestamp.as_str(), "2026-01-01T00:00:01.000Z");
-        assert_eq!(
-            (m.run.status, m.run.pid, m.interval_ms),
-            (RunStatus::Running, Some(42), 1000)
-        );
+        assert_eq!((m.run.status, m.run.pid, m.interval_ms), (RunStatus::Running, Some(42), 1000));
         assert_eq!(m.run.process.map(|p| p.process_count), Some(2));
     }
 
@@ -625,18 +531,11 @@ mod tests {
     fn tokens_add_to_run_and_session_and_a_new_run_resets_only_the_run() {
         let hub = hub();
         let project = name("tokens");
-        assert!(
-            !hub.latest(&project)
-                .map(|m| m.tokens.available)
-                .unwrap_or(false)
-        );
+        assert!(!hub.latest(&project).map(|m| m.tokens.available).unwrap_or(false));
         hub.start_run(&project, 1).expect("start");
         hub.add_tokens(&project, 100).expect("add");
         let t = hub.add_tokens(&project, 50).expect("add");
-        assert_eq!(
-            (t.current_run, t.total_session, t.available),
-            (150, 150, true)
-        );
+        assert_eq!((t.current_run, t.total_session, t.available), (150, 150, true));
         hub.set_status(&project, RunStatus::Stopped).expect("stop");
         hub.start_run(&project, 2).expect("start again");
         let t = hub.add_tokens(&project, 10).expect("add");
@@ -647,21 +546,10 @@ mod tests {
     fn pause_and_resume_need_a_live_run() {
         let hub = hub();
         let project = name("pausable");
-        assert_eq!(
-            hub.set_status(&project, RunStatus::Paused),
-            Err(RunError::NotLive)
-        );
+        assert_eq!(hub.set_status(&project, RunStatus::Paused), Err(RunError::NotLive));
         hub.start_run(&project, 7).expect("start");
-        assert_eq!(
-            hub.set_status(&project, RunStatus::Paused)
-                .map(|r| r.status),
-            Ok(RunStatus::Paused)
-        );
-        assert_eq!(
-            hub.interval(),
-            Duration::from_secs(1),
-            "paused is still live"
-        );
+        assert_eq!(hub.set_status(&project, RunStatus::Paused).map(|r| r.status), Ok(RunStatus::Paused));
+        assert_eq!(hub.interval(), Duration::from_secs(1), "paused is still live");
     }
 
     #[test]
@@ -671,10 +559,7 @@ mod tests {
         for i in 0..MAX_PROJECTS {
             subs.push(hub.subscribe(&name(&format!("p{i}"))).expect("room"));
         }
-        assert_eq!(
-            hub.subscribe(&name("one-too-many")).err(),
-            Some(SubscribeError::TooManyProjects)
-        );
+        assert_eq!(hub.subscribe(&name("one-too-many")).err(), Some(SubscribeError::TooManyProjects));
         // Existing projects still subscribe.
         assert!(hub.subscribe(&name("p0")).is_ok());
     }

@@ -12,6 +12,7 @@
 //!   reports bad input.
 //! - [`api`]: the HTTP API (runs, pause/resume, tokens, latest sample) and
 //!   [`prometheus`] (`GET /metrics`).
+//! - [`auth`]: tokens (static or HS256 JWT) and the WebSocket Origin check.
 //! - [`project`]: validated project names; [`client`]: the API client `perfmon run` uses.
 //! - [`app`] builds the [`axum::Router`] (also used by tests with `oneshot`);
 //!   [`run`] serves it on a listener until a shutdown future resolves.
@@ -19,6 +20,7 @@
 //! The binary (`src/main.rs`, `perfmon`) only parses arguments and calls [`run`].
 
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod diskstats;
 pub mod gpu;
@@ -31,19 +33,25 @@ pub mod sampler;
 pub mod ws;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::auth::Auth;
 use crate::hub::Hub;
+use crate::project::ProjectName;
 
 /// How the server behaves; `Default` is what `perfmon serve` uses.
 #[derive(Debug, Clone)]
@@ -56,6 +64,20 @@ pub struct Config {
     pub idle_interval: Duration,
     /// How much history a new client receives on connect.
     pub history_window: Duration,
+    /// Credentials clients must present; none means loopback-only.
+    pub auth: Auth,
+    /// Browser origins allowed to open the stream besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// When set, the only projects that may be watched.
+    pub projects: Option<Vec<ProjectName>>,
+    /// The most WebSockets open at once; more get 503.
+    pub max_connections: usize,
+    /// How often the server pings each client.
+    pub ping_interval: Duration,
+    /// A client silent this long (no pong, no message) is dropped.
+    pub client_timeout: Duration,
+    /// A send that takes longer than this drops the client (it stopped reading).
+    pub send_timeout: Duration,
 }
 
 impl Default for Config {
@@ -65,8 +87,40 @@ impl Default for Config {
             live_interval: Duration::from_secs(1),
             idle_interval: Duration::from_secs(3),
             history_window: Duration::from_secs(600),
+            auth: Auth::default(),
+            allowed_origins: Vec::new(),
+            projects: None,
+            max_connections: 1024,
+            ping_interval: Duration::from_secs(20),
+            client_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(10),
         }
     }
+}
+
+impl Config {
+    /// Refuses to serve `addr` beyond loopback without authentication.
+    pub fn check_exposure(&self, addr: SocketAddr) -> Result<(), ServeError> {
+        if addr.ip().is_loopback() || self.auth.is_enabled() {
+            Ok(())
+        } else {
+            Err(ServeError::Unauthenticated(addr))
+        }
+    }
+}
+
+/// Why the server would not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A non-loopback address without authentication would expose the machine.
+    #[error(
+        "refusing to listen on {0} without authentication: anyone who can reach it could watch \
+         this machine. Pass --token (or --jwt-secret), or bind to 127.0.0.1"
+    )]
+    Unauthenticated(SocketAddr),
+    /// The listener failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// Shared by every request handler and socket task.
@@ -77,50 +131,99 @@ pub struct AppState {
     /// Cancelled on shutdown; every socket task watches it because axum's graceful
     /// shutdown does not end upgraded connections by itself.
     pub shutdown: CancellationToken,
+    /// Limits, credentials and the frontend's location.
+    pub config: Config,
+    /// WebSockets open now.
+    connections: AtomicUsize,
 }
 
-impl AppState {
-    /// State for a server with the given cadence; `shutdown` ends every socket.
-    pub fn new(config: &Config, shutdown: CancellationToken) -> Arc<Self> {
-        Arc::new(AppState {
-            hub: Hub::new(
-                config.live_interval,
-                config.idle_interval,
-                config.history_window,
-            ),
-            shutdown,
-        })
+/// One open WebSocket's place under [`Config::max_connections`]; freed on drop.
+#[derive(Debug)]
+pub struct ConnectionSlot(Arc<AppState>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// The HTTP surface: the WebSocket stream, the HTTP API, Prometheus metrics, a
-/// health check, and the built frontend.
-pub fn app(state: Arc<AppState>, static_dir: Option<&std::path::Path>) -> Router {
-    let router = Router::new()
-        .route("/ws/projects/{project}", get(ws::handler))
-        .route("/api/health", get(health))
-        .route(
-            "/api/projects/{project}/run",
-            get(api::get_run)
-                .post(api::register_run)
-                .delete(api::end_run),
-        )
+impl AppState {
+    /// State for a server with `config`; `shutdown` ends every socket.
+    pub fn new(config: &Config, shutdown: CancellationToken) -> Arc<Self> {
+        Arc::new(AppState {
+            hub: Hub::new(config.live_interval, config.idle_interval, config.history_window),
+            shutdown,
+            config: config.clone(),
+            connections: AtomicUsize::new(0),
+        })
+    }
+
+    /// WebSockets open now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Acquire)
+    }
+
+    /// A slot for one more WebSocket, unless the limit is reached.
+    pub fn try_connect(self: &Arc<Self>) -> Option<ConnectionSlot> {
+        let max = self.config.max_connections;
+        self.connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| ConnectionSlot(self.clone()))
+    }
+}
+
+/// The HTTP surface: the WebSocket stream, the HTTP API and Prometheus metrics
+/// (behind the token check), a health check, and the built frontend.
+pub fn app(state: Arc<AppState>) -> Router {
+    let protected = Router::new()
+        .route("/api/projects/{project}/run", get(api::get_run).post(api::register_run).delete(api::end_run))
         .route("/api/projects/{project}/run/pause", post(api::pause_run))
         .route("/api/projects/{project}/run/resume", post(api::resume_run))
         .route("/api/projects/{project}/tokens", post(api::add_tokens))
         .route("/api/projects/{project}/metrics", get(api::latest))
         .route("/metrics", get(api::prometheus))
-        .with_state(state);
-    match static_dir {
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let router = Router::new()
+        // The socket checks its token itself, to close with 4001 and a reason the
+        // browser can show.
+        .route("/ws/projects/{project}", get(ws::handler))
+        .route("/api/health", get(health))
+        .merge(protected)
+        .with_state(state.clone());
+    match state.config.static_dir.as_deref() {
         // Unknown paths fall back to index.html so the app can own its URLs.
-        Some(dir) if dir.join("index.html").is_file() => router
-            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        Some(dir) if dir.join("index.html").is_file() => {
+            router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))))
+        }
         _ => router.fallback(frontend_missing),
     }
 }
 
-async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok", "protocol": shared::PROTOCOL_VERSION }))
+/// 401 with a JSON error unless the request carries a valid token.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.config.auth.check(&headers, query.as_deref()) {
+        Ok(()) => next.run(request).await,
+        Err(err) => {
+            let body =
+                shared::api::ApiError { code: "unauthorized".into(), field: None, message: err.to_string() };
+            (StatusCode::UNAUTHORIZED, [("www-authenticate", "Bearer")], Json(body)).into_response()
+        }
+    }
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    Json(serde_json::json!({
+        "status": "ok",
+        "protocol": shared::PROTOCOL_VERSION,
+        "connections": state.connections(),
+    }))
 }
 
 async fn frontend_missing() -> impl IntoResponse {
@@ -133,12 +236,14 @@ async fn frontend_missing() -> impl IntoResponse {
 }
 
 /// Serves PerfMon on `listener` until `shutdown` resolves, then closes every socket
-/// (code 1001), stops the sampler and returns.
+/// (code 1001), stops the sampler and returns. Refuses a non-loopback listener
+/// unless `config.auth` is set.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), ServeError> {
+    config.check_exposure(listener.local_addr()?)?;
     let token = CancellationToken::new();
     let state = AppState::new(&config, token.clone());
     let sampler = tokio::spawn(sampler::run(state.clone(), token.clone()));
@@ -149,14 +254,12 @@ pub async fn run(
         trigger.cancel();
     });
 
-    let router = app(state, config.static_dir.as_deref());
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .await;
+    let served =
+        axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned()).await;
     // Whatever ended serving, the sampler must not outlive it.
     token.cancel();
     if let Err(err) = sampler.await {
         tracing::error!("sampler task failed: {err}");
     }
-    served
+    Ok(served?)
 }

@@ -28,6 +28,28 @@ struct ServeArgs {
     /// Directory of the built frontend (`trunk build --config trunk.toml` writes `dist`).
     #[arg(long, env = "PERFMON_STATIC_DIR", default_value = "dist")]
     static_dir: PathBuf,
+    /// A static token clients must present (Bearer header, `?token=`, or the
+    /// `perfmon.token.<TOKEN>` WebSocket subprotocol). Required off loopback,
+    /// unless --jwt-secret is given.
+    #[arg(long, env = "PERFMON_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Accept HS256 JWTs (with `exp`) signed with this secret, as tokens.
+    #[arg(long, env = "PERFMON_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Browser origins allowed to open the stream besides PerfMon's own page
+    /// (e.g. `https://ide.example.com`); repeat or separate with commas.
+    #[arg(long = "allow-origin", env = "PERFMON_ALLOW_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// Only these projects may be watched (comma-separated); others get close code 4004.
+    #[arg(long, env = "PERFMON_PROJECTS", value_delimiter = ',', value_parser = parse_project)]
+    projects: Option<Vec<ProjectName>>,
+    /// The most WebSockets open at once; more get HTTP 503.
+    #[arg(long, env = "PERFMON_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+}
+
+fn parse_project(name: &str) -> Result<ProjectName, String> {
+    ProjectName::parse(name).map_err(|err| format!("{name:?}: {err}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,17 +79,12 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PERFMON_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("PERFMON_LOG").unwrap_or_else(|_| "info".into()),
         )
         .init();
     match Cli::parse().command {
         Command::Serve { serve } => serve_until_signal(serve).await,
-        Command::Run {
-            project,
-            serve,
-            command,
-        } => run_command(project, serve, command).await,
+        Command::Run { project, serve, command } => run_command(project, serve, command).await,
     }
 }
 
@@ -86,20 +103,22 @@ fn config(args: &ServeArgs) -> server::Config {
             args.static_dir.display()
         );
     }
-    server::Config {
-        static_dir: Some(args.static_dir.clone()),
-        ..server::Config::default()
-    }
+    server::Config { static_dir: Some(args.static_dir.clone()), ..server::Config::default() }
 }
 
 async fn serve_until_signal(args: ServeArgs) -> ExitCode {
+    let config = config(&args);
+    if let Err(err) = config.check_exposure(args.bind) {
+        eprintln!("perfmon: {err}");
+        return ExitCode::from(2);
+    }
     let listener = match bind(&args).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
     let addr = listener.local_addr().unwrap_or(args.bind);
     println!("PerfMon is running: open http://{addr}/");
-    match server::run(listener, config(&args), shutdown_signal()).await {
+    match server::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("perfmon: server failed: {err}");
@@ -116,7 +135,12 @@ async fn run_command(project: String, args: ServeArgs, command: Vec<String>) -> 
             return ExitCode::from(2);
         }
     };
-    let api = ApiClient::new(args.bind);
+    let config = config(&args);
+    if let Err(err) = config.check_exposure(args.bind) {
+        eprintln!("perfmon: {err}");
+        return ExitCode::from(2);
+    }
+    let api = ApiClient::new(args.bind).with_token(args.token.clone());
     // Serve ourselves unless a PerfMon is already up at that address.
     let own_server = if api.is_up().await {
         eprintln!("perfmon: using the PerfMon server at http://{}/", args.bind);
@@ -127,13 +151,10 @@ async fn run_command(project: String, args: ServeArgs, command: Vec<String>) -> 
             Err(code) => return code,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(listener, config(&args), async {
+        let task = tokio::spawn(server::run(listener, config, async {
             let _ = stopped.await;
         }));
-        eprintln!(
-            "perfmon: PerfMon is running: open http://{}/?project={project}",
-            args.bind
-        );
+        eprintln!("perfmon: PerfMon is running: open http://{}/?project={project}", args.bind);
         Some((stop, task))
     };
 
@@ -146,10 +167,7 @@ async fn run_command(project: String, args: ServeArgs, command: Vec<String>) -> 
             }
         }
     });
-    let mut child = match tokio::process::Command::new(&command[0])
-        .args(&command[1..])
-        .spawn()
-    {
+    let mut child = match tokio::process::Command::new(&command[0]).args(&command[1..]).spawn() {
         Ok(child) => child,
         Err(err) => {
             eprintln!("perfmon: cannot start {}: {err}", command[0]);
@@ -176,10 +194,8 @@ async fn run_command(project: String, args: ServeArgs, command: Vec<String>) -> 
     }
 }
 
-type OwnServer = Option<(
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-)>;
+type OwnServer =
+    Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), server::ServeError>>)>;
 
 async fn stop_server(own: OwnServer) {
     if let Some((stop, task)) = own {

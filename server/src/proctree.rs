@@ -60,12 +60,7 @@ mod tests {
     use super::*;
 
     fn p(pid: u32, parent: Option<u32>, cpu: f64, rss: u64) -> ProcInfo {
-        ProcInfo {
-            pid,
-            parent,
-            cpu_percent_of_core: cpu,
-            rss_bytes: rss,
-        }
+        ProcInfo { pid, parent, cpu_percent_of_core: cpu, rss_bytes: rss }
     }
 
     #[test]

@@ -41,10 +41,7 @@ impl ProjectName {
         if name == "." || name == ".." {
             return Err(InvalidProjectName::Dots);
         }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
             return Err(InvalidProjectName::BadCharacter);
         }
         Ok(ProjectName(name.to_owned()))
@@ -69,10 +66,7 @@ mod tests {
     #[test]
     fn accepts_ordinary_names() {
         for name in ["demo", "my-project", "a.b_c-1", "X", &"a".repeat(MAX_LEN)] {
-            assert_eq!(
-                ProjectName::parse(name).map(|p| p.to_string()),
-                Ok(name.to_string())
-            );
+            assert_eq!(ProjectName::parse(name).map(|p| p.to_string()), Ok(name.to_string()));
         }
     }
 
@@ -81,16 +75,9 @@ mod tests {
         assert_eq!(ProjectName::parse(""), Err(InvalidProjectName::Empty));
         assert_eq!(ProjectName::parse("."), Err(InvalidProjectName::Dots));
         assert_eq!(ProjectName::parse(".."), Err(InvalidProjectName::Dots));
-        assert_eq!(
-            ProjectName::parse(&"a".repeat(MAX_LEN + 1)),
-            Err(InvalidProjectName::TooLong)
-        );
+        assert_eq!(ProjectName::parse(&"a".repeat(MAX_LEN + 1)), Err(InvalidProjectName::TooLong));
         for bad in ["a/b", "a b", "<script>", "é", "a\\b", "a%2F"] {
-            assert_eq!(
-                ProjectName::parse(bad),
-                Err(InvalidProjectName::BadCharacter),
-                "{bad}"
-            );
+            assert_eq!(ProjectName::parse(bad), Err(InvalidProjectName::BadCharacter), "{bad}");
         }
     }
 }

@@ -39,24 +39,14 @@ struct Snapshot {
 /// A gauge family under construction: values with their label sets.
 type Series = Vec<(Vec<(&'static str, String)>, f64)>;
 
-fn gauge(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    series: Series,
-) -> std::fmt::Result {
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: Series) -> std::fmt::Result {
     if series.is_empty() {
         return Ok(());
     }
-    let mut metric =
-        encoder.encode_descriptor(name, help, None, ConstGauge::new(0.0).metric_type())?;
+    let mut metric = encoder.encode_descriptor(name, help, None, ConstGauge::new(0.0).metric_type())?;
     for (labels, value) in series {
         // Byte counts derived from rounded GB must print as whole numbers.
-        let value = if name.ends_with("_bytes") {
-            value.round()
-        } else {
-            value
-        };
+        let value = if name.ends_with("_bytes") { value.round() } else { value };
         if labels.is_empty() {
             // No `{}` after the name when there are no labels.
             return ConstGauge::new(value).encode(metric);
@@ -75,8 +65,7 @@ fn counter(
     if series.is_empty() {
         return Ok(());
     }
-    let mut metric =
-        encoder.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
+    let mut metric = encoder.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
     for (labels, value) in series {
         if labels.is_empty() {
             return ConstCounter::new(value).encode(metric);
@@ -94,25 +83,10 @@ fn one(value: Option<f64>) -> Series {
 impl Collector for Snapshot {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
         if let Some(h) = &self.host {
-            gauge(
-                &mut e,
-                "cpu_usage_percent",
-                "Busy share of all cores, 0-100.",
-                one(h.cpu.percent),
-            )?;
-            let cores = h
-                .cpu
-                .per_core
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (vec![("core", i.to_string())], *v))
-                .collect();
-            gauge(
-                &mut e,
-                "cpu_core_usage_percent",
-                "Busy share of each core, 0-100.",
-                cores,
-            )?;
+            gauge(&mut e, "cpu_usage_percent", "Busy share of all cores, 0-100.", one(h.cpu.percent))?;
+            let cores =
+                h.cpu.per_core.iter().enumerate().map(|(i, v)| (vec![("core", i.to_string())], *v)).collect();
+            gauge(&mut e, "cpu_core_usage_percent", "Busy share of each core, 0-100.", cores)?;
             let load = h
                 .cpu
                 .load_average
@@ -167,17 +141,13 @@ impl Collector for Snapshot {
                 &mut e,
                 "network_receive_bytes",
                 "Received since the interfaces came up.",
-                n.rx_total_bytes
-                    .map(|v| vec![(Vec::new(), v)])
-                    .unwrap_or_default(),
+                n.rx_total_bytes.map(|v| vec![(Vec::new(), v)]).unwrap_or_default(),
             )?;
             counter(
                 &mut e,
                 "network_transmit_bytes",
                 "Sent since the interfaces came up.",
-                n.tx_total_bytes
-                    .map(|v| vec![(Vec::new(), v)])
-                    .unwrap_or_default(),
+                n.tx_total_bytes.map(|v| vec![(Vec::new(), v)]).unwrap_or_default(),
             )?;
             let d = &h.disk;
             gauge(
@@ -215,21 +185,11 @@ impl Collector for Snapshot {
                     .devices
                     .iter()
                     .filter_map(|d| {
-                        f(d).map(|v| {
-                            (
-                                vec![("gpu", d.index.to_string()), ("name", d.name.clone())],
-                                v,
-                            )
-                        })
+                        f(d).map(|v| (vec![("gpu", d.index.to_string()), ("name", d.name.clone())], v))
                     })
                     .collect()
             };
-            gauge(
-                &mut e,
-                "gpu_usage_percent",
-                "GPU utilisation, 0-100.",
-                per_gpu(|d| d.percent),
-            )?;
+            gauge(&mut e, "gpu_usage_percent", "GPU utilisation, 0-100.", per_gpu(|d| d.percent))?;
             gauge(
                 &mut e,
                 "gpu_memory_used_bytes",
@@ -242,18 +202,8 @@ impl Collector for Snapshot {
                 "VRAM installed (0.1 GB resolution).",
                 per_gpu(|d| d.vram_total_gb.map(|v| v * GB)),
             )?;
-            gauge(
-                &mut e,
-                "gpu_temperature_celsius",
-                "GPU core temperature.",
-                per_gpu(|d| d.temperature_c),
-            )?;
-            gauge(
-                &mut e,
-                "gpu_power_watts",
-                "GPU power draw.",
-                per_gpu(|d| d.power_w),
-            )?;
+            gauge(&mut e, "gpu_temperature_celsius", "GPU core temperature.", per_gpu(|d| d.temperature_c))?;
+            gauge(&mut e, "gpu_power_watts", "GPU power draw.", per_gpu(|d| d.power_w))?;
             gauge(
                 &mut e,
                 "monitor_cpu_percent",
@@ -289,13 +239,7 @@ impl Collector for Snapshot {
             &mut e,
             "run_resident_bytes",
             "Resident memory of the run's process tree.",
-            per_project(&|p| {
-                p.run
-                    .process
-                    .as_ref()
-                    .and_then(|r| r.rss_mb)
-                    .map(|v| v * MB)
-            }),
+            per_project(&|p| p.run.process.as_ref().and_then(|r| r.rss_mb).map(|v| v * MB)),
         )?;
         gauge(
             &mut e,
@@ -309,12 +253,7 @@ impl Collector for Snapshot {
             .filter(|p| p.tokens.available)
             .map(|p| (vec![("project", p.project.clone())], p.tokens.total_session))
             .collect();
-        counter(
-            &mut e,
-            "tokens_session",
-            "Tokens used since the server started.",
-            session,
-        )?;
+        counter(&mut e, "tokens_session", "Tokens used since the server started.", session)?;
         Ok(())
     }
 }

@@ -21,11 +21,7 @@ impl RateCounter {
         let rate = match self.previous {
             Some((before, at)) if total >= before => {
                 let seconds = now.saturating_duration_since(at).as_secs_f64();
-                if seconds > 0.0 {
-                    (total - before) as f64 / seconds
-                } else {
-                    0.0
-                }
+                if seconds > 0.0 { (total - before) as f64 / seconds } else { 0.0 }
             }
             _ => 0.0,
         };

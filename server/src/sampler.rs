@@ -89,10 +89,9 @@ impl HostSampler {
                 None
             }
         };
-        let disks =
-            Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing().with_storage())
-                .map_err(|err| tracing::warn!("disk space unavailable: {err}"))
-                .ok();
+        let disks = Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing().with_storage())
+            .map_err(|err| tracing::warn!("disk space unavailable: {err}"))
+            .ok();
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let home_disk = disks.as_ref().and_then(|d| {
             let mounts: Vec<&Path> = d.iter().map(|disk| disk.mount_point()).collect();
@@ -136,11 +135,7 @@ impl HostSampler {
         system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
         self.last_cpu_refresh = Instant::now();
         let total = round1(f64::from(system.global_cpu_usage()).clamp(0.0, 100.0));
-        let cores = system
-            .cpus()
-            .iter()
-            .map(|c| round1(f64::from(c.usage()).clamp(0.0, 100.0)))
-            .collect();
+        let cores = system.cpus().iter().map(|c| round1(f64::from(c.usage()).clamp(0.0, 100.0))).collect();
         self.last_cpu = Some((total, cores));
     }
 
@@ -149,10 +144,7 @@ impl HostSampler {
     pub fn sample(&mut self, run_pids: &[u32]) -> HostSample {
         let timestamp = now();
         let now = Instant::now();
-        let mut sample = HostSample {
-            timestamp,
-            ..HostSample::default()
-        };
+        let mut sample = HostSample { timestamp, ..HostSample::default() };
         // Too soon after the previous reading the rate would be noise: the last
         // real reading is repeated instead.
         self.read_cpu();
@@ -205,8 +197,7 @@ impl HostSampler {
         let mut disk = Disk::default();
         if let Some(totals) = diskstats::read() {
             disk.read_bytes_per_s = Some(self.disk_read.update(totals.read_bytes, now).round());
-            disk.write_bytes_per_s =
-                Some(self.disk_write.update(totals.written_bytes, now).round());
+            disk.write_bytes_per_s = Some(self.disk_write.update(totals.written_bytes, now).round());
         }
         if let (Some(disks), Some(index)) = (self.disks.as_mut(), self.home_disk)
             && let Some(home) = disks.get_mut(index)
@@ -225,12 +216,7 @@ impl HostSampler {
     /// The server's own cost, and each run's tree. Scans every process only when a
     /// run is registered (descendants can only be found that way); otherwise reads
     /// just this process.
-    fn read_processes(
-        &mut self,
-        run_pids: &[u32],
-        gpu_memory: &HashMap<u32, u64>,
-        sample: &mut HostSample,
-    ) {
+    fn read_processes(&mut self, run_pids: &[u32], gpu_memory: &HashMap<u32, u64>, sample: &mut HostSample) {
         let Some(system) = self.system.as_mut() else {
             return;
         };
@@ -256,12 +242,9 @@ impl HostSampler {
                 .collect();
             for &root in run_pids {
                 let usage = proctree::usage(root, &procs).map(|tree| {
-                    let gpu_bytes: u64 =
-                        tree.pids.iter().filter_map(|pid| gpu_memory.get(pid)).sum();
+                    let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu_memory.get(pid)).sum();
                     RunProcess {
-                        cpu_percent: Some(round1(
-                            (tree.cpu_percent_of_core / cores).clamp(0.0, 100.0),
-                        )),
+                        cpu_percent: Some(round1((tree.cpu_percent_of_core / cores).clamp(0.0, 100.0))),
                         rss_mb: Some(round1(tree.rss_bytes as f64 / BYTES_PER_MB)),
                         gpu_memory_gb: (!gpu_memory.is_empty())
                             .then(|| round1(gpu_bytes as f64 / BYTES_PER_GB)),
@@ -365,10 +348,7 @@ mod tests {
     #[test]
     fn memory_is_rounded_to_one_decimal_gb() {
         let m = memory_of(16_000_000_000, 6_240_000_000);
-        assert_eq!(
-            (m.used_gb, m.total_gb, m.percent),
-            (Some(6.2), Some(16.0), Some(39.0))
-        );
+        assert_eq!((m.used_gb, m.total_gb, m.percent), (Some(6.2), Some(16.0), Some(39.0)));
     }
 
     #[test]
@@ -397,22 +377,10 @@ mod tests {
         let sample = sampler.sample(&[]);
         let cpu = sample.cpu.percent.expect("cpu after the minimum interval");
         assert!((0.0..=100.0).contains(&cpu), "{cpu}");
-        let (used, total) = (
-            sample.memory.used_gb.expect("used"),
-            sample.memory.total_gb.expect("total"),
-        );
+        let (used, total) = (sample.memory.used_gb.expect("used"), sample.memory.total_gb.expect("total"));
         assert!(used > 0.0 && used <= total, "{used} of {total}");
-        assert_eq!(
-            sample.cpu.per_core.len(),
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        );
-        assert!(
-            sample
-                .cpu
-                .per_core
-                .iter()
-                .all(|c| (0.0..=100.0).contains(c))
-        );
+        assert_eq!(sample.cpu.per_core.len(), std::thread::available_parallelism().map_or(1, |n| n.get()));
+        assert!(sample.cpu.per_core.iter().all(|c| (0.0..=100.0).contains(c)));
         assert!(sample.memory.swap_total_gb.is_some());
         assert!(sample.network.rx_bytes_per_s.is_some_and(|r| r >= 0.0));
         let rss = sample.monitor.rss_mb.expect("own memory");
@@ -420,21 +388,15 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(sample.cpu.load_average.is_some());
             assert!(sample.disk.read_bytes_per_s.is_some());
-            let (used, total) = (
-                sample.disk.used_gb.expect("disk used"),
-                sample.disk.total_gb.expect("disk total"),
-            );
+            let (used, total) =
+                (sample.disk.used_gb.expect("disk used"), sample.disk.total_gb.expect("disk total"));
             assert!(used <= total && total > 0.0, "{used} of {total}");
         }
     }
 
     #[test]
     fn the_working_directory_belongs_to_the_longest_matching_mount() {
-        let mounts = [
-            Path::new("/"),
-            Path::new("/work"),
-            Path::new("/work/main/x"),
-        ];
+        let mounts = [Path::new("/"), Path::new("/work"), Path::new("/work/main/x")];
         assert_eq!(containing_mount(Path::new("/work/main"), &mounts), Some(1));
         assert_eq!(containing_mount(Path::new("/etc"), &mounts), Some(0));
         assert_eq!(containing_mount(Path::new("/workshop"), &mounts), Some(0));
@@ -454,9 +416,6 @@ mod tests {
         let first = sampler.sample(&[]).cpu;
         assert!(first.percent.is_some(), "the baseline is taken at creation");
         let again = sampler.sample(&[]).cpu;
-        assert_eq!(
-            (again.percent, again.per_core),
-            (first.percent, first.per_core)
-        );
+        assert_eq!((again.percent, again.per_core), (first.percent, first.per_core));
     }
 }

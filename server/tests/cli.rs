@@ -13,35 +13,20 @@ use shared::RunStatus;
 const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 #[test]
 fn help_documents_every_option() {
-    let out = Command::new(PERFMON)
-        .args(["serve", "--help"])
-        .output()
-        .expect("run perfmon");
+    let out = Command::new(PERFMON).args(["serve", "--help"]).output().expect("run perfmon");
     let text = String::from_utf8_lossy(&out.stdout);
     for option in ["--bind", "PERFMON_BIND", "127.0.0.1:8000", "--static-dir"] {
-        assert!(
-            text.contains(option),
-            "serve --help mentions {option}:\n{text}"
-        );
+        assert!(text.contains(option), "serve --help mentions {option}:\n{text}");
     }
-    let out = Command::new(PERFMON)
-        .args(["run", "--help"])
-        .output()
-        .expect("run perfmon");
+    let out = Command::new(PERFMON).args(["run", "--help"]).output().expect("run perfmon");
     let text = String::from_utf8_lossy(&out.stdout);
     for option in ["--project", "--bind", "COMMAND"] {
-        assert!(
-            text.contains(option),
-            "run --help mentions {option}:\n{text}"
-        );
+        assert!(text.contains(option), "run --help mentions {option}:\n{text}");
     }
 }
 
@@ -49,17 +34,7 @@ fn help_documents_every_option() {
 fn run_exits_with_the_commands_exit_code() {
     let bind = format!("127.0.0.1:{}", free_port());
     let status = Command::new(PERFMON)
-        .args([
-            "run",
-            "--project",
-            "codes",
-            "--bind",
-            &bind,
-            "--",
-            "sh",
-            "-c",
-            "exit 7",
-        ])
+        .args(["run", "--project", "codes", "--bind", &bind, "--", "sh", "-c", "exit 7"])
         .status()
         .expect("run perfmon");
     assert_eq!(status.code(), Some(7));
@@ -80,24 +55,13 @@ async fn run_serves_the_stream_itself_while_the_command_runs() {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args([
-            "run",
-            "--project",
-            "solo",
-            "--bind",
-            &bind,
-            "--",
-            "sleep",
-            "4",
-        ])
+        .args(["run", "--project", "solo", "--bind", &bind, "--", "sleep", "4"])
         .spawn()
         .expect("run perfmon");
     // Its server comes up within a moment.
     let mut client = None;
     for _ in 0..50 {
-        if let Ok((c, _)) =
-            tokio_tungstenite::connect_async(format!("ws://{bind}/ws/projects/solo")).await
-        {
+        if let Ok((c, _)) = tokio_tungstenite::connect_async(format!("ws://{bind}/ws/projects/solo")).await {
             client = Some(c);
             break;
         }
@@ -106,10 +70,7 @@ async fn run_serves_the_stream_itself_while_the_command_runs() {
     let mut client = client.expect("perfmon run serves the stream");
     let m = metrics_until(&mut client, 10, |m| m.run.status == RunStatus::Running).await;
     let pid = m.run.pid.expect("the command's pid");
-    assert!(
-        std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "the run's pid is the live command"
-    );
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the run's pid is the live command");
     assert_eq!(m.interval_ms, 1000, "a live run streams every second");
     let status = tokio::time::timeout(Duration::from_secs(10), perfmon.wait())
         .await
@@ -123,16 +84,7 @@ async fn run_registers_with_a_server_that_is_already_up() {
     let server = start(fast_config()).await;
     let mut client = connect(server.addr, "shared").await;
     let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args([
-            "run",
-            "--project",
-            "shared",
-            "--bind",
-            &server.addr.to_string(),
-            "--",
-            "sleep",
-            "2",
-        ])
+        .args(["run", "--project", "shared", "--bind", &server.addr.to_string(), "--", "sleep", "2"])
         .spawn()
         .expect("run perfmon");
     let running = metrics_until(&mut client, 20, |m| m.run.status == RunStatus::Running).await;

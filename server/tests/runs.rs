@@ -22,17 +22,11 @@ const BURN_ENV: &str = "PERFMON_TEST_BURN";
 #[test]
 #[ignore = "helper process for a_registered_run_reports_its_whole_process_tree_and_its_exit"]
 fn burner() {
-    assert!(
-        std::env::var_os(BURN_ENV).is_some(),
-        "only run as a child of the tree test"
-    );
+    assert!(std::env::var_os(BURN_ENV).is_some(), "only run as a child of the tree test");
     // Killed by the test (pkill -P) together with this process; never reaped here
     // because this process never returns.
     #[allow(clippy::zombie_processes)]
-    let _grandchild = Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("spawn grandchild");
+    let _grandchild = Command::new("sleep").arg("60").spawn().expect("spawn grandchild");
     let mut memory = vec![0u8; 120_000_000];
     // Touch every page so it is resident, not just reserved.
     for i in (0..memory.len()).step_by(4096) {
@@ -73,14 +67,9 @@ async fn a_registered_run_reports_its_whole_process_tree_and_its_exit() {
     let mut burner = spawn_burner();
     let pid = burner.id();
 
-    let run = call(
-        &api,
-        Method::POST,
-        "/api/projects/tree/run",
-        Some(json!({ "pid": pid })),
-    )
-    .await
-    .expect("registered");
+    let run = call(&api, Method::POST, "/api/projects/tree/run", Some(json!({ "pid": pid })))
+        .await
+        .expect("registered");
     assert_eq!(run["status"], "running");
     assert_eq!(run["pid"], pid);
     let started = run["started_at"].as_str().expect("started_at").to_owned();
@@ -97,18 +86,12 @@ async fn a_registered_run_reports_its_whole_process_tree_and_its_exit() {
     .await;
     assert_eq!(m.run.status, RunStatus::Running);
     assert_eq!(m.run.pid, Some(pid));
-    assert_eq!(
-        m.interval_ms, 300,
-        "a live run is sampled at the live cadence"
-    );
+    assert_eq!(m.interval_ms, 300, "a live run is sampled at the live cadence");
 
     kill_tree(&mut burner);
     let stopped = metrics_until(&mut client, 5, |m| m.run.status == RunStatus::Stopped).await;
     assert!(stopped.run.process.is_none());
-    assert_eq!(
-        stopped.run.run_id.as_deref(),
-        Some(format!("{pid}-{started}").as_str())
-    );
+    assert_eq!(stopped.run.run_id.as_deref(), Some(format!("{pid}-{started}").as_str()));
     server.shutdown().await;
 }
 
@@ -116,51 +99,25 @@ async fn a_registered_run_reports_its_whole_process_tree_and_its_exit() {
 async fn pause_and_resume_stop_and_continue_the_process() {
     let server = start(fast_config()).await;
     let api = server.api();
-    let mut child = Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("spawn sleep");
+    let mut child = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
     let pid = child.id();
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/p/run",
-        Some(json!({ "pid": pid })),
-    )
-    .await
-    .expect("registered");
+    call(&api, Method::POST, "/api/projects/p/run", Some(json!({ "pid": pid }))).await.expect("registered");
 
-    let paused = call(&api, Method::POST, "/api/projects/p/run/pause", None)
-        .await
-        .expect("paused");
+    let paused = call(&api, Method::POST, "/api/projects/p/run/pause", None).await.expect("paused");
     assert_eq!(paused["status"], "paused");
-    assert!(
-        state_becomes(pid, |s| s == 'T').await,
-        "SIGSTOP reached the process"
-    );
+    assert!(state_becomes(pid, |s| s == 'T').await, "SIGSTOP reached the process");
     // Pausing twice is refused, state unchanged.
-    let (status, err) = call(&api, Method::POST, "/api/projects/p/run/pause", None)
-        .await
-        .expect_err("already paused");
+    let (status, err) =
+        call(&api, Method::POST, "/api/projects/p/run/pause", None).await.expect_err("already paused");
     assert_eq!((status, err["code"].as_str()), (409, Some("no_live_run")));
 
-    let resumed = call(&api, Method::POST, "/api/projects/p/run/resume", None)
-        .await
-        .expect("resumed");
+    let resumed = call(&api, Method::POST, "/api/projects/p/run/resume", None).await.expect("resumed");
     assert_eq!(resumed["status"], "running");
-    assert!(
-        state_becomes(pid, |s| s != 'T').await,
-        "SIGCONT reached the process"
-    );
+    assert!(state_becomes(pid, |s| s != 'T').await, "SIGCONT reached the process");
 
-    let ended = call(&api, Method::DELETE, "/api/projects/p/run", None)
-        .await
-        .expect("ended");
+    let ended = call(&api, Method::DELETE, "/api/projects/p/run", None).await.expect("ended");
     assert_eq!(ended["status"], "stopped");
-    assert!(
-        matches!(process_state(pid), Some('S' | 'R')),
-        "ending the run does not kill the process"
-    );
+    assert!(matches!(process_state(pid), Some('S' | 'R')), "ending the run does not kill the process");
     let _ = child.kill();
     let _ = child.wait();
     server.shutdown().await;
@@ -197,48 +154,26 @@ async fn the_cadence_follows_the_run_and_switches_within_a_tick() {
     let idle: Vec<_> = collect(&mut client, 3).await;
     assert!(idle.iter().all(|m| m.interval_ms == 1500));
     for gap in gaps_ms(&idle) {
-        assert!(
-            (1200..=2100).contains(&gap),
-            "idle gap {gap} ms, expected about 1500"
-        );
+        assert!((1200..=2100).contains(&gap), "idle gap {gap} ms, expected about 1500");
     }
 
-    let mut child = Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("spawn sleep");
+    let mut child = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
     let registered_at = std::time::Instant::now();
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/cadence/run",
-        Some(json!({ "pid": child.id() })),
-    )
-    .await
-    .expect("registered");
+    call(&api, Method::POST, "/api/projects/cadence/run", Some(json!({ "pid": child.id() })))
+        .await
+        .expect("registered");
     // Not after the rest of a 1.5 s idle sleep: within about one live tick.
     metrics_until(&mut client, 3, |m| m.run.status == RunStatus::Running).await;
     let waited = registered_at.elapsed();
-    assert!(
-        waited < Duration::from_millis(1000),
-        "switched after {waited:?}"
-    );
+    assert!(waited < Duration::from_millis(1000), "switched after {waited:?}");
 
     let live: Vec<_> = collect(&mut client, 5).await;
-    assert!(
-        live.iter()
-            .all(|m| m.interval_ms == 300 && m.run.status == RunStatus::Running)
-    );
+    assert!(live.iter().all(|m| m.interval_ms == 300 && m.run.status == RunStatus::Running));
     let gaps = gaps_ms(&live);
     let mean = gaps.iter().sum::<i64>() / gaps.len() as i64;
-    assert!(
-        (240..=450).contains(&mean),
-        "live gaps {gaps:?}, expected about 300"
-    );
+    assert!((240..=450).contains(&mean), "live gaps {gaps:?}, expected about 300");
 
-    call(&api, Method::DELETE, "/api/projects/cadence/run", None)
-        .await
-        .expect("ended");
+    call(&api, Method::DELETE, "/api/projects/cadence/run", None).await.expect("ended");
     let m = metrics_until(&mut client, 3, |m| m.run.status == RunStatus::Stopped).await;
     assert_eq!(m.interval_ms, 1500);
     let _ = child.kill();
@@ -256,14 +191,9 @@ async fn collect(client: &mut common::Client, n: usize) -> Vec<shared::PerfMetri
 
 fn gaps_ms(samples: &[shared::PerfMetrics]) -> Vec<i64> {
     let millis = |m: &shared::PerfMetrics| {
-        chrono::DateTime::parse_from_rfc3339(m.timestamp.as_str())
-            .expect("timestamp")
-            .timestamp_millis()
+        chrono::DateTime::parse_from_rfc3339(m.timestamp.as_str()).expect("timestamp").timestamp_millis()
     };
-    samples
-        .windows(2)
-        .map(|w| millis(&w[1]) - millis(&w[0]))
-        .collect()
+    samples.windows(2).map(|w| millis(&w[1]) - millis(&w[0])).collect()
 }
 
 #[tokio::test]
@@ -278,18 +208,9 @@ async fn a_reconnecting_client_first_gets_the_recent_history() {
         panic!("the first message after connect is the history")
     };
     let seqs: Vec<u64> = history.samples.iter().map(|m| m.seq).collect();
-    assert!(
-        seqs.len() >= seen.len(),
-        "history {seqs:?} holds at least what was seen {seen:?}"
-    );
-    assert!(
-        seen.iter().all(|s| seqs.contains(s)),
-        "history {seqs:?} holds {seen:?}"
-    );
-    assert!(
-        seqs.windows(2).all(|w| w[1] == w[0] + 1),
-        "history is contiguous and ordered: {seqs:?}"
-    );
+    assert!(seqs.len() >= seen.len(), "history {seqs:?} holds at least what was seen {seen:?}");
+    assert!(seen.iter().all(|s| seqs.contains(s)), "history {seqs:?} holds {seen:?}");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "history is contiguous and ordered: {seqs:?}");
     // Then the live stream carries on from there, with no repeat.
     let next = next_metrics(&mut again).await;
     assert_eq!(next.seq, seqs.last().copied().unwrap_or_default() + 1);
@@ -304,64 +225,26 @@ async fn token_reports_reach_the_stream_and_a_new_run_resets_the_run_count() {
     let m = next_metrics(&mut client).await;
     assert!(!m.tokens.available, "no report yet: not available");
 
-    let mut child = Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("spawn sleep");
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/tok/run",
-        Some(json!({ "pid": child.id() })),
-    )
-    .await
-    .expect("run");
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/tok/tokens",
-        Some(json!({ "tokens": 1200 })),
-    )
-    .await
-    .expect("tokens");
-    let t = call(
-        &api,
-        Method::POST,
-        "/api/projects/tok/tokens",
-        Some(json!({ "tokens": 220 })),
-    )
-    .await
-    .expect("tokens");
-    assert_eq!(
-        (t["current_run"].as_u64(), t["total_session"].as_u64()),
-        (Some(1420), Some(1420))
-    );
+    let mut child = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
+    call(&api, Method::POST, "/api/projects/tok/run", Some(json!({ "pid": child.id() }))).await.expect("run");
+    call(&api, Method::POST, "/api/projects/tok/tokens", Some(json!({ "tokens": 1200 })))
+        .await
+        .expect("tokens");
+    let t = call(&api, Method::POST, "/api/projects/tok/tokens", Some(json!({ "tokens": 220 })))
+        .await
+        .expect("tokens");
+    assert_eq!((t["current_run"].as_u64(), t["total_session"].as_u64()), (Some(1420), Some(1420)));
     let m = metrics_until(&mut client, 10, |m| m.tokens.current_run == 1420).await;
     assert!(m.tokens.available);
 
-    call(&api, Method::DELETE, "/api/projects/tok/run", None)
+    call(&api, Method::DELETE, "/api/projects/tok/run", None).await.expect("end");
+    call(&api, Method::POST, "/api/projects/tok/run", Some(json!({ "pid": child.id() })))
         .await
-        .expect("end");
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/tok/run",
-        Some(json!({ "pid": child.id() })),
-    )
-    .await
-    .expect("new run");
-    let t = call(
-        &api,
-        Method::POST,
-        "/api/projects/tok/tokens",
-        Some(json!({ "tokens": 80 })),
-    )
-    .await
-    .expect("tokens");
-    assert_eq!(
-        (t["current_run"].as_u64(), t["total_session"].as_u64()),
-        (Some(80), Some(1500))
-    );
+        .expect("new run");
+    let t = call(&api, Method::POST, "/api/projects/tok/tokens", Some(json!({ "tokens": 80 })))
+        .await
+        .expect("tokens");
+    assert_eq!((t["current_run"].as_u64(), t["total_session"].as_u64()), (Some(80), Some(1500)));
     let _ = child.kill();
     let _ = child.wait();
     server.shutdown().await;
@@ -376,59 +259,25 @@ async fn bad_api_input_gets_a_4xx_naming_the_field_and_changes_nothing() {
         ("/api/projects/x/run", json!({ "pid": -3 }), 400, "pid"),
         ("/api/projects/x/run", json!({ "pid": 0 }), 422, "pid"),
         ("/api/projects/x/run", json!({}), 400, "pid"),
-        (
-            "/api/projects/x/run",
-            json!({ "pid": 12, "cmd": "rm -rf" }),
-            400,
-            "cmd",
-        ),
-        (
-            "/api/projects/x/run",
-            json!({ "pid": 4_000_000_000u32 }),
-            422,
-            "pid",
-        ),
-        (
-            "/api/projects/x/tokens",
-            json!({ "tokens": -5 }),
-            400,
-            "tokens",
-        ),
-        (
-            "/api/projects/x/tokens",
-            json!({ "tokens": 1.5 }),
-            400,
-            "tokens",
-        ),
-        (
-            "/api/projects/x/tokens",
-            json!({ "tokens": u64::MAX }),
-            422,
-            "tokens",
-        ),
+        ("/api/projects/x/run", json!({ "pid": 12, "cmd": "rm -rf" }), 400, "cmd"),
+        ("/api/projects/x/run", json!({ "pid": 4_000_000_000u32 }), 422, "pid"),
+        ("/api/projects/x/tokens", json!({ "tokens": -5 }), 400, "tokens"),
+        ("/api/projects/x/tokens", json!({ "tokens": 1.5 }), 400, "tokens"),
+        ("/api/projects/x/tokens", json!({ "tokens": u64::MAX }), 422, "tokens"),
     ];
     for (path, body, status, field) in cases {
-        let (got, err) = call(&api, Method::POST, path, Some(body.clone()))
-            .await
-            .expect_err("refused");
+        let (got, err) = call(&api, Method::POST, path, Some(body.clone())).await.expect_err("refused");
         assert_eq!(got, status, "{path} {body}: {err}");
         assert_eq!(err["field"], field, "{path} {body}: {err}");
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    let (got, err) = call(
-        &api,
-        Method::POST,
-        "/api/projects/..%2F/run",
-        Some(json!({ "pid": 1 })),
-    )
-    .await
-    .expect_err("bad name");
+    let (got, err) = call(&api, Method::POST, "/api/projects/..%2F/run", Some(json!({ "pid": 1 })))
+        .await
+        .expect_err("bad name");
     assert_eq!((got, err["code"].as_str()), (400, Some("invalid_project")));
 
     // Nothing changed.
-    let run = call(&api, Method::GET, "/api/projects/x/run", None)
-        .await
-        .expect("run");
+    let run = call(&api, Method::GET, "/api/projects/x/run", None).await.expect("run");
     assert_eq!(run["status"], "idle");
     let latest = call(&api, Method::GET, "/api/projects/x/metrics", None).await;
     if let Ok(latest) = latest {
@@ -442,64 +291,32 @@ async fn the_latest_sample_and_prometheus_agree_and_parse() {
     let server = start(fast_config()).await;
     let api = server.api();
     let mut client = connect(server.addr, "prom").await;
-    let mut child = Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("spawn sleep");
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/prom/run",
-        Some(json!({ "pid": child.id() })),
-    )
-    .await
-    .expect("run");
-    call(
-        &api,
-        Method::POST,
-        "/api/projects/prom/tokens",
-        Some(json!({ "tokens": 77 })),
-    )
-    .await
-    .expect("tokens");
-    metrics_until(&mut client, 10, |m| {
-        m.tokens.available && m.run.process.is_some()
-    })
-    .await;
-
-    let latest = call(&api, Method::GET, "/api/projects/prom/metrics", None)
+    let mut child = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
+    call(&api, Method::POST, "/api/projects/prom/run", Some(json!({ "pid": child.id() })))
         .await
-        .expect("latest");
+        .expect("run");
+    call(&api, Method::POST, "/api/projects/prom/tokens", Some(json!({ "tokens": 77 })))
+        .await
+        .expect("tokens");
+    metrics_until(&mut client, 10, |m| m.tokens.available && m.run.process.is_some()).await;
+
+    let latest = call(&api, Method::GET, "/api/projects/prom/metrics", None).await.expect("latest");
     assert_eq!(latest["project"], "prom");
     assert_eq!(latest["run"]["status"], "running");
 
-    let text = server
-        .api()
-        .call(Method::GET, "/metrics", None)
-        .await
-        .expect("scrape");
+    let text = server.api().call(Method::GET, "/metrics", None).await.expect("scrape");
     let samples = parse_prometheus(&text);
     let get = |key: &str| samples.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
     let cpu = get("perfmon_cpu_usage_percent").unwrap_or_else(|| panic!("cpu gauge in {text}"));
     assert!((0.0..=100.0).contains(&cpu));
     assert!(get("perfmon_memory_total_bytes").is_some_and(|v| v > 0.0));
     assert!(get("perfmon_cpu_core_usage_percent{core=\"0\"}").is_some());
-    let gpu = if server::gpu::sample().gpu.available {
-        1.0
-    } else {
-        0.0
-    };
+    let gpu = if server::gpu::sample().gpu.available { 1.0 } else { 0.0 };
     assert_eq!(get("perfmon_gpu_available"), Some(gpu));
     assert_eq!(get("perfmon_run_live{project=\"prom\"}"), Some(1.0));
-    assert_eq!(
-        get("perfmon_tokens_session_total{project=\"prom\"}"),
-        Some(77.0)
-    );
+    assert_eq!(get("perfmon_tokens_session_total{project=\"prom\"}"), Some(77.0));
     assert!(get("perfmon_monitor_resident_bytes").is_some_and(|v| v > 0.0));
-    assert!(
-        text.contains("# TYPE perfmon_network_receive_bytes counter"),
-        "{text}"
-    );
+    assert!(text.contains("# TYPE perfmon_network_receive_bytes counter"), "{text}");
     let _ = child.kill();
     let _ = child.wait();
     server.shutdown().await;
@@ -511,12 +328,8 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
-            let (key, value) = line
-                .rsplit_once(' ')
-                .unwrap_or_else(|| panic!("malformed line {line:?}"));
-            let value: f64 = value
-                .parse()
-                .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+            let (key, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("malformed line {line:?}"));
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
             assert!(key.starts_with("perfmon_"), "{line}");
             (key.to_owned(), value)
         })

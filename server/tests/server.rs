@@ -48,15 +48,9 @@ async fn two_clients_receive_the_same_samples_with_plausible_values() {
     // Once both are subscribed, every tick reaches both with one timestamp: one
     // sampler, not one per socket. The first message may predate the second client.
     for ts in &seen_b[1..] {
-        assert!(
-            seen_a.contains(ts),
-            "client b saw {ts:?}, client a saw {seen_a:?}"
-        );
+        assert!(seen_a.contains(ts), "client b saw {ts:?}, client a saw {seen_a:?}");
     }
-    assert!(
-        seen_a.windows(2).all(|w| w[0] < w[1]),
-        "timestamps advance: {seen_a:?}"
-    );
+    assert!(seen_a.windows(2).all(|w| w[0] < w[1]), "timestamps advance: {seen_a:?}");
 
     let _ = server.stop.send(());
     server.task.await.expect("join").expect("server ran");
@@ -68,10 +62,7 @@ async fn ping_gets_pong_and_bad_frames_get_errors_without_closing() {
     let mut client = connect(server.addr, "demo").await;
 
     let send = |text: &'static str| Message::Text(text.into());
-    client
-        .send(send(r#"{"type":"ping"}"#))
-        .await
-        .expect("send ping");
+    client.send(send(r#"{"type":"ping"}"#)).await.expect("send ping");
     loop {
         match next_msg(&mut client).await {
             ServerMsg::Pong => break,
@@ -82,14 +73,8 @@ async fn ping_gets_pong_and_bad_frames_get_errors_without_closing() {
 
     for (frame, code) in [
         (send("{oops"), ErrorCode::InvalidJson),
-        (
-            send(r#"{"type":"launch_missiles"}"#),
-            ErrorCode::UnsupportedMessage,
-        ),
-        (
-            Message::Binary(vec![1, 2, 3].into()),
-            ErrorCode::BinaryNotSupported,
-        ),
+        (send(r#"{"type":"launch_missiles"}"#), ErrorCode::UnsupportedMessage),
+        (Message::Binary(vec![1, 2, 3].into()), ErrorCode::BinaryNotSupported),
     ] {
         client.send(frame).await.expect("send");
         loop {
@@ -137,31 +122,19 @@ async fn shutdown_closes_open_sockets_with_going_away() {
 }
 
 fn router(static_dir: Option<&std::path::Path>) -> axum::Router {
-    let state = AppState::new(
-        &Config::default(),
-        tokio_util::sync::CancellationToken::new(),
-    );
-    server::app(state, static_dir)
+    let config = Config { static_dir: static_dir.map(Into::into), ..Config::default() };
+    server::app(AppState::new(&config, tokio_util::sync::CancellationToken::new()))
 }
 
 async fn body_text(response: axum::response::Response) -> String {
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
     String::from_utf8(bytes.to_vec()).expect("utf-8 body")
 }
 
 #[tokio::test]
 async fn health_reports_ok_and_the_protocol_version() {
     let response = router(None)
-        .oneshot(
-            Request::get("/api/health")
-                .body(Body::empty())
-                .expect("request"),
-        )
+        .oneshot(Request::get("/api/health").body(Body::empty()).expect("request"))
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
@@ -173,11 +146,7 @@ async fn health_reports_ok_and_the_protocol_version() {
 #[tokio::test]
 async fn an_invalid_project_name_is_refused_with_a_clear_error() {
     // `..` and `%2F` would otherwise look like paths.
-    for path in [
-        "/ws/projects/..",
-        "/ws/projects/a%2Fb",
-        "/ws/projects/%3Cscript%3E",
-    ] {
+    for path in ["/ws/projects/..", "/ws/projects/a%2Fb", "/ws/projects/%3Cscript%3E"] {
         let request = Request::get(path)
             .header("connection", "upgrade")
             .header("upgrade", "websocket")
@@ -188,9 +157,7 @@ async fn an_invalid_project_name_is_refused_with_a_clear_error() {
         let response = router(None).oneshot(request).await.expect("response");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         let msg: ServerMsg = serde_json::from_str(&body_text(response).await).expect("json error");
-        let ServerMsg::Error(err) = msg else {
-            panic!("expected an error body")
-        };
+        let ServerMsg::Error(err) = msg else { panic!("expected an error body") };
         assert_eq!(err.code, ErrorCode::InvalidProject);
     }
 }
@@ -198,11 +165,7 @@ async fn an_invalid_project_name_is_refused_with_a_clear_error() {
 #[tokio::test]
 async fn a_plain_get_on_the_stream_is_not_upgraded() {
     let response = router(None)
-        .oneshot(
-            Request::get("/ws/projects/demo")
-                .body(Body::empty())
-                .expect("request"),
-        )
+        .oneshot(Request::get("/ws/projects/demo").body(Body::empty()).expect("request"))
         .await
         .expect("response");
     assert!(response.status().is_client_error(), "{}", response.status());

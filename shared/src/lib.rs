@@ -307,6 +307,8 @@ pub enum ErrorCode {
     InvalidProject,
     /// The project has too many watchers or the server too many projects.
     Busy,
+    /// The request's origin or credentials are not accepted.
+    Forbidden,
     /// A code from a newer server that this build does not know.
     #[serde(other)]
     Unknown,

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use shared::{
-    ClientMsg, Cpu, Disk, ErrorCode, ErrorMsg, Gpu, GpuDevice, History, LoadAverage, Memory,
-    Monitor, Network, PerfMetrics, Run, RunProcess, RunStatus, ServerMsg, Timestamp, Tokens,
+    ClientMsg, Cpu, Disk, ErrorCode, ErrorMsg, Gpu, GpuDevice, History, LoadAverage, Memory, Monitor,
+    Network, PerfMetrics, Run, RunProcess, RunStatus, ServerMsg, Timestamp, Tokens,
 };
 
 const SEED: &str = include_str!("fixtures/seed_perf_metrics.json");
@@ -20,21 +20,9 @@ fn seed_value() -> PerfMetrics {
             run_id: Some("12345-2026-02-08T20:10:00Z".into()),
             process: None,
         },
-        tokens: Tokens {
-            current_run: 1420,
-            total_session: 9180,
-            available: false,
-        },
-        cpu: Cpu {
-            percent: Some(37.2),
-            ..Cpu::default()
-        },
-        memory: Memory {
-            used_gb: Some(6.2),
-            total_gb: Some(16.0),
-            percent: Some(38.8),
-            ..Memory::default()
-        },
+        tokens: Tokens { current_run: 1420, total_session: 9180, available: false },
+        cpu: Cpu { percent: Some(37.2), ..Cpu::default() },
+        memory: Memory { used_gb: Some(6.2), total_gb: Some(16.0), percent: Some(38.8), ..Memory::default() },
         gpu: Gpu::default(),
         ..PerfMetrics::default()
     }
@@ -105,17 +93,9 @@ fn every_server_message_round_trips() {
         cpu: Cpu {
             percent: Some(40.0),
             per_core: vec![30.0, 50.0],
-            load_average: Some(LoadAverage {
-                one: 0.5,
-                five: 0.25,
-                fifteen: 0.1,
-            }),
+            load_average: Some(LoadAverage { one: 0.5, five: 0.25, fifteen: 0.1 }),
         },
-        memory: Memory {
-            swap_used_gb: Some(0.0),
-            swap_total_gb: Some(2.0),
-            ..seed_value().memory
-        },
+        memory: Memory { swap_used_gb: Some(0.0), swap_total_gb: Some(2.0), ..seed_value().memory },
         network: Network {
             rx_bytes_per_s: Some(1024.0),
             tx_bytes_per_s: Some(0.0),
@@ -128,10 +108,7 @@ fn every_server_message_round_trips() {
             used_gb: Some(10.5),
             total_gb: Some(100.0),
         },
-        monitor: Monitor {
-            cpu_percent: Some(0.1),
-            rss_mb: Some(9.5),
-        },
+        monitor: Monitor { cpu_percent: Some(0.1), rss_mb: Some(9.5) },
         gpu: Gpu {
             available: true,
             percent: Some(50.0),
@@ -153,15 +130,10 @@ fn every_server_message_round_trips() {
     let messages = [
         ServerMsg::PerfMetrics(seed_value()),
         ServerMsg::PerfMetrics(full.clone()),
-        ServerMsg::History(History {
-            samples: vec![seed_value(), full],
-        }),
+        ServerMsg::History(History { samples: vec![seed_value(), full] }),
         ServerMsg::PerfMetrics(unavailable_gpu),
         ServerMsg::Pong,
-        ServerMsg::Error(ErrorMsg {
-            code: ErrorCode::InvalidJson,
-            message: "expected value".into(),
-        }),
+        ServerMsg::Error(ErrorMsg { code: ErrorCode::InvalidJson, message: "expected value".into() }),
     ];
     for msg in messages {
         assert_eq!(round_trip(&msg), msg);
@@ -171,22 +143,14 @@ fn every_server_message_round_trips() {
 #[test]
 fn client_ping_round_trips_and_has_the_documented_shape() {
     assert_eq!(round_trip(&ClientMsg::Ping), ClientMsg::Ping);
-    assert_eq!(
-        serde_json::to_string(&ClientMsg::Ping).expect("encode"),
-        r#"{"type":"ping"}"#
-    );
-    assert_eq!(
-        serde_json::to_string(&ServerMsg::Pong).expect("encode"),
-        r#"{"type":"pong"}"#
-    );
+    assert_eq!(serde_json::to_string(&ClientMsg::Ping).expect("encode"), r#"{"type":"ping"}"#);
+    assert_eq!(serde_json::to_string(&ServerMsg::Pong).expect("encode"), r#"{"type":"pong"}"#);
 }
 
 #[test]
 fn error_shape_is_code_and_message() {
-    let msg = ServerMsg::Error(ErrorMsg {
-        code: ErrorCode::UnsupportedMessage,
-        message: "unknown type".into(),
-    });
+    let msg =
+        ServerMsg::Error(ErrorMsg { code: ErrorCode::UnsupportedMessage, message: "unknown type".into() });
     let v = serde_json::to_value(&msg).expect("encode");
     assert_eq!(
         v,
@@ -199,9 +163,7 @@ fn unknown_error_codes_from_newer_servers_still_decode() {
     let msg: ServerMsg =
         serde_json::from_str(r#"{"type":"error","code":"rate_limited","message":"slow down"}"#)
             .expect("decode");
-    let ServerMsg::Error(err) = msg else {
-        panic!("expected an error message, got {msg:?}")
-    };
+    let ServerMsg::Error(err) = msg else { panic!("expected an error message, got {msg:?}") };
     assert_eq!(err.code, ErrorCode::Unknown);
 }
 
@@ -221,16 +183,10 @@ fn live_means_running_or_paused() {
 #[test]
 fn api_bodies_refuse_unknown_fields_and_wrong_types() {
     use shared::api::{RegisterRun, TokenDelta};
-    assert_eq!(
-        serde_json::from_str::<RegisterRun>(r#"{"pid":42}"#).ok(),
-        Some(RegisterRun { pid: 42 })
-    );
+    assert_eq!(serde_json::from_str::<RegisterRun>(r#"{"pid":42}"#).ok(), Some(RegisterRun { pid: 42 }));
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":-1}"#).is_err());
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":"42"}"#).is_err());
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":42,"cmd":"rm"}"#).is_err());
-    assert_eq!(
-        serde_json::from_str::<TokenDelta>(r#"{"tokens":5}"#).ok(),
-        Some(TokenDelta { tokens: 5 })
-    );
+    assert_eq!(serde_json::from_str::<TokenDelta>(r#"{"tokens":5}"#).ok(), Some(TokenDelta { tokens: 5 }));
     assert!(serde_json::from_str::<TokenDelta>(r#"{"tokens":-5}"#).is_err());
 }

@@ -26,9 +26,8 @@ pub fn workspace_root() -> PathBuf {
 /// The built frontend. Panics with the command to run when it is missing: an
 /// end-to-end test without the real frontend would test nothing.
 pub fn dist_dir() -> PathBuf {
-    let dist = std::env::var_os("PERFMON_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("dist"));
+    let dist =
+        std::env::var_os("PERFMON_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
     assert!(
         dist.join("index.html").is_file(),
         "no built frontend at {}: run `scripts/test.sh` (it runs \
@@ -45,25 +44,19 @@ pub struct Server {
     /// Dropping or sending stops the server.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task, awaited by [`Server::stop`].
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<Result<(), server::ServeError>>>,
 }
 
 impl Server {
     /// Starts `server::run` on `127.0.0.1:0` with `config`.
     pub async fn start(config: server::Config) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, config, async {
             let _ = stopped.await;
         }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        Server { addr, stop: Some(stop), task: Some(task) }
     }
 
     /// Stops the server and waits for it to exit cleanly.
@@ -72,9 +65,7 @@ impl Server {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await
-                .expect("server task joined")
-                .expect("server exited cleanly");
+            task.await.expect("server task joined").expect("server exited cleanly");
         }
     }
 }
@@ -92,10 +83,7 @@ impl ChromeDriver {
     /// until it accepts connections.
     pub fn start() -> ChromeDriver {
         let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-        let port = StdListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let child = Command::new(&program)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -106,16 +94,10 @@ impl ChromeDriver {
             });
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on port {port} within 20 s"
-            );
+            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within 20 s");
             std::thread::sleep(Duration::from_millis(50));
         }
-        ChromeDriver {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-        }
+        ChromeDriver { url: format!("http://127.0.0.1:{port}"), child }
     }
 }
 

@@ -44,10 +44,7 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
                 };
                 for m in samples {
                     if let Some(cpu) = m.cpu.percent {
-                        witnessed
-                            .lock()
-                            .expect("witness lock")
-                            .insert(format!("{cpu:.1} %"));
+                        witnessed.lock().expect("witness lock").insert(format!("{cpu:.1} %"));
                     }
                 }
             }
@@ -56,10 +53,7 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
 
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
-    client
-        .goto(&format!("http://{}/?project={PROJECT}", server.addr))
-        .await
-        .expect("page loads");
+    client.goto(&format!("http://{}/?project={PROJECT}", server.addr)).await.expect("page loads");
 
     let button = client
         .wait()
@@ -67,19 +61,13 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
         .for_element(Locator::Css("[data-testid='perfmon-button']"))
         .await
         .expect("the PerfMon button renders");
-    assert!(
-        badge(&client).await.eq_ignore_ascii_case("idle"),
-        "no run registered: Idle"
-    );
+    assert!(badge(&client).await.eq_ignore_ascii_case("idle"), "no run registered: Idle");
     button.click().await.expect("click the PerfMon button");
 
     // Wait for a real CPU percentage: "Not available" until the first frame.
     let cpu = wait_for(&client, "cpu-value", is_percent).await;
     let memory = text(&client, "memory-value").await;
-    assert!(
-        memory.ends_with(" GB") && memory.contains(" / "),
-        "memory reads used / total GB: {memory:?}"
-    );
+    assert!(memory.ends_with(" GB") && memory.contains(" / "), "memory reads used / total GB: {memory:?}");
 
     // The panel's figure is one the server pushed on this project's stream (the
     // witness may read it a moment after the browser does).
@@ -96,36 +84,19 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
     // The sparklines fill from the replayed history and the live stream.
     let mut points = 0;
     for _ in 0..40 {
-        let attr = client
-            .find(Locator::Css(
-                "[data-testid='cpu'] [data-testid='sparkline']",
-            ))
-            .await
-            .ok();
+        let attr = client.find(Locator::Css("[data-testid='cpu'] [data-testid='sparkline']")).await.ok();
         if let Some(svg) = attr {
-            points = svg
-                .attr("data-points")
-                .await
-                .ok()
-                .flatten()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
+            points = svg.attr("data-points").await.ok().flatten().and_then(|p| p.parse().ok()).unwrap_or(0);
         }
         if points >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(
-        points >= 3,
-        "the CPU sparkline has history, got {points} points"
-    );
+    assert!(points >= 3, "the CPU sparkline has history, got {points} points");
 
     // A registered run turns the badge Live.
-    let mut child = std::process::Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("spawn a run");
+    let mut child = std::process::Command::new("sleep").arg("60").spawn().expect("spawn a run");
     ApiClient::new(server.addr)
         .call(
             server::client::Method::POST,
@@ -142,10 +113,7 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        live.eq_ignore_ascii_case("live"),
-        "a running run is Live, got {live:?}"
-    );
+    assert!(live.eq_ignore_ascii_case("live"), "a running run is Live, got {live:?}");
     let status = wait_for(&client, "run-status", |s| s.starts_with("Running")).await;
     assert!(status.contains(&format!("pid {}", child.id())), "{status}");
 
@@ -167,9 +135,7 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
 
 async fn badge(client: &Client) -> String {
     client
-        .find(Locator::Css(
-            "[data-testid='perfmon-button'] [data-testid='badge']",
-        ))
+        .find(Locator::Css("[data-testid='perfmon-button'] [data-testid='badge']"))
         .await
         .expect("the button has a badge")
         .text()
@@ -205,8 +171,5 @@ fn is_percent(text: &str) -> bool {
     let Some(number) = text.strip_suffix(" %") else {
         return false;
     };
-    number
-        .parse::<f64>()
-        .is_ok_and(|v| (0.0..=100.0).contains(&v))
-        && number.contains('.')
+    number.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)) && number.contains('.')
 }

@@ -77,12 +77,7 @@ pub fn perf_panel(props: &PerfPanelProps) -> Html {
     });
 
     let gpu = match &view.gpu {
-        GpuView::Available {
-            percent,
-            bar,
-            vram,
-            devices,
-        } => html! {
+        GpuView::Available { percent, bar, vram, devices } => html! {
             <Meter label="GPU" id="gpu" value={percent.clone()} detail={Some(AttrValue::from(format!("VRAM {vram}")))}
                 percent={*bar} history={history(|p| p.gpu)}>
                 <ul class="devices" data-testid="gpu-devices">

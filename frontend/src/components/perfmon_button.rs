@@ -28,11 +28,7 @@ pub struct PerfMonButtonProps {
 /// right edge aligned with the button's (at least `GAP_PX` from the window edge).
 pub fn panel_position(button_bottom: f64, button_right: f64, window_width: f64) -> String {
     let right = (window_width - button_right).max(GAP_PX);
-    format!(
-        "top: {:.0}px; right: {:.0}px;",
-        button_bottom + GAP_PX,
-        right
-    )
+    format!("top: {:.0}px; right: {:.0}px;", button_bottom + GAP_PX, right)
 }
 
 /// The PerfMon button and, while open, its panel.
@@ -47,17 +43,12 @@ pub fn perfmon_button(props: &PerfMonButtonProps) -> Html {
     let place = {
         let (button_ref, position) = (button_ref.clone(), position.clone());
         move || {
-            let (Some(button), Some(window)) =
-                (button_ref.cast::<web_sys::Element>(), web_sys::window())
+            let (Some(button), Some(window)) = (button_ref.cast::<web_sys::Element>(), web_sys::window())
             else {
                 return;
             };
             let rect = button.get_bounding_client_rect();
-            let width = window
-                .inner_width()
-                .ok()
-                .and_then(|w| w.as_f64())
-                .unwrap_or(rect.right());
+            let width = window.inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(rect.right());
             position.set(panel_position(rect.bottom(), rect.right(), width));
         }
     };
@@ -84,33 +75,22 @@ pub fn perfmon_button(props: &PerfMonButtonProps) -> Html {
                 };
                 listeners.push(EventListener::new(&window, "resize", on_move.clone()));
                 // Capture, so scrolling any container moves the panel along.
-                let capture = EventListenerOptions {
-                    phase: gloo_events::EventListenerPhase::Capture,
-                    passive: true,
-                };
-                listeners.push(EventListener::new_with_options(
-                    &window, "scroll", capture, on_move,
-                ));
+                let capture =
+                    EventListenerOptions { phase: gloo_events::EventListenerPhase::Capture, passive: true };
+                listeners.push(EventListener::new_with_options(&window, "scroll", capture, on_move));
                 let on_key = {
                     let close = close.clone();
                     move |event: &Event| {
-                        if event
-                            .dyn_ref::<KeyboardEvent>()
-                            .is_some_and(|k| k.key() == "Escape")
-                        {
+                        if event.dyn_ref::<KeyboardEvent>().is_some_and(|k| k.key() == "Escape") {
                             close();
                         }
                     }
                 };
                 listeners.push(EventListener::new(&window, "keydown", on_key));
                 let on_press = move |event: &Event| {
-                    let target = event
-                        .target()
-                        .and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+                    let target = event.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
                     let inside = |node_ref: &NodeRef| {
-                        node_ref
-                            .cast::<web_sys::Node>()
-                            .is_some_and(|n| n.contains(target.as_ref()))
+                        node_ref.cast::<web_sys::Node>().is_some_and(|n| n.contains(target.as_ref()))
                     };
                     // The button toggles by itself; only clicks elsewhere close.
                     if !inside(&panel_ref) && !inside(&button_ref) {
@@ -128,9 +108,7 @@ pub fn perfmon_button(props: &PerfMonButtonProps) -> Html {
         Callback::from(move |_: MouseEvent| open.set(!*open))
     };
     let on_close = Callback::from(move |()| close());
-    let body = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body());
+    let body = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body());
     let panel = match (*open, body) {
         (true, Some(body)) => create_portal(
             html! {
@@ -171,13 +149,7 @@ mod tests {
 
     #[test]
     fn the_panel_sits_under_the_button_and_inside_the_window() {
-        assert_eq!(
-            panel_position(44.0, 1180.0, 1200.0),
-            "top: 52px; right: 20px;"
-        );
-        assert_eq!(
-            panel_position(44.0, 1200.0, 1200.0),
-            "top: 52px; right: 8px;"
-        );
+        assert_eq!(panel_position(44.0, 1180.0, 1200.0), "top: 52px; right: 20px;");
+        assert_eq!(panel_position(44.0, 1200.0, 1200.0), "top: 52px; right: 8px;");
     }
 }

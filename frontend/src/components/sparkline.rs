@@ -20,12 +20,7 @@ pub struct SparklineProps {
 
 /// The top of the scale: `max`, or the largest value of all series.
 pub fn scale_top(max: Option<f64>, series: &[&[f64]]) -> f64 {
-    let top = max.unwrap_or_else(|| {
-        series
-            .iter()
-            .flat_map(|s| s.iter().copied())
-            .fold(0.0, f64::max)
-    });
+    let top = max.unwrap_or_else(|| series.iter().flat_map(|s| s.iter().copied()).fold(0.0, f64::max));
     top.max(f64::EPSILON)
 }
 
@@ -39,13 +34,7 @@ pub fn points(values: &[f64], top: f64) -> String {
     values
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            format!(
-                "{:.2},{:.2}",
-                i as f64 * step,
-                24.0 - (v / top).clamp(0.0, 1.0) * 22.0 - 1.0
-            )
-        })
+        .map(|(i, v)| format!("{:.2},{:.2}", i as f64 * step, 24.0 - (v / top).clamp(0.0, 1.0) * 22.0 - 1.0))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -74,28 +63,19 @@ mod tests {
 
     #[test]
     fn points_span_the_width_and_scale_to_the_top() {
-        assert_eq!(
-            points(&[0.0, 50.0, 100.0], 100.0),
-            "0.00,23.00 50.00,12.00 100.00,1.00"
-        );
+        assert_eq!(points(&[0.0, 50.0, 100.0], 100.0), "0.00,23.00 50.00,12.00 100.00,1.00");
     }
 
     #[test]
     fn rates_scale_to_the_largest_value_of_both_series() {
         assert_eq!(scale_top(None, &[&[10.0, 20.0], &[40.0]]), 40.0);
         assert_eq!(scale_top(Some(100.0), &[&[10.0, 200.0]]), 100.0);
-        assert_eq!(
-            points(&[10.0, 20.0], scale_top(None, &[&[10.0, 20.0]])),
-            "0.00,12.00 100.00,1.00"
-        );
+        assert_eq!(points(&[10.0, 20.0], scale_top(None, &[&[10.0, 20.0]])), "0.00,12.00 100.00,1.00");
     }
 
     #[test]
     fn one_value_draws_nothing_and_all_zero_draws_a_floor() {
         assert_eq!(points(&[5.0], 100.0), "");
-        assert_eq!(
-            points(&[0.0, 0.0], scale_top(None, &[&[0.0, 0.0]])),
-            "0.00,23.00 100.00,23.00"
-        );
+        assert_eq!(points(&[0.0, 0.0], scale_top(None, &[&[0.0, 0.0]])), "0.00,23.00 100.00,23.00");
     }
 }

@@ -91,11 +91,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         timestamp: Timestamp(String::new()),
         project: project.to_owned(),
         run: Run {
-            status: if is_live(t) {
-                RunStatus::Running
-            } else {
-                RunStatus::Idle
-            },
+            status: if is_live(t) { RunStatus::Running } else { RunStatus::Idle },
             pid: None,
             started_at: None,
             run_id: None,
@@ -106,11 +102,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
             total_session: session.round() as u64,
             available: true,
         },
-        cpu: Cpu {
-            percent: Some(round1(cpu)),
-            per_core: Vec::new(),
-            load_average: None,
-        },
+        cpu: Cpu { percent: Some(round1(cpu)), per_core: Vec::new(), load_average: None },
         memory: Memory {
             used_gb: Some(round1(used)),
             total_gb: Some(16.0),
@@ -154,8 +146,8 @@ mod tests {
             ));
             let run = 900.0 + 2300.0 * ((2.0 * PI * t / 12.0).sin() + 1.0) / 2.0;
             assert_eq!(m.tokens.current_run, run.round() as u64);
-            let session = 12_000.0 + 28.0 * t - 300.0
-                + 600.0 * ((2.0 * PI * t / 22.0 + 0.6).sin() + 1.0) / 2.0;
+            let session =
+                12_000.0 + 28.0 * t - 300.0 + 600.0 * ((2.0 * PI * t / 22.0 + 0.6).sin() + 1.0) / 2.0;
             assert_eq!(m.tokens.total_session, session.round() as u64);
             assert_eq!(m.memory.total_gb, Some(16.0));
             assert_eq!(m.gpu.vram_total_gb, Some(12.0));
@@ -166,10 +158,7 @@ mod tests {
     fn the_mock_is_deterministic_and_smooth() {
         assert_eq!(metrics("demo", 4.2, 3), metrics("demo", 4.2, 3));
         let (a, b) = (metrics("demo", 10.0, 1), metrics("demo", 10.1, 2));
-        assert!(
-            (a.cpu.percent.unwrap_or(0.0) - b.cpu.percent.unwrap_or(0.0)).abs() < 6.0,
-            "no jumps"
-        );
+        assert!((a.cpu.percent.unwrap_or(0.0) - b.cpu.percent.unwrap_or(0.0)).abs() < 6.0, "no jumps");
     }
 
     #[test]
@@ -183,16 +172,10 @@ mod tests {
     #[test]
     fn the_mock_ticks_every_second_while_live_and_every_three_while_idle() {
         let mut clock = MockClock::default();
-        let live: Vec<f64> = (0..10)
-            .map(f64::from)
-            .filter(|t| clock.next("demo", *t).is_some())
-            .collect();
+        let live: Vec<f64> = (0..10).map(f64::from).filter(|t| clock.next("demo", *t).is_some()).collect();
         assert_eq!(live.len(), 10);
         let mut clock = MockClock::default();
-        let idle = (60..72)
-            .map(f64::from)
-            .filter(|t| clock.next("demo", *t).is_some())
-            .count();
+        let idle = (60..72).map(f64::from).filter(|t| clock.next("demo", *t).is_some()).count();
         assert_eq!(idle, 4, "60, 63, 66, 69");
         assert_eq!(metrics("demo", 61.0, 1).run.status, RunStatus::Idle);
         assert_eq!(metrics("demo", 61.0, 1).interval_ms, 3000);

@@ -226,13 +226,8 @@ impl Reducible for PerfMetricsHandle {
             }),
             PerfAction::Tick(now) => {
                 let (arrived, interval_ms) = self.freshness.get();
-                let stale =
-                    self.metrics.is_some() && !self.mock && is_stale(now - arrived, interval_ms);
-                if stale == self.stale {
-                    self
-                } else {
-                    self.with(|next| next.stale = stale)
-                }
+                let stale = self.metrics.is_some() && !self.mock && is_stale(now - arrived, interval_ms);
+                if stale == self.stale { self } else { self.with(|next| next.stale = stale) }
             }
             PerfAction::Mock(metrics) => {
                 // Live data always wins over the mock.
@@ -266,10 +261,7 @@ pub fn is_final_close(code: u16) -> bool {
 /// The WebSocket URL of `project` on the server that served `location`.
 pub fn stream_url(protocol: &str, host: &str, project: &str) -> String {
     let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    format!(
-        "{scheme}://{host}/ws/projects/{}",
-        js_sys::encode_uri_component(project)
-    )
+    format!("{scheme}://{host}/ws/projects/{}", js_sys::encode_uri_component(project))
 }
 
 /// The next backoff after `current`: doubled, at most [`MAX_BACKOFF`].
@@ -305,11 +297,7 @@ pub fn use_perf_metrics(project: &str) -> PerfMetricsHandle {
 
 fn page_stream_url(project: &str) -> Option<String> {
     let location = web_sys::window()?.location();
-    Some(stream_url(
-        &location.protocol().ok()?,
-        &location.host().ok()?,
-        project,
-    ))
+    Some(stream_url(&location.protocol().ok()?, &location.host().ok()?, project))
 }
 
 async fn stream(url: String, dispatch: UseReducerDispatcher<PerfMetricsHandle>) {
@@ -339,9 +327,9 @@ async fn stream(url: String, dispatch: UseReducerDispatcher<PerfMetricsHandle>) 
                         dispatch.dispatch(PerfAction::Received(msg, js_sys::Date::now()));
                     }
                     // A newer server may send messages this build does not know.
-                    Err(err) => web_sys::console::warn_1(
-                        &format!("PerfMon: undecodable message: {err}").into(),
-                    ),
+                    Err(err) => {
+                        web_sys::console::warn_1(&format!("PerfMon: undecodable message: {err}").into())
+                    }
                 }
             }
         }
@@ -362,10 +350,7 @@ async fn clock(project: String, dispatch: UseReducerDispatcher<PerfMetricsHandle
         let now = js_sys::Date::now();
         dispatch.dispatch(PerfAction::Tick(now));
         #[cfg(debug_assertions)]
-        if let Some(sample) = mock
-            .as_mut()
-            .and_then(|m| m.next(&project, (now - mounted) / 1000.0))
-        {
+        if let Some(sample) = mock.as_mut().and_then(|m| m.next(&project, (now - mounted) / 1000.0)) {
             dispatch.dispatch(PerfAction::Mock(sample));
         }
     }
@@ -405,10 +390,7 @@ mod tests {
     fn sample(seq: u64, cpu: f64) -> PerfMetrics {
         PerfMetrics {
             seq,
-            cpu: shared::Cpu {
-                percent: Some(cpu),
-                ..Default::default()
-            },
+            cpu: shared::Cpu { percent: Some(cpu), ..Default::default() },
             ..Default::default()
         }
     }
@@ -416,27 +398,11 @@ mod tests {
     #[test]
     fn samples_equal_at_display_precision_keep_the_state() {
         let s0 = Rc::new(PerfMetricsHandle::default());
-        let s1 = s0.reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(sample(1, 37.21)),
-            0.0,
-        ));
-        let s2 = s1.clone().reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(sample(2, 37.24)),
-            1000.0,
-        ));
-        assert!(
-            Rc::ptr_eq(&s1, &s2),
-            "no visible change: same state, no render"
-        );
-        assert_eq!(
-            s2.series.borrow().points.len(),
-            2,
-            "the sparkline still gets the point"
-        );
-        let s3 = s2.clone().reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(sample(3, 40.0)),
-            2000.0,
-        ));
+        let s1 = s0.reduce(PerfAction::Received(ServerMsg::PerfMetrics(sample(1, 37.21)), 0.0));
+        let s2 = s1.clone().reduce(PerfAction::Received(ServerMsg::PerfMetrics(sample(2, 37.24)), 1000.0));
+        assert!(Rc::ptr_eq(&s1, &s2), "no visible change: same state, no render");
+        assert_eq!(s2.series.borrow().points.len(), 2, "the sparkline still gets the point");
+        let s3 = s2.clone().reduce(PerfAction::Received(ServerMsg::PerfMetrics(sample(3, 40.0)), 2000.0));
         assert!(!Rc::ptr_eq(&s2, &s3));
         assert_eq!(s3.view.cpu, "40.0 %");
     }
@@ -444,55 +410,34 @@ mod tests {
     #[test]
     fn the_clock_marks_old_data_stale_and_new_data_clears_it() {
         let s = Rc::new(PerfMetricsHandle::default()).reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(PerfMetrics {
-                interval_ms: 1000,
-                ..sample(1, 5.0)
-            }),
+            ServerMsg::PerfMetrics(PerfMetrics { interval_ms: 1000, ..sample(1, 5.0) }),
             0.0,
         ));
         let fresh = s.clone().reduce(PerfAction::Tick(5_000.0));
         assert!(Rc::ptr_eq(&s, &fresh));
         let stale = fresh.reduce(PerfAction::Tick(11_000.0));
         assert!(stale.stale);
-        let again = stale.reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(sample(2, 5.0)),
-            11_500.0,
-        ));
+        let again = stale.reduce(PerfAction::Received(ServerMsg::PerfMetrics(sample(2, 5.0)), 11_500.0));
         assert!(!again.stale);
     }
 
     #[test]
     fn live_data_wins_over_the_mock() {
-        let mocked =
-            Rc::new(PerfMetricsHandle::default()).reduce(PerfAction::Mock(sample(1, 50.0)));
+        let mocked = Rc::new(PerfMetricsHandle::default()).reduce(PerfAction::Mock(sample(1, 50.0)));
         assert!(mocked.mock);
-        let live = mocked.reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(sample(1, 20.0)),
-            0.0,
-        ));
+        let live = mocked.reduce(PerfAction::Received(ServerMsg::PerfMetrics(sample(1, 20.0)), 0.0));
         assert!(!live.mock);
         let after = live.clone().reduce(PerfAction::Mock(sample(2, 60.0)));
-        assert!(
-            Rc::ptr_eq(&live, &after),
-            "the mock is ignored once live data is there"
-        );
+        assert!(Rc::ptr_eq(&live, &after), "the mock is ignored once live data is there");
     }
 
     #[test]
     fn history_fills_the_series_without_duplicates() {
-        let history = shared::History {
-            samples: (1..=5).map(|i| sample(i, i as f64)).collect(),
-        };
+        let history = shared::History { samples: (1..=5).map(|i| sample(i, i as f64)).collect() };
         let s = Rc::new(PerfMetricsHandle::default())
             .reduce(PerfAction::Received(ServerMsg::History(history), 0.0));
-        let s = s.reduce(PerfAction::Received(
-            ServerMsg::PerfMetrics(sample(5, 5.0)),
-            0.0,
-        ));
-        assert_eq!(
-            s.series.borrow().values(|p| p.cpu),
-            [1.0, 2.0, 3.0, 4.0, 5.0]
-        );
+        let s = s.reduce(PerfAction::Received(ServerMsg::PerfMetrics(sample(5, 5.0)), 0.0));
+        assert_eq!(s.series.borrow().values(|p| p.cpu), [1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(s.view.cpu, "5.0 %");
     }
 }

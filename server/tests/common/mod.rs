@@ -30,7 +30,7 @@ pub fn fast_config() -> Config {
 pub struct Running {
     pub addr: SocketAddr,
     pub stop: oneshot::Sender<()>,
-    pub task: JoinHandle<std::io::Result<()>>,
+    pub task: JoinHandle<Result<(), server::ServeError>>,
 }
 
 impl Running {
@@ -45,9 +45,7 @@ impl Running {
 }
 
 pub async fn start(config: Config) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, config, async {
@@ -57,9 +55,8 @@ pub async fn start(config: Config) -> Running {
 }
 
 pub async fn connect(addr: SocketAddr, project: &str) -> Client {
-    let (client, _) = connect_async(format!("ws://{addr}/ws/projects/{project}"))
-        .await
-        .expect("websocket connects");
+    let (client, _) =
+        connect_async(format!("ws://{addr}/ws/projects/{project}")).await.expect("websocket connects");
     client
 }
 
@@ -73,8 +70,7 @@ pub async fn next_msg_within(client: &mut Client, limit: Duration) -> ServerMsg 
             .expect("no socket error");
         match frame {
             Message::Text(text) => {
-                return serde_json::from_str(text.as_str())
-                    .expect("server sends valid ServerMsg JSON");
+                return serde_json::from_str(text.as_str()).expect("server sends valid ServerMsg JSON");
             }
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected frame {other:?}"),
@@ -119,10 +115,9 @@ pub async fn call(
 ) -> Result<serde_json::Value, (u16, serde_json::Value)> {
     match api.call(method, path, json.map(|j| j.to_string())).await {
         Ok(body) => Ok(serde_json::from_str(&body).expect("JSON body")),
-        Err(ClientError::Refused { status, body }) => Err((
-            status.as_u16(),
-            serde_json::from_str(&body).expect("JSON error body"),
-        )),
+        Err(ClientError::Refused { status, body }) => {
+            Err((status.as_u16(), serde_json::from_str(&body).expect("JSON error body")))
+        }
         Err(err) => panic!("server unreachable: {err}"),
     }
 }

@@ -15,34 +15,22 @@ use tests::{ChromeDriver, Server, browser, dist_dir};
 /// tokens, so the picture shows a live run.
 async fn show_a_run(addr: std::net::SocketAddr) -> std::process::Child {
     use server::client::{ApiClient, Method};
-    let child = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .expect("spawn a run");
+    let child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn a run");
     let api = ApiClient::new(addr);
     let run = serde_json::json!({ "pid": child.id() }).to_string();
-    api.call(Method::POST, "/api/projects/demo/run", Some(run))
-        .await
-        .expect("register the run");
+    api.call(Method::POST, "/api/projects/demo/run", Some(run)).await.expect("register the run");
     let tokens = serde_json::json!({ "tokens": 18_240 }).to_string();
-    api.call(Method::POST, "/api/projects/demo/tokens", Some(tokens))
-        .await
-        .expect("report tokens");
+    api.call(Method::POST, "/api/projects/demo/tokens", Some(tokens)).await.expect("report tokens");
     child
 }
 
 #[tokio::main]
 async fn main() {
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "docs/panel.png".to_owned());
+    let out = std::env::args().nth(1).unwrap_or_else(|| "docs/panel.png".to_owned());
     let (server, url, run) = match std::env::args().nth(2) {
         Some(url) => (None, url, None),
         None => {
-            let config = server::Config {
-                static_dir: Some(dist_dir()),
-                ..server::Config::default()
-            };
+            let config = server::Config { static_dir: Some(dist_dir()), ..server::Config::default() };
             let server = Server::start(config).await;
             let url = format!("http://{}/?project=demo", server.addr);
             let run = show_a_run(server.addr).await;
