@@ -78,7 +78,10 @@ impl Auth {
             return Ok(());
         }
         if let Some(secret) = &self.jwt_secret {
-            let validation = Validation::new(Algorithm::HS256);
+            let mut validation = Validation::new(Algorithm::HS256);
+            // jsonwebtoken forgives a minute past `exp` by default; a few seconds
+            // of clock skew is all an expired token gets here.
+            validation.leeway = 5;
             let key = DecodingKey::from_secret(secret.as_bytes());
             if jsonwebtoken::decode::<Claims>(presented, &key, &validation).is_ok() {
                 return Ok(());
@@ -204,6 +207,7 @@ mod tests {
         assert_eq!(auth.verify(&jwt("key", now() + 600)), Ok(()));
         assert_eq!(auth.verify(&jwt("other", now() + 600)), Err(AuthError::Invalid));
         assert_eq!(auth.verify(&jwt("key", now() - 600)), Err(AuthError::Invalid), "expired");
+        assert_eq!(auth.verify(&jwt("key", now() - 30)), Err(AuthError::Invalid), "expired 30 s ago");
         assert_eq!(auth.verify("not.a.jwt"), Err(AuthError::Invalid));
     }
 

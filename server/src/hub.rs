@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
-use shared::{PerfMetrics, Run, RunStatus, ServerMsg, Tokens};
+use shared::{ErrorMsg, PerfMetrics, Run, RunStatus, ServerMsg, Tokens};
 use tokio::sync::{Notify, watch};
 
 use crate::project::ProjectName;
@@ -255,6 +255,22 @@ impl Hub {
         drop(inner);
         if cadence_changed {
             self.cadence.notify_one();
+        }
+    }
+
+    /// Tells every watching client about a server-side fault. The message takes
+    /// the place of the newest frame (it is not history); the next sample
+    /// replaces it.
+    pub fn broadcast_error(&self, error: ErrorMsg) {
+        let text = match serde_json::to_string(&ServerMsg::Error(error)) {
+            Ok(text) => Frame::from(text),
+            Err(err) => {
+                tracing::error!("could not serialise an error: {err}");
+                return;
+            }
+        };
+        for project in self.lock().projects.values() {
+            project.frames.send_replace(Some(text.clone()));
         }
     }
 

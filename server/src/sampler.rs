@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use shared::{Cpu, Disk, Gpu, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp};
+use shared::{
+    Cpu, Disk, ErrorCode, ErrorMsg, Gpu, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp,
+};
 use sysinfo::{
     CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, Pid, ProcessRefreshKind,
     ProcessStatus, ProcessesToUpdate, System,
@@ -306,12 +308,39 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
+/// Something that reads the machine once per tick. [`HostSampler`] is the real
+/// one; tests substitute others (one that fails, say) to prove the loop survives.
+pub trait Source: Send + 'static {
+    /// One sample, with the trees of `run_pids`. Blocking.
+    fn sample(&mut self, run_pids: &[u32]) -> HostSample;
+}
+
+impl Source for HostSampler {
+    fn sample(&mut self, run_pids: &[u32]) -> HostSample {
+        HostSampler::sample(self, run_pids)
+    }
+}
+
 /// The sampler task: one per server. Samples, publishes, sleeps for the hub's
 /// current cadence, until `shutdown` is cancelled.
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
-    // Even creating the reader touches /proc: keep it off the async workers too.
-    let mut sampler = tokio::task::spawn_blocking(HostSampler::new).await.ok();
+    run_with(state, shutdown, HostSampler::new).await
+}
+
+/// The sampler loop over any [`Source`], made by `make` (on a blocking thread: the
+/// real one reads /proc). If sampling panics, clients are told with an `error`
+/// message and a fresh source is made for the next tick.
+pub async fn run_with<S: Source>(
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    make: impl Fn() -> S + Send + Sync + Clone + 'static,
+) {
+    let mut source: Option<S> = None;
     loop {
+        if source.is_none() {
+            let make = make.clone();
+            source = tokio::task::spawn_blocking(make).await.ok();
+        }
         let interval = state.hub.interval();
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -319,23 +348,26 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
             // A run that turns live must not wait out the long idle sleep.
             _ = state.hub.cadence_changed() => {}
         }
-        let host = sampler.take();
+        let Some(mut current) = source.take() else { continue };
         let run_pids = state.hub.live_pids();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut host = host.unwrap_or_default();
-            let sample = host.sample(&run_pids);
-            (host, sample)
+            let sample = current.sample(&run_pids);
+            (current, sample)
         })
         .await;
         match joined {
-            Ok((host, sample)) => {
-                sampler = Some(host);
+            Ok((current, sample)) => {
+                source = Some(current);
                 state.hub.publish(sample);
             }
             Err(err) => {
                 // A panic inside sysinfo or NVML: start from a fresh reader next tick
-                // rather than leave every client without data.
+                // rather than leave every client without data, and say so.
                 tracing::error!("sampling failed, restarting the sampler: {err}");
+                state.hub.broadcast_error(ErrorMsg {
+                    code: ErrorCode::SamplerRestarted,
+                    message: "sampling failed; the sampler was restarted and data resumes next tick".into(),
+                });
             }
         }
     }

@@ -309,6 +309,8 @@ pub enum ErrorCode {
     Busy,
     /// The request's origin or credentials are not accepted.
     Forbidden,
+    /// Sampling failed and the sampler was restarted; data resumes next tick.
+    SamplerRestarted,
     /// A code from a newer server that this build does not know.
     #[serde(other)]
     Unknown,

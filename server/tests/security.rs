@@ -1,0 +1,373 @@
+//! Who may connect, and what bad clients cannot do: against the real server on
+//! port 0 with real WebSocket clients.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use common::{Running, call, fast_config, next_metrics, start};
+use futures_util::{SinkExt, StreamExt};
+use server::auth::Auth;
+use server::client::ApiClient;
+use server::{AppState, Config, ServeError};
+use shared::{ErrorCode, ServerMsg};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+const TOKEN: &str = "s3cret-token";
+const JWT_SECRET: &str = "jwt-signing-key";
+
+fn with_token() -> Config {
+    Config { auth: Auth { token: Some(TOKEN.into()), jwt_secret: Some(JWT_SECRET.into()) }, ..fast_config() }
+}
+
+fn request(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> tungstenite::handshake::client::Request {
+    let mut request = format!("ws://{addr}{path}").into_client_request().expect("request");
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, HeaderValue::from_str(value).expect("header"));
+    }
+    request
+}
+
+async fn open(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<Ws, tungstenite::Error> {
+    connect_async(request(addr, path, headers)).await.map(|(ws, _)| ws)
+}
+
+/// The close code the server ends with, failing if any data message comes first.
+async fn closed_with(ws: &mut Ws) -> (Option<CloseCode>, String) {
+    let deadline = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(Message::Close(close)) => {
+                    return (
+                        close.as_ref().map(|c| c.code),
+                        close.map(|c| c.reason.to_string()).unwrap_or_default(),
+                    );
+                }
+                Ok(Message::Text(text)) => panic!("no data before the refusal, got {text}"),
+                Ok(_) => continue,
+                Err(_) => return (None, String::new()),
+            }
+        }
+        (None, String::new())
+    });
+    deadline.await.expect("closed within 5 s")
+}
+
+fn jwt(secret: &str, lifetime: i64) -> String {
+    #[derive(serde::Serialize)]
+    struct Claims {
+        exp: i64,
+        sub: &'static str,
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &Claims { exp: now + lifetime, sub: "agent" },
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn off_loopback_the_server_refuses_to_start_without_auth() {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
+    let result = server::run(listener, Config::default(), async {}).await;
+    let Err(ServeError::Unauthenticated(addr)) = result else { panic!("expected a refusal, got {result:?}") };
+    assert!(addr.ip().is_unspecified());
+    // With a token it starts (and stops at once here).
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
+    server::run(listener, with_token(), async {}).await.expect("authenticated servers may listen anywhere");
+}
+
+#[test]
+fn the_binary_refuses_a_public_bind_with_a_clear_message() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_perfmon"))
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env_remove("PERFMON_TOKEN")
+        .env_remove("PERFMON_JWT_SECRET")
+        .output()
+        .expect("run perfmon");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("without authentication") && stderr.contains("--token"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_stream_needs_a_valid_token_and_takes_it_three_ways() {
+    let server = start(with_token()).await;
+    let addr = server.addr;
+    let path = "/ws/projects/auth";
+
+    // No token, a wrong one, an expired or foreign JWT: closed with 4001, no data.
+    for (query, headers) in [
+        ("", vec![]),
+        ("?token=wrong", vec![]),
+        ("", vec![("authorization", format!("Bearer {}", jwt(JWT_SECRET, -60)))]),
+        ("", vec![("authorization", format!("Bearer {}", jwt("someone-else", 600)))]),
+    ] {
+        let headers: Vec<(&'static str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut ws = open(addr, &format!("{path}{query}"), &headers).await.expect("upgrade");
+        let (code, reason) = closed_with(&mut ws).await;
+        assert_eq!(code, Some(CloseCode::from(4001)), "{query} {headers:?}");
+        assert!(!reason.is_empty());
+    }
+
+    // The right token as a query parameter, a bearer header, a subprotocol, or a JWT.
+    let bearer = format!("Bearer {TOKEN}");
+    let protocol = format!("perfmon, perfmon.token.{TOKEN}");
+    let jwt_bearer = format!("Bearer {}", jwt(JWT_SECRET, 600));
+    for (query, headers) in [
+        (format!("?token={TOKEN}"), vec![]),
+        (String::new(), vec![("authorization", bearer.as_str())]),
+        (String::new(), vec![("sec-websocket-protocol", protocol.as_str())]),
+        (String::new(), vec![("authorization", jwt_bearer.as_str())]),
+    ] {
+        let (mut ws, response) =
+            connect_async(request(addr, &format!("{path}{query}"), &headers)).await.expect("upgrade");
+        if headers.iter().any(|(k, _)| *k == "sec-websocket-protocol") {
+            assert_eq!(
+                response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
+                Some("perfmon"),
+                "the server selects the perfmon subprotocol, never echoes the token"
+            );
+        }
+        next_metrics(&mut ws).await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_api_and_metrics_answer_401_without_a_token() {
+    let server = start(with_token()).await;
+    for path in ["/api/projects/x/run", "/api/projects/x/metrics", "/metrics"] {
+        let (status, body) = call(&server.api(), Method::GET, path, None).await.expect_err("refused");
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["code"], "unauthorized");
+    }
+    let authed = server.api().with_token(Some(TOKEN.into()));
+    call(&authed, Method::GET, "/api/projects/x/run", None).await.expect("with a token");
+    let wrong = server.api().with_token(Some("nope".into()));
+    assert_eq!(call(&wrong, Method::GET, "/api/projects/x/run", None).await.map_err(|e| e.0), Err(401));
+    // Health stays open: it tells nothing about the machine.
+    call(&server.api(), Method::GET, "/api/health", None).await.expect("health is public");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_before_the_upgrade() {
+    let config = Config { allowed_origins: vec!["https://ide.example.com".into()], ..fast_config() };
+    let server = start(config).await;
+    let addr = server.addr;
+    let err = open(addr, "/ws/projects/o", &[("origin", "https://evil.example")]).await.expect_err("refused");
+    let tungstenite::Error::Http(response) = err else { panic!("expected an HTTP refusal, got {err:?}") };
+    assert_eq!(response.status(), 403);
+
+    let own = format!("http://{addr}");
+    let mut ws = open(addr, "/ws/projects/o", &[("origin", own.as_str())]).await.expect("own origin");
+    next_metrics(&mut ws).await;
+    let mut ws =
+        open(addr, "/ws/projects/o", &[("origin", "https://ide.example.com")]).await.expect("allowed");
+    next_metrics(&mut ws).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_a_project_list_other_projects_get_4004() {
+    let allowed = vec![server::project::ProjectName::parse("known").expect("name")];
+    let server = start(Config { projects: Some(allowed), ..fast_config() }).await;
+    let mut ws = open(server.addr, "/ws/projects/unknown", &[]).await.expect("upgrade");
+    assert_eq!(closed_with(&mut ws).await.0, Some(CloseCode::from(4004)));
+    let mut ws = open(server.addr, "/ws/projects/known", &[]).await.expect("upgrade");
+    next_metrics(&mut ws).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_with_1009_and_nobody_else_notices() {
+    let server = start(fast_config()).await;
+    let mut bystander = open(server.addr, "/ws/projects/big", &[]).await.expect("bystander");
+    let mut ws = open(server.addr, "/ws/projects/big", &[]).await.expect("upgrade");
+    ws.send(Message::Text("x".repeat(5 * 1024).into())).await.expect("send");
+    let code = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = ws.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close.map(|c| c.code);
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed");
+    assert_eq!(code, Some(CloseCode::Size));
+    next_metrics(&mut bystander).await;
+    next_metrics(&mut bystander).await;
+    server.shutdown().await;
+}
+
+async fn connections(server: &Running) -> u64 {
+    let health = call(&server.api(), Method::GET, "/api/health", None).await.expect("health");
+    health["connections"].as_u64().expect("a count")
+}
+
+async fn wait_for_connections(server: &Running, want: u64) -> u64 {
+    let mut now = u64::MAX;
+    for _ in 0..100 {
+        now = connections(server).await;
+        if now == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    now
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_upgrades_get_503_and_the_others_stream_on() {
+    let server = start(Config { max_connections: 3, ..fast_config() }).await;
+    let mut open_ones = Vec::new();
+    for _ in 0..3 {
+        open_ones.push(open(server.addr, "/ws/projects/cap", &[]).await.expect("within the limit"));
+    }
+    let err = open(server.addr, "/ws/projects/cap", &[]).await.expect_err("over the limit");
+    let tungstenite::Error::Http(response) = err else { panic!("expected an HTTP refusal, got {err:?}") };
+    assert_eq!(response.status(), 503);
+    for ws in &mut open_ones {
+        next_metrics(ws).await;
+    }
+    drop(open_ones);
+    assert_eq!(wait_for_connections(&server, 0).await, 0);
+    open(server.addr, "/ws/projects/cap", &[]).await.expect("room again");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_goes_silent_is_dropped() {
+    let config = Config {
+        ping_interval: Duration::from_millis(200),
+        client_timeout: Duration::from_millis(700),
+        ..fast_config()
+    };
+    let server = start(config).await;
+    // Never polled: it answers no pings, like a hung browser tab.
+    let silent = open(server.addr, "/ws/projects/quiet", &[]).await.expect("upgrade");
+    // Polled: its library answers pings, so it stays.
+    let mut lively = open(server.addr, "/ws/projects/quiet", &[]).await.expect("upgrade");
+    assert_eq!(connections(&server).await, 2);
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(Ok(_)) = lively.next().await {
+            n += 1;
+        }
+        n
+    });
+    assert_eq!(wait_for_connections(&server, 1).await, 1, "the silent client is dropped");
+    drop(silent);
+    server.shutdown().await;
+    assert!(reader.await.expect("reader") > 3, "the lively client kept streaming");
+}
+
+#[tokio::test]
+async fn abrupt_disconnects_leave_no_connection_behind() {
+    let server = start(fast_config()).await;
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        clients.push(open(server.addr, "/ws/projects/abrupt", &[]).await.expect("upgrade"));
+    }
+    assert_eq!(connections(&server).await, 200);
+    // Dropping a client closes its TCP socket without a close handshake.
+    drop(clients);
+    assert_eq!(wait_for_connections(&server, 0).await, 0);
+    server.shutdown().await;
+}
+
+/// A source that panics on its first sample, then reads zeros.
+struct Flaky(bool);
+
+impl server::sampler::Source for Flaky {
+    fn sample(&mut self, _run_pids: &[u32]) -> server::sampler::HostSample {
+        assert!(!self.0, "simulated sampler crash");
+        server::sampler::HostSample { timestamp: server::sampler::now(), ..Default::default() }
+    }
+}
+
+#[tokio::test]
+async fn a_crashed_sampler_is_restarted_and_clients_are_told() {
+    let state = AppState::new(&fast_config(), tokio_util::sync::CancellationToken::new());
+    let project = server::project::ProjectName::parse("flaky").expect("name");
+    let mut frames = state.hub.subscribe(&project).expect("subscribe").frames;
+    let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let make = {
+        let crashed = crashed.clone();
+        // The first source made panics; the restarted one works.
+        move || Flaky(!crashed.swap(true, std::sync::atomic::Ordering::SeqCst))
+    };
+    let sampler = tokio::spawn(server::sampler::run_with(state.clone(), state.shutdown.clone(), make));
+
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        tokio::time::timeout(Duration::from_secs(5), frames.changed()).await.expect("a frame").expect("open");
+        let frame = frames.borrow_and_update().clone().expect("a frame");
+        seen.push(serde_json::from_str::<ServerMsg>(frame.as_str()).expect("valid message"));
+    }
+    let ServerMsg::Error(err) = &seen[0] else { panic!("first the error, got {:?}", seen[0]) };
+    assert_eq!(err.code, ErrorCode::SamplerRestarted);
+    assert!(matches!(seen[1], ServerMsg::PerfMetrics(_)), "then data again");
+    state.shutdown.cancel();
+    sampler.await.expect("the sampler ends on shutdown");
+}
+
+#[tokio::test]
+async fn perfmon_run_authenticates_with_its_token() {
+    let server = start(with_token()).await;
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_perfmon"))
+        .args([
+            "run",
+            "--project",
+            "tok",
+            "--bind",
+            &server.addr.to_string(),
+            "--token",
+            TOKEN,
+            "--",
+            "sleep",
+            "1",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .expect("run perfmon");
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{stderr}");
+    assert!(!stderr.contains("not tracked"), "the run was registered: {stderr}");
+    assert!(!stderr.contains(TOKEN), "the token is never printed");
+    let run = call(
+        &ApiClient::new(server.addr).with_token(Some(TOKEN.into())),
+        Method::GET,
+        "/api/projects/tok/run",
+        None,
+    )
+    .await
+    .expect("run");
+    assert_eq!(run["status"], "stopped", "registered, then ended when the command exited");
+    server.shutdown().await;
+}
