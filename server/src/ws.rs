@@ -29,6 +29,14 @@ pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
 /// What the WebSocket layer buffers at most for one incoming message, so an
 /// oversized one is still read whole enough to be answered with 1009.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Per-connection buffers. tungstenite's defaults (128 KiB to read, 128 KiB to
+/// gather writes) would cost 128 MB of RSS per thousand clients for messages of
+/// a few hundred bytes in and a few KiB out.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const WRITE_BUFFER_BYTES: usize = 0;
+/// A client that stops reading can hold at most this much queued output before
+/// its sends fail and it is dropped; the kernel's socket buffer comes first.
+const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Close codes of PerfMon's own refusals (4000–4999: no retry helps).
 pub mod close {
@@ -79,6 +87,9 @@ pub async fn handler(
     ws.protocols([auth::PROTOCOL])
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let refusal = match authorized {
                 Err(AuthError::Missing) => Some((close::UNAUTHORIZED, "authentication required")),

@@ -173,3 +173,62 @@ fn is_percent(text: &str) -> bool {
     };
     number.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)) && number.contains('.')
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_the_page_streams_and_without_one_it_says_why() {
+    let token = "e2e-s3cret";
+    let server = Server::start(server::Config {
+        static_dir: Some(dist_dir()),
+        live_interval: Duration::from_millis(500),
+        idle_interval: Duration::from_millis(500),
+        auth: server::auth::Auth { token: Some(token.into()), jwt_secret: None },
+        ..server::Config::default()
+    })
+    .await;
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+
+    // The page passes its ?token= to the socket (as a subprotocol) and streams.
+    client
+        .goto(&format!("http://{}/?project={PROJECT}&token={token}", server.addr))
+        .await
+        .expect("page loads");
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid='perfmon-button']"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&client, "cpu-value", is_percent).await;
+    let page = client.source().await.expect("page source");
+    assert!(!page.contains(token), "the token is never shown on the page");
+
+    // Without it, the panel says the server refused, and why, instead of retrying.
+    client.goto(&format!("http://{}/?project={PROJECT}", server.addr)).await.expect("page loads");
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid='perfmon-button']"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let why = wait_for(&client, "server-error", |t| !t.is_empty()).await;
+    assert!(why.contains("authentication required"), "{why}");
+    assert_eq!(text(&client, "cpu-value").await, "Not available");
+    let status = client
+        .find(Locator::Css("[data-testid='perf-panel'] [data-testid='badge']"))
+        .await
+        .expect("status badge")
+        .text()
+        .await
+        .expect("text");
+    assert!(status.eq_ignore_ascii_case("refused"), "{status}");
+
+    client.close().await.expect("close the browser");
+    server.stop().await;
+}

@@ -278,12 +278,12 @@ pub fn use_perf_metrics(project: &str) -> PerfMetricsHandle {
         use_effect_with(project.to_owned(), move |project| {
             // Dropping `cancel` (on unmount) ends the tasks and closes the socket.
             let (cancel, cancelled) = oneshot::channel::<()>();
-            let url = page_stream_url(project);
+            let target = page_stream_url(project);
             let project = project.clone();
             yew::platform::spawn_local(async move {
                 let stream = async {
-                    if let Some(url) = url {
-                        stream(url, dispatcher.clone()).await;
+                    if let Some(target) = target {
+                        stream(target, dispatcher.clone()).await;
                     }
                 };
                 let tasks = Box::pin(join(stream, clock(project, dispatcher.clone())));
@@ -295,16 +295,33 @@ pub fn use_perf_metrics(project: &str) -> PerfMetricsHandle {
     (*state).clone()
 }
 
-fn page_stream_url(project: &str) -> Option<String> {
+/// The stream's URL for the page's host, and the token from the page URL
+/// (`?token=`), if any.
+fn page_stream_url(project: &str) -> Option<(String, Option<String>)> {
     let location = web_sys::window()?.location();
-    Some(stream_url(&location.protocol().ok()?, &location.host().ok()?, project))
+    let url = stream_url(&location.protocol().ok()?, &location.host().ok()?, project);
+    let search = location.search().ok()?;
+    let token = web_sys::UrlSearchParams::new_with_str(&search).ok()?.get("token").filter(|t| !t.is_empty());
+    Some((url, token))
 }
 
-async fn stream(url: String, dispatch: UseReducerDispatcher<PerfMetricsHandle>) {
+/// The subprotocols a client offers: `perfmon`, and the token as
+/// `perfmon.token.<TOKEN>` — browsers cannot set an Authorization header on a
+/// WebSocket, and a subprotocol keeps the token out of URLs and server logs.
+pub fn protocols(token: Option<&str>) -> Vec<String> {
+    let mut offered = vec!["perfmon".to_owned()];
+    if let Some(token) = token {
+        offered.push(format!("perfmon.token.{token}"));
+    }
+    offered
+}
+
+async fn stream((url, token): (String, Option<String>), dispatch: UseReducerDispatcher<PerfMetricsHandle>) {
+    let offered = protocols(token.as_deref());
     let mut backoff = FIRST_BACKOFF;
     loop {
         dispatch.dispatch(PerfAction::Connecting);
-        if let Ok(socket) = WebSocket::open(&url) {
+        if let Ok(socket) = WebSocket::open_with_protocols(&url, &offered) {
             let (_sink, mut frames) = socket.split();
             while let Some(frame) = frames.next().await {
                 let text = match frame {
@@ -377,6 +394,12 @@ mod tests {
         assert!(is_stale(10_001.0, 1000));
         assert!(!is_stale(12_000.0, 5000));
         assert!(is_stale(12_501.0, 5000));
+    }
+
+    #[test]
+    fn the_token_travels_as_a_subprotocol() {
+        assert_eq!(protocols(None), ["perfmon"]);
+        assert_eq!(protocols(Some("abc.def")), ["perfmon", "perfmon.token.abc.def"]);
     }
 
     #[test]

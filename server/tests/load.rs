@@ -1,0 +1,162 @@
+//! Many clients, some of which never read: the readers keep their cadence, the
+//! server's memory stays bounded, and abrupt disconnects leave nothing behind.
+//! Runs the real `perfmon` binary so its memory is measured alone.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use common::call;
+use futures_util::StreamExt;
+use server::client::ApiClient;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+const CLIENTS: usize = 1000;
+const NEVER_READ: usize = 100;
+const WINDOW: Duration = Duration::from_secs(20);
+
+struct Perfmon(Child);
+
+impl Drop for Perfmon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Resident memory of `pid` in MB, from /proc.
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    kb / 1024.0
+}
+
+async fn start_perfmon() -> (Perfmon, SocketAddr) {
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Command::new(env!("CARGO_BIN_EXE_perfmon"))
+        .args([
+            "serve",
+            "--bind",
+            &addr.to_string(),
+            "--max-connections",
+            "4096",
+            "--static-dir",
+            "/nonexistent",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start perfmon");
+    let perfmon = Perfmon(child);
+    let api = ApiClient::new(addr);
+    for _ in 0..100 {
+        if api.is_up().await {
+            return (perfmon, addr);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("perfmon did not come up");
+}
+
+async fn connections(addr: SocketAddr) -> u64 {
+    let health = call(&ApiClient::new(addr), Method::GET, "/api/health", None).await.expect("health");
+    health["connections"].as_u64().expect("count")
+}
+
+fn percentile(sorted: &[u128], p: f64) -> u128 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_clients_with_a_hundred_that_never_read() {
+    let (perfmon, addr) = start_perfmon().await;
+    // A live run, so the cadence is 1 s.
+    let mut run = Command::new("sleep").arg("120").spawn().expect("spawn a run");
+    call(
+        &ApiClient::new(addr),
+        Method::POST,
+        "/api/projects/load/run",
+        Some(serde_json::json!({ "pid": run.id() })),
+    )
+    .await
+    .expect("register");
+
+    let url = format!("ws://{addr}/ws/projects/load");
+    let mut silent = Vec::with_capacity(NEVER_READ);
+    let mut readers = Vec::with_capacity(CLIENTS - NEVER_READ);
+    let started = Instant::now();
+    for i in 0..CLIENTS {
+        let (ws, _) = connect_async(url.as_str()).await.expect("connect");
+        if i % (CLIENTS / NEVER_READ) == 0 {
+            silent.push(ws);
+            continue;
+        }
+        readers.push(tokio::spawn(async move {
+            let mut ws = ws;
+            let mut arrivals = Vec::new();
+            let deadline = started + WINDOW;
+            while let Ok(Some(Ok(frame))) =
+                tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), ws.next()).await
+            {
+                if let Message::Text(text) = frame
+                    && text.as_str().starts_with(r#"{"type":"perf_metrics""#)
+                {
+                    arrivals.push(Instant::now());
+                }
+            }
+            (ws, arrivals)
+        }));
+    }
+    assert_eq!(silent.len(), NEVER_READ);
+    assert_eq!(connections(addr).await, CLIENTS as u64);
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_early = rss_mb(perfmon.0.id());
+    let mut gaps = Vec::new();
+    let mut kept = Vec::new();
+    for reader in readers {
+        let (ws, arrivals) = reader.await.expect("reader");
+        // The first seconds include connecting everyone; judge the steady state.
+        let steady: Vec<Instant> =
+            arrivals.into_iter().filter(|t| t.duration_since(started) > Duration::from_secs(6)).collect();
+        assert!(steady.len() >= 10, "a reader got only {} samples in the steady window", steady.len());
+        gaps.extend(steady.windows(2).map(|w| w[1].duration_since(w[0]).as_millis()));
+        kept.push(ws);
+    }
+    let rss_late = rss_mb(perfmon.0.id());
+    gaps.sort_unstable();
+    let mean = gaps.iter().sum::<u128>() as f64 / gaps.len() as f64;
+    let (p50, p99, max) = (percentile(&gaps, 0.5), percentile(&gaps, 0.99), gaps[gaps.len() - 1]);
+    println!(
+        "inter-arrival ms: mean {mean:.0}, p50 {p50}, p99 {p99}, max {max}; rss {rss_early:.1} -> {rss_late:.1} MB"
+    );
+    assert!((900.0..=1100.0).contains(&mean), "readers keep the 1 s cadence: mean gap {mean:.0} ms");
+    assert!(p99 <= 1600, "p99 gap {p99} ms");
+    assert!(rss_late <= 64.0, "server RSS {rss_late:.1} MB with {CLIENTS} clients");
+    assert!(rss_late <= rss_early + 20.0, "server RSS grows: {rss_early:.1} -> {rss_late:.1} MB");
+
+    // Everyone vanishes at once, without a close handshake.
+    drop(kept);
+    drop(silent);
+    let mut left = u64::MAX;
+    for _ in 0..100 {
+        left = connections(addr).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "abrupt disconnects leave no connection behind");
+    let _ = run.kill();
+    let _ = run.wait();
+}
