@@ -235,6 +235,27 @@ async fn frontend_missing() -> impl IntoResponse {
     )
 }
 
+/// Runs the sampler until shutdown, restarting it if its task dies (a panic
+/// outside the blocking reads, which the sampler catches itself), and telling
+/// clients when that happens.
+async fn supervise_sampler(state: Arc<AppState>, shutdown: CancellationToken) {
+    loop {
+        let task = tokio::spawn(sampler::run(state.clone(), shutdown.clone()));
+        match task.await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::error!("sampler task died, restarting it: {err}");
+                state.hub.broadcast_error(shared::ErrorMsg {
+                    code: shared::ErrorCode::SamplerRestarted,
+                    message: "the sampler stopped and was restarted; data resumes next tick".into(),
+                });
+                // Do not spin if it dies at once every time.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// Serves PerfMon on `listener` until `shutdown` resolves, then closes every socket
 /// (code 1001), stops the sampler and returns. Refuses a non-loopback listener
 /// unless `config.auth` is set.
@@ -246,7 +267,7 @@ pub async fn run(
     config.check_exposure(listener.local_addr()?)?;
     let token = CancellationToken::new();
     let state = AppState::new(&config, token.clone());
-    let sampler = tokio::spawn(sampler::run(state.clone(), token.clone()));
+    let sampler = tokio::spawn(supervise_sampler(state.clone(), token.clone()));
 
     let trigger = token.clone();
     tokio::spawn(async move {

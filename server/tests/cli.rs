@@ -94,3 +94,51 @@ async fn run_registers_with_a_server_that_is_already_up() {
     assert_eq!(status.code(), Some(0));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_every_socket_with_1001_and_exits_within_two_seconds() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut perfmon = tokio::process::Command::new(PERFMON)
+        .args(["serve", "--bind", &bind, "--static-dir", "/nonexistent"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start perfmon");
+    let mut clients = Vec::new();
+    for _ in 0..50 {
+        if let Ok((c, _)) = tokio_tungstenite::connect_async(format!("ws://{bind}/ws/projects/term")).await {
+            clients.push(c);
+            if clients.len() == 3 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(clients.len(), 3, "perfmon serves");
+    let pid = perfmon.id().expect("pid").to_string();
+    let sent_at = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    for client in &mut clients {
+        let code = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(frame) = client.next().await {
+                if let Ok(Message::Close(close)) = frame {
+                    return close.map(|c| c.code);
+                }
+            }
+            None
+        })
+        .await
+        .expect("closed within 2 s");
+        assert_eq!(code, Some(CloseCode::Away));
+    }
+    let status = tokio::time::timeout(Duration::from_secs(2), perfmon.wait())
+        .await
+        .expect("perfmon exits within 2 s of SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    assert!(sent_at.elapsed() < Duration::from_secs(2));
+}
