@@ -54,6 +54,8 @@ fn publish(c: &mut Criterion) {
         let hub = Hub::new(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(600));
         let project = ProjectName::parse("bench").expect("name");
         let receivers: Vec<_> = (0..n).map(|_| hub.subscribe(&project).expect("subscribe").frames).collect();
+        // A live run, so every publish pushes a frame (idle projects skip ticks).
+        hub.start_run(&project, std::process::id()).expect("start a run");
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| hub.publish(sample.clone()))
         });

@@ -2,7 +2,8 @@
 //! `perf_metrics` message to every WebSocket client of `/ws/projects/{project}`.
 //!
 //! # Layout
-//! - [`sampler`]: reads CPU, memory, network, disk (sysinfo, [`diskstats`]), GPUs
+//! - [`sampler`]: reads CPU, memory (sysinfo), network ([`netdev`]), disk
+//!   ([`diskstats`]), PerfMon's own cost ([`selfcost`]), GPUs
 //!   ([`gpu`], NVML) and run process trees ([`proctree`]) on a blocking thread; one
 //!   [`sampler::HostSampler`] for the whole server; rates come from [`rates`].
 //! - [`hub`]: each project's run, tokens, history ring and `watch` channel of
@@ -25,11 +26,13 @@ pub mod client;
 pub mod diskstats;
 pub mod gpu;
 pub mod hub;
+pub mod netdev;
 pub mod proctree;
 pub mod project;
 pub mod prometheus;
 pub mod rates;
 pub mod sampler;
+pub mod selfcost;
 pub mod ws;
 
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! the result to the [`Hub`](crate::hub::Hub), which serialises it once per project
 //! and fans it out to every socket.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,14 +11,14 @@ use shared::{
     Cpu, Disk, ErrorCode, ErrorMsg, Gpu, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp,
 };
 use sysinfo::{
-    CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, Pid, ProcessRefreshKind,
-    ProcessStatus, ProcessesToUpdate, System,
+    CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessRefreshKind, ProcessStatus,
+    ProcessesToUpdate, System,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
 use crate::rates::RateCounter;
-use crate::{diskstats, gpu, proctree};
+use crate::{diskstats, gpu, netdev, proctree, selfcost};
 
 const BYTES_PER_GB: f64 = 1e9;
 const BYTES_PER_MB: f64 = 1e6;
@@ -50,8 +50,19 @@ pub struct HostSample {
 pub struct HostSampler {
     /// `None` when sysinfo cannot read this OS; host values are then `null`.
     system: Option<System>,
-    /// Network interfaces, refreshed each tick.
+    /// Network interfaces through sysinfo, only where `/proc/net/dev` is missing
+    /// (not Linux): sysinfo reads several files per interface.
     networks: Option<Networks>,
+    /// The physical disks whose traffic is summed, and the tick that found them.
+    disks_io: (HashSet<String>, u64),
+    /// Ticks so far, to refresh the disk set now and then.
+    ticks: u64,
+    /// The previous reading of this process's own counters.
+    own: Option<selfcost::Reading>,
+    /// Reads /proc for run trees, with the previous scan's CPU counters.
+    scanner: proctree::Scanner,
+    /// Bytes per memory page, for resident sizes in /proc.
+    page_bytes: u64,
     /// The filesystem holding the working directory, for used/total space.
     disks: Option<Disks>,
     /// Which entry of `disks` holds the working directory.
@@ -67,9 +78,10 @@ pub struct HostSampler {
     tx: RateCounter,
     disk_read: RateCounter,
     disk_write: RateCounter,
-    /// This server's pid, for its own cost.
-    own_pid: Option<Pid>,
 }
+
+/// Ticks between rescans of /sys/block for disks that came or went.
+const DISK_RESCAN_TICKS: u64 = 60;
 
 impl Default for HostSampler {
     fn default() -> Self {
@@ -101,9 +113,17 @@ impl HostSampler {
         });
         let mut sampler = HostSampler {
             system,
-            networks: Networks::new_with_refreshed_list()
-                .map_err(|err| tracing::warn!("network metrics unavailable: {err}"))
-                .ok(),
+            networks: match netdev::read() {
+                Some(_) => None,
+                None => Networks::new_with_refreshed_list()
+                    .map_err(|err| tracing::warn!("network metrics unavailable: {err}"))
+                    .ok(),
+            },
+            disks_io: (diskstats::physical_disks(), 0),
+            ticks: 0,
+            own: selfcost::read(),
+            scanner: proctree::Scanner::default(),
+            page_bytes: selfcost::page_bytes(),
             disks,
             home_disk,
             last_cpu_refresh: Instant::now(),
@@ -112,7 +132,6 @@ impl HostSampler {
             tx: RateCounter::default(),
             disk_read: RateCounter::default(),
             disk_write: RateCounter::default(),
-            own_pid: sysinfo::get_current_pid().ok(),
         };
         // Prime the counters: the first real sample then reports a true rate.
         let now = Instant::now();
@@ -174,19 +193,17 @@ impl HostSampler {
     }
 
     fn read_network(&mut self, now: Instant) -> Network {
-        let Some(networks) = self.networks.as_mut() else {
-            return Network::default();
-        };
-        networks.refresh(true);
-        let (mut rx, mut tx) = (0u64, 0u64);
-        for (name, data) in networks.iter() {
-            // Loopback is the machine talking to itself (PerfMon's own sockets too).
-            if name == "lo" {
-                continue;
+        let (rx, tx) = match (netdev::read(), self.networks.as_mut()) {
+            (Some(totals), _) => (totals.rx_bytes, totals.tx_bytes),
+            (None, Some(networks)) => {
+                networks.refresh(true);
+                // Loopback is the machine talking to itself (PerfMon's own sockets too).
+                networks.iter().filter(|(name, _)| *name != "lo").fold((0u64, 0u64), |(rx, tx), (_, data)| {
+                    (rx.saturating_add(data.total_received()), tx.saturating_add(data.total_transmitted()))
+                })
             }
-            rx = rx.saturating_add(data.total_received());
-            tx = tx.saturating_add(data.total_transmitted());
-        }
+            (None, None) => return Network::default(),
+        };
         Network {
             rx_bytes_per_s: Some(self.rx.update(rx, now).round()),
             tx_bytes_per_s: Some(self.tx.update(tx, now).round()),
@@ -197,7 +214,11 @@ impl HostSampler {
 
     fn read_disk(&mut self, now: Instant) -> Disk {
         let mut disk = Disk::default();
-        if let Some(totals) = diskstats::read() {
+        self.ticks += 1;
+        if self.ticks - self.disks_io.1 >= DISK_RESCAN_TICKS {
+            self.disks_io = (diskstats::physical_disks(), self.ticks);
+        }
+        if let Some(totals) = diskstats::read(&self.disks_io.0) {
             disk.read_bytes_per_s = Some(self.disk_read.update(totals.read_bytes, now).round());
             disk.write_bytes_per_s = Some(self.disk_write.update(totals.written_bytes, now).round());
         }
@@ -216,51 +237,59 @@ impl HostSampler {
     }
 
     /// The server's own cost, and each run's tree. Scans every process only when a
-    /// run is registered (descendants can only be found that way); otherwise reads
-    /// just this process.
+    /// run is registered (descendants can only be found that way).
     fn read_processes(&mut self, run_pids: &[u32], gpu_memory: &HashMap<u32, u64>, sample: &mut HostSample) {
-        let Some(system) = self.system.as_mut() else {
-            return;
-        };
-        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
-        let cores = system.cpus().len().max(1) as f64;
-        if run_pids.is_empty() {
-            if let Some(own) = self.own_pid {
-                system.refresh_processes_specifics(ProcessesToUpdate::Some(&[own]), true, kind);
-            }
-        } else {
-            system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
-            let procs: Vec<proctree::ProcInfo> = system
-                .processes()
-                .values()
-                // An exited child not yet reaped by its parent is no longer running.
-                .filter(|p| p.status() != ProcessStatus::Zombie)
-                .map(|p| proctree::ProcInfo {
-                    pid: p.pid().as_u32(),
-                    parent: p.parent().map(|pp| pp.as_u32()),
-                    cpu_percent_of_core: f64::from(p.cpu_usage()),
-                    rss_bytes: p.memory(),
-                })
-                .collect();
-            for &root in run_pids {
-                let usage = proctree::usage(root, &procs).map(|tree| {
-                    let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu_memory.get(pid)).sum();
-                    RunProcess {
-                        cpu_percent: Some(round1((tree.cpu_percent_of_core / cores).clamp(0.0, 100.0))),
-                        rss_mb: Some(round1(tree.rss_bytes as f64 / BYTES_PER_MB)),
-                        gpu_memory_gb: (!gpu_memory.is_empty())
-                            .then(|| round1(gpu_bytes as f64 / BYTES_PER_GB)),
-                        process_count: tree.pids.len() as u32,
-                    }
-                });
-                sample.runs.insert(root, usage);
-            }
-        }
-        if let Some(own) = self.own_pid.and_then(|pid| system.process(pid)) {
+        if let Some(now) = selfcost::read() {
             sample.monitor = Monitor {
-                cpu_percent: Some(round2(f64::from(own.cpu_usage()))),
-                rss_mb: Some(round1(own.memory() as f64 / BYTES_PER_MB)),
+                cpu_percent: self
+                    .own
+                    .as_ref()
+                    .and_then(|before| selfcost::cpu_percent(before, &now))
+                    .map(round2),
+                rss_mb: Some(round1(now.rss_bytes as f64 / BYTES_PER_MB)),
             };
+            self.own = Some(now);
+        }
+        if run_pids.is_empty() {
+            return;
+        }
+        // The machine's cores, as the host CPU % counts them.
+        let cores = match self.system.as_ref().map(|s| s.cpus().len()) {
+            Some(n) if n > 0 => n as f64,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+        };
+        let procs = match self.scanner.scan(self.page_bytes) {
+            Some(procs) => procs,
+            // No /proc (not Linux): sysinfo's slower, portable scan.
+            None => {
+                let Some(system) = self.system.as_mut() else { return };
+                let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
+                system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+                system
+                    .processes()
+                    .values()
+                    // An exited child not yet reaped by its parent is no longer running.
+                    .filter(|p| p.status() != ProcessStatus::Zombie)
+                    .map(|p| proctree::ProcInfo {
+                        pid: p.pid().as_u32(),
+                        parent: p.parent().map(|pp| pp.as_u32()),
+                        cpu_percent_of_core: f64::from(p.cpu_usage()),
+                        rss_bytes: p.memory(),
+                    })
+                    .collect()
+            }
+        };
+        for &root in run_pids {
+            let usage = proctree::usage(root, &procs).map(|tree| {
+                let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu_memory.get(pid)).sum();
+                RunProcess {
+                    cpu_percent: Some(round1((tree.cpu_percent_of_core / cores).clamp(0.0, 100.0))),
+                    rss_mb: Some(round1(tree.rss_bytes as f64 / BYTES_PER_MB)),
+                    gpu_memory_gb: (!gpu_memory.is_empty()).then(|| round1(gpu_bytes as f64 / BYTES_PER_GB)),
+                    process_count: tree.pids.len() as u32,
+                }
+            });
+            sample.runs.insert(root, usage);
         }
     }
 }
