@@ -50,7 +50,12 @@ pub struct Server {
 impl Server {
     /// Starts `server::run` on `127.0.0.1:0` with `config`.
     pub async fn start(config: server::Config) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        Self::start_on("127.0.0.1:0".parse().expect("an address"), config).await
+    }
+
+    /// Starts `server::run` on `addr` with `config`.
+    pub async fn start_on(addr: SocketAddr, config: server::Config) -> Server {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, config, async {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every PerfMon benchmark and prints tables (see BENCHMARKS.md):
+#   1. criterion: one sampler tick, one serialisation, one publish to N subscribers,
+#      and the frontend's decode path (native build of the same code);
+#   2. the load tool: the release server with 1 to 10,000 clients, and at rest;
+#   3. the release wasm bundle's size, raw and gzipped;
+#   4. sample-to-DOM latency of the release frontend in headless Chromium.
+# Arguments go to the load tool (e.g. --clients 1,100 --seconds 5 --rest-seconds 10).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+bash scripts/setup.sh
+say "Building release binaries"
+cargo build --release --locked -p server --bin perfmon
+cargo build --release --locked -p tests --bin loadgen --bin dom_latency
+
+# criterion's bencher format, one line per benchmark, turned into a table.
+table() {
+  awk '/^test .* bench:/ {
+         name = $0; sub(/^test /, "", name); sub(/ \.\.\. bench:.*/, "", name)
+         ns = $0; sub(/.*bench: */, "", ns); sub(/ ns\/iter.*/, "", ns); gsub(/,/, "", ns)
+         if (ns >= 1000000) t = sprintf("%.2f ms", ns / 1000000); else if (ns >= 1000) t = sprintf("%.1f µs", ns / 1000); else t = ns " ns"
+         printf "| %s | %s |\n", name, t }'
+}
+say "Micro-benchmarks (criterion)"
+echo "| benchmark | time per iteration |"
+echo "|---|---:|"
+cargo bench --locked -p server --bench server -- --output-format bencher 2>/dev/null | table
+cargo bench --locked -p frontend --bench decode -- --output-format bencher 2>/dev/null | table
+
+say "Load: the release server, real WebSocket clients on loopback"
+./target/release/loadgen "$@"
+
+say "Frontend bundle (release, wasm-opt -Oz)"
+trunk build --release --config trunk.toml --skip-version-check >/dev/null
+wasm=$(ls dist/*.wasm)
+echo "| file | raw | gzip -9 |"
+echo "|---|---:|---:|"
+printf '| %s | %d KB | %d KB |\n' "$(basename "$wasm")" $(( $(stat -c %s "$wasm") / 1000 )) $(( $(gzip -9c "$wasm" | wc -c) / 1000 ))
+
+say "Sample-to-DOM latency (release frontend, headless Chromium)"
+./target/release/dom_latency

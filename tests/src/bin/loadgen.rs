@@ -1,0 +1,287 @@
+//! The load tool: starts the real release server on loopback, opens N WebSocket
+//! clients per round, streams at the 1 s cadence (a live run is registered) for a
+//! fixed time, and prints a table per N: delivery latency from the sample's
+//! timestamp to the client's receipt (p50/p99/max), samples lost by readers,
+//! the server's CPU (% of one core, from /proc CPU time over the window) and RSS.
+//! Then the self-cost at rest: one client for a minute.
+//!
+//! ```text
+//! cargo build --release -p server
+//! cargo run --release -p tests --bin loadgen -- [--clients 1,100,1000,10000] [--seconds 15] [--rest-seconds 60]
+//! ```
+//! (`scripts/bench.sh` does all of it.)
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use server::client::{ApiClient, Method};
+use tokio::sync::Mutex;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Options, from the command line.
+struct Options {
+    server: PathBuf,
+    clients: Vec<usize>,
+    seconds: u64,
+    rest_seconds: u64,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        server: tests::workspace_root().join("target/release/perfmon"),
+        clients: vec![1, 100, 1_000, 10_000],
+        seconds: 15,
+        rest_seconds: 60,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--server" => o.server = value().into(),
+            "--clients" => {
+                o.clients = value().split(',').map(|n| n.parse().expect("a client count")).collect()
+            }
+            "--seconds" => o.seconds = value().parse().expect("seconds"),
+            "--rest-seconds" => o.rest_seconds = value().parse().expect("seconds"),
+            other => panic!("unknown option {other}; see the doc comment of tests/src/bin/loadgen.rs"),
+        }
+    }
+    o
+}
+
+/// The server under test, killed on drop.
+struct Perfmon {
+    child: Child,
+    addr: SocketAddr,
+    /// The registered run's process, killed on drop too.
+    run: Child,
+}
+
+impl Drop for Perfmon {
+    fn drop(&mut self) {
+        for child in [&mut self.child, &mut self.run] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Perfmon {
+    async fn start(binary: &PathBuf) -> Perfmon {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let child = Command::new(binary)
+            .args([
+                "serve",
+                "--bind",
+                &addr.to_string(),
+                "--max-connections",
+                "20000",
+                "--static-dir",
+                "/nonexistent",
+            ])
+            .env("PERFMON_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start {}: {err} (cargo build --release -p server)", binary.display())
+            });
+        let api = ApiClient::new(addr);
+        let mut up = false;
+        for _ in 0..100 {
+            up = api.is_up().await;
+            if up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(up, "the server did not come up");
+        let run = Command::new("sleep").arg("3600").spawn().expect("spawn a run");
+        let body = serde_json::json!({ "pid": run.id() }).to_string();
+        api.call(Method::POST, "/api/projects/load/run", Some(body)).await.expect("register the run");
+        Perfmon { child, addr, run }
+    }
+
+    /// (CPU seconds so far, RSS in MB) of the server process.
+    fn usage(&self) -> (f64, f64) {
+        let pid = self.child.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let ticks = server::selfcost::cpu_ticks(&stat).expect("cpu ticks");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let rss = server::selfcost::rss_bytes(&status).expect("rss");
+        (ticks as f64 / 100.0, rss as f64 / 1e6)
+    }
+}
+
+/// What the readers saw.
+#[derive(Default)]
+struct Seen {
+    latencies_ms: Vec<f64>,
+    lost: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    timestamp: String,
+}
+
+fn epoch_ms(timestamp: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(timestamp).ok().map(|t| t.timestamp_millis() as f64)
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+/// One round: N clients for the window; a row of the table.
+async fn round(options: &Options, n: usize) -> String {
+    let perfmon = Perfmon::start(&options.server).await;
+    let url = format!("ws://{}/ws/projects/load", perfmon.addr);
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let opened = Arc::new(AtomicU64::new(0));
+    let window = Duration::from_secs(options.seconds);
+    // Connect everyone first (in parallel batches), then measure.
+    let mut sockets = Vec::with_capacity(n);
+    for batch in (0..n).collect::<Vec<_>>().chunks(200) {
+        let conns = futures_util::future::join_all(batch.iter().map(|_| connect_async(url.as_str()))).await;
+        for conn in conns {
+            sockets.push(conn.expect("connect").0);
+        }
+    }
+    let start_at = Instant::now() + Duration::from_secs(2);
+    let end_at = start_at + window;
+    let mut readers = Vec::with_capacity(n);
+    for mut ws in sockets {
+        let (seen, opened) = (seen.clone(), opened.clone());
+        readers.push(tokio::spawn(async move {
+            opened.fetch_add(1, Ordering::Relaxed);
+            let mut local = Seen::default();
+            let mut last_seq = None;
+            while let Ok(Some(Ok(frame))) =
+                tokio::time::timeout(end_at.saturating_duration_since(Instant::now()), ws.next()).await
+            {
+                let Message::Text(text) = frame else { continue };
+                let received = now_ms();
+                let Ok(probe) = serde_json::from_str::<Probe>(text.as_str()) else { continue };
+                if probe.kind != "perf_metrics" {
+                    continue;
+                }
+                if Instant::now() >= start_at {
+                    if let Some(sent) = epoch_ms(&probe.timestamp) {
+                        local.latencies_ms.push(received - sent);
+                    }
+                    if let Some(last) = last_seq {
+                        local.lost += probe.seq.saturating_sub(last + 1);
+                    }
+                }
+                last_seq = Some(probe.seq);
+            }
+            let mut all = seen.lock().await;
+            all.latencies_ms.extend(local.latencies_ms);
+            all.lost += local.lost;
+        }));
+    }
+    tokio::time::sleep_until(start_at.into()).await;
+    let (cpu0, _) = perfmon.usage();
+    let t0 = Instant::now();
+    tokio::time::sleep_until(end_at.into()).await;
+    let (cpu1, rss) = perfmon.usage();
+    let elapsed = t0.elapsed().as_secs_f64();
+    for reader in readers {
+        let _ = reader.await;
+    }
+    let mut seen = Arc::try_unwrap(seen).map(Mutex::into_inner).unwrap_or_default();
+    seen.latencies_ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        let l = &seen.latencies_ms;
+        if l.is_empty() { f64::NAN } else { l[((l.len() - 1) as f64 * p).round() as usize] }
+    };
+    let expected = (n as f64 * options.seconds as f64).round();
+    format!(
+        "| {n} | {} / ~{expected} | {:.1} | {:.1} | {:.1} | {} | {:.2} % | {:.1} MB |",
+        seen.latencies_ms.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0),
+        seen.lost,
+        (cpu1 - cpu0) / elapsed * 100.0,
+        rss,
+    )
+}
+
+/// The server with one client at the 1 s cadence for `seconds`.
+async fn at_rest(options: &Options) -> String {
+    let perfmon = Perfmon::start(&options.server).await;
+    let (mut ws, _) =
+        connect_async(format!("ws://{}/ws/projects/load", perfmon.addr)).await.expect("connect");
+    let window = Duration::from_secs(options.rest_seconds);
+    // Settle first: start-up work is not the cost of watching.
+    let settle = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < settle {
+        let _ = tokio::time::timeout(Duration::from_millis(200), ws.next()).await;
+    }
+    let (cpu0, _) = perfmon.usage();
+    let t0 = Instant::now();
+    let mut samples = 0;
+    while t0.elapsed() < window {
+        if let Ok(Some(Ok(Message::Text(_)))) =
+            tokio::time::timeout(Duration::from_millis(500), ws.next()).await
+        {
+            samples += 1;
+        }
+    }
+    let (cpu1, rss) = perfmon.usage();
+    let seconds = t0.elapsed().as_secs_f64();
+    format!(
+        "| {:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB |",
+        seconds,
+        cpu1 - cpu0,
+        (cpu1 - cpu0) / seconds * 100.0
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    // 10,000 clients need more than the usual 1,024 descriptors, here and in the
+    // server (which inherits the limit).
+    let (_, hard) = rlimit::Resource::NOFILE.get().expect("read the open-file limit");
+    rlimit::Resource::NOFILE.set(hard, hard).expect("raise the open-file limit");
+    let needed = options.clients.iter().max().copied().unwrap_or(0) as u64 + 200;
+    assert!(hard >= needed, "the open-file limit ({hard}) is below what {needed} clients need");
+
+    println!(
+        "Delivery at the 1 s cadence, {} s per round (server: {})",
+        options.seconds,
+        options.server.display()
+    );
+    println!();
+    println!(
+        "| clients | samples received / expected | p50 latency ms | p99 ms | max ms | lost | server CPU (of one core) | server RSS |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in &options.clients {
+        println!("{}", round(&options, n).await);
+    }
+    if options.rest_seconds > 0 {
+        println!();
+        println!("Self-cost at rest: one client at the 1 s cadence");
+        println!();
+        println!("| window | samples | server CPU time | CPU (of one core) | RSS |");
+        println!("|---:|---:|---:|---:|---:|");
+        println!("{}", at_rest(&options).await);
+    }
+}
