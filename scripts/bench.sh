@@ -18,7 +18,7 @@ cargo build --release --locked -p tests --bin loadgen --bin dom_latency
 table() {
   awk '/^test .* bench:/ {
          name = $0; sub(/^test /, "", name); sub(/ \.\.\. bench:.*/, "", name)
-         ns = $0; sub(/.*bench: */, "", ns); sub(/ ns\/iter.*/, "", ns); gsub(/,/, "", ns)
+         ns = $0; sub(/.*bench: */, "", ns); sub(/ ns\/iter.*/, "", ns); gsub(/,/, "", ns); ns = ns + 0
          if (ns >= 1000000) t = sprintf("%.2f ms", ns / 1000000); else if (ns >= 1000) t = sprintf("%.1f µs", ns / 1000); else t = ns " ns"
          printf "| %s | %s |\n", name, t }'
 }

@@ -103,7 +103,14 @@ fn config(args: &ServeArgs) -> server::Config {
             args.static_dir.display()
         );
     }
-    server::Config { static_dir: Some(args.static_dir.clone()), ..server::Config::default() }
+    server::Config {
+        static_dir: Some(args.static_dir.clone()),
+        auth: server::auth::Auth { token: args.token.clone(), jwt_secret: args.jwt_secret.clone() },
+        allowed_origins: args.allowed_origins.clone(),
+        projects: args.projects.clone(),
+        max_connections: args.max_connections,
+        ..server::Config::default()
+    }
 }
 
 async fn serve_until_signal(args: ServeArgs) -> ExitCode {

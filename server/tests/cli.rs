@@ -142,3 +142,58 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_within_two_seconds() {
     assert!(status.success(), "{status:?}");
     assert!(sent_at.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_options_reach_the_server() {
+    use axum::http::Method;
+    use server::client::{ApiClient, ClientError};
+
+    let bind: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let mut perfmon = tokio::process::Command::new(PERFMON)
+        .args(["serve", "--bind", &bind.to_string(), "--static-dir", "/nonexistent"])
+        .args(["--token", "cli-s3cret", "--max-connections", "1", "--projects", "only-this"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start perfmon");
+    let open = ApiClient::new(bind);
+    let mut up = false;
+    for _ in 0..50 {
+        up = open.is_up().await;
+        if up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "perfmon serves");
+
+    // --token: the API wants it.
+    let refused = open.call(Method::GET, "/api/projects/only-this/run", None).await;
+    assert!(matches!(refused, Err(ClientError::Refused { status, .. }) if status == 401), "{refused:?}");
+    let authed = ApiClient::new(bind).with_token(Some("cli-s3cret".into()));
+    authed.call(Method::GET, "/api/projects/only-this/run", None).await.expect("with the token");
+
+    // --projects: another project is closed with 4004; --max-connections 1: a
+    // second socket is refused while the first is open.
+    let url = |project: &str| format!("ws://{bind}/ws/projects/{project}?token=cli-s3cret");
+    let (mut other, _) = tokio_tungstenite::connect_async(url("other")).await.expect("upgrade");
+    let code = tokio::time::timeout(Duration::from_secs(5), async {
+        use futures_util::StreamExt;
+        while let Some(frame) = other.next().await {
+            if let Ok(tokio_tungstenite::tungstenite::Message::Close(close)) = frame {
+                return close.map(|c| u16::from(c.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed");
+    assert_eq!(code, Some(4004));
+    drop(other);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_first, _) =
+        tokio_tungstenite::connect_async(url("only-this")).await.expect("the one allowed socket");
+    let second = tokio_tungstenite::connect_async(url("only-this")).await;
+    assert!(second.is_err(), "a second socket is over --max-connections 1");
+
+    let _ = perfmon.kill().await;
+}
