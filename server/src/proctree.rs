@@ -2,7 +2,7 @@
 //! they use together.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One process as the tree needs it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,22 +76,48 @@ pub fn scan() -> Option<Vec<ProcStat>> {
     Some(out)
 }
 
+/// How often the whole of /proc is read to find the trees' new descendants; in
+/// between, only the processes already known to be in a tree are read, so a tick
+/// with a run costs a few stat reads instead of one per process on the machine.
+/// (Kernels with `/proc/PID/task/TID/children` could walk the tree directly; not
+/// every kernel has it.)
+pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(5);
+
+/// The trees found by the last full scan.
+#[derive(Debug)]
+struct Known {
+    /// The roots they were found for.
+    roots: Vec<u32>,
+    /// Every pid in those trees.
+    pids: HashSet<u32>,
+    /// When.
+    at: Instant,
+}
+
 /// Turns successive scans into CPU rates per process.
 #[derive(Debug, Default)]
 pub struct Scanner {
     /// Each pid's CPU ticks at the previous scan, and when that was.
     previous: (HashMap<u32, u64>, Option<Instant>),
+    /// The trees as the last full scan found them.
+    known: Option<Known>,
 }
 
 impl Scanner {
-    /// Scans /proc and returns the live processes with their CPU use since the
-    /// previous scan (0 for a process seen for the first time). `None` where /proc
-    /// is missing. Blocking.
-    pub fn scan(&mut self, page_bytes: u64) -> Option<Vec<ProcInfo>> {
-        let stats = scan()?;
+    /// The processes of the trees of `roots`, with their CPU use since the
+    /// previous scan (0 for a process seen for the first time): all of /proc every
+    /// [`FULL_SCAN_EVERY`] or when the roots change, the known trees' processes
+    /// otherwise. `None` where /proc is missing. Blocking.
+    pub fn scan(&mut self, page_bytes: u64, roots: &[u32]) -> Option<Vec<ProcInfo>> {
         let now = Instant::now();
+        let known =
+            self.known.as_ref().filter(|k| k.roots == roots && now.duration_since(k.at) < FULL_SCAN_EVERY);
+        let (stats, full) = match known {
+            Some(known) => (read_pids(&known.pids), false),
+            None => (scan()?, true),
+        };
         let seconds = self.previous.1.map(|at| now.duration_since(at).as_secs_f64()).filter(|s| *s > 0.0);
-        let infos = stats
+        let infos: Vec<ProcInfo> = stats
             .iter()
             .filter(|p| !p.zombie)
             .map(|p| {
@@ -108,9 +134,24 @@ impl Scanner {
                 }
             })
             .collect();
+        if full {
+            let pids =
+                roots.iter().filter_map(|root| usage(*root, &infos)).flat_map(|tree| tree.pids).collect();
+            self.known = Some(Known { roots: roots.to_vec(), pids, at: now });
+        }
         self.previous = (stats.iter().map(|p| (p.pid, p.cpu_ticks)).collect(), Some(now));
         Some(infos)
     }
+}
+
+/// The stats of `pids` that still exist. Blocking.
+fn read_pids(pids: &HashSet<u32>) -> Vec<ProcStat> {
+    pids.iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(*pid, &stat)
+        })
+        .collect()
 }
 
 /// Sums `root` and its descendants among `processes`; `None` if `root` is not there.
@@ -183,10 +224,18 @@ mod tests {
         }
         let me = std::process::id();
         let mut scanner = Scanner::default();
-        let procs = scanner.scan(4096).expect("/proc is there");
+        let procs = scanner.scan(4096, &[me]).expect("/proc is there");
         let this = procs.iter().find(|p| p.pid == me).expect("this process is listed");
         assert!(this.rss_bytes > 0);
         assert!(this.parent.is_some());
+        // The next scan reads only the known tree: this process (and its threads'
+        // children, none here), not the whole machine.
+        let again = scanner.scan(4096, &[me]).expect("/proc is there");
+        assert!(again.iter().any(|p| p.pid == me));
+        assert!(again.len() < procs.len(), "{} of {}", again.len(), procs.len());
+        // Other roots force a full scan.
+        let other = scanner.scan(4096, &[1]).expect("/proc is there");
+        assert!(other.len() > again.len(), "a full scan lists the machine");
     }
 
     #[test]

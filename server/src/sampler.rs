@@ -258,7 +258,7 @@ impl HostSampler {
             Some(n) if n > 0 => n as f64,
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
         };
-        let procs = match self.scanner.scan(self.page_bytes) {
+        let procs = match self.scanner.scan(self.page_bytes, run_pids) {
             Some(procs) => procs,
             // No /proc (not Linux): sysinfo's slower, portable scan.
             None => {
