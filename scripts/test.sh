@@ -12,7 +12,8 @@ bash scripts/setup.sh
 say "Checking formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+# Benches are native-only (criterion), so not --all-targets here.
+cargo clippy -p frontend --target wasm32-unknown-unknown --lib --bins --tests --locked -- -D warnings
 
 say "Building the frontend the end-to-end test serves"
 trunk build --release --config trunk.toml --skip-version-check

@@ -86,6 +86,21 @@ impl ApiClient {
         if status.is_success() { Ok(body) } else { Err(ClientError::Refused { status, body }) }
     }
 
+    /// Waits up to `limit` for a PerfMon server to answer at this address (one
+    /// that is starting up); whether one did.
+    pub async fn wait_until_up(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.is_up().await {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Whether a PerfMon server answers its health check at this address.
     pub async fn is_up(&self) -> bool {
         self.call(Method::GET, "/api/health", None).await.is_ok_and(|body| body.contains("\"ok\""))

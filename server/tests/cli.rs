@@ -97,8 +97,6 @@ async fn run_registers_with_a_server_that_is_already_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_every_socket_with_1001_and_exits_within_two_seconds() {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     let bind = format!("127.0.0.1:{}", free_port());
@@ -123,16 +121,7 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_within_two_seconds() {
     let sent_at = std::time::Instant::now();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     for client in &mut clients {
-        let code = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(frame) = client.next().await {
-                if let Ok(Message::Close(close)) = frame {
-                    return close.map(|c| c.code);
-                }
-            }
-            None
-        })
-        .await
-        .expect("closed within 2 s");
+        let code = common::close_code_within(client, Duration::from_secs(2)).await;
         assert_eq!(code, Some(CloseCode::Away));
     }
     let status = tokio::time::timeout(Duration::from_secs(2), perfmon.wait())
@@ -156,15 +145,7 @@ async fn serve_options_reach_the_server() {
         .spawn()
         .expect("start perfmon");
     let open = ApiClient::new(bind);
-    let mut up = false;
-    for _ in 0..50 {
-        up = open.is_up().await;
-        if up {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "perfmon serves");
+    assert!(open.wait_until_up(Duration::from_secs(5)).await, "perfmon serves");
 
     // --token: the API wants it.
     let refused = open.call(Method::GET, "/api/projects/only-this/run", None).await;

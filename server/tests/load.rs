@@ -58,14 +58,8 @@ async fn start_perfmon() -> (Perfmon, SocketAddr) {
         .spawn()
         .expect("start perfmon");
     let perfmon = Perfmon(child);
-    let api = ApiClient::new(addr);
-    for _ in 0..100 {
-        if api.is_up().await {
-            return (perfmon, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("perfmon did not come up");
+    assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(10)).await, "perfmon did not come up");
+    (perfmon, addr)
 }
 
 async fn connections(addr: SocketAddr) -> u64 {

@@ -208,16 +208,7 @@ async fn an_oversized_frame_closes_with_1009_and_nobody_else_notices() {
     let mut bystander = open(server.addr, "/ws/projects/big", &[]).await.expect("bystander");
     let mut ws = open(server.addr, "/ws/projects/big", &[]).await.expect("upgrade");
     ws.send(Message::Text("x".repeat(5 * 1024).into())).await.expect("send");
-    let code = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(frame) = ws.next().await {
-            if let Ok(Message::Close(close)) = frame {
-                return close.map(|c| c.code);
-            }
-        }
-        None
-    })
-    .await
-    .expect("closed");
+    let code = common::close_code_within(&mut ws, Duration::from_secs(5)).await;
     assert_eq!(code, Some(CloseCode::Size));
     next_metrics(&mut bystander).await;
     next_metrics(&mut bystander).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{connect, fast_config, next_metrics, next_msg, start};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use http_body_util::BodyExt;
 use server::{AppState, Config};
 use shared::{ErrorCode, PerfMetrics, ServerMsg};
@@ -103,16 +103,7 @@ async fn shutdown_closes_open_sockets_with_going_away() {
     next_metrics(&mut client).await;
 
     let _ = server.stop.send(());
-    let closed = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(frame) = client.next().await {
-            if let Ok(Message::Close(close)) = frame {
-                return close.map(|c| c.code);
-            }
-        }
-        None
-    })
-    .await
-    .expect("socket closed within 2 s of shutdown");
+    let closed = common::close_code_within(&mut client, Duration::from_secs(2)).await;
     assert_eq!(closed, Some(CloseCode::Away));
     tokio::time::timeout(Duration::from_secs(2), server.task)
         .await

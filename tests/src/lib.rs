@@ -6,6 +6,7 @@
 //! - [`ChromeDriver`]: a `chromedriver` child process on a free port, killed on drop.
 //! - [`browser`]: a fantoccini session with the flags Chromium needs as root in a
 //!   sandbox-less container.
+//! - [`open_panel`] / [`perfmon_button`]: load the app and open its panel.
 //! - [`dist_dir`]: where `trunk build` put the frontend.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -111,6 +112,22 @@ impl Drop for ChromeDriver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Loads `url` and waits (up to 20 s) for the app's PerfMon button; returns it.
+pub async fn perfmon_button(client: &Client, url: &str) -> fantoccini::elements::Element {
+    client.goto(url).await.unwrap_or_else(|err| panic!("{url} loads: {err}"));
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(fantoccini::Locator::Css("[data-testid='perfmon-button']"))
+        .await
+        .expect("the PerfMon button renders")
+}
+
+/// Loads `url` and opens the PerfMon panel.
+pub async fn open_panel(client: &Client, url: &str) {
+    perfmon_button(client, url).await.click().await.expect("click the PerfMon button");
 }
 
 /// A headless Chromium session. As root in a container Chromium only starts with

@@ -53,14 +53,7 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
 
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
-    client.goto(&format!("http://{}/?project={PROJECT}", server.addr)).await.expect("page loads");
-
-    let button = client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid='perfmon-button']"))
-        .await
-        .expect("the PerfMon button renders");
+    let button = tests::perfmon_button(&client, &format!("http://{}/?project={PROJECT}", server.addr)).await;
     assert!(badge(&client).await.eq_ignore_ascii_case("idle"), "no run registered: Idle");
     button.click().await.expect("click the PerfMon button");
 
@@ -189,34 +182,13 @@ async fn with_a_token_the_page_streams_and_without_one_it_says_why() {
     let client = browser(&driver).await;
 
     // The page passes its ?token= to the socket (as a subprotocol) and streams.
-    client
-        .goto(&format!("http://{}/?project={PROJECT}&token={token}", server.addr))
-        .await
-        .expect("page loads");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid='perfmon-button']"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    tests::open_panel(&client, &format!("http://{}/?project={PROJECT}&token={token}", server.addr)).await;
     wait_for(&client, "cpu-value", is_percent).await;
     let page = client.source().await.expect("page source");
     assert!(!page.contains(token), "the token is never shown on the page");
 
     // Without it, the panel says the server refused, and why, instead of retrying.
-    client.goto(&format!("http://{}/?project={PROJECT}", server.addr)).await.expect("page loads");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid='perfmon-button']"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    tests::open_panel(&client, &format!("http://{}/?project={PROJECT}", server.addr)).await;
     let why = wait_for(&client, "server-error", |t| !t.is_empty()).await;
     assert!(why.contains("authentication required"), "{why}");
     assert_eq!(text(&client, "cpu-value").await, "Not available");

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -104,6 +105,21 @@ pub async fn metrics_until(
         }
     }
     panic!("no sample within {limit} samples satisfied the condition");
+}
+
+/// The close code a socket ends with within `limit`, skipping other frames;
+/// `None` if it ends without a close frame. Fails the test past `limit`.
+pub async fn close_code_within(client: &mut Client, limit: Duration) -> Option<CloseCode> {
+    tokio::time::timeout(limit, async {
+        while let Some(frame) = client.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close.map(|c| c.code);
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the socket was not closed within {limit:?}"))
 }
 
 /// `method path` with a JSON body; `Ok(body)` on 2xx, `Err((status, body))` otherwise.

@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use tests::{ChromeDriver, Server, browser, dist_dir};
 
 const INSTRUMENT: &str = r#"
@@ -66,16 +65,7 @@ async fn main() {
     let addr = first.addr;
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
-    client.goto(&format!("http://{addr}/?project=dom")).await.expect("page loads");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid='perfmon-button']"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("open the panel");
+    tests::open_panel(&client, &format!("http://{addr}/?project=dom")).await;
     client.execute(INSTRUMENT, vec![]).await.expect("instrument the page");
 
     // Restart on the same port: the app reconnects through the wrapper.

@@ -95,15 +95,7 @@ impl Perfmon {
                 panic!("cannot start {}: {err} (cargo build --release -p server)", binary.display())
             });
         let api = ApiClient::new(addr);
-        let mut up = false;
-        for _ in 0..100 {
-            up = api.is_up().await;
-            if up {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(up, "the server did not come up");
+        assert!(api.wait_until_up(Duration::from_secs(10)).await, "the server did not come up");
         let run = Command::new("sleep").arg("3600").spawn().expect("spawn a run");
         let body = serde_json::json!({ "pid": run.id() }).to_string();
         api.call(Method::POST, "/api/projects/load/run", Some(body)).await.expect("register the run");

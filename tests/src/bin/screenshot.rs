@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use tests::{ChromeDriver, Server, browser, dist_dir};
 
 /// Registers a sleeping process as the demo project's run and reports some
@@ -39,16 +38,7 @@ async fn main() {
     };
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
-    client.goto(&url).await.expect("page loads");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid='perfmon-button']"))
-        .await
-        .expect("button renders")
-        .click()
-        .await
-        .expect("click");
+    tests::open_panel(&client, &url).await;
     // Two ticks: the first sample, then one more so bars have animated in.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let png = client.screenshot().await.expect("screenshot");
