@@ -15,7 +15,7 @@ use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
 use shared::{Gpu, GpuDevice};
 
-const BYTES_PER_GB: f64 = 1e9;
+use crate::sampler::{BYTES_PER_GB, round1};
 
 /// NVML, or the plain-words reason it could not be had.
 static NVML: OnceLock<Result<Nvml, String>> = OnceLock::new();
@@ -134,10 +134,6 @@ pub fn aggregate(devices: Vec<GpuDevice>) -> Gpu {
         reason: None,
         devices,
     }
-}
-
-fn round1(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

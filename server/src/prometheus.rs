@@ -12,10 +12,7 @@ use prometheus_client::registry::Registry;
 use shared::PerfMetrics;
 
 use crate::hub::Hub;
-use crate::sampler::HostSample;
-
-const GB: f64 = 1e9;
-const MB: f64 = 1e6;
+use crate::sampler::{BYTES_PER_GB as GB, BYTES_PER_MB as MB, HostSample};
 
 /// The exposition text for everything the hub knows now.
 pub fn render(hub: &Hub) -> Result<String, std::fmt::Error> {

@@ -20,8 +20,9 @@ use crate::AppState;
 use crate::rates::RateCounter;
 use crate::{diskstats, gpu, netdev, proctree, selfcost};
 
-const BYTES_PER_GB: f64 = 1e9;
-const BYTES_PER_MB: f64 = 1e6;
+/// The payload's GB and MB are decimal (10^9, 10^6 bytes), as the seed contract has them.
+pub(crate) const BYTES_PER_GB: f64 = 1e9;
+pub(crate) const BYTES_PER_MB: f64 = 1e6;
 
 /// What the machine looked like at one instant: the project-independent part of a
 /// `perf_metrics` message, plus what each requested run's process tree uses.
@@ -329,11 +330,12 @@ pub fn now_seconds() -> Timestamp {
     Timestamp(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-fn round1(value: f64) -> f64 {
+/// One decimal, as every payload value is sent.
+pub(crate) fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
-fn round2(value: f64) -> f64 {
+pub(crate) fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
