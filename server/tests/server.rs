@@ -1,18 +1,15 @@
 //! The real server on port 0, real WebSocket clients, and the router through `oneshot`.
 
-mod common;
-
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{connect, fast_config, next_metrics, next_msg, start};
 use futures_util::SinkExt;
 use http_body_util::BodyExt;
+use server::testkit::{TestServer, close_code_within, connect, fast_config, next_metrics, next_msg};
 use server::{AppState, Config};
 use shared::{ErrorCode, PerfMetrics, ServerMsg};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tower::ServiceExt;
 
 fn assert_plausible(m: &PerfMetrics) {
@@ -30,7 +27,7 @@ fn assert_plausible(m: &PerfMetrics) {
 
 #[tokio::test]
 async fn two_clients_receive_the_same_samples_with_plausible_values() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut a = connect(server.addr, "demo").await;
     let mut b = connect(server.addr, "demo").await;
 
@@ -52,13 +49,12 @@ async fn two_clients_receive_the_same_samples_with_plausible_values() {
     }
     assert!(seen_a.windows(2).all(|w| w[0] < w[1]), "timestamps advance: {seen_a:?}");
 
-    let _ = server.stop.send(());
-    server.task.await.expect("join").expect("server ran");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn ping_gets_pong_and_bad_frames_get_errors_without_closing() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut client = connect(server.addr, "demo").await;
 
     let send = |text: &'static str| Message::Text(text.into());
@@ -92,29 +88,24 @@ async fn ping_gets_pong_and_bad_frames_get_errors_without_closing() {
     // Still streaming after all that.
     assert_plausible(&next_metrics(&mut client).await);
 
-    let _ = server.stop.send(());
-    server.task.await.expect("join").expect("server ran");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_closes_open_sockets_with_going_away() {
-    let server = start(fast_config()).await;
+    let server = TestServer::start(fast_config()).await;
     let mut client = connect(server.addr, "demo").await;
     next_metrics(&mut client).await;
 
-    let _ = server.stop.send(());
-    let closed = common::close_code_within(&mut client, Duration::from_secs(2)).await;
-    assert_eq!(closed, Some(CloseCode::Away));
-    tokio::time::timeout(Duration::from_secs(2), server.task)
-        .await
-        .expect("server exits within 2 s")
-        .expect("join")
-        .expect("server ran");
+    let stopped = tokio::spawn(server.stop());
+    let closed = close_code_within(&mut client, Duration::from_secs(10)).await;
+    assert_eq!(closed, Some(shared::close::GOING_AWAY));
+    tokio::time::timeout(Duration::from_secs(10), stopped).await.expect("the server exits").expect("join");
 }
 
 fn router(static_dir: Option<&std::path::Path>) -> axum::Router {
     let config = Config { static_dir: static_dir.map(Into::into), ..Config::default() };
-    server::app(AppState::new(&config, tokio_util::sync::CancellationToken::new()))
+    server::app(AppState::new(&config, server::hub_for(&config), tokio_util::sync::CancellationToken::new()))
 }
 
 async fn body_text(response: axum::response::Response) -> String {
@@ -147,9 +138,9 @@ async fn an_invalid_project_name_is_refused_with_a_clear_error() {
             .expect("request");
         let response = router(None).oneshot(request).await.expect("response");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
-        let msg: ServerMsg = serde_json::from_str(&body_text(response).await).expect("json error");
-        let ServerMsg::Error(err) = msg else { panic!("expected an error body") };
-        assert_eq!(err.code, ErrorCode::InvalidProject);
+        let err: shared::api::ApiError =
+            serde_json::from_str(&body_text(response).await).expect("json error");
+        assert_eq!(err.code, "invalid_project");
     }
 }
 
@@ -160,6 +151,26 @@ async fn a_plain_get_on_the_stream_is_not_upgraded() {
         .await
         .expect("response");
     assert!(response.status().is_client_error(), "{}", response.status());
+    let err: shared::api::ApiError =
+        serde_json::from_str(&body_text(response).await).expect("the one error shape");
+    assert_eq!(err.code, "not_a_websocket");
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_get_the_one_error_shape() {
+    for (method, path, status) in [
+        ("GET", "/api/nope", StatusCode::NOT_FOUND),
+        ("GET", "/api/projects/x/nope", StatusCode::NOT_FOUND),
+        ("PUT", "/api/projects/x/run", StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/api/projects/x/tokens", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let request = Request::builder().method(method).uri(path).body(Body::empty()).expect("request");
+        let response = router(None).oneshot(request).await.expect("response");
+        assert_eq!(response.status(), status, "{method} {path}");
+        let err: shared::api::ApiError =
+            serde_json::from_str(&body_text(response).await).expect("the one error shape");
+        assert!(!err.code.is_empty() && !err.message.is_empty(), "{method} {path}: {err:?}");
+    }
 }
 
 #[tokio::test]

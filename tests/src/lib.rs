@@ -1,23 +1,20 @@
-//! Helpers for PerfMon's end-to-end tests: the real server on port 0 serving the
-//! real built frontend, and headless Chromium driven through ChromeDriver.
+//! Helpers for PerfMon's end-to-end tests: headless Chromium driven through
+//! ChromeDriver, against the real server (`server::testkit`) serving the real
+//! built frontend.
 //!
 //! # Layout
-//! - [`Server`]: `server::run` on a loopback port, stopped on drop.
 //! - [`ChromeDriver`]: a `chromedriver` child process on a free port, killed on drop.
 //! - [`browser`]: a fantoccini session with the flags Chromium needs as root in a
 //!   sandbox-less container.
 //! - [`open_panel`] / [`perfmon_button`]: load the app and open its panel.
 //! - [`dist_dir`]: where `trunk build` put the frontend.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// The workspace root (the parent of this crate).
 pub fn workspace_root() -> PathBuf {
@@ -38,44 +35,6 @@ pub fn dist_dir() -> PathBuf {
     dist
 }
 
-/// The real PerfMon server on a loopback port.
-pub struct Server {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Dropping or sending stops the server.
-    stop: Option<oneshot::Sender<()>>,
-    /// The serving task, awaited by [`Server::stop`].
-    task: Option<JoinHandle<Result<(), server::ServeError>>>,
-}
-
-impl Server {
-    /// Starts `server::run` on `127.0.0.1:0` with `config`.
-    pub async fn start(config: server::Config) -> Server {
-        Self::start_on("127.0.0.1:0".parse().expect("an address"), config).await
-    }
-
-    /// Starts `server::run` on `addr` with `config`.
-    pub async fn start_on(addr: SocketAddr, config: server::Config) -> Server {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Server { addr, stop: Some(stop), task: Some(task) }
-    }
-
-    /// Stops the server and waits for it to exit cleanly.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task joined").expect("server exited cleanly");
-        }
-    }
-}
-
 /// A `chromedriver` process on a free loopback port.
 pub struct ChromeDriver {
     /// The WebDriver endpoint.
@@ -89,7 +48,7 @@ impl ChromeDriver {
     /// until it accepts connections.
     pub fn start() -> ChromeDriver {
         let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-        let port = StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = server::testkit::free_port();
         let child = Command::new(&program)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use futures_util::StreamExt;
-use server::client::ApiClient;
+use server::testkit::TestServer;
 use shared::ServerMsg;
-use tests::{ChromeDriver, Server, browser, dist_dir};
+use tests::{ChromeDriver, browser, dist_dir};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -18,7 +18,7 @@ const PROJECT: &str = "e2e";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run() {
-    let server = Server::start(server::Config {
+    let server = TestServer::start(server::Config {
         static_dir: Some(dist_dir()),
         live_interval: Duration::from_millis(500),
         idle_interval: Duration::from_millis(500),
@@ -90,9 +90,10 @@ async fn the_panel_shows_live_server_data_fills_sparklines_and_badges_a_live_run
 
     // A registered run turns the badge Live.
     let mut child = std::process::Command::new("sleep").arg("60").spawn().expect("spawn a run");
-    ApiClient::new(server.addr)
+    server
+        .api()
         .call(
-            server::client::Method::POST,
+            server::cli::client::Method::POST,
             &format!("/api/projects/{PROJECT}/run"),
             Some(serde_json::json!({ "pid": child.id() }).to_string()),
         )
@@ -170,11 +171,11 @@ fn is_percent(text: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_token_the_page_streams_and_without_one_it_says_why() {
     let token = "e2e-s3cret";
-    let server = Server::start(server::Config {
+    let server = TestServer::start(server::Config {
         static_dir: Some(dist_dir()),
         live_interval: Duration::from_millis(500),
         idle_interval: Duration::from_millis(500),
-        auth: server::auth::Auth { token: Some(token.into()), jwt_secret: None },
+        auth: server::Auth { token: Some(token.into()), jwt_secret: None },
         ..server::Config::default()
     })
     .await;

@@ -14,7 +14,8 @@
 
 use std::time::Duration;
 
-use tests::{ChromeDriver, Server, browser, dist_dir};
+use server::testkit::TestServer;
+use tests::{ChromeDriver, browser, dist_dir};
 
 const INSTRUMENT: &str = r#"
 const Original = window.WebSocket;
@@ -61,7 +62,7 @@ fn config(dist: std::path::PathBuf) -> server::Config {
 #[tokio::main]
 async fn main() {
     let dist = dist_dir();
-    let first = Server::start(config(dist.clone())).await;
+    let first = TestServer::start(config(dist.clone())).await;
     let addr = first.addr;
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
@@ -73,7 +74,7 @@ async fn main() {
     let mut second = None;
     for _ in 0..50 {
         if std::net::TcpListener::bind(addr).is_ok() {
-            second = Some(Server::start_on(addr, config(dist.clone())).await);
+            second = Some(TestServer::start_on(addr, config(dist.clone())).await);
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

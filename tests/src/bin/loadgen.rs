@@ -11,15 +11,15 @@
 //! ```
 //! (`scripts/bench.sh` does all of it.)
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use server::client::{ApiClient, Method};
+use server::cli::client::Method;
+use server::testkit::Perfmon;
 use tokio::sync::Mutex;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
@@ -55,61 +55,39 @@ fn options() -> Options {
     o
 }
 
-/// The server under test, killed on drop.
-struct Perfmon {
-    child: Child,
-    addr: SocketAddr,
-    /// The registered run's process, killed on drop too.
+/// The server under test (killed on drop) with a live run registered, so the
+/// cadence is 1 s.
+struct Loaded {
+    perfmon: Perfmon,
+    /// The registered run's process, killed on drop.
     run: Child,
 }
 
-impl Drop for Perfmon {
+impl Drop for Loaded {
     fn drop(&mut self) {
-        for child in [&mut self.child, &mut self.run] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.run.kill();
+        let _ = self.run.wait();
     }
 }
 
-impl Perfmon {
-    async fn start(binary: &PathBuf) -> Perfmon {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let child = Command::new(binary)
-            .args([
-                "serve",
-                "--bind",
-                &addr.to_string(),
-                "--max-connections",
-                "20000",
-                "--static-dir",
-                "/nonexistent",
-            ])
-            .env("PERFMON_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!("cannot start {}: {err} (cargo build --release -p server)", binary.display())
-            });
-        let api = ApiClient::new(addr);
-        assert!(api.wait_until_up(Duration::from_secs(10)).await, "the server did not come up");
+impl Loaded {
+    async fn start(binary: &std::path::Path) -> Loaded {
+        let perfmon =
+            Perfmon::serve(binary, &["--max-connections", "20000", "--static-dir", "/nonexistent"]).await;
         let run = Command::new("sleep").arg("3600").spawn().expect("spawn a run");
         let body = serde_json::json!({ "pid": run.id() }).to_string();
-        api.call(Method::POST, "/api/projects/load/run", Some(body)).await.expect("register the run");
-        Perfmon { child, addr, run }
+        perfmon
+            .api()
+            .call(Method::POST, "/api/projects/load/run", Some(body))
+            .await
+            .expect("register the run");
+        Loaded { perfmon, run }
     }
 
     /// (CPU seconds so far, RSS in MB) of the server process.
     fn usage(&self) -> (f64, f64) {
-        let pid = self.child.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-        let ticks = server::selfcost::cpu_ticks(&stat).expect("cpu ticks");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-        let rss = server::selfcost::rss_bytes(&status).expect("rss");
-        (ticks as f64 / 100.0, rss as f64 / 1e6)
+        let (cpu, rss) = self.perfmon.usage();
+        (cpu, rss as f64 / 1e6)
     }
 }
 
@@ -140,8 +118,8 @@ fn now_ms() -> f64 {
 
 /// One round: N clients for the window; a row of the table.
 async fn round(options: &Options, n: usize) -> String {
-    let perfmon = Perfmon::start(&options.server).await;
-    let url = format!("ws://{}/ws/projects/load", perfmon.addr);
+    let perfmon = Loaded::start(&options.server).await;
+    let url = format!("ws://{}/ws/projects/load", perfmon.perfmon.addr);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let opened = Arc::new(AtomicU64::new(0));
     let window = Duration::from_secs(options.seconds);
@@ -216,9 +194,9 @@ async fn round(options: &Options, n: usize) -> String {
 
 /// The server with one client at the 1 s cadence for `seconds`.
 async fn at_rest(options: &Options) -> String {
-    let perfmon = Perfmon::start(&options.server).await;
+    let perfmon = Loaded::start(&options.server).await;
     let (mut ws, _) =
-        connect_async(format!("ws://{}/ws/projects/load", perfmon.addr)).await.expect("connect");
+        connect_async(format!("ws://{}/ws/projects/load", perfmon.perfmon.addr)).await.expect("connect");
     let window = Duration::from_secs(options.rest_seconds);
     // Settle first: start-up work is not the cost of watching.
     let settle = Instant::now() + Duration::from_secs(3);

@@ -8,12 +8,13 @@
 
 use std::time::Duration;
 
-use tests::{ChromeDriver, Server, browser, dist_dir};
+use server::testkit::TestServer;
+use tests::{ChromeDriver, browser, dist_dir};
 
 /// Registers a sleeping process as the demo project's run and reports some
 /// tokens, so the picture shows a live run.
 async fn show_a_run(addr: std::net::SocketAddr) -> std::process::Child {
-    use server::client::{ApiClient, Method};
+    use server::cli::client::{ApiClient, Method};
     let child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn a run");
     let api = ApiClient::new(addr);
     let run = serde_json::json!({ "pid": child.id() }).to_string();
@@ -30,7 +31,7 @@ async fn main() {
         Some(url) => (None, url, None),
         None => {
             let config = server::Config { static_dir: Some(dist_dir()), ..server::Config::default() };
-            let server = Server::start(config).await;
+            let server = TestServer::start(config).await;
             let url = format!("http://{}/?project=demo", server.addr);
             let run = show_a_run(server.addr).await;
             (Some(server), url, Some(run))

@@ -1,8 +1,21 @@
 //! A run's process tree: the registered pid and all its descendants, and what
 //! they use together.
+//!
+//! Descendants can only be found by reading every process's parent (not every
+//! kernel has `/proc/PID/task/TID/children`), so [`Scanner`] reads all of /proc
+//! every [`FULL_SCAN_EVERY`] (and when the roots change), and only the known
+//! trees' processes on the ticks in between: a tick with a run costs a few stat
+//! reads instead of one per process on the machine.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
+
+use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
+
+use super::procfs::{self, ProcStat};
+
+/// How often the whole of /proc is read to find the trees' new descendants.
+pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(5);
 
 /// One process as the tree needs it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,61 +41,6 @@ pub struct TreeUsage {
     pub rss_bytes: u64,
 }
 
-/// One process as `/proc/PID/stat` describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    /// Its pid.
-    pub pid: u32,
-    /// Its parent's pid (0 for none).
-    pub parent: u32,
-    /// User + system CPU time so far, in 1/100 s ticks.
-    pub cpu_ticks: u64,
-    /// Resident pages.
-    pub rss_pages: u64,
-    /// Exited but not yet reaped: no longer running.
-    pub zombie: bool,
-}
-
-/// Parses a `/proc/PID/stat` line; fields are counted after the last `)` because
-/// the command name may hold spaces and parentheses.
-pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // From field 3 (state): ppid 4, utime 14, stime 15, rss 24.
-    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    Some(ProcStat {
-        pid,
-        parent: number(1)? as u32,
-        cpu_ticks: number(11)? + number(12)?,
-        rss_pages: number(21)?,
-        zombie: fields.first() == Some(&"Z"),
-    })
-}
-
-/// Every process's stat, read straight from /proc: one small file per process
-/// (sysinfo reads several, which made a tick with a run cost milliseconds).
-/// `None` where /proc is missing (not Linux). Blocking.
-pub fn scan() -> Option<Vec<ProcStat>> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    let mut out = Vec::new();
-    for entry in entries.filter_map(Result::ok) {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        // A process may exit between listing and reading: skip it.
-        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
-            && let Some(parsed) = parse_stat(pid, &stat)
-        {
-            out.push(parsed);
-        }
-    }
-    Some(out)
-}
-
-/// How often the whole of /proc is read to find the trees' new descendants; in
-/// between, only the processes already known to be in a tree are read, so a tick
-/// with a run costs a few stat reads instead of one per process on the machine.
-/// (Kernels with `/proc/PID/task/TID/children` could walk the tree directly; not
-/// every kernel has it.)
-pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(5);
-
 /// The trees found by the last full scan.
 #[derive(Debug)]
 struct Known {
@@ -95,63 +53,113 @@ struct Known {
 }
 
 /// Turns successive scans into CPU rates per process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scanner {
     /// Each pid's CPU ticks at the previous scan, and when that was.
     previous: (HashMap<u32, u64>, Option<Instant>),
     /// The trees as the last full scan found them.
     known: Option<Known>,
+    /// Bytes per memory page, for resident sizes in /proc.
+    page_bytes: u64,
+    /// sysinfo's portable (and slower) process table, only where /proc is missing.
+    fallback: Option<System>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            previous: (HashMap::new(), None),
+            known: None,
+            page_bytes: procfs::page_bytes(),
+            fallback: None,
+        }
+    }
 }
 
 impl Scanner {
     /// The processes of the trees of `roots`, with their CPU use since the
     /// previous scan (0 for a process seen for the first time): all of /proc every
     /// [`FULL_SCAN_EVERY`] or when the roots change, the known trees' processes
-    /// otherwise. `None` where /proc is missing. Blocking.
-    pub fn scan(&mut self, page_bytes: u64, roots: &[u32]) -> Option<Vec<ProcInfo>> {
+    /// otherwise. Blocking.
+    pub fn scan(&mut self, roots: &[u32]) -> Vec<ProcInfo> {
         let now = Instant::now();
         let known =
             self.known.as_ref().filter(|k| k.roots == roots && now.duration_since(k.at) < FULL_SCAN_EVERY);
         let (stats, full) = match known {
-            Some(known) => (read_pids(&known.pids), false),
-            None => (scan()?, true),
+            Some(known) => (known.pids.iter().filter_map(|pid| procfs::read_stat(*pid)).collect(), false),
+            None => match procfs::scan() {
+                Some(stats) => (stats, true),
+                None => return self.scan_with_sysinfo(),
+            },
         };
-        let seconds = self.previous.1.map(|at| now.duration_since(at).as_secs_f64()).filter(|s| *s > 0.0);
-        let infos: Vec<ProcInfo> = stats
-            .iter()
-            .filter(|p| !p.zombie)
-            .map(|p| {
-                let before = self.previous.0.get(&p.pid).copied();
-                let cpu = match (before, seconds) {
-                    (Some(before), Some(seconds)) => p.cpu_ticks.saturating_sub(before) as f64 / seconds,
-                    _ => 0.0,
-                };
-                ProcInfo {
-                    pid: p.pid,
-                    parent: (p.parent != 0).then_some(p.parent),
-                    cpu_percent_of_core: cpu,
-                    rss_bytes: p.rss_pages * page_bytes,
-                }
-            })
-            .collect();
+        let infos = self.rates(&stats, now);
         if full {
             let pids =
                 roots.iter().filter_map(|root| usage(*root, &infos)).flat_map(|tree| tree.pids).collect();
             self.known = Some(Known { roots: roots.to_vec(), pids, at: now });
         }
+        infos
+    }
+
+    fn rates(&mut self, stats: &[ProcStat], now: Instant) -> Vec<ProcInfo> {
+        let seconds = self.previous.1.map(|at| now.duration_since(at).as_secs_f64());
+        let infos = stats
+            .iter()
+            .filter(|p| !p.zombie)
+            .map(|p| {
+                let before = self.previous.0.get(&p.pid).copied();
+                let cpu = match (before, seconds) {
+                    (Some(before), Some(seconds)) => procfs::cpu_percent(before, p.cpu_ticks, seconds),
+                    _ => None,
+                };
+                ProcInfo {
+                    pid: p.pid,
+                    parent: (p.parent != 0).then_some(p.parent),
+                    cpu_percent_of_core: cpu.unwrap_or(0.0),
+                    rss_bytes: p.rss_pages.saturating_mul(self.page_bytes),
+                }
+            })
+            .collect();
         self.previous = (stats.iter().map(|p| (p.pid, p.cpu_ticks)).collect(), Some(now));
-        Some(infos)
+        infos
+    }
+
+    /// No /proc (not Linux): sysinfo's process table.
+    fn scan_with_sysinfo(&mut self) -> Vec<ProcInfo> {
+        if self.fallback.is_none() {
+            self.fallback = System::new().ok();
+        }
+        let Some(system) = self.fallback.as_mut() else { return Vec::new() };
+        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
+        system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+        system
+            .processes()
+            .values()
+            // An exited child not yet reaped by its parent is no longer running.
+            .filter(|p| p.status() != ProcessStatus::Zombie)
+            .map(|p| ProcInfo {
+                pid: p.pid().as_u32(),
+                parent: p.parent().map(|pp| pp.as_u32()),
+                cpu_percent_of_core: f64::from(p.cpu_usage()),
+                rss_bytes: p.memory(),
+            })
+            .collect()
     }
 }
 
-/// The stats of `pids` that still exist. Blocking.
-fn read_pids(pids: &HashSet<u32>) -> Vec<ProcStat> {
-    pids.iter()
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            parse_stat(*pid, &stat)
-        })
-        .collect()
+/// The pids of `root`'s tree now, from a full scan; `None` if `root` is gone.
+/// Blocking.
+pub fn tree_now(root: u32) -> Option<HashSet<u32>> {
+    let infos = Scanner::default().scan(&[root]);
+    usage(root, &infos).map(|tree| tree.pids)
+}
+
+/// Whether `pid` is a live (not zombie) process. Blocking.
+pub fn alive(pid: u32) -> bool {
+    match procfs::read_stat(pid) {
+        Some(stat) => !stat.zombie,
+        None => Scanner::default().scan_with_sysinfo().iter().any(|p| p.pid == pid),
+    }
 }
 
 /// Sums `root` and its descendants among `processes`; `None` if `root` is not there.
@@ -206,41 +214,30 @@ mod tests {
     }
 
     #[test]
-    fn stat_lines_parse_after_the_command_name() {
-        let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 0 0 0 70 30 0 0 20 0 1 0 408805 2998272 372 18446744073709551615";
-        assert_eq!(
-            parse_stat(4242, line),
-            Some(ProcStat { pid: 4242, parent: 4200, cpu_ticks: 100, rss_pages: 372, zombie: false })
-        );
-        let zombie = "7 (gone) Z 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0";
-        assert_eq!(parse_stat(7, zombie).map(|p| p.zombie), Some(true));
-        assert_eq!(parse_stat(1, "garbage"), None);
-    }
-
-    #[test]
     fn a_real_scan_finds_this_process_and_its_parent() {
-        if !cfg!(target_os = "linux") {
-            return;
-        }
         let me = std::process::id();
         let mut scanner = Scanner::default();
-        let procs = scanner.scan(4096, &[me]).expect("/proc is there");
+        let procs = scanner.scan(&[me]);
         let this = procs.iter().find(|p| p.pid == me).expect("this process is listed");
         assert!(this.rss_bytes > 0);
         assert!(this.parent.is_some());
         // The next scan reads only the known tree: this process (and its threads'
         // children, none here), not the whole machine.
-        let again = scanner.scan(4096, &[me]).expect("/proc is there");
+        let again = scanner.scan(&[me]);
         assert!(again.iter().any(|p| p.pid == me));
         assert!(again.len() < procs.len(), "{} of {}", again.len(), procs.len());
         // Other roots force a full scan.
-        let other = scanner.scan(4096, &[1]).expect("/proc is there");
+        let other = scanner.scan(&[1]);
         assert!(other.len() > again.len(), "a full scan lists the machine");
     }
 
     #[test]
     fn a_missing_root_has_no_tree() {
         assert_eq!(usage(99, &[p(1, None, 0.0, 0)]), None);
+        // Pids are at most 2^22 on Linux: this one cannot exist.
+        assert_eq!(tree_now(u32::MAX - 1), None);
+        assert!(!alive(u32::MAX - 1));
+        assert!(alive(std::process::id()));
     }
 
     #[test]

@@ -1,0 +1,121 @@
+//! `perfmon run -- COMMAND`: runs COMMAND as a project's agent run and streams it
+//! live, then exits with COMMAND's exit code. It registers with the PerfMon server
+//! at `--bind` if one answers, and otherwise serves one itself for as long as the
+//! command runs. PerfMon only watches: Ctrl-C reaches the command through the
+//! terminal, and the wrapper waits for the command so the run is closed properly.
+
+use std::process::{ExitCode, ExitStatus};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::ServeArgs;
+use super::client::{ApiClient, Method};
+use crate::hub::project::ProjectName;
+
+/// A server this wrapper started itself, and how to stop it.
+type OwnServer = Option<(oneshot::Sender<()>, JoinHandle<Result<(), crate::service::ServeError>>)>;
+
+/// Runs `command` as `project`'s run; the command's exit code (127 when it cannot
+/// start, 2 for bad arguments).
+pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitCode {
+    let project = match ProjectName::parse(project) {
+        Ok(project) => project,
+        Err(err) => {
+            eprintln!("perfmon: --project: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some((program, program_args)) = command.split_first() else {
+        eprintln!("perfmon: no command to run");
+        return ExitCode::from(2);
+    };
+    let config = args.config();
+    if let Err(err) = crate::service::check_exposure(&config, args.bind) {
+        eprintln!("perfmon: {err}");
+        return ExitCode::from(2);
+    }
+    let api = ApiClient::new(args.bind).with_token(args.token.clone());
+    // Serve ourselves unless a PerfMon is already up at that address.
+    let own_server: OwnServer = if api.is_up().await {
+        eprintln!("perfmon: using the PerfMon server at http://{}/", args.bind);
+        None
+    } else {
+        let listener = match super::serve::bind(&args).await {
+            Ok(listener) => listener,
+            Err(code) => return code,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(crate::service::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        eprintln!("perfmon: PerfMon is running: open http://{}/?project={project}", args.bind);
+        Some((stop, task))
+    };
+
+    // Ctrl-C reaches the child through the terminal; the wrapper itself outlives
+    // it to close the run.
+    let _ignore_interrupts = tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+    let mut child = match tokio::process::Command::new(program).args(program_args).spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!("perfmon: cannot start {program}: {err}");
+            stop(own_server).await;
+            return ExitCode::from(127);
+        }
+    };
+    let run_path = format!("/api/projects/{project}/run");
+    if let Some(pid) = child.id() {
+        let body = serde_json::json!({ "pid": pid }).to_string();
+        if let Err(err) = api.call(Method::POST, &run_path, Some(body)).await {
+            eprintln!("perfmon: the run is not tracked: {err}");
+        }
+    }
+    let status = child.wait().await;
+    let _ = api.call(Method::DELETE, &run_path, None).await;
+    stop(own_server).await;
+    match status {
+        Ok(status) => ExitCode::from(exit_code(status)),
+        Err(err) => {
+            eprintln!("perfmon: lost track of the command: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn stop(own: OwnServer) {
+    if let Some((stop, task)) = own {
+        let _ = stop.send(());
+        if let Ok(Err(err)) = task.await {
+            eprintln!("perfmon: server failed: {err}");
+        }
+    }
+}
+
+/// The command's exit code, or 128 + the signal number for one killed by a
+/// signal, as shells report it.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(script: &str) -> ExitStatus {
+        std::process::Command::new("sh").args(["-c", script]).status().expect("sh runs")
+    }
+
+    #[test]
+    fn exit_codes_pass_through_and_signals_read_as_128_plus_n() {
+        assert_eq!(exit_code(status_of("exit 0")), 0);
+        assert_eq!(exit_code(status_of("exit 7")), 7);
+        assert_eq!(exit_code(status_of("kill -KILL $$")), 128 + 9);
+        assert_eq!(exit_code(status_of("kill -TERM $$")), 128 + 15);
+    }
+}

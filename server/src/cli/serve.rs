@@ -1,0 +1,63 @@
+//! `perfmon serve`: the server on `--bind` until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+
+use super::ServeArgs;
+
+/// Serves until Ctrl-C or SIGTERM; exit 2 for a configuration PerfMon refuses.
+pub async fn until_signal(args: ServeArgs) -> ExitCode {
+    let config = args.config();
+    if let Err(err) = crate::service::check_exposure(&config, args.bind) {
+        eprintln!("perfmon: {err}");
+        return ExitCode::from(2);
+    }
+    let listener = match bind(&args).await {
+        Ok(listener) => listener,
+        Err(code) => return code,
+    };
+    let addr = listener.local_addr().unwrap_or(args.bind);
+    println!("PerfMon is running: open http://{addr}/");
+    match crate::service::run(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("perfmon: server failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Listens on `--bind`, or says why it cannot.
+pub async fn bind(args: &ServeArgs) -> Result<TcpListener, ExitCode> {
+    TcpListener::bind(args.bind).await.map_err(|err| {
+        eprintln!("perfmon: cannot listen on {}: {err}", args.bind);
+        ExitCode::FAILURE
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,152 @@
+//! The one reader of `/proc/PID/stat`: used for the run's process tree
+//! ([`super::proctree`]) and for PerfMon's own cost ([`read_self`]). One small file
+//! per process, instead of the several sysinfo reads, keeps a tick cheap.
+
+use std::path::Path;
+
+/// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ, fixed by
+/// the kernel's ABI for /proc whatever the kernel's own tick rate).
+pub const TICKS_PER_SECOND: f64 = 100.0;
+
+/// One process as `/proc/PID/stat` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Its pid.
+    pub pid: u32,
+    /// Its parent's pid (0 for none).
+    pub parent: u32,
+    /// User + system CPU time so far, in 1/100 s ticks.
+    pub cpu_ticks: u64,
+    /// Resident pages.
+    pub rss_pages: u64,
+    /// Exited but not yet reaped: no longer running.
+    pub zombie: bool,
+}
+
+/// Parses a `/proc/PID/stat` line. Fields are counted after the last `)`, because
+/// the command name (field 2) may hold spaces and parentheses.
+pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // From field 3 (state): ppid is field 4, utime 14, stime 15, rss 24.
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    Some(ProcStat {
+        pid,
+        parent: u32::try_from(number(1)?).ok()?,
+        cpu_ticks: number(11)?.checked_add(number(12)?)?,
+        rss_pages: number(21)?,
+        zombie: fields.first() == Some(&"Z"),
+    })
+}
+
+/// `/proc/{pid}/stat`, parsed; `None` if the process is gone (or there is no
+/// /proc). Blocking.
+pub fn read_stat(pid: u32) -> Option<ProcStat> {
+    read_stat_at(&Path::new("/proc").join(pid.to_string()), pid)
+}
+
+fn read_stat_at(dir: &Path, pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(dir.join("stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// Every process's stat: one small file per process. `None` where /proc is
+/// missing (not Linux). Blocking.
+pub fn scan() -> Option<Vec<ProcStat>> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut out = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        // A process may exit between listing and reading: skip it.
+        if let Some(stat) = read_stat_at(&entry.path(), pid) {
+            out.push(stat);
+        }
+    }
+    Some(out)
+}
+
+/// This process's own counters, as [`read_stat`] reads them. Blocking.
+pub fn read_self() -> Option<ProcStat> {
+    read_stat(std::process::id())
+}
+
+/// CPU use between two readings `seconds` apart, in % of one core.
+pub fn cpu_percent(ticks_before: u64, ticks_after: u64, seconds: f64) -> Option<f64> {
+    (seconds > 0.0)
+        .then(|| ticks_after.saturating_sub(ticks_before) as f64 / TICKS_PER_SECOND / seconds * 100.0)
+}
+
+/// `AT_PAGESZ` in the auxiliary vector the kernel handed this process: the size
+/// of a memory page, which /proc counts resident memory in.
+const AT_PAGESZ: u64 = 6;
+
+/// The size of a memory page, as the kernel told this process at start
+/// (`/proc/self/auxv`); 4 KiB where that cannot be read. Blocking.
+pub fn page_bytes() -> u64 {
+    std::fs::read("/proc/self/auxv").ok().and_then(|auxv| auxv_value(&auxv, AT_PAGESZ)).unwrap_or(4096)
+}
+
+/// The value of `key` in an auxiliary vector: native-endian (key, value) pairs of
+/// machine words, ending with key 0.
+fn auxv_value(auxv: &[u8], key: u64) -> Option<u64> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let word = |bytes: &[u8]| -> u64 {
+        let mut buf = [0u8; WORD];
+        buf.copy_from_slice(bytes);
+        usize::from_ne_bytes(buf) as u64
+    };
+    auxv.chunks_exact(2 * WORD)
+        .map(|pair| (word(&pair[..WORD]), word(&pair[WORD..])))
+        .take_while(|(k, _)| *k != 0)
+        .find_map(|(k, v)| (k == key).then_some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_parse_after_the_command_name() {
+        let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 0 0 0 70 30 0 0 20 0 1 0 408805 2998272 372 18446744073709551615";
+        assert_eq!(
+            parse_stat(4242, line),
+            Some(ProcStat { pid: 4242, parent: 4200, cpu_ticks: 100, rss_pages: 372, zombie: false })
+        );
+        let zombie = "7 (gone) Z 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0";
+        assert_eq!(parse_stat(7, zombie).map(|p| p.zombie), Some(true));
+        assert_eq!(parse_stat(1, "garbage"), None);
+        assert_eq!(parse_stat(1, "1 (short) S 0 1"), None, "too few fields");
+    }
+
+    #[test]
+    fn cpu_percent_is_ticks_over_wall_time() {
+        assert_eq!(cpu_percent(100, 150, 1.0), Some(50.0));
+        assert_eq!(cpu_percent(100, 350, 2.0), Some(125.0), "more than one core");
+        assert_eq!(cpu_percent(150, 100, 1.0), Some(0.0), "a counter never runs backwards");
+        assert_eq!(cpu_percent(100, 150, 0.0), None);
+    }
+
+    #[test]
+    fn the_auxiliary_vector_is_read_pair_by_pair_until_its_end() {
+        let words = |ws: &[usize]| ws.iter().flat_map(|w| w.to_ne_bytes()).collect::<Vec<u8>>();
+        assert_eq!(auxv_value(&words(&[3, 64, 6, 16384, 0, 0]), AT_PAGESZ), Some(16384));
+        assert_eq!(auxv_value(&words(&[3, 64, 0, 0, 6, 4096]), AT_PAGESZ), None, "nothing after the end");
+        assert_eq!(auxv_value(&[], AT_PAGESZ), None);
+    }
+
+    #[test]
+    fn the_page_size_is_what_getconf_says() {
+        let Ok(out) = std::process::Command::new("getconf").arg("PAGESIZE").output() else {
+            panic!("getconf is part of every Linux libc install");
+        };
+        let expected: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("a number");
+        assert_eq!(page_bytes(), expected);
+    }
+
+    #[test]
+    fn this_process_reads_as_alive_with_memory() {
+        let me = read_self().expect("/proc/self/stat");
+        assert_eq!(me.pid, std::process::id());
+        assert!(me.rss_pages > 0 && !me.zombie && me.parent > 0);
+        assert!(scan().expect("/proc").iter().any(|p| p.pid == me.pid));
+    }
+}

@@ -1,0 +1,158 @@
+//! How the server behaves, and the credentials it accepts: plain settings that
+//! the command line fills in and the layers below read.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::hub::project::ProjectName;
+
+/// How the server behaves; `Default` is what `perfmon serve` uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the built frontend (`trunk build` output) lives; `None` serves no UI.
+    pub static_dir: Option<std::path::PathBuf>,
+    /// Time between samples while any project's run is live.
+    pub live_interval: Duration,
+    /// Time between pushes to a project whose run is not live.
+    pub idle_interval: Duration,
+    /// How much history a new client receives on connect.
+    pub history_window: Duration,
+    /// Credentials clients must present; none means loopback-only.
+    pub auth: Auth,
+    /// Browser origins allowed to open the stream besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// When set, the only projects that may be watched.
+    pub projects: Option<Vec<ProjectName>>,
+    /// The most WebSockets open at once; more get 503.
+    pub max_connections: usize,
+    /// How often the server pings each client.
+    pub ping_interval: Duration,
+    /// A client silent this long (no pong, no message) is dropped.
+    pub client_timeout: Duration,
+    /// A send that takes longer than this drops the client (it stopped reading).
+    pub send_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            static_dir: None,
+            live_interval: Duration::from_millis(shared::LIVE_INTERVAL_MS),
+            idle_interval: Duration::from_millis(shared::IDLE_INTERVAL_MS),
+            history_window: Duration::from_secs(600),
+            auth: Auth::default(),
+            allowed_origins: Vec::new(),
+            projects: None,
+            max_connections: 1024,
+            ping_interval: Duration::from_secs(20),
+            client_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How clients prove they may connect. With neither set, nothing is checked,
+/// which the server only allows on a loopback address.
+#[derive(Clone, Default)]
+pub struct Auth {
+    /// A shared static token.
+    pub token: Option<String>,
+    /// The HS256 key of accepted JWTs (which must carry `exp`).
+    pub jwt_secret: Option<String>,
+}
+
+// Hand-written so secrets never reach a log through `{:?}`.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// The claims PerfMon reads from a JWT; `exp` is checked by the validator.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    #[allow(dead_code)] // Required to be present; its value is checked by jsonwebtoken.
+    exp: u64,
+}
+
+impl Auth {
+    /// Whether any credential is configured.
+    pub fn is_enabled(&self) -> bool {
+        self.token.is_some() || self.jwt_secret.is_some()
+    }
+
+    /// Whether `presented` is the static token (compared in constant time) or a
+    /// valid, unexpired JWT.
+    pub fn accepts(&self, presented: &str) -> bool {
+        if let Some(token) = &self.token
+            && bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+        {
+            return true;
+        }
+        if let Some(secret) = &self.jwt_secret {
+            let mut validation = Validation::new(Algorithm::HS256);
+            // jsonwebtoken forgives a minute past `exp` by default; a few seconds
+            // of clock skew is all an expired token gets here.
+            validation.leeway = 5;
+            let key = DecodingKey::from_secret(secret.as_bytes());
+            return jsonwebtoken::decode::<Claims>(presented, &key, &validation).is_ok();
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+
+    fn jwt(secret: &str, exp: u64) -> String {
+        #[derive(serde::Serialize)]
+        struct C {
+            exp: u64,
+            sub: &'static str,
+        }
+        encode(
+            &Header::new(Algorithm::HS256),
+            &C { exp, sub: "agent" },
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("encode")
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+
+    #[test]
+    fn the_static_token_must_match_exactly() {
+        let auth = Auth { token: Some("s3cret".into()), jwt_secret: None };
+        assert!(auth.accepts("s3cret"));
+        assert!(!auth.accepts("s3cre"));
+        assert!(!auth.accepts("s3cretX"));
+        assert!(!auth.accepts(""));
+    }
+
+    #[test]
+    fn jwts_must_be_signed_with_the_secret_and_unexpired() {
+        let auth = Auth { token: None, jwt_secret: Some("key".into()) };
+        assert!(auth.accepts(&jwt("key", now() + 600)));
+        assert!(!auth.accepts(&jwt("other", now() + 600)));
+        assert!(!auth.accepts(&jwt("key", now() - 600)), "expired");
+        assert!(!auth.accepts(&jwt("key", now() - 30)), "expired 30 s ago");
+        assert!(!auth.accepts("not.a.jwt"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let auth = Auth { token: Some("s3cret".into()), jwt_secret: Some("key".into()) };
+        let text = format!("{auth:?}");
+        assert!(!text.contains("s3cret") && !text.contains("key\""), "{text}");
+    }
+}

@@ -1,0 +1,530 @@
+//! The hub: every project's run, token usage, recent history and stream of frames.
+//!
+//! The tick loop publishes into it once per tick ([`Hub`] is the loop's
+//! [`Sink`]); the hub turns the host sample into one `perf_metrics` message per
+//! due project, serialises it once, keeps it in the project's history and stores
+//! it in the project's `watch` channel. Sockets hold receivers: each sees the
+//! newest frame, and a slow socket skips to it instead of queueing history. The hub
+//! knows nothing of HTTP: it hands out [`Frame`]s, shared bytes the web layer
+//! wraps in WebSocket messages.
+//!
+//! - [`project`]: validated project names.
+//! - [`runs`]: the run's lifecycle and the signals sent to its process tree.
+//! - [`tokens`]: token reports.
+//! - [`history`]: the replay ring.
+
+mod history;
+pub mod project;
+mod runs;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use shared::{ErrorMsg, PerfMetrics, Run, RunStatus, ServerMsg, Tokens};
+use tokio::sync::{Notify, watch};
+
+use crate::sampling::{HostSample, Sections, Sink, TreeReading};
+use history::History;
+use project::ProjectName;
+pub use runs::RunError;
+
+/// One serialised server message (JSON text), shared by every socket of a project:
+/// cloning it is a reference-count increment, not a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        // Only ever built from a `String`, so always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty (never, for a real message).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The shared bytes, for the web layer to wrap.
+    pub fn bytes(&self) -> Bytes {
+        self.0.clone()
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        Frame(Bytes::from(text))
+    }
+}
+
+/// The most projects tracked at once: names come from clients, so the set must
+/// not grow without bound.
+pub const MAX_PROJECTS: usize = 256;
+
+/// How long a project nobody watches keeps its history, so a reload finds it.
+const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+/// Projects and their frame channels.
+#[derive(Debug)]
+pub struct Hub {
+    /// Cadence while any run is live.
+    live_interval: Duration,
+    /// Cadence for projects whose run is not live.
+    idle_interval: Duration,
+    /// How much history each project keeps.
+    history_window: Duration,
+    /// Locked briefly, never across an `.await` or a blocking call.
+    inner: Mutex<Inner>,
+    /// Wakes the tick loop when the cadence may have changed.
+    cadence: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Projects that have a subscriber, a run, tokens, or recent watchers.
+    projects: HashMap<ProjectName, Project>,
+    /// The newest host sample, so a new subscriber gets data at once.
+    last: Option<HostSample>,
+}
+
+impl Inner {
+    /// The project's entry, created if there is room.
+    fn entry(&mut self, project: &ProjectName) -> Result<&mut Project, SubscribeError> {
+        if !self.projects.contains_key(project) && self.projects.len() >= MAX_PROJECTS {
+            return Err(SubscribeError::TooManyProjects);
+        }
+        Ok(self.projects.entry(project.clone()).or_insert_with(Project::new))
+    }
+}
+
+#[derive(Debug)]
+struct Project {
+    /// The project's agent run.
+    run: Run,
+    /// What the live run's tree used at the newest sample, exactly as read.
+    tree: Option<TreeReading>,
+    /// Token usage reported for the project.
+    tokens: Tokens,
+    /// The newest frame; `None` until the first sample after subscription.
+    frames: watch::Sender<Option<Frame>>,
+    /// Recent frames.
+    history: History,
+    /// The newest sample as data, for the JSON endpoint.
+    latest: Option<PerfMetrics>,
+    /// Frames pushed so far; the next frame's `seq` is one more.
+    seq: u64,
+    /// When a frame was last pushed, to space idle projects at the idle cadence.
+    last_sent: Option<Instant>,
+    /// When a socket last watched (or an agent reported), to forget abandoned projects.
+    last_watched: Instant,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    /// [`MAX_PROJECTS`] projects are already tracked.
+    #[error("too many projects are being watched (at most {MAX_PROJECTS})")]
+    TooManyProjects,
+}
+
+impl Project {
+    fn new() -> Self {
+        Project {
+            run: Run::default(),
+            tree: None,
+            tokens: Tokens::default(),
+            frames: watch::Sender::new(None),
+            history: History::default(),
+            latest: None,
+            seq: 0,
+            last_sent: None,
+            last_watched: Instant::now(),
+        }
+    }
+
+    fn touch(&mut self) {
+        self.last_watched = Instant::now();
+    }
+
+    fn is_kept(&self, now: Instant) -> bool {
+        self.frames.receiver_count() > 0
+            || self.run.status.is_live()
+            || now.saturating_duration_since(self.last_watched) < FORGET_AFTER
+    }
+
+    fn set_status(&mut self, status: RunStatus) {
+        self.run.status = status;
+        if !status.is_live() {
+            self.run.process = None;
+            self.tree = None;
+        }
+    }
+
+    fn interval(&self, hub: &Hub) -> Duration {
+        if self.run.status.is_live() { hub.live_interval } else { hub.idle_interval }
+    }
+
+    fn metrics(&self, name: &ProjectName, sections: &Sections, interval: Duration) -> PerfMetrics {
+        let mut run = self.run.clone();
+        if !run.status.is_live() {
+            run.process = None;
+        }
+        PerfMetrics {
+            timestamp: sections.timestamp.clone(),
+            project: name.to_string(),
+            run,
+            tokens: self.tokens.clone(),
+            cpu: sections.cpu.clone(),
+            memory: sections.memory.clone(),
+            gpu: sections.gpu.clone(),
+            seq: self.seq + 1,
+            interval_ms: interval.as_millis() as u64,
+            network: sections.network.clone(),
+            disk: sections.disk.clone(),
+            monitor: sections.monitor.clone(),
+        }
+    }
+
+    fn push(&mut self, hub: &Hub, name: &ProjectName, sections: &Sections, now: Instant) {
+        let msg = ServerMsg::PerfMetrics(self.metrics(name, sections, self.interval(hub)));
+        let text = match serde_json::to_string(&msg) {
+            Ok(text) => text,
+            // Plain data always serialises; if that ever changes, skip one frame
+            // rather than end the stream.
+            Err(err) => {
+                tracing::error!("could not serialise perf_metrics: {err}");
+                return;
+            }
+        };
+        let ServerMsg::PerfMetrics(metrics) = msg else { return };
+        let frame = Frame::from(text);
+        self.seq = metrics.seq;
+        self.latest = Some(metrics);
+        self.last_sent = Some(now);
+        self.history.push(frame.clone(), now, hub.history_window, hub.history_capacity());
+        self.frames.send_replace(Some(frame));
+    }
+}
+
+/// What a new socket starts from.
+#[derive(Debug)]
+pub struct Subscription {
+    /// The project's recent samples as one `history` message, if there are any.
+    pub history: Option<Frame>,
+    /// Newer frames; the current one is already in `history`.
+    pub frames: watch::Receiver<Option<Frame>>,
+}
+
+/// One project as a scrape sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectSnapshot {
+    /// Its name.
+    pub name: ProjectName,
+    /// Whether its run is running or paused.
+    pub live: bool,
+    /// What the live run's tree used at the newest sample, exactly as read.
+    pub tree: Option<TreeReading>,
+    /// Its token counts.
+    pub tokens: Tokens,
+}
+
+impl Hub {
+    /// An empty hub with the given cadence and history window.
+    pub fn new(live_interval: Duration, idle_interval: Duration, history_window: Duration) -> Self {
+        Hub { live_interval, idle_interval, history_window, inner: Mutex::default(), cadence: Notify::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves plain data behind, still usable.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn history_capacity(&self) -> usize {
+        let fastest = self.live_interval.min(self.idle_interval).max(Duration::from_millis(1));
+        (self.history_window.as_millis() / fastest.as_millis()) as usize + 1
+    }
+
+    /// Subscribes to `project`: its history so far (with a first frame built from
+    /// the newest sample when the project is new) and a receiver of newer frames.
+    /// Taken under one lock, so no frame is missed or sent twice.
+    pub fn subscribe(&self, project: &ProjectName) -> Result<Subscription, SubscribeError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let sections = inner.last.as_ref().map(HostSample::sections);
+        let entry = inner.entry(project)?;
+        entry.touch();
+        if entry.history.is_empty()
+            && let Some(sections) = &sections
+        {
+            entry.push(self, project, sections, Instant::now());
+        }
+        let history = (!entry.history.is_empty()).then(|| entry.history.message());
+        Ok(Subscription { history, frames: entry.frames.subscribe() })
+    }
+
+    /// Publishes one host sample: updates runs from it, then pushes a frame to
+    /// every project that is due.
+    pub fn publish(&self, sample: HostSample) {
+        let now = Instant::now();
+        let sections = sample.sections();
+        let mut cadence_changed = false;
+        let mut inner = self.lock();
+        inner.projects.retain(|_, project| project.is_kept(now));
+        // Idle projects ride on a faster tick when another project is live; half a
+        // live interval of slack keeps them from slipping a whole tick late.
+        let slack = self.live_interval / 2;
+        for (name, project) in inner.projects.iter_mut() {
+            if project.run.status.is_live()
+                && let Some(pid) = project.run.pid
+                && let Some(reading) = sample.runs.get(&pid)
+            {
+                match reading {
+                    Some(tree) => {
+                        project.tree = Some(*tree);
+                        project.run.process = Some(tree.to_contract());
+                    }
+                    None => {
+                        tracing::info!("run of project {name} (pid {pid}) exited");
+                        project.set_status(RunStatus::Stopped);
+                        cadence_changed = true;
+                    }
+                }
+            }
+            let due = project.run.status.is_live()
+                || project
+                    .last_sent
+                    .is_none_or(|at| now.saturating_duration_since(at) + slack >= self.idle_interval);
+            if due {
+                project.push(self, name, &sections, now);
+            }
+        }
+        inner.last = Some(sample);
+        drop(inner);
+        if cadence_changed {
+            self.cadence.notify_one();
+        }
+    }
+
+    /// Tells every watching client about a server-side fault. The message takes
+    /// the place of the newest frame (it is not history); the next sample
+    /// replaces it.
+    pub fn broadcast_error(&self, error: ErrorMsg) {
+        let text = match serde_json::to_string(&ServerMsg::Error(error)) {
+            Ok(text) => Frame::from(text),
+            Err(err) => {
+                tracing::error!("could not serialise an error: {err}");
+                return;
+            }
+        };
+        for project in self.lock().projects.values() {
+            project.frames.send_replace(Some(text.clone()));
+        }
+    }
+
+    /// How long the tick loop should wait before the next sample.
+    pub fn interval(&self) -> Duration {
+        let live = self.lock().projects.values().any(|p| p.run.status.is_live());
+        if live { self.live_interval } else { self.idle_interval }
+    }
+
+    /// The root pids of every live run, for the tick loop to measure.
+    pub fn live_pids(&self) -> Vec<u32> {
+        let inner = self.lock();
+        inner.projects.values().filter(|p| p.run.status.is_live()).filter_map(|p| p.run.pid).collect()
+    }
+
+    /// The project's newest sample; built from the newest host sample when nothing
+    /// has been pushed for it yet. `None` before the first sample.
+    pub fn latest(&self, project: &ProjectName) -> Option<PerfMetrics> {
+        let inner = self.lock();
+        let sections = || inner.last.as_ref().map(HostSample::sections);
+        match inner.projects.get(project) {
+            Some(p) => {
+                p.latest.clone().or_else(|| sections().map(|s| p.metrics(project, &s, p.interval(self))))
+            }
+            None => sections().map(|s| Project::new().metrics(project, &s, self.idle_interval)),
+        }
+    }
+
+    /// The newest host sample and every tracked project, exactly as read.
+    pub fn snapshot(&self) -> (Option<HostSample>, Vec<ProjectSnapshot>) {
+        let inner = self.lock();
+        let projects = inner
+            .projects
+            .iter()
+            .filter(|(_, p)| p.latest.is_some())
+            .map(|(name, p)| ProjectSnapshot {
+                name: name.clone(),
+                live: p.run.status.is_live(),
+                tree: p.tree,
+                tokens: p.tokens.clone(),
+            })
+            .collect();
+        (inner.last.clone(), projects)
+    }
+}
+
+impl Sink for Hub {
+    fn interval(&self) -> Duration {
+        Hub::interval(self)
+    }
+
+    fn live_pids(&self) -> Vec<u32> {
+        Hub::live_pids(self)
+    }
+
+    async fn cadence_changed(&self) {
+        self.cadence.notified().await
+    }
+
+    fn publish(&self, sample: HostSample) {
+        Hub::publish(self, sample)
+    }
+
+    fn sampling_failed(&self) {
+        self.broadcast_error(ErrorMsg {
+            code: shared::ErrorCode::SamplerRestarted,
+            message: "sampling failed; the sampler was restarted and data resumes next tick".into(),
+        });
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn hub() -> Hub {
+        Hub::new(Duration::from_secs(1), Duration::from_secs(3), Duration::from_secs(600))
+    }
+
+    pub fn name(s: &str) -> ProjectName {
+        ProjectName::parse(s).expect("valid name")
+    }
+
+    fn sample(ts: &str) -> HostSample {
+        let mut sample = HostSample {
+            taken_at: chrono::DateTime::parse_from_rfc3339(ts).expect("time").to_utc(),
+            ..HostSample::default()
+        };
+        sample.cpu.percent = Some(12.5);
+        sample
+    }
+
+    fn decode(frame: &Option<Frame>) -> PerfMetrics {
+        let text = frame.as_ref().expect("a frame");
+        match serde_json::from_str::<ServerMsg>(text.as_str()).expect("valid json") {
+            ServerMsg::PerfMetrics(m) => m,
+            other => panic!("expected perf_metrics, got {other:?}"),
+        }
+    }
+
+    fn history_of(sub: Subscription) -> shared::History {
+        match serde_json::from_str(sub.history.expect("history").as_str()).expect("decode") {
+            ServerMsg::History(h) => h,
+            other => panic!("expected history, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn subscribers_of_one_project_share_one_frame() {
+        let hub = hub();
+        let a = hub.subscribe(&name("demo")).expect("subscribe").frames;
+        let b = hub.subscribe(&name("demo")).expect("subscribe").frames;
+        hub.publish(sample("2026-01-01T00:00:00Z"));
+        let (fa, fb) = (a.borrow().clone(), b.borrow().clone());
+        assert_eq!(fa, fb);
+        let m = decode(&fa);
+        assert_eq!(m.project, "demo");
+        assert_eq!(m.timestamp.as_str(), "2026-01-01T00:00:00.000Z");
+        assert_eq!((m.seq, m.interval_ms), (1, 3000));
+        assert_eq!(m.cpu.percent, Some(12.5));
+    }
+
+    #[test]
+    fn a_late_subscriber_gets_the_newest_sample_as_history_at_once() {
+        let hub = hub();
+        hub.publish(sample("2026-01-01T00:00:00Z"));
+        let sub = hub.subscribe(&name("late")).expect("subscribe");
+        // The receiver has already seen that frame: it must not be sent twice.
+        assert!(!sub.frames.has_changed().expect("sender alive"));
+        let h = history_of(sub);
+        assert_eq!(h.samples.len(), 1);
+        assert_eq!(h.samples[0].project, "late");
+    }
+
+    #[test]
+    fn history_replays_every_pushed_sample_in_order() {
+        let hub = hub();
+        let project = name("replay");
+        let _keep = hub.subscribe(&project).expect("subscribe");
+        hub.start_run(&project, std::process::id()).expect("start");
+        for second in 0..5 {
+            hub.publish(sample(&format!("2026-01-01T00:00:0{second}Z")));
+        }
+        let seqs: Vec<u64> =
+            history_of(hub.subscribe(&project).expect("subscribe")).samples.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn idle_projects_are_not_pushed_faster_than_the_idle_cadence() {
+        let hub = hub();
+        let rx = hub.subscribe(&name("idle")).expect("subscribe").frames;
+        hub.publish(sample("2026-01-01T00:00:00Z"));
+        hub.publish(sample("2026-01-01T00:00:01Z"));
+        assert_eq!(decode(&rx.borrow()).timestamp.as_str(), "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn live_projects_are_pushed_every_tick_and_set_the_cadence() {
+        let hub = hub();
+        let project = name("busy");
+        let rx = hub.subscribe(&project).expect("subscribe").frames;
+        assert_eq!(hub.interval(), Duration::from_secs(3));
+        let run = hub.start_run(&project, 42).expect("start");
+        assert_eq!(run.run_id, Some(format!("42-{}", run.started_at.as_ref().expect("started").as_str())));
+        assert_eq!(hub.interval(), Duration::from_secs(1));
+        assert_eq!(hub.live_pids(), [42]);
+        let mut s = sample("2026-01-01T00:00:00Z");
+        s.runs.insert(42, Some(TreeReading { process_count: 2, ..TreeReading::default() }));
+        hub.publish(s);
+        hub.publish(sample("2026-01-01T00:00:01Z"));
+        let m = decode(&rx.borrow());
+        assert_eq!(m.timestamp.as_str(), "2026-01-01T00:00:01.000Z");
+        assert_eq!((m.run.status, m.run.pid, m.interval_ms), (RunStatus::Running, Some(42), 1000));
+        assert_eq!(m.run.process.map(|p| p.process_count), Some(2));
+    }
+
+    #[test]
+    fn an_exited_run_is_stopped_and_the_cadence_drops_to_idle() {
+        let hub = hub();
+        let project = name("exits");
+        hub.start_run(&project, 42).expect("start");
+        let mut s = sample("2026-01-01T00:00:00Z");
+        s.runs.insert(42, None);
+        hub.publish(s);
+        assert_eq!(hub.run(&project).status, RunStatus::Stopped);
+        assert_eq!(hub.interval(), Duration::from_secs(3));
+        assert!(hub.live_pids().is_empty());
+    }
+
+    #[test]
+    fn the_project_count_is_capped() {
+        let hub = hub();
+        let mut subs = Vec::new();
+        for i in 0..MAX_PROJECTS {
+            subs.push(hub.subscribe(&name(&format!("p{i}"))).expect("room"));
+        }
+        assert_eq!(hub.subscribe(&name("one-too-many")).err(), Some(SubscribeError::TooManyProjects));
+        // Existing projects still subscribe.
+        assert!(hub.subscribe(&name("p0")).is_ok());
+    }
+}

@@ -1,0 +1,61 @@
+//! Token usage reported by a project's agent: per run and per session.
+
+use shared::Tokens;
+
+use super::project::ProjectName;
+use super::{Hub, RunError};
+
+/// The most tokens one report may add: far above any real model call, low enough
+/// that a typo or an overflow attempt is refused instead of poisoning the totals.
+pub const MAX_TOKEN_DELTA: u64 = 100_000_000;
+
+impl Hub {
+    /// Adds `tokens` to the project's current run and session totals.
+    pub fn add_tokens(&self, project: &ProjectName, tokens: u64) -> Result<Tokens, RunError> {
+        if tokens > MAX_TOKEN_DELTA {
+            return Err(RunError::TooManyTokens(MAX_TOKEN_DELTA));
+        }
+        let mut inner = self.lock();
+        let entry = inner.entry(project)?;
+        entry.tokens.current_run = entry.tokens.current_run.saturating_add(tokens);
+        entry.tokens.total_session = entry.tokens.total_session.saturating_add(tokens);
+        entry.tokens.available = true;
+        // Token counts outlive the watchers' absence for as long as history does.
+        entry.touch();
+        Ok(entry.tokens.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{hub, name};
+    use super::*;
+    use shared::RunStatus;
+
+    #[test]
+    fn tokens_add_to_run_and_session_and_a_new_run_resets_only_the_run() {
+        let hub = hub();
+        let project = name("tokens");
+        assert!(!hub.latest(&project).map(|m| m.tokens.available).unwrap_or(false));
+        hub.start_run(&project, std::process::id()).expect("start");
+        hub.add_tokens(&project, 100).expect("add");
+        let t = hub.add_tokens(&project, 50).expect("add");
+        assert_eq!((t.current_run, t.total_session, t.available), (150, 150, true));
+        hub.set_status(&project, RunStatus::Stopped).expect("stop");
+        hub.start_run(&project, std::process::id()).expect("start again");
+        let t = hub.add_tokens(&project, 10).expect("add");
+        assert_eq!((t.current_run, t.total_session), (10, 160));
+    }
+
+    #[test]
+    fn an_absurd_report_is_refused_and_changes_nothing() {
+        let hub = hub();
+        let project = name("absurd");
+        hub.add_tokens(&project, 5).expect("add");
+        assert_eq!(
+            hub.add_tokens(&project, MAX_TOKEN_DELTA + 1),
+            Err(RunError::TooManyTokens(MAX_TOKEN_DELTA))
+        );
+        assert_eq!(hub.add_tokens(&project, 0).map(|t| t.total_session), Ok(5));
+    }
+}

@@ -1,0 +1,256 @@
+//! Sampling: the one tick loop of the server, and the only caller of
+//! [`crate::collect`].
+//!
+//! [`HostSampler`] reads every source once per tick on a blocking thread and
+//! hands the [`HostSample`] to a [`Sink`] (the hub, in the server), which fans it
+//! out. The loop sleeps for the sink's current cadence and wakes early when the
+//! sink says it changed (a run started). The process helpers at the bottom are
+//! how layers above read the process table without calling `collect` themselves.
+
+mod sample;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::collect::cpu::CpuReading;
+use crate::collect::cpu::{self, CpuCollector};
+use crate::collect::disk::DiskCollector;
+pub use crate::collect::disk::DiskReading;
+pub use crate::collect::gpu::{DeviceReading, GpuReading};
+use crate::collect::memory::MemoryCollector;
+pub use crate::collect::memory::MemoryReading;
+use crate::collect::network::NetworkCollector;
+pub use crate::collect::network::NetworkReading;
+use crate::collect::{gpu, procfs, proctree};
+pub use sample::{HostSample, MonitorReading, Sections, TreeReading, timestamp_millis, timestamp_seconds};
+
+/// Reads the machine; owns every collector's state.
+#[derive(Debug)]
+pub struct HostSampler {
+    cpu: CpuCollector,
+    memory: MemoryCollector,
+    disk: DiskCollector,
+    network: NetworkCollector,
+    /// Reads /proc for run trees, with the previous scan's CPU counters.
+    trees: proctree::Scanner,
+    /// This process's CPU ticks at the previous reading, and when.
+    own: Option<(u64, Instant)>,
+    /// Bytes per memory page, for PerfMon's own resident size.
+    page_bytes: u64,
+}
+
+impl Default for HostSampler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HostSampler {
+    /// Takes the first readings, so that the next [`sample`](Self::sample) has a
+    /// baseline for usage and rates: even one asked for at once (a run starting)
+    /// has real CPU and rate figures. Blocking (about
+    /// [`cpu::MINIMUM_INTERVAL`]).
+    pub fn new() -> Self {
+        let mut sampler = HostSampler {
+            cpu: CpuCollector::new(),
+            memory: MemoryCollector::new(),
+            disk: DiskCollector::new(),
+            network: NetworkCollector::new(),
+            trees: proctree::Scanner::default(),
+            own: None,
+            page_bytes: procfs::page_bytes(),
+        };
+        let now = Instant::now();
+        sampler.network.read(now);
+        sampler.disk.read(now);
+        sampler.monitor(now);
+        std::thread::sleep(cpu::MINIMUM_INTERVAL);
+        sampler.cpu.read(Instant::now());
+        sampler
+    }
+
+    /// Reads everything, and the process trees of `run_pids`. Blocking: run it on
+    /// a blocking thread.
+    pub fn sample(&mut self, run_pids: &[u32]) -> HostSample {
+        let taken_at = Utc::now();
+        let now = Instant::now();
+        let gpu = gpu::read();
+        let mut sample = HostSample {
+            taken_at,
+            cpu: self.cpu.read(now),
+            memory: self.memory.read(),
+            network: self.network.read(now),
+            disk: self.disk.read(now),
+            monitor: self.monitor(now),
+            runs: HashMap::new(),
+            gpu: Default::default(),
+        };
+        if !run_pids.is_empty() {
+            let cores =
+                self.cpu.cores().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+            let procs = self.trees.scan(run_pids);
+            for &root in run_pids {
+                let tree = proctree::usage(root, &procs).map(|tree| {
+                    let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu.process_memory.get(pid)).sum();
+                    TreeReading {
+                        cpu_percent: (tree.cpu_percent_of_core / cores.unwrap_or(1) as f64).clamp(0.0, 100.0),
+                        rss_bytes: tree.rss_bytes,
+                        gpu_memory_bytes: (!gpu.process_memory.is_empty()).then_some(gpu_bytes),
+                        process_count: tree.pids.len() as u32,
+                    }
+                });
+                sample.runs.insert(root, tree);
+            }
+        }
+        sample.gpu = gpu;
+        sample
+    }
+
+    /// PerfMon's own CPU (since the previous reading) and resident memory.
+    fn monitor(&mut self, now: Instant) -> MonitorReading {
+        let Some(me) = procfs::read_self() else { return MonitorReading::default() };
+        let cpu_percent = self.own.and_then(|(ticks, at)| {
+            procfs::cpu_percent(ticks, me.cpu_ticks, now.saturating_duration_since(at).as_secs_f64())
+        });
+        self.own = Some((me.cpu_ticks, now));
+        MonitorReading { cpu_percent, rss_bytes: Some(me.rss_pages.saturating_mul(self.page_bytes)) }
+    }
+}
+
+/// Something that reads the machine once per tick. [`HostSampler`] is the real
+/// one; tests substitute others (one that fails, say) to prove the loop survives.
+pub trait Source: Send + 'static {
+    /// One sample, with the trees of `run_pids`. Blocking.
+    fn sample(&mut self, run_pids: &[u32]) -> HostSample;
+}
+
+impl Source for HostSampler {
+    fn sample(&mut self, run_pids: &[u32]) -> HostSample {
+        HostSampler::sample(self, run_pids)
+    }
+}
+
+/// Where the tick loop's samples go (the hub, in the server), and what sets its pace.
+pub trait Sink: Send + Sync + 'static {
+    /// How long to wait before the next sample.
+    fn interval(&self) -> Duration;
+    /// The root pids of the runs whose trees the next sample measures.
+    fn live_pids(&self) -> Vec<u32>;
+    /// Resolves when the cadence may have changed, so a run that turns live need
+    /// not wait out a long idle sleep.
+    fn cadence_changed(&self) -> impl Future<Output = ()> + Send + '_;
+    /// Takes one sample.
+    fn publish(&self, sample: HostSample);
+    /// Sampling panicked; the loop goes on with a fresh source next tick.
+    fn sampling_failed(&self);
+}
+
+/// The tick loop over any [`Source`], made by `make` (on a blocking thread: the
+/// real one reads /proc), feeding `sink` until `shutdown` is cancelled. If
+/// sampling panics, the sink is told and a fresh source is made for the next tick.
+pub async fn run<S: Source, K: Sink>(
+    sink: Arc<K>,
+    shutdown: CancellationToken,
+    make: impl Fn() -> S + Send + Sync + Clone + 'static,
+) {
+    let mut source: Option<S> = None;
+    loop {
+        if source.is_none() {
+            let make = make.clone();
+            source = tokio::task::spawn_blocking(make).await.ok();
+        }
+        let interval = sink.interval();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+            _ = sink.cadence_changed() => {}
+        }
+        let Some(mut current) = source.take() else { continue };
+        let run_pids = sink.live_pids();
+        let joined = tokio::task::spawn_blocking(move || {
+            let sample = current.sample(&run_pids);
+            (current, sample)
+        })
+        .await;
+        match joined {
+            Ok((current, sample)) => {
+                source = Some(current);
+                sink.publish(sample);
+            }
+            Err(err) => {
+                // A panic inside sysinfo or NVML: start from a fresh reader next
+                // tick rather than leave every client without data.
+                tracing::error!("sampling failed, restarting the sampler: {err}");
+                sink.sampling_failed();
+            }
+        }
+    }
+}
+
+/// The pids of `root`'s process tree now (a full scan); `None` if `root` is
+/// gone. Blocking.
+pub fn process_tree(root: u32) -> Option<HashSet<u32>> {
+    proctree::tree_now(root)
+}
+
+/// Whether `pid` is a live (not zombie) process. Blocking.
+pub fn process_alive(pid: u32) -> bool {
+    proctree::alive(pid)
+}
+
+/// (CPU seconds used so far, resident bytes) of process `pid`; `None` if it is
+/// gone. Blocking.
+pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = procfs::read_stat(pid)?;
+    Some((
+        stat.cpu_ticks as f64 / procfs::TICKS_PER_SECOND,
+        stat.rss_pages.saturating_mul(procfs::page_bytes()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_has_plausible_values() {
+        let mut sampler = HostSampler::new();
+        let s = sampler.sample(&[]).sections();
+        let cpu = s.cpu.percent.expect("cpu after the minimum interval");
+        assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+        let (used, total) = (s.memory.used_gb.expect("used"), s.memory.total_gb.expect("total"));
+        assert!(used > 0.0 && used <= total, "{used} of {total}");
+        assert_eq!(s.cpu.per_core.len(), std::thread::available_parallelism().map_or(1, |n| n.get()));
+        assert!(s.memory.swap_total_gb.is_some());
+        assert!(s.network.rx_bytes_per_s.is_some_and(|r| r >= 0.0));
+        assert!(s.monitor.rss_mb.is_some_and(|r| r > 0.0), "{:?}", s.monitor);
+        assert!(s.cpu.load_average.is_some());
+        assert!(s.disk.read_bytes_per_s.is_some());
+        if !s.gpu.available {
+            let reason = s.gpu.reason.expect("an unavailable GPU says why");
+            assert!(!reason.is_empty() && !reason.contains('/'), "plain words, no paths: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_run_that_is_not_there_reads_as_exited() {
+        let mut sampler = HostSampler::new();
+        // Pids are at most 2^22 on Linux: this one cannot exist.
+        let sample = sampler.sample(&[u32::MAX - 1]);
+        assert_eq!(sample.runs.get(&(u32::MAX - 1)), Some(&None));
+    }
+
+    #[test]
+    fn this_process_is_measured_as_a_run() {
+        let mut sampler = HostSampler::new();
+        let me = std::process::id();
+        let tree = sampler.sample(&[me]).runs.get(&me).copied().flatten().expect("this process is alive");
+        assert!(tree.rss_bytes > 0 && tree.process_count >= 1, "{tree:?}");
+        assert!((0.0..=100.0).contains(&tree.cpu_percent));
+    }
+}

@@ -1,0 +1,283 @@
+//! One reading of the whole machine ([`HostSample`]), exact, and its one
+//! conversion into the payload's rounded sections ([`Sections`]).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use shared::{Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp};
+
+use super::{CpuReading, DeviceReading, DiskReading, GpuReading, MemoryReading, NetworkReading};
+use crate::units::{gb, mb, round1, round2};
+
+/// What the machine looked like at one instant, exactly as read, plus what each
+/// requested run's process tree uses.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostSample {
+    /// When the sample was taken.
+    pub taken_at: DateTime<Utc>,
+    /// Whole-machine CPU use.
+    pub cpu: CpuReading,
+    /// Memory and swap; `None` when unreadable.
+    pub memory: Option<MemoryReading>,
+    /// Network traffic; `None` when unreadable.
+    pub network: Option<NetworkReading>,
+    /// Disk traffic and space.
+    pub disk: DiskReading,
+    /// NVIDIA GPUs, or why there are none.
+    pub gpu: GpuReading,
+    /// PerfMon's own cost.
+    pub monitor: MonitorReading,
+    /// Each requested run root pid: its tree's use, or `None` once it has exited.
+    pub runs: HashMap<u32, Option<TreeReading>>,
+}
+
+/// PerfMon's own cost, exactly as read.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MonitorReading {
+    /// CPU since the previous reading, in % of one core.
+    pub cpu_percent: Option<f64>,
+    /// Resident memory, bytes.
+    pub rss_bytes: Option<u64>,
+}
+
+/// What a run's process tree uses, exactly as read.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TreeReading {
+    /// CPU of the whole tree as a share of the whole machine, 0–100.
+    pub cpu_percent: f64,
+    /// Resident memory of the tree, bytes.
+    pub rss_bytes: u64,
+    /// GPU memory the tree holds, bytes, when NVML reports per-process use.
+    pub gpu_memory_bytes: Option<u64>,
+    /// Processes in the tree.
+    pub process_count: u32,
+}
+
+impl TreeReading {
+    /// The payload's `run.process`.
+    pub fn to_contract(&self) -> RunProcess {
+        RunProcess {
+            cpu_percent: Some(round1(self.cpu_percent)),
+            rss_mb: Some(mb(self.rss_bytes)),
+            gpu_memory_gb: self.gpu_memory_bytes.map(gb),
+            process_count: self.process_count,
+        }
+    }
+}
+
+/// The project-independent sections of a `perf_metrics` message, rounded as
+/// sent; computed once per tick and shared by every project.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sections {
+    /// The sample's time, as the payload carries it.
+    pub timestamp: Timestamp,
+    /// Whole-machine CPU use.
+    pub cpu: Cpu,
+    /// Whole-machine memory use.
+    pub memory: Memory,
+    /// NVIDIA GPUs, or why there are none.
+    pub gpu: Gpu,
+    /// Network traffic.
+    pub network: Network,
+    /// Disk traffic and space.
+    pub disk: Disk,
+    /// PerfMon's own cost.
+    pub monitor: Monitor,
+}
+
+impl HostSample {
+    /// The payload's sections for this sample.
+    pub fn sections(&self) -> Sections {
+        Sections {
+            timestamp: timestamp_millis(self.taken_at),
+            cpu: cpu(&self.cpu),
+            memory: self.memory.as_ref().map(memory).unwrap_or_default(),
+            gpu: gpu(&self.gpu),
+            network: self.network.as_ref().map(network).unwrap_or_default(),
+            disk: disk(&self.disk),
+            monitor: Monitor {
+                cpu_percent: self.monitor.cpu_percent.map(round2),
+                rss_mb: self.monitor.rss_bytes.map(mb),
+            },
+        }
+    }
+}
+
+/// A UTC instant as the payload writes sample times: RFC 3339 with milliseconds.
+pub fn timestamp_millis(at: DateTime<Utc>) -> Timestamp {
+    Timestamp(at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// A UTC instant as the payload writes run start times, to the second
+/// (`2026-02-08T20:10:00Z`), so run ids stay short.
+pub fn timestamp_seconds(at: DateTime<Utc>) -> Timestamp {
+    Timestamp(at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn cpu(r: &CpuReading) -> Cpu {
+    Cpu {
+        percent: r.percent.map(round1),
+        per_core: r.per_core.iter().copied().map(round1).collect(),
+        load_average: r.load.map(|[one, five, fifteen]| LoadAverage {
+            one: round2(one),
+            five: round2(five),
+            fifteen: round2(fifteen),
+        }),
+    }
+}
+
+/// All `null` when the total is unknown (0).
+fn memory(r: &MemoryReading) -> Memory {
+    if r.total_bytes == 0 {
+        return Memory::default();
+    }
+    Memory {
+        used_gb: Some(gb(r.used_bytes)),
+        total_gb: Some(gb(r.total_bytes)),
+        percent: r.percent().map(round1),
+        swap_used_gb: Some(gb(r.swap_used_bytes)),
+        swap_total_gb: Some(gb(r.swap_total_bytes)),
+    }
+}
+
+fn network(r: &NetworkReading) -> Network {
+    Network {
+        rx_bytes_per_s: Some(r.rx_bytes_per_s.round()),
+        tx_bytes_per_s: Some(r.tx_bytes_per_s.round()),
+        rx_total_bytes: Some(r.rx_total_bytes),
+        tx_total_bytes: Some(r.tx_total_bytes),
+    }
+}
+
+fn disk(r: &DiskReading) -> Disk {
+    Disk {
+        read_bytes_per_s: r.read_bytes_per_s.map(f64::round),
+        write_bytes_per_s: r.write_bytes_per_s.map(f64::round),
+        used_gb: r.used_bytes.map(gb),
+        total_gb: r.total_bytes.map(gb),
+    }
+}
+
+fn device(d: &DeviceReading) -> GpuDevice {
+    GpuDevice {
+        index: d.index,
+        name: d.name.clone(),
+        percent: d.percent.map(f64::from),
+        vram_used_gb: d.memory_used_bytes.map(gb),
+        vram_total_gb: d.memory_total_bytes.map(gb),
+        temperature_c: d.temperature_c.map(f64::from),
+        power_w: d.power_mw.map(|mw| round1(f64::from(mw) / 1000.0)),
+    }
+}
+
+/// The GPU section: mean utilisation over the devices that report it, video
+/// memory summed over those that report it.
+fn gpu(r: &GpuReading) -> Gpu {
+    if let Some(reason) = &r.unavailable {
+        return Gpu { available: false, reason: Some(reason.clone()), ..Gpu::default() };
+    }
+    let utilisation: Vec<f64> = r.devices.iter().filter_map(|d| d.percent).map(f64::from).collect();
+    let with_memory: Vec<&DeviceReading> =
+        r.devices.iter().filter(|d| d.memory_total_bytes.is_some()).collect();
+    let sum = |f: fn(&DeviceReading) -> Option<u64>| {
+        (!with_memory.is_empty()).then(|| gb(with_memory.iter().filter_map(|d| f(d)).sum()))
+    };
+    Gpu {
+        available: true,
+        percent: (!utilisation.is_empty())
+            .then(|| round1(utilisation.iter().sum::<f64>() / utilisation.len() as f64)),
+        vram_used_gb: sum(|d| d.memory_used_bytes),
+        vram_total_gb: sum(|d| d.memory_total_bytes),
+        reason: None,
+        devices: r.devices.iter().map(device).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(index: u32, percent: Option<u32>, used: u64, total: u64) -> DeviceReading {
+        DeviceReading {
+            index,
+            name: format!("GPU {index}"),
+            percent,
+            memory_used_bytes: Some(used),
+            memory_total_bytes: Some(total),
+            ..DeviceReading::default()
+        }
+    }
+
+    #[test]
+    fn devices_aggregate_to_mean_utilisation_and_summed_memory() {
+        let reading = GpuReading {
+            devices: vec![
+                device(0, Some(20), 1_000_000_000, 80_000_000_000),
+                device(1, Some(61), 2_500_000_000, 80_000_000_000),
+            ],
+            ..GpuReading::default()
+        };
+        let g = gpu(&reading);
+        assert!(g.available);
+        assert_eq!(g.percent, Some(40.5));
+        assert_eq!((g.vram_used_gb, g.vram_total_gb), (Some(3.5), Some(160.0)));
+        assert_eq!(g.devices.len(), 2);
+    }
+
+    #[test]
+    fn a_device_hiding_utilisation_does_not_drag_the_mean_down() {
+        let reading = GpuReading {
+            devices: vec![device(0, None, 1, 8), device(1, Some(50), 1, 8)],
+            ..GpuReading::default()
+        };
+        assert_eq!(gpu(&reading).percent, Some(50.0));
+    }
+
+    #[test]
+    fn an_unavailable_gpu_says_why_and_has_no_values() {
+        let g = gpu(&GpuReading::unavailable("NVIDIA driver library not found"));
+        assert!(!g.available);
+        assert_eq!(g.reason.as_deref(), Some("NVIDIA driver library not found"));
+        assert_eq!((g.percent, g.vram_used_gb, g.vram_total_gb), (None, None, None));
+    }
+
+    #[test]
+    fn memory_is_sent_rounded_and_unknown_memory_as_null() {
+        let m = memory(&MemoryReading {
+            total_bytes: 16_000_000_000,
+            used_bytes: 6_240_000_000,
+            swap_total_bytes: 2_000_000_000,
+            swap_used_bytes: 0,
+        });
+        assert_eq!((m.used_gb, m.total_gb, m.percent), (Some(6.2), Some(16.0), Some(39.0)));
+        assert_eq!((m.swap_used_gb, m.swap_total_gb), (Some(0.0), Some(2.0)));
+        assert_eq!(memory(&MemoryReading::default()), Memory::default());
+    }
+
+    #[test]
+    fn timestamps_are_utc_with_milliseconds_and_run_starts_to_the_second() {
+        let at =
+            DateTime::parse_from_rfc3339("2026-02-08T20:15:30.123456Z").expect("time").with_timezone(&Utc);
+        assert_eq!(timestamp_millis(at).as_str(), "2026-02-08T20:15:30.123Z");
+        assert_eq!(timestamp_seconds(at).as_str(), "2026-02-08T20:15:30Z");
+    }
+
+    #[test]
+    fn a_tree_is_sent_rounded() {
+        let t = TreeReading {
+            cpu_percent: 12.46,
+            rss_bytes: 812_345_678,
+            gpu_memory_bytes: None,
+            process_count: 4,
+        };
+        assert_eq!(
+            t.to_contract(),
+            RunProcess {
+                cpu_percent: Some(12.5),
+                rss_mb: Some(812.3),
+                gpu_memory_gb: None,
+                process_count: 4
+            }
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! The service: wires the tick loop, the hub and the web layer together and
+//! serves until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::sampling;
+use crate::web::{AppState, app};
+
+/// Why the server would not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A non-loopback address without authentication would expose the machine.
+    #[error(
+        "refusing to listen on {0} without authentication: anyone who can reach it could watch \
+         this machine. Pass --token (or --jwt-secret), or bind to 127.0.0.1"
+    )]
+    Unauthenticated(SocketAddr),
+    /// The listener failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Refuses to serve `addr` beyond loopback without authentication.
+pub fn check_exposure(config: &Config, addr: SocketAddr) -> Result<(), ServeError> {
+    if addr.ip().is_loopback() || config.auth.is_enabled() {
+        Ok(())
+    } else {
+        Err(ServeError::Unauthenticated(addr))
+    }
+}
+
+/// The hub a server with `config` publishes into.
+pub fn hub_for(config: &Config) -> Arc<Hub> {
+    Arc::new(Hub::new(config.live_interval, config.idle_interval, config.history_window))
+}
+
+/// Runs the tick loop until shutdown, restarting it if its task dies (a panic
+/// outside the blocking reads, which the loop catches itself), and telling
+/// clients when that happens.
+async fn supervise_sampling(hub: Arc<Hub>, shutdown: CancellationToken) {
+    loop {
+        let task = tokio::spawn(sampling::run(hub.clone(), shutdown.clone(), sampling::HostSampler::new));
+        match task.await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::error!("sampler task died, restarting it: {err}");
+                sampling::Sink::sampling_failed(&*hub);
+                // Do not spin if it dies at once every time.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Serves PerfMon on `listener` until `shutdown` resolves, then closes every socket
+/// (code 1001), stops the sampler and returns. Refuses a non-loopback listener
+/// unless `config.auth` is set.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    check_exposure(&config, listener.local_addr()?)?;
+    let token = CancellationToken::new();
+    let hub = hub_for(&config);
+    let state = AppState::new(&config, hub.clone(), token.clone());
+    let sampler = tokio::spawn(supervise_sampling(hub, token.clone()));
+
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+
+    let served =
+        axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned()).await;
+    // Whatever ended serving, the sampler must not outlive it.
+    token.cancel();
+    if let Err(err) = sampler.await {
+        tracing::error!("sampler task failed: {err}");
+    }
+    Ok(served?)
+}

@@ -1,0 +1,268 @@
+//! Helpers for tests against the real server, shared by this crate's tests and
+//! the `tests` crate (feature `testkit`): free ports, the real server on port 0
+//! in-process, the built `perfmon` binary as a child process, and WebSocket and
+//! HTTP clients that fail the test with a clear message instead of hanging.
+//!
+//! Helpers wait for events (a message, a state) up to generous limits; tight
+//! timing belongs in benchmarks, not tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use shared::{PerfMetrics, ServerMsg};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::cli::client::{ApiClient, ClientError, Method};
+use crate::{Config, ServeError};
+
+/// A WebSocket client of the stream.
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a helper waits for one message before failing the test: far above
+/// any cadence a test uses, so a loaded machine does not fail it.
+pub const MESSAGE_LIMIT: Duration = Duration::from_secs(10);
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// `127.0.0.1` with a [`free_port`].
+pub fn free_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+/// A fast cadence so tests see several ticks quickly.
+pub fn fast_config() -> Config {
+    Config {
+        live_interval: Duration::from_millis(300),
+        idle_interval: Duration::from_millis(400),
+        ..Config::default()
+    }
+}
+
+/// The real server, in this process, on a loopback port; stopped when dropped.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Sending (or dropping) stops the server.
+    stop: Option<oneshot::Sender<()>>,
+    /// The serving task.
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl TestServer {
+    /// Starts [`crate::run`] on `127.0.0.1:0` with `config`.
+    pub async fn start(config: Config) -> TestServer {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts [`crate::run`] on `addr` with `config`.
+    pub async fn start_on(addr: SocketAddr, config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(crate::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        TestServer { addr, stop: Some(stop), task: Some(task) }
+    }
+
+    /// A client of its HTTP API.
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(self.addr)
+    }
+
+    /// Stops the server and waits for it to exit cleanly.
+    pub async fn stop(mut self) {
+        self.stop.take().map(|stop| stop.send(()));
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task joined").expect("server exited cleanly");
+        }
+    }
+}
+
+/// The built `perfmon` binary serving on a free loopback port; killed when dropped.
+pub struct Perfmon {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Perfmon {
+    /// Starts `binary serve --bind <free port> ARGS…` and waits (up to 20 s) until
+    /// it answers its health check.
+    pub async fn serve(binary: &Path, args: &[&str]) -> Perfmon {
+        Self::serve_with(binary, args, &[]).await
+    }
+
+    /// [`Perfmon::serve`] with extra environment variables.
+    pub async fn serve_with(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Perfmon {
+        let addr = free_addr();
+        let child = Command::new(binary)
+            .args(["serve", "--bind", &addr.to_string()])
+            .args(args)
+            .envs(env.iter().copied())
+            .env("PERFMON_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
+        let perfmon = Perfmon { addr, child };
+        assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await, "perfmon did not come up");
+        perfmon
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A client of its HTTP API.
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(self.addr)
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit; its status.
+    /// Blocking.
+    pub fn terminate(mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
+        assert!(sent, "SIGTERM could not be sent to {pid}");
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "perfmon did not exit within {limit:?} of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// (CPU seconds used so far, resident bytes) of the server process.
+    pub fn usage(&self) -> (f64, u64) {
+        crate::sampling::process_usage(self.pid()).expect("the server process is alive")
+    }
+}
+
+impl Drop for Perfmon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client of `project`'s stream at `addr`.
+pub async fn connect(addr: SocketAddr, project: &str) -> Client {
+    let url = format!("ws://{addr}{}", shared::stream_path(project));
+    connect_async(url).await.expect("websocket connects").0
+}
+
+/// The next server message, skipping protocol frames; fails the test after `limit`.
+pub async fn next_msg_within(client: &mut Client, limit: Duration) -> ServerMsg {
+    loop {
+        let frame = tokio::time::timeout(limit, client.next())
+            .await
+            .expect("a message in time")
+            .expect("stream open")
+            .expect("no socket error");
+        match frame {
+            Message::Text(text) => {
+                return serde_json::from_str(text.as_str()).expect("server sends valid ServerMsg JSON");
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// The next server message within [`MESSAGE_LIMIT`].
+pub async fn next_msg(client: &mut Client) -> ServerMsg {
+    next_msg_within(client, MESSAGE_LIMIT).await
+}
+
+/// The next live `perf_metrics`, skipping history and other messages.
+pub async fn next_metrics(client: &mut Client) -> PerfMetrics {
+    loop {
+        if let ServerMsg::PerfMetrics(m) = next_msg(client).await {
+            return m;
+        }
+    }
+}
+
+/// Reads live samples until one satisfies `pred`; fails after `limit` samples.
+pub async fn metrics_until(
+    client: &mut Client,
+    limit: usize,
+    pred: impl Fn(&PerfMetrics) -> bool,
+) -> PerfMetrics {
+    for _ in 0..limit {
+        let m = next_metrics(client).await;
+        if pred(&m) {
+            return m;
+        }
+    }
+    panic!("no sample within {limit} samples satisfied the condition");
+}
+
+/// The close code a socket ends with within `limit`, skipping other frames;
+/// `None` if it ends without a close frame. Fails the test past `limit`.
+pub async fn close_code_within(client: &mut Client, limit: Duration) -> Option<u16> {
+    tokio::time::timeout(limit, async {
+        while let Some(frame) = client.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close.map(|c| u16::from(c.code));
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the socket was not closed within {limit:?}"))
+}
+
+/// `method path` with a JSON body; `Ok(body)` on 2xx, `Err((status, body))` otherwise.
+pub async fn call(
+    api: &ApiClient,
+    method: Method,
+    path: &str,
+    json: Option<serde_json::Value>,
+) -> Result<serde_json::Value, (u16, serde_json::Value)> {
+    match api.call(method, path, json.map(|j| j.to_string())).await {
+        Ok(body) => Ok(serde_json::from_str(&body).expect("JSON body")),
+        Err(ClientError::Refused { status, body }) => {
+            Err((status.as_u16(), serde_json::from_str(&body).expect("JSON error body")))
+        }
+        Err(err) => panic!("server unreachable: {err}"),
+    }
+}
+
+/// Polls `check` every 50 ms until it yields a value; fails the test with
+/// `what` after `limit`.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The WebSocket connections the server at `api` reports open.
+pub async fn connections(api: &ApiClient) -> u64 {
+    let health = call(api, Method::GET, "/api/health", None).await.expect("health");
+    health["connections"].as_u64().expect("a count")
+}

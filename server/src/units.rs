@@ -1,0 +1,50 @@
+//! Units and display rounding, defined once: the payload's sizes are GB and MB
+//! with one decimal, rates whole bytes per second, percentages one decimal.
+//! Readings stay exact everywhere else (`/metrics` and the store export them as
+//! they were read); only the payload sent to clients is rounded, here.
+
+/// Bytes in one of the payload's GB (decimal, as the seed contract has them).
+pub const BYTES_PER_GB: f64 = 1e9;
+/// Bytes in one of the payload's MB (decimal).
+pub const BYTES_PER_MB: f64 = 1e6;
+
+/// `bytes` as the payload's GB, one decimal.
+pub fn gb(bytes: u64) -> f64 {
+    round1(bytes as f64 / BYTES_PER_GB)
+}
+
+/// `bytes` as the payload's MB, one decimal.
+pub fn mb(bytes: u64) -> f64 {
+    round1(bytes as f64 / BYTES_PER_MB)
+}
+
+/// One decimal, as percentages and sizes are sent.
+pub fn round1(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// Two decimals, as load averages and PerfMon's own CPU are sent.
+pub fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_sent_with_one_decimal() {
+        assert_eq!(gb(6_240_000_000), 6.2);
+        assert_eq!(gb(6_260_000_000), 6.3);
+        assert_eq!(mb(812_345_678), 812.3);
+        assert_eq!(gb(0), 0.0);
+    }
+
+    #[test]
+    fn rounding_is_to_the_nearest() {
+        assert_eq!(round1(37.25), 37.3);
+        assert_eq!(round1(37.24), 37.2);
+        assert_eq!(round2(0.475), 0.48);
+        assert_eq!(round2(1.0), 1.0);
+    }
+}

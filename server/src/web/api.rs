@@ -1,0 +1,99 @@
+//! The HTTP API: run registration, pause/resume, token reports, the newest sample
+//! as JSON, and Prometheus. Every refusal is an [`ApiError`] naming the field at
+//! fault, and leaves the state as it was.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use shared::api::{RegisterRun, TokenDelta};
+use shared::{Run, RunStatus};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{JsonBody, Project};
+use crate::hub::Hub;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Runs a blocking hub call (one that reads the process table or signals
+/// processes) off the async workers.
+async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    call: impl FnOnce(&Hub) -> Result<T, crate::hub::RunError> + Send + 'static,
+) -> ApiResult<T> {
+    let hub = state.hub.clone();
+    match tokio::task::spawn_blocking(move || call(&hub)).await {
+        Ok(result) => Ok(Json(result?)),
+        Err(err) => {
+            tracing::error!("a blocking API call failed: {err}");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// `POST /api/projects/{project}/run` with `{"pid": N}`: the process becomes the
+/// project's running run.
+pub async fn register_run(
+    State(state): State<Arc<AppState>>,
+    Project(project): Project,
+    JsonBody(RegisterRun { pid }): JsonBody<RegisterRun>,
+) -> ApiResult<Run> {
+    blocking(&state, move |hub| hub.register_run(&project, pid)).await
+}
+
+/// `DELETE /api/projects/{project}/run`: stops tracking the run (its processes are
+/// left alone; PerfMon watches, it does not manage).
+pub async fn end_run(State(state): State<Arc<AppState>>, Project(project): Project) -> ApiResult<Run> {
+    Ok(Json(state.hub.set_status(&project, RunStatus::Stopped)?))
+}
+
+/// `GET /api/projects/{project}/run`: the run as it stands.
+pub async fn get_run(State(state): State<Arc<AppState>>, Project(project): Project) -> ApiResult<Run> {
+    Ok(Json(state.hub.run(&project)))
+}
+
+/// `POST /api/projects/{project}/run/pause`: SIGSTOP to the run's process tree.
+pub async fn pause_run(State(state): State<Arc<AppState>>, Project(project): Project) -> ApiResult<Run> {
+    blocking(&state, move |hub| hub.pause(&project)).await
+}
+
+/// `POST /api/projects/{project}/run/resume`: SIGCONT to the run's process tree.
+pub async fn resume_run(State(state): State<Arc<AppState>>, Project(project): Project) -> ApiResult<Run> {
+    blocking(&state, move |hub| hub.resume(&project)).await
+}
+
+/// `POST /api/projects/{project}/tokens` with `{"tokens": N}`.
+pub async fn add_tokens(
+    State(state): State<Arc<AppState>>,
+    Project(project): Project,
+    JsonBody(TokenDelta { tokens }): JsonBody<TokenDelta>,
+) -> ApiResult<shared::Tokens> {
+    Ok(Json(state.hub.add_tokens(&project, tokens)?))
+}
+
+/// `GET /api/projects/{project}/metrics`: the newest sample as JSON.
+pub async fn latest(
+    State(state): State<Arc<AppState>>,
+    Project(project): Project,
+) -> ApiResult<shared::PerfMetrics> {
+    state.hub.latest(&project).map(Json).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "no_sample_yet",
+            "no sample yet; try again in a few seconds",
+        )
+    })
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
+    match super::prometheus::render(&state.hub) {
+        Ok(text) => ([("content-type", super::prometheus::CONTENT_TYPE)], text).into_response(),
+        Err(err) => {
+            tracing::error!("could not encode /metrics: {err}");
+            ApiError::internal().into_response()
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The web layer, the only one that knows HTTP: [`app`] builds the router (also
+//! used by tests with `oneshot`) over the shared [`AppState`].
+//!
+//! - [`ws`]: the `/ws/projects/{project}` socket, its reader and writer halves.
+//! - [`api`]: the HTTP API; [`prometheus`]: `GET /metrics`.
+//! - [`auth`]: tokens and the Origin check; [`extract`]: the validated project
+//!   name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
+//! - [`assets`]: the built frontend.
+
+mod api;
+mod assets;
+mod auth;
+mod error;
+mod extract;
+mod prometheus;
+mod ws;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Json;
+use axum::routing::{any, get, post};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::hub::Hub;
+pub use error::ApiError;
+
+/// Shared by every request handler and socket task.
+#[derive(Debug)]
+pub struct AppState {
+    /// Projects, their runs and their frame channels.
+    pub hub: Arc<Hub>,
+    /// Cancelled on shutdown; every socket task watches it because axum's graceful
+    /// shutdown does not end upgraded connections by itself.
+    pub shutdown: CancellationToken,
+    /// Limits, credentials and the frontend's location.
+    pub config: Config,
+    /// WebSockets open now.
+    connections: AtomicUsize,
+}
+
+/// One open WebSocket's place under [`Config::max_connections`]; freed on drop.
+#[derive(Debug)]
+pub struct ConnectionSlot(Arc<AppState>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl AppState {
+    /// State for a server with `config` over `hub`; `shutdown` ends every socket.
+    pub fn new(config: &Config, hub: Arc<Hub>, shutdown: CancellationToken) -> Arc<Self> {
+        Arc::new(AppState { hub, shutdown, config: config.clone(), connections: AtomicUsize::new(0) })
+    }
+
+    /// WebSockets open now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Acquire)
+    }
+
+    /// A slot for one more WebSocket, unless the limit is reached.
+    pub fn try_connect(self: &Arc<Self>) -> Option<ConnectionSlot> {
+        let max = self.config.max_connections;
+        self.connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| ConnectionSlot(self.clone()))
+    }
+}
+
+/// The HTTP surface: the WebSocket stream, the HTTP API and Prometheus metrics
+/// (behind the token check), a health check, and the built frontend.
+pub fn app(state: Arc<AppState>) -> Router {
+    let protected = Router::new()
+        .route("/api/projects/{project}/run", get(api::get_run).post(api::register_run).delete(api::end_run))
+        .route("/api/projects/{project}/run/pause", post(api::pause_run))
+        .route("/api/projects/{project}/run/resume", post(api::resume_run))
+        .route("/api/projects/{project}/tokens", post(api::add_tokens))
+        .route("/api/projects/{project}/metrics", get(api::latest))
+        .route("/metrics", get(api::prometheus))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let router = Router::new()
+        // The socket checks its token itself, to close with 4001 and a reason the
+        // browser can show.
+        .route(&format!("{}{{project}}", shared::STREAM_PATH_PREFIX), get(ws::handler))
+        .route("/api/health", get(health))
+        .merge(protected)
+        // Unknown API paths are JSON errors, never the frontend's page.
+        .route("/api/{*rest}", any(|| async { ApiError::not_found() }))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state.clone());
+    assets::serve(router, state.config.static_dir.as_deref())
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Json<shared::api::Health> {
+    Json(shared::api::Health {
+        status: "ok".into(),
+        protocol: shared::PROTOCOL_VERSION,
+        connections: state.connections() as u64,
+    })
+}

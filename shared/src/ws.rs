@@ -1,0 +1,301 @@
+//! The `/ws/projects/{project}` stream's messages: what the server pushes
+//! ([`ServerMsg`]) and what a client may send ([`ClientMsg`]).
+//!
+//! [`PerfMetrics`] and its sections ([`Run`], [`Tokens`], [`Cpu`], [`Memory`],
+//! [`Gpu`], [`Network`], [`Disk`], [`Monitor`]) are one sample of the machine and
+//! the project's agent run. Every value that can be missing is an `Option`,
+//! serialised as `null`, never a made-up number. Sections beyond the seed contract
+//! default when absent, so the seed document's example still decodes.
+
+use serde::{Deserialize, Serialize};
+
+/// A message from the server to a client.
+// Messages are decoded one at a time and consumed at once: boxing the big variant
+// would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// One sample of the machine and of the project's run.
+    PerfMetrics(PerfMetrics),
+    /// The project's recent samples, oldest first; sent once, right after connect.
+    History(History),
+    /// The answer to [`ClientMsg::Ping`].
+    Pong,
+    /// The client sent something the server could not accept; the socket stays open.
+    Error(ErrorMsg),
+}
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Liveness check; the server answers [`ServerMsg::Pong`].
+    Ping,
+}
+
+/// A UTC instant as RFC 3339 text with milliseconds, e.g. `2026-02-08T20:15:30.123Z`.
+///
+/// Kept as text so this crate needs no date library; the server formats it, the
+/// browser parses it with `Date.parse`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub String);
+
+impl Timestamp {
+    /// The RFC 3339 text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One sample, as pushed every tick to every client of a project.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PerfMetrics {
+    /// When the sampler took this sample; identical for every client of one tick.
+    pub timestamp: Timestamp,
+    /// The project this stream belongs to (the `{project}` of the socket's path).
+    pub project: String,
+    /// The project's agent run.
+    pub run: Run,
+    /// Token usage of the run and of the session.
+    pub tokens: Tokens,
+    /// Whole-machine CPU use.
+    pub cpu: Cpu,
+    /// Whole-machine memory use.
+    pub memory: Memory,
+    /// NVIDIA GPUs, or why there are none.
+    pub gpu: Gpu,
+    /// Position of this sample in the project's stream, counting from 1; a gap
+    /// means the client skipped samples (it read too slowly).
+    #[serde(default)]
+    pub seq: u64,
+    /// The cadence this sample was pushed at, in milliseconds (1000 live, 3000 idle).
+    #[serde(default)]
+    pub interval_ms: u64,
+    /// Network traffic over non-loopback interfaces.
+    #[serde(default)]
+    pub network: Network,
+    /// Disk traffic and the space of the filesystem PerfMon runs in.
+    #[serde(default)]
+    pub disk: Disk,
+    /// What PerfMon itself costs the machine.
+    #[serde(default)]
+    pub monitor: Monitor,
+}
+
+/// The recent samples of a project, so charts fill at once on connect.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct History {
+    /// Oldest first; at most the server's history window.
+    pub samples: Vec<PerfMetrics>,
+}
+
+/// The lifecycle state of a project's agent run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// No run has been started, or the last one was cleared.
+    #[default]
+    Idle,
+    /// The run's process is executing.
+    Running,
+    /// The run's process is stopped (SIGSTOP) but alive.
+    Paused,
+    /// The run's process has exited.
+    Stopped,
+}
+
+impl RunStatus {
+    /// Live runs are sampled every second and shown with a `Live` badge.
+    pub fn is_live(self) -> bool {
+        matches!(self, RunStatus::Running | RunStatus::Paused)
+    }
+}
+
+/// A project's agent run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Run {
+    /// Where the run is in its lifecycle.
+    pub status: RunStatus,
+    /// The run's root process, while there is one.
+    pub pid: Option<u32>,
+    /// When the run started.
+    pub started_at: Option<Timestamp>,
+    /// `{pid}-{started_at}`: unique across pid reuse.
+    pub run_id: Option<String>,
+    /// What the run's process tree uses, while it is live.
+    #[serde(default)]
+    pub process: Option<RunProcess>,
+}
+
+/// Resource use of a run's whole process tree (the pid and its descendants).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunProcess {
+    /// CPU used by the tree as a share of the whole machine, 0–100.
+    pub cpu_percent: Option<f64>,
+    /// Resident memory of the tree, in MB (10^6 bytes).
+    pub rss_mb: Option<f64>,
+    /// GPU memory the tree holds, in GB, when NVML reports per-process use.
+    pub gpu_memory_gb: Option<f64>,
+    /// Processes in the tree.
+    pub process_count: u32,
+}
+
+/// Token usage reported by the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Tokens used by the current run.
+    pub current_run: u64,
+    /// Tokens used since the server started, across runs.
+    pub total_session: u64,
+    /// False until the agent has reported usage at least once: the counts are then
+    /// placeholders and must not be shown as measured.
+    pub available: bool,
+}
+
+/// Whole-machine CPU use.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Cpu {
+    /// Busy share of all cores, 0–100.
+    pub percent: Option<f64>,
+    /// Busy share of each logical core, 0–100, in core order.
+    #[serde(default)]
+    pub per_core: Vec<f64>,
+    /// Run-queue load averages; `None` where the OS has none.
+    #[serde(default)]
+    pub load_average: Option<LoadAverage>,
+}
+
+/// Run-queue load averages, as `uptime` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoadAverage {
+    /// Over the last minute.
+    pub one: f64,
+    /// Over the last five minutes.
+    pub five: f64,
+    /// Over the last fifteen minutes.
+    pub fifteen: f64,
+}
+
+/// Whole-machine memory use, in GB (10^9 bytes) with one decimal.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Memory {
+    /// Memory in use (total minus available).
+    pub used_gb: Option<f64>,
+    /// Installed memory.
+    pub total_gb: Option<f64>,
+    /// `used_gb / total_gb`, 0–100.
+    pub percent: Option<f64>,
+    /// Swap in use.
+    #[serde(default)]
+    pub swap_used_gb: Option<f64>,
+    /// Swap configured (0 when there is none).
+    #[serde(default)]
+    pub swap_total_gb: Option<f64>,
+}
+
+/// Network traffic summed over every interface but loopback.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Network {
+    /// Bytes received per second since the previous sample (0 on the first).
+    pub rx_bytes_per_s: Option<f64>,
+    /// Bytes sent per second since the previous sample (0 on the first).
+    pub tx_bytes_per_s: Option<f64>,
+    /// Bytes received since the interfaces came up.
+    pub rx_total_bytes: Option<u64>,
+    /// Bytes sent since the interfaces came up.
+    pub tx_total_bytes: Option<u64>,
+}
+
+/// Disk traffic over physical disks, and the space where PerfMon runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Disk {
+    /// Bytes read per second since the previous sample (0 on the first).
+    pub read_bytes_per_s: Option<f64>,
+    /// Bytes written per second since the previous sample (0 on the first).
+    pub write_bytes_per_s: Option<f64>,
+    /// Space used on the filesystem holding the server's working directory.
+    pub used_gb: Option<f64>,
+    /// Size of that filesystem.
+    pub total_gb: Option<f64>,
+}
+
+/// PerfMon's own cost, so users see what watching costs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Monitor {
+    /// The server's CPU use as a share of one core, 0–100 (and more on several cores).
+    pub cpu_percent: Option<f64>,
+    /// The server's resident memory, in MB (10^6 bytes).
+    pub rss_mb: Option<f64>,
+}
+
+/// NVIDIA GPU use, aggregated over all devices.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Gpu {
+    /// Whether NVML answered; when false every value is `null` and `reason` says why.
+    pub available: bool,
+    /// Mean utilisation over devices, 0–100.
+    pub percent: Option<f64>,
+    /// Video memory in use, summed over devices.
+    pub vram_used_gb: Option<f64>,
+    /// Video memory installed, summed over devices.
+    pub vram_total_gb: Option<f64>,
+    /// Why the GPU is not available, in plain words (never a path or a host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Each device, in NVML index order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<GpuDevice>,
+}
+
+/// One NVIDIA device. Values a device does not report are `null`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GpuDevice {
+    /// NVML's index of the device.
+    pub index: u32,
+    /// The product name (`NVIDIA H100 80GB HBM3`).
+    pub name: String,
+    /// Utilisation, 0–100.
+    pub percent: Option<f64>,
+    /// Video memory in use.
+    pub vram_used_gb: Option<f64>,
+    /// Video memory installed.
+    pub vram_total_gb: Option<f64>,
+    /// Core temperature in °C.
+    pub temperature_c: Option<f64>,
+    /// Power draw in watts.
+    pub power_w: Option<f64>,
+}
+
+/// Why the server refused a client message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMsg {
+    /// What went wrong, for programs to branch on.
+    pub code: ErrorCode,
+    /// What went wrong, for people to read.
+    pub message: String,
+}
+
+/// Machine-readable error kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON.
+    InvalidJson,
+    /// Valid JSON, but not a [`ClientMsg`] this server knows.
+    UnsupportedMessage,
+    /// Binary frames are not part of the protocol.
+    BinaryNotSupported,
+    /// The project name in the URL is not acceptable.
+    InvalidProject,
+    /// The project has too many watchers or the server too many projects.
+    Busy,
+    /// The request's origin or credentials are not accepted.
+    Forbidden,
+    /// Sampling failed and the sampler was restarted; data resumes next tick.
+    SamplerRestarted,
+    /// A code from a newer server that this build does not know.
+    #[serde(other)]
+    Unknown,
+}
