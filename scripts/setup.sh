@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing PerfMon needs, skipping whatever is already
 # there at the right version: the wasm32 target, Trunk, wasm-bindgen-cli (the exact
-# version in Cargo.lock), binaryen's wasm-opt, Chromium and ChromeDriver.
+# version in Cargo.lock), binaryen's wasm-opt, Chromium and ChromeDriver, and
+# promtool (Debian's prometheus package) for the /metrics lint test.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TRUNK_VERSION=0.21.14
@@ -13,12 +14,16 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  say "Installing Chromium and ChromeDriver (Debian packages)"
+debian_packages=()
+command -v chromium >/dev/null || debian_packages+=(chromium)
+command -v chromedriver >/dev/null || debian_packages+=(chromium-driver)
+command -v promtool >/dev/null || debian_packages+=(prometheus)
+if [ ${#debian_packages[@]} -gt 0 ]; then
+  say "Installing ${debian_packages[*]} (Debian packages)"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${debian_packages[@]}" >/dev/null
 fi
 
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
@@ -50,4 +55,4 @@ if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSI
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
 fi
 
-say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromedriver --version | awk '{print $1, $2}')"
+say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"

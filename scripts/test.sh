@@ -25,6 +25,9 @@ trap 'rm -f "$results"' EXIT
 say "Native tests (shared, server, frontend helpers, end-to-end)"
 cargo test --workspace --locked 2>&1 | tee -a "$results"
 
+say "The server built without NVML (cargo feature nvml off)"
+cargo test -p server --no-default-features --lib --locked 2>&1 | tee -a "$results"
+
 say "Browser tests of the frontend (wasm32, headless Chromium)"
 cargo test -p frontend --locked --target wasm32-unknown-unknown 2>&1 | tee -a "$results"
 

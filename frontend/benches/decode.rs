@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::rc::Rc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use frontend::hooks::PerfMetricsHandle;
-use frontend::hooks::use_perf_metrics::PerfAction;
-use frontend::view::PanelView;
+use frontend::state::PerfState;
+use frontend::stream::Event;
+use frontend::view::panel::PanelView;
 use shared::ServerMsg;
 use yew::Reducible;
 
@@ -26,7 +26,7 @@ fn decode(c: &mut Criterion) {
         b.iter(|| black_box(PanelView::new(Some(black_box(&m)))))
     });
     c.bench_function("decode + reduce one frame (the hook's whole path)", |b| {
-        let mut state = Rc::new(PerfMetricsHandle::default());
+        let mut state = Rc::new(PerfState::default());
         let mut seq = 0u64;
         b.iter(|| {
             let ServerMsg::PerfMetrics(mut m) = serde_json::from_str::<ServerMsg>(FULL).expect("decodes")
@@ -35,7 +35,7 @@ fn decode(c: &mut Criterion) {
             };
             seq += 1;
             m.seq = seq;
-            state = state.clone().reduce(PerfAction::Received(ServerMsg::PerfMetrics(m), seq as f64));
+            state = state.clone().reduce(Event::Message(ServerMsg::PerfMetrics(m), seq as f64));
             black_box(&state);
         })
     });

@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use crate::components::perf_panel::DEFAULT_TOKEN_BUDGET;
+use crate::components::panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{Header, PerfMonButton};
 use crate::hooks::use_perf_metrics;
 

@@ -2,19 +2,27 @@
 //! agent run live, from the server's `/ws/projects/{project}` stream.
 //!
 //! # Layout
-//! - [`app`]: the root component; only wires the hook to the components.
-//! - [`hooks::use_perf_metrics`]: the socket, decoding, and reconnect with backoff.
+//! Data walks one way: stream → state → components; the view's plain functions
+//! serve state and components alike.
+//!
+//! - [`stream`]: where samples come from — the socket (reconnecting with backoff),
+//!   a one-second clock, and in dev builds the mock as one more source.
+//! - [`state`]: the reducer that turns their events into what is shown (and skips
+//!   renders nothing visible changed), and the series behind the sparklines.
+//! - [`hooks::use_perf_metrics`]: the hook the design names, a thin composition
+//!   of the sources and the state.
+//! - [`view`]: formatting, time, and the panel's display values; unit-tested
+//!   natively.
 //! - [`components`]: one file per component — the header, the PerfMon button with
-//!   its Live/Idle badge, and the panel it opens through a portal into `<body>`.
-//! - [`view`]: the panel's display values for one sample; equal views mean no
-//!   visible change, which is how the hook avoids needless re-renders.
-//! - [`format`]: plain functions that turn values into display text ("Not available"
-//!   when a value is missing, never a made-up number); unit-tested natively.
+//!   its Live/Idle badge, and the panel it opens through a portal into `<body>`,
+//!   one component per section.
+//! - [`app`]: the root component; only wires the hook to the components.
 
 pub mod app;
 pub mod components;
-pub mod format;
 pub mod hooks;
+pub mod state;
+pub mod stream;
 pub mod view;
 
 pub use app::App;

@@ -6,9 +6,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use frontend::components::{PerfMonButton, PerfPanel, PerfPanelProps};
-use frontend::format::NOT_AVAILABLE;
-use frontend::hooks::PerfMetricsHandle;
-use frontend::hooks::use_perf_metrics::PerfAction;
+use frontend::state::PerfState;
+use frontend::stream::Event;
+use frontend::view::format::NOT_AVAILABLE;
 use shared::{
     Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, PerfMetrics, RunProcess, ServerMsg,
     Tokens,
@@ -87,10 +87,10 @@ fn full_metrics() -> PerfMetrics {
 }
 
 /// A handle as the hook builds it after receiving `m` (and any earlier samples).
-fn handle_after(samples: Vec<PerfMetrics>) -> PerfMetricsHandle {
-    let mut state = Rc::new(PerfMetricsHandle::default());
+fn handle_after(samples: Vec<PerfMetrics>) -> PerfState {
+    let mut state = Rc::new(PerfState::default());
     for (i, m) in samples.into_iter().enumerate() {
-        state = state.reduce(PerfAction::Received(ServerMsg::PerfMetrics(m), i as f64 * 1000.0));
+        state = state.reduce(Event::Message(ServerMsg::PerfMetrics(m), i as f64 * 1000.0));
     }
     (*state).clone()
 }
@@ -121,7 +121,7 @@ async fn settle() {
     yew::platform::time::sleep(Duration::from_millis(30)).await;
 }
 
-fn render_panel(data: PerfMetricsHandle) -> Element {
+fn render_panel(data: PerfState) -> Element {
     let root = mount_point();
     yew::Renderer::<PerfPanel>::with_root_and_props(
         root.clone(),
@@ -189,7 +189,7 @@ async fn panel_renders_every_section_of_a_full_payload() {
 
 #[wasm_bindgen_test]
 async fn panel_says_not_available_without_a_payload() {
-    let root = render_panel(PerfMetricsHandle::default());
+    let root = render_panel(PerfState::default());
     settle().await;
 
     for id in ["cpu-value", "memory-value", "gpu-value", "tokens-value", "run-status"] {
@@ -212,7 +212,7 @@ async fn an_unavailable_gpu_shows_the_servers_reason() {
 
 #[wasm_bindgen_test]
 async fn stale_data_is_badged_and_dimmed() {
-    let state = Rc::new(handle_after(vec![full_metrics()])).reduce(PerfAction::Tick(60_000.0));
+    let state = Rc::new(handle_after(vec![full_metrics()])).reduce(Event::Tick(60_000.0));
     assert!(state.stale);
     let root = render_panel((*state).clone());
     settle().await;
@@ -225,7 +225,7 @@ async fn stale_data_is_badged_and_dimmed() {
 
 #[derive(Properties, PartialEq)]
 struct ButtonHost {
-    data: PerfMetricsHandle,
+    data: PerfState,
 }
 
 #[function_component(ButtonHarness)]
@@ -266,7 +266,7 @@ async fn the_badge_says_live_for_a_running_run_and_idle_otherwise() {
     let none = mount_point();
     yew::Renderer::<ButtonHarness>::with_root_and_props(
         none.clone(),
-        ButtonHost { data: PerfMetricsHandle::default() },
+        ButtonHost { data: PerfState::default() },
     )
     .render();
     settle().await;
@@ -322,13 +322,13 @@ async fn the_panel_is_portaled_into_body_and_closes_on_escape_and_outside_click(
 
 thread_local! {
     static RENDERS: Cell<u32> = const { Cell::new(0) };
-    static DISPATCH: std::cell::RefCell<Option<UseReducerDispatcher<PerfMetricsHandle>>> = const { std::cell::RefCell::new(None) };
+    static DISPATCH: std::cell::RefCell<Option<UseReducerDispatcher<PerfState>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Renders the panel from the hook's reducer, counting renders.
 #[function_component(CountingPanel)]
 fn counting_panel() -> Html {
-    let state = use_reducer(PerfMetricsHandle::default);
+    let state = use_reducer(PerfState::default);
     RENDERS.with(|r| r.set(r.get() + 1));
     DISPATCH.with(|d| *d.borrow_mut() = Some(state.dispatcher()));
     html! { <PerfPanel data={(*state).clone()} /> }
@@ -339,7 +339,7 @@ fn dispatch(m: PerfMetrics) {
         d.borrow()
             .as_ref()
             .expect("mounted")
-            .dispatch(PerfAction::Received(ServerMsg::PerfMetrics(m), js_sys::Date::now()))
+            .dispatch(Event::Message(ServerMsg::PerfMetrics(m), js_sys::Date::now()))
     });
 }
 

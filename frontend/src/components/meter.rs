@@ -3,7 +3,7 @@
 use yew::prelude::*;
 
 use crate::components::Sparkline;
-use crate::format;
+use crate::view::format;
 
 /// Props of [`Meter`].
 #[derive(Properties, PartialEq)]

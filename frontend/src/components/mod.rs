@@ -1,15 +1,15 @@
-//! Components: one file each.
+//! Components: one file each; the panel is a folder of one component per section.
 
 pub mod badge;
 pub mod header;
 pub mod meter;
-pub mod perf_panel;
+pub mod panel;
 pub mod perfmon_button;
 pub mod sparkline;
 
 pub use badge::Badge;
 pub use header::Header;
 pub use meter::Meter;
-pub use perf_panel::{PerfPanel, PerfPanelProps};
+pub use panel::{PerfPanel, PerfPanelProps};
 pub use perfmon_button::PerfMonButton;
 pub use sparkline::Sparkline;

@@ -7,9 +7,9 @@ use gloo_events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::components::perf_panel::DEFAULT_TOKEN_BUDGET;
+use crate::components::panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{Badge, PerfPanel};
-use crate::hooks::PerfMetricsHandle;
+use crate::state::PerfState;
 
 /// Gap between the button and the panel, in CSS pixels.
 const GAP_PX: f64 = 8.0;
@@ -18,7 +18,7 @@ const GAP_PX: f64 = 8.0;
 #[derive(Properties, PartialEq)]
 pub struct PerfMonButtonProps {
     /// The stream the panel shows.
-    pub data: PerfMetricsHandle,
+    pub data: PerfState,
     /// The run's token budget, for the tokens bar.
     #[prop_or(DEFAULT_TOKEN_BUDGET)]
     pub token_budget: u64,

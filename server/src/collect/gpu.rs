@@ -58,6 +58,16 @@ pub fn read() -> GpuReading {
     GpuReading::unavailable("this PerfMon was built without NVIDIA support")
 }
 
+#[cfg(all(test, not(feature = "nvml")))]
+mod tests {
+    #[test]
+    fn without_nvml_the_gpu_is_unavailable_with_a_reason() {
+        let reading = super::read();
+        assert_eq!(reading.unavailable.as_deref(), Some("this PerfMon was built without NVIDIA support"));
+        assert!(reading.devices.is_empty() && reading.process_memory.is_empty());
+    }
+}
+
 #[cfg(feature = "nvml")]
 mod nvml {
     use std::sync::OnceLock;

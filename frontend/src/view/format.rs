@@ -61,16 +61,6 @@ pub fn scaled_bytes(bytes: f64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// A duration as `45s`, `12m 03s` or `3h 07m`.
-pub fn elapsed(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, min, sec) => format!("{min}m {sec:02}s"),
-        (h, min, _) => format!("{h}h {min:02}m"),
-    }
-}
-
 /// `41 °C`.
 pub fn celsius(value: Option<f64>) -> String {
     match value {
@@ -140,15 +130,6 @@ mod tests {
         assert_eq!(rate(None), NOT_AVAILABLE);
         assert_eq!(rate(Some(-1.0)), NOT_AVAILABLE);
         assert_eq!(scaled_bytes(3.4e12), "3.4 TB");
-    }
-
-    #[test]
-    fn elapsed_times_read_like_a_stopwatch() {
-        assert_eq!(elapsed(0), "0s");
-        assert_eq!(elapsed(45), "45s");
-        assert_eq!(elapsed(723), "12m 03s");
-        assert_eq!(elapsed(3 * 3600 + 7 * 60 + 5), "3h 07m");
-        assert_eq!(elapsed(-5), "0s");
     }
 
     #[test]

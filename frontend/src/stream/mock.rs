@@ -31,6 +31,11 @@ pub fn is_live(t: f64) -> bool {
     (t / 60.0).floor() as i64 % 2 == 0
 }
 
+/// The server's cadence for the mock run's state at `t`.
+fn interval_ms(t: f64) -> u64 {
+    if is_live(t) { shared::LIVE_INTERVAL_MS } else { shared::IDLE_INTERVAL_MS }
+}
+
 /// Paces the mock like the server: a sample every second while the mock run is
 /// live, every three seconds while it is idle.
 #[derive(Debug, Default)]
@@ -44,7 +49,7 @@ pub struct MockClock {
 impl MockClock {
     /// The sample due at `t` seconds after mount, if one is due.
     pub fn next(&mut self, project: &str, t: f64) -> Option<PerfMetrics> {
-        let period = if is_live(t) { 1.0 } else { 3.0 };
+        let period = interval_ms(t) as f64 / 1000.0;
         // A little slack: the 1 s clock does not tick exactly on the second.
         if self.last.is_some_and(|last| t - last < period - 0.1) {
             return None;
@@ -111,7 +116,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         },
         gpu,
         seq,
-        interval_ms: if is_live(t) { 1000 } else { 3000 },
+        interval_ms: interval_ms(t),
         ..PerfMetrics::default()
     }
 }

@@ -1,0 +1,28 @@
+//! The project's run: its status, pid, elapsed time and what its tree uses.
+
+use yew::prelude::*;
+
+use super::SectionProps;
+
+/// The run section.
+#[function_component(Run)]
+pub fn run(props: &SectionProps) -> Html {
+    let view = &props.view;
+    let line = match &view.run_pid {
+        Some(pid) => format!("{} · {pid}", view.run_status),
+        None => view.run_status.clone(),
+    };
+    html! {
+        <>
+            <div class="panel__run" data-testid="run">
+                <span class={classes!("run__status", view.live.then_some("run__status--live"))} data-testid="run-status">{ line }</span>
+                if let Some(elapsed) = &view.run_elapsed {
+                    <span class="run__elapsed" data-testid="run-elapsed" title="Time since the run started">{ elapsed.clone() }</span>
+                }
+            </div>
+            if let Some(usage) = &view.run_usage {
+                <div class="panel__run-usage" data-testid="run-usage">{ format!("Run tree: {usage}") }</div>
+            }
+        </>
+    }
+}
