@@ -198,3 +198,39 @@ async fn without_a_built_frontend_the_root_says_how_to_build_it() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(body_text(response).await.contains("trunk build"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_is_replayed_whole_to_a_new_client() {
+    // A fast live cadence fills ten minutes' worth of history in seconds.
+    let config = Config {
+        live_interval: Duration::from_millis(5),
+        idle_interval: Duration::from_millis(5),
+        ..Config::default()
+    };
+    let server = TestServer::start(config).await;
+    let mut child = std::process::Command::new("sleep").arg("60").spawn().expect("spawn a run");
+    let api = server.api();
+    server::testkit::call(
+        &api,
+        server::cli::client::Method::POST,
+        "/api/projects/long/run",
+        Some(serde_json::json!({ "pid": child.id() })),
+    )
+    .await
+    .expect("registered");
+    let mut watcher = connect(server.addr, "long").await;
+    // Over 400 KB of history: more than one client's write buffer used to hold.
+    let mut pushed = 0;
+    while pushed < 400 {
+        if let ServerMsg::PerfMetrics(m) = next_msg(&mut watcher).await {
+            pushed = m.seq;
+        }
+    }
+    let mut late = connect(server.addr, "long").await;
+    let ServerMsg::History(history) = next_msg(&mut late).await else { panic!("history first") };
+    assert!(history.samples.len() >= 400, "replayed {} samples", history.samples.len());
+    next_metrics(&mut late).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    server.stop().await;
+}

@@ -65,6 +65,10 @@ impl From<String> for Frame {
     }
 }
 
+/// The largest message the hub hands out: a history replay keeps its newest
+/// samples within this, so a socket's write limit above it can always send it.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
 /// The most projects tracked at once: names come from clients, so the set must
 /// not grow without bound.
 pub const MAX_PROJECTS: usize = 256;
@@ -266,7 +270,7 @@ impl Hub {
         {
             entry.push(self, project, sections, Instant::now());
         }
-        let history = (!entry.history.is_empty()).then(|| entry.history.message());
+        let history = (!entry.history.is_empty()).then(|| entry.history.message(MAX_MESSAGE_BYTES));
         Ok(Subscription { history, frames: entry.frames.subscribe() })
     }
 

@@ -42,9 +42,11 @@ const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// a few hundred bytes in and a few KiB out.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 0;
-/// A client that stops reading can hold at most this much queued output before
-/// its sends fail and it is dropped; the kernel's socket buffer comes first.
-const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+/// Output queued for one client beyond what the kernel's socket buffer took.
+/// Every send waits for its message to be flushed, so this holds at most the
+/// message being sent (and a ping): it must fit the largest message the hub hands
+/// out, or that message could never be sent and the client would be dropped.
+const MAX_WRITE_BUFFER_BYTES: usize = crate::hub::MAX_MESSAGE_BYTES + 64 * 1024;
 
 /// Checks what can be checked before the upgrade, then upgrades to the stream.
 pub async fn handler(
