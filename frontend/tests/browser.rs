@@ -370,3 +370,38 @@ async fn samples_below_display_precision_do_not_re_render() {
     assert_eq!(RENDERS.with(Cell::get), after_first + 1, "one render for a visible change");
     assert_eq!(text_of(&root, "cpu-value"), "92.0 %");
 }
+
+fn sparkline_points(root: &Element, section: &str) -> usize {
+    root.query_selector(&format!("[data-testid='{section}'] [data-testid='sparkline']"))
+        .expect("selector")
+        .and_then(|svg| svg.get_attribute("data-points"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[wasm_bindgen_test]
+async fn a_restarted_server_moves_the_sparkline_again() {
+    let root = mount_point();
+    yew::Renderer::<CountingPanel>::with_root(root.clone()).render();
+    settle().await;
+    let mut m = full_metrics();
+    m.instance = "before-restart".into();
+    for seq in 1..=40 {
+        m.seq = seq;
+        m.cpu.percent = Some(if seq % 2 == 0 { 10.0 } else { 20.0 });
+        dispatch(m.clone());
+    }
+    settle().await;
+    assert_eq!(sparkline_points(&root, "cpu"), 40);
+
+    // The restarted server counts seq from 1 again, under a new instance.
+    m.instance = "after-restart".into();
+    for (seq, cpu) in [(1, 70.0), (2, 80.0), (3, 90.0)] {
+        m.seq = seq;
+        m.cpu.percent = Some(cpu);
+        dispatch(m.clone());
+        settle().await;
+    }
+    assert_eq!(sparkline_points(&root, "cpu"), 3, "the new server's samples, not a frozen line");
+    assert_eq!(text_of(&root, "cpu-value"), "90.0 %");
+}

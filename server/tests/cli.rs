@@ -29,6 +29,24 @@ fn help_documents_every_option() {
 }
 
 #[test]
+fn help_never_shows_secrets_from_the_environment() {
+    for command in ["serve", "run"] {
+        let out = Command::new(PERFMON)
+            .args([command, "--help"])
+            .env("PERFMON_TOKEN", "tok-5ecret-value")
+            .env("PERFMON_JWT_SECRET", "jwt-5ecret-value")
+            .output()
+            .expect("run perfmon");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("--token") && text.contains("PERFMON_TOKEN"),
+            "{command} --help names the option:\n{text}"
+        );
+        assert!(!text.contains("5ecret-value"), "{command} --help shows a secret:\n{text}");
+    }
+}
+
+#[test]
 fn run_exits_with_the_commands_exit_code() {
     let bind = format!("127.0.0.1:{}", free_port());
     let status = Command::new(PERFMON)

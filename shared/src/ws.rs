@@ -66,10 +66,16 @@ pub struct PerfMetrics {
     pub memory: Memory,
     /// NVIDIA GPUs, or why there are none.
     pub gpu: Gpu,
-    /// Position of this sample in the project's stream, counting from 1; a gap
-    /// means the client skipped samples (it read too slowly).
+    /// Position of this sample in the project's stream, counting from 1 for each
+    /// server [`instance`](Self::instance); a gap means the client skipped samples
+    /// (it read too slowly).
     #[serde(default)]
     pub seq: u64,
+    /// Which start of the server sent this: a new value means the server
+    /// restarted and `seq` counts from 1 again, so a client must not take the new
+    /// samples for replays of ones it has.
+    #[serde(default)]
+    pub instance: String,
     /// The cadence this sample was pushed at, in milliseconds (1000 live, 3000 idle).
     #[serde(default)]
     pub interval_ms: u64,

@@ -205,3 +205,52 @@ async fn with_a_token_the_page_streams_and_without_one_it_says_why() {
     client.close().await.expect("close the browser");
     server.stop().await;
 }
+
+/// The CPU sparkline's point count, 0 while it is not drawn.
+async fn cpu_points(client: &Client) -> usize {
+    let Ok(svg) = client.find(Locator::Css("[data-testid='cpu'] [data-testid='sparkline']")).await else {
+        return 0;
+    };
+    svg.attr("data-points").await.ok().flatten().and_then(|p| p.parse().ok()).unwrap_or(0)
+}
+
+/// Polls the CPU sparkline until `pred` holds of its point count (20 s at most).
+async fn cpu_points_until(client: &Client, what: &str, pred: impl Fn(usize) -> bool) -> usize {
+    let mut last = 0;
+    for _ in 0..200 {
+        last = cpu_points(client).await;
+        if pred(last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the CPU sparkline never {what}; last count {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restarted_under_an_open_page_moves_the_sparkline_again() {
+    let config = || server::Config {
+        static_dir: Some(dist_dir()),
+        live_interval: Duration::from_millis(100),
+        idle_interval: Duration::from_millis(100),
+        ..server::Config::default()
+    };
+    let first = TestServer::start(config()).await;
+    let addr = first.addr;
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+    tests::open_panel(&client, &format!("http://{addr}/?project=restart")).await;
+    // Let the first server get well ahead: its seq runs far beyond what the
+    // restarted one will reach while the test watches.
+    let before = cpu_points_until(&client, "filled", |n| n >= 60).await;
+
+    first.stop().await;
+    let second = TestServer::start_on(addr, config()).await;
+    // The page reconnects; the new server's history replaces the old line…
+    let reset = cpu_points_until(&client, "started afresh", |n| n < before).await;
+    // …and the line keeps moving with the new server's samples.
+    cpu_points_until(&client, "moved again", |n| n >= reset + 5).await;
+
+    client.close().await.expect("close the browser");
+    second.stop().await;
+}

@@ -110,10 +110,9 @@ impl Reducible for PerfState {
             Event::Message(ServerMsg::History(history), now) => {
                 let newest = {
                     let mut series = self.series.borrow_mut();
-                    // Live data replaces whatever the mock drew.
-                    if self.mock {
-                        *series = Series::default();
-                    }
+                    // The server's history is its whole recent past: it replaces
+                    // what the series held (an older server's samples, the mock's).
+                    *series = Series::default();
                     for sample in &history.samples {
                         series.push(sample);
                     }
@@ -227,6 +226,17 @@ mod tests {
         let s = s.reduce(received(sample(5, 5.0), 0.0));
         assert_eq!(s.series.borrow().values(|p| p.cpu), [1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(s.view.cpu, "5.0 %");
+    }
+
+    #[test]
+    fn a_history_message_replaces_the_series() {
+        let s = Rc::new(PerfState::default());
+        for seq in 1..=20 {
+            s.clone().reduce(received(sample(seq, 1.0), 0.0));
+        }
+        let history = shared::History { samples: (1..=2).map(|i| sample(i, 50.0)).collect() };
+        let s = s.reduce(Event::Message(ServerMsg::History(history), 0.0));
+        assert_eq!(s.series.borrow().values(|p| p.cpu), [50.0, 50.0]);
     }
 
     #[test]

@@ -40,19 +40,25 @@ impl From<&PerfMetrics> for Point {
     }
 }
 
-/// The recent samples, oldest first, at most [`SERIES_LEN`].
+/// The recent samples of one server instance, oldest first, at most [`SERIES_LEN`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Series {
     /// The points.
     pub points: VecDeque<Point>,
+    /// The server instance the points came from.
+    instance: String,
     /// The newest sample's `seq`, so a replayed sample is not added twice.
     last_seq: u64,
 }
 
 impl Series {
-    /// Adds a sample unless it is one already held.
+    /// Adds a sample unless it is one already held. A sample from another server
+    /// instance (a restart, whose `seq` counts from 1 again) starts the series
+    /// afresh: its samples are new, not replays.
     pub fn push(&mut self, m: &PerfMetrics) {
-        if m.seq != 0 && m.seq <= self.last_seq {
+        if m.instance != self.instance {
+            *self = Series { instance: m.instance.clone(), ..Series::default() };
+        } else if m.seq != 0 && m.seq <= self.last_seq {
             return;
         }
         self.last_seq = m.seq;
@@ -87,6 +93,19 @@ mod tests {
             series.push(&sample(seq, seq as f64));
         }
         assert_eq!(series.values(|p| p.cpu), [1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn a_restarted_server_starts_the_series_afresh() {
+        let mut series = Series::default();
+        for seq in 1..=50 {
+            series.push(&PerfMetrics { instance: "first".into(), ..sample(seq, 10.0) });
+        }
+        // The restarted server counts from 1 again: new samples, not replays.
+        for seq in 1..=3 {
+            series.push(&PerfMetrics { instance: "second".into(), ..sample(seq, 90.0) });
+        }
+        assert_eq!(series.values(|p| p.cpu), [90.0, 90.0, 90.0]);
     }
 
     #[test]

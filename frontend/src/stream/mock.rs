@@ -116,6 +116,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         },
         gpu,
         seq,
+        instance: MOCK_MARKER.to_owned(),
         interval_ms: interval_ms(t),
         ..PerfMetrics::default()
     }

@@ -79,6 +79,9 @@ const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// Projects and their frame channels.
 #[derive(Debug)]
 pub struct Hub {
+    /// This start of the server, carried by every sample (`instance`), so clients
+    /// tell a restart (whose `seq` starts again at 1) from a replay.
+    instance: String,
     /// Cadence while any run is live.
     live_interval: Duration,
     /// Cadence for projects whose run is not live.
@@ -127,6 +130,9 @@ struct Project {
     seq: u64,
     /// When a frame was last pushed, to space idle projects at the idle cadence.
     last_sent: Option<Instant>,
+    /// The run's status in the last pushed frame: a change is pushed at once,
+    /// whatever the cadence.
+    last_sent_status: Option<RunStatus>,
     /// When a socket last watched (or an agent reported), to forget abandoned projects.
     last_watched: Instant,
 }
@@ -150,6 +156,7 @@ impl Project {
             latest: None,
             seq: 0,
             last_sent: None,
+            last_sent_status: None,
             last_watched: Instant::now(),
         }
     }
@@ -176,7 +183,7 @@ impl Project {
         if self.run.status.is_live() { hub.live_interval } else { hub.idle_interval }
     }
 
-    fn metrics(&self, name: &ProjectName, sections: &Sections, interval: Duration) -> PerfMetrics {
+    fn metrics(&self, hub: &Hub, name: &ProjectName, sections: &Sections, interval: Duration) -> PerfMetrics {
         let mut run = self.run.clone();
         if !run.status.is_live() {
             run.process = None;
@@ -190,6 +197,7 @@ impl Project {
             memory: sections.memory.clone(),
             gpu: sections.gpu.clone(),
             seq: self.seq + 1,
+            instance: hub.instance.clone(),
             interval_ms: interval.as_millis() as u64,
             network: sections.network.clone(),
             disk: sections.disk.clone(),
@@ -198,7 +206,7 @@ impl Project {
     }
 
     fn push(&mut self, hub: &Hub, name: &ProjectName, sections: &Sections, now: Instant) {
-        let msg = ServerMsg::PerfMetrics(self.metrics(name, sections, self.interval(hub)));
+        let msg = ServerMsg::PerfMetrics(self.metrics(hub, name, sections, self.interval(hub)));
         let text = match serde_json::to_string(&msg) {
             Ok(text) => text,
             // Plain data always serialises; if that ever changes, skip one frame
@@ -213,6 +221,7 @@ impl Project {
         self.seq = metrics.seq;
         self.latest = Some(metrics);
         self.last_sent = Some(now);
+        self.last_sent_status = Some(self.run.status);
         self.history.push(frame.clone(), now, hub.history_window, hub.history_capacity());
         self.frames.send_replace(Some(frame));
     }
@@ -243,7 +252,14 @@ pub struct ProjectSnapshot {
 impl Hub {
     /// An empty hub with the given cadence and history window.
     pub fn new(live_interval: Duration, idle_interval: Duration, history_window: Duration) -> Self {
-        Hub { live_interval, idle_interval, history_window, inner: Mutex::default(), cadence: Notify::new() }
+        Hub {
+            instance: new_instance(),
+            live_interval,
+            idle_interval,
+            history_window,
+            inner: Mutex::default(),
+            cadence: Notify::new(),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -303,6 +319,7 @@ impl Hub {
                 }
             }
             let due = project.run.status.is_live()
+                || project.last_sent_status != Some(project.run.status)
                 || project
                     .last_sent
                     .is_none_or(|at| now.saturating_duration_since(at) + slack >= self.idle_interval);
@@ -351,10 +368,11 @@ impl Hub {
         let inner = self.lock();
         let sections = || inner.last.as_ref().map(HostSample::sections);
         match inner.projects.get(project) {
-            Some(p) => {
-                p.latest.clone().or_else(|| sections().map(|s| p.metrics(project, &s, p.interval(self))))
-            }
-            None => sections().map(|s| Project::new().metrics(project, &s, self.idle_interval)),
+            Some(p) => p
+                .latest
+                .clone()
+                .or_else(|| sections().map(|s| p.metrics(self, project, &s, p.interval(self)))),
+            None => sections().map(|s| Project::new().metrics(self, project, &s, self.idle_interval)),
         }
     }
 
@@ -374,6 +392,13 @@ impl Hub {
             .collect();
         (inner.last.clone(), projects)
     }
+}
+
+/// An id no earlier start of this server had: the start time in microseconds and
+/// the pid, in hex.
+fn new_instance() -> String {
+    let micros = chrono::Utc::now().timestamp_micros();
+    format!("{micros:x}-{:x}", std::process::id())
 }
 
 impl Sink for Hub {
@@ -453,6 +478,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_start_of_the_server_has_its_own_instance() {
+        let (first, second) = (hub(), hub());
+        first.publish(sample("2026-01-01T00:00:00Z"));
+        second.publish(sample("2026-01-01T00:00:00Z"));
+        let a = first.latest(&name("p")).expect("a sample");
+        let b = second.latest(&name("p")).expect("a sample");
+        assert!(!a.instance.is_empty());
+        assert_ne!(a.instance, b.instance, "a restarted server is told apart by its instance");
+        assert_eq!((a.seq, b.seq), (1, 1), "while seq starts again");
+    }
+
+    #[test]
     fn a_late_subscriber_gets_the_newest_sample_as_history_at_once() {
         let hub = hub();
         hub.publish(sample("2026-01-01T00:00:00Z"));
@@ -511,11 +548,16 @@ pub(crate) mod tests {
     fn an_exited_run_is_stopped_and_the_cadence_drops_to_idle() {
         let hub = hub();
         let project = name("exits");
+        let rx = hub.subscribe(&project).expect("subscribe").frames;
         hub.start_run(&project, 42).expect("start");
-        let mut s = sample("2026-01-01T00:00:00Z");
+        hub.publish(sample("2026-01-01T00:00:00Z"));
+        let mut s = sample("2026-01-01T00:00:01Z");
         s.runs.insert(42, None);
         hub.publish(s);
         assert_eq!(hub.run(&project).status, RunStatus::Stopped);
+        // Pushed at once, not an idle interval later.
+        let m = decode(&rx.borrow());
+        assert_eq!((m.timestamp.as_str(), m.run.status), ("2026-01-01T00:00:01.000Z", RunStatus::Stopped));
         assert_eq!(hub.interval(), Duration::from_secs(3));
         assert!(hub.live_pids().is_empty());
     }
