@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every PerfMon benchmark and prints tables (see BENCHMARKS.md):
-#   1. criterion: one sampler tick, one serialisation, one publish to N subscribers,
-#      and the frontend's decode path (native build of the same code);
+#   1. the sampler tick as it runs (60 real ticks at the 1 s cadence, with and
+#      without a run), then criterion: one serialisation, one publish until N
+#      subscribers have woken and read it, and the frontend's decode path;
 #   2. the load tool: the release server with 1 to 10,000 clients, and at rest;
 #   3. the release wasm bundle's size, raw and gzipped;
 #   4. sample-to-DOM latency of the release frontend in headless Chromium.
@@ -22,6 +23,9 @@ table() {
          if (ns >= 1000000) t = sprintf("%.2f ms", ns / 1000000); else if (ns >= 1000) t = sprintf("%.1f µs", ns / 1000); else t = ns " ns"
          printf "| %s | %s |\n", name, t }'
 }
+say "The sampler tick at its real cadence (two minutes)"
+cargo bench --locked -p server --bench tick 2>/dev/null
+
 say "Micro-benchmarks (criterion)"
 echo "| benchmark | time per iteration |"
 echo "|---|---:|"

@@ -52,6 +52,7 @@ fn full_metrics() -> PerfMetrics {
         rss_mb: Some(812.3),
         gpu_memory_gb: Some(3.1),
         process_count: 4,
+        gpu_memory_reason: None,
     });
     m.gpu = Gpu {
         available: true,
@@ -67,6 +68,7 @@ fn full_metrics() -> PerfMetrics {
             vram_total_gb: Some(80.0),
             temperature_c: Some(54.0),
             power_w: Some(310.0),
+            ..GpuDevice::default()
         }],
     };
     m.network = Network {
@@ -208,6 +210,29 @@ async fn an_unavailable_gpu_shows_the_servers_reason() {
     settle().await;
     assert_eq!(text_of(&root, "gpu-value"), NOT_AVAILABLE);
     assert_eq!(text_of(&root, "gpu-detail"), "NVIDIA driver library not found");
+}
+
+#[wasm_bindgen_test]
+async fn a_lost_gpu_is_greyed_with_its_reason_beside_the_one_that_answers() {
+    let mut m = full_metrics();
+    let mut lost = m.gpu.devices[0].clone();
+    lost.index = 1;
+    lost.name = "NVIDIA A100-SXM4-40GB".into();
+    lost.available = false;
+    lost.reason = Some("GPU is lost".into());
+    (lost.percent, lost.vram_used_gb, lost.vram_total_gb, lost.temperature_c, lost.power_w) =
+        (None, None, None, None, None);
+    m.gpu.devices.push(lost);
+    m.gpu.devices[0].not_supported = vec!["power_w".into()];
+    m.gpu.devices[0].power_w = None;
+    let root = render_panel(handle_after(vec![m]));
+    settle().await;
+    let greyed = find(&root, "gpu-device-lost").expect("the lost device is listed");
+    let text = greyed.text_content().unwrap_or_default();
+    assert!(text.contains("NVIDIA A100-SXM4-40GB") && text.contains("GPU is lost"), "{text}");
+    assert!(!text.contains("Not available"), "a reason, not a row of dashes: {text}");
+    let devices = text_of(&root, "gpu-devices");
+    assert!(devices.contains("72.0 % · 30.5 / 80.0 GB · 54 °C · n/s"), "{devices}");
 }
 
 #[wasm_bindgen_test]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +14,12 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::sampling;
 use crate::web::{AppState, app};
+
+/// The kernel's send buffer of every accepted connection. Linux grows a
+/// socket's buffer up to `tcp_wmem`'s maximum (often 4 MiB) while a peer does not
+/// read, so each stalled client could hold megabytes of kernel memory and would
+/// take minutes to stall a send; a 1 s stream of a few KB needs far less.
+pub const SEND_BUFFER_BYTES: usize = 128 * 1024;
 
 /// Why the server would not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +87,11 @@ pub async fn run(
         trigger.cancel();
     });
 
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
+            tracing::debug!("could not bound a connection's send buffer: {err}");
+        }
+    });
     let served =
         axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned()).await;
     // Whatever ended serving, the sampler must not outlive it.

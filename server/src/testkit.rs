@@ -105,17 +105,22 @@ impl Perfmon {
     }
 
     /// [`Perfmon::serve`] with extra environment variables.
-    pub async fn serve_with(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Perfmon {
+    pub async fn serve_with(binary: &Path, args: &[&str], env: &[(String, String)]) -> Perfmon {
         let addr = free_addr();
-        let child = Command::new(binary)
-            .args(["serve", "--bind", &addr.to_string()])
-            .args(args)
-            .envs(env.iter().copied())
+        let mut command = Command::new(binary);
+        command.args(["serve", "--bind", &addr.to_string()]).args(args).envs(env.iter().cloned());
+        Self::start(command, addr).await
+    }
+
+    /// Starts `command` (a `perfmon` serving on `addr`, perhaps through a wrapper
+    /// such as `unshare`) and waits (up to 20 s) until it answers its health check.
+    pub async fn start(mut command: Command, addr: SocketAddr) -> Perfmon {
+        let child = command
             .env("PERFMON_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
+            .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
         let perfmon = Perfmon { addr, child };
         assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await, "perfmon did not come up");
         perfmon
@@ -265,4 +270,21 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(
 pub async fn connections(api: &ApiClient) -> u64 {
     let health = call(api, Method::GET, "/api/health", None).await.expect("health");
     health["connections"].as_u64().expect("a count")
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package, installed by
+/// scripts/setup.sh) lints an exposition: no complaint, exit 0. Blocking.
+pub fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/setup.sh installs Debian's prometheus package)");
+    promtool.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write the exposition");
+    let out = promtool.wait_with_output().expect("promtool runs");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool: {said}\n{text}");
 }

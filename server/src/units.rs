@@ -1,12 +1,13 @@
 //! Units and display rounding, defined once: the payload's sizes are GB and MB
-//! with one decimal, rates whole bytes per second, percentages one decimal.
+//! counted as GiB and MiB (as `free -h`, `df -h` and `nvidia-smi` count them) with
+//! one decimal, rates whole bytes per second, percentages one decimal.
 //! Readings stay exact everywhere else (`/metrics` and the store export them as
 //! they were read); only the payload sent to clients is rounded, here.
 
-/// Bytes in one of the payload's GB (decimal, as the seed contract has them).
-pub const BYTES_PER_GB: f64 = 1e9;
-/// Bytes in one of the payload's MB (decimal).
-pub const BYTES_PER_MB: f64 = 1e6;
+/// Bytes in one of the payload's GB: a GiB, so an 80 GiB card reads 80.0.
+pub const BYTES_PER_GB: f64 = (1u64 << 30) as f64;
+/// Bytes in one of the payload's MB: a MiB.
+pub const BYTES_PER_MB: f64 = (1u64 << 20) as f64;
 
 /// `bytes` as the payload's GB, one decimal.
 pub fn gb(bytes: u64) -> f64 {
@@ -33,10 +34,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_are_sent_with_one_decimal() {
-        assert_eq!(gb(6_240_000_000), 6.2);
-        assert_eq!(gb(6_260_000_000), 6.3);
-        assert_eq!(mb(812_345_678), 812.3);
+    fn sizes_are_sent_in_binary_units_with_one_decimal() {
+        assert_eq!(gb(80 << 30), 80.0, "an 80 GiB card reads as nvidia-smi says");
+        assert_eq!(gb(16_000_000_000), 14.9, "16 GB of RAM is 14.9 GiB, as free -h says");
+        assert_eq!(mb(812 << 20), 812.0);
+        assert_eq!(mb(1_500_000), 1.4);
         assert_eq!(gb(0), 0.0);
     }
 

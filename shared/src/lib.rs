@@ -15,8 +15,13 @@
 //!   subprotocols ([`SUBPROTOCOL`], [`TOKEN_SUBPROTOCOL_PREFIX`]), its close codes
 //!   ([`close`]) and its default cadences.
 //!
-//! Units are in the field names (`used_gb`, `percent`, `bytes_per_s`); timestamps
-//! are UTC RFC 3339 strings with milliseconds ([`Timestamp`]).
+//! # Units
+//! Units are in the field names (`used_gb`, `percent`, `bytes_per_s`, `power_w`).
+//! Sizes count the way the tools users compare with do: a **GB is a GiB**
+//! (2^30 bytes, as `free -h`, `df -h` and `nvidia-smi` count memory, disks and GPU
+//! memory — an 80 GiB card reads 80.0) and an **MB is a MiB** (2^20 bytes), sent with
+//! one decimal; rates and totals are exact bytes. Timestamps are UTC RFC 3339
+//! strings with milliseconds ([`Timestamp`]).
 
 pub mod api;
 pub mod ws;

@@ -140,12 +140,18 @@ pub struct Run {
 pub struct RunProcess {
     /// CPU used by the tree as a share of the whole machine, 0–100.
     pub cpu_percent: Option<f64>,
-    /// Resident memory of the tree, in MB (10^6 bytes).
+    /// Resident memory of the tree, in MB (MiB).
     pub rss_mb: Option<f64>,
-    /// GPU memory the tree holds, in GB, when NVML reports per-process use.
+    /// GPU memory the tree holds, in GB (GiB): 0 when NVML lists none of its
+    /// processes, `null` when there is no GPU data or the processes cannot be
+    /// matched (then `gpu_memory_reason` says why).
     pub gpu_memory_gb: Option<f64>,
     /// Processes in the tree.
     pub process_count: u32,
+    /// Why `gpu_memory_gb` is `null` while the GPU section has data (per-process
+    /// use unsupported, or NVML's pids belong to another PID namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_reason: Option<String>,
 }
 
 /// Token usage reported by the agent.
@@ -184,7 +190,7 @@ pub struct LoadAverage {
     pub fifteen: f64,
 }
 
-/// Whole-machine memory use, in GB (10^9 bytes) with one decimal.
+/// Whole-machine memory use, in GB (GiB) with one decimal.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Memory {
     /// Memory in use (total minus available).
@@ -255,13 +261,25 @@ pub struct Gpu {
     pub devices: Vec<GpuDevice>,
 }
 
-/// One NVIDIA device. Values a device does not report are `null`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// One NVIDIA device. Values it does not report are `null`; those its driver
+/// does not support are also named in `not_supported`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuDevice {
     /// NVML's index of the device.
     pub index: u32,
     /// The product name (`NVIDIA H100 80GB HBM3`).
     pub name: String,
+    /// Whether the device answered; when false its values are `null` and
+    /// `reason` says why (`GPU is lost`).
+    #[serde(default = "answered")]
+    pub available: bool,
+    /// Why the device did not answer, in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Fields the device's driver does not support (`percent`, `vram_used_gb`,
+    /// `vram_total_gb`, `temperature_c`, `power_w`): `null` by design, not a failed read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_supported: Vec<String>,
     /// Utilisation, 0–100.
     pub percent: Option<f64>,
     /// Video memory in use.
@@ -272,6 +290,28 @@ pub struct GpuDevice {
     pub temperature_c: Option<f64>,
     /// Power draw in watts.
     pub power_w: Option<f64>,
+}
+
+impl Default for GpuDevice {
+    fn default() -> Self {
+        GpuDevice {
+            index: 0,
+            name: String::new(),
+            available: true,
+            reason: None,
+            not_supported: Vec::new(),
+            percent: None,
+            vram_used_gb: None,
+            vram_total_gb: None,
+            temperature_c: None,
+            power_w: None,
+        }
+    }
+}
+
+/// Devices from servers that predate per-device state answered whenever listed.
+fn answered() -> bool {
+    true
 }
 
 /// Why the server refused a client message.

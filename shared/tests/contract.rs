@@ -87,6 +87,7 @@ fn every_server_message_round_trips() {
                 rss_mb: Some(300.2),
                 gpu_memory_gb: None,
                 process_count: 3,
+                gpu_memory_reason: None,
             }),
             ..seed_value().run
         },
@@ -123,6 +124,7 @@ fn every_server_message_round_trips() {
                 vram_total_gb: Some(80.0),
                 temperature_c: Some(41.0),
                 power_w: Some(120.5),
+                ..GpuDevice::default()
             }],
         },
         ..seed_value()
@@ -189,4 +191,39 @@ fn api_bodies_refuse_unknown_fields_and_wrong_types() {
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":42,"cmd":"rm"}"#).is_err());
     assert_eq!(serde_json::from_str::<TokenDelta>(r#"{"tokens":5}"#).ok(), Some(TokenDelta { tokens: 5 }));
     assert!(serde_json::from_str::<TokenDelta>(r#"{"tokens":-5}"#).is_err());
+}
+
+#[test]
+fn per_device_state_round_trips_and_older_devices_read_as_answering() {
+    let lost = GpuDevice {
+        index: 1,
+        name: "NVIDIA A100".into(),
+        available: false,
+        reason: Some("GPU is lost".into()),
+        not_supported: vec!["power_w".into()],
+        ..GpuDevice::default()
+    };
+    assert_eq!(round_trip(&lost), lost);
+    let json = serde_json::to_value(&lost).expect("encode");
+    assert_eq!(json["available"], false);
+    assert_eq!(json["reason"], "GPU is lost");
+    // A device from a server that predates per-device state answered.
+    let old: GpuDevice = serde_json::from_str(
+        r#"{"index":0,"name":"GPU","percent":1.0,"vram_used_gb":1.0,"vram_total_gb":2.0,"temperature_c":null,"power_w":null}"#,
+    )
+    .expect("decodes");
+    assert!(old.available && old.reason.is_none() && old.not_supported.is_empty());
+}
+
+#[test]
+fn an_unknown_run_gpu_memory_says_why() {
+    let process = RunProcess {
+        gpu_memory_gb: None,
+        gpu_memory_reason: Some("PerfMon runs in a container".into()),
+        ..RunProcess::default()
+    };
+    assert_eq!(round_trip(&process), process);
+    let known = serde_json::to_value(RunProcess { gpu_memory_gb: Some(0.0), ..RunProcess::default() })
+        .expect("encode");
+    assert!(known.get("gpu_memory_reason").is_none(), "no reason key when it is known");
 }

@@ -82,6 +82,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
                 vram_total_gb: Some(12.0),
                 temperature_c: Some(round1(wave(t, 30.0, 0.0, 45.0, 70.0))),
                 power_w: Some(round1(wave(t, 10.0, 0.2, 60.0, 220.0))),
+                ..GpuDevice::default()
             }],
         }
     } else {

@@ -69,6 +69,14 @@ pub fn celsius(value: Option<f64>) -> String {
     }
 }
 
+/// `300 W`.
+pub fn watts(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.0} W"),
+        _ => NOT_AVAILABLE.to_owned(),
+    }
+}
+
 /// One decimal, rounded, for comparing what is shown rather than what was sent.
 pub fn round1(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite()).map(|v| (v * 10.0).round() / 10.0)
@@ -136,6 +144,12 @@ mod tests {
     fn temperatures_are_whole_degrees() {
         assert_eq!(celsius(Some(41.4)), "41 °C");
         assert_eq!(celsius(None), NOT_AVAILABLE);
+    }
+
+    #[test]
+    fn power_is_whole_watts() {
+        assert_eq!(watts(Some(299.6)), "300 W");
+        assert_eq!(watts(None), NOT_AVAILABLE);
     }
 
     #[test]

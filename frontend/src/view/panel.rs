@@ -14,23 +14,25 @@ use super::time::{elapsed, epoch_seconds};
 pub struct GpuDeviceView {
     /// The product name.
     pub name: String,
-    /// Utilisation text.
-    pub percent: String,
-    /// Utilisation for the bar, rounded to the shown precision.
-    pub bar: Option<f64>,
-    /// `used / total GB`.
-    pub vram: String,
-    /// `41 °C`.
-    pub temperature: String,
+    /// Why the device does not answer (`GPU is lost`): the row is greyed and says so.
+    pub lost: Option<String>,
+    /// `40.0 % · 10.0 / 80.0 GB · 50 °C · 300 W`; a field the driver does not
+    /// support reads `n/s`.
+    pub figures: String,
+    /// `not supported by this GPU: temperature, power`, when some are not.
+    pub unsupported: Option<String>,
 }
+
+/// What `n/s` stands for in a device's figures.
+pub const NOT_SUPPORTED: &str = "n/s";
 
 /// The GPU section as shown.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GpuView {
     /// No data yet.
     Waiting,
-    /// NVML answered nothing; the server's reason.
-    Unavailable(String),
+    /// No device answers: the server's reason, and any devices NVML lists.
+    Unavailable(String, Vec<GpuDeviceView>),
     /// Aggregate and per-device values.
     Available {
         /// Mean utilisation text.
@@ -85,6 +87,8 @@ pub struct PanelView {
     pub run_elapsed: Option<String>,
     /// `12.5 % CPU · 300.2 MB`, the run's process tree.
     pub run_usage: Option<String>,
+    /// Why the run's GPU memory is unknown, for the run line's tooltip.
+    pub run_gpu_note: Option<String>,
     /// `PerfMon itself: 0.1 % CPU · 9.5 MB`.
     pub monitor: Option<String>,
 }
@@ -135,11 +139,14 @@ impl PanelView {
                 .flatten(),
             run_usage: m.run.process.as_ref().map(|p| {
                 let mut text = format!("{} CPU · {}", format::percent(p.cpu_percent), mb(p.rss_mb));
-                if let Some(gpu) = p.gpu_memory_gb {
-                    text.push_str(&format!(" · {gpu:.1} GB VRAM"));
+                match (p.gpu_memory_gb, &p.gpu_memory_reason) {
+                    (Some(gpu), _) => text.push_str(&format!(" · {gpu:.1} GB VRAM")),
+                    (None, Some(_)) => text.push_str(" · VRAM unknown"),
+                    (None, None) => {}
                 }
                 text
             }),
+            run_gpu_note: m.run.process.as_ref().and_then(|p| p.gpu_memory_reason.clone()),
             monitor: match (m.monitor.cpu_percent, m.monitor.rss_mb) {
                 (None, None) => None,
                 (cpu, rss) => Some(format!("PerfMon itself: {} CPU · {}", format::percent(cpu), mb(rss))),
@@ -169,31 +176,68 @@ impl PanelView {
             run_pid: None,
             run_elapsed: None,
             run_usage: None,
+            run_gpu_note: None,
             monitor: None,
         }
     }
 }
 
 fn gpu_view(m: &PerfMetrics) -> GpuView {
+    let devices = m.gpu.devices.iter().map(device_view).collect();
     if !m.gpu.available {
-        return GpuView::Unavailable(m.gpu.reason.clone().unwrap_or_else(|| "no GPU data".to_owned()));
+        return GpuView::Unavailable(
+            m.gpu.reason.clone().unwrap_or_else(|| "no GPU data".to_owned()),
+            devices,
+        );
     }
     GpuView::Available {
         percent: format::percent(m.gpu.percent),
         bar: format::round1(m.gpu.percent),
         vram: format::used_of_total_gb(m.gpu.vram_used_gb, m.gpu.vram_total_gb),
-        devices: m
-            .gpu
-            .devices
-            .iter()
-            .map(|d| GpuDeviceView {
-                name: d.name.clone(),
-                percent: format::percent(d.percent),
-                bar: format::round1(d.percent),
-                vram: format::used_of_total_gb(d.vram_used_gb, d.vram_total_gb),
-                temperature: format::celsius(d.temperature_c),
-            })
-            .collect(),
+        devices,
+    }
+}
+
+fn device_view(d: &shared::GpuDevice) -> GpuDeviceView {
+    if !d.available {
+        let reason = d.reason.clone().unwrap_or_else(|| "does not answer".to_owned());
+        return GpuDeviceView {
+            name: d.name.clone(),
+            lost: Some(reason),
+            figures: String::new(),
+            unsupported: None,
+        };
+    }
+    let unsupported = |field: &str| d.not_supported.iter().any(|f| f == field);
+    let figure = |fields: &[&str], text: String| {
+        if fields.iter().any(|f| unsupported(f)) { NOT_SUPPORTED.to_owned() } else { text }
+    };
+    let figures = [
+        figure(&["percent"], format::percent(d.percent)),
+        figure(&["vram_used_gb", "vram_total_gb"], format::used_of_total_gb(d.vram_used_gb, d.vram_total_gb)),
+        figure(&["temperature_c"], format::celsius(d.temperature_c)),
+        figure(&["power_w"], format::watts(d.power_w)),
+    ]
+    .join(" · ");
+    let names: Vec<&str> = d
+        .not_supported
+        .iter()
+        .map(|f| match f.as_str() {
+            "percent" => "utilisation",
+            "vram_used_gb" | "vram_total_gb" => "memory",
+            "temperature_c" => "temperature",
+            "power_w" => "power",
+            other => other,
+        })
+        .collect();
+    let mut names_unique = names.clone();
+    names_unique.dedup();
+    GpuDeviceView {
+        name: d.name.clone(),
+        lost: None,
+        figures,
+        unsupported: (!names_unique.is_empty())
+            .then(|| format!("not supported by this GPU: {}", names_unique.join(", "))),
     }
 }
 
@@ -247,6 +291,7 @@ mod tests {
                     rss_mb: Some(300.2),
                     gpu_memory_gb: None,
                     process_count: 2,
+                    gpu_memory_reason: None,
                 }),
             },
             ..PerfMetrics::default()
@@ -266,6 +311,38 @@ mod tests {
         assert_eq!(view.run_usage.as_deref(), Some("12.5 % CPU · 300.2 MB"));
         assert_eq!(view.run_status, "Running");
         assert!(view.live);
+    }
+
+    #[test]
+    fn a_lost_device_shows_its_reason_and_unsupported_fields_read_ns() {
+        let mut m = sample(1.0);
+        m.gpu = shared::Gpu {
+            available: true,
+            percent: Some(20.0),
+            devices: vec![
+                shared::GpuDevice {
+                    index: 0,
+                    name: "GPU-A".into(),
+                    percent: Some(20.0),
+                    vram_used_gb: Some(8.0),
+                    vram_total_gb: Some(80.0),
+                    not_supported: vec!["temperature_c".into(), "power_w".into()],
+                    ..shared::GpuDevice::default()
+                },
+                shared::GpuDevice {
+                    index: 1,
+                    name: "GPU-B".into(),
+                    available: false,
+                    reason: Some("GPU is lost".into()),
+                    ..shared::GpuDevice::default()
+                },
+            ],
+            ..shared::Gpu::default()
+        };
+        let GpuView::Available { devices, .. } = PanelView::new(Some(&m)).gpu else { panic!("available") };
+        assert_eq!(devices[0].figures, "20.0 % · 8.0 / 80.0 GB · n/s · n/s");
+        assert_eq!(devices[0].unsupported.as_deref(), Some("not supported by this GPU: temperature, power"));
+        assert_eq!((devices[1].name.as_str(), devices[1].lost.as_deref()), ("GPU-B", Some("GPU is lost")));
     }
 
     #[test]

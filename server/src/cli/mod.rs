@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// The most WebSockets open at once; more get HTTP 503.
     #[arg(long, env = "PERFMON_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Milliseconds between samples while a run is live (10 to 60000).
+    #[arg(long, env = "PERFMON_LIVE_INTERVAL_MS", default_value_t = shared::LIVE_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub live_interval_ms: u64,
+    /// Milliseconds between samples while no run is live (10 to 600000).
+    #[arg(long, env = "PERFMON_IDLE_INTERVAL_MS", default_value_t = shared::IDLE_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub idle_interval_ms: u64,
 }
 
 fn parse_project(name: &str) -> Result<ProjectName, String> {
@@ -76,6 +84,8 @@ impl ServeArgs {
             allowed_origins: self.allowed_origins.clone(),
             projects: self.projects.clone(),
             max_connections: self.max_connections,
+            live_interval: std::time::Duration::from_millis(self.live_interval_ms),
+            idle_interval: std::time::Duration::from_millis(self.idle_interval_ms),
             ..Config::default()
         }
     }

@@ -69,6 +69,26 @@ pub fn read_self() -> Option<ProcStat> {
     read_stat(std::process::id())
 }
 
+/// The inode of the kernel's initial PID namespace (`PROC_PID_INIT_INO`), fixed
+/// by the kernel since Linux 3.8.
+const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
+
+/// Whether this process lives in a PID namespace below the machine's own (a
+/// container): pids other tools report from the host (NVML's) are then not the
+/// pids this process sees. Told by `/proc/self/ns/pid`, which names the namespace
+/// whatever /proc the container mounted. Blocking.
+pub fn in_nested_pid_namespace() -> bool {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|link| namespace_inode(&link.to_string_lossy()))
+        .is_some_and(|inode| inode != INITIAL_PID_NAMESPACE)
+}
+
+/// The inode of a namespace link's target, `pid:[4026531836]`.
+fn namespace_inode(target: &str) -> Option<u64> {
+    target.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
 /// CPU use between two readings `seconds` apart, in % of one core.
 pub fn cpu_percent(ticks_before: u64, ticks_after: u64, seconds: f64) -> Option<f64> {
     (seconds > 0.0)
@@ -140,6 +160,14 @@ mod tests {
         };
         let expected: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("a number");
         assert_eq!(page_bytes(), expected);
+    }
+
+    #[test]
+    fn namespace_links_name_their_inode() {
+        assert_eq!(namespace_inode("pid:[4026531836]"), Some(INITIAL_PID_NAMESPACE));
+        assert_eq!(namespace_inode("pid:[4026532178]"), Some(4_026_532_178));
+        assert_eq!(namespace_inode("net:[4026531836]"), None);
+        assert_eq!(namespace_inode("garbage"), None);
     }
 
     #[test]

@@ -308,7 +308,7 @@ impl Hub {
             {
                 match reading {
                     Some(tree) => {
-                        project.tree = Some(*tree);
+                        project.tree = Some(tree.clone());
                         project.run.process = Some(tree.to_contract());
                     }
                     None => {
@@ -386,7 +386,7 @@ impl Hub {
             .map(|(name, p)| ProjectSnapshot {
                 name: name.clone(),
                 live: p.run.status.is_live(),
-                tree: p.tree,
+                tree: p.tree.clone(),
                 tokens: p.tokens.clone(),
             })
             .collect();

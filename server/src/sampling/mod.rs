@@ -21,13 +21,18 @@ pub use crate::collect::cpu::CpuReading;
 use crate::collect::cpu::{self, CpuCollector};
 use crate::collect::disk::DiskCollector;
 pub use crate::collect::disk::DiskReading;
+use crate::collect::gpu::GpuCollector;
 pub use crate::collect::gpu::{DeviceReading, GpuReading};
 use crate::collect::memory::MemoryCollector;
 pub use crate::collect::memory::MemoryReading;
 use crate::collect::network::NetworkCollector;
 pub use crate::collect::network::NetworkReading;
-use crate::collect::{gpu, procfs, proctree};
+use crate::collect::{procfs, proctree};
 pub use sample::{HostSample, MonitorReading, Sections, TreeReading, timestamp_millis, timestamp_seconds};
+
+/// Why a run's GPU memory is unknown inside a container.
+const FOREIGN_PIDS: &str =
+    "PerfMon runs in a container: NVML lists the host's process ids, which cannot be matched to the run's";
 
 /// Reads the machine; owns every collector's state.
 #[derive(Debug)]
@@ -36,6 +41,10 @@ pub struct HostSampler {
     memory: MemoryCollector,
     disk: DiskCollector,
     network: NetworkCollector,
+    gpu: GpuCollector,
+    /// NVML reports the host's pids, which cannot be matched to a run's from inside
+    /// a container's PID namespace.
+    foreign_pids: bool,
     /// Reads /proc for run trees, with the previous scan's CPU counters.
     trees: proctree::Scanner,
     /// This process's CPU ticks at the previous reading, and when.
@@ -61,6 +70,8 @@ impl HostSampler {
             memory: MemoryCollector::new(),
             disk: DiskCollector::new(),
             network: NetworkCollector::new(),
+            gpu: GpuCollector::default(),
+            foreign_pids: procfs::in_nested_pid_namespace(),
             trees: proctree::Scanner::default(),
             own: None,
             page_bytes: procfs::page_bytes(),
@@ -79,7 +90,7 @@ impl HostSampler {
     pub fn sample(&mut self, run_pids: &[u32]) -> HostSample {
         let taken_at = Utc::now();
         let now = Instant::now();
-        let gpu = gpu::read();
+        let gpu = self.gpu.read();
         let mut sample = HostSample {
             taken_at,
             cpu: self.cpu.read(now),
@@ -94,13 +105,22 @@ impl HostSampler {
             let cores =
                 self.cpu.cores().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
             let procs = self.trees.scan(run_pids);
+            // Whether a run's GPU memory can be told, and if not, why (no reason
+            // when the GPU section itself has none to show).
+            let gpu_unknown: Option<Option<String>> = match (&gpu.unavailable, &gpu.process_memory_unknown) {
+                (Some(_), _) => Some(None),
+                (None, Some(reason)) => Some(Some(reason.clone())),
+                (None, None) if self.foreign_pids => Some(Some(FOREIGN_PIDS.to_owned())),
+                (None, None) => None,
+            };
             for &root in run_pids {
                 let tree = proctree::usage(root, &procs).map(|tree| {
                     let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu.process_memory.get(pid)).sum();
                     TreeReading {
                         cpu_percent: (tree.cpu_percent_of_core / cores.unwrap_or(1) as f64).clamp(0.0, 100.0),
                         rss_bytes: tree.rss_bytes,
-                        gpu_memory_bytes: (!gpu.process_memory.is_empty()).then_some(gpu_bytes),
+                        gpu_memory_bytes: gpu_unknown.is_none().then_some(gpu_bytes),
+                        gpu_memory_reason: gpu_unknown.clone().flatten(),
                         process_count: tree.pids.len() as u32,
                     }
                 });
@@ -249,7 +269,7 @@ mod tests {
     fn this_process_is_measured_as_a_run() {
         let mut sampler = HostSampler::new();
         let me = std::process::id();
-        let tree = sampler.sample(&[me]).runs.get(&me).copied().flatten().expect("this process is alive");
+        let tree = sampler.sample(&[me]).runs.remove(&me).flatten().expect("this process is alive");
         assert!(tree.rss_bytes > 0 && tree.process_count >= 1, "{tree:?}");
         assert!((0.0..=100.0).contains(&tree.cpu_percent));
     }

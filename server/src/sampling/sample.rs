@@ -41,14 +41,17 @@ pub struct MonitorReading {
 }
 
 /// What a run's process tree uses, exactly as read.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TreeReading {
     /// CPU of the whole tree as a share of the whole machine, 0–100.
     pub cpu_percent: f64,
     /// Resident memory of the tree, bytes.
     pub rss_bytes: u64,
-    /// GPU memory the tree holds, bytes, when NVML reports per-process use.
+    /// GPU memory the tree holds, bytes (0 when NVML lists none of its
+    /// processes); `None` when it cannot be told.
     pub gpu_memory_bytes: Option<u64>,
+    /// Why it cannot be told, while the GPU itself answers.
+    pub gpu_memory_reason: Option<String>,
     /// Processes in the tree.
     pub process_count: u32,
 }
@@ -61,6 +64,7 @@ impl TreeReading {
             rss_mb: Some(mb(self.rss_bytes)),
             gpu_memory_gb: self.gpu_memory_bytes.map(gb),
             process_count: self.process_count,
+            gpu_memory_reason: self.gpu_memory_reason.clone(),
         }
     }
 }
@@ -162,6 +166,9 @@ fn device(d: &DeviceReading) -> GpuDevice {
     GpuDevice {
         index: d.index,
         name: d.name.clone(),
+        available: d.lost.is_none(),
+        reason: d.lost.clone(),
+        not_supported: d.not_supported.iter().map(|f| (*f).to_owned()).collect(),
         percent: d.percent.map(f64::from),
         vram_used_gb: d.memory_used_bytes.map(gb),
         vram_total_gb: d.memory_total_bytes.map(gb),
@@ -170,15 +177,25 @@ fn device(d: &DeviceReading) -> GpuDevice {
     }
 }
 
-/// The GPU section: mean utilisation over the devices that report it, video
-/// memory summed over those that report it.
+/// The GPU section: each device with its own state, and over the devices that
+/// answer, the mean utilisation and the summed memory.
 fn gpu(r: &GpuReading) -> Gpu {
     if let Some(reason) = &r.unavailable {
         return Gpu { available: false, reason: Some(reason.clone()), ..Gpu::default() };
     }
-    let utilisation: Vec<f64> = r.devices.iter().filter_map(|d| d.percent).map(f64::from).collect();
-    let with_memory: Vec<&DeviceReading> =
-        r.devices.iter().filter(|d| d.memory_total_bytes.is_some()).collect();
+    let devices: Vec<GpuDevice> = r.devices.iter().map(device).collect();
+    let answering: Vec<&DeviceReading> = r.devices.iter().filter(|d| d.lost.is_none()).collect();
+    if answering.is_empty() {
+        return Gpu {
+            available: false,
+            reason: Some("no NVIDIA device answers".into()),
+            devices,
+            ..Gpu::default()
+        };
+    }
+    let utilisation: Vec<f64> = answering.iter().filter_map(|d| d.percent).map(f64::from).collect();
+    let with_memory: Vec<&&DeviceReading> =
+        answering.iter().filter(|d| d.memory_total_bytes.is_some()).collect();
     let sum = |f: fn(&DeviceReading) -> Option<u64>| {
         (!with_memory.is_empty()).then(|| gb(with_memory.iter().filter_map(|d| f(d)).sum()))
     };
@@ -189,7 +206,7 @@ fn gpu(r: &GpuReading) -> Gpu {
         vram_used_gb: sum(|d| d.memory_used_bytes),
         vram_total_gb: sum(|d| d.memory_total_bytes),
         reason: None,
-        devices: r.devices.iter().map(device).collect(),
+        devices,
     }
 }
 
@@ -211,10 +228,7 @@ mod tests {
     #[test]
     fn devices_aggregate_to_mean_utilisation_and_summed_memory() {
         let reading = GpuReading {
-            devices: vec![
-                device(0, Some(20), 1_000_000_000, 80_000_000_000),
-                device(1, Some(61), 2_500_000_000, 80_000_000_000),
-            ],
+            devices: vec![device(0, Some(20), 1 << 30, 80 << 30), device(1, Some(61), 5 << 29, 80 << 30)],
             ..GpuReading::default()
         };
         let g = gpu(&reading);
@@ -234,6 +248,37 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_device_keeps_its_place_and_the_aggregate_comes_from_the_others() {
+        let lost = DeviceReading {
+            index: 1,
+            name: "NVIDIA A100".into(),
+            lost: Some("GPU is lost".into()),
+            ..Default::default()
+        };
+        let g = gpu(&GpuReading {
+            devices: vec![device(0, Some(30), 2 << 30, 80 << 30), lost],
+            ..GpuReading::default()
+        });
+        assert!(g.available);
+        assert_eq!((g.percent, g.vram_used_gb, g.vram_total_gb), (Some(30.0), Some(2.0), Some(80.0)));
+        let d = &g.devices[1];
+        assert_eq!(
+            (d.available, d.reason.as_deref(), d.name.as_str()),
+            (false, Some("GPU is lost"), "NVIDIA A100")
+        );
+        assert_eq!((d.percent, d.vram_used_gb), (None, None));
+    }
+
+    #[test]
+    fn an_unsupported_field_is_named_and_null() {
+        let mut d = device(0, Some(10), 1, 8);
+        d.not_supported = vec!["power_w"];
+        let g = gpu(&GpuReading { devices: vec![d], ..GpuReading::default() });
+        assert_eq!(g.devices[0].not_supported, ["power_w"]);
+        assert_eq!((g.devices[0].power_w, g.devices[0].percent), (None, Some(10.0)));
+    }
+
+    #[test]
     fn an_unavailable_gpu_says_why_and_has_no_values() {
         let g = gpu(&GpuReading::unavailable("NVIDIA driver library not found"));
         assert!(!g.available);
@@ -244,12 +289,12 @@ mod tests {
     #[test]
     fn memory_is_sent_rounded_and_unknown_memory_as_null() {
         let m = memory(&MemoryReading {
-            total_bytes: 16_000_000_000,
-            used_bytes: 6_240_000_000,
-            swap_total_bytes: 2_000_000_000,
+            total_bytes: 16 << 30,
+            used_bytes: 6_710_886_400,
+            swap_total_bytes: 2 << 30,
             swap_used_bytes: 0,
         });
-        assert_eq!((m.used_gb, m.total_gb, m.percent), (Some(6.2), Some(16.0), Some(39.0)));
+        assert_eq!((m.used_gb, m.total_gb, m.percent), (Some(6.3), Some(16.0), Some(39.1)));
         assert_eq!((m.swap_used_gb, m.swap_total_gb), (Some(0.0), Some(2.0)));
         assert_eq!(memory(&MemoryReading::default()), Memory::default());
     }
@@ -263,21 +308,21 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_is_sent_rounded() {
+    fn a_tree_is_sent_rounded_in_binary_units() {
         let t = TreeReading {
             cpu_percent: 12.46,
-            rss_bytes: 812_345_678,
-            gpu_memory_bytes: None,
+            rss_bytes: 812 << 20,
+            gpu_memory_bytes: Some(3 << 30),
+            gpu_memory_reason: None,
             process_count: 4,
         };
-        assert_eq!(
-            t.to_contract(),
-            RunProcess {
-                cpu_percent: Some(12.5),
-                rss_mb: Some(812.3),
-                gpu_memory_gb: None,
-                process_count: 4
-            }
-        );
+        let expected = RunProcess {
+            cpu_percent: Some(12.5),
+            rss_mb: Some(812.0),
+            gpu_memory_gb: Some(3.0),
+            process_count: 4,
+            gpu_memory_reason: None,
+        };
+        assert_eq!(t.to_contract(), expected);
     }
 }

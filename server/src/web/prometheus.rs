@@ -126,8 +126,12 @@ impl Exposition {
         self.gauge("disk_write_bytes_per_second", "Written to physical disks.", d.write_bytes_per_s)?;
         self.gauge("disk_used_bytes", "Used on PerfMon's filesystem.", d.used_bytes.map(|b| b as f64))?;
         self.gauge("disk_size_bytes", "Size of PerfMon's filesystem.", d.total_bytes.map(|b| b as f64))?;
-        let available = if h.gpu.unavailable.is_none() { 1.0 } else { 0.0 };
-        self.gauge("gpu_available", "1 when NVML answered.", Some(available))?;
+        let available = h.gpu.unavailable.is_none() && h.gpu.devices.iter().any(|d| d.lost.is_none());
+        self.gauge(
+            "gpu_available",
+            "1 when NVML answered and a device answers.",
+            Some(f64::from(u8::from(available))),
+        )?;
         let per_gpu = |f: fn(&DeviceReading) -> Option<f64>| -> Series<f64> {
             h.gpu
                 .devices
@@ -136,6 +140,12 @@ impl Exposition {
                 .collect()
         };
         let labels = ["gpu", "name"];
+        self.gauges(
+            "gpu_device_available",
+            "1 while the device answers; 0 when it is lost.",
+            &labels,
+            per_gpu(|d| Some(if d.lost.is_none() { 1.0 } else { 0.0 })),
+        )?;
         self.gauges(
             "gpu_usage_percent",
             "GPU utilisation, 0-100.",
@@ -189,13 +199,19 @@ impl Exposition {
             "run_cpu_percent",
             "CPU of the run's process tree, share of the machine, 0-100.",
             &labels,
-            per_project(&|p| p.tree.map(|t| t.cpu_percent)),
+            per_project(&|p| p.tree.as_ref().map(|t| t.cpu_percent)),
         )?;
         self.gauges(
             "run_resident_bytes",
             "Resident memory of the run's process tree.",
             &labels,
-            per_project(&|p| p.tree.map(|t| t.rss_bytes as f64)),
+            per_project(&|p| p.tree.as_ref().map(|t| t.rss_bytes as f64)),
+        )?;
+        self.gauges(
+            "run_gpu_memory_bytes",
+            "GPU memory held by the run's process tree.",
+            &labels,
+            per_project(&|p| p.tree.as_ref().and_then(|t| t.gpu_memory_bytes).map(|b| b as f64)),
         )?;
         self.gauges(
             "tokens_current_run",

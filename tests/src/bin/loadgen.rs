@@ -55,33 +55,36 @@ fn options() -> Options {
     o
 }
 
-/// The server under test (killed on drop) with a live run registered, so the
-/// cadence is 1 s.
+/// The server under test (killed on drop), with a live run registered when the
+/// cadence should be 1 s.
 struct Loaded {
     perfmon: Perfmon,
     /// The registered run's process, killed on drop.
-    run: Child,
+    run: Option<Child>,
 }
 
 impl Drop for Loaded {
     fn drop(&mut self) {
-        let _ = self.run.kill();
-        let _ = self.run.wait();
+        if let Some(run) = self.run.as_mut() {
+            let _ = run.kill();
+            let _ = run.wait();
+        }
     }
 }
 
 impl Loaded {
-    async fn start(binary: &std::path::Path) -> Loaded {
+    async fn start(binary: &std::path::Path, live: bool) -> Loaded {
         let perfmon =
             Perfmon::serve(binary, &["--max-connections", "20000", "--static-dir", "/nonexistent"]).await;
-        let run = Command::new("sleep").arg("3600").spawn().expect("spawn a run");
-        let body = serde_json::json!({ "pid": run.id() }).to_string();
-        perfmon
-            .api()
-            .call(Method::POST, "/api/projects/load/run", Some(body))
-            .await
-            .expect("register the run");
-        Loaded { perfmon, run }
+        let mut loaded = Loaded { perfmon, run: None };
+        if live {
+            let run = Command::new("sleep").arg("3600").spawn().expect("spawn a run");
+            let body = serde_json::json!({ "pid": run.id() }).to_string();
+            let api = loaded.perfmon.api();
+            api.call(Method::POST, "/api/projects/load/run", Some(body)).await.expect("register the run");
+            loaded.run = Some(run);
+        }
+        loaded
     }
 
     /// (CPU seconds so far, RSS in MB) of the server process.
@@ -118,7 +121,7 @@ fn now_ms() -> f64 {
 
 /// One round: N clients for the window; a row of the table.
 async fn round(options: &Options, n: usize) -> String {
-    let perfmon = Loaded::start(&options.server).await;
+    let perfmon = Loaded::start(&options.server, true).await;
     let url = format!("ws://{}/ws/projects/load", perfmon.perfmon.addr);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let opened = Arc::new(AtomicU64::new(0));
@@ -192,32 +195,44 @@ async fn round(options: &Options, n: usize) -> String {
     )
 }
 
-/// The server with one client at the 1 s cadence for `seconds`.
-async fn at_rest(options: &Options) -> String {
-    let perfmon = Loaded::start(&options.server).await;
-    let (mut ws, _) =
-        connect_async(format!("ws://{}/ws/projects/load", perfmon.perfmon.addr)).await.expect("connect");
-    let window = Duration::from_secs(options.rest_seconds);
-    // Settle first: start-up work is not the cost of watching.
-    let settle = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < settle {
-        let _ = tokio::time::timeout(Duration::from_millis(200), ws.next()).await;
-    }
-    let (cpu0, _) = perfmon.usage();
-    let t0 = Instant::now();
+/// Reads `ws` (when there is one) for `how_long`; the samples it got.
+async fn read_for(ws: &mut Option<server::testkit::Client>, how_long: Duration) -> u32 {
+    let until = Instant::now() + how_long;
+    let Some(ws) = ws else {
+        tokio::time::sleep(how_long).await;
+        return 0;
+    };
     let mut samples = 0;
-    while t0.elapsed() < window {
-        if let Ok(Some(Ok(Message::Text(_)))) =
-            tokio::time::timeout(Duration::from_millis(500), ws.next()).await
-        {
-            samples += 1;
-        }
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout(until.saturating_duration_since(Instant::now()), ws.next()).await
+    {
+        samples += u32::from(matches!(frame, Message::Text(_)));
     }
-    let (cpu1, rss) = perfmon.usage();
+    samples
+}
+
+/// The whole server process over `rest_seconds`: CPU time and RSS from /proc,
+/// either idle with nobody watching (3 s cadence) or with one client of a live run
+/// (1 s cadence). A row of the self-cost table.
+async fn at_rest(options: &Options, with_client: bool) -> String {
+    let loaded = Loaded::start(&options.server, with_client).await;
+    let mut ws = match with_client {
+        true => Some(
+            connect_async(format!("ws://{}/ws/projects/load", loaded.perfmon.addr)).await.expect("connect").0,
+        ),
+        false => None,
+    };
+    // Settle first: start-up work is not the cost of watching.
+    read_for(&mut ws, Duration::from_secs(3)).await;
+    let (cpu0, _) = loaded.usage();
+    let t0 = Instant::now();
+    let samples = read_for(&mut ws, Duration::from_secs(options.rest_seconds)).await;
+    let (cpu1, rss) = loaded.usage();
     let seconds = t0.elapsed().as_secs_f64();
+    let state =
+        if with_client { "one client, live run (1 s cadence)" } else { "idle, no client (3 s cadence)" };
     format!(
-        "| {:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB |",
-        seconds,
+        "| {state} | {seconds:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB |",
         cpu1 - cpu0,
         (cpu1 - cpu0) / seconds * 100.0
     )
@@ -248,10 +263,11 @@ async fn main() {
     }
     if options.rest_seconds > 0 {
         println!();
-        println!("Self-cost at rest: one client at the 1 s cadence");
+        println!("Whole-process cost at rest (CPU time and RSS of the server from /proc)");
         println!();
-        println!("| window | samples | server CPU time | CPU (of one core) | RSS |");
-        println!("|---:|---:|---:|---:|---:|");
-        println!("{}", at_rest(&options).await);
+        println!("| state | window | samples received | server CPU time | CPU (of one core) | RSS |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        println!("{}", at_rest(&options, false).await);
+        println!("{}", at_rest(&options, true).await);
     }
 }

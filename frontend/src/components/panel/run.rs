@@ -21,7 +21,7 @@ pub fn run(props: &SectionProps) -> Html {
                 }
             </div>
             if let Some(usage) = &view.run_usage {
-                <div class="panel__run-usage" data-testid="run-usage">{ format!("Run tree: {usage}") }</div>
+                <div class="panel__run-usage" data-testid="run-usage" title={view.run_gpu_note.clone()}>{ format!("Run tree: {usage}") }</div>
             }
         </>
     }

@@ -1,0 +1,67 @@
+//! One sampler tick as it runs: the real sampler at the real 1 s cadence, so the
+//! full /proc scan (every 5 s with a run) and the CPU refresh land on the ticks
+//! they land on in production. Prints the mean, p50, p99 and max of 60 ticks
+//! without a run and with one (a tree of 9 processes).
+//!
+//! `cargo bench -p server --bench tick [-- TICKS]` (scripts/bench.sh runs it).
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use server::sampling::HostSampler;
+
+/// A run's process tree: a shell and eight sleeping children.
+struct Tree(Child);
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("pkill").args(["-KILL", "-P", &pid]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ticks(sampler: &mut HostSampler, roots: &[u32], n: usize) -> Vec<Duration> {
+    let mut took = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let due = start + Duration::from_secs(i as u64 + 1);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let t0 = Instant::now();
+        std::hint::black_box(sampler.sample(roots));
+        took.push(t0.elapsed());
+    }
+    took
+}
+
+fn row(label: &str, mut took: Vec<Duration>) {
+    took.sort_unstable();
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let pct = |p: f64| micros(took[((took.len() - 1) as f64 * p).round() as usize]);
+    let mean = took.iter().map(|d| micros(*d)).sum::<f64>() / took.len() as f64;
+    println!(
+        "| {label} | {} | {mean:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs |",
+        took.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a number sets the tick count.
+    let n = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(60);
+    let mut sampler = HostSampler::new();
+    println!("| sampler tick at the 1 s cadence | ticks | mean | p50 | p99 | max |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    row("no run", ticks(&mut sampler, &[], n));
+    let tree = Tree(
+        Command::new("sh")
+            .args(["-c", "for i in 1 2 3 4 5 6 7 8; do sleep 3600 & done; wait"])
+            .spawn()
+            .expect("spawn a process tree"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    row("with a run (9 processes; full /proc scan every 5th tick)", ticks(&mut sampler, &[tree.0.id()], n));
+}

@@ -1,0 +1,189 @@
+//! A stand-in `libnvidia-ml.so.1` for PerfMon's tests on machines without a GPU:
+//! the real server loads it through `LD_LIBRARY_PATH` as it would NVIDIA's, and
+//! answers what a test wrote in a config file — devices, their figures, fields
+//! that are not supported, a device lost after some reads, per-process GPU memory,
+//! or an initialisation that fails.
+//!
+//! The library itself is C (`fake_nvml.c`, built by this crate's build script);
+//! this crate gives tests its location and a typed way to write its config. The
+//! library re-reads the config once per sampler tick, so a test can change the
+//! GPUs under a running server.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The directory holding the built `libnvidia-ml.so.1`.
+pub fn lib_dir() -> &'static Path {
+    Path::new(env!("FAKE_NVML_DIR"))
+}
+
+/// How `nvmlInit_v2` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Init {
+    /// Success.
+    #[default]
+    Ok,
+    /// `NVML_ERROR_LIB_RM_VERSION_MISMATCH`: the driver and library disagree.
+    RmVersionMismatch,
+    /// `NVML_ERROR_DRIVER_NOT_LOADED`.
+    DriverNotLoaded,
+}
+
+/// One fake device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The product name.
+    pub name: String,
+    /// Utilisation, percent.
+    pub util: u32,
+    /// Memory installed, bytes.
+    pub mem_total: u64,
+    /// Memory in use, bytes.
+    pub mem_used: u64,
+    /// Temperature, °C.
+    pub temp: u32,
+    /// Power draw, milliwatts.
+    pub power_mw: u32,
+    /// Fields answering `NVML_ERROR_NOT_SUPPORTED`: any of `util`, `memory`,
+    /// `temp`, `power`.
+    pub not_supported: Vec<&'static str>,
+    /// Answers `NVML_ERROR_GPU_IS_LOST` after this many handle reads (one per tick).
+    pub lost_after: Option<u32>,
+}
+
+/// 1 GiB, the unit `nvidia-smi` counts GPU memory in (as MiB).
+pub const GIB: u64 = 1 << 30;
+
+impl Device {
+    /// An 80 GiB H100 at `util` % using `used_gib` GiB, 50 °C, 300 W.
+    pub fn h100(util: u32, used_gib: u64) -> Self {
+        Device {
+            name: "NVIDIA H100 80GB HBM3".into(),
+            util,
+            mem_total: 80 * GIB,
+            mem_used: used_gib * GIB,
+            temp: 50,
+            power_mw: 300_000,
+            not_supported: Vec::new(),
+            lost_after: None,
+        }
+    }
+}
+
+/// What the fake library answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// How initialisation answers.
+    pub init: Init,
+    /// The devices, in index order.
+    pub devices: Vec<Device>,
+    /// Compute processes: (pid, device index, bytes of GPU memory).
+    pub processes: Vec<(u32, u32, u64)>,
+}
+
+impl Config {
+    /// The config file's text.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        let init = match self.init {
+            Init::Ok => "ok",
+            Init::RmVersionMismatch => "rm_version_mismatch",
+            Init::DriverNotLoaded => "driver_not_loaded",
+        };
+        let _ = writeln!(text, "init={init}\ndevices={}", self.devices.len());
+        for (i, d) in self.devices.iter().enumerate() {
+            let _ = writeln!(
+                text,
+                "device.{i}.name={}\ndevice.{i}.util={}\ndevice.{i}.mem_total={}\ndevice.{i}.mem_used={}\n\
+                 device.{i}.temp={}\ndevice.{i}.power_mw={}\ndevice.{i}.not_supported={}",
+                d.name,
+                d.util,
+                d.mem_total,
+                d.mem_used,
+                d.temp,
+                d.power_mw,
+                d.not_supported.join(",")
+            );
+            if let Some(n) = d.lost_after {
+                let _ = writeln!(text, "device.{i}.lost_after={n}");
+            }
+        }
+        for (pid, device, bytes) in &self.processes {
+            let _ = writeln!(text, "process.{pid}={device}:{bytes}");
+        }
+        text
+    }
+}
+
+/// A config file in a directory of its own, and the environment that makes a
+/// process load the fake library with it.
+#[derive(Debug)]
+pub struct FakeGpus {
+    /// The config file.
+    pub path: PathBuf,
+}
+
+impl FakeGpus {
+    /// Writes `config` to a fresh file under `dir`.
+    pub fn new(dir: &Path, config: &Config) -> Self {
+        std::fs::create_dir_all(dir).expect("create the fake GPUs' directory");
+        let fake = FakeGpus { path: dir.join("fake-nvml.conf") };
+        let _ = std::fs::remove_file(fake.inits_path());
+        fake.set(config);
+        fake
+    }
+
+    /// Replaces what the library answers (it notices at the next tick).
+    pub fn set(&self, config: &Config) {
+        // Written whole, then renamed, so the library never reads half a file.
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, config.render()).expect("write the fake NVML config");
+        std::fs::rename(&tmp, &self.path).expect("replace the fake NVML config");
+    }
+
+    /// The environment that makes a process load the fake library with this config.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LD_LIBRARY_PATH", lib_dir().display().to_string()),
+            ("FAKE_NVML_CONFIG", self.path.display().to_string()),
+        ]
+    }
+
+    fn inits_path(&self) -> PathBuf {
+        self.path.with_extension("conf.inits")
+    }
+
+    /// How many times a process initialised NVML with this config.
+    pub fn inits(&self) -> usize {
+        std::fs::read_to_string(self.inits_path()).map(|text| text.lines().count()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_is_built() {
+        assert!(lib_dir().join("libnvidia-ml.so.1").is_file());
+    }
+
+    #[test]
+    fn configs_render_one_key_per_line() {
+        let mut d = Device::h100(40, 10);
+        d.not_supported = vec!["power", "temp"];
+        d.lost_after = Some(3);
+        let text = Config { devices: vec![d], processes: vec![(42, 0, 5)], ..Config::default() }.render();
+        for line in [
+            "init=ok",
+            "devices=1",
+            "device.0.util=40",
+            "device.0.mem_total=85899345920",
+            "device.0.not_supported=power,temp",
+            "device.0.lost_after=3",
+            "process.42=0:5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+}
