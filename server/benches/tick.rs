@@ -1,7 +1,8 @@
 //! One sampler tick as it runs: the real sampler at the real 1 s cadence, so the
-//! full /proc scan (every 5 s with a run) and the CPU refresh land on the ticks
-//! they land on in production. Prints the mean, p50, p99 and max of 60 ticks
-//! without a run and with one (a tree of 9 processes).
+//! caches are as cold, and the CPU refresh (and, on kernels that do not list
+//! children, the periodic full /proc scan) land where they land in production — a
+//! tight loop would spread them over thousands of iterations. Prints the mean,
+//! p50, p99 and max of 60 ticks without a run and with one (a tree of 9 processes).
 //!
 //! `cargo bench -p server --bench tick [-- TICKS]` (scripts/bench.sh runs it).
 
@@ -63,5 +64,5 @@ fn main() {
             .expect("spawn a process tree"),
     );
     std::thread::sleep(Duration::from_millis(300));
-    row("with a run (9 processes; full /proc scan every 5th tick)", ticks(&mut sampler, &[tree.0.id()], n));
+    row("with a run (a tree of 9 processes)", ticks(&mut sampler, &[tree.0.id()], n));
 }

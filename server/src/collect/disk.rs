@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use sysinfo::{DiskRefreshKind, Disks};
 
+use super::procfs::ProcFile;
 use super::rates::RateCounter;
 
 /// The kernel counts disk traffic in 512-byte sectors, whatever the hardware's.
@@ -45,6 +46,8 @@ pub struct DiskTotals {
 /// Reads disk traffic and space; owns the counters rates are computed from.
 #[derive(Debug)]
 pub struct DiskCollector {
+    /// `/proc/diskstats`, kept open.
+    diskstats: ProcFile,
     /// The physical disks whose traffic is summed.
     physical: HashSet<String>,
     /// Readings since the set was last rescanned.
@@ -70,6 +73,7 @@ impl DiskCollector {
             containing_mount(&cwd, &mounts)
         });
         DiskCollector {
+            diskstats: ProcFile::new("/proc/diskstats"),
             physical: physical_disks(Path::new("/sys/block")),
             since_rescan: 0,
             disks,
@@ -88,8 +92,8 @@ impl DiskCollector {
             self.physical = physical_disks(Path::new("/sys/block"));
             self.since_rescan = 0;
         }
-        if let Ok(text) = std::fs::read_to_string("/proc/diskstats") {
-            let totals = parse(&text, &self.physical);
+        if let Some(text) = self.diskstats.read() {
+            let totals = parse(text, &self.physical);
             reading.read_bytes_per_s = Some(self.read.update(totals.read_bytes, now));
             reading.write_bytes_per_s = Some(self.write.update(totals.written_bytes, now));
         }

@@ -1,11 +1,12 @@
 //! Network traffic over every interface but loopback: Linux's `/proc/net/dev`
-//! (one small file for every interface; sysinfo reads several files per
+//! kept open (one small file for every interface; sysinfo reads several files per
 //! interface), and sysinfo where that file does not exist.
 
 use std::time::Instant;
 
 use sysinfo::Networks;
 
+use super::procfs::ProcFile;
 use super::rates::RateCounter;
 
 /// Network traffic, exactly as read.
@@ -24,6 +25,8 @@ pub struct NetworkReading {
 /// Reads network traffic; owns the counters rates are computed from.
 #[derive(Debug)]
 pub struct NetworkCollector {
+    /// `/proc/net/dev`, kept open.
+    dev: ProcFile,
     /// sysinfo's interfaces, only where `/proc/net/dev` is missing (not Linux).
     fallback: Option<Networks>,
     /// Rates from the byte counters.
@@ -34,19 +37,20 @@ pub struct NetworkCollector {
 impl NetworkCollector {
     /// A collector; reads nothing yet. Blocking.
     pub fn new() -> Self {
-        let fallback = match read_proc() {
+        let mut dev = ProcFile::new("/proc/net/dev");
+        let fallback = match dev.read() {
             Some(_) => None,
             None => Networks::new_with_refreshed_list()
                 .map_err(|err| tracing::warn!("network metrics unavailable: {err}"))
                 .ok(),
         };
-        NetworkCollector { fallback, rx: RateCounter::default(), tx: RateCounter::default() }
+        NetworkCollector { dev, fallback, rx: RateCounter::default(), tx: RateCounter::default() }
     }
 
     /// Reads the counters, as rates since the previous reading; `None` where
     /// there are none. Blocking.
     pub fn read(&mut self, now: Instant) -> Option<NetworkReading> {
-        let (rx, tx) = match (read_proc(), self.fallback.as_mut()) {
+        let (rx, tx) = match (self.dev.read().map(parse), self.fallback.as_mut()) {
             (Some(totals), _) => totals,
             (None, Some(networks)) => {
                 networks.refresh(true);
@@ -64,11 +68,6 @@ impl NetworkCollector {
             tx_total_bytes: tx,
         })
     }
-}
-
-/// (received, sent) bytes from `/proc/net/dev`; `None` where it does not exist.
-fn read_proc() -> Option<(u64, u64)> {
-    std::fs::read_to_string("/proc/net/dev").ok().map(|text| parse(&text))
 }
 
 /// Sums a `/proc/net/dev` text, skipping loopback (the machine talking to itself,

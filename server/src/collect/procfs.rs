@@ -1,8 +1,47 @@
-//! The one reader of `/proc/PID/stat`: used for the run's process tree
-//! ([`super::proctree`]) and for PerfMon's own cost ([`read_self`]). One small file
-//! per process, instead of the several sysinfo reads, keeps a tick cheap.
+//! The one reader of `/proc/PID/stat` ([`parse_stat`]): used for the run's process
+//! tree ([`super::proctree`]) and for PerfMon's own cost. One small file per
+//! process, instead of the several sysinfo reads, keeps a tick cheap; the files a
+//! tick reads every time are kept open ([`ProcFile`]).
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+
+/// A /proc file kept open and read again from its start at each call: procfs
+/// regenerates its text on every read, and skipping the path walk and the
+/// open/close of each tick makes a tick at the 1 s cadence (when caches are cold)
+/// about a third cheaper (BENCHMARKS.md). Reopened if a read ever fails.
+#[derive(Debug)]
+pub struct ProcFile {
+    /// Where it lives.
+    path: PathBuf,
+    /// The open file; `None` until opened, or after a failed read.
+    file: Option<File>,
+    /// The last text read; its capacity is reused from read to read.
+    text: String,
+}
+
+impl ProcFile {
+    /// A file to read at `path` (opened at the first read).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ProcFile { path: path.into(), file: None, text: String::new() }
+    }
+
+    /// The file's current text; `None` when it cannot be read (a process that
+    /// exited, no /proc). Blocking.
+    pub fn read(&mut self) -> Option<&str> {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let file = self.file.as_mut()?;
+        self.text.clear();
+        if file.rewind().and_then(|_| file.read_to_string(&mut self.text)).is_err() {
+            self.file = None;
+            return None;
+        }
+        Some(&self.text)
+    }
+}
 
 /// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ, fixed by
 /// the kernel's ABI for /proc whatever the kernel's own tick rate).
@@ -21,13 +60,15 @@ pub struct ProcStat {
     pub rss_pages: u64,
     /// Exited but not yet reaped: no longer running.
     pub zombie: bool,
+    /// Its threads (each may have children of its own).
+    pub threads: u32,
 }
 
 /// Parses a `/proc/PID/stat` line. Fields are counted after the last `)`, because
 /// the command name (field 2) may hold spaces and parentheses.
 pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // From field 3 (state): ppid is field 4, utime 14, stime 15, rss 24.
+    // From field 3 (state): ppid is field 4, utime 14, stime 15, threads 20, rss 24.
     let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
     Some(ProcStat {
         pid,
@@ -35,6 +76,7 @@ pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
         cpu_ticks: number(11)?.checked_add(number(12)?)?,
         rss_pages: number(21)?,
         zombie: fields.first() == Some(&"Z"),
+        threads: u32::try_from(number(17)?).ok()?,
     })
 }
 
@@ -64,11 +106,6 @@ pub fn scan() -> Option<Vec<ProcStat>> {
     Some(out)
 }
 
-/// This process's own counters, as [`read_stat`] reads them. Blocking.
-pub fn read_self() -> Option<ProcStat> {
-    read_stat(std::process::id())
-}
-
 /// The inode of the kernel's initial PID namespace (`PROC_PID_INIT_INO`), fixed
 /// by the kernel since Linux 3.8.
 const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
@@ -87,6 +124,11 @@ pub fn in_nested_pid_namespace() -> bool {
 /// The inode of a namespace link's target, `pid:[4026531836]`.
 fn namespace_inode(target: &str) -> Option<u64> {
     target.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// The pids in a `/proc/PID/task/TID/children` text: the thread's children.
+pub fn parse_children(text: &str) -> impl Iterator<Item = u32> + '_ {
+    text.split_whitespace().filter_map(|pid| pid.parse().ok())
 }
 
 /// CPU use between two readings `seconds` apart, in % of one core.
@@ -129,12 +171,41 @@ mod tests {
         let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 0 0 0 70 30 0 0 20 0 1 0 408805 2998272 372 18446744073709551615";
         assert_eq!(
             parse_stat(4242, line),
-            Some(ProcStat { pid: 4242, parent: 4200, cpu_ticks: 100, rss_pages: 372, zombie: false })
+            Some(ProcStat {
+                pid: 4242,
+                parent: 4200,
+                cpu_ticks: 100,
+                rss_pages: 372,
+                zombie: false,
+                threads: 1
+            })
         );
         let zombie = "7 (gone) Z 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0";
         assert_eq!(parse_stat(7, zombie).map(|p| p.zombie), Some(true));
         assert_eq!(parse_stat(1, "garbage"), None);
         assert_eq!(parse_stat(1, "1 (short) S 0 1"), None, "too few fields");
+    }
+
+    #[test]
+    fn a_kept_file_reads_its_current_text_every_time() {
+        let path = std::env::temp_dir().join(format!("perfmon-procfile-{}", std::process::id()));
+        std::fs::write(&path, "first").expect("write");
+        let mut file = ProcFile::new(&path);
+        assert_eq!(file.read(), Some("first"));
+        std::fs::write(&path, "second, longer").expect("rewrite in place");
+        assert_eq!(file.read(), Some("second, longer"), "read again from the start");
+        let _ = std::fs::remove_file(&path);
+        assert!(ProcFile::new("/nonexistent/stat").read().is_none());
+        // A real /proc file regenerates: this process's stat changes as it runs.
+        let mut me = ProcFile::new("/proc/self/stat");
+        let first = me.read().map(str::to_owned);
+        assert!(first.as_deref().and_then(|s| parse_stat(std::process::id(), s)).is_some());
+    }
+
+    #[test]
+    fn children_files_list_pids() {
+        assert_eq!(parse_children("31778 31779 ").collect::<Vec<_>>(), [31778, 31779]);
+        assert_eq!(parse_children("").count(), 0);
     }
 
     #[test]
@@ -172,7 +243,7 @@ mod tests {
 
     #[test]
     fn this_process_reads_as_alive_with_memory() {
-        let me = read_self().expect("/proc/self/stat");
+        let me = read_stat(std::process::id()).expect("/proc/self/stat");
         assert_eq!(me.pid, std::process::id());
         assert!(me.rss_pages > 0 && !me.zombie && me.parent > 0);
         assert!(scan().expect("/proc").iter().any(|p| p.pid == me.pid));

@@ -1,18 +1,20 @@
 //! A run's process tree: the registered pid and all its descendants, and what
 //! they use together.
 //!
-//! Descendants can only be found by reading every process's parent (not every
-//! kernel has `/proc/PID/task/TID/children`), so [`Scanner`] reads all of /proc
-//! every [`FULL_SCAN_EVERY`] (and when the roots change), and only the known
-//! trees' processes on the ticks in between: a tick with a run costs a few stat
-//! reads instead of one per process on the machine.
+//! Where the kernel lists each thread's children (`/proc/PID/task/TID/children`,
+//! `CONFIG_PROC_CHILDREN`, on in the common distributions' kernels), [`Scanner`]
+//! walks the tree from its root every tick: a few small reads per process of the
+//! tree, through files kept open, and a new descendant is counted at once.
+//! Elsewhere descendants can only be found by reading every process's parent, so
+//! it reads all of /proc every [`FULL_SCAN_EVERY`] (and when the roots change), and
+//! only the known trees' processes on the ticks in between.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
-use super::procfs::{self, ProcStat};
+use super::procfs::{self, ProcFile, ProcStat};
 
 /// How often the whole of /proc is read to find the trees' new descendants.
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(5);
@@ -59,6 +61,12 @@ pub struct Scanner {
     previous: (HashMap<u32, u64>, Option<Instant>),
     /// The trees as the last full scan found them.
     known: Option<Known>,
+    /// The stat file of each known process, kept open between ticks.
+    files: HashMap<u32, ProcFile>,
+    /// The children file of each known single-threaded process, kept open.
+    children: HashMap<u32, ProcFile>,
+    /// Whether this kernel lists children (`/proc/PID/task/TID/children`).
+    walk: bool,
     /// Bytes per memory page, for resident sizes in /proc.
     page_bytes: u64,
     /// sysinfo's portable (and slower) process table, only where /proc is missing.
@@ -70,6 +78,9 @@ impl Default for Scanner {
         Scanner {
             previous: (HashMap::new(), None),
             known: None,
+            files: HashMap::new(),
+            children: HashMap::new(),
+            walk: children_listed(),
             page_bytes: procfs::page_bytes(),
             fallback: None,
         }
@@ -83,10 +94,26 @@ impl Scanner {
     /// otherwise. Blocking.
     pub fn scan(&mut self, roots: &[u32]) -> Vec<ProcInfo> {
         let now = Instant::now();
+        if self.walk {
+            let stats = self.walk_trees(roots);
+            return self.rates(&stats, now);
+        }
         let known =
             self.known.as_ref().filter(|k| k.roots == roots && now.duration_since(k.at) < FULL_SCAN_EVERY);
         let (stats, full) = match known {
-            Some(known) => (known.pids.iter().filter_map(|pid| procfs::read_stat(*pid)).collect(), false),
+            Some(known) => {
+                let files = &mut self.files;
+                let stats = known
+                    .pids
+                    .iter()
+                    .filter_map(|&pid| {
+                        let file =
+                            files.entry(pid).or_insert_with(|| ProcFile::new(format!("/proc/{pid}/stat")));
+                        procfs::parse_stat(pid, file.read()?)
+                    })
+                    .collect();
+                (stats, false)
+            }
             None => match procfs::scan() {
                 Some(stats) => (stats, true),
                 None => return self.scan_with_sysinfo(),
@@ -99,6 +126,37 @@ impl Scanner {
             self.known = Some(Known { roots: roots.to_vec(), pids, at: now });
         }
         infos
+    }
+
+    /// Every process of the trees of `roots`, found by following the kernel's
+    /// children lists from each root.
+    fn walk_trees(&mut self, roots: &[u32]) -> Vec<ProcStat> {
+        let mut seen = HashSet::new();
+        let mut stats = Vec::new();
+        let mut stack = roots.to_vec();
+        while let Some(pid) = stack.pop() {
+            if !seen.insert(pid) {
+                continue;
+            }
+            let file = self.files.entry(pid).or_insert_with(|| ProcFile::new(format!("/proc/{pid}/stat")));
+            let Some(stat) = file.read().and_then(|text| procfs::parse_stat(pid, text)) else { continue };
+            if stat.threads <= 1 {
+                let file = self
+                    .children
+                    .entry(pid)
+                    .or_insert_with(|| ProcFile::new(format!("/proc/{pid}/task/{pid}/children")));
+                stack.extend(file.read().into_iter().flat_map(procfs::parse_children));
+            } else {
+                // Each thread lists the children it started.
+                stack.extend(thread_children(pid));
+            }
+            stats.push(stat);
+        }
+        // Files of processes that left the trees (or exited) are closed.
+        let found: HashSet<u32> = stats.iter().map(|s| s.pid).collect();
+        self.files.retain(|pid, _| found.contains(pid));
+        self.children.retain(|pid, _| found.contains(pid));
+        stats
     }
 
     fn rates(&mut self, stats: &[ProcStat], now: Instant) -> Vec<ProcInfo> {
@@ -147,7 +205,23 @@ impl Scanner {
     }
 }
 
-/// The pids of `root`'s tree now, from a full scan; `None` if `root` is gone.
+/// Whether this kernel lists each thread's children: this process's own file.
+fn children_listed() -> bool {
+    let me = std::process::id();
+    std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists()
+}
+
+/// The children every thread of `pid` started. Blocking.
+fn thread_children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|text| procfs::parse_children(&text).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The pids of `root`'s tree now; `None` if `root` is gone.
 /// Blocking.
 pub fn tree_now(root: u32) -> Option<HashSet<u32>> {
     let infos = Scanner::default().scan(&[root]);
@@ -214,9 +288,33 @@ mod tests {
     }
 
     #[test]
-    fn a_real_scan_finds_this_process_and_its_parent() {
-        let me = std::process::id();
+    fn the_walk_finds_a_new_descendant_at_once_and_forgets_one_that_exited() {
         let mut scanner = Scanner::default();
+        assert!(scanner.walk, "this kernel lists children (CONFIG_PROC_CHILDREN)");
+        let mut shell =
+            std::process::Command::new("sh").args(["-c", "sleep 30 & sleep 30 & wait"]).spawn().expect("sh");
+        let root = shell.id();
+        let mut tree = None;
+        for _ in 0..100 {
+            let procs = scanner.scan(&[root]);
+            tree = usage(root, &procs);
+            if tree.as_ref().is_some_and(|t| t.pids.len() == 3) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(tree.map(|t| t.pids.len()), Some(3), "the shell and its two sleeps");
+        let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &root.to_string()]).status();
+        let _ = shell.kill();
+        let _ = shell.wait();
+        assert!(usage(root, &scanner.scan(&[root])).is_none(), "gone at the next scan");
+        assert!(scanner.files.is_empty() && scanner.children.is_empty(), "its files are closed");
+    }
+
+    #[test]
+    fn a_full_scan_finds_this_process_and_its_parent() {
+        let me = std::process::id();
+        let mut scanner = Scanner { walk: false, ..Scanner::default() };
         let procs = scanner.scan(&[me]);
         let this = procs.iter().find(|p| p.pid == me).expect("this process is listed");
         assert!(this.rss_bytes > 0);

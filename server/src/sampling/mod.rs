@@ -47,6 +47,8 @@ pub struct HostSampler {
     foreign_pids: bool,
     /// Reads /proc for run trees, with the previous scan's CPU counters.
     trees: proctree::Scanner,
+    /// This process's own stat file, kept open.
+    own_stat: procfs::ProcFile,
     /// This process's CPU ticks at the previous reading, and when.
     own: Option<(u64, Instant)>,
     /// Bytes per memory page, for PerfMon's own resident size.
@@ -73,6 +75,7 @@ impl HostSampler {
             gpu: GpuCollector::default(),
             foreign_pids: procfs::in_nested_pid_namespace(),
             trees: proctree::Scanner::default(),
+            own_stat: procfs::ProcFile::new("/proc/self/stat"),
             own: None,
             page_bytes: procfs::page_bytes(),
         };
@@ -133,7 +136,8 @@ impl HostSampler {
 
     /// PerfMon's own CPU (since the previous reading) and resident memory.
     fn monitor(&mut self, now: Instant) -> MonitorReading {
-        let Some(me) = procfs::read_self() else { return MonitorReading::default() };
+        let me = self.own_stat.read().and_then(|text| procfs::parse_stat(std::process::id(), text));
+        let Some(me) = me else { return MonitorReading::default() };
         let cpu_percent = self.own.and_then(|(ticks, at)| {
             procfs::cpu_percent(ticks, me.cpu_ticks, now.saturating_duration_since(at).as_secs_f64())
         });
