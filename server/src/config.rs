@@ -22,8 +22,19 @@ pub struct Config {
     pub history_window: Duration,
     /// Credentials clients must present; none means loopback-only.
     pub auth: Auth,
-    /// Browser origins allowed to open the stream besides the server's own.
+    /// Browser origins allowed to open the stream and act besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// Names besides loopback and the bound address that requests may use as
+    /// `Host` (a reverse proxy's); `any` turns the check off.
+    pub allowed_hosts: Vec<String>,
+    /// Where the server listens; set from the listener when it starts serving.
+    pub listen: std::net::SocketAddr,
+    /// The control secret writes need when no token is configured; made at start
+    /// when `None`.
+    pub control_secret: Option<Secret>,
+    /// The directory the control secret is stored in for the CLI (`control-PORT`);
+    /// `None` keeps it in memory only.
+    pub control_dir: Option<std::path::PathBuf>,
     /// When set, the only projects that may be watched.
     pub projects: Option<Vec<ProjectName>>,
     /// The most WebSockets open at once; more get 503.
@@ -45,12 +56,38 @@ impl Default for Config {
             history_window: Duration::from_secs(600),
             auth: Auth::default(),
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
+            control_secret: None,
+            control_dir: None,
             projects: None,
             max_connections: 1024,
             ping_interval: Duration::from_secs(20),
             client_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that compares or sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
     }
 }
 
@@ -152,7 +189,8 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let auth = Auth { token: Some("s3cret".into()), jwt_secret: Some("key".into()) };
-        let text = format!("{auth:?}");
-        assert!(!text.contains("s3cret") && !text.contains("key\""), "{text}");
+        let config = Config { auth, control_secret: Some(Secret::new("c0ntrol")), ..Config::default() };
+        let text = format!("{config:?}");
+        assert!(!text.contains("s3cret") && !text.contains("key\"") && !text.contains("c0ntrol"), "{text}");
     }
 }

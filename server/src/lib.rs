@@ -13,7 +13,8 @@
 //!   of `collect`; a [`HostSample`] per tick, handed to a [`sampling::Sink`].
 //! - `hub`: every project's run (with the signals sent to its process tree),
 //!   tokens, history and `watch` channel of serialised frames; the tick loop's sink.
-//! - `config`: the settings and credentials the command line fills in.
+//! - `config`: the settings and credentials the command line fills in;
+//!   `control`: the per-server control secret writes need without a token.
 //! - `web`: [`app`] builds the router: the socket, the HTTP API, auth,
 //!   Prometheus, the built frontend, and `ApiError`, the one error shape.
 //! - `service`: [`run`] wires them together and serves until shutdown.
@@ -27,6 +28,7 @@
 pub mod cli;
 mod collect;
 mod config;
+pub mod control;
 mod hub;
 pub mod sampling;
 mod service;
@@ -35,7 +37,7 @@ pub mod testkit;
 mod units;
 mod web;
 
-pub use config::{Auth, Config};
+pub use config::{Auth, Config, Secret};
 pub use hub::project::{InvalidProjectName, ProjectName};
 pub use hub::{Frame, Hub, ProjectSnapshot, RunError, SubscribeError, Subscription};
 pub use sampling::HostSample;

@@ -10,10 +10,11 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
+use crate::control::{self, ControlError};
 use crate::hub::Hub;
 use crate::sampling;
-use crate::web::{AppState, app};
+use crate::web::{AppState, HostRules, app};
 
 /// The kernel's send buffer of every accepted connection. Linux grows a
 /// socket's buffer up to `tcp_wmem`'s maximum (often 4 MiB) while a peer does not
@@ -30,6 +31,9 @@ pub enum ServeError {
          this machine. Pass --token (or --jwt-secret), or bind to 127.0.0.1"
     )]
     Unauthenticated(SocketAddr),
+    /// The control secret could not be made or stored.
+    #[error("cannot set up the control secret: {0}")]
+    Control(#[from] ControlError),
     /// The listener failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -72,10 +76,23 @@ async fn supervise_sampling(hub: Arc<Hub>, shutdown: CancellationToken) {
 /// unless `config.auth` is set.
 pub async fn run(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    check_exposure(&config, listener.local_addr()?)?;
+    let addr = listener.local_addr()?;
+    check_exposure(&config, addr)?;
+    config.listen = addr;
+    if HostRules::new(addr, &config.allowed_hosts).any() {
+        tracing::warn!(
+            "--allowed-host any: the Host check is off, so a web page that re-points its own name at this \
+             machine (DNS rebinding) can use PerfMon from your browser"
+        );
+    } else if addr.ip().is_unspecified() {
+        tracing::info!(
+            "listening on every address: clients that reach PerfMon by a name need --allowed-host NAME"
+        );
+    }
+    let stored = store_control_secret(&mut config, addr.port())?;
     let token = CancellationToken::new();
     let hub = hub_for(&config);
     let state = AppState::new(&config, hub.clone(), token.clone());
@@ -99,5 +116,29 @@ pub async fn run(
     if let Err(err) = sampler.await {
         tracing::error!("sampler task failed: {err}");
     }
+    if let Some((path, secret)) = stored {
+        control::remove(&path, secret.expose());
+    }
     Ok(served?)
+}
+
+/// Without a token, writes need the control secret: made now unless given, and
+/// stored for the CLI when the config names a directory. Where it was stored.
+fn store_control_secret(
+    config: &mut Config,
+    port: u16,
+) -> Result<Option<(std::path::PathBuf, Secret)>, ServeError> {
+    if config.auth.is_enabled() {
+        config.control_secret = None;
+        return Ok(None);
+    }
+    let secret = match config.control_secret.clone() {
+        Some(secret) => secret,
+        None => Secret::new(control::generate()?),
+    };
+    config.control_secret = Some(secret.clone());
+    let Some(dir) = &config.control_dir else { return Ok(None) };
+    let path = dir.join(format!("control-{port}"));
+    control::write(&path, secret.expose())?;
+    Ok(Some((path, secret)))
 }

@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::cli::client::{ApiClient, ClientError, Method};
-use crate::{Config, ServeError};
+use crate::{Config, Secret, ServeError};
 
 /// A WebSocket client of the stream.
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -40,6 +40,33 @@ pub fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
+/// A fresh directory under the system's temporary directory, removed when dropped.
+#[derive(Debug)]
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    /// A new, empty directory whose name starts with `name`.
+    pub fn new(name: &str) -> Scratch {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("perfmon-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Scratch(dir)
+    }
+
+    /// A path inside it.
+    pub fn join(&self, path: &str) -> std::path::PathBuf {
+        self.0.join(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fast cadence so tests see several ticks quickly.
 pub fn fast_config() -> Config {
     Config {
@@ -50,9 +77,15 @@ pub fn fast_config() -> Config {
 }
 
 /// The real server, in this process, on a loopback port; stopped when dropped.
+/// Without a token it has a control secret, stored where a `perfmon` command
+/// started with [`TestServer::cli_env`] finds it.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The credential writes need (the control secret), when no token is set.
+    secret: Option<String>,
+    /// Its runtime directory (`XDG_RUNTIME_DIR` for CLI processes).
+    runtime: Scratch,
     /// Sending (or dropping) stops the server.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task.
@@ -66,19 +99,35 @@ impl TestServer {
     }
 
     /// Starts [`crate::run`] on `addr` with `config`.
-    pub async fn start_on(addr: SocketAddr, config: Config) -> TestServer {
+    pub async fn start_on(addr: SocketAddr, mut config: Config) -> TestServer {
+        let runtime = Scratch::new("runtime");
+        let secret = (!config.auth.is_enabled()).then(|| crate::control::generate().expect("randomness"));
+        config.control_secret = secret.clone().map(Secret::new);
+        config.control_dir = Some(runtime.join("perfmon"));
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::run(listener, config, async {
             let _ = stopped.await;
         }));
-        TestServer { addr, stop: Some(stop), task: Some(task) }
+        // Serving means set up: its control secret is stored by then.
+        assert!(
+            ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await,
+            "the server did not come up"
+        );
+        TestServer { addr, secret, runtime, stop: Some(stop), task: Some(task) }
     }
 
-    /// A client of its HTTP API.
+    /// A client of its HTTP API, carrying the control secret writes need (none
+    /// when the server has a token: tests pass theirs).
     pub fn api(&self) -> ApiClient {
-        ApiClient::new(self.addr)
+        ApiClient::new(self.addr).with_token(self.secret.clone())
+    }
+
+    /// The environment a `perfmon` command needs to find this server's control
+    /// secret.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        vec![("XDG_RUNTIME_DIR".into(), self.runtime.0.display().to_string())]
     }
 
     /// Stops the server and waits for it to exit cleanly.
@@ -95,6 +144,8 @@ pub struct Perfmon {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Child,
+    /// Its runtime directory, where it stores its control secret.
+    runtime: Scratch,
 }
 
 impl Perfmon {
@@ -109,21 +160,29 @@ impl Perfmon {
         let addr = free_addr();
         let mut command = Command::new(binary);
         command.args(["serve", "--bind", &addr.to_string()]).args(args).envs(env.iter().cloned());
+        command.stdout(Stdio::null()).stderr(Stdio::null());
         Self::start(command, addr).await
     }
 
     /// Starts `command` (a `perfmon` serving on `addr`, perhaps through a wrapper
-    /// such as `unshare`) and waits (up to 20 s) until it answers its health check.
+    /// such as `unshare`; its output goes where `command` says) and waits (up to
+    /// 20 s) until it answers its health check.
     pub async fn start(mut command: Command, addr: SocketAddr) -> Perfmon {
+        let runtime = Scratch::new("runtime");
         let child = command
             .env("PERFMON_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .env("XDG_RUNTIME_DIR", &runtime.0)
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let perfmon = Perfmon { addr, child };
+        let perfmon = Perfmon { addr, child, runtime };
         assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await, "perfmon did not come up");
         perfmon
+    }
+
+    /// The environment a `perfmon` command needs to find this server's control
+    /// secret.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        vec![("XDG_RUNTIME_DIR".into(), self.runtime.0.display().to_string())]
     }
 
     /// Its pid.
@@ -131,9 +190,10 @@ impl Perfmon {
         self.child.id()
     }
 
-    /// A client of its HTTP API.
+    /// A client of its HTTP API, carrying its control secret when it stored one.
     pub fn api(&self) -> ApiClient {
-        ApiClient::new(self.addr)
+        let path = self.runtime.join("perfmon").join(format!("control-{}", self.addr.port()));
+        ApiClient::new(self.addr).with_token(crate::control::read(&path).ok())
     }
 
     /// Sends SIGTERM and waits up to `limit` for the process to exit; its status.
@@ -287,4 +347,32 @@ pub fn promtool_accepts(text: &str) {
     let out = promtool.wait_with_output().expect("promtool runs");
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.trim().is_empty(), "promtool: {said}\n{text}");
+}
+
+/// One raw HTTP/1.1 request with exactly the given headers (a `Host` included, or
+/// none at all), for tests that play a browser under attack: the status and the body.
+pub async fn raw_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    request.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(MESSAGE_LIMIT, stream.read_to_end(&mut response)).await;
+    // An upgraded socket stays open: what came before the limit is the answer.
+    let _ = read;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
 }

@@ -101,6 +101,7 @@ async fn run_registers_with_a_server_that_is_already_up() {
     let mut client = connect(server.addr, "shared").await;
     let mut perfmon = tokio::process::Command::new(PERFMON)
         .args(["run", "--project", "shared", "--bind", &server.addr.to_string(), "--", "sleep", "2"])
+        .envs(server.cli_env())
         .spawn()
         .expect("run perfmon");
     let running = metrics_until(&mut client, 20, |m| m.run.status == RunStatus::Running).await;
@@ -168,4 +169,44 @@ async fn serve_options_reach_the_server() {
         tokio_tungstenite::connect_async(url("only-this")).await.expect("the one allowed socket");
     let second = tokio_tungstenite::connect_async(url("only-this")).await;
     assert!(second.is_err(), "a second socket is over --max-connections 1");
+}
+
+/// `perfmon ARGS…` against `server`, with the environment that finds its secret.
+fn perfmon_verb(server: &TestServer, args: &[&str]) -> std::process::Output {
+    Command::new(PERFMON)
+        .args(args)
+        .args(["--bind", &server.addr.to_string()])
+        .envs(server.cli_env())
+        .output()
+        .expect("run perfmon")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_verbs_act_with_the_control_secret_found_for_them() {
+    let server = TestServer::start(fast_config()).await;
+    let mut child = Command::new("sleep").arg("60").spawn().expect("spawn a run");
+    let pid = child.id().to_string();
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("the server's JSON answer")
+    };
+    assert_eq!(ok(perfmon_verb(&server, &["register", "--project", "verbs", &pid]))["status"], "running");
+    assert_eq!(ok(perfmon_verb(&server, &["tokens", "--project", "verbs", "1420"]))["current_run"], 1420);
+    assert_eq!(ok(perfmon_verb(&server, &["pause", "--project", "verbs"]))["status"], "paused");
+    assert_eq!(ok(perfmon_verb(&server, &["resume", "--project", "verbs"]))["status"], "running");
+    assert_eq!(ok(perfmon_verb(&server, &["end", "--project", "verbs"]))["status"], "stopped");
+    // A refusal says why and exits 1; without the secret, the verb cannot act.
+    let again = perfmon_verb(&server, &["pause", "--project", "verbs"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no live run"));
+    let stranger = Command::new(PERFMON)
+        .args(["pause", "--project", "verbs", "--bind", &server.addr.to_string()])
+        .env("XDG_RUNTIME_DIR", "/nonexistent")
+        .output()
+        .expect("run perfmon");
+    assert_eq!(stranger.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("control secret"));
+    let _ = child.kill();
+    let _ = child.wait();
+    server.stop().await;
 }

@@ -205,7 +205,9 @@ async fn inside_a_container_a_runs_gpu_memory_is_unknown_with_a_reason_not_zero(
     command
         .args(["--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child", PERFMON])
         .args(["run", "--project", "boxed", "--bind", &addr.to_string(), "--", "sleep", "60"])
-        .envs(fake.env());
+        .envs(fake.env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let perfmon = Perfmon::start(command, addr).await;
     let mut client = connect(perfmon.addr, "boxed").await;
     let m = metrics_until(&mut client, 50, |m| m.run.process.is_some()).await;

@@ -254,3 +254,23 @@ async fn a_server_restarted_under_an_open_page_moves_the_sparkline_again() {
     client.close().await.expect("close the browser");
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_works_from_localhost_as_from_127_0_0_1() {
+    let server = TestServer::start(server::Config {
+        static_dir: Some(dist_dir()),
+        live_interval: Duration::from_millis(300),
+        idle_interval: Duration::from_millis(300),
+        ..server::Config::default()
+    })
+    .await;
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+    for host in ["127.0.0.1", "localhost"] {
+        // The page, its wasm and its stream all pass the Host and Origin checks.
+        tests::open_panel(&client, &format!("http://{host}:{}/?project=hosts", server.addr.port())).await;
+        wait_for(&client, "cpu-value", is_percent).await;
+    }
+    client.close().await.expect("close the browser");
+    server.stop().await;
+}

@@ -3,8 +3,11 @@
 //!
 //! - [`serve`]: `perfmon serve`, until Ctrl-C or SIGTERM.
 //! - [`run`]: `perfmon run -- COMMAND`, the command wrapper.
-//! - [`client`]: the HTTP client both use to talk to a running server.
+//! - [`act`]: `register`, `end`, `pause`, `resume`, `tokens`: the writes an agent
+//!   or a script needs, with the credential found for them.
+//! - [`client`]: the HTTP client they use to talk to a running server.
 
+pub mod act;
 pub mod client;
 pub mod run;
 pub mod serve;
@@ -18,36 +21,73 @@ use clap::{Parser, Subcommand};
 use crate::config::{Auth, Config};
 use crate::hub::project::ProjectName;
 
-/// PerfMon: a live performance panel for one machine and one agent run.
+/// PerfMon: a live performance monitor for one machine and its agent runs.
 #[derive(Debug, Parser)]
-#[command(name = "perfmon", version, about)]
+#[command(name = "perfmon", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-/// Where the server listens and what it serves; shared by both subcommands.
+/// Where PerfMon is, and the token it wants; every subcommand takes these.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Address and port to listen on. Keep it on loopback unless you put an
-    /// authenticating reverse proxy in front.
+pub struct ConnectArgs {
+    /// Address and port of PerfMon: where `serve` listens, where the other
+    /// commands find it. Keep it on loopback unless you put an authenticating
+    /// reverse proxy in front.
     #[arg(long, env = "PERFMON_BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
+    /// A static token clients must present (Bearer header, `?token=`, or the
+    /// `perfmon.token.<TOKEN>` WebSocket subprotocol). Required off loopback,
+    /// unless --jwt-secret is given. Without one, writes need the server's control
+    /// secret, which the perfmon commands read for you.
+    #[arg(long, env = "PERFMON_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ConnectArgs {
+    /// A client of the server at `--bind` carrying the credential writes need:
+    /// the token, else this user's control secret for that port.
+    pub fn client(&self) -> Result<client::ApiClient, String> {
+        let api = client::ApiClient::new(self.bind);
+        if let Some(token) = &self.token {
+            return Ok(api.with_token(Some(token.clone())));
+        }
+        let path = crate::control::default_path(self.bind.port()).ok_or(
+            "no runtime or state directory (set XDG_RUNTIME_DIR or HOME) to find the control secret in",
+        )?;
+        let secret = crate::control::read(&path).map_err(|err| {
+            format!(
+                "cannot read PerfMon's control secret ({err}); is PerfMon running as you on port {}?",
+                self.bind.port()
+            )
+        })?;
+        Ok(api.with_token(Some(secret)))
+    }
+}
+
+/// Where the server listens and what it serves; for `serve` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Where to listen, and the token clients must present.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Directory of the built frontend (`trunk build --config trunk.toml` writes `dist`).
     #[arg(long, env = "PERFMON_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
-    /// A static token clients must present (Bearer header, `?token=`, or the
-    /// `perfmon.token.<TOKEN>` WebSocket subprotocol). Required off loopback,
-    /// unless --jwt-secret is given.
-    #[arg(long, env = "PERFMON_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
     /// Accept HS256 JWTs (with `exp`) signed with this secret, as tokens.
     #[arg(long, env = "PERFMON_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// Browser origins allowed to open the stream besides PerfMon's own page
-    /// (e.g. `https://ide.example.com`); repeat or separate with commas.
+    /// Browser origins allowed to open the stream and act besides PerfMon's own
+    /// page (e.g. `https://ide.example.com`); repeat or separate with commas.
     #[arg(long = "allow-origin", env = "PERFMON_ALLOW_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// A name PerfMon is reached by besides localhost, 127.0.0.1, [::1] and the
+    /// bound address (a reverse proxy's, `perf.example.com` or `NAME:PORT`); other
+    /// Host headers get 403 (against DNS rebinding). Repeat or separate with
+    /// commas; `any` turns the check off.
+    #[arg(long = "allowed-host", env = "PERFMON_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Only these projects may be watched (comma-separated); others get close code 4004.
     #[arg(long, env = "PERFMON_PROJECTS", value_delimiter = ',', value_parser = parse_project)]
     pub projects: Option<Vec<ProjectName>>,
@@ -80,8 +120,12 @@ impl ServeArgs {
         }
         Config {
             static_dir: Some(self.static_dir.clone()),
-            auth: Auth { token: self.token.clone(), jwt_secret: self.jwt_secret.clone() },
+            auth: Auth { token: self.connect.token.clone(), jwt_secret: self.jwt_secret.clone() },
             allowed_origins: self.allowed_origins.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            listen: self.connect.bind,
+            control_dir: crate::control::default_path(self.connect.bind.port())
+                .and_then(|path| path.parent().map(PathBuf::from)),
             projects: self.projects.clone(),
             max_connections: self.max_connections,
             live_interval: std::time::Duration::from_millis(self.live_interval_ms),
@@ -111,6 +155,35 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Register a process you already started as the project's run.
+    Register {
+        #[command(flatten)]
+        target: act::Target,
+        /// The run's root process.
+        pid: u32,
+    },
+    /// Stop tracking the project's run (its processes are left alone).
+    End {
+        #[command(flatten)]
+        target: act::Target,
+    },
+    /// SIGSTOP to the project's run and its whole process tree.
+    Pause {
+        #[command(flatten)]
+        target: act::Target,
+    },
+    /// SIGCONT to the project's paused run and its whole process tree.
+    Resume {
+        #[command(flatten)]
+        target: act::Target,
+    },
+    /// Report tokens the project's agent used (added to the run and the session).
+    Tokens {
+        #[command(flatten)]
+        target: act::Target,
+        /// Tokens used since the last report.
+        tokens: u64,
+    },
 }
 
 impl Cli {
@@ -119,6 +192,11 @@ impl Cli {
         match self.command {
             Command::Serve { serve } => serve::until_signal(serve).await,
             Command::Run { project, serve, command } => run::wrap(&project, serve, command).await,
+            Command::Register { target, pid } => act::register(target, pid).await,
+            Command::End { target } => act::end(target).await,
+            Command::Pause { target } => act::pause(target).await,
+            Command::Resume { target } => act::resume(target).await,
+            Command::Tokens { target, tokens } => act::tokens(target, tokens).await,
         }
     }
 }

@@ -30,27 +30,45 @@ pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitC
         eprintln!("perfmon: no command to run");
         return ExitCode::from(2);
     };
-    let config = args.config();
-    if let Err(err) = crate::service::check_exposure(&config, args.bind) {
+    let mut config = args.config();
+    let bind = args.connect.bind;
+    if let Err(err) = crate::service::check_exposure(&config, bind) {
         eprintln!("perfmon: {err}");
         return ExitCode::from(2);
     }
-    let api = ApiClient::new(args.bind).with_token(args.token.clone());
     // Serve ourselves unless a PerfMon is already up at that address.
-    let own_server: OwnServer = if api.is_up().await {
-        eprintln!("perfmon: using the PerfMon server at http://{}/", args.bind);
-        None
+    let (api, own_server): (Option<ApiClient>, OwnServer) = if ApiClient::new(bind).is_up().await {
+        eprintln!("perfmon: using the PerfMon server at http://{bind}/");
+        // The command runs whatever happens; without a credential it is only not tracked.
+        let api =
+            args.connect.client().map_err(|err| eprintln!("perfmon: the run is not tracked: {err}")).ok();
+        (api, None)
     } else {
         let listener = match super::serve::bind(&args).await {
             Ok(listener) => listener,
             Err(code) => return code,
         };
+        // Our own server's credential is known here; it is also stored for the
+        // other perfmon commands (an agent reporting tokens, say).
+        let credential = match &args.connect.token {
+            Some(token) => token.clone(),
+            None => match crate::control::generate() {
+                Ok(secret) => secret,
+                Err(err) => {
+                    eprintln!("perfmon: {err}");
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
+        if args.connect.token.is_none() {
+            config.control_secret = Some(crate::config::Secret::new(credential.clone()));
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::service::run(listener, config, async {
             let _ = stopped.await;
         }));
-        eprintln!("perfmon: PerfMon is running: open http://{}/?project={project}", args.bind);
-        Some((stop, task))
+        eprintln!("perfmon: PerfMon is running: open http://{bind}/?project={project}");
+        (Some(ApiClient::new(bind).with_token(Some(credential))), Some((stop, task)))
     };
 
     // Ctrl-C reaches the child through the terminal; the wrapper itself outlives
@@ -65,14 +83,16 @@ pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitC
         }
     };
     let run_path = format!("/api/projects/{project}/run");
-    if let Some(pid) = child.id() {
+    if let (Some(api), Some(pid)) = (&api, child.id()) {
         let body = serde_json::json!({ "pid": pid }).to_string();
         if let Err(err) = api.call(Method::POST, &run_path, Some(body)).await {
             eprintln!("perfmon: the run is not tracked: {err}");
         }
     }
     let status = child.wait().await;
-    let _ = api.call(Method::DELETE, &run_path, None).await;
+    if let Some(api) = &api {
+        let _ = api.call(Method::DELETE, &run_path, None).await;
+    }
     stop(own_server).await;
     match status {
         Ok(status) => ExitCode::from(exit_code(status)),

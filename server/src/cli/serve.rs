@@ -9,7 +9,7 @@ use super::ServeArgs;
 /// Serves until Ctrl-C or SIGTERM; exit 2 for a configuration PerfMon refuses.
 pub async fn until_signal(args: ServeArgs) -> ExitCode {
     let config = args.config();
-    if let Err(err) = crate::service::check_exposure(&config, args.bind) {
+    if let Err(err) = crate::service::check_exposure(&config, args.connect.bind) {
         eprintln!("perfmon: {err}");
         return ExitCode::from(2);
     }
@@ -17,7 +17,7 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let addr = listener.local_addr().unwrap_or(args.bind);
+    let addr = listener.local_addr().unwrap_or(args.connect.bind);
     println!("PerfMon is running: open http://{addr}/");
     match crate::service::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,8 +30,8 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
 
 /// Listens on `--bind`, or says why it cannot.
 pub async fn bind(args: &ServeArgs) -> Result<TcpListener, ExitCode> {
-    TcpListener::bind(args.bind).await.map_err(|err| {
-        eprintln!("perfmon: cannot listen on {}: {err}", args.bind);
+    TcpListener::bind(args.connect.bind).await.map_err(|err| {
+        eprintln!("perfmon: cannot listen on {}: {err}", args.connect.bind);
         ExitCode::FAILURE
     })
 }

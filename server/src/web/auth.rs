@@ -1,5 +1,5 @@
 //! Who may use the stream and the API: the request's token against the
-//! configured [`Auth`], and the Origin check of browser requests.
+//! configured [`Auth`], and the credential every write needs.
 //!
 //! A token is accepted from `Authorization: Bearer …`, from `?token=…` (as
 //! PerfWatch does), or from a `Sec-WebSocket-Protocol` entry
@@ -9,13 +9,15 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, Request, State};
-use axum::http::header::{AUTHORIZATION, HOST, ORIGIN, SEC_WEBSOCKET_PROTOCOL};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use subtle::ConstantTimeEq;
+
 use crate::config::Auth;
 
 /// Why a request was refused.
@@ -55,12 +57,47 @@ pub async fn require_token(
     }
 }
 
+/// The middleware of the API's writes (registering, ending or signalling a run,
+/// reporting tokens): with a token configured, [`require_token`] already checked
+/// it; without one, the request must carry the server's control secret as
+/// `Authorization: Bearer …` (never in a URL), which only the user who started
+/// PerfMon can read. 401 otherwise, and nothing changes.
+pub async fn require_write_credential(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    if read || state.config.auth.is_enabled() {
+        return next.run(request).await;
+    }
+    let presented = bearer(request.headers());
+    let held = state.config.control_secret.as_ref().map(|s| s.expose().as_bytes());
+    match (held, presented) {
+        (Some(held), Some(presented)) if bool::from(held.ct_eq(presented.as_bytes())) => {
+            next.run(request).await
+        }
+        _ => {
+            let error = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "control_secret_required",
+                "this action needs PerfMon's control secret (the file control-PORT in your runtime or state \
+                 directory); the perfmon CLI sends it for you",
+            );
+            ([("www-authenticate", "Bearer")], error).into_response()
+        }
+    }
+}
+
+/// The `Authorization: Bearer` value of a request.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
 /// The token a request carries: bearer header, then subprotocol, then query.
 pub fn token_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
-        && let Some(token) = value.strip_prefix("Bearer ")
-    {
-        return Some(token.trim().to_owned());
+    if let Some(token) = bearer(headers) {
+        return Some(token.to_owned());
     }
     for value in headers.get_all(SEC_WEBSOCKET_PROTOCOL) {
         let Ok(value) = value.to_str() else { continue };
@@ -101,20 +138,6 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether a WebSocket upgrade's Origin may connect: no Origin (not a browser),
-/// the server's own origin (same host and port as the request), or one of
-/// `allowed`. Blocks cross-site WebSocket hijacking from other pages.
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(ORIGIN) else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
-    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
-        return true;
-    }
-    let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else { return false };
-    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-    authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,18 +169,5 @@ mod tests {
         assert_eq!(check(&auth, &HeaderMap::new(), Some("token=nope")), Err(AuthError::Invalid));
         assert_eq!(check(&auth, &HeaderMap::new(), Some("token=s3cret")), Ok(()));
         assert_eq!(check(&Auth::default(), &HeaderMap::new(), None), Ok(()), "none configured: open");
-    }
-
-    #[test]
-    fn origins_must_be_the_servers_own_or_allowed() {
-        let same = headers(&[("origin", "http://127.0.0.1:8000"), ("host", "127.0.0.1:8000")]);
-        assert!(origin_allowed(&same, &[]));
-        let evil = headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8000")]);
-        assert!(!origin_allowed(&evil, &[]));
-        assert!(origin_allowed(&evil, &["https://evil.example".into()]));
-        let other_port = headers(&[("origin", "http://127.0.0.1:9999"), ("host", "127.0.0.1:8000")]);
-        assert!(!origin_allowed(&other_port, &[]));
-        assert!(origin_allowed(&headers(&[("host", "x")]), &[]), "no Origin: not a browser");
-        assert!(!origin_allowed(&headers(&[("origin", "null"), ("host", "x")]), &[]));
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! - [`ws`]: the `/ws/projects/{project}` socket, its reader and writer halves.
 //! - [`api`]: the HTTP API; [`prometheus`]: `GET /metrics`.
-//! - [`auth`]: tokens and the Origin check; [`extract`]: the validated project
-//!   name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
+//! - [`guard`]: the Host allowlist and the browser-origin rules, on every route;
+//!   [`auth`]: tokens, and the credential writes need; [`extract`]: the validated
+//!   project name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
 //! - [`assets`]: the built frontend.
 
 mod api;
@@ -12,6 +13,7 @@ mod assets;
 mod auth;
 mod error;
 mod extract;
+mod guard;
 mod prometheus;
 mod ws;
 
@@ -27,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::hub::Hub;
 pub use error::ApiError;
+pub use guard::HostRules;
 
 /// Shared by every request handler and socket task.
 #[derive(Debug)]
@@ -38,6 +41,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Limits, credentials and the frontend's location.
     pub config: Config,
+    /// The hosts requests may name, from where the server listens.
+    pub hosts: HostRules,
     /// WebSockets open now.
     connections: AtomicUsize,
 }
@@ -55,7 +60,8 @@ impl Drop for ConnectionSlot {
 impl AppState {
     /// State for a server with `config` over `hub`; `shutdown` ends every socket.
     pub fn new(config: &Config, hub: Arc<Hub>, shutdown: CancellationToken) -> Arc<Self> {
-        Arc::new(AppState { hub, shutdown, config: config.clone(), connections: AtomicUsize::new(0) })
+        let hosts = HostRules::new(config.listen, &config.allowed_hosts);
+        Arc::new(AppState { hub, shutdown, config: config.clone(), hosts, connections: AtomicUsize::new(0) })
     }
 
     /// WebSockets open now.
@@ -74,7 +80,8 @@ impl AppState {
 }
 
 /// The HTTP surface: the WebSocket stream, the HTTP API and Prometheus metrics
-/// (behind the token check), a health check, and the built frontend.
+/// (behind the token check; writes behind the control credential), a health
+/// check, and the built frontend — every route behind the Host and Origin guard.
 pub fn app(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/api/projects/{project}/run", get(api::get_run).post(api::register_run).delete(api::end_run))
@@ -83,6 +90,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{project}/tokens", post(api::add_tokens))
         .route("/api/projects/{project}/metrics", get(api::latest))
         .route("/metrics", get(api::prometheus))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_write_credential))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     let router = Router::new()
         // The socket checks its token itself, to close with 4001 and a reason the
@@ -95,6 +103,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state.clone());
     assets::serve(router, state.config.static_dir.as_deref())
+        .layer(axum::middleware::from_fn_with_state(state, guard::check))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Json<shared::api::Health> {

@@ -1,7 +1,8 @@
 //! `GET /ws/projects/{project}`: the per-client socket.
 //!
-//! Before the upgrade: the project name is checked (400), the Origin (403), and a
-//! connection slot taken (503), each refused in the one error shape. After it: a
+//! Before the upgrade (and after the guard's Host and Origin checks, 403): the
+//! project name is checked (400) and a connection slot taken (503), each refused
+//! in the one error shape. After it: a
 //! missing or bad token closes with 4001 and an unlisted project with 4004, with
 //! the reason, before any data. Then the socket is split in two halves joined in
 //! one task: the **writer** replays the history, forwards the project's newest
@@ -61,14 +62,6 @@ pub async fn handler(
         Ok(project) => project,
         Err(err) => return err.into_response(),
     };
-    if !auth::origin_allowed(&headers, &state.config.allowed_origins) {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this page's origin may not open the stream",
-        )
-        .into_response();
-    }
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => {

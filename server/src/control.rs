@@ -1,0 +1,148 @@
+//! The control secret: without a configured token, every write (registering,
+//! ending or signalling a run, reporting tokens) needs this per-server secret,
+//! which only the user who started PerfMon can read.
+//!
+//! It is made at start from the OS's random source and kept in a file of mode
+//! 0600 in a directory of mode 0700 — `$XDG_RUNTIME_DIR/perfmon` (a per-user
+//! tmpfs), else PerfMon's state directory — named by the port, where the
+//! `perfmon` CLI finds it. Another local account can reach the loopback port, but
+//! not the file: it cannot act through PerfMon with the user's rights.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Bytes of randomness in a secret (hex-encoded, twice as many characters).
+const SECRET_BYTES: usize = 32;
+
+/// Why the secret could not be made, stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The OS gave no randomness.
+    #[error("no randomness from the OS: {0}")]
+    Random(String),
+    /// The file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Someone else can read the file or its directory.
+    #[error("{0} is readable by other users; PerfMon only trusts a secret only you can read")]
+    Exposed(PathBuf),
+}
+
+/// A fresh secret: 32 random bytes as hex.
+pub fn generate() -> Result<String, ControlError> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut bytes).map_err(|err| ControlError::Random(err.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Where the secret of the server on `port` lives for this user.
+pub fn default_path(port: u16) -> Option<PathBuf> {
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(runtime) => PathBuf::from(runtime).join("perfmon"),
+        None => state_dir()?,
+    };
+    Some(dir.join(format!("control-{port}")))
+}
+
+/// PerfMon's state directory: `$XDG_STATE_HOME/perfmon`, or
+/// `~/.local/state/perfmon`.
+pub fn state_dir() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        Some(state) => PathBuf::from(state),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(".local/state"),
+    };
+    Some(base.join("perfmon"))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ControlError + '_ {
+    move |source| ControlError::Io { path: path.to_owned(), source }
+}
+
+/// Stores `secret` at `path` (mode 0600, its directory 0700), replacing any
+/// earlier one. Blocking.
+pub fn write(path: &Path, secret: &str) -> Result<(), ControlError> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+        let mode = std::fs::metadata(dir).map_err(io(dir))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(ControlError::Exposed(dir.to_owned()));
+        }
+    }
+    // Written under a temporary name, then renamed: a reader never sees half a secret.
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
+    file.write_all(secret.as_bytes()).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// The secret stored at `path`, refusing one that other users could read. Blocking.
+pub fn read(path: &Path) -> Result<String, ControlError> {
+    let mode = std::fs::metadata(path).map_err(io(path))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(ControlError::Exposed(path.to_owned()));
+    }
+    Ok(std::fs::read_to_string(path).map_err(io(path))?.trim().to_owned())
+}
+
+/// Removes the secret at `path` if it is still `secret` (a newer server on the
+/// same port may have replaced it). Blocking.
+pub fn remove(path: &Path, secret: &str) {
+    if read(path).is_ok_and(|stored| stored == secret) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("perfmon-control-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn secrets_are_long_random_and_different() {
+        let (a, b) = (generate().expect("random"), generate().expect("random"));
+        assert_eq!(a.len(), 2 * SECRET_BYTES);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn only_the_owner_can_read_the_stored_secret() {
+        let path = scratch("own").join("perfmon").join("control-8000");
+        write(&path, "s3cret").expect("written");
+        assert_eq!(std::fs::metadata(&path).expect("file").permissions().mode() & 0o777, 0o600);
+        let dir = path.parent().expect("dir");
+        assert_eq!(std::fs::metadata(dir).expect("dir").permissions().mode() & 0o777, 0o700);
+        assert_eq!(read(&path).expect("read back"), "s3cret");
+        // A secret others could read is not trusted.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(matches!(read(&path), Err(ControlError::Exposed(_))));
+        // Replaced whole by the next server on the port.
+        write(&path, "newer").expect("replaced");
+        assert_eq!(read(&path).expect("read"), "newer");
+        remove(&path, "s3cret");
+        assert!(path.exists(), "only the server that wrote it removes it");
+        remove(&path, "newer");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_shared_directory_is_refused() {
+        let dir = scratch("shared");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(matches!(write(&dir.join("control-1"), "x"), Err(ControlError::Exposed(_))));
+    }
+}
