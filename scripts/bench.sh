@@ -5,7 +5,8 @@
 #      subscribers have woken and read it, and the frontend's decode path;
 #   2. the load tool: the release server with 1 to 10,000 clients, and at rest;
 #   3. the release wasm bundle's size, raw and gzipped;
-#   4. sample-to-DOM latency of the release frontend in headless Chromium.
+#   4. sample-to-DOM latency of the release frontend in headless Chromium;
+#   5. the release binary's size and start-up time to the first byte of its page.
 # Arguments go to the load tool (e.g. --clients 1,100 --seconds 5 --rest-seconds 10).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -13,7 +14,7 @@ cd "$ROOT"
 bash scripts/setup.sh
 say "Building release binaries"
 cargo build --release --locked -p server --bin perfmon
-cargo build --release --locked -p tests --bin loadgen --bin dom_latency
+cargo build --release --locked -p tests --bin loadgen --bin dom_latency --bin startup
 
 # criterion's bencher format, one line per benchmark, turned into a table.
 table() {
@@ -37,6 +38,8 @@ say "Load: the release server, real WebSocket clients on loopback"
 
 say "Frontend bundle (release, wasm-opt -Oz)"
 trunk build --release --config trunk.toml --skip-version-check >/dev/null
+# The server embeds the bundle: rebuilt with this one for the start-up figure.
+cargo build --release --locked -p server --bin perfmon 2>/dev/null
 wasm=$(ls dist/*.wasm)
 echo "| file | raw | gzip -9 |"
 echo "|---|---:|---:|"
@@ -44,3 +47,6 @@ printf '| %s | %d KB | %d KB |\n' "$(basename "$wasm")" $(( $(stat -c %s "$wasm"
 
 say "Sample-to-DOM latency (release frontend, headless Chromium)"
 ./target/release/dom_latency
+
+say "The release binary: size, and start-up to the first byte of its page"
+./target/release/startup

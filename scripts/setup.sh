@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing PerfMon needs, skipping whatever is already
 # there at the right version: the wasm32 target, Trunk, wasm-bindgen-cli (the exact
-# version in Cargo.lock), binaryen's wasm-opt, Chromium and ChromeDriver, and
-# promtool (Debian's prometheus package) for the /metrics lint test.
+# version in Cargo.lock), binaryen's wasm-opt, and for the tests Chromium,
+# ChromeDriver and promtool (Debian's prometheus package, for the /metrics lint).
+#   scripts/setup.sh               everything
+#   scripts/setup.sh --build-only  only what building needs (install.sh, run.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
@@ -15,9 +20,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 debian_packages=()
-command -v chromium >/dev/null || debian_packages+=(chromium)
-command -v chromedriver >/dev/null || debian_packages+=(chromium-driver)
-command -v promtool >/dev/null || debian_packages+=(prometheus)
+if ! $build_only; then
+  command -v chromium >/dev/null || debian_packages+=(chromium)
+  command -v chromedriver >/dev/null || debian_packages+=(chromium-driver)
+  command -v promtool >/dev/null || debian_packages+=(prometheus)
+fi
 if [ ${#debian_packages[@]} -gt 0 ]; then
   say "Installing ${debian_packages[*]} (Debian packages)"
   sudo_cmd=""
@@ -55,4 +62,8 @@ if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSI
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
 fi
 
-say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
+if $build_only; then
+  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}')"
+else
+  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
+fi

@@ -5,8 +5,8 @@
 use yew::prelude::*;
 
 use crate::components::panel::DEFAULT_TOKEN_BUDGET;
-use crate::components::{Header, PerfMonButton};
-use crate::hooks::use_perf_metrics;
+use crate::components::{Footer, Header, PerfMonButton};
+use crate::hooks::{use_perf_metrics, use_server_info};
 
 /// The project watched when the URL names none (`?project=NAME`).
 pub const DEFAULT_PROJECT: &str = "default";
@@ -18,6 +18,7 @@ pub fn app() -> Html {
     let budget =
         use_memo((), |_| query_param("budget").and_then(|b| b.parse::<u64>().ok()).filter(|b| *b > 0));
     let data = use_perf_metrics(&project);
+    let server = use_server_info();
     html! {
         <>
             <Header project={AttrValue::from((*project).clone())}>
@@ -26,6 +27,7 @@ pub fn app() -> Html {
             <main class="content">
                 <p>{ "Open the PerfMon panel from the header to watch this machine and the project's agent run live." }</p>
             </main>
+            <Footer {server} />
         </>
     }
 }

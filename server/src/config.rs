@@ -12,7 +12,8 @@ use crate::hub::project::ProjectName;
 /// How the server behaves; `Default` is what `perfmon serve` uses.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the built frontend (`trunk build` output) lives; `None` serves no UI.
+    /// A directory to serve the frontend from instead of the copy built into the
+    /// binary (frontend work); `None` serves the built-in copy.
     pub static_dir: Option<std::path::PathBuf>,
     /// Time between samples while any project's run is live.
     pub live_interval: Duration,

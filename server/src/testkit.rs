@@ -349,15 +349,38 @@ pub fn promtool_accepts(text: &str) {
     assert!(out.status.success() && said.trim().is_empty(), "promtool: {said}\n{text}");
 }
 
+/// What [`raw_http`] got back.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body, as sent (compressed when the server compressed it).
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
 /// One raw HTTP/1.1 request with exactly the given headers (a `Host` included, or
-/// none at all), for tests that play a browser under attack: the status and the body.
+/// none at all), for tests that play a browser (or an attacker): what came back.
 pub async fn raw_http(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
-) -> (u16, String) {
+) -> Reply {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let mut request = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
@@ -368,11 +391,15 @@ pub async fn raw_http(
     request.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut response = Vec::new();
-    let read = tokio::time::timeout(MESSAGE_LIMIT, stream.read_to_end(&mut response)).await;
     // An upgraded socket stays open: what came before the limit is the answer.
-    let _ = read;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    let _ = tokio::time::timeout(MESSAGE_LIMIT, stream.read_to_end(&mut response)).await;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok());
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply { status: status.expect("an HTTP status"), headers, bytes: response[split + 4..].to_vec() }
 }

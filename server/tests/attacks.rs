@@ -52,7 +52,8 @@ async fn a_rebound_host_is_refused_on_every_route() {
         ("GET", "/ws/projects/demo", &upgrade[..]),
         ("POST", "/api/projects/demo/run/pause", &rebound[..]),
     ] {
-        let (status, body) = raw_http(server.addr, method, path, headers, None).await;
+        let reply = raw_http(server.addr, method, path, headers, None).await;
+        let (status, body) = (reply.status, reply.text());
         assert_eq!(status, 403, "{method} {path}: {body}");
         let error: shared::api::ApiError = serde_json::from_str(&body).expect("the one error shape");
         assert_eq!(error.code, "host_not_allowed");
@@ -63,8 +64,8 @@ async fn a_rebound_host_is_refused_on_every_route() {
     }
     // The same requests under PerfMon's own names are served.
     for host in [format!("127.0.0.1:{}", server.addr.port()), format!("localhost:{}", server.addr.port())] {
-        let (status, _) = raw_http(server.addr, "GET", "/api/health", &[("host", &host)], None).await;
-        assert_eq!(status, 200, "{host}");
+        let reply = raw_http(server.addr, "GET", "/api/health", &[("host", &host)], None).await;
+        assert_eq!(reply.status, 200, "{host}");
     }
     server.stop().await;
 }
@@ -83,9 +84,8 @@ async fn a_cross_site_post_cannot_pause_the_run() {
         vec![("host", own.as_str()), credential, ("sec-fetch-site", "cross-site")],
         vec![("host", own.as_str()), credential, ("sec-fetch-site", "same-site")],
     ] {
-        let (status, body) =
-            raw_http(server.addr, "POST", "/api/projects/demo/run/pause", &headers, None).await;
-        assert_eq!(status, 403, "{headers:?}: {body}");
+        let reply = raw_http(server.addr, "POST", "/api/projects/demo/run/pause", &headers, None).await;
+        assert_eq!(reply.status, 403, "{headers:?}: {}", reply.text());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_ne!(process_state(run.id()), Some('T'), "the process was not stopped");
@@ -103,9 +103,8 @@ async fn an_opaque_origin_is_refused_even_for_reads() {
     for (method, path) in
         [("DELETE", "/api/projects/demo/run"), ("GET", "/api/projects/demo/run"), ("GET", "/")]
     {
-        let (status, _) =
-            raw_http(server.addr, method, path, &[("host", &own), ("origin", "null")], None).await;
-        assert_eq!(status, 403, "{method} {path}");
+        let reply = raw_http(server.addr, method, path, &[("host", &own), ("origin", "null")], None).await;
+        assert_eq!(reply.status, 403, "{method} {path}");
     }
     let state = call(&server.api(), Method::GET, "/api/projects/demo/run", None).await.expect("run");
     assert_eq!(state["status"], "running", "the DELETE changed nothing");
@@ -126,8 +125,8 @@ async fn bodies_that_are_not_json_are_refused_with_415() {
         for path in ["/api/projects/demo/run", "/api/projects/demo/tokens"] {
             let headers =
                 [("host", own.as_str()), ("authorization", bearer.as_str()), ("content-type", content_type)];
-            let (status, reply) = raw_http(server.addr, "POST", path, &headers, Some(body)).await;
-            assert_eq!(status, 415, "{content_type} to {path}: {reply}");
+            let reply = raw_http(server.addr, "POST", path, &headers, Some(body)).await;
+            assert_eq!(reply.status, 415, "{content_type} to {path}: {}", reply.text());
         }
     }
     let state = call(&server.api(), Method::GET, "/api/projects/demo/run", None).await.expect("run");
@@ -184,12 +183,11 @@ async fn an_allowed_host_for_a_proxy_is_accepted_with_its_own_origin() {
     let config = Config { allowed_hosts: vec!["perf.example.com".into()], ..fast_config() };
     let server = TestServer::start(config).await;
     for host in ["perf.example.com", "perf.example.com:8443", "PERF.EXAMPLE.COM"] {
-        let (status, _) = raw_http(server.addr, "GET", "/api/health", &[("host", host)], None).await;
-        assert_eq!(status, 200, "{host}");
+        let reply = raw_http(server.addr, "GET", "/api/health", &[("host", host)], None).await;
+        assert_eq!(reply.status, 200, "{host}");
     }
-    let (status, _) =
-        raw_http(server.addr, "GET", "/api/health", &[("host", "evil.example.com")], None).await;
-    assert_eq!(status, 403);
+    let reply = raw_http(server.addr, "GET", "/api/health", &[("host", "evil.example.com")], None).await;
+    assert_eq!(reply.status, 403);
     // The proxy's page is PerfMon's own origin: its writes pass the Origin rule
     // (and then need the credential like any other).
     let bearer = format!("Bearer {}", secret_of(&server));
@@ -199,9 +197,9 @@ async fn an_allowed_host_for_a_proxy_is_accepted_with_its_own_origin() {
         ("authorization", bearer.as_str()),
         ("content-type", "application/json"),
     ];
-    let (status, body) =
+    let reply =
         raw_http(server.addr, "POST", "/api/projects/demo/tokens", &headers, Some("{\"tokens\":3}")).await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(reply.status, 200, "{}", reply.text());
     server.stop().await;
 }
 
@@ -223,8 +221,8 @@ async fn turning_the_host_check_off_is_never_silent() {
     let stderr = std::fs::File::create(log.join("stderr")).expect("a log file");
     command.stdout(Stdio::null()).stderr(Stdio::from(stderr));
     let perfmon = Perfmon::start(command, addr).await;
-    let (status, _) = raw_http(addr, "GET", "/api/health", &[("host", "anything.example")], None).await;
-    assert_eq!(status, 200, "any host is accepted, as asked");
+    let reply = raw_http(addr, "GET", "/api/health", &[("host", "anything.example")], None).await;
+    assert_eq!(reply.status, 200, "any host is accepted, as asked");
     drop(perfmon);
     let said = std::fs::read_to_string(log.join("stderr")).expect("the log");
     assert!(said.contains("WARN") && said.contains("Host check is off"), "{said}");

@@ -210,3 +210,37 @@ async fn the_write_verbs_act_with_the_control_secret_found_for_them() {
     let _ = child.wait();
     server.stop().await;
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = Command::new(PERFMON).arg("--version").output().expect("run perfmon");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(&format!("perfmon {} (commit ", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(!text.contains("(commit )"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_is_named_for_what_holds_it() {
+    // Another PerfMon: named, with its version.
+    let server = TestServer::start(fast_config()).await;
+    let out = tokio::process::Command::new(PERFMON)
+        .args(["serve", "--bind", &server.addr.to_string()])
+        .output()
+        .await
+        .expect("run perfmon");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("another PerfMon") && said.contains(env!("CARGO_PKG_VERSION")), "{said}");
+    server.stop().await;
+    // Something else.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = other.local_addr().expect("addr");
+    let out = tokio::process::Command::new(PERFMON)
+        .args(["serve", "--bind", &addr.to_string()])
+        .output()
+        .await
+        .expect("run perfmon");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("another program"), "{said}");
+}

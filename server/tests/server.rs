@@ -189,13 +189,15 @@ async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
 }
 
 #[tokio::test]
-async fn without_a_built_frontend_the_root_says_how_to_build_it() {
-    let response = router(None)
+async fn a_static_dir_without_a_built_frontend_says_how_to_build_it() {
+    let empty = server::testkit::Scratch::new("no-frontend");
+    let response = router(Some(&empty.0))
         .oneshot(Request::get("/").body(Body::empty()).expect("request"))
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(body_text(response).await.contains("trunk build"));
+    let text = body_text(response).await;
+    assert!(text.contains("trunk build") && text.contains("scripts/install.sh"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

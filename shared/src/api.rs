@@ -39,6 +39,12 @@ pub struct Health {
     pub status: String,
     /// The server's [`crate::PROTOCOL_VERSION`].
     pub protocol: u32,
+    /// PerfMon's version (`0.1.0`).
+    #[serde(default)]
+    pub version: String,
+    /// The commit it was built from, or `unknown`.
+    #[serde(default)]
+    pub commit: String,
     /// WebSockets open now.
     pub connections: u64,
 }

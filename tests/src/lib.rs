@@ -21,6 +21,34 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A binary `scripts/test.sh` builds before the tests run: `env` names it, else
+/// `default` under the target directory. Panics with the command to run when it is
+/// missing: a test of the installed binary without it would test nothing.
+fn built_binary(env: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target").join(default));
+    assert!(
+        path.is_file(),
+        "no {} at {}: run `scripts/test.sh`, which builds it first",
+        default,
+        path.display()
+    );
+    path
+}
+
+/// The release `perfmon`, with the frontend built in (`PERFMON_RELEASE_BIN`, else
+/// `target/release/perfmon`).
+pub fn release_binary() -> PathBuf {
+    built_binary("PERFMON_RELEASE_BIN", "release/perfmon")
+}
+
+/// A `perfmon` built before the frontend (`PERFMON_NO_UI_BIN`, else
+/// `target/perfmon-no-ui`).
+pub fn no_ui_binary() -> PathBuf {
+    built_binary("PERFMON_NO_UI_BIN", "perfmon-no-ui")
+}
+
 /// The built frontend. Panics with the command to run when it is missing: an
 /// end-to-end test without the real frontend would test nothing.
 pub fn dist_dir() -> PathBuf {

@@ -1,6 +1,7 @@
 //! Components: one file each; the panel is a folder of one component per section.
 
 pub mod badge;
+pub mod footer;
 pub mod header;
 pub mod meter;
 pub mod panel;
@@ -8,6 +9,7 @@ pub mod perfmon_button;
 pub mod sparkline;
 
 pub use badge::Badge;
+pub use footer::Footer;
 pub use header::Header;
 pub use meter::Meter;
 pub use panel::{PerfPanel, PerfPanelProps};

@@ -1,5 +1,7 @@
 //! Hooks: one file each.
 
 pub mod use_perf_metrics;
+pub mod use_server_info;
 
 pub use use_perf_metrics::use_perf_metrics;
+pub use use_server_info::use_server_info;

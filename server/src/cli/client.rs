@@ -103,6 +103,13 @@ impl ApiClient {
 
     /// Whether a PerfMon server answers its health check at this address.
     pub async fn is_up(&self) -> bool {
-        self.call(Method::GET, "/api/health", None).await.is_ok_and(|body| body.contains("\"ok\""))
+        self.health().await.is_some()
+    }
+
+    /// The health of the PerfMon server at this address; `None` when nothing
+    /// answers, or something that is not PerfMon.
+    pub async fn health(&self) -> Option<shared::api::Health> {
+        let body = self.call(Method::GET, "/api/health", None).await.ok()?;
+        serde_json::from_str::<shared::api::Health>(&body).ok().filter(|h| h.status == "ok")
     }
 }

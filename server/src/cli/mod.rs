@@ -21,9 +21,12 @@ use clap::{Parser, Subcommand};
 use crate::config::{Auth, Config};
 use crate::hub::project::ProjectName;
 
+/// `perfmon --version`: the version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PERFMON_COMMIT"), ")");
+
 /// PerfMon: a live performance monitor for one machine and its agent runs.
 #[derive(Debug, Parser)]
-#[command(name = "perfmon", version)]
+#[command(name = "perfmon", version = VERSION)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,9 +75,10 @@ pub struct ServeArgs {
     /// Where to listen, and the token clients must present.
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Directory of the built frontend (`trunk build --config trunk.toml` writes `dist`).
-    #[arg(long, env = "PERFMON_STATIC_DIR", default_value = "dist")]
-    pub static_dir: PathBuf,
+    /// Serve the frontend from this directory (`trunk build --config trunk.toml`
+    /// writes `dist`) instead of the copy built into the binary: for frontend work.
+    #[arg(long, env = "PERFMON_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
     /// Accept HS256 JWTs (with `exp`) signed with this secret, as tokens.
     #[arg(long, env = "PERFMON_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -111,15 +115,23 @@ fn parse_project(name: &str) -> Result<ProjectName, String> {
 impl ServeArgs {
     /// The server's configuration from these arguments.
     pub fn config(&self) -> Config {
-        if !self.static_dir.join("index.html").is_file() {
+        if self.static_dir.is_none() && !crate::web::embedded_ui() {
+            eprintln!(
+                "perfmon: this build has no UI (it was built before the frontend); the stream and the API \
+                 work, and the page says how to build it (scripts/install.sh)"
+            );
+        }
+        if let Some(dir) = &self.static_dir
+            && !dir.join("index.html").is_file()
+        {
             eprintln!(
                 "perfmon: no built frontend in {}; the stream works, the page does not \
                  (build it with `trunk build --release --config trunk.toml`)",
-                self.static_dir.display()
+                dir.display()
             );
         }
         Config {
-            static_dir: Some(self.static_dir.clone()),
+            static_dir: self.static_dir.clone(),
             auth: Auth { token: self.connect.token.clone(), jwt_secret: self.jwt_secret.clone() },
             allowed_origins: self.allowed_origins.clone(),
             allowed_hosts: self.allowed_hosts.clone(),

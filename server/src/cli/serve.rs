@@ -28,12 +28,30 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// Listens on `--bind`, or says why it cannot.
+/// Listens on `--bind`, or says why it cannot — naming the PerfMon that already
+/// serves there, when it is one.
 pub async fn bind(args: &ServeArgs) -> Result<TcpListener, ExitCode> {
-    TcpListener::bind(args.connect.bind).await.map_err(|err| {
-        eprintln!("perfmon: cannot listen on {}: {err}", args.connect.bind);
-        ExitCode::FAILURE
-    })
+    let addr = args.connect.bind;
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            match super::client::ApiClient::new(addr).health().await {
+                Some(other) => eprintln!(
+                    "perfmon: another PerfMon ({} (commit {})) already serves http://{addr}/ — use it, stop \
+                     it (systemctl --user stop perfmon, if it runs as a service), or pick another --bind",
+                    other.version, other.commit
+                ),
+                None => eprintln!(
+                    "perfmon: {addr} is taken by another program (not a PerfMon); pick another --bind"
+                ),
+            }
+            Err(ExitCode::FAILURE)
+        }
+        Err(err) => {
+            eprintln!("perfmon: cannot listen on {addr}: {err}");
+            Err(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::hub::Hub;
+pub use assets::embedded_ui;
 pub use error::ApiError;
 pub use guard::HostRules;
 
@@ -110,6 +111,8 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<shared::api::Health>
     Json(shared::api::Health {
         status: "ok".into(),
         protocol: shared::PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        commit: env!("PERFMON_COMMIT").to_owned(),
         connections: state.connections() as u64,
     })
 }

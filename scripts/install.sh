@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs PerfMon in one command: builds the frontend and the release server with
+# the frontend built in, and installs the one binary as PREFIX/bin/perfmon.
+#   scripts/install.sh [--prefix DIR]     (default prefix: ~/.local)
+# Missing build tools are installed first (scripts/setup.sh --build-only).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+prefix="$HOME/.local"
+prefix_given=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="${2:?--prefix needs a directory}"; prefix_given=true; shift 2 ;;
+    --prefix=*) prefix="${1#*=}"; prefix_given=true; shift ;;
+    -h|--help) sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+$prefix_given || say "Installing into $prefix (the default; --prefix DIR chooses another)"
+
+bash scripts/setup.sh --build-only
+say "Building the frontend (trunk build --release --config trunk.toml)"
+trunk build --release --config trunk.toml --skip-version-check
+say "Building the release server, with the frontend built in"
+cargo build --release --locked -p server --bin perfmon
+
+install -d "$prefix/bin"
+install -m 0755 "$TARGET_DIR/release/perfmon" "$prefix/bin/perfmon"
+say "Installed $prefix/bin/perfmon: $("$prefix/bin/perfmon" --version)"
+case ":$PATH:" in
+  *":$prefix/bin:"*) echo "$prefix/bin is on your PATH: try  perfmon run -- <your command>" ;;
+  *) echo "$prefix/bin is not on your PATH: add  export PATH=\"$prefix/bin:\$PATH\"  to your shell's profile, or run $prefix/bin/perfmon" ;;
+esac
+echo "To keep it running (and recording every run): see 'Running it always' in README.md (packaging/perfmon.service)."

@@ -1,0 +1,128 @@
+//! The binary users install: the release `perfmon`, copied into an empty
+//! directory, serves its page, its wasm (compressed as the browser asks, with an
+//! ETag and 304s) and the app's own URLs, and the panel works in a real browser;
+//! a binary built before the frontend says how to build it.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use server::testkit::{Perfmon, Reply, Scratch, free_addr, raw_http};
+use tests::{ChromeDriver, browser};
+
+/// `binary serve` on a free port, run from an empty directory (so nothing can
+/// come from the working directory).
+async fn serve_from_an_empty_directory(binary: &std::path::Path) -> (Perfmon, Scratch) {
+    let home = Scratch::new("installed");
+    let copy = home.join("perfmon");
+    std::fs::copy(binary, &copy).expect("copy the binary");
+    let addr = free_addr();
+    let mut command = Command::new(&copy);
+    command
+        .current_dir(&home.0)
+        .args(["serve", "--bind", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    (Perfmon::start(command, addr).await, home)
+}
+
+async fn get(perfmon: &Perfmon, path: &str, extra: &[(&str, &str)]) -> Reply {
+    let host = format!("127.0.0.1:{}", perfmon.addr.port());
+    let mut headers = vec![("host", host.as_str())];
+    headers.extend_from_slice(extra);
+    raw_http(perfmon.addr, "GET", path, &headers, None).await
+}
+
+/// The wasm file the page loads (Trunk names it `frontend-<hash>_bg.wasm`).
+fn wasm_named_in(index: &str) -> String {
+    let end = index.find("_bg.wasm").expect("the page names its wasm") + "_bg.wasm".len();
+    let start = index[..end].rfind('/').expect("an absolute path") + 1;
+    index[start..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_release_binary_serves_its_page_from_an_empty_directory() {
+    let (perfmon, _home) = serve_from_an_empty_directory(&tests::release_binary()).await;
+
+    let index = get(&perfmon, "/", &[]).await;
+    assert_eq!(index.status, 200);
+    assert!(index.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert_eq!(index.header("cache-control"), Some("no-cache"), "the page is revalidated");
+    let wasm = format!("/{}", wasm_named_in(&index.text()));
+
+    // Compressed as the browser prefers, kept for good, revalidated by ETag.
+    let br = get(&perfmon, &wasm, &[("accept-encoding", "gzip, deflate, br, zstd")]).await;
+    assert_eq!((br.status, br.header("content-type")), (200, Some("application/wasm")));
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert!(br.header("cache-control").is_some_and(|c| c.contains("immutable")));
+    assert_eq!(br.header("vary"), Some("accept-encoding"));
+    let etag = br.header("etag").expect("an ETag").to_owned();
+    let gzip = get(&perfmon, &wasm, &[("accept-encoding", "gzip, deflate")]).await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    assert!(gzip.bytes.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    let plain = get(&perfmon, &wasm, &[]).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(plain.bytes.starts_with(b"\0asm"), "the wasm itself");
+    assert!(br.bytes.len() < gzip.bytes.len() && gzip.bytes.len() < plain.bytes.len());
+    let again = get(&perfmon, &wasm, &[("accept-encoding", "br"), ("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    assert!(again.bytes.is_empty());
+
+    // The app's own URLs are the page; unknown API paths stay JSON errors.
+    let report = get(&perfmon, "/projects/demo/runs/4242-2026-11-25T10:00:00Z", &[]).await;
+    assert_eq!((report.status, report.text()), (200, index.text()));
+    let api = get(&perfmon, "/api/nope", &[]).await;
+    assert_eq!(api.status, 404);
+    assert!(api.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+    let missing = get(&perfmon, "/frontend-0123456789abcdef.js", &[]).await;
+    assert_eq!(missing.status, 404, "a missing file is not the page");
+
+    // And the panel works, in a real browser, against this copy.
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+    tests::open_panel(&client, &format!("http://127.0.0.1:{}/?project=installed", perfmon.addr.port())).await;
+    let cpu = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(fantoccini::Locator::XPath("//*[@data-testid='cpu-value'][contains(., '%')]"))
+        .await
+        .expect("the panel shows the server's CPU");
+    assert!(cpu.text().await.expect("text").ends_with(" %"));
+    let about = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(fantoccini::Locator::XPath("//*[@data-testid='about'][contains(., 'commit')]"))
+        .await
+        .expect("the footer names the version");
+    let about = about.text().await.expect("text");
+    assert!(about.starts_with(&format!("PerfMon {} (commit ", env!("CARGO_PKG_VERSION"))), "{about}");
+    client.close().await.expect("close the browser");
+}
+
+#[tokio::test]
+async fn a_binary_built_without_the_ui_says_how_to_build_it() {
+    let (perfmon, _home) = serve_from_an_empty_directory(&tests::no_ui_binary()).await;
+    let page = get(&perfmon, "/", &[]).await;
+    assert_eq!(page.status, 404);
+    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    let text = page.text();
+    assert!(text.contains("no UI") && text.contains("scripts/install.sh"), "{text}");
+    assert_eq!(get(&perfmon, "/api/health", &[]).await.status, 200, "the API works meanwhile");
+}
+
+#[test]
+fn the_systemd_unit_is_valid_for_the_installed_binary() {
+    // The unit runs ~/.local/bin/perfmon; verified here against the built one.
+    let unit =
+        std::fs::read_to_string(tests::workspace_root().join("packaging/perfmon.service")).expect("the unit");
+    assert!(unit.contains("ExecStart=%h/.local/bin/perfmon serve"), "the unit starts the installed binary");
+    let scratch = Scratch::new("unit");
+    let release = tests::release_binary();
+    let local = unit.replace("%h/.local/bin/perfmon", &release.display().to_string());
+    std::fs::write(scratch.join("perfmon.service"), local).expect("write the unit");
+    let out = Command::new("systemd-analyze")
+        .args(["verify", &scratch.join("perfmon.service").display().to_string()])
+        .output()
+        .expect("systemd-analyze (part of systemd) is installed");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze: {said}");
+}
