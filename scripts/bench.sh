@@ -6,7 +6,8 @@
 #   2. the load tool: the release server with 1 to 10,000 clients, and at rest;
 #   3. the release wasm bundle's size, raw and gzipped;
 #   4. sample-to-DOM latency of the release frontend in headless Chromium;
-#   5. the release binary's size and start-up time to the first byte of its page.
+#   5. the release binary's size and start-up time to the first byte of its page;
+#   6. the store: 30 simulated days at 1 Hz, its size, write and query costs.
 # Arguments go to the load tool (e.g. --clients 1,100 --seconds 5 --rest-seconds 10).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -50,3 +51,6 @@ say "Sample-to-DOM latency (release frontend, headless Chromium)"
 
 say "The release binary: size, and start-up to the first byte of its page"
 ./target/release/startup
+
+say "The store: 30 simulated days at 1 Hz (a few minutes)"
+cargo bench --locked -p server --bench store 2>/dev/null

@@ -5,7 +5,7 @@
 use yew::prelude::*;
 
 use crate::components::panel::DEFAULT_TOKEN_BUDGET;
-use crate::components::{Footer, Header, PerfMonButton};
+use crate::components::{Footer, Header, PerfMonButton, StoreBanner};
 use crate::hooks::{use_perf_metrics, use_server_info};
 
 /// The project watched when the URL names none (`?project=NAME`).
@@ -24,6 +24,7 @@ pub fn app() -> Html {
             <Header project={AttrValue::from((*project).clone())}>
                 <PerfMonButton {data} token_budget={budget.unwrap_or(DEFAULT_TOKEN_BUDGET)} />
             </Header>
+            <StoreBanner server={server.clone()} />
             <main class="content">
                 <p>{ "Open the PerfMon panel from the header to watch this machine and the project's agent run live." }</p>
             </main>

@@ -5,7 +5,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use frontend::components::{PerfMonButton, PerfPanel, PerfPanelProps};
+use frontend::components::store_banner::StoreBannerProps;
+use frontend::components::{PerfMonButton, PerfPanel, PerfPanelProps, StoreBanner};
 use frontend::state::PerfState;
 use frontend::stream::Event;
 use frontend::view::format::NOT_AVAILABLE;
@@ -429,4 +430,35 @@ async fn a_restarted_server_moves_the_sparkline_again() {
     }
     assert_eq!(sparkline_points(&root, "cpu"), 3, "the new server's samples, not a frozen line");
     assert_eq!(text_of(&root, "cpu-value"), "90.0 %");
+}
+
+fn health_with_store(state: &str, reason: Option<&str>, dropped: u64) -> shared::api::Health {
+    shared::api::Health {
+        status: "ok".into(),
+        protocol: shared::PROTOCOL_VERSION,
+        version: "0.1.0".into(),
+        commit: "abc1234".into(),
+        connections: 1,
+        store: Some(shared::api::StoreHealth {
+            state: state.into(),
+            reason: reason.map(str::to_owned),
+            dropped_samples: dropped,
+        }),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_degraded_store_is_announced_with_its_reason_and_a_healthy_one_is_not() {
+    let degraded = mount_point();
+    let server = Some(health_with_store("degraded", Some("the disk is full"), 12));
+    yew::Renderer::<StoreBanner>::with_root_and_props(degraded.clone(), StoreBannerProps { server }).render();
+    let fine = mount_point();
+    let server = Some(health_with_store("ok", None, 0));
+    yew::Renderer::<StoreBanner>::with_root_and_props(fine.clone(), StoreBannerProps { server }).render();
+    settle().await;
+    let banner = degraded.query_selector("[data-testid=store-banner]").ok().flatten().expect("a banner");
+    assert_eq!(banner.get_attribute("role").as_deref(), Some("alert"));
+    let text = banner.text_content().unwrap_or_default();
+    assert!(text.contains("the disk is full") && text.contains("12 samples were not kept"), "{text}");
+    assert!(fine.query_selector("[data-testid=store-banner]").ok().flatten().is_none(), "no banner when ok");
 }

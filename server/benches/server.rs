@@ -36,7 +36,7 @@ fn publish(c: &mut Criterion) {
             Arc::new(Hub::new(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(600)));
         let project = ProjectName::parse("bench").expect("name");
         // A live run, so every publish pushes a frame (idle projects skip ticks).
-        hub.start_run(&project, std::process::id()).expect("start a run");
+        hub.start_run(&project, std::process::id(), None).expect("start a run");
         let read = Arc::new(AtomicUsize::new(0));
         let all_read = Arc::new(Notify::new());
         let receivers: Vec<_> = (0..n)

@@ -46,6 +46,9 @@ pub struct Config {
     pub client_timeout: Duration,
     /// A send that takes longer than this drops the client (it stopped reading).
     pub send_timeout: Duration,
+    /// Where runs and history are kept; `None` keeps only the last minutes in
+    /// memory (`--no-store`, and tests that need no files).
+    pub store: Option<crate::store::StoreConfig>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(20),
             client_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(10),
+            store: None,
         }
     }
 }

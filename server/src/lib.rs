@@ -13,6 +13,9 @@
 //!   of `collect`; a [`HostSample`] per tick, handed to a [`sampling::Sink`].
 //! - `hub`: every project's run (with the signals sent to its process tree),
 //!   tokens, history and `watch` channel of serialised frames; the tick loop's sink.
+//! - [`store`]: every run and the machine's history in SQLite, written by its
+//!   own thread from what the hub hands over (the hub's `Recorder`); read by the
+//!   history API and `perfmon runs`/`report`.
 //! - `config`: the settings and credentials the command line fills in;
 //!   `control`: the per-server control secret writes need without a token.
 //! - `web`: [`app`] builds the router: the socket, the HTTP API, auth,
@@ -32,6 +35,7 @@ pub mod control;
 mod hub;
 pub mod sampling;
 mod service;
+pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod units;
@@ -39,7 +43,9 @@ mod web;
 
 pub use config::{Auth, Config, Secret};
 pub use hub::project::{InvalidProjectName, ProjectName};
-pub use hub::{Frame, Hub, ProjectSnapshot, RunError, SubscribeError, Subscription};
+pub use hub::{
+    Frame, Hub, ProjectSnapshot, Record, Recorder, RunError, RunSummary, SubscribeError, Subscription,
+};
 pub use sampling::HostSample;
 pub use service::{ServeError, check_exposure, hub_for, run};
 pub use web::{AppState, app};

@@ -14,6 +14,7 @@ use crate::config::{Config, Secret};
 use crate::control::{self, ControlError};
 use crate::hub::Hub;
 use crate::sampling;
+use crate::store::{Store, StoreError};
 use crate::web::{AppState, HostRules, app};
 
 /// The kernel's send buffer of every accepted connection. Linux grows a
@@ -34,6 +35,9 @@ pub enum ServeError {
     /// The control secret could not be made or stored.
     #[error("cannot set up the control secret: {0}")]
     Control(#[from] ControlError),
+    /// The data directory is another server's.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The listener failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -92,10 +96,15 @@ pub async fn run(
             "listening on every address: clients that reach PerfMon by a name need --allowed-host NAME"
         );
     }
+    let store = open_store(&config).await?;
     let stored = store_control_secret(&mut config, addr.port())?;
     let token = CancellationToken::new();
-    let hub = hub_for(&config);
-    let state = AppState::new(&config, hub.clone(), token.clone());
+    let mut hub = Hub::new(config.live_interval, config.idle_interval, config.history_window);
+    if let Some(store) = &store {
+        hub = hub.with_recorder(Arc::new(store.clone()));
+    }
+    let hub = Arc::new(hub);
+    let state = AppState::with_store(&config, hub.clone(), store.clone(), token.clone());
     let sampler = tokio::spawn(supervise_sampling(hub, token.clone()));
 
     let trigger = token.clone();
@@ -119,7 +128,28 @@ pub async fn run(
     if let Some((path, secret)) = stored {
         control::remove(&path, secret.expose());
     }
+    if let Some(store) = store {
+        // What the last ticks handed over is committed before the process ends.
+        let _ = tokio::task::spawn_blocking(move || store.close(STORE_CLOSE_LIMIT)).await;
+    }
     Ok(served?)
+}
+
+/// The longest shutdown waits for the store to commit what is queued.
+const STORE_CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Opens the store `config` names (off the async workers: it touches the disk).
+/// Refuses a data directory another server holds; any other trouble gives a
+/// store that is `degraded` and says why, while the live stream works.
+pub async fn open_store(config: &Config) -> Result<Option<Store>, StoreError> {
+    let Some(store) = config.store.clone() else { return Ok(None) };
+    match tokio::task::spawn_blocking(move || Store::open(&store)).await {
+        Ok(result) => result.map(Some),
+        Err(err) => {
+            tracing::error!("the store could not be opened: {err}");
+            Ok(None)
+        }
+    }
 }
 
 /// Without a token, writes need the control secret: made now unless given, and

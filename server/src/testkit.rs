@@ -146,6 +146,8 @@ pub struct Perfmon {
     child: Child,
     /// Its runtime directory, where it stores its control secret.
     runtime: Scratch,
+    /// Its `XDG_STATE_HOME`, so its default data directory is the test's own.
+    _state: Scratch,
 }
 
 impl Perfmon {
@@ -169,12 +171,14 @@ impl Perfmon {
     /// 20 s) until it answers its health check.
     pub async fn start(mut command: Command, addr: SocketAddr) -> Perfmon {
         let runtime = Scratch::new("runtime");
+        let state = Scratch::new("state");
         let child = command
             .env("PERFMON_LOG", "warn")
             .env("XDG_RUNTIME_DIR", &runtime.0)
+            .env("XDG_STATE_HOME", &state.0)
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let perfmon = Perfmon { addr, child, runtime };
+        let perfmon = Perfmon { addr, child, runtime, _state: state };
         assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await, "perfmon did not come up");
         perfmon
     }
@@ -210,6 +214,13 @@ impl Perfmon {
             assert!(std::time::Instant::now() < deadline, "perfmon did not exit within {limit:?} of SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the process with SIGKILL, as a crash or the OOM killer would, and
+    /// reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("reaped");
     }
 
     /// (CPU seconds used so far, resident bytes) of the server process.

@@ -70,8 +70,10 @@ fn run_refuses_a_bad_project_name_before_starting_anything() {
 async fn run_serves_the_stream_itself_while_the_command_runs() {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
+    let state = server::testkit::Scratch::new("run-state");
     let mut perfmon = tokio::process::Command::new(PERFMON)
         .args(["run", "--project", "solo", "--bind", &bind, "--", "sleep", "4"])
+        .env("XDG_STATE_HOME", &state.0)
         .spawn()
         .expect("run perfmon");
     // Its server comes up within a moment.

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct RegisterRun {
     /// The run's root process.
     pub pid: u32,
+    /// A label for the run in its record (`nightly build`), at most 128
+    /// characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// `POST /api/projects/{project}/tokens`: tokens used since the last report.
@@ -47,4 +51,173 @@ pub struct Health {
     pub commit: String,
     /// WebSockets open now.
     pub connections: u64,
+    /// The store's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreHealth>,
+}
+
+/// `POST /api/projects/{project}/runs/{run_id}/exit`: how a run's command ended,
+/// reported by `perfmon run` (exactly one of the two).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitReport {
+    /// The command's exit code, when it exited.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The signal that killed it, when one did.
+    #[serde(default)]
+    pub signal: Option<i32>,
+}
+
+/// The answer to an exit report: the run and how it is now recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitAccepted {
+    /// The run.
+    pub run_id: String,
+    /// Its outcome as recorded.
+    pub status: RunOutcome,
+}
+
+/// How a recorded run ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Still being watched.
+    Running,
+    /// Its process exited (`exit_code` when known: `perfmon run` reports it).
+    Exited,
+    /// Its process was killed by `signal`.
+    Killed,
+    /// PerfMon stopped tracking it (`perfmon end`); its processes were left alone.
+    Ended,
+    /// PerfMon itself stopped (a crash, a restart) while the run was live.
+    Interrupted,
+}
+
+/// One recorded run, as `GET /api/projects/{project}/runs` lists it. No command
+/// lines, paths or environment are ever kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `{pid}-{started_at}`.
+    pub run_id: String,
+    /// The project it belongs to.
+    pub project: String,
+    /// The label given with `perfmon run --label`.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The run's root process.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: crate::Timestamp,
+    /// When it ended; `null` while it runs.
+    #[serde(default)]
+    pub ended_at: Option<crate::Timestamp>,
+    /// How it ended.
+    pub status: RunOutcome,
+    /// The command's exit code, when known.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The signal that killed it.
+    #[serde(default)]
+    pub signal: Option<i32>,
+    /// From start to end (or to now, while it runs), seconds.
+    pub duration_s: f64,
+    /// CPU time of the whole process tree, seconds.
+    pub cpu_seconds: f64,
+    /// The tree's highest CPU use, as a share of the machine, 0–100.
+    #[serde(default)]
+    pub peak_cpu_percent: Option<f64>,
+    /// The tree's highest resident memory, MB (MiB).
+    #[serde(default)]
+    pub peak_rss_mb: Option<f64>,
+    /// The most GPU memory the tree held, GB (GiB); `null` when unknown.
+    #[serde(default)]
+    pub peak_gpu_memory_gb: Option<f64>,
+    /// The most processes in the tree at once.
+    pub peak_process_count: u32,
+    /// Tokens the agent reported for the run.
+    pub tokens: u64,
+}
+
+/// `GET /api/projects/{project}/runs`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Runs {
+    /// The page of runs.
+    pub runs: Vec<RunRecord>,
+    /// Pass as `?before=` for the next page; `null` on the last.
+    #[serde(default)]
+    pub next_before: Option<crate::Timestamp>,
+}
+
+/// A recorded run shown as a band on a chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBand {
+    /// `{pid}-{started_at}`.
+    pub run_id: String,
+    /// Its label, if any.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// When it started, unix ms.
+    pub start_ms: i64,
+    /// When it ended, unix ms; `null` while it runs.
+    #[serde(default)]
+    pub end_ms: Option<i64>,
+    /// How it ended.
+    pub status: RunOutcome,
+}
+
+/// Recorded series between two instants, columnar (uPlot's shape): one
+/// timestamp array, and per series one value per timestamp (`null` where nothing
+/// was recorded). Where a point stands for several samples, `min` and `max`
+/// carry their extremes beside the mean in `series`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HistorySeries {
+    /// Seconds each point covers.
+    pub step_s: u64,
+    /// The store tier read: `raw`, `minute` or `hour`.
+    pub tier: String,
+    /// Each point's start, unix ms.
+    pub timestamps: Vec<i64>,
+    /// Means, by series name (`cpu.percent`, `memory.used_gb`, `gpu.0.percent`,
+    /// `cpu.core.3`, `run.rss_mb`, …; units as in the stream).
+    pub series: std::collections::BTreeMap<String, Vec<Option<f64>>>,
+    /// Smallest sample of each point, where a point stands for several.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub min: std::collections::BTreeMap<String, Vec<Option<f64>>>,
+    /// Largest sample of each point, where a point stands for several.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub max: std::collections::BTreeMap<String, Vec<Option<f64>>>,
+    /// Each GPU device's name, by index (the `0` of `gpu.0.percent`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub gpu_names: std::collections::BTreeMap<String, String>,
+    /// The runs (of the asked project) that overlap the range.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunBand>,
+}
+
+/// `GET /api/projects/{project}/runs/{run_id}`: the record, its tree's series and
+/// the machine's over its span (about 1,000 points), and the project's previous
+/// run for comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The record.
+    pub run: RunRecord,
+    /// The project's run before it, if any.
+    #[serde(default)]
+    pub previous: Option<RunRecord>,
+    /// Its series over its span.
+    pub history: HistorySeries,
+}
+
+/// The store's state, in `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreHealth {
+    /// `ok`, `degraded` (the live stream works, history is not being kept),
+    /// `starting`, or `off` (`--no-store`).
+    pub state: String,
+    /// Why it is degraded, in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Samples dropped because the store fell behind or could not write.
+    pub dropped_samples: u64,
 }

@@ -185,7 +185,14 @@ fn live_means_running_or_paused() {
 #[test]
 fn api_bodies_refuse_unknown_fields_and_wrong_types() {
     use shared::api::{RegisterRun, TokenDelta};
-    assert_eq!(serde_json::from_str::<RegisterRun>(r#"{"pid":42}"#).ok(), Some(RegisterRun { pid: 42 }));
+    assert_eq!(
+        serde_json::from_str::<RegisterRun>(r#"{"pid":42}"#).ok(),
+        Some(RegisterRun { pid: 42, label: None })
+    );
+    assert_eq!(
+        serde_json::from_str::<RegisterRun>(r#"{"pid":42,"label":"nightly"}"#).ok(),
+        Some(RegisterRun { pid: 42, label: Some("nightly".into()) })
+    );
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":-1}"#).is_err());
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":"42"}"#).is_err());
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":42,"cmd":"rm"}"#).is_err());
@@ -226,4 +233,22 @@ fn an_unknown_run_gpu_memory_says_why() {
     let known = serde_json::to_value(RunProcess { gpu_memory_gb: Some(0.0), ..RunProcess::default() })
         .expect("encode");
     assert!(known.get("gpu_memory_reason").is_none(), "no reason key when it is known");
+}
+
+#[test]
+fn exit_reports_and_history_answers_keep_their_documented_shape() {
+    use shared::api::{ExitReport, HistorySeries, RunOutcome};
+    let report: ExitReport = serde_json::from_str(r#"{"exit_code":3}"#).expect("exit code");
+    assert_eq!((report.exit_code, report.signal), (Some(3), None));
+    assert!(serde_json::from_str::<ExitReport>(r#"{"exit_code":3,"command":"x"}"#).is_err());
+    assert_eq!(serde_json::to_value(RunOutcome::Interrupted).expect("json"), "interrupted");
+    // Extremes are left out where a point is one sample.
+    let mut h =
+        HistorySeries { step_s: 1, tier: "raw".into(), timestamps: vec![0], ..HistorySeries::default() };
+    h.series.insert("cpu.percent".into(), vec![None]);
+    let json = serde_json::to_value(&h).expect("json");
+    assert_eq!(
+        json,
+        serde_json::json!({"step_s":1,"tier":"raw","timestamps":[0],"series":{"cpu.percent":[null]}})
+    );
 }

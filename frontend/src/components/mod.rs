@@ -7,6 +7,7 @@ pub mod meter;
 pub mod panel;
 pub mod perfmon_button;
 pub mod sparkline;
+pub mod store_banner;
 
 pub use badge::Badge;
 pub use footer::Footer;
@@ -15,3 +16,4 @@ pub use meter::Meter;
 pub use panel::{PerfPanel, PerfPanelProps};
 pub use perfmon_button::PerfMonButton;
 pub use sparkline::Sparkline;
+pub use store_banner::StoreBanner;

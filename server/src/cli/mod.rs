@@ -5,10 +5,12 @@
 //! - [`run`]: `perfmon run -- COMMAND`, the command wrapper.
 //! - [`act`]: `register`, `end`, `pause`, `resume`, `tokens`: the writes an agent
 //!   or a script needs, with the credential found for them.
+//! - [`history`]: `runs` and `report`: what the store remembers, as text.
 //! - [`client`]: the HTTP client they use to talk to a running server.
 
 pub mod act;
 pub mod client;
+pub mod history;
 pub mod run;
 pub mod serve;
 
@@ -106,6 +108,67 @@ pub struct ServeArgs {
     #[arg(long, env = "PERFMON_IDLE_INTERVAL_MS", default_value_t = shared::IDLE_INTERVAL_MS,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub idle_interval_ms: u64,
+    /// Where runs and history are kept.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where the store lives and how long it keeps each resolution.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The directory runs and history are kept in (an SQLite database)
+    /// [default: $XDG_STATE_HOME/perfmon, or ~/.local/state/perfmon].
+    #[arg(long, env = "PERFMON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep nothing on disk: only the last ten minutes, in memory.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub no_store: bool,
+    /// How long every sample is kept (`48h`, `3d`, …).
+    #[arg(long, env = "PERFMON_KEEP_RAW", default_value = "48h", value_parser = parse_keep)]
+    pub keep_raw: std::time::Duration,
+    /// How long per-minute min/mean/max are kept.
+    #[arg(long, env = "PERFMON_KEEP_MINUTES", default_value = "30d", value_parser = parse_keep)]
+    pub keep_minutes: std::time::Duration,
+    /// How long per-hour min/mean/max are kept.
+    #[arg(long, env = "PERFMON_KEEP_HOURS", default_value = "365d", value_parser = parse_keep)]
+    pub keep_hours: std::time::Duration,
+}
+
+fn parse_keep(text: &str) -> Result<std::time::Duration, String> {
+    let keep = humantime::parse_duration(text).map_err(|err| format!("{text:?}: {err} (try 48h, 30d)"))?;
+    if keep < std::time::Duration::from_secs(60) {
+        return Err(format!("{text:?}: keep at least a minute"));
+    }
+    Ok(keep)
+}
+
+impl StoreArgs {
+    /// The data directory asked for, or the default one; `None` with
+    /// `--no-store` (or when there is no home to put it in, which is said).
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_store {
+            return None;
+        }
+        let dir = self.data_dir.clone().or_else(crate::control::state_dir);
+        if dir.is_none() {
+            eprintln!(
+                "perfmon: no HOME or XDG_STATE_HOME to keep history in; pass --data-dir (history is off)"
+            );
+        }
+        dir
+    }
+
+    /// The store's configuration; `None` keeps history in memory only.
+    pub fn config(&self) -> Option<crate::store::StoreConfig> {
+        Some(crate::store::StoreConfig {
+            dir: self.dir()?,
+            retention: crate::store::Retention {
+                raw: self.keep_raw,
+                minute: self.keep_minutes,
+                hour: self.keep_hours,
+            },
+        })
+    }
 }
 
 fn parse_project(name: &str) -> Result<ProjectName, String> {
@@ -142,6 +205,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             live_interval: std::time::Duration::from_millis(self.live_interval_ms),
             idle_interval: std::time::Duration::from_millis(self.idle_interval_ms),
+            store: self.store.config(),
             ..Config::default()
         }
     }
@@ -161,11 +225,35 @@ enum Command {
         /// The project the run belongs to.
         #[arg(long, short, env = "PERFMON_PROJECT", default_value = "default")]
         project: String,
+        /// A label for the run's record (`nightly build`), at most 128 characters.
+        #[arg(long)]
+        label: Option<String>,
         #[command(flatten)]
         serve: ServeArgs,
         /// The command and its arguments (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
+    },
+    /// The project's recent runs, newest first, as a table.
+    Runs {
+        #[command(flatten)]
+        target: act::Target,
+        /// How many runs to list.
+        #[arg(long, short = 'n', default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+        /// Where the store is, read when no server answers.
+        #[arg(long, env = "PERFMON_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// One run's summary, and how it compares with the project's run before it.
+    Report {
+        #[command(flatten)]
+        target: act::Target,
+        /// The run (`perfmon runs` lists them).
+        run_id: String,
+        /// Where the store is, read when no server answers.
+        #[arg(long, env = "PERFMON_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Register a process you already started as the project's run.
     Register {
@@ -203,7 +291,11 @@ impl Cli {
     pub async fn run(self) -> ExitCode {
         match self.command {
             Command::Serve { serve } => serve::until_signal(serve).await,
-            Command::Run { project, serve, command } => run::wrap(&project, serve, command).await,
+            Command::Run { project, label, serve, command } => {
+                run::wrap(&project, label, serve, command).await
+            }
+            Command::Runs { target, limit, data_dir } => history::runs(target, limit, data_dir).await,
+            Command::Report { target, run_id, data_dir } => history::report(target, &run_id, data_dir).await,
             Command::Register { target, pid } => act::register(target, pid).await,
             Command::End { target } => act::end(target).await,
             Command::Pause { target } => act::pause(target).await,

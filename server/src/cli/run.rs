@@ -18,7 +18,7 @@ type OwnServer = Option<(oneshot::Sender<()>, JoinHandle<Result<(), crate::servi
 
 /// Runs `command` as `project`'s run; the command's exit code (127 when it cannot
 /// start, 2 for bad arguments).
-pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitCode {
+pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command: Vec<String>) -> ExitCode {
     let project = match ProjectName::parse(project) {
         Ok(project) => project,
         Err(err) => {
@@ -63,6 +63,14 @@ pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitC
         if args.connect.token.is_none() {
             config.control_secret = Some(crate::config::Secret::new(credential.clone()));
         }
+        // A `perfmon serve` on another port may hold the data directory: the run
+        // is still watched live, only not remembered.
+        if let Some(store) = &config.store
+            && let Err(err) = crate::store::check_free(&store.dir)
+        {
+            eprintln!("perfmon: this run is not remembered: {err}");
+            config.store = None;
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::service::run(listener, config, async {
             let _ = stopped.await;
@@ -83,15 +91,25 @@ pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitC
         }
     };
     let run_path = format!("/api/projects/{project}/run");
+    let mut run_id = None;
     if let (Some(api), Some(pid)) = (&api, child.id()) {
-        let body = serde_json::json!({ "pid": pid }).to_string();
-        if let Err(err) = api.call(Method::POST, &run_path, Some(body)).await {
-            eprintln!("perfmon: the run is not tracked: {err}");
+        let body = serde_json::json!({ "pid": pid, "label": label }).to_string();
+        match api.call(Method::POST, &run_path, Some(body)).await {
+            Ok(answer) => {
+                run_id = serde_json::from_str::<shared::Run>(&answer).ok().and_then(|run| run.run_id)
+            }
+            Err(err) => eprintln!("perfmon: the run is not tracked: {err}"),
         }
     }
     let status = child.wait().await;
     if let Some(api) = &api {
-        let _ = api.call(Method::DELETE, &run_path, None).await;
+        let reported = match (&run_id, &status) {
+            (Some(run_id), Ok(status)) => report_exit(api, &project, run_id, *status).await,
+            _ => false,
+        };
+        if !reported {
+            let _ = api.call(Method::DELETE, &run_path, None).await;
+        }
     }
     stop(own_server).await;
     match status {
@@ -99,6 +117,46 @@ pub async fn wrap(project: &str, args: ServeArgs, command: Vec<String>) -> ExitC
         Err(err) => {
             eprintln!("perfmon: lost track of the command: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// How long the wrapper keeps trying to report the exit to a server that does
+/// not answer (one restarting); the command has ended, so this only delays the
+/// wrapper's own exit, never the command.
+const REPORT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reports how the command ended, so the run's record has its exit code;
+/// retried while the server does not answer. Whether the server took it.
+async fn report_exit(api: &ApiClient, project: &ProjectName, run_id: &str, status: ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let body = match (status.code(), status.signal()) {
+        (Some(code), _) => serde_json::json!({ "exit_code": code }),
+        (None, Some(signal)) => serde_json::json!({ "signal": signal }),
+        (None, None) => return false,
+    }
+    .to_string();
+    let path = format!("/api/projects/{project}/runs/{run_id}/exit");
+    let deadline = tokio::time::Instant::now() + REPORT_FOR;
+    let mut said = false;
+    loop {
+        match api.call(Method::POST, &path, Some(body.clone())).await {
+            Ok(_) => return true,
+            Err(super::client::ClientError::Refused { .. }) => return false,
+            Err(err) => {
+                if tokio::time::Instant::now() >= deadline {
+                    eprintln!("perfmon: the exit was not recorded: {err}");
+                    return false;
+                }
+                if !said {
+                    eprintln!(
+                        "perfmon: PerfMon is not answering; trying to record the exit for {}s",
+                        REPORT_FOR.as_secs()
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
         }
     }
 }

@@ -12,14 +12,17 @@
 //! - [`runs`]: the run's lifecycle and the signals sent to its process tree.
 //! - [`tokens`]: token reports.
 //! - [`history`]: the replay ring.
+//! - [`record`]: what is handed on to be remembered (to a [`Recorder`]: the
+//!   store), without the hub ever waiting on it.
 
 mod history;
 pub mod project;
+pub mod record;
 mod runs;
 mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,6 +32,7 @@ use tokio::sync::{Notify, watch};
 use crate::sampling::{HostSample, Sections, Sink, TreeReading};
 use history::History;
 use project::ProjectName;
+pub use record::{Record, Recorder, RunSummary};
 pub use runs::RunError;
 
 /// One serialised server message (JSON text), shared by every socket of a project:
@@ -92,6 +96,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     /// Wakes the tick loop when the cadence may have changed.
     cadence: Notify,
+    /// Where ticks and runs are handed on to be remembered (the store), if anywhere.
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 #[derive(Debug, Default)]
@@ -99,7 +105,7 @@ struct Inner {
     /// Projects that have a subscriber, a run, tokens, or recent watchers.
     projects: HashMap<ProjectName, Project>,
     /// The newest host sample, so a new subscriber gets data at once.
-    last: Option<HostSample>,
+    last: Option<Arc<HostSample>>,
 }
 
 impl Inner {
@@ -135,6 +141,8 @@ struct Project {
     last_sent_status: Option<RunStatus>,
     /// When a socket last watched (or an agent reported), to forget abandoned projects.
     last_watched: Instant,
+    /// The current (or last) run's record, and when its tree was last measured.
+    summary: Option<(RunSummary, Option<Instant>)>,
 }
 
 /// Why a subscription was refused.
@@ -158,6 +166,7 @@ impl Project {
             last_sent: None,
             last_sent_status: None,
             last_watched: Instant::now(),
+            summary: None,
         }
     }
 
@@ -259,6 +268,20 @@ impl Hub {
             history_window,
             inner: Mutex::default(),
             cadence: Notify::new(),
+            recorder: None,
+        }
+    }
+
+    /// The same hub, handing ticks and runs on to `recorder`.
+    pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// Hands `record` on, if there is a recorder.
+    fn remember(&self, record: impl FnOnce() -> Record) {
+        if let Some(recorder) = &self.recorder {
+            recorder.record(record());
         }
     }
 
@@ -278,7 +301,7 @@ impl Hub {
     pub fn subscribe(&self, project: &ProjectName) -> Result<Subscription, SubscribeError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let sections = inner.last.as_ref().map(HostSample::sections);
+        let sections = inner.last.as_deref().map(HostSample::sections);
         let entry = inner.entry(project)?;
         entry.touch();
         if entry.history.is_empty()
@@ -295,7 +318,11 @@ impl Hub {
     pub fn publish(&self, sample: HostSample) {
         let now = Instant::now();
         let sections = sample.sections();
+        let sample = Arc::new(sample);
+        let cores = sample.cpu.per_core.len();
         let mut cadence_changed = false;
+        let mut ended = Vec::new();
+        let mut ticked = Vec::new();
         let mut inner = self.lock();
         inner.projects.retain(|_, project| project.is_kept(now));
         // Idle projects ride on a faster tick when another project is live; half a
@@ -310,10 +337,21 @@ impl Hub {
                     Some(tree) => {
                         project.tree = Some(tree.clone());
                         project.run.process = Some(tree.to_contract());
+                        if let Some((summary, last)) = project.summary.as_mut() {
+                            let seconds =
+                                last.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+                            summary.add_tick(tree, seconds, cores);
+                            *last = Some(now);
+                            ticked.push((summary.clone(), tree.clone()));
+                        }
                     }
                     None => {
                         tracing::info!("run of project {name} (pid {pid}) exited");
                         project.set_status(RunStatus::Stopped);
+                        if let Some((summary, _)) = project.summary.as_mut() {
+                            summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
+                            ended.push(summary.clone());
+                        }
                         cadence_changed = true;
                     }
                 }
@@ -327,8 +365,12 @@ impl Hub {
                 project.push(self, name, &sections, now);
             }
         }
-        inner.last = Some(sample);
+        inner.last = Some(sample.clone());
         drop(inner);
+        self.remember(|| Record::Tick { sample, runs: ticked });
+        for summary in ended {
+            self.remember(|| Record::Run(summary));
+        }
         if cadence_changed {
             self.cadence.notify_one();
         }
@@ -366,7 +408,7 @@ impl Hub {
     /// has been pushed for it yet. `None` before the first sample.
     pub fn latest(&self, project: &ProjectName) -> Option<PerfMetrics> {
         let inner = self.lock();
-        let sections = || inner.last.as_ref().map(HostSample::sections);
+        let sections = || inner.last.as_deref().map(HostSample::sections);
         match inner.projects.get(project) {
             Some(p) => p
                 .latest
@@ -377,7 +419,7 @@ impl Hub {
     }
 
     /// The newest host sample and every tracked project, exactly as read.
-    pub fn snapshot(&self) -> (Option<HostSample>, Vec<ProjectSnapshot>) {
+    pub fn snapshot(&self) -> (Option<Arc<HostSample>>, Vec<ProjectSnapshot>) {
         let inner = self.lock();
         let projects = inner
             .projects
@@ -506,7 +548,7 @@ pub(crate) mod tests {
         let hub = hub();
         let project = name("replay");
         let _keep = hub.subscribe(&project).expect("subscribe");
-        hub.start_run(&project, std::process::id()).expect("start");
+        hub.start_run(&project, std::process::id(), None).expect("start");
         for second in 0..5 {
             hub.publish(sample(&format!("2026-01-01T00:00:0{second}Z")));
         }
@@ -530,7 +572,7 @@ pub(crate) mod tests {
         let project = name("busy");
         let rx = hub.subscribe(&project).expect("subscribe").frames;
         assert_eq!(hub.interval(), Duration::from_secs(3));
-        let run = hub.start_run(&project, 42).expect("start");
+        let run = hub.start_run(&project, 42, None).expect("start");
         assert_eq!(run.run_id, Some(format!("42-{}", run.started_at.as_ref().expect("started").as_str())));
         assert_eq!(hub.interval(), Duration::from_secs(1));
         assert_eq!(hub.live_pids(), [42]);
@@ -549,7 +591,7 @@ pub(crate) mod tests {
         let hub = hub();
         let project = name("exits");
         let rx = hub.subscribe(&project).expect("subscribe").frames;
-        hub.start_run(&project, 42).expect("start");
+        hub.start_run(&project, 42, None).expect("start");
         hub.publish(sample("2026-01-01T00:00:00Z"));
         let mut s = sample("2026-01-01T00:00:01Z");
         s.runs.insert(42, None);

@@ -2,12 +2,17 @@
 //! the one place PerfMon acts on processes: checking a pid before registering it,
 //! and sending SIGSTOP/SIGCONT to a run's whole tree.
 
+use shared::api::{ExitReport, RunOutcome};
 use shared::{Run, RunStatus};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, Signal, System};
 
 use super::project::ProjectName;
+use super::record::{Record, RunSummary};
 use super::{Hub, SubscribeError};
 use crate::sampling;
+
+/// The longest run label accepted.
+pub const MAX_LABEL_CHARS: usize = 128;
 
 /// Why a run could not change as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +26,12 @@ pub enum RunError {
     /// The pid cannot be a run.
     #[error("{0}")]
     BadPid(&'static str),
+    /// The label is too long or holds control characters.
+    #[error("a label is at most {MAX_LABEL_CHARS} characters, without control characters")]
+    BadLabel,
+    /// An exit report that says neither or both of exit code and signal.
+    #[error("report exactly one of exit_code and signal")]
+    BadExit,
     /// No process has that pid.
     #[error("no process with pid {0}")]
     NoSuchProcess(u32),
@@ -38,7 +49,18 @@ pub enum RunError {
 impl Hub {
     /// Registers the live process `pid` as `project`'s run, after checking it is
     /// one. Blocking (reads the process table).
-    pub fn register_run(&self, project: &ProjectName, pid: u32) -> Result<Run, RunError> {
+    pub fn register_run(
+        &self,
+        project: &ProjectName,
+        pid: u32,
+        label: Option<String>,
+    ) -> Result<Run, RunError> {
+        if label
+            .as_ref()
+            .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS || l.chars().any(char::is_control))
+        {
+            return Err(RunError::BadLabel);
+        }
         if pid == 0 {
             return Err(RunError::BadPid("pid must be positive"));
         }
@@ -48,43 +70,100 @@ impl Hub {
         if !sampling::process_alive(pid) {
             return Err(RunError::NoSuchProcess(pid));
         }
-        self.start_run(project, pid)
+        self.start_run(project, pid, label)
     }
 
     /// Starts a run of `pid` for `project`, now. Refused while another run is live.
-    pub fn start_run(&self, project: &ProjectName, pid: u32) -> Result<Run, RunError> {
+    pub fn start_run(&self, project: &ProjectName, pid: u32, label: Option<String>) -> Result<Run, RunError> {
         let mut inner = self.lock();
         let entry = inner.entry(project)?;
         if entry.run.status.is_live() {
             return Err(RunError::AlreadyLive(entry.run.pid.unwrap_or_default()));
         }
-        let started_at = sampling::timestamp_seconds(chrono::Utc::now());
+        // Run ids are to the second: the instant is cut there too, so the id and
+        // the recorded start agree.
+        let now = chrono::Utc::now();
+        let now = now - chrono::Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&now)));
+        let started_at = sampling::timestamp_seconds(now);
+        let run_id = format!("{pid}-{}", started_at.as_str());
         entry.run = Run {
             status: RunStatus::Running,
             pid: Some(pid),
-            run_id: Some(format!("{pid}-{}", started_at.as_str())),
+            run_id: Some(run_id.clone()),
             started_at: Some(started_at),
             process: None,
         };
         entry.tree = None;
         // A new run counts its own tokens; the session total carries on.
         entry.tokens.current_run = 0;
+        let summary = RunSummary::started(run_id, project.to_string(), label, pid, now);
+        entry.summary = Some((summary.clone(), None));
         let run = entry.run.clone();
         drop(inner);
+        self.remember(|| Record::Run(summary));
         self.cadence.notify_one();
         Ok(run)
     }
 
     /// Sets the live run's status (paused, running, stopped) and returns the run.
+    /// Stopping it here ends its record as `ended`: PerfMon stopped tracking it.
     pub fn set_status(&self, project: &ProjectName, status: RunStatus) -> Result<Run, RunError> {
         let mut inner = self.lock();
         let entry =
             inner.projects.get_mut(project).filter(|p| p.run.status.is_live()).ok_or(RunError::NotLive)?;
         entry.set_status(status);
+        let ended = match (status.is_live(), entry.summary.as_mut()) {
+            (false, Some((summary, _))) => {
+                summary.end(chrono::Utc::now(), RunOutcome::Ended);
+                Some(summary.clone())
+            }
+            _ => None,
+        };
         let run = entry.run.clone();
         drop(inner);
+        if let Some(summary) = ended {
+            self.remember(|| Record::Run(summary));
+        }
         self.cadence.notify_one();
         Ok(run)
+    }
+
+    /// Records how `run_id`'s command ended (`perfmon run` reports it once the
+    /// command exits, and again after a server restart). The project's current or
+    /// last run is updated (and stopped, if the exit was not noticed yet) and
+    /// returned; `None` when the hub does not hold that run (the store may).
+    pub fn report_exit(
+        &self,
+        project: &ProjectName,
+        run_id: &str,
+        report: &ExitReport,
+    ) -> Result<Option<RunSummary>, RunError> {
+        let outcome = match (report.exit_code, report.signal) {
+            (Some(_), None) => RunOutcome::Exited,
+            (None, Some(_)) => RunOutcome::Killed,
+            _ => return Err(RunError::BadExit),
+        };
+        let mut inner = self.lock();
+        let Some(entry) = inner.projects.get_mut(project) else { return Ok(None) };
+        let Some((summary, _)) = entry.summary.as_mut().filter(|(s, _)| s.run_id == run_id) else {
+            return Ok(None);
+        };
+        if summary.ended_at.is_none() {
+            summary.end(chrono::Utc::now(), outcome);
+        }
+        summary.outcome = outcome;
+        (summary.exit_code, summary.signal) = (report.exit_code, report.signal);
+        let summary = summary.clone();
+        let stopped = entry.run.status.is_live();
+        if stopped {
+            entry.set_status(RunStatus::Stopped);
+        }
+        drop(inner);
+        self.remember(|| Record::Run(summary.clone()));
+        if stopped {
+            self.cadence.notify_one();
+        }
+        Ok(Some(summary))
     }
 
     /// The project's run as it stands.
@@ -154,10 +233,10 @@ mod tests {
     fn a_second_live_run_is_refused() {
         let hub = hub();
         let project = name("one-at-a-time");
-        hub.start_run(&project, 1).expect("start");
-        assert_eq!(hub.start_run(&project, 2), Err(RunError::AlreadyLive(1)));
+        hub.start_run(&project, 1, None).expect("start");
+        assert_eq!(hub.start_run(&project, 2, None), Err(RunError::AlreadyLive(1)));
         hub.set_status(&project, RunStatus::Stopped).expect("stop");
-        assert!(hub.start_run(&project, 2).is_ok());
+        assert!(hub.start_run(&project, 2, None).is_ok());
     }
 
     #[test]
@@ -166,7 +245,7 @@ mod tests {
         let project = name("pausable");
         assert_eq!(hub.set_status(&project, RunStatus::Paused), Err(RunError::NotLive));
         assert_eq!(hub.resume(&project), Err(RunError::NotLive), "nothing to resume");
-        hub.start_run(&project, 7).expect("start");
+        hub.start_run(&project, 7, None).expect("start");
         assert_eq!(hub.resume(&project), Err(RunError::NotLive), "running, not paused");
         assert_eq!(hub.set_status(&project, RunStatus::Paused).map(|r| r.status), Ok(RunStatus::Paused));
         assert_eq!(hub.interval(), std::time::Duration::from_secs(1), "paused is still live");
@@ -176,9 +255,15 @@ mod tests {
     fn registration_checks_the_pid() {
         let hub = hub();
         let project = name("pids");
-        assert_eq!(hub.register_run(&project, 0), Err(RunError::BadPid("pid must be positive")));
-        assert!(matches!(hub.register_run(&project, std::process::id()), Err(RunError::BadPid(_))));
-        assert_eq!(hub.register_run(&project, u32::MAX - 1), Err(RunError::NoSuchProcess(u32::MAX - 1)));
+        assert_eq!(hub.register_run(&project, 0, None), Err(RunError::BadPid("pid must be positive")));
+        assert!(matches!(hub.register_run(&project, std::process::id(), None), Err(RunError::BadPid(_))));
+        assert_eq!(
+            hub.register_run(&project, u32::MAX - 1, None),
+            Err(RunError::NoSuchProcess(u32::MAX - 1))
+        );
+        let long = Some("x".repeat(MAX_LABEL_CHARS + 1));
+        assert_eq!(hub.register_run(&project, 1, long), Err(RunError::BadLabel));
+        assert_eq!(hub.register_run(&project, 1, Some("a\nb".into())), Err(RunError::BadLabel));
         assert_eq!(hub.run(&project).status, RunStatus::Idle, "nothing changed");
     }
 }

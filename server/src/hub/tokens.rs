@@ -22,7 +22,17 @@ impl Hub {
         entry.tokens.available = true;
         // Token counts outlive the watchers' absence for as long as history does.
         entry.touch();
-        Ok(entry.tokens.clone())
+        let tokens = entry.tokens.clone();
+        let live_summary =
+            entry.summary.as_mut().filter(|(s, _)| s.ended_at.is_none()).map(|(summary, _)| {
+                summary.tokens = tokens.current_run;
+                summary.clone()
+            });
+        drop(inner);
+        if let Some(summary) = live_summary {
+            self.remember(|| super::record::Record::Run(summary));
+        }
+        Ok(tokens)
     }
 }
 
@@ -37,12 +47,12 @@ mod tests {
         let hub = hub();
         let project = name("tokens");
         assert!(!hub.latest(&project).map(|m| m.tokens.available).unwrap_or(false));
-        hub.start_run(&project, std::process::id()).expect("start");
+        hub.start_run(&project, std::process::id(), None).expect("start");
         hub.add_tokens(&project, 100).expect("add");
         let t = hub.add_tokens(&project, 50).expect("add");
         assert_eq!((t.current_run, t.total_session, t.available), (150, 150, true));
         hub.set_status(&project, RunStatus::Stopped).expect("stop");
-        hub.start_run(&project, std::process::id()).expect("start again");
+        hub.start_run(&project, std::process::id(), None).expect("start again");
         let t = hub.add_tokens(&project, 10).expect("add");
         assert_eq!((t.current_run, t.total_session), (10, 160));
     }

@@ -33,14 +33,14 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// `POST /api/projects/{project}/run` with `{"pid": N}`: the process becomes the
-/// project's running run.
+/// `POST /api/projects/{project}/run` with `{"pid": N}` (and an optional
+/// `"label"`): the process becomes the project's running run.
 pub async fn register_run(
     State(state): State<Arc<AppState>>,
     Project(project): Project,
-    JsonBody(RegisterRun { pid }): JsonBody<RegisterRun>,
+    JsonBody(RegisterRun { pid, label }): JsonBody<RegisterRun>,
 ) -> ApiResult<Run> {
-    blocking(&state, move |hub| hub.register_run(&project, pid)).await
+    blocking(&state, move |hub| hub.register_run(&project, pid, label)).await
 }
 
 /// `DELETE /api/projects/{project}/run`: stops tracking the run (its processes are

@@ -91,6 +91,12 @@ impl From<RunError> for ApiError {
             RunError::TooManyTokens(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("tokens")
             }
+            RunError::BadLabel => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("label")
+            }
+            RunError::BadExit => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("exit_code")
+            }
             RunError::Subscribe(err) => err.into(),
         }
     }

@@ -17,10 +17,66 @@ impl<S: Send + Sync> FromRequestParts<S> for Project {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(name) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_project", err.body_text()))?;
+        let mut params = path_params(parts, state).await?;
+        let name = params.remove("project").unwrap_or_default();
         Ok(Project(ProjectName::parse(&name)?))
+    }
+}
+
+/// The path's parameters by name (a route may have several).
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let Path(params) = Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", err.body_text()))?;
+    Ok(params)
+}
+
+/// The longest run id accepted (`{pid}-{RFC 3339 second}` is about 32).
+const MAX_RUN_ID_CHARS: usize = 64;
+
+/// The validated `{project}` and `{run_id}` of a run's path.
+#[derive(Debug, Clone)]
+pub struct RunPath(pub ProjectName, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RunPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let mut params = path_params(parts, state).await?;
+        let project = ProjectName::parse(&params.remove("project").unwrap_or_default())?;
+        let run_id = params.remove("run_id").unwrap_or_default();
+        let valid = !run_id.is_empty()
+            && run_id.len() <= MAX_RUN_ID_CHARS
+            && run_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+' | '_'));
+        if !valid {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_run_id",
+                "a run id is {pid}-{started_at}, as the runs list gives it",
+            )
+            .on("run_id"));
+        }
+        Ok(RunPath(project, run_id))
+    }
+}
+
+/// The query string as name/value pairs, in order; a malformed one is an
+/// [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", err.body_text()))?;
+        Ok(QueryPairs(pairs))
     }
 }
 

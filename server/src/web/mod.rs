@@ -2,7 +2,8 @@
 //! used by tests with `oneshot`) over the shared [`AppState`].
 //!
 //! - [`ws`]: the `/ws/projects/{project}` socket, its reader and writer halves.
-//! - [`api`]: the HTTP API; [`prometheus`]: `GET /metrics`.
+//! - [`api`]: the HTTP API; [`prometheus`]: `GET /metrics`; [`history`]: runs,
+//!   run reports and history from the store.
 //! - [`guard`]: the Host allowlist and the browser-origin rules, on every route;
 //!   [`auth`]: tokens, and the credential writes need; [`extract`]: the validated
 //!   project name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
@@ -14,6 +15,7 @@ mod auth;
 mod error;
 mod extract;
 mod guard;
+mod history;
 mod prometheus;
 mod ws;
 
@@ -28,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::store::Store;
 pub use assets::embedded_ui;
 pub use error::ApiError;
 pub use guard::HostRules;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub config: Config,
     /// The hosts requests may name, from where the server listens.
     pub hosts: HostRules,
+    /// What is remembered: runs and history; `None` with `--no-store`.
+    pub store: Option<Store>,
     /// WebSockets open now.
     connections: AtomicUsize,
 }
@@ -61,8 +66,25 @@ impl Drop for ConnectionSlot {
 impl AppState {
     /// State for a server with `config` over `hub`; `shutdown` ends every socket.
     pub fn new(config: &Config, hub: Arc<Hub>, shutdown: CancellationToken) -> Arc<Self> {
+        Self::with_store(config, hub, None, shutdown)
+    }
+
+    /// State for a server with `config` over `hub`, answering history from `store`.
+    pub fn with_store(
+        config: &Config,
+        hub: Arc<Hub>,
+        store: Option<Store>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
         let hosts = HostRules::new(config.listen, &config.allowed_hosts);
-        Arc::new(AppState { hub, shutdown, config: config.clone(), hosts, connections: AtomicUsize::new(0) })
+        Arc::new(AppState {
+            hub,
+            shutdown,
+            config: config.clone(),
+            hosts,
+            store,
+            connections: AtomicUsize::new(0),
+        })
     }
 
     /// WebSockets open now.
@@ -90,6 +112,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{project}/run/resume", post(api::resume_run))
         .route("/api/projects/{project}/tokens", post(api::add_tokens))
         .route("/api/projects/{project}/metrics", get(api::latest))
+        .route("/api/projects/{project}/runs", get(history::runs))
+        .route("/api/projects/{project}/runs/{run_id}", get(history::report))
+        .route("/api/projects/{project}/runs/{run_id}/exit", post(history::exit))
+        .route("/api/history", get(history::history))
         .route("/metrics", get(api::prometheus))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_write_credential))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
@@ -114,5 +140,9 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<shared::api::Health>
         version: env!("CARGO_PKG_VERSION").to_owned(),
         commit: env!("PERFMON_COMMIT").to_owned(),
         connections: state.connections() as u64,
+        store: Some(match &state.store {
+            Some(store) => store.health(),
+            None => shared::api::StoreHealth { state: "off".into(), reason: None, dropped_samples: 0 },
+        }),
     })
 }

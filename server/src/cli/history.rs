@@ -1,0 +1,278 @@
+//! `perfmon runs` and `perfmon report RUN_ID`: what the store remembers, as
+//! text for a terminal. Asked of the server at `--bind`; when none answers, read
+//! straight from the store's file (read-only), so history is there even while
+//! PerfMon is stopped.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Local};
+use serde::de::DeserializeOwned;
+use shared::api::{RunOutcome, RunRecord, RunReport, Runs};
+
+use super::act::Target;
+use super::client::{ApiClient, ClientError, Method};
+use crate::hub::project::ProjectName;
+use crate::store::{Store, StoreConfig};
+
+/// Where an answer comes from.
+enum Source {
+    Server(ApiClient),
+    File(Store),
+}
+
+/// Prints the project's last `limit` runs as a table.
+pub async fn runs(target: Target, limit: u32, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some((project, source)) = source(&target, data_dir).await else { return ExitCode::from(2) };
+    let answer: Result<Runs, String> = match source {
+        Source::Server(api) => get(&api, &format!("/api/projects/{project}/runs?limit={limit}")).await,
+        Source::File(store) => store.runs(project.as_str(), limit, None).map_err(|e| e.to_string()),
+    };
+    match answer {
+        Ok(page) if page.runs.is_empty() => {
+            println!("no runs of project {project} recorded yet");
+            ExitCode::SUCCESS
+        }
+        Ok(page) => {
+            print!("{}", table(&page.runs));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("perfmon: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints one run's summary and its change from the run before.
+pub async fn report(target: Target, run_id: &str, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some((project, source)) = source(&target, data_dir).await else { return ExitCode::from(2) };
+    let answer: Result<RunReport, String> = match source {
+        Source::Server(api) => get(&api, &format!("/api/projects/{project}/runs/{run_id}")).await,
+        Source::File(store) => store.report(project.as_str(), run_id).map_err(|e| e.to_string()),
+    };
+    match answer {
+        Ok(report) => {
+            print!("{}", summary(&report));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("perfmon: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server if one answers at `--bind`, else the store's file.
+async fn source(target: &Target, data_dir: Option<PathBuf>) -> Option<(ProjectName, Source)> {
+    let project =
+        ProjectName::parse(&target.project).map_err(|err| eprintln!("perfmon: --project: {err}")).ok()?;
+    let api = ApiClient::new(target.connect.bind).with_token(target.connect.token.clone());
+    if api.is_up().await {
+        return Some((project, Source::Server(api)));
+    }
+    let dir = data_dir.or_else(crate::control::state_dir).or_else(|| {
+        eprintln!("perfmon: no server at {} and no --data-dir to read", target.connect.bind);
+        None
+    })?;
+    let config = StoreConfig { dir, retention: crate::store::Retention::default() };
+    match Store::read_only(&config) {
+        Ok(store) => Some((project, Source::File(store))),
+        Err(err) => {
+            eprintln!("perfmon: no server at {}, and {err}", target.connect.bind);
+            None
+        }
+    }
+}
+
+async fn get<T: DeserializeOwned>(api: &ApiClient, path: &str) -> Result<T, String> {
+    match api.call(Method::GET, path, None).await {
+        Ok(body) => {
+            serde_json::from_str(&body).map_err(|err| format!("unexpected answer from the server: {err}"))
+        }
+        Err(ClientError::Refused { status, body }) => {
+            let message =
+                serde_json::from_str::<shared::api::ApiError>(&body).map(|e| e.message).unwrap_or(body);
+            Err(format!("{status}: {message}"))
+        }
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// `1h 02m`, `3m 07s`, `12s`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s:02}s"),
+        (h, m, _) => format!("{h}h {m:02}m"),
+    }
+}
+
+/// How a run ended, in a word or two.
+pub fn outcome(run: &RunRecord) -> String {
+    match (run.status, run.exit_code, run.signal) {
+        (RunOutcome::Running, ..) => "running".into(),
+        (RunOutcome::Killed, _, Some(signal)) => format!("killed ({})", signal_name(signal)),
+        (_, Some(code), _) => format!("exit {code}"),
+        (RunOutcome::Exited, None, _) => "exited".into(),
+        (RunOutcome::Killed, _, None) => "killed".into(),
+        (RunOutcome::Ended, ..) => "ended".into(),
+        (RunOutcome::Interrupted, ..) => "interrupted".into(),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        6 => "SIGABRT".into(),
+        9 => "SIGKILL".into(),
+        11 => "SIGSEGV".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+fn local(at: &shared::Timestamp) -> String {
+    DateTime::parse_from_rfc3339(at.as_str())
+        .map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| at.as_str().to_owned())
+}
+
+fn or_dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "-".into())
+}
+
+/// The runs as an aligned table.
+pub fn table(runs: &[RunRecord]) -> String {
+    let header =
+        ["RUN", "STARTED", "LABEL", "DURATION", "STATUS", "PEAK CPU", "PEAK RSS", "PEAK GPU", "TOKENS"];
+    let rows: Vec<[String; 9]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.run_id.clone(),
+                local(&r.started_at),
+                or_dash(r.label.clone()),
+                duration(r.duration_s),
+                outcome(r),
+                or_dash(r.peak_cpu_percent.map(|p| format!("{p:.1}%"))),
+                or_dash(r.peak_rss_mb.map(|m| format!("{m:.0} MB"))),
+                or_dash(r.peak_gpu_memory_gb.map(|g| format!("{g:.1} GB"))),
+                r.tokens.to_string(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&header.map(String::from));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// The change from `before` to `now`, in percent, as `+12%`.
+fn change(now: Option<f64>, before: Option<f64>) -> String {
+    match (now, before) {
+        (Some(now), Some(before)) if before > 0.0 => {
+            format!(" ({:+.0}% vs previous)", (now - before) / before * 100.0)
+        }
+        _ => String::new(),
+    }
+}
+
+/// One run's summary.
+pub fn summary(report: &RunReport) -> String {
+    let r = &report.run;
+    let p = report.previous.as_ref();
+    let f = |v: Option<f64>, unit: &str| or_dash(v.map(|v| format!("{v}{unit}")));
+    let mut out = format!("run       {}\nproject   {}\n", r.run_id, r.project);
+    if let Some(label) = &r.label {
+        out.push_str(&format!("label     {label}\n"));
+    }
+    out.push_str(&format!(
+        "started   {}\nended     {}\nstatus    {}\nduration  {}{}\ncpu time  {}s\npeak cpu  {}\npeak rss  {}{}\npeak gpu  {}\nprocesses {}\ntokens    {}{}\n",
+        local(&r.started_at),
+        or_dash(r.ended_at.as_ref().map(local)),
+        outcome(r),
+        duration(r.duration_s),
+        change(Some(r.duration_s), p.map(|p| p.duration_s)),
+        r.cpu_seconds,
+        f(r.peak_cpu_percent, "%"),
+        f(r.peak_rss_mb, " MB"),
+        change(r.peak_rss_mb, p.and_then(|p| p.peak_rss_mb)),
+        f(r.peak_gpu_memory_gb, " GB"),
+        r.peak_process_count,
+        r.tokens,
+        change(Some(r.tokens as f64), p.map(|p| p.tokens as f64)),
+    ));
+    if let Some(p) = p {
+        out.push_str(&format!("previous  {} ({}, {})\n", p.run_id, duration(p.duration_s), outcome(p)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(run_id: &str, status: RunOutcome, exit_code: Option<i32>, signal: Option<i32>) -> RunRecord {
+        RunRecord {
+            run_id: run_id.into(),
+            project: "p".into(),
+            label: Some("build".into()),
+            pid: 1,
+            started_at: shared::Timestamp("2026-11-25T08:00:00Z".into()),
+            ended_at: None,
+            status,
+            exit_code,
+            signal,
+            duration_s: 3725.0,
+            cpu_seconds: 12.0,
+            peak_cpu_percent: Some(50.0),
+            peak_rss_mb: Some(200.0),
+            peak_gpu_memory_gb: None,
+            peak_process_count: 3,
+            tokens: 1000,
+        }
+    }
+
+    #[test]
+    fn durations_and_outcomes_read_as_words() {
+        assert_eq!(duration(12.4), "12s");
+        assert_eq!(duration(187.0), "3m 07s");
+        assert_eq!(duration(3725.0), "1h 02m");
+        assert_eq!(outcome(&record("a", RunOutcome::Exited, Some(3), None)), "exit 3");
+        assert_eq!(outcome(&record("a", RunOutcome::Killed, None, Some(9))), "killed (SIGKILL)");
+        assert_eq!(outcome(&record("a", RunOutcome::Interrupted, None, None)), "interrupted");
+    }
+
+    #[test]
+    fn the_table_aligns_its_columns_and_the_report_compares_with_the_previous_run() {
+        let text = table(&[
+            record("1-a", RunOutcome::Exited, Some(0), None),
+            record("22-b", RunOutcome::Running, None, None),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let column = |line: &str| line.find("build").expect("label column");
+        assert_eq!(column(lines[1]), column(lines[2]), "{text}");
+        let mut previous = record("1-a", RunOutcome::Exited, Some(0), None);
+        previous.tokens = 800;
+        let report = RunReport {
+            run: record("22-b", RunOutcome::Exited, Some(3), None),
+            previous: Some(previous),
+            history: Default::default(),
+        };
+        let text = summary(&report);
+        assert!(text.contains("status    exit 3"), "{text}");
+        assert!(text.contains("tokens    1000 (+25% vs previous)"), "{text}");
+    }
+}

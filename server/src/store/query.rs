@@ -1,0 +1,508 @@
+//! Reading the store: the runs of a project, one run's report, and the
+//! machine's history between two instants.
+//!
+//! History is answered from the coarsest tier whose rows are no longer than the
+//! step (a 24 h range at one point a minute reads 1,440 minute rows, not 86,400
+//! raw ones); what that tier has not rolled up yet (the last minutes) is read from
+//! the finer tier, and the two are merged bucket by bucket, weighted by the time
+//! each row stands for.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
+
+use super::schema::{DEVICE, HOST, Metric, RUN, Tier};
+use super::{Store, retention};
+use crate::units::{gb, mb};
+
+/// The most points one answer may hold.
+pub const MAX_POINTS: u64 = 20_000;
+/// About how many points `/api/history` answers with when no step is given.
+pub const HISTORY_POINTS: u64 = 2_000;
+/// About how many points a run's report holds.
+pub const REPORT_POINTS: u64 = 1_000;
+/// The most runs one page lists.
+pub const MAX_RUNS_PAGE: u32 = 500;
+
+/// Steps a chosen resolution is rounded up to, seconds: each one a whole
+/// number of the tier it reads.
+const NICE_STEPS: &[u64] = &[
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800,
+    604_800,
+];
+
+/// What `/api/history` (and a run's report) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// The range's start, unix ms (inclusive).
+    pub from_ms: i64,
+    /// The range's end, unix ms (exclusive).
+    pub to_ms: i64,
+    /// Seconds per point; `None` picks one giving about `points`.
+    pub step_s: Option<u64>,
+    /// Whose runs (bands and tree series) to include.
+    pub project: Option<String>,
+    /// Only this run's tree series.
+    pub run_id: Option<String>,
+    /// About how many points to answer with when no step is given.
+    pub points: u64,
+}
+
+/// Why a query got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// The store is still opening its database.
+    #[error("the store is still opening; try again in a moment")]
+    NotReady,
+    /// There is no database to read (`--no-store`, or it cannot be opened).
+    #[error("history is not available: {0}")]
+    Unavailable(String),
+    /// The range is reversed, empty or too long.
+    #[error("{0}")]
+    BadRange(String),
+    /// The step gives too many points.
+    #[error("{0}")]
+    BadStep(String),
+    /// No such run in the project.
+    #[error("no run {0} in this project")]
+    NotFound(String),
+    /// The database failed.
+    #[error("the store could not answer: {0}")]
+    Failed(String),
+}
+
+impl From<rusqlite::Error> for QueryError {
+    fn from(err: rusqlite::Error) -> Self {
+        tracing::warn!("a store query failed: {err}");
+        QueryError::Failed(err.to_string())
+    }
+}
+
+/// The smallest nice step at least `seconds`.
+fn nice_step(seconds: u64) -> u64 {
+    NICE_STEPS.iter().copied().find(|s| *s >= seconds).unwrap_or_else(|| seconds.div_ceil(86_400) * 86_400)
+}
+
+/// The coarsest tier whose rows fit a whole number of times in a step.
+fn tier_for(step_ms: i64) -> Tier {
+    Tier::ALL
+        .into_iter()
+        .rev()
+        .find(|t| step_ms >= t.millis() && step_ms % t.millis() == 0)
+        .unwrap_or(Tier::Raw)
+}
+
+/// Per-bucket accumulator of one figure.
+#[derive(Debug, Clone, Copy)]
+struct Acc {
+    min: f64,
+    max: f64,
+    sum: f64,
+    weight: f64,
+}
+
+impl Acc {
+    fn add(slot: &mut Option<Acc>, min: Option<f64>, mean: Option<f64>, max: Option<f64>, weight: f64) {
+        let Some(mean) = mean else { return };
+        let (min, max) = (min.unwrap_or(mean), max.unwrap_or(mean));
+        match slot {
+            Some(acc) => {
+                acc.min = acc.min.min(min);
+                acc.max = acc.max.max(max);
+                acc.sum += mean * weight;
+                acc.weight += weight;
+            }
+            None => *slot = Some(Acc { min, max, sum: mean * weight, weight }),
+        }
+    }
+}
+
+/// Buckets of one kind of row (the machine, one device, the runs): per metric,
+/// one accumulator per bucket.
+struct Grid {
+    figures: Vec<Vec<Option<Acc>>>,
+}
+
+impl Grid {
+    fn new(metrics: usize, buckets: usize) -> Self {
+        Grid { figures: vec![vec![None; buckets]; metrics] }
+    }
+
+    /// Adds a row `SELECT bucket, n, (min, avg, max) per metric…` starting at
+    /// column `first`.
+    fn add_row(&mut self, row: &Row<'_>, bucket: usize, weight: f64, first: usize) -> rusqlite::Result<()> {
+        for (i, slots) in self.figures.iter_mut().enumerate() {
+            let at = first + 3 * i;
+            Acc::add(&mut slots[bucket], row.get(at)?, row.get(at + 1)?, row.get(at + 2)?, weight);
+        }
+        Ok(())
+    }
+
+    /// Writes the grid's series as `prefix + metric.series`.
+    fn emit(self, metrics: &[Metric], prefix: &str, bands: bool, out: &mut HistorySeries) {
+        for (metric, slots) in metrics.iter().zip(self.figures) {
+            let name = format!("{prefix}{}", metric.series);
+            let value = |v: f64| round(v / metric.divisor, metric.decimals);
+            out.series
+                .insert(name.clone(), slots.iter().map(|a| a.map(|a| value(a.sum / a.weight))).collect());
+            if bands {
+                out.min.insert(name.clone(), slots.iter().map(|a| a.map(|a| value(a.min))).collect());
+                out.max.insert(name, slots.iter().map(|a| a.map(|a| value(a.max))).collect());
+            }
+        }
+    }
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// `min, avg, max` of each metric as read from `tier`.
+fn select_figures(metrics: &[Metric], tier: Tier) -> String {
+    metrics
+        .iter()
+        .map(|m| {
+            let c = m.column;
+            match tier {
+                Tier::Raw => format!("min({c}), avg({c}), max({c})"),
+                _ => format!("min({c}_min), avg({c}_avg), max({c}_max)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The parts of `[from, to)` each tier answers for when `tier` is chosen: the
+/// tier up to how far it is rolled, the finer one after that.
+fn segments(conn: &Connection, tier: Tier, from: i64, to: i64) -> rusqlite::Result<Vec<(Tier, i64, i64)>> {
+    let Some(finer) = tier.finer() else { return Ok(vec![(tier, from, to)]) };
+    let rolled = retention::watermark(conn, tier)?.unwrap_or(i64::MIN);
+    let mut parts = Vec::new();
+    if from < rolled.min(to) {
+        parts.push((tier, from, rolled.min(to)));
+    }
+    if rolled.max(from) < to {
+        parts.extend(segments(conn, finer, rolled.max(from), to)?);
+    }
+    Ok(parts)
+}
+
+impl Store {
+    fn max_span_ms(&self) -> i64 {
+        let r = self.shared.retention;
+        let longest = r.raw.max(r.minute).max(r.hour) + std::time::Duration::from_secs(86_400);
+        i64::try_from(longest.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Checks a range and step; the step in seconds.
+    fn step_for(&self, q: &HistoryQuery) -> Result<u64, QueryError> {
+        if q.to_ms <= q.from_ms {
+            return Err(QueryError::BadRange("from must be before to".into()));
+        }
+        let span_ms = q.to_ms - q.from_ms;
+        if span_ms > self.max_span_ms() {
+            return Err(QueryError::BadRange(format!(
+                "the range is longer than the {} days history is kept",
+                self.max_span_ms() / 86_400_000
+            )));
+        }
+        let span_s = (span_ms as u64).div_ceil(1000);
+        match q.step_s {
+            Some(0) => Err(QueryError::BadStep("step must be at least 1 second".into())),
+            Some(step) if span_s.div_ceil(step) > MAX_POINTS => Err(QueryError::BadStep(format!(
+                "a step of {step} s gives {} points over this range; at most {MAX_POINTS}",
+                span_s.div_ceil(step)
+            ))),
+            Some(step) => Ok(step),
+            None => {
+                let mut step = nice_step(span_s.div_ceil(q.points.max(1)));
+                // A range reaching back before a tier's retention reads the tier
+                // that still holds it.
+                let age = self.now() - q.from_ms;
+                let keep = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                let r = self.shared.retention;
+                if age > keep(r.raw) && step < 60 {
+                    step = 60;
+                }
+                if age > keep(r.minute) && step < 3600 {
+                    step = 3600;
+                }
+                Ok(step)
+            }
+        }
+    }
+
+    /// The machine's series (and the project's runs') between two instants.
+    /// Blocking.
+    pub fn history(&self, q: &HistoryQuery) -> Result<HistorySeries, QueryError> {
+        let step_s = self.step_for(q)?;
+        let conn = self.reader()?;
+        history(&conn, q, step_s, self.now())
+    }
+
+    /// A page of `project`'s runs, newest first, started before `before_ms`.
+    /// Blocking.
+    pub fn runs(&self, project: &str, limit: u32, before_ms: Option<i64>) -> Result<Runs, QueryError> {
+        let conn = self.reader()?;
+        let limit = limit.clamp(1, MAX_RUNS_PAGE);
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND started_at < ?2
+             ORDER BY started_at DESC, run_id DESC LIMIT ?3"
+        ))?;
+        let now = self.now();
+        let mut runs = statement
+            .query_map(params![project, before_ms.unwrap_or(i64::MAX), limit + 1], |row| record(row, now))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let next_before = (runs.len() > limit as usize).then(|| {
+            runs.truncate(limit as usize);
+            runs.last().map(|r| r.started_at.clone())
+        });
+        Ok(Runs { runs, next_before: next_before.flatten() })
+    }
+
+    /// One run's record, the project's run before it, and its series over its
+    /// span. Blocking.
+    pub fn report(&self, project: &str, run_id: &str) -> Result<RunReport, QueryError> {
+        let conn = self.reader()?;
+        let now = self.now();
+        let run = conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND run_id = ?2"),
+                params![project, run_id],
+                |row| record(row, now),
+            )
+            .optional()?
+            .ok_or_else(|| QueryError::NotFound(run_id.to_owned()))?;
+        let started: i64 =
+            conn.query_row("SELECT started_at FROM runs WHERE run_id = ?1", [run_id], |r| r.get(0))?;
+        let previous = conn
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND started_at < ?2
+                     ORDER BY started_at DESC LIMIT 1"
+                ),
+                params![project, started],
+                |row| record(row, now),
+            )
+            .optional()?;
+        let end = started + (run.duration_s * 1000.0).round() as i64;
+        let q = HistoryQuery {
+            from_ms: started,
+            to_ms: end.max(started + 1000),
+            step_s: None,
+            project: Some(project.to_owned()),
+            run_id: Some(run_id.to_owned()),
+            points: REPORT_POINTS,
+        };
+        let step_s = self.step_for(&q)?;
+        let history = history(&conn, &q, step_s, now)?;
+        Ok(RunReport { run, previous, history })
+    }
+
+    /// Whether `project` has a stored run `run_id`. Blocking.
+    pub fn has_run(&self, project: &str, run_id: &str) -> Result<bool, QueryError> {
+        let conn = self.reader()?;
+        let found = conn
+            .query_row(
+                "SELECT 1 FROM runs WHERE project = ?1 AND run_id = ?2",
+                params![project, run_id],
+                |_| Ok(()),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+}
+
+const RUN_COLUMNS: &str = "run_id, project, label, pid, started_at, ended_at, status, exit_code, signal, \
+                           cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens";
+
+fn outcome(name: &str) -> RunOutcome {
+    match name {
+        "running" => RunOutcome::Running,
+        "killed" => RunOutcome::Killed,
+        "ended" => RunOutcome::Ended,
+        "interrupted" => RunOutcome::Interrupted,
+        _ => RunOutcome::Exited,
+    }
+}
+
+fn instant(ms: i64) -> shared::Timestamp {
+    let at = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    crate::sampling::timestamp_seconds(at)
+}
+
+/// A `runs` row (selected as [`RUN_COLUMNS`]) as the API shows it; `now` ends
+/// a run still going.
+fn record(row: &Row<'_>, now: i64) -> rusqlite::Result<RunRecord> {
+    let started: i64 = row.get(4)?;
+    let ended: Option<i64> = row.get(5)?;
+    let status: String = row.get(6)?;
+    let bytes = |i| row.get::<_, Option<i64>>(i).map(|b| b.map(|b| b.max(0) as u64));
+    Ok(RunRecord {
+        run_id: row.get(0)?,
+        project: row.get(1)?,
+        label: row.get(2)?,
+        pid: row.get(3)?,
+        started_at: instant(started),
+        ended_at: ended.map(instant),
+        status: outcome(&status),
+        exit_code: row.get(7)?,
+        signal: row.get(8)?,
+        duration_s: round((ended.unwrap_or(now).max(started) - started) as f64 / 1000.0, 0),
+        cpu_seconds: round(row.get(9)?, 1),
+        peak_cpu_percent: row.get::<_, Option<f64>>(10)?.map(|p| round(p, 1)),
+        peak_rss_mb: bytes(11)?.map(mb),
+        peak_gpu_memory_gb: bytes(12)?.map(gb),
+        peak_process_count: row.get(13)?,
+        tokens: row.get::<_, i64>(14)?.max(0) as u64,
+    })
+}
+
+/// Reads every series of `q` at `step_s`.
+fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result<HistorySeries, QueryError> {
+    let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
+    let origin = q.from_ms.div_euclid(step) * step;
+    let buckets = usize::try_from((q.to_ms - origin + step - 1) / step).unwrap_or(0);
+    let tier = tier_for(step);
+    let parts = segments(conn, tier, q.from_ms, q.to_ms)?;
+    let downsampled = tier != Tier::Raw || step_s > 1;
+
+    let mut host = Grid::new(HOST.len(), buckets);
+    let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
+    let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();
+    let mut runs = Grid::new(RUN.len(), buckets);
+    let bucket_of = |ts: i64| usize::try_from((ts - origin) / step).ok().filter(|b| *b < buckets);
+
+    for (part, from, to) in parts {
+        let t = part.suffix();
+        let weight = part.millis() as f64;
+        let sql = format!(
+            "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}, cores_avg(cores)
+             FROM host_{t} WHERE ts >= ?3 AND ts < ?4 GROUP BY bucket",
+            select_figures(HOST, part)
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![origin, step, from, to])?;
+        while let Some(row) = rows.next()? {
+            let Some(b) = bucket_of(row.get(0)?) else { continue };
+            let w = weight * row.get::<_, i64>(1)? as f64;
+            host.add_row(row, b, w, 2)?;
+            if let Some(blob) = row.get::<_, Option<Vec<u8>>>(2 + 3 * HOST.len())? {
+                if cores.len() < blob.len() {
+                    cores.resize(blob.len(), vec![None; buckets]);
+                }
+                for (core, value) in cores.iter_mut().zip(blob) {
+                    let v = Some(f64::from(value));
+                    Acc::add(&mut core[b], v, v, v, w);
+                }
+            }
+        }
+
+        let sql = format!(
+            "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}, device
+             FROM gpu_{t} WHERE ts >= ?3 AND ts < ?4 GROUP BY bucket, device",
+            select_figures(DEVICE, part)
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![origin, step, from, to])?;
+        while let Some(row) = rows.next()? {
+            let Some(b) = bucket_of(row.get(0)?) else { continue };
+            let device: u32 = row.get(2 + 3 * DEVICE.len())?;
+            let w = weight * row.get::<_, i64>(1)? as f64;
+            devices
+                .entry(device)
+                .or_insert_with(|| Grid::new(DEVICE.len(), buckets))
+                .add_row(row, b, w, 2)?;
+        }
+
+        if q.project.is_some() || q.run_id.is_some() {
+            let sql = format!(
+                "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}
+                 FROM run_{t} WHERE ts >= ?3 AND ts < ?4 AND run_id IN
+                     (SELECT run_id FROM runs WHERE (?5 IS NULL OR project = ?5) AND (?6 IS NULL OR run_id = ?6))
+                 GROUP BY bucket",
+                select_figures(RUN, part)
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut rows = statement.query(params![origin, step, from, to, q.project, q.run_id])?;
+            while let Some(row) = rows.next()? {
+                let Some(b) = bucket_of(row.get(0)?) else { continue };
+                let w = weight * row.get::<_, i64>(1)? as f64;
+                runs.add_row(row, b, w, 2)?;
+            }
+        }
+    }
+
+    let mut out = HistorySeries {
+        step_s,
+        tier: tier.name().to_owned(),
+        timestamps: (0..buckets as i64).map(|i| origin + i * step).collect(),
+        ..HistorySeries::default()
+    };
+    host.emit(HOST, "", downsampled, &mut out);
+    for (i, core) in cores.iter().enumerate() {
+        let values = core.iter().map(|a| a.map(|a| round(a.sum / a.weight, 0))).collect();
+        out.series.insert(format!("cpu.core.{i}"), values);
+    }
+    for (device, grid) in devices {
+        grid.emit(DEVICE, &format!("gpu.{device}."), downsampled, &mut out);
+    }
+    let mut names = conn.prepare_cached("SELECT device, name FROM gpu_names")?;
+    out.gpu_names = names
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if q.project.is_some() || q.run_id.is_some() {
+        runs.emit(RUN, "run.", downsampled, &mut out);
+    }
+    if let Some(project) = &q.project {
+        let mut statement = conn.prepare_cached(
+            "SELECT run_id, label, started_at, ended_at, status FROM runs
+             WHERE project = ?1 AND started_at < ?3 AND COALESCE(ended_at, ?4) >= ?2
+             ORDER BY started_at LIMIT 1000",
+        )?;
+        out.runs = statement
+            .query_map(params![project, q.from_ms, q.to_ms, now], |r| {
+                Ok(RunBand {
+                    run_id: r.get(0)?,
+                    label: r.get(1)?,
+                    start_ms: r.get(2)?,
+                    end_ms: r.get(3)?,
+                    status: outcome(&r.get::<_, String>(4)?),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_up_to_whole_tiers() {
+        assert_eq!(nice_step(43), 60);
+        assert_eq!(nice_step(1), 1);
+        assert_eq!(nice_step(1296), 1800);
+        assert_eq!(nice_step(700_000), 777_600);
+        assert_eq!(tier_for(1_000), Tier::Raw);
+        assert_eq!(tier_for(30_000), Tier::Raw);
+        assert_eq!(tier_for(60_000), Tier::Minute);
+        assert_eq!(tier_for(90_000), Tier::Raw, "not a whole number of minutes");
+        assert_eq!(tier_for(300_000), Tier::Minute);
+        assert_eq!(tier_for(1_800_000), Tier::TenMinutes);
+        assert_eq!(tier_for(7_200_000), Tier::Hour);
+    }
+
+    #[test]
+    fn buckets_merge_weighted_by_time() {
+        let mut slot = None;
+        Acc::add(&mut slot, Some(1.0), Some(2.0), Some(3.0), 60.0);
+        Acc::add(&mut slot, None, Some(8.0), None, 20.0);
+        Acc::add(&mut slot, None, None, None, 1000.0);
+        let acc = slot.expect("values");
+        assert_eq!((acc.min, acc.max, acc.sum / acc.weight), (1.0, 8.0, 3.5));
+    }
+}

@@ -1,0 +1,344 @@
+//! The store against real files in temporary directories, with an injected
+//! clock where time matters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use shared::api::{ExitReport, RunOutcome};
+
+use super::*;
+use crate::hub::{Record, Recorder, RunSummary};
+use crate::sampling::{DeviceReading, HostSample, MemoryReading, TreeReading};
+
+const FLUSH: Duration = Duration::from_secs(30);
+
+/// A fresh directory, removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("perfmon-store-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch");
+        Dir(dir)
+    }
+
+    fn config(&self) -> StoreConfig {
+        StoreConfig { dir: self.0.clone(), retention: Retention::default() }
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A clock a test moves by hand.
+#[derive(Clone)]
+struct Hand(Arc<AtomicI64>);
+
+impl Hand {
+    fn at(ms: i64) -> Hand {
+        Hand(Arc::new(AtomicI64::new(ms)))
+    }
+    fn clock(&self) -> Clock {
+        let now = self.0.clone();
+        Arc::new(move || now.load(Ordering::Relaxed))
+    }
+    fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::Relaxed);
+    }
+}
+
+const T0: i64 = 1_790_000_000_000 - 1_790_000_000_000 % 86_400_000;
+
+fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("instant")
+}
+
+fn sample(ms: i64, cpu: f64) -> HostSample {
+    let mut s = HostSample { taken_at: at(ms), ..HostSample::default() };
+    s.cpu.percent = Some(cpu);
+    s.cpu.per_core = vec![cpu, 100.0 - cpu];
+    s.memory = Some(MemoryReading { used_bytes: 2 << 30, total_bytes: 8 << 30, ..Default::default() });
+    s.gpu.devices = vec![DeviceReading {
+        index: 0,
+        name: "NVIDIA Test".into(),
+        percent: Some(cpu as u32),
+        memory_used_bytes: Some(1 << 30),
+        memory_total_bytes: Some(80 << 30),
+        ..DeviceReading::default()
+    }];
+    s
+}
+
+fn tree(cpu: f64, rss_mib: u64) -> TreeReading {
+    TreeReading { cpu_percent: cpu, rss_bytes: rss_mib << 20, process_count: 3, ..TreeReading::default() }
+}
+
+fn tick(store: &Store, ms: i64, cpu: f64, runs: &[&RunSummary]) {
+    let runs = runs.iter().map(|r| ((*r).clone(), tree(cpu, 100 + cpu as u64))).collect();
+    store.record(Record::Tick { sample: Arc::new(sample(ms, cpu)), runs });
+}
+
+fn run_at(id: &str, project: &str, ms: i64) -> RunSummary {
+    RunSummary::started(id.into(), project.into(), Some("nightly".into()), 42, at(ms))
+}
+
+fn query(from: i64, to: i64) -> HistoryQuery {
+    HistoryQuery {
+        from_ms: from,
+        to_ms: to,
+        step_s: None,
+        project: Some("p".into()),
+        run_id: None,
+        points: 2000,
+    }
+}
+
+#[test]
+fn ticks_and_runs_are_kept_and_read_back() {
+    let dir = Dir::new("roundtrip");
+    let clock = Hand::at(T0 + 600_000);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    let mut run = run_at("42-a", "p", T0 + 60_000);
+    store.record(Record::Run(run.clone()));
+    for s in 0..300 {
+        let live = (60..240).contains(&s);
+        if live {
+            run.add_tick(&tree((s % 10) as f64, 100), 1.0, 2);
+        }
+        let live_runs = if live { vec![&run] } else { Vec::new() };
+        tick(&store, T0 + s * 1000, (s % 10) as f64, &live_runs);
+    }
+    run.end(at(T0 + 240_000), RunOutcome::Exited);
+    run.exit_code = Some(3);
+    store.record(Record::Run(run.clone()));
+    assert!(store.flush(FLUSH), "committed");
+    assert_eq!(store.health().state, "ok");
+
+    let page = store.runs("p", 10, None).expect("runs");
+    assert_eq!(page.runs.len(), 1);
+    let record = &page.runs[0];
+    assert_eq!((record.status, record.exit_code, record.duration_s), (RunOutcome::Exited, Some(3), 180.0));
+    assert_eq!(
+        (record.label.as_deref(), record.peak_cpu_percent, record.peak_process_count),
+        (Some("nightly"), Some(9.0), 3)
+    );
+    assert!(store.runs("other", 10, None).expect("runs").runs.is_empty(), "runs are per project");
+
+    let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 300_000) }).expect("history");
+    assert_eq!(h.timestamps.len(), 300);
+    assert_eq!(h.series["cpu.percent"][7], Some(7.0));
+    assert_eq!(h.series["memory.used_gb"][0], Some(2.0));
+    assert_eq!(h.series["gpu.0.vram_total_gb"][0], Some(80.0), "GiB, as nvidia-smi counts");
+    assert_eq!(h.series["cpu.core.0"][3], Some(3.0));
+    assert_eq!(h.series["run.rss_mb"][59], None, "before the run");
+    assert_eq!(h.series["run.rss_mb"][61], Some(101.0));
+    assert_eq!(h.gpu_names["0"], "NVIDIA Test");
+    assert_eq!(h.runs.len(), 1);
+    assert_eq!((h.runs[0].start_ms, h.runs[0].end_ms), (T0 + 60_000, Some(T0 + 240_000)));
+
+    // Ten-second points carry the extremes beside the mean.
+    let h = store.history(&HistoryQuery { step_s: Some(10), ..query(T0, T0 + 300_000) }).expect("history");
+    assert_eq!(h.timestamps.len(), 30);
+    assert_eq!(
+        (h.min["cpu.percent"][0], h.series["cpu.percent"][0], h.max["cpu.percent"][0]),
+        (Some(0.0), Some(4.5), Some(9.0))
+    );
+
+    let report = store.report("p", "42-a").expect("report");
+    assert_eq!(report.run.run_id, "42-a");
+    assert!(report.previous.is_none());
+    assert!(report.history.series["run.cpu_percent"].iter().any(Option::is_some));
+    assert_eq!(store.report("p", "nope"), Err(QueryError::NotFound("nope".into())));
+    store.close(FLUSH);
+}
+
+#[test]
+fn bad_ranges_and_steps_are_refused() {
+    let dir = Dir::new("ranges");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0).clock()).expect("open");
+    assert!(store.flush(FLUSH));
+    assert!(matches!(store.history(&query(T0, T0 - 1)), Err(QueryError::BadRange(_))), "reversed");
+    assert!(matches!(store.history(&query(T0, T0)), Err(QueryError::BadRange(_))), "empty");
+    assert!(
+        matches!(store.history(&query(T0 - 10 * 365 * 86_400_000, T0)), Err(QueryError::BadRange(_))),
+        "ten years"
+    );
+    let fine = HistoryQuery { step_s: Some(1), ..query(T0 - 86_400_000, T0) };
+    assert!(matches!(store.history(&fine), Err(QueryError::BadStep(_))), "86,400 points");
+    let zero = HistoryQuery { step_s: Some(0), ..query(T0 - 60_000, T0) };
+    assert!(matches!(store.history(&zero), Err(QueryError::BadStep(_))));
+    let empty = store.history(&query(T0 - 3_600_000, T0)).expect("an empty range is fine");
+    assert!(empty.series["cpu.percent"].iter().all(Option::is_none));
+}
+
+#[test]
+fn thirty_days_roll_up_into_minutes_and_hours_and_old_rows_are_pruned() {
+    let dir = Dir::new("retention");
+    let clock = Hand::at(T0);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    // One sample every 30 s for 31 days; cpu climbs 0..59 within each half hour.
+    let days = 31;
+    let step = 30_000;
+    for i in 0..(days * 86_400_000 / step) {
+        let ms = T0 + i * step;
+        tick(&store, ms, (i % 60) as f64, &[]);
+        // The test hands samples over faster than any sampler: it waits for the
+        // writer every six hours of samples, as a real day never outruns it.
+        if ms % 21_600_000 == 0 {
+            clock.set(ms);
+            assert!(store.flush(FLUSH), "day {}", (ms - T0) / 86_400_000);
+        }
+    }
+    let end = T0 + days * 86_400_000;
+    clock.set(end);
+    assert!(store.flush(FLUSH));
+    assert_eq!(store.health().dropped_samples, 0, "the writer kept up");
+
+    let conn = store.reader().expect("reader");
+    let span = |table: &str| -> (i64, i64, i64) {
+        conn.query_row(&format!("SELECT count(*), min(ts), max(ts) FROM {table}"), [], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+            ))
+        })
+        .expect("count")
+    };
+    let (_, raw_oldest, _) = span("host_raw");
+    assert!(raw_oldest >= end - 48 * 3_600_000 - 60_000, "raw kept 48 h, not more: {}", end - raw_oldest);
+    let (_, minute_oldest, _) = span("host_1m");
+    assert!(minute_oldest >= end - 30 * 86_400_000 - 3_600_000, "minutes kept 30 days");
+    assert!(minute_oldest <= end - 29 * 86_400_000, "and kept that long");
+    let (hours, hour_oldest, _) = span("host_1h");
+    assert_eq!(hour_oldest, T0, "hours kept from the first");
+    assert!(hours >= i64::from(days as u32) * 24 - 1);
+    let (gpu_hours, _, _) = span("gpu_1h");
+    assert_eq!(gpu_hours, hours, "devices roll up with the machine");
+
+    // Each hour: the min and max of its samples, and their mean.
+    let h = store.history(&HistoryQuery { step_s: Some(3600), ..query(T0, T0 + 86_400_000) }).expect("hours");
+    assert_eq!(h.tier, "hour");
+    assert_eq!(
+        (h.min["cpu.percent"][1], h.series["cpu.percent"][1], h.max["cpu.percent"][1]),
+        (Some(0.0), Some(29.5), Some(59.0))
+    );
+    assert_eq!(
+        h.series["cpu.core.1"][1],
+        Some(71.0),
+        "per-core means roll up too (100 - 29.5, per-minute rounding)"
+    );
+
+    // The whole month at about 2,000 points reads the minute tier's reach.
+    let month = store.history(&query(end - 30 * 86_400_000, end)).expect("month");
+    assert_eq!(month.step_s, 1800);
+    assert!(month.series["cpu.percent"].iter().filter(|v| v.is_some()).count() > 1400);
+    // A day older than the minutes' reach is read at hours.
+    let old = store.history(&query(T0, T0 + 86_400_000)).expect("first day");
+    assert_eq!(old.step_s, 3600);
+    assert!(old.series["cpu.percent"].iter().all(Option::is_some));
+    // The last minutes, not rolled up yet, are read raw beside the minute rows.
+    let recent =
+        store.history(&HistoryQuery { step_s: Some(60), ..query(end - 3_600_000, end) }).expect("last hour");
+    assert_eq!(recent.tier, "minute");
+    assert!(recent.series["cpu.percent"].iter().all(Option::is_some), "{:?}", recent.series["cpu.percent"]);
+}
+
+#[test]
+fn a_run_live_when_the_server_died_is_marked_interrupted() {
+    let dir = Dir::new("interrupted");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
+    let mut run = run_at("7-x", "p", T0);
+    store.record(Record::Run(run.clone()));
+    for s in 0..5 {
+        run.add_tick(&tree(50.0, 10), 1.0, 1);
+        tick(&store, T0 + s * 1000, 50.0, &[&run]);
+    }
+    assert!(store.flush(FLUSH));
+    // The process stops with the run live: nothing ends it.
+    store.close(FLUSH);
+    drop(store);
+    let store = wait_for_lock(&dir);
+    assert!(store.flush(FLUSH));
+    let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
+    assert_eq!(record.status, RunOutcome::Interrupted);
+    assert_eq!(record.ended_at, Some(crate::sampling::timestamp_seconds(at(T0 + 4000))), "its last tick");
+    // The wrapper outlived the server and says how the command ended.
+    store.report_exit(
+        &ProjectName::parse("p").expect("name"),
+        "7-x",
+        ExitReport { exit_code: None, signal: Some(9) },
+    );
+    assert!(store.flush(FLUSH));
+    let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
+    assert_eq!((record.status, record.signal, record.exit_code), (RunOutcome::Killed, Some(9), None));
+}
+
+/// Opens the store again once the previous handle's writer has let the lock go.
+fn wait_for_lock(dir: &Dir) -> Store {
+    for _ in 0..100 {
+        match Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()) {
+            Ok(store) => return store,
+            Err(StoreError::Locked { .. }) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    panic!("the lock was never released");
+}
+
+#[test]
+fn a_second_store_on_the_same_directory_is_refused_with_the_first_ones_pid() {
+    let dir = Dir::new("locked");
+    let first = Store::open(&dir.config()).expect("first");
+    // The lock is per open file: a second open in this process conflicts too.
+    match Store::open(&dir.config()) {
+        Err(StoreError::Locked { pid, .. }) => assert_eq!(pid, std::process::id()),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    first.close(FLUSH);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_moved_aside_not_deleted() {
+    let dir = Dir::new("corrupt");
+    let garbage =
+        b"this is not an SQLite database, just bytes that a crash or a bad copy left here".repeat(100);
+    std::fs::write(dir.0.join(DB_FILE), &garbage).expect("garbage");
+    let store = Store::open(&dir.config()).expect("open");
+    assert!(store.flush(FLUSH));
+    assert_eq!(store.health().state, "ok", "a fresh database");
+    let aside: Vec<_> = std::fs::read_dir(&dir.0)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("perfmon.db.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "moved aside");
+    assert_eq!(std::fs::read(aside[0].path()).expect("read"), garbage, "kept byte for byte");
+    tick(&store, T0, 1.0, &[]);
+    assert!(store.flush(FLUSH));
+    assert!(store.history(&query(T0, T0 + 1000)).is_ok());
+}
+
+#[test]
+fn a_directory_that_cannot_be_made_degrades_the_store_and_says_why() {
+    let dir = Dir::new("blocked");
+    // A file where the data directory should be: nothing can be created in it.
+    let path = dir.0.join("not-a-dir");
+    std::fs::write(&path, b"").expect("file");
+    let store = Store::open(&StoreConfig { dir: path.join("perfmon"), retention: Retention::default() })
+        .expect("opens");
+    tick(&store, T0, 1.0, &[]);
+    assert!(store.flush(FLUSH));
+    let health = store.health();
+    assert_eq!(health.state, "degraded");
+    assert!(health.reason.is_some(), "{health:?}");
+    assert_eq!(health.dropped_samples, 1, "the sample is counted, not silently lost");
+    assert!(matches!(store.history(&query(T0, T0 + 1000)), Err(QueryError::Unavailable(_))));
+}

@@ -1,0 +1,460 @@
+//! The writer thread: the store's one writing connection. It wakes when records
+//! are queued (or once a second), commits everything queued in one transaction,
+//! and runs the roll-ups and pruning in between.
+//!
+//! Trouble never reaches the hub: a database that cannot be opened or written
+//! (a read-only directory, a full disk) marks the store `degraded` and is tried
+//! again; the ticks of a failed batch are dropped and counted, while run records
+//! wait in memory for the database to come back. A file that is not a database,
+//! or a corrupt one, is moved aside and a fresh one started.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter};
+use shared::api::{ExitReport, RunOutcome};
+
+use super::{DB_FILE, Event, LockError, Shared, State, lock, retention, schema, take_lock};
+use crate::hub::{Record, RunSummary};
+
+/// The longest the writer sleeps with nothing queued.
+const WAIT: Duration = Duration::from_secs(1);
+/// How often a store without a database tries to open one again.
+const REOPEN_EVERY: Duration = Duration::from_secs(30);
+/// How often roll-ups and pruning run.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+/// Run records kept in memory while the database cannot be written; beyond this
+/// the oldest are given up (and logged).
+const MAX_HELD_RUN_EVENTS: usize = 10_000;
+
+/// The writer's state between batches.
+struct Writer {
+    db: Option<Connection>,
+    next_open: Instant,
+    next_maintenance: Instant,
+    /// Run records and exit reports not yet written.
+    held: VecDeque<Event>,
+    /// GPU names written so far, so a name is written when it changes, not per tick.
+    names: HashMap<u32, String>,
+}
+
+/// The writer thread's body: returns once the store is closed.
+pub(super) fn run(shared: &Shared) {
+    let mut writer = Writer {
+        db: None,
+        next_open: Instant::now(),
+        next_maintenance: Instant::now(),
+        held: VecDeque::new(),
+        names: HashMap::new(),
+    };
+    loop {
+        let (ticks, events, stop) = take(shared);
+        let handled = (ticks.len() + events.len()) as u64;
+        let flush = events.iter().any(|e| matches!(e, Event::Flush));
+        writer.held.extend(events.into_iter().filter(|e| !matches!(e, Event::Flush)));
+        while writer.held.len() > MAX_HELD_RUN_EVENTS {
+            writer.held.pop_front();
+            tracing::warn!("the store cannot keep up with run records: the oldest was given up");
+        }
+        writer.ensure_open(shared);
+        writer.write(shared, ticks);
+        if flush || Instant::now() >= writer.next_maintenance {
+            writer.maintain(shared);
+        }
+        *lock(&shared.done) += handled;
+        shared.done_signal.notify_all();
+        if stop {
+            if let Some(db) = writer.db.take() {
+                // Folds the WAL back into the database so a clean stop leaves one file.
+                let _ = db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            }
+            return;
+        }
+    }
+}
+
+/// Waits for records (or a second) and takes everything queued: ticks, other
+/// events, and whether the store is closing.
+fn take(shared: &Shared) -> (Vec<Event>, Vec<Event>, bool) {
+    let pending = lock(&shared.pending);
+    let (mut pending, _) = shared
+        .wake
+        .wait_timeout_while(pending, WAIT, |p| p.ticks.is_empty() && p.runs.is_empty() && !p.stop)
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ticks = pending.ticks.drain(..).collect();
+    let events = pending.runs.drain(..).collect();
+    (ticks, events, pending.stop)
+}
+
+impl Writer {
+    /// Opens the database if there is none and a try is due.
+    fn ensure_open(&mut self, shared: &Shared) {
+        if self.db.is_some() || Instant::now() < self.next_open {
+            return;
+        }
+        self.next_open = Instant::now() + REOPEN_EVERY;
+        {
+            let mut held = lock(&shared.lock);
+            if held.is_none() {
+                match take_lock(&shared.dir) {
+                    Ok(file) => *held = Some(file),
+                    Err(LockError::Held(pid)) => {
+                        shared.set_state(State::Degraded(format!(
+                            "another PerfMon (pid {pid}) keeps its history in this data directory"
+                        )));
+                        return;
+                    }
+                    Err(LockError::Io(reason)) => {
+                        shared.set_state(State::Degraded(reason));
+                        return;
+                    }
+                }
+            }
+        }
+        match open(&shared.dir) {
+            Ok(conn) => {
+                self.db = Some(conn);
+                self.names.clear();
+                shared.set_state(State::Ok);
+            }
+            Err(reason) => shared.set_state(State::Degraded(reason)),
+        }
+    }
+
+    /// Writes `ticks` and the held run records in one transaction.
+    fn write(&mut self, shared: &Shared, ticks: Vec<Event>) {
+        if ticks.is_empty() && self.held.is_empty() {
+            return;
+        }
+        let Some(db) = self.db.as_mut() else {
+            drop_ticks(shared, ticks.len());
+            return;
+        };
+        let result = (|| {
+            let tx = db.transaction()?;
+            // Runs first, so a run's first ticks find its row. Figures only ever
+            // grow (see the statements), so their order does not matter.
+            for event in &self.held {
+                write_event(&tx, event)?;
+            }
+            for event in &ticks {
+                if let Event::Record(Record::Tick { sample, runs }) = event {
+                    write_tick(&tx, sample, runs, &mut self.names)?;
+                }
+            }
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => {
+                self.held.clear();
+                shared.set_state(State::Ok);
+            }
+            Err(err) => {
+                drop_ticks(shared, ticks.len());
+                self.failed(shared, &err);
+            }
+        }
+    }
+
+    /// Rolls up and prunes what is due.
+    fn maintain(&mut self, shared: &Shared) {
+        self.next_maintenance = Instant::now() + MAINTAIN_EVERY;
+        let Some(db) = self.db.as_mut() else { return };
+        if let Err(err) = retention::run(db, (shared.clock)(), &shared.retention) {
+            self.failed(shared, &err);
+        }
+    }
+
+    /// Decides what a failed statement means: a broken file is moved aside and
+    /// replaced; anything else degrades the store until a write succeeds.
+    fn failed(&mut self, shared: &Shared, err: &rusqlite::Error) {
+        tracing::warn!("the store could not write: {err}");
+        if is_corrupt(err) {
+            self.db = None;
+            move_aside(&shared.dir.join(DB_FILE));
+            self.next_open = Instant::now();
+            self.ensure_open(shared);
+        } else {
+            shared.set_state(State::Degraded(describe(err)));
+        }
+    }
+}
+
+fn drop_ticks(shared: &Shared, n: usize) {
+    if n > 0 {
+        shared.dropped(n as u64);
+    }
+}
+
+/// Opens (or creates) the database in `dir` and brings it up to date: WAL,
+/// migrations, and any run left `running` by a server that died marked
+/// `interrupted`. A file that is not a database or is corrupt is moved aside and
+/// a fresh one made. Plain words when it cannot be opened.
+pub(super) fn open(dir: &Path) -> Result<Connection, String> {
+    let path = dir.join(DB_FILE);
+    match open_at(&path) {
+        Ok(conn) => Ok(conn),
+        Err(Failure::Sql(err)) if is_corrupt(&err) => {
+            tracing::warn!("{} is not a usable database ({err})", path.display());
+            move_aside(&path);
+            open_at(&path).map_err(|failure| failure.to_string())
+        }
+        Err(failure) => {
+            tracing::warn!("cannot open {}: {failure}", path.display());
+            Err(failure.to_string())
+        }
+    }
+}
+
+/// Why a database would not open.
+enum Failure {
+    Sql(rusqlite::Error),
+    /// The file belongs to a newer PerfMon, or its version field was changed.
+    Version(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Sql(err) => f.write_str(&describe(err)),
+            Failure::Version(why) => f.write_str(why),
+        }
+    }
+}
+
+fn open_at(path: &Path) -> Result<Connection, Failure> {
+    let mut conn = Connection::open(path).map_err(Failure::Sql)?;
+    let setup = "PRAGMA auto_vacuum = INCREMENTAL;
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;";
+    conn.busy_timeout(Duration::from_secs(5)).map_err(Failure::Sql)?;
+    conn.execute_batch(setup).map_err(Failure::Sql)?;
+    // A page-level check: a file damaged inside (not just its header) is caught
+    // here rather than by a query hours later.
+    let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(Failure::Sql)?;
+    if check != "ok" {
+        return Err(Failure::Sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some(check),
+        )));
+    }
+    schema::migrate(&mut conn).map_err(|err| match err {
+        rusqlite_migration::Error::RusqliteError { err, .. } => Failure::Sql(err),
+        other => Failure::Version(format!(
+            "the data directory's history was written by another PerfMon version ({other}); give this \
+             one another --data-dir"
+        )),
+    })?;
+    schema::register_functions(&conn).map_err(Failure::Sql)?;
+    let interrupted = conn
+        .execute(
+            "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(last_seen, started_at)
+             WHERE status = 'running'",
+            [],
+        )
+        .map_err(Failure::Sql)?;
+    if interrupted > 0 {
+        tracing::info!("{interrupted} run(s) live when PerfMon last stopped are marked interrupted");
+    }
+    Ok(conn)
+}
+
+fn is_corrupt(err: &rusqlite::Error) -> bool {
+    matches!(err.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
+}
+
+/// Plain words for a database error, for `/api/health`.
+fn describe(err: &rusqlite::Error) -> String {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => "the disk is full".into(),
+        Some(ErrorCode::ReadOnly) => "the data directory is read-only".into(),
+        Some(ErrorCode::CannotOpen) => {
+            "the database cannot be opened (is the data directory writable?)".into()
+        }
+        Some(ErrorCode::PermissionDenied) => "permission denied in the data directory".into(),
+        Some(ErrorCode::SystemIoFailure) => "the disk reported an I/O error".into(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "the database is locked".into(),
+        _ => format!("the database failed: {err}"),
+    }
+}
+
+/// Renames `path` (and its WAL and shared-memory files) to `…corrupt-<time>`,
+/// so nothing is deleted and a fresh database can take its place.
+fn move_aside(path: &Path) {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+        if !from.exists() {
+            continue;
+        }
+        let to = PathBuf::from(format!("{}.corrupt-{stamp}", from.display()));
+        match std::fs::rename(&from, &to) {
+            Ok(()) => {
+                tracing::warn!("moved {} aside to {}; starting a fresh one", from.display(), to.display())
+            }
+            Err(err) => tracing::error!("cannot move {} aside: {err}", from.display()),
+        }
+    }
+}
+
+fn insert_sql(table: &str, keys: &[&str], metrics: &[schema::Metric], extra: &[&str]) -> String {
+    let columns: Vec<String> = keys
+        .iter()
+        .map(|k| (*k).to_owned())
+        .chain(schema::columns(metrics, schema::Tier::Raw))
+        .chain(extra.iter().map(|e| (*e).to_owned()))
+        .collect();
+    let marks = vec!["?"; columns.len()].join(", ");
+    format!("INSERT OR REPLACE INTO {table}_raw ({}) VALUES ({marks})", columns.join(", "))
+}
+
+/// Writes one tick: the machine, each answering GPU, each live run's tree and
+/// its record's running figures.
+fn write_tick(
+    tx: &rusqlite::Transaction<'_>,
+    sample: &crate::sampling::HostSample,
+    runs: &[(RunSummary, crate::sampling::TreeReading)],
+    names: &mut HashMap<u32, String>,
+) -> rusqlite::Result<()> {
+    static SQL: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
+    let [host, gpu, run] = SQL.get_or_init(|| {
+        [
+            insert_sql("host", &["ts"], schema::HOST, &["cores"]),
+            insert_sql("gpu", &["ts", "device"], schema::DEVICE, &[]),
+            insert_sql("run", &["run_id", "ts"], schema::RUN, &[]),
+        ]
+    });
+    let ts = sample.taken_at.timestamp_millis();
+    let mut values: Vec<rusqlite::types::Value> = vec![ts.into()];
+    values.extend(schema::host_values(sample).into_iter().map(rusqlite::types::Value::from));
+    values.push(schema::cores_blob(&sample.cpu.per_core).into());
+    tx.prepare_cached(host)?.execute(params_from_iter(values))?;
+    for device in &sample.gpu.devices {
+        let Some(figures) = schema::device_values(device) else { continue };
+        let mut values: Vec<rusqlite::types::Value> = vec![ts.into(), i64::from(device.index).into()];
+        values.extend(figures.into_iter().map(rusqlite::types::Value::from));
+        tx.prepare_cached(gpu)?.execute(params_from_iter(values))?;
+        if names.get(&device.index) != Some(&device.name) {
+            tx.execute(
+                "INSERT OR REPLACE INTO gpu_names (device, name) VALUES (?1, ?2)",
+                params![device.index, device.name],
+            )?;
+            names.insert(device.index, device.name.clone());
+        }
+    }
+    for (summary, tree) in runs {
+        let mut values: Vec<rusqlite::types::Value> = vec![summary.run_id.clone().into(), ts.into()];
+        values.extend(schema::tree_values(tree).into_iter().map(rusqlite::types::Value::from));
+        tx.prepare_cached(run)?.execute(params_from_iter(values))?;
+        // The figures so far (never lowered: a run record written in the same
+        // batch may be newer); the status is left to the run's own records.
+        tx.prepare_cached(
+            "UPDATE runs SET cpu_seconds = max(cpu_seconds, ?2),
+                 peak_cpu_percent = max(coalesce(peak_cpu_percent, ?3), coalesce(?3, peak_cpu_percent)),
+                 peak_rss_bytes = max(coalesce(peak_rss_bytes, ?4), coalesce(?4, peak_rss_bytes)),
+                 peak_gpu_bytes = max(coalesce(peak_gpu_bytes, ?5), coalesce(?5, peak_gpu_bytes)),
+                 peak_processes = max(peak_processes, ?6),
+                 last_seen = max(coalesce(last_seen, ?7), ?7)
+             WHERE run_id = ?1",
+        )?
+        .execute(params![
+            summary.run_id,
+            summary.cpu_seconds,
+            summary.peak_cpu_percent,
+            summary.peak_rss_bytes.map(saturating_i64),
+            summary.peak_gpu_bytes.map(saturating_i64),
+            summary.peak_processes,
+            ts,
+        ])?;
+    }
+    Ok(())
+}
+
+fn saturating_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The stored name of an outcome.
+pub(super) fn outcome_name(outcome: RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Running => "running",
+        RunOutcome::Exited => "exited",
+        RunOutcome::Killed => "killed",
+        RunOutcome::Ended => "ended",
+        RunOutcome::Interrupted => "interrupted",
+    }
+}
+
+/// Writes a run record (the whole row) or an exit report.
+fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
+    match event {
+        Event::Record(Record::Run(run)) => {
+            tx.prepare_cached(
+                "INSERT INTO runs (run_id, project, label, pid, started_at, ended_at, status, exit_code, signal,
+                     cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (run_id) DO UPDATE SET label = excluded.label, ended_at = excluded.ended_at,
+                     status = excluded.status, exit_code = excluded.exit_code, signal = excluded.signal,
+                     cpu_seconds = max(cpu_seconds, excluded.cpu_seconds),
+                     peak_cpu_percent = max(coalesce(peak_cpu_percent, excluded.peak_cpu_percent),
+                         coalesce(excluded.peak_cpu_percent, peak_cpu_percent)),
+                     peak_rss_bytes = max(coalesce(peak_rss_bytes, excluded.peak_rss_bytes),
+                         coalesce(excluded.peak_rss_bytes, peak_rss_bytes)),
+                     peak_gpu_bytes = max(coalesce(peak_gpu_bytes, excluded.peak_gpu_bytes),
+                         coalesce(excluded.peak_gpu_bytes, peak_gpu_bytes)),
+                     peak_processes = max(peak_processes, excluded.peak_processes),
+                     tokens = max(tokens, excluded.tokens)",
+            )?
+            .execute(params![
+                run.run_id,
+                run.project,
+                run.label,
+                run.pid,
+                run.started_at.timestamp_millis(),
+                run.ended_at.map(|t| t.timestamp_millis()),
+                outcome_name(run.outcome),
+                run.exit_code,
+                run.signal,
+                run.cpu_seconds,
+                run.peak_cpu_percent,
+                run.peak_rss_bytes.map(saturating_i64),
+                run.peak_gpu_bytes.map(saturating_i64),
+                run.peak_processes,
+                saturating_i64(run.tokens),
+            ])?;
+        }
+        Event::Exit { project, run_id, report } => write_exit(tx, project, run_id, report)?,
+        Event::Record(Record::Tick { .. }) | Event::Flush => {}
+    }
+    Ok(())
+}
+
+/// An exit report for a stored run: the wrapper knows how its command ended
+/// better than a server that died meanwhile (`interrupted`).
+fn write_exit(
+    tx: &rusqlite::Transaction<'_>,
+    project: &str,
+    run_id: &str,
+    report: &ExitReport,
+) -> rusqlite::Result<()> {
+    let outcome = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
+    let last_seen: Option<Option<i64>> = tx
+        .query_row(
+            "SELECT last_seen FROM runs WHERE run_id = ?1 AND project = ?2",
+            params![run_id, project],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if last_seen.is_none() {
+        tracing::info!("an exit report for unknown run {run_id} of {project} was ignored");
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE runs SET status = ?3, exit_code = ?4, signal = ?5,
+             ended_at = COALESCE(ended_at, last_seen, started_at)
+         WHERE run_id = ?1 AND project = ?2",
+        params![run_id, project, outcome_name(outcome), report.exit_code, report.signal],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! What the store remembers, over HTTP: a project's runs, one run's report, the
+//! machine's history between two instants (JSON, or CSV with `?format=csv`),
+//! and the exit report `perfmon run` sends when its command ends.
+//!
+//! Queries read SQLite, so they run off the async workers. Every bad parameter
+//! is an [`ApiError`] naming it; unknown parameters are refused rather than
+//! ignored, so a typo (`stpe=60`) is not silently answered with defaults.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use shared::api::{ExitAccepted, ExitReport, HistorySeries, RunOutcome, RunRecord, RunReport};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{JsonBody, Project, QueryPairs, RunPath};
+use crate::store::{HistoryQuery, QueryError, Store, query};
+
+/// The parameters of one request, each allowed name at most once.
+struct Params(HashMap<&'static str, String>);
+
+impl Params {
+    fn parse(pairs: Vec<(String, String)>, allowed: &[&'static str]) -> Result<Params, ApiError> {
+        let mut map = HashMap::new();
+        for (name, value) in pairs {
+            let Some(known) = allowed.iter().find(|a| **a == name) else {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_parameter",
+                    format!("unknown parameter {name:?}; this endpoint takes {}", allowed.join(", ")),
+                )
+                .on(name));
+            };
+            if map.insert(*known, value).is_some() {
+                return Err(invalid(known, "given more than once"));
+            }
+        }
+        Ok(Params(map))
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn instant(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.text(name)
+            .map(|text| {
+                DateTime::parse_from_rfc3339(text)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| invalid(name, "an RFC 3339 instant such as 2026-11-25T08:00:00Z"))
+            })
+            .transpose()
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, ApiError> {
+        self.text(name)
+            .map(|text| {
+                text.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                    invalid(name, &format!("a whole number from {} to {}", range.start(), range.end()))
+                })
+            })
+            .transpose()
+    }
+
+    fn csv(&self) -> Result<bool, ApiError> {
+        match self.text("format") {
+            None | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(_) => Err(invalid("format", "json or csv")),
+        }
+    }
+}
+
+fn invalid(field: &str, expected: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: expected {expected}"))
+        .on(field)
+}
+
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        let message = err.to_string();
+        match err {
+            QueryError::NotReady => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_starting", message),
+            QueryError::Unavailable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", message)
+            }
+            QueryError::BadRange(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_range", message).on("from")
+            }
+            QueryError::BadStep(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message).on("step")
+            }
+            QueryError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_such_run", message).on("run_id")
+            }
+            QueryError::Failed(_) => ApiError::internal(),
+        }
+    }
+}
+
+/// The store, or 503 when the server keeps none.
+fn store(state: &AppState) -> Result<Store, ApiError> {
+    state.store.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_off",
+            "this server keeps no history (it was started with --no-store)",
+        )
+    })
+}
+
+/// Runs a store query off the async workers.
+async fn blocking<T: Send + 'static>(
+    store: Store,
+    query: impl FnOnce(&Store) -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(move || query(&store)).await {
+        Ok(result) => Ok(result?),
+        Err(err) => {
+            tracing::error!("a store query failed: {err}");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+fn csv_response(name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/projects/{project}/runs?limit=&before=`: newest first, paged.
+pub async fn runs(
+    State(state): State<Arc<AppState>>,
+    Project(project): Project,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(pairs, &["limit", "before", "format"])?;
+    let limit = params.number("limit", 1..=u64::from(query::MAX_RUNS_PAGE))?.unwrap_or(50) as u32;
+    let before = params.instant("before")?.map(|t| t.timestamp_millis());
+    let csv = params.csv()?;
+    let name = project.to_string();
+    let page = blocking(store(&state)?, move |store| store.runs(&name, limit, before)).await?;
+    Ok(if csv {
+        csv_response(&format!("{project}-runs"), runs_csv(&page.runs))
+    } else {
+        Json(page).into_response()
+    })
+}
+
+/// `GET /api/projects/{project}/runs/{run_id}`: the record, the previous run,
+/// and the run's series.
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    RunPath(project, run_id): RunPath,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Response, ApiError> {
+    let csv = Params::parse(pairs, &["format"])?.csv()?;
+    let (name, id) = (project.to_string(), run_id.clone());
+    let report: RunReport = blocking(store(&state)?, move |store| store.report(&name, &id)).await?;
+    Ok(if csv { csv_response(&run_id, history_csv(&report.history)) } else { Json(report).into_response() })
+}
+
+/// `GET /api/history?from=&to=&step=&project=`: the machine's series between
+/// two instants (default: the last hour).
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(pairs, &["from", "to", "step", "project", "format"])?;
+    let to = params.instant("to")?.unwrap_or_else(Utc::now);
+    let from = params.instant("from")?.unwrap_or(to - chrono::Duration::hours(1));
+    let step_s = params.number("step", 1..=31_536_000)?;
+    let project = params
+        .text("project")
+        .map(|p| {
+            crate::hub::project::ProjectName::parse(p).map_err(|err| invalid("project", &err.to_string()))
+        })
+        .transpose()?
+        .map(|p| p.to_string());
+    let csv = params.csv()?;
+    let q = HistoryQuery {
+        from_ms: from.timestamp_millis(),
+        to_ms: to.timestamp_millis(),
+        step_s,
+        project,
+        run_id: None,
+        points: query::HISTORY_POINTS,
+    };
+    let series: HistorySeries = blocking(store(&state)?, move |store| store.history(&q)).await?;
+    Ok(if csv { csv_response("history", history_csv(&series)) } else { Json(series).into_response() })
+}
+
+/// `POST /api/projects/{project}/runs/{run_id}/exit` with `{"exit_code": N}` or
+/// `{"signal": N}`: how the run's command ended. Accepted for the run the server
+/// tracks now, or for a stored one (the wrapper reports after a restart).
+pub async fn exit(
+    State(state): State<Arc<AppState>>,
+    RunPath(project, run_id): RunPath,
+    JsonBody(report): JsonBody<ExitReport>,
+) -> Result<Json<ExitAccepted>, ApiError> {
+    if let Some(summary) = state.hub.report_exit(&project, &run_id, &report)? {
+        return Ok(Json(ExitAccepted { run_id, status: summary.outcome }));
+    }
+    let Some(store) = state.store.clone() else {
+        return Err(QueryError::NotFound(run_id).into());
+    };
+    let (name, id) = (project.to_string(), run_id.clone());
+    if !blocking(store.clone(), move |store| store.has_run(&name, &id)).await? {
+        return Err(QueryError::NotFound(run_id).into());
+    }
+    store.report_exit(&project, &run_id, report.clone());
+    let status = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
+    Ok(Json(ExitAccepted { run_id, status }))
+}
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer(Vec::new())
+}
+
+fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    writer.into_inner().unwrap_or_else(|err| err.into_inner().get_ref().clone())
+}
+
+/// Runs as CSV, one row per run, the JSON's fields as columns.
+fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
+    let mut out = csv_writer();
+    for run in runs {
+        // Writes to memory cannot fail; a record that would not encode is skipped.
+        let _ = out.serialize(run);
+    }
+    if runs.is_empty() {
+        let _ = out.write_record(RUN_CSV_HEADER);
+    }
+    finish(out)
+}
+
+/// The header of an empty runs CSV, so it still parses with its columns.
+const RUN_CSV_HEADER: &[&str] = &[
+    "run_id",
+    "project",
+    "label",
+    "pid",
+    "started_at",
+    "ended_at",
+    "status",
+    "exit_code",
+    "signal",
+    "duration_s",
+    "cpu_seconds",
+    "peak_cpu_percent",
+    "peak_rss_mb",
+    "peak_gpu_memory_gb",
+    "peak_process_count",
+    "tokens",
+];
+
+/// Series as CSV: a `time` column (RFC 3339, UTC), then each series, with
+/// `_min`/`_max` columns beside downsampled ones; empty cells where nothing was
+/// recorded.
+fn history_csv(h: &HistorySeries) -> Vec<u8> {
+    let mut header = vec!["time".to_owned()];
+    let mut columns: Vec<&Vec<Option<f64>>> = Vec::new();
+    for (name, values) in &h.series {
+        header.push(name.clone());
+        columns.push(values);
+        for (suffix, extremes) in [("min", &h.min), ("max", &h.max)] {
+            if let Some(values) = extremes.get(name) {
+                header.push(format!("{name}_{suffix}"));
+                columns.push(values);
+            }
+        }
+    }
+    let mut out = csv_writer();
+    let _ = out.write_record(&header);
+    for (i, ts) in h.timestamps.iter().enumerate() {
+        let time = DateTime::from_timestamp_millis(*ts)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let row = std::iter::once(time).chain(
+            columns.iter().map(|c| c.get(i).copied().flatten().map(|v| v.to_string()).unwrap_or_default()),
+        );
+        let _ = out.write_record(row);
+    }
+    finish(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_csv_has_a_time_column_and_extremes_beside_means() {
+        let mut h = HistorySeries { step_s: 60, timestamps: vec![0, 60_000], ..HistorySeries::default() };
+        h.series.insert("cpu.percent".into(), vec![Some(1.5), None]);
+        h.min.insert("cpu.percent".into(), vec![Some(1.0), None]);
+        h.max.insert("cpu.percent".into(), vec![Some(2.0), None]);
+        let text = String::from_utf8(history_csv(&h)).expect("utf-8");
+        assert_eq!(
+            text,
+            "time,cpu.percent,cpu.percent_min,cpu.percent_max\n1970-01-01T00:00:00Z,1.5,1,2\n1970-01-01T00:01:00Z,,,\n"
+        );
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_refused_by_name() {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let err = Params::parse(pairs(&[("stpe", "60")]), &["step"]).err().expect("refused");
+        assert_eq!((err.code, err.field.as_deref()), ("unknown_parameter", Some("stpe")));
+        let err = Params::parse(pairs(&[("step", "1"), ("step", "2")]), &["step"]).err().expect("refused");
+        assert_eq!(err.field.as_deref(), Some("step"));
+        let params = Params::parse(pairs(&[("from", "yesterday")]), &["from"]).expect("parsed");
+        assert_eq!(params.instant("from").err().map(|e| e.code), Some("invalid_parameter"));
+    }
+}
