@@ -217,6 +217,8 @@ async fn bad_history_queries_get_json_errors_naming_the_parameter() {
         ("/api/history?stpe=60".to_owned(), 400, "stpe"),
         ("/api/history?format=xml".to_owned(), 400, "format"),
         ("/api/projects/p/runs?limit=0".to_owned(), 400, "limit"),
+        ("/api/projects/p/runs?before=last-tuesday".to_owned(), 400, "before"),
+        ("/api/projects/p/runs?before=9-2026-01-01T00:00:00Z".to_owned(), 400, "before"),
         ("/api/projects/p/runs/123-2026-01-01T00:00:00Z".to_owned(), 404, "run_id"),
         ("/api/projects/p/runs/..%2F..%2Fetc".to_owned(), 400, "run_id"),
     ];

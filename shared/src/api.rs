@@ -144,9 +144,11 @@ pub struct RunRecord {
 pub struct Runs {
     /// The page of runs.
     pub runs: Vec<RunRecord>,
-    /// Pass as `?before=` for the next page; `null` on the last.
+    /// Pass as `?before=` for the next page (the run id this page ends on:
+    /// runs started within the same second are never skipped); `null` on the
+    /// last.
     #[serde(default)]
-    pub next_before: Option<crate::Timestamp>,
+    pub next_before: Option<String>,
 }
 
 /// A recorded run shown as a band on a chart.

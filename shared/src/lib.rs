@@ -11,6 +11,7 @@
 //!   sections. Re-exported here, since every client uses them.
 //! - [`api`]: bodies of the HTTP API (`/api/…`), including [`api::ApiError`], the one
 //!   shape of every HTTP error.
+//! - [`series`]: the names of the recorded series `/api/history` answers with.
 //! - This page: [`PROTOCOL_VERSION`], the stream's paths ([`stream_path`]), its
 //!   subprotocols ([`SUBPROTOCOL`], [`TOKEN_SUBPROTOCOL_PREFIX`]), its close codes
 //!   ([`close`]) and its default cadences.
@@ -24,6 +25,7 @@
 //! strings with milliseconds ([`Timestamp`]).
 
 pub mod api;
+pub mod series;
 pub mod ws;
 
 pub use ws::*;

@@ -80,10 +80,10 @@ impl Hub {
         if entry.run.status.is_live() {
             return Err(RunError::AlreadyLive(entry.run.pid.unwrap_or_default()));
         }
-        // Run ids are to the second: the instant is cut there too, so the id and
-        // the recorded start agree.
+        // Run ids (and the stream's start) are to the second; the record keeps
+        // the exact instant, so a run of a few hundred milliseconds does not
+        // read as a second long.
         let now = chrono::Utc::now();
-        let now = now - chrono::Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&now)));
         let started_at = sampling::timestamp_seconds(now);
         let run_id = format!("{pid}-{}", started_at.as_str());
         entry.run = Run {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
 
-use super::schema::{DEVICE, HOST, Metric, RUN, Tier};
+use super::schema::{self, DEVICE, HOST, Metric, RUN, Tier};
 use super::{Store, retention};
 use crate::units::{gb, mb};
 
@@ -31,6 +31,15 @@ const NICE_STEPS: &[u64] = &[
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800,
     604_800,
 ];
+
+/// Where a page of runs starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Before {
+    /// Runs started before this instant, unix ms.
+    Instant(i64),
+    /// Runs after this one in the list's order (the `next_before` of a page).
+    Run(String),
+}
 
 /// What `/api/history` (and a run's report) asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,21 +168,6 @@ fn round(value: f64, decimals: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-/// `min, avg, max` of each metric as read from `tier`.
-fn select_figures(metrics: &[Metric], tier: Tier) -> String {
-    metrics
-        .iter()
-        .map(|m| {
-            let c = m.column;
-            match tier {
-                Tier::Raw => format!("min({c}), avg({c}), max({c})"),
-                _ => format!("min({c}_min), avg({c}_avg), max({c}_max)"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The parts of `[from, to)` each tier answers for when `tier` is chosen: the
 /// tier up to how far it is rolled, the finer one after that.
 fn segments(conn: &Connection, tier: Tier, from: i64, to: i64) -> rusqlite::Result<Vec<(Tier, i64, i64)>> {
@@ -242,22 +236,38 @@ impl Store {
         history(&conn, q, step_s, self.now())
     }
 
-    /// A page of `project`'s runs, newest first, started before `before_ms`.
+    /// A page of `project`'s runs, newest first: all of them, those started
+    /// before an instant, or those after a run in this order (the cursor a page
+    /// hands on, so runs started within the same second are never skipped).
     /// Blocking.
-    pub fn runs(&self, project: &str, limit: u32, before_ms: Option<i64>) -> Result<Runs, QueryError> {
+    pub fn runs(&self, project: &str, limit: u32, before: Option<&Before>) -> Result<Runs, QueryError> {
         let conn = self.reader()?;
         let limit = limit.clamp(1, MAX_RUNS_PAGE);
+        // Runs are ordered by start, then by when they were recorded: run ids
+        // and starts are to the second, so two short runs can share one.
+        let (after_ms, after_row) = match before {
+            None => (i64::MAX, i64::MAX),
+            Some(Before::Instant(ms)) => (*ms, i64::MIN),
+            Some(Before::Run(run_id)) => conn
+                .query_row(
+                    "SELECT started_at, rowid FROM runs WHERE project = ?1 AND run_id = ?2",
+                    params![project, run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or_else(|| QueryError::NotFound(run_id.clone()))?,
+        };
         let mut statement = conn.prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND started_at < ?2
-             ORDER BY started_at DESC, run_id DESC LIMIT ?3"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND (started_at, rowid) < (?2, ?3)
+             ORDER BY started_at DESC, rowid DESC LIMIT ?4"
         ))?;
         let now = self.now();
         let mut runs = statement
-            .query_map(params![project, before_ms.unwrap_or(i64::MAX), limit + 1], |row| record(row, now))?
+            .query_map(params![project, after_ms, after_row, limit + 1], |row| record(row, now))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let next_before = (runs.len() > limit as usize).then(|| {
             runs.truncate(limit as usize);
-            runs.last().map(|r| r.started_at.clone())
+            runs.last().map(|r| r.run_id.clone())
         });
         Ok(Runs { runs, next_before: next_before.flatten() })
     }
@@ -275,15 +285,19 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| QueryError::NotFound(run_id.to_owned()))?;
-        let started: i64 =
-            conn.query_row("SELECT started_at FROM runs WHERE run_id = ?1", [run_id], |r| r.get(0))?;
+        let (started, row): (i64, i64) = conn.query_row(
+            "SELECT started_at, rowid FROM runs WHERE project = ?1 AND run_id = ?2",
+            params![project, run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // The run before it in the runs' order: two short runs may share a second.
         let previous = conn
             .query_row(
                 &format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND started_at < ?2
-                     ORDER BY started_at DESC LIMIT 1"
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND (started_at, rowid) < (?2, ?3)
+                     ORDER BY started_at DESC, rowid DESC LIMIT 1"
                 ),
-                params![project, started],
+                params![project, started, row],
                 |row| record(row, now),
             )
             .optional()?;
@@ -381,7 +395,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         let sql = format!(
             "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}, cores_avg(cores)
              FROM host_{t} WHERE ts >= ?3 AND ts < ?4 GROUP BY bucket",
-            select_figures(HOST, part)
+            schema::aggregates(HOST, part)
         );
         let mut statement = conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params![origin, step, from, to])?;
@@ -403,7 +417,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         let sql = format!(
             "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}, device
              FROM gpu_{t} WHERE ts >= ?3 AND ts < ?4 GROUP BY bucket, device",
-            select_figures(DEVICE, part)
+            schema::aggregates(DEVICE, part)
         );
         let mut statement = conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params![origin, step, from, to])?;
@@ -423,7 +437,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
                  FROM run_{t} WHERE ts >= ?3 AND ts < ?4 AND run_id IN
                      (SELECT run_id FROM runs WHERE (?5 IS NULL OR project = ?5) AND (?6 IS NULL OR run_id = ?6))
                  GROUP BY bucket",
-                select_figures(RUN, part)
+                schema::aggregates(RUN, part)
             );
             let mut statement = conn.prepare_cached(&sql)?;
             let mut rows = statement.query(params![origin, step, from, to, q.project, q.run_id])?;
@@ -444,17 +458,17 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     host.emit(HOST, "", downsampled, &mut out);
     for (i, core) in cores.iter().enumerate() {
         let values = core.iter().map(|a| a.map(|a| round(a.sum / a.weight, 0))).collect();
-        out.series.insert(format!("cpu.core.{i}"), values);
+        out.series.insert(shared::series::cpu_core(i), values);
     }
     for (device, grid) in devices {
-        grid.emit(DEVICE, &format!("gpu.{device}."), downsampled, &mut out);
+        grid.emit(DEVICE, &format!("{}{device}.", shared::series::GPU_DEVICE_PREFIX), downsampled, &mut out);
     }
     let mut names = conn.prepare_cached("SELECT device, name FROM gpu_names")?;
     out.gpu_names = names
         .query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if q.project.is_some() || q.run_id.is_some() {
-        runs.emit(RUN, "run.", downsampled, &mut out);
+        runs.emit(RUN, shared::series::RUN_PREFIX, downsampled, &mut out);
     }
     if let Some(project) = &q.project {
         let mut statement = conn.prepare_cached(

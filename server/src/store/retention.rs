@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Retention;
-use super::schema::{self, DEVICE, HOST, Metric, RUN, Tier};
+use super::schema::{self, DEVICE, HOST, RUN, Tier};
 
 /// How much is rolled up per transaction, so a long backlog (a first start on
 /// an old file) never holds one huge transaction.
@@ -46,20 +46,6 @@ pub(super) fn run(conn: &mut Connection, now_ms: i64, keep: &Retention) -> rusql
     conn.execute_batch("PRAGMA incremental_vacuum(4096);")
 }
 
-fn aggregates(metrics: &[Metric], from: Tier) -> String {
-    metrics
-        .iter()
-        .map(|m| {
-            let c = m.column;
-            match from {
-                Tier::Raw => format!("min({c}), avg({c}), max({c})"),
-                _ => format!("min({c}_min), avg({c}_avg), max({c}_max)"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The roll-up statements from `from` into `into`, for rows in `[?1, ?2)`.
 fn roll_statements(from: Tier, into: Tier) -> [String; 3] {
     let (f, t, size) = (from.suffix(), into.suffix(), into.millis());
@@ -70,21 +56,21 @@ fn roll_statements(from: Tier, into: Tier) -> [String; 3] {
              SELECT (ts / {size}) * {size} AS bucket, {}, cores_avg(cores)
              FROM host_{f} WHERE ts >= ?1 AND ts < ?2 GROUP BY bucket",
             columns(HOST),
-            aggregates(HOST, from)
+            schema::aggregates(HOST, from)
         ),
         format!(
             "INSERT OR REPLACE INTO gpu_{t} (ts, device, {})
              SELECT (ts / {size}) * {size} AS bucket, device, {}
              FROM gpu_{f} WHERE ts >= ?1 AND ts < ?2 GROUP BY bucket, device",
             columns(DEVICE),
-            aggregates(DEVICE, from)
+            schema::aggregates(DEVICE, from)
         ),
         format!(
             "INSERT OR REPLACE INTO run_{t} (run_id, ts, {})
              SELECT run_id, (ts / {size}) * {size} AS bucket, {}
              FROM run_{f} WHERE ts >= ?1 AND ts < ?2 GROUP BY run_id, bucket",
             columns(RUN),
-            aggregates(RUN, from)
+            schema::aggregates(RUN, from)
         ),
     ]
 }

@@ -8,6 +8,7 @@
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
+use shared::series::{self, device, run};
 
 use crate::sampling::{DeviceReading, HostSample, TreeReading};
 
@@ -35,41 +36,41 @@ const fn metric(column: &'static str, series: &'static str, divisor: f64, decima
 
 /// The machine's figures, in the order of [`host_values`].
 pub const HOST: &[Metric] = &[
-    metric("cpu", "cpu.percent", 1.0, 1),
-    metric("mem_used", "memory.used_gb", GIB, 2),
-    metric("mem_total", "memory.total_gb", GIB, 2),
-    metric("swap_used", "swap.used_gb", GIB, 2),
-    metric("swap_total", "swap.total_gb", GIB, 2),
-    metric("net_rx", "network.rx_bytes_per_s", 1.0, 0),
-    metric("net_tx", "network.tx_bytes_per_s", 1.0, 0),
-    metric("disk_read", "disk.read_bytes_per_s", 1.0, 0),
-    metric("disk_write", "disk.write_bytes_per_s", 1.0, 0),
-    metric("disk_used", "disk.used_gb", GIB, 2),
-    metric("disk_total", "disk.total_gb", GIB, 2),
-    metric("load1", "load.one", 1.0, 2),
-    metric("monitor_cpu", "monitor.cpu_percent", 1.0, 2),
-    metric("monitor_rss", "monitor.rss_mb", MIB, 1),
-    metric("gpu", "gpu.percent", 1.0, 1),
-    metric("gpu_mem_used", "gpu.vram_used_gb", GIB, 2),
-    metric("gpu_mem_total", "gpu.vram_total_gb", GIB, 2),
+    metric("cpu", series::CPU_PERCENT, 1.0, 1),
+    metric("mem_used", series::MEMORY_USED_GB, GIB, 2),
+    metric("mem_total", series::MEMORY_TOTAL_GB, GIB, 2),
+    metric("swap_used", series::SWAP_USED_GB, GIB, 2),
+    metric("swap_total", series::SWAP_TOTAL_GB, GIB, 2),
+    metric("net_rx", series::NETWORK_RX, 1.0, 0),
+    metric("net_tx", series::NETWORK_TX, 1.0, 0),
+    metric("disk_read", series::DISK_READ, 1.0, 0),
+    metric("disk_write", series::DISK_WRITE, 1.0, 0),
+    metric("disk_used", series::DISK_USED_GB, GIB, 2),
+    metric("disk_total", series::DISK_TOTAL_GB, GIB, 2),
+    metric("load1", series::LOAD_ONE, 1.0, 2),
+    metric("monitor_cpu", series::MONITOR_CPU_PERCENT, 1.0, 2),
+    metric("monitor_rss", series::MONITOR_RSS_MB, MIB, 1),
+    metric("gpu", series::GPU_PERCENT, 1.0, 1),
+    metric("gpu_mem_used", series::GPU_VRAM_USED_GB, GIB, 2),
+    metric("gpu_mem_total", series::GPU_VRAM_TOTAL_GB, GIB, 2),
 ];
 
 /// Each GPU device's figures (series `gpu.{index}.…`), in the order of
 /// [`device_values`].
 pub const DEVICE: &[Metric] = &[
-    metric("percent", "percent", 1.0, 1),
-    metric("mem_used", "vram_used_gb", GIB, 2),
-    metric("mem_total", "vram_total_gb", GIB, 2),
-    metric("temp", "temperature_c", 1.0, 0),
-    metric("power", "power_w", 1.0, 1),
+    metric("percent", device::PERCENT, 1.0, 1),
+    metric("mem_used", device::VRAM_USED_GB, GIB, 2),
+    metric("mem_total", device::VRAM_TOTAL_GB, GIB, 2),
+    metric("temp", device::TEMPERATURE_C, 1.0, 0),
+    metric("power", device::POWER_W, 1.0, 1),
 ];
 
 /// A run's tree (series `run.…`), in the order of [`tree_values`].
 pub const RUN: &[Metric] = &[
-    metric("cpu", "cpu_percent", 1.0, 1),
-    metric("rss", "rss_mb", MIB, 1),
-    metric("gpu_mem", "gpu_memory_gb", GIB, 2),
-    metric("procs", "process_count", 1.0, 0),
+    metric("cpu", run::CPU_PERCENT, 1.0, 1),
+    metric("rss", run::RSS_MB, MIB, 1),
+    metric("gpu_mem", run::GPU_MEMORY_GB, GIB, 2),
+    metric("procs", run::PROCESS_COUNT, 1.0, 0),
 ];
 
 /// The machine's figures of `s`, in [`HOST`]'s order.
@@ -209,6 +210,22 @@ pub fn columns(metrics: &[Metric], tier: Tier) -> Vec<String> {
             _ => ["min", "avg", "max"].iter().map(|a| format!("{}_{a}", m.column)).collect(),
         })
         .collect()
+}
+
+/// `min, avg, max` of each metric over rows of `tier` (a raw column, or the
+/// tier's own `_min`/`_avg`/`_max`), for roll-ups and queries alike.
+pub fn aggregates(metrics: &[Metric], tier: Tier) -> String {
+    metrics
+        .iter()
+        .map(|m| {
+            let c = m.column;
+            match tier {
+                Tier::Raw => format!("min({c}), avg({c}), max({c})"),
+                _ => format!("min({c}_min), avg({c}_avg), max({c}_max)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn column_list(metrics: &[Metric], tier: Tier) -> String {

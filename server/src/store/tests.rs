@@ -342,3 +342,72 @@ fn a_directory_that_cannot_be_made_degrades_the_store_and_says_why() {
     assert_eq!(health.dropped_samples, 1, "the sample is counted, not silently lost");
     assert!(matches!(store.history(&query(T0, T0 + 1000)), Err(QueryError::Unavailable(_))));
 }
+
+#[test]
+fn the_store_names_its_series_as_the_live_stream_names_a_sample() {
+    // The dashboard appends live samples to the store's history by name: the
+    // two must agree on every series, or a chart would lose its right edge.
+    let dir = Dir::new("names");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
+    let run = run_at("42-a", "p", T0);
+    store.record(Record::Run(run.clone()));
+    tick(&store, T0 + 1000, 50.0, &[&run]);
+    assert!(store.flush(FLUSH), "committed");
+    let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 5000) }).expect("history");
+    let stored: std::collections::BTreeSet<String> = h.series.keys().cloned().collect();
+
+    let sampled = sample(T0 + 1000, 50.0);
+    let sections = sampled.sections();
+    let live = shared::PerfMetrics {
+        run: shared::Run {
+            status: shared::RunStatus::Running,
+            process: Some(tree(50.0, 150).to_contract()),
+            ..shared::Run::default()
+        },
+        cpu: sections.cpu,
+        memory: sections.memory,
+        gpu: sections.gpu,
+        network: sections.network,
+        disk: sections.disk,
+        monitor: sections.monitor,
+        ..shared::PerfMetrics::default()
+    };
+    let named: std::collections::BTreeSet<String> =
+        shared::series::sample_values(&live).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(stored, named, "the store's series and a live sample's names");
+}
+
+#[test]
+fn runs_started_in_the_same_second_are_all_paged_and_compared() {
+    // An agent's short commands: three runs within one second (run ids and
+    // starts are to the second).
+    let dir = Dir::new("same-second");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
+    for (i, id) in ["1-a", "2-b", "3-c"].iter().enumerate() {
+        let mut run = run_at(id, "p", T0);
+        run.end(at(T0 + 100 * (i as i64 + 1)), RunOutcome::Exited);
+        run.exit_code = Some(i as i32);
+        store.record(Record::Run(run));
+    }
+    assert!(store.flush(FLUSH), "committed");
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.runs("p", 1, before.as_ref()).expect("a page");
+        seen.extend(page.runs.iter().map(|r| r.run_id.clone()));
+        match page.next_before {
+            Some(next) => before = Some(query::Before::Run(next)),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["3-c", "2-b", "1-a"], "newest first, none skipped");
+    let report = store.report("p", "2-b").expect("report");
+    assert_eq!(report.previous.map(|p| p.run_id).as_deref(), Some("1-a"), "the one recorded before it");
+    assert!(store.report("p", "1-a").expect("report").previous.is_none());
+    let before_all = store.runs("p", 10, Some(&query::Before::Instant(T0))).expect("runs");
+    assert!(before_all.runs.is_empty(), "none started before that instant");
+    assert!(matches!(
+        store.runs("p", 1, Some(&query::Before::Run("9-z".into()))),
+        Err(QueryError::NotFound(_))
+    ));
+}

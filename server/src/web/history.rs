@@ -19,6 +19,7 @@ use shared::api::{ExitAccepted, ExitReport, HistorySeries, RunOutcome, RunRecord
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, Project, QueryPairs, RunPath};
+use crate::store::query::Before;
 use crate::store::{HistoryQuery, QueryError, Store, query};
 
 /// The parameters of one request, each allowed name at most once.
@@ -71,6 +72,25 @@ impl Params {
             .transpose()
     }
 
+    /// `before`: an instant, or the run id a page of runs ended on (its
+    /// `next_before`: `{pid}-{started_at}`).
+    fn before(&self) -> Result<Option<Before>, ApiError> {
+        let Some(text) = self.text("before") else { return Ok(None) };
+        if let Some(at) = self.instant("before").ok().flatten() {
+            return Ok(Some(Before::Instant(at.timestamp_millis())));
+        }
+        match text.split_once('-') {
+            Some((pid, at))
+                if !pid.is_empty()
+                    && pid.bytes().all(|b| b.is_ascii_digit())
+                    && DateTime::parse_from_rfc3339(at).is_ok() =>
+            {
+                Ok(Some(Before::Run(text.to_owned())))
+            }
+            _ => Err(invalid("before", BEFORE)),
+        }
+    }
+
     fn csv(&self) -> Result<bool, ApiError> {
         match self.text("format") {
             None | Some("json") => Ok(false),
@@ -79,6 +99,9 @@ impl Params {
         }
     }
 }
+
+/// What `before` takes.
+const BEFORE: &str = "an RFC 3339 instant, or the next_before of a page of runs";
 
 fn invalid(field: &str, expected: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: expected {expected}"))
@@ -151,10 +174,12 @@ pub async fn runs(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(pairs, &["limit", "before", "format"])?;
     let limit = params.number("limit", 1..=u64::from(query::MAX_RUNS_PAGE))?.unwrap_or(50) as u32;
-    let before = params.instant("before")?.map(|t| t.timestamp_millis());
+    let before = params.before()?;
     let csv = params.csv()?;
     let name = project.to_string();
-    let page = blocking(store(&state)?, move |store| store.runs(&name, limit, before)).await?;
+    let page = blocking(store(&state)?, move |store| store.runs(&name, limit, before.as_ref()))
+        .await
+        .map_err(|err| if err.code == "no_such_run" { invalid("before", BEFORE) } else { err })?;
     Ok(if csv {
         csv_response(&format!("{project}-runs"), runs_csv(&page.runs))
     } else {
