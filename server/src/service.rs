@@ -105,6 +105,8 @@ pub async fn run(
     }
     let hub = Arc::new(hub);
     let state = AppState::with_store(&config, hub.clone(), store.clone(), token.clone());
+    let perfwatch_every = Duration::from_millis(shared::perfwatch::PERFWATCH_INTERVAL_MS);
+    tokio::spawn(crate::hub::perfwatch::run(hub.clone(), perfwatch_every, token.clone()));
     let sampler = tokio::spawn(supervise_sampling(hub, token.clone()));
 
     let trigger = token.clone();

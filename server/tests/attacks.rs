@@ -50,6 +50,7 @@ async fn a_rebound_host_is_refused_on_every_route() {
         ("GET", "/api/projects/demo/metrics", &rebound[..]),
         ("GET", "/metrics", &rebound[..]),
         ("GET", "/ws/projects/demo", &upgrade[..]),
+        ("GET", shared::perfwatch::PERFWATCH_PATH, &upgrade[..]),
         ("POST", "/api/projects/demo/run/pause", &rebound[..]),
     ] {
         let reply = raw_http(server.addr, method, path, headers, None).await;

@@ -12,6 +12,7 @@
 //! - [`api`]: bodies of the HTTP API (`/api/…`), including [`api::ApiError`], the one
 //!   shape of every HTTP error.
 //! - [`series`]: the names of the recorded series `/api/history` answers with.
+//! - [`perfwatch`]: the `/api/ws/metrics` stream in PerfWatch's shape.
 //! - This page: [`PROTOCOL_VERSION`], the stream's paths ([`stream_path`]), its
 //!   subprotocols ([`SUBPROTOCOL`], [`TOKEN_SUBPROTOCOL_PREFIX`]), its close codes
 //!   ([`close`]) and its default cadences.
@@ -25,6 +26,7 @@
 //! strings with milliseconds ([`Timestamp`]).
 
 pub mod api;
+pub mod perfwatch;
 pub mod series;
 pub mod ws;
 

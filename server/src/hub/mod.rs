@@ -12,10 +12,12 @@
 //! - [`runs`]: the run's lifecycle and the signals sent to its process tree.
 //! - [`tokens`]: token reports.
 //! - [`history`]: the replay ring.
+//! - [`perfwatch`]: PerfWatch's machine-wide stream, every five seconds.
 //! - [`record`]: what is handed on to be remembered (to a [`Recorder`]: the
 //!   store), without the hub ever waiting on it.
 
 mod history;
+pub mod perfwatch;
 pub mod project;
 pub mod record;
 mod runs;
@@ -98,6 +100,8 @@ pub struct Hub {
     cadence: Notify,
     /// Where ticks and runs are handed on to be remembered (the store), if anywhere.
     recorder: Option<Arc<dyn Recorder>>,
+    /// PerfWatch's stream of the machine's samples.
+    perfwatch: perfwatch::PerfWatchFeed,
 }
 
 #[derive(Debug, Default)]
@@ -269,7 +273,13 @@ impl Hub {
             inner: Mutex::default(),
             cadence: Notify::new(),
             recorder: None,
+            perfwatch: perfwatch::PerfWatchFeed::default(),
         }
+    }
+
+    /// PerfWatch's stream (`/api/ws/metrics`).
+    pub fn perfwatch(&self) -> &perfwatch::PerfWatchFeed {
+        &self.perfwatch
     }
 
     /// The same hub, handing ticks and runs on to `recorder`.

@@ -1,7 +1,8 @@
 //! The web layer, the only one that knows HTTP: [`app`] builds the router (also
 //! used by tests with `oneshot`) over the shared [`AppState`].
 //!
-//! - [`ws`]: the `/ws/projects/{project}` socket, its reader and writer halves.
+//! - [`ws`]: the `/ws/projects/{project}` socket, its reader and writer halves;
+//!   [`perfwatch`]: PerfWatch's `/api/ws/metrics` stream over the same halves.
 //! - [`api`]: the HTTP API; [`prometheus`]: `GET /metrics`; [`history`]: runs,
 //!   run reports and history from the store.
 //! - [`guard`]: the Host allowlist and the browser-origin rules, on every route;
@@ -16,6 +17,7 @@ mod error;
 mod extract;
 mod guard;
 mod history;
+mod perfwatch;
 mod prometheus;
 mod ws;
 
@@ -123,6 +125,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         // The socket checks its token itself, to close with 4001 and a reason the
         // browser can show.
         .route(&format!("{}{{project}}", shared::STREAM_PATH_PREFIX), get(ws::handler))
+        .route(shared::perfwatch::PERFWATCH_PATH, get(perfwatch::handler))
         .route("/api/health", get(health))
         .merge(protected)
         // Unknown API paths are JSON errors, never the frontend's page.

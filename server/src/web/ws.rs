@@ -1,4 +1,5 @@
-//! `GET /ws/projects/{project}`: the per-client socket.
+//! `GET /ws/projects/{project}`: the per-client socket; its upgrade checks and its
+//! reader and writer also serve PerfWatch's stream ([`super::perfwatch`]).
 //!
 //! Before the upgrade (and after the guard's Host and Origin checks, 403): the
 //! project name is checked (400) and a connection slot taken (503), each refused
@@ -23,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::{ClientMsg, ErrorCode, ErrorMsg, ServerMsg, close};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
@@ -62,6 +63,30 @@ pub async fn handler(
         Ok(project) => project,
         Err(err) => return err.into_response(),
     };
+    let unlisted = state.config.projects.as_ref().is_some_and(|p| !p.contains(&project));
+    let refusal = unlisted.then(|| (close::UNKNOWN_PROJECT, "unknown project".to_owned()));
+    upgrade(&state, ws, &headers, query.as_deref(), refusal, move |socket, state, slot| {
+        serve(socket, project, state, slot)
+    })
+}
+
+/// What every stream does before and at the upgrade: refuses a request that is
+/// not an upgrade (400) or finds no free connection slot (503), in the one error
+/// shape; then upgrades, and closes at once with the reason when the credential
+/// is missing or bad (4001) or `refusal` says so, before any data; else hands
+/// the socket to `serve`.
+pub(super) fn upgrade<F, Fut>(
+    state: &Arc<AppState>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    refusal: Option<(u16, String)>,
+    serve: F,
+) -> Response
+where
+    F: FnOnce(WebSocket, Arc<AppState>, ConnectionSlot) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => {
@@ -73,13 +98,11 @@ pub async fn handler(
         let message = format!("too many connections (at most {})", state.config.max_connections);
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message).into_response();
     };
-    let refusal = match auth::check(&state.config.auth, &headers, query.as_deref()) {
+    let refusal = match auth::check(&state.config.auth, headers, query) {
         Err(err) => Some((close::UNAUTHORIZED, err.to_string())),
-        Ok(()) if state.config.projects.as_ref().is_some_and(|p| !p.contains(&project)) => {
-            Some((close::UNKNOWN_PROJECT, "unknown project".to_owned()))
-        }
-        Ok(()) => None,
+        Ok(()) => refusal,
     };
+    let state = state.clone();
     ws.protocols([shared::SUBPROTOCOL])
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
@@ -89,7 +112,7 @@ pub async fn handler(
         .on_upgrade(move |socket| async move {
             match refusal {
                 Some((code, reason)) => close_with(socket, code, reason).await,
-                None => serve(socket, project, state, slot).await,
+                None => serve(socket, state, slot).await,
             }
         })
 }
@@ -132,9 +155,9 @@ impl LastHeard {
     }
 }
 
-async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, _slot: ConnectionSlot) {
+async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, slot: ConnectionSlot) {
     let mut socket = socket;
-    let subscription = match state.hub.subscribe(&project) {
+    let Subscription { history, frames } = match state.hub.subscribe(&project) {
         Ok(subscription) => subscription,
         Err(err) => {
             let refusal = ServerMsg::Error(ErrorMsg { code: ErrorCode::Busy, message: err.to_string() });
@@ -144,6 +167,21 @@ async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, _s
             return close_with(socket, close::TOO_MANY_PROJECTS, "too many projects".to_owned()).await;
         }
     };
+    stream(socket, history, frames, state, slot, project.as_str()).await
+}
+
+/// Serves one accepted socket until either side ends it: `first` (a history
+/// replay, or the newest frame), then every newer frame of `frames`, with the
+/// reader's replies and the server's pings in between. `who` names the stream
+/// in logs.
+pub(super) async fn stream(
+    socket: WebSocket,
+    first: Option<Frame>,
+    frames: watch::Receiver<Option<Frame>>,
+    state: Arc<AppState>,
+    _slot: ConnectionSlot,
+    who: &str,
+) {
     let (sink, stream) = socket.split();
     let (outgoing, replies) = mpsc::channel(8);
     let last_heard = LastHeard::new();
@@ -151,26 +189,27 @@ async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, _s
     // writer by cancelling `done`.
     let done = CancellationToken::new();
     let writer = async {
-        write(sink, subscription, replies, &state, &last_heard, &project).await;
+        write(sink, first, frames, replies, &state, &last_heard, who).await;
         done.cancel();
     };
     tokio::join!(read(stream, outgoing, &last_heard, &done), writer);
 }
 
-/// The writer half: history, frames, replies, pings, and the close.
+/// The writer half: the first frame, newer frames, replies, pings, and the close.
 async fn write(
     mut sink: SplitSink<WebSocket, Message>,
-    Subscription { history, mut frames }: Subscription,
+    first: Option<Frame>,
+    mut frames: watch::Receiver<Option<Frame>>,
     mut replies: mpsc::Receiver<Outgoing>,
     state: &AppState,
     last_heard: &LastHeard,
-    project: &ProjectName,
+    who: &str,
 ) {
     let timeout = state.config.send_timeout;
     // The recent samples first, so charts fill at once; they end with the current
     // frame, which the receiver counts as seen.
-    if let Some(history) = history
-        && !send(&mut sink, timeout, Message::Text(text_of(&history))).await
+    if let Some(first) = first
+        && !send(&mut sink, timeout, Message::Text(text_of(&first))).await
     {
         return;
     }
@@ -185,7 +224,7 @@ async fn write(
             }
             changed = frames.changed() => {
                 if changed.is_err() {
-                    return; // The hub dropped the project: the server is going away.
+                    return; // The hub dropped the channel: the server is going away.
                 }
                 let frame = frames.borrow_and_update().clone();
                 match frame {
@@ -195,7 +234,7 @@ async fn write(
             }
             _ = pings.tick() => {
                 if last_heard.silent_for() > state.config.client_timeout {
-                    tracing::debug!("dropping a silent client of {project}");
+                    tracing::debug!("dropping a silent client of {who}");
                     return;
                 }
                 Message::Ping(Default::default())
