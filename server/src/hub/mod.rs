@@ -428,6 +428,11 @@ impl Hub {
         }
     }
 
+    /// The newest host sample, exactly as read.
+    pub fn latest_sample(&self) -> Option<Arc<HostSample>> {
+        self.lock().last.clone()
+    }
+
     /// The newest host sample and every tracked project, exactly as read.
     pub fn snapshot(&self) -> (Option<Arc<HostSample>>, Vec<ProjectSnapshot>) {
         let inner = self.lock();
