@@ -7,7 +7,9 @@
 #   3. the release wasm bundle's size, raw and gzipped;
 #   4. sample-to-DOM latency of the release frontend in headless Chromium;
 #   5. the release binary's size and start-up time to the first byte of its page;
-#   6. the store: 30 simulated days at 1 Hz, its size, write and query costs.
+#   6. the store: 30 simulated days at 1 Hz, its size, write and query costs;
+#   7. the dashboard's charts: a day at 1 Hz drawn in headless Chromium with uPlot,
+#      with and without decimation, against a bare canvas polyline.
 # Arguments go to the load tool (e.g. --clients 1,100 --seconds 5 --rest-seconds 10).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -41,10 +43,11 @@ say "Frontend bundle (release, wasm-opt -Oz)"
 trunk build --release --config trunk.toml --skip-version-check >/dev/null
 # The server embeds the bundle: rebuilt with this one for the start-up figure.
 cargo build --release --locked -p server --bin perfmon 2>/dev/null
-wasm=$(ls dist/*.wasm)
 echo "| file | raw | gzip -9 |"
 echo "|---|---:|---:|"
-printf '| %s | %d KB | %d KB |\n' "$(basename "$wasm")" $(( $(stat -c %s "$wasm") / 1000 )) $(( $(gzip -9c "$wasm" | wc -c) / 1000 ))
+for file in dist/*.wasm dist/*.js; do
+  printf '| %s | %d KB | %d KB |\n' "$(basename "$file")" $(( $(stat -c %s "$file") / 1000 )) $(( $(gzip -9c "$file" | wc -c) / 1000 ))
+done
 
 say "Sample-to-DOM latency (release frontend, headless Chromium)"
 ./target/release/dom_latency
@@ -54,3 +57,9 @@ say "The release binary: size, and start-up to the first byte of its page"
 
 say "The store: 30 simulated days at 1 Hz (a few minutes)"
 cargo bench --locked -p server --bench store 2>/dev/null
+
+say "The dashboard's charts: one day at 1 Hz on a 1,200 px chart, headless Chromium (ms)"
+echo "| drawing | median | max (of 15) |"
+echo "|---|---:|---:|"
+cargo test --locked -p frontend --release --target wasm32-unknown-unknown --test chart_bench -- --include-ignored --nocapture 2>&1 |
+  sed -n 's/.*chart-bench \(| .*\)/\1/p'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing PerfMon needs, skipping whatever is already
 # there at the right version: the wasm32 target, Trunk, wasm-bindgen-cli (the exact
-# version in Cargo.lock), binaryen's wasm-opt, and for the tests Chromium,
-# ChromeDriver and promtool (Debian's prometheus package, for the /metrics lint).
+# version in Cargo.lock), binaryen's wasm-opt, the frontend's npm packages (uPlot,
+# pinned in frontend/package-lock.json), and for the tests Chromium, ChromeDriver
+# and promtool (Debian's prometheus package, for the /metrics lint).
 #   scripts/setup.sh               everything
 #   scripts/setup.sh --build-only  only what building needs (install.sh, run.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -62,8 +63,16 @@ if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSI
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
 fi
 
+# The charts' library, exactly as the lock file pins it (the frontend embeds it).
+uplot_wanted="$(node -p "require('$ROOT/frontend/package-lock.json').packages['node_modules/uplot'].version")"
+uplot_have="$(node -p "try { require('$ROOT/frontend/node_modules/uplot/package.json').version } catch (e) { '' }")"
+if [ "$uplot_have" != "$uplot_wanted" ]; then
+  say "Installing the frontend's npm packages (uPlot $uplot_wanted) into frontend/node_modules"
+  npm ci --silent --no-audit --no-fund --prefix "$ROOT/frontend"
+fi
+
 if $build_only; then
-  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}')"
+  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted"
 else
-  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
+  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted, $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
 fi

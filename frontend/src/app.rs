@@ -1,41 +1,47 @@
-//! The root component: reads the project (`?project=`) and the token budget
-//! (`?budget=`) from the page URL, subscribes to the project's stream, and hands
-//! the data to the header's PerfMon button.
+//! The root component: reads the page from the URL ([`Route`]), subscribes to
+//! the project's stream, hands the data to the header's PerfMon button and the
+//! page's feed to the page.
 
 use yew::prelude::*;
 
 use crate::components::panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{Footer, Header, PerfMonButton, StoreBanner};
-use crate::hooks::{use_perf_metrics, use_server_info};
-
-/// The project watched when the URL names none (`?project=NAME`).
-pub const DEFAULT_PROJECT: &str = "default";
+use crate::hooks::{use_color_scheme, use_perf_metrics, use_server_info};
+use crate::pages::{Dashboard, RunReportPage};
+use crate::route::{Route, dashboard_href, query_param, token};
 
 /// The PerfMon app.
 #[function_component(App)]
 pub fn app() -> Html {
-    let project = use_memo((), |_| query_param("project").unwrap_or_else(|| DEFAULT_PROJECT.to_owned()));
+    let route = use_memo((), |_| Route::current());
+    let project = route.project().to_owned();
     let budget =
         use_memo((), |_| query_param("budget").and_then(|b| b.parse::<u64>().ok()).filter(|b| *b > 0));
     let data = use_perf_metrics(&project);
     let server = use_server_info();
+    let scheme = use_color_scheme();
+    let page = match &*route {
+        Route::Dashboard { project } => html! {
+            <Dashboard project={project.clone()} feed={data.feed.clone()} {scheme} />
+        },
+        Route::RunReport { project, run_id } => html! {
+            <RunReportPage project={project.clone()} run_id={run_id.clone()} {scheme} />
+        },
+        Route::NotFound => html! {
+            <div class="report">
+                <h1 class="report__title">{ "No such page" }</h1>
+                <p><a href={dashboard_href(&project, token().as_deref())}>{ "Open the dashboard" }</a></p>
+            </div>
+        },
+    };
     html! {
         <>
-            <Header project={AttrValue::from((*project).clone())}>
+            <Header project={AttrValue::from(project.clone())}>
                 <PerfMonButton {data} token_budget={budget.unwrap_or(DEFAULT_TOKEN_BUDGET)} />
             </Header>
             <StoreBanner server={server.clone()} />
-            <main class="content">
-                <p>{ "Open the PerfMon panel from the header to watch this machine and the project's agent run live." }</p>
-            </main>
+            <main class="content">{ page }</main>
             <Footer {server} />
         </>
     }
-}
-
-/// A non-empty `?name=` value of the page URL.
-fn query_param(name: &str) -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
-    params.get(name).filter(|p| !p.is_empty())
 }

@@ -1,26 +1,36 @@
-//! PerfMon's browser panel: a Yew app that shows the machine and the project's
-//! agent run live, from the server's `/ws/projects/{project}` stream.
+//! PerfMon's browser app: a Yew app that shows the machine and the project's
+//! agent run live, from the server's `/ws/projects/{project}` stream, in the
+//! header's panel and on a dashboard of charts over hours and days from the
+//! server's store, with a report per run.
 //!
 //! # Layout
-//! Data walks one way: stream → state → components; the view's plain functions
-//! serve state and components alike.
+//! Data walks one way: stream → state → components → pages; the view's plain
+//! functions serve state and components alike.
 //!
-//! - [`stream`]: where samples come from — the socket (reconnecting with backoff),
-//!   a one-second clock, and in dev builds the mock as one more source.
-//! - [`state`]: the reducer that turns their events into what is shown (and skips
-//!   renders nothing visible changed), and the series behind the sparklines.
-//! - [`hooks::use_perf_metrics`]: the hook the design names, a thin composition
-//!   of the sources and the state.
-//! - [`view`]: formatting, time, and the panel's display values; unit-tested
-//!   natively.
+//! - [`stream`]: where data comes from — the socket (reconnecting with backoff),
+//!   a one-second clock, the store's history and runs over HTTP, and in dev
+//!   builds the mock as one more source of each.
+//! - [`state`]: the reducer that turns the stream's events into what the panel
+//!   shows (and skips renders nothing visible changed), the sparklines' series,
+//!   the feed of every sample for the charts, the charts' timeline and range.
+//! - [`hooks`]: `use_perf_metrics` (the hook the design names, a thin
+//!   composition of the sources and the state), the server's health, the colour
+//!   scheme, fetches.
+//! - [`view`]: formatting, time, decimation, runs in words, and the panel's
+//!   display values; unit-tested natively.
 //! - [`components`]: one file per component — the header, the PerfMon button with
-//!   its Live/Idle badge, and the panel it opens through a portal into `<body>`,
-//!   one component per section.
-//! - [`app`]: the root component; only wires the hook to the components.
+//!   its Live/Idle badge and the panel it opens through a portal into `<body>`
+//!   (one component per section), the charts (uPlot), the runs' table, summary
+//!   and comparison.
+//! - [`pages`]: the dashboard and the run report.
+//! - [`route`]: which page the URL names, and the links between them.
+//! - [`app`]: the root component; only wires the hooks to the header and the page.
 
 pub mod app;
 pub mod components;
 pub mod hooks;
+pub mod pages;
+pub mod route;
 pub mod state;
 pub mod stream;
 pub mod view;

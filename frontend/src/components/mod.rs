@@ -1,11 +1,14 @@
-//! Components: one file each; the panel is a folder of one component per section.
+//! Components: one file each; the panel is a folder of one component per section,
+//! the dashboard's charts and the runs' views folders of their own.
 
 pub mod badge;
+pub mod charts;
 pub mod footer;
 pub mod header;
 pub mod meter;
 pub mod panel;
 pub mod perfmon_button;
+pub mod runs;
 pub mod sparkline;
 pub mod store_banner;
 

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use shared::{PerfMetrics, ServerMsg};
 use yew::Reducible;
 
+use super::feed::Feed;
 use super::series::Series;
 use crate::stream::Event;
 use crate::view::panel::PanelView;
@@ -50,6 +51,9 @@ pub struct PerfState {
     pub mock: bool,
     /// Recent samples for the sparklines; updated in place, read at render.
     pub series: Rc<RefCell<Series>>,
+    /// Every sample as it arrives, for the dashboard's charts (the same feed for
+    /// the whole life of the hook).
+    pub feed: Feed,
     /// When the newest sample arrived (ms since the epoch, browser clock), and its
     /// cadence; kept outside the compared state so arrivals alone cause no render.
     freshness: Rc<Cell<(f64, u64)>>,
@@ -65,6 +69,7 @@ impl Default for PerfState {
             stale: false,
             mock: false,
             series: Rc::default(),
+            feed: Feed::default(),
             freshness: Rc::default(),
         }
     }

@@ -1,10 +1,17 @@
 //! The dev-build mock: deterministic smooth waves shown while no live data is
-//! there, so the panel can be developed with `PERFMON_MOCK=1 trunk serve` and no
-//! server. Compiled only into debug builds; release bundles contain none of it.
+//! there, so the panel and the dashboard can be developed with
+//! `PERFMON_MOCK=1 trunk serve` and no server — a live sample every tick, the
+//! history of any range from the same waves, and two runs with their reports.
+//! Compiled only into debug builds; release bundles contain none of it.
 
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
-use shared::{Cpu, Gpu, GpuDevice, Memory, PerfMetrics, Run, RunStatus, Timestamp, Tokens};
+use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
+use shared::{
+    Cpu, Disk, Gpu, GpuDevice, Memory, Network, PerfMetrics, Run, RunProcess, RunStatus, Timestamp, Tokens,
+};
 
 /// A string that only mock data carries, so a test can prove the release
 /// bundle has no mock in it.
@@ -93,6 +100,8 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         }
     };
     let session = (12_000.0 + 28.0 * t + wave(t, 22.0, 0.6, -300.0, 300.0)).clamp(0.0, 120_000.0);
+    let per_core =
+        (0..4).map(|c| round1(wave(t, 6.0 + f64::from(c) * 2.0, f64::from(c), 5.0, 95.0))).collect();
     PerfMetrics {
         timestamp: Timestamp(String::new()),
         project: project.to_owned(),
@@ -108,19 +117,170 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
             total_session: session.round() as u64,
             available: true,
         },
-        cpu: Cpu { percent: Some(round1(cpu)), per_core: Vec::new(), load_average: None },
+        cpu: Cpu { percent: Some(round1(cpu)), per_core, load_average: None },
         memory: Memory {
             used_gb: Some(round1(used)),
             total_gb: Some(16.0),
             percent: Some(round1(used * 100.0 / 16.0)),
-            ..Memory::default()
+            swap_used_gb: Some(round1(wave(t, 300.0, 0.0, 0.0, 1.5))),
+            swap_total_gb: Some(4.0),
         },
         gpu,
+        network: Network {
+            rx_bytes_per_s: Some(wave(t, 20.0, 0.3, 20_000.0, 2_400_000.0).round()),
+            tx_bytes_per_s: Some(wave(t, 26.0, 1.3, 5_000.0, 600_000.0).round()),
+            ..Network::default()
+        },
+        disk: Disk {
+            read_bytes_per_s: Some(wave(t, 40.0, 2.0, 0.0, 8_000_000.0).round()),
+            write_bytes_per_s: Some(wave(t, 33.0, 0.7, 0.0, 3_000_000.0).round()),
+            used_gb: Some(194.3),
+            total_gb: Some(512.0),
+        },
         seq,
         instance: MOCK_MARKER.to_owned(),
         interval_ms: interval_ms(t),
         ..PerfMetrics::default()
     }
+}
+
+thread_local! {
+    /// When the mock started (unix ms): its waves run from here, into the past
+    /// for history, so the live edge continues the history without a jump.
+    static EPOCH: Cell<Option<f64>> = const { Cell::new(None) };
+}
+
+/// The mock's time zero (unix ms), fixed at its first use.
+pub fn epoch() -> f64 {
+    EPOCH.with(|e| {
+        *e.get().get_or_insert_with(|| {
+            let now = js_sys::Date::now();
+            e.set(Some(now));
+            now
+        })
+    })
+}
+
+/// Seconds of the mock's waves at `ms` (unix ms).
+fn wave_time(ms: f64) -> f64 {
+    (ms - epoch()) / 1000.0
+}
+
+/// The mock's two runs, newest first: `(id offset, label, start and end in
+/// seconds before the epoch, exit code)`.
+const RUNS: [(&str, &str, f64, f64, i32); 2] = [
+    ("4242", "mock tests", 12.0 * 60.0, 4.0 * 60.0, 3),
+    ("4141", "mock build", 3.0 * 3600.0, 2.0 * 3600.0 + 35.0 * 60.0, 0),
+];
+
+fn mock_run(i: usize, project: &str) -> RunRecord {
+    let (pid, label, start, end, code) = RUNS[i];
+    let (start_ms, end_ms) = (epoch() - start * 1000.0, epoch() - end * 1000.0);
+    let iso = |ms: f64| Timestamp(String::from(js_sys::Date::new(&ms.into()).to_iso_string()));
+    RunRecord {
+        run_id: format!("{pid}-{MOCK_MARKER}-{i}"),
+        project: project.to_owned(),
+        label: Some(format!("{label} ({MOCK_MARKER})")),
+        pid: pid.parse().unwrap_or(1),
+        started_at: iso(start_ms),
+        ended_at: Some(iso(end_ms)),
+        status: RunOutcome::Exited,
+        exit_code: Some(code),
+        signal: None,
+        duration_s: start - end,
+        cpu_seconds: (start - end) * 1.4,
+        peak_cpu_percent: Some(if code == 0 { 96.5 } else { 71.0 }),
+        peak_rss_mb: Some(if code == 0 { 5120.4 } else { 2210.0 }),
+        peak_gpu_memory_gb: None,
+        peak_process_count: if code == 0 { 14 } else { 6 },
+        tokens: if code == 0 { 48_200 } else { 12_900 },
+    }
+}
+
+fn bands(from: f64, to: f64, project: &str) -> Vec<RunBand> {
+    (0..RUNS.len())
+        .map(|i| mock_run(i, project))
+        .filter_map(|r| {
+            let start = crate::view::time::epoch_millis(r.started_at.as_str())?;
+            let end = crate::view::time::epoch_millis(r.ended_at.as_ref()?.as_str())?;
+            (end >= from && start <= to).then(|| RunBand {
+                run_id: r.run_id.clone(),
+                label: r.label.clone(),
+                start_ms: start as i64,
+                end_ms: Some(end as i64),
+                status: r.status,
+            })
+        })
+        .collect()
+}
+
+/// The mock's history of `[from, to]` (unix ms) at about 1,000 points, with the
+/// runs in it as bands and their trees' series.
+pub fn history(from: f64, to: f64) -> HistorySeries {
+    let project = "mock";
+    let step_s = (((to - from) / 1000.0 / 1000.0).ceil() as u64).max(1);
+    let runs = bands(from, to, project);
+    let mut series: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+    let mut timestamps = Vec::new();
+    let mut ms = (from / 1000.0).floor() * 1000.0;
+    while ms <= to {
+        let t = wave_time(ms);
+        let mut m = metrics(project, t, 0);
+        if let Some(band) =
+            runs.iter().find(|b| (b.start_ms as f64) <= ms && b.end_ms.is_some_and(|e| ms <= e as f64))
+        {
+            m.run = Run {
+                status: RunStatus::Running,
+                run_id: Some(band.run_id.clone()),
+                process: Some(RunProcess {
+                    cpu_percent: Some(round1(wave(t, 45.0, 0.0, 20.0, 90.0))),
+                    rss_mb: Some(round1(wave(t, 120.0, 0.5, 600.0, 2000.0))),
+                    gpu_memory_gb: None,
+                    process_count: 6,
+                    gpu_memory_reason: None,
+                }),
+                ..Run::default()
+            };
+        }
+        let n = timestamps.len();
+        for (name, value) in shared::series::sample_values(&m) {
+            series.entry(name).or_insert_with(|| vec![None; n]).push(value);
+        }
+        // A series this sample lacks (the GPU while it is switched off) has
+        // nothing at this point.
+        series.values_mut().filter(|values| values.len() == n).for_each(|values| values.push(None));
+        timestamps.push(ms as i64);
+        ms += step_s as f64 * 1000.0;
+    }
+    HistorySeries {
+        step_s,
+        tier: "mock".into(),
+        timestamps,
+        series,
+        gpu_names: [("0".to_owned(), format!("Mock GPU ({MOCK_MARKER})"))].into(),
+        runs,
+        ..HistorySeries::default()
+    }
+}
+
+/// The mock's runs of `project`, newest first.
+pub fn runs(project: &str, limit: usize, before: Option<&str>) -> Runs {
+    let runs = (0..RUNS.len())
+        .map(|i| mock_run(i, project))
+        .filter(|r| before.is_none_or(|b| r.started_at.as_str() < b))
+        .take(limit)
+        .collect();
+    Runs { runs, next_before: None }
+}
+
+/// The report of one of the mock's runs.
+pub fn report(project: &str, run_id: &str) -> Option<RunReport> {
+    let i = (0..RUNS.len()).find(|i| mock_run(*i, project).run_id == run_id)?;
+    let run = mock_run(i, project);
+    let start = crate::view::time::epoch_millis(run.started_at.as_str())?;
+    let end = crate::view::time::epoch_millis(run.ended_at.as_ref()?.as_str())?;
+    let previous = (i + 1 < RUNS.len()).then(|| mock_run(i + 1, project));
+    Some(RunReport { run, previous, history: history(start, end) })
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Where samples come from: the server's socket ([`socket`], reconnecting with
-//! [`backoff`]), a one-second [`clock`], and in dev builds the [`mock`] as one more
-//! source. Each reports [`Event`]s; [`crate::state`] turns them into what the
-//! components show.
+//! Where data comes from: the server's socket ([`socket`], reconnecting with
+//! [`backoff`]), a one-second [`clock`], the store over HTTP ([`http`]), and in
+//! dev builds the [`mock`] as one more source of each. The live sources report
+//! [`Event`]s; [`crate::state`] turns them into what the components show.
 
 pub mod backoff;
 pub mod clock;
+pub mod http;
 #[cfg(debug_assertions)]
 pub mod mock;
 pub mod socket;

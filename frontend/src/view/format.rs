@@ -93,9 +93,135 @@ pub fn level(value: Option<f64>) -> &'static str {
     }
 }
 
+/// The unit of a chart's values, as the series names carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// 0–100 (a core's or the machine's share).
+    Percent,
+    /// GB (GiB), as the stream sends sizes.
+    Gigabytes,
+    /// MB (MiB).
+    Megabytes,
+    /// Bytes per second, shown in decimal units as the panel does.
+    BytesPerSecond,
+    /// °C.
+    Celsius,
+    /// W.
+    Watts,
+    /// A plain count (processes).
+    Count,
+}
+
+impl Unit {
+    /// A value as the chart's readout and text alternative show it.
+    pub fn format(self, value: f64) -> String {
+        if !value.is_finite() {
+            return NOT_AVAILABLE.to_owned();
+        }
+        match self {
+            Unit::Percent => format!("{value:.1} %"),
+            Unit::Gigabytes => format!("{value:.2} GB"),
+            Unit::Megabytes if value >= 1024.0 => format!("{:.2} GB", value / 1024.0),
+            Unit::Megabytes => format!("{value:.1} MB"),
+            Unit::BytesPerSecond => format!("{}/s", scaled_bytes(value.max(0.0))),
+            Unit::Celsius => format!("{value:.0} °C"),
+            Unit::Watts => format!("{value:.0} W"),
+            Unit::Count => format!("{value:.0}"),
+        }
+    }
+
+    /// An axis label, as short as the tick allows and in one unit along the
+    /// whole axis, the one its `top` reads best in (`40 %`, `8 GB`, `1.5 MB/s`).
+    pub fn tick(self, value: f64, top: f64) -> String {
+        let short = |v: f64| {
+            let v = (v * 100.0).round() / 100.0;
+            if v == v.trunc() { format!("{v:.0}") } else { format!("{v}") }
+        };
+        match self {
+            Unit::Percent => format!("{} %", short(value)),
+            Unit::Gigabytes => format!("{} GB", short(value)),
+            Unit::Megabytes if top >= 1024.0 => format!("{} GB", short(value / 1024.0)),
+            Unit::Megabytes => format!("{} MB", short(value)),
+            Unit::BytesPerSecond => {
+                const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+                let mut scale = 1.0;
+                let mut unit = 0;
+                while top / scale >= 1000.0 && unit + 1 < UNITS.len() {
+                    scale *= 1000.0;
+                    unit += 1;
+                }
+                format!("{} {}/s", short(value / scale), UNITS[unit])
+            }
+            Unit::Celsius => format!("{} °C", short(value)),
+            Unit::Watts => format!("{} W", short(value)),
+            Unit::Count => short(value),
+        }
+    }
+
+    /// The top of the chart's scale for data reaching `max`: 100 for shares
+    /// (more when a value is above, as PerfMon's own CPU can be), else a round
+    /// number above the data, 1 when there is none.
+    pub fn top(self, max: Option<f64>) -> f64 {
+        let max = max.filter(|m| m.is_finite() && *m > 0.0);
+        match (self, max) {
+            (Unit::Percent, Some(m)) if m > 100.0 => nice_ceiling(m),
+            (Unit::Percent, _) => 100.0,
+            (_, Some(m)) => nice_ceiling(m * 1.05),
+            (_, None) => 1.0,
+        }
+    }
+}
+
+/// The smallest of 1, 2, 2.5, 5 (times a power of ten) at or above `value`.
+pub fn nice_ceiling(value: f64) -> f64 {
+    if !value.is_finite() || value <= 0.0 {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|c| *c >= value * (1.0 - 1e-9))
+        .unwrap_or(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_values_and_ticks_carry_their_units() {
+        assert_eq!(Unit::Percent.format(37.25), "37.2 %");
+        assert_eq!(Unit::Gigabytes.format(6.213), "6.21 GB");
+        assert_eq!(Unit::Megabytes.format(812.34), "812.3 MB");
+        assert_eq!(Unit::Megabytes.format(5120.0), "5.00 GB");
+        assert_eq!(Unit::BytesPerSecond.format(1_234_567.0), "1.2 MB/s");
+        assert_eq!(Unit::Celsius.format(41.4), "41 °C");
+        assert_eq!(Unit::Count.format(14.0), "14");
+        assert_eq!(Unit::Percent.format(f64::NAN), NOT_AVAILABLE);
+        assert_eq!(Unit::Percent.tick(40.0, 100.0), "40 %");
+        assert_eq!(Unit::Gigabytes.tick(2.5, 20.0), "2.5 GB");
+        // One unit along an axis, chosen by its top.
+        assert_eq!(Unit::BytesPerSecond.tick(1_500_000.0, 2_500_000.0), "1.5 MB/s");
+        assert_eq!(Unit::BytesPerSecond.tick(500_000.0, 2_500_000.0), "0.5 MB/s");
+        assert_eq!(Unit::BytesPerSecond.tick(0.0, 2_500_000.0), "0 MB/s");
+        assert_eq!(Unit::BytesPerSecond.tick(0.0, 1.0), "0 B/s");
+        assert_eq!(Unit::Megabytes.tick(2048.0, 2500.0), "2 GB");
+        assert_eq!(Unit::Megabytes.tick(1000.0, 2500.0), "0.98 GB");
+        assert_eq!(Unit::Megabytes.tick(500.0, 1000.0), "500 MB");
+    }
+
+    #[test]
+    fn scales_end_at_a_round_number_above_the_data() {
+        assert_eq!(Unit::Percent.top(Some(37.0)), 100.0);
+        assert_eq!(Unit::Percent.top(Some(130.0)), 200.0, "PerfMon's own CPU can pass 100 % of a core");
+        assert_eq!(Unit::Gigabytes.top(Some(15.6)), 20.0);
+        assert_eq!(Unit::BytesPerSecond.top(Some(2_300_000.0)), 2_500_000.0);
+        assert_eq!(Unit::Watts.top(None), 1.0);
+        assert_eq!(Unit::Count.top(Some(0.0)), 1.0);
+        assert_eq!(nice_ceiling(1.0), 1.0);
+        assert_eq!(nice_ceiling(0.03), 0.05);
+    }
 
     #[test]
     fn percentages_have_one_decimal_or_say_not_available() {

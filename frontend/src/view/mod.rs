@@ -2,10 +2,14 @@
 //! natively ("Not available" when a value is missing, never a made-up number).
 //!
 //! - [`format`]: numbers, sizes, rates, severities.
-//! - [`time`]: the server's instants and durations.
+//! - [`time`]: the server's instants and durations, local clock times.
+//! - [`decimate`]: long series fitted to a chart's width, spikes kept.
+//! - [`runs`]: recorded runs in words, sorted, compared.
 //! - [`panel`]: [`panel::PanelView`], every value the panel shows for one sample at
 //!   display precision; equal views mean no visible change.
 
+pub mod decimate;
 pub mod format;
 pub mod panel;
+pub mod runs;
 pub mod time;

@@ -24,6 +24,56 @@ pub fn epoch_seconds(text: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + s)
 }
 
+/// Milliseconds since the Unix epoch of a UTC RFC 3339 time as the server writes
+/// it, fractions of a second included; `None` for anything else.
+pub fn epoch_millis(text: &str) -> Option<f64> {
+    let seconds = epoch_seconds(text)?;
+    let fraction = text.strip_suffix('Z')?.split_once('.').map_or("", |(_, f)| f);
+    if !fraction.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let millis: f64 = format!("0.{fraction}").parse::<f64>().ok().map_or(0.0, |f| (f * 1000.0).round());
+    Some(seconds as f64 * 1000.0 + millis)
+}
+
+/// `ms` (unix ms) as local wall-clock time `offset_minutes` east of UTC:
+/// `14:05:09`, or `Dec 1 14:05` when `with_date`.
+pub fn local_clock(ms: f64, offset_minutes: i64, with_date: bool) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let local = (ms / 1000.0).floor() as i64 + offset_minutes * 60;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if !with_date {
+        return format!("{h:02}:{m:02}:{s:02}");
+    }
+    // The civil date of a day count (Howard Hinnant's algorithm, inverted).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{} {day} {h:02}:{m:02}", MONTHS[(month - 1) as usize])
+}
+
+/// `UTC+01:00`, `UTC−05:30`, `UTC` for an offset in minutes east of UTC.
+pub fn utc_offset(offset_minutes: i64) -> String {
+    if offset_minutes == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if offset_minutes > 0 { '+' } else { '−' };
+    let m = offset_minutes.abs();
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// This browser's offset from UTC at `ms`, minutes east (JS counts west).
+pub fn browser_offset(ms: f64) -> i64 {
+    -(js_sys::Date::new(&ms.into()).get_timezone_offset() as i64)
+}
+
 /// A duration as `45s`, `12m 03s` or `3h 07m`.
 pub fn elapsed(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -45,6 +95,27 @@ mod tests {
         assert_eq!(epoch_seconds("2000-03-01T00:00:00Z"), Some(951_868_800));
         assert_eq!(epoch_seconds("2026-02-08 20:15:30"), None);
         assert_eq!(epoch_seconds("2026-13-08T20:15:30Z"), None);
+    }
+
+    #[test]
+    fn local_clocks_shift_by_the_offset_and_may_carry_the_date() {
+        let t = 1_770_581_730_123.0; // 2026-02-08T20:15:30.123Z
+        assert_eq!(local_clock(t, 0, false), "20:15:30");
+        assert_eq!(local_clock(t, 60, false), "21:15:30");
+        assert_eq!(local_clock(t, 240, true), "Feb 9 00:15", "past midnight in UTC+4");
+        assert_eq!(local_clock(t, -330, true), "Feb 8 14:45");
+        assert_eq!(utc_offset(60), "UTC+01:00");
+        assert_eq!(utc_offset(-330), "UTC−05:30");
+        assert_eq!(utc_offset(0), "UTC");
+    }
+
+    #[test]
+    fn epoch_millis_keep_the_fraction() {
+        assert_eq!(epoch_millis("2026-02-08T20:15:30.123Z"), Some(1_770_581_730_123.0));
+        assert_eq!(epoch_millis("2026-02-08T20:15:30Z"), Some(1_770_581_730_000.0));
+        assert_eq!(epoch_millis("2026-02-08T20:15:30.5Z"), Some(1_770_581_730_500.0));
+        assert_eq!(epoch_millis("2026-02-08T20:15:30.x1Z"), None);
+        assert_eq!(epoch_millis(""), None);
     }
 
     #[test]

@@ -1,56 +1,163 @@
-//! Regenerates the README screenshot: starts the real server with the built
-//! frontend, opens the panel in headless Chromium, waits for live data, and saves
-//! a PNG.
+//! Regenerates the README screenshots from the real build: starts the real
+//! server (with a store in a scratch directory) serving the built frontend,
+//! drives headless Chromium, and saves PNGs.
 //!
-//! `cargo run -p tests --bin screenshot -- docs/panel.png` (after `trunk build`).
-//! With a URL as second argument it shots that page instead of starting a server
-//! (e.g. a `PERFMON_MOCK=1` dev build served by any static file server).
+//! After `trunk build --release --config trunk.toml`:
+//! - `cargo run -p tests --bin screenshot -- panel docs/panel.png`: the panel
+//!   open over a live run.
+//! - `cargo run -p tests --bin screenshot -- dashboard docs/dashboard.png
+//!   docs/report.png`: two runs recorded over a few minutes (one passes, one
+//!   fails), then the dashboard with their bands and the failed run's report.
+//! - `cargo run -p tests --bin screenshot -- url URL out.png`: any page (e.g. a
+//!   `PERFMON_MOCK=1` dev build served by `trunk serve`).
 
+use std::net::SocketAddr;
+use std::process::Child;
 use std::time::Duration;
 
-use server::testkit::TestServer;
+use fantoccini::{Client, Locator};
+use server::cli::client::{ApiClient, Method};
+use server::testkit::{Scratch, TestServer};
 use tests::{ChromeDriver, browser, dist_dir};
 
-/// Registers a sleeping process as the demo project's run and reports some
-/// tokens, so the picture shows a live run.
-async fn show_a_run(addr: std::net::SocketAddr) -> std::process::Child {
-    use server::cli::client::{ApiClient, Method};
-    let child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn a run");
-    let api = ApiClient::new(addr);
-    let run = serde_json::json!({ "pid": child.id() }).to_string();
-    api.call(Method::POST, "/api/projects/demo/run", Some(run)).await.expect("register the run");
+/// Starts `sh -c script` and registers it as `project`'s run with `label`.
+async fn start_run(api: &ApiClient, project: &str, label: &str, script: &str) -> Child {
+    let child = std::process::Command::new("sh").args(["-c", script]).spawn().expect("spawn a run");
+    let run = serde_json::json!({ "pid": child.id(), "label": label }).to_string();
+    api.call(Method::POST, &format!("/api/projects/{project}/run"), Some(run))
+        .await
+        .expect("register the run");
+    child
+}
+
+/// Waits for `child` and reports its exit code, as `perfmon run` does.
+async fn finish_run(api: &ApiClient, project: &str, mut child: Child) {
+    let code = tokio::task::spawn_blocking(move || child.wait().expect("the run exits").code())
+        .await
+        .expect("joined");
+    let run: serde_json::Value = serde_json::from_str(
+        &api.call(Method::GET, &format!("/api/projects/{project}/run"), None).await.expect("the run"),
+    )
+    .expect("JSON");
+    let run_id = run["run_id"].as_str().expect("a run id").to_owned();
+    let body = serde_json::json!({ "exit_code": code }).to_string();
+    api.call(Method::POST, &format!("/api/projects/{project}/runs/{run_id}/exit"), Some(body))
+        .await
+        .expect("report the exit");
+}
+
+/// A busy loop of about `seconds` with a growing buffer, then `exit code`.
+fn busy(seconds: u32, code: i32) -> String {
+    format!(
+        "end=$(($(date +%s) + {seconds})); s=x; while [ $(date +%s) -lt $end ]; do \
+         s=\"$s$s\"; [ ${{#s}} -gt 4000000 ] && s=x; done; exit {code}"
+    )
+}
+
+async fn shoot(client: &Client, out: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(out, png).expect("write the screenshot");
+    println!("wrote {out}");
+}
+
+async fn panel(out: &str) {
+    let server =
+        TestServer::start(server::Config { static_dir: Some(dist_dir()), ..server::Config::default() }).await;
+    let api = server.api();
+    let run = start_run(&api, "demo", "demo", "sleep 30").await;
     let tokens = serde_json::json!({ "tokens": 18_240 }).to_string();
     api.call(Method::POST, "/api/projects/demo/tokens", Some(tokens)).await.expect("report tokens");
-    child
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+    tests::open_panel(&client, &format!("http://{}/?project=demo", server.addr)).await;
+    // Two ticks: the first sample, then one more so bars have animated in.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    shoot(&client, out).await;
+    client.close().await.expect("close the browser");
+    end(run);
+    server.stop().await;
+}
+
+fn end(mut run: Child) {
+    let _ = run.kill();
+    let _ = run.wait();
+}
+
+async fn dashboard(dashboard_out: &str, report_out: &str) {
+    let data = Scratch::new("screenshot-store");
+    let config = server::Config {
+        static_dir: Some(dist_dir()),
+        store: Some(server::store::StoreConfig { dir: data.0.clone(), retention: Default::default() }),
+        ..server::Config::default()
+    };
+    let server = TestServer::start(config).await;
+    let api = server.api();
+    let addr: SocketAddr = server.addr;
+    println!("recording two runs over about four minutes on http://{addr}/?project=demo …");
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let build = start_run(&api, "demo", "nightly build", &busy(70, 0)).await;
+    finish_run(&api, "demo", build).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let tests_run = start_run(&api, "demo", "integration tests", &busy(45, 3)).await;
+    finish_run(&api, "demo", tests_run).await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+    client.set_window_size(1400, 1900).await.expect("a tall window");
+    client.goto(&format!("http://{addr}/?project=demo")).await.expect("the dashboard loads");
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid='run-row']"))
+        .await
+        .expect("the runs table fills");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    shoot(&client, dashboard_out).await;
+
+    let link = client
+        .find(Locator::Css("[data-testid='run-row'] a"))
+        .await
+        .expect("the newest run's link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("an href");
+    let url = if link.starts_with("http") { link } else { format!("http://{addr}{link}") };
+    client.goto(&url).await.expect("the report loads");
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid='run-cpu'][data-drawn-points]"))
+        .await
+        .expect("the report's charts draw");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    shoot(&client, report_out).await;
+    client.close().await.expect("close the browser");
+    server.stop().await;
+}
+
+async fn url(url: &str, out: &str) {
+    let driver = ChromeDriver::start();
+    let client = browser(&driver).await;
+    client.set_window_size(1400, 1900).await.expect("a tall window");
+    client.goto(url).await.expect("the page loads");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    shoot(&client, out).await;
+    client.close().await.expect("close the browser");
 }
 
 #[tokio::main]
 async fn main() {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "docs/panel.png".to_owned());
-    let (server, url, run) = match std::env::args().nth(2) {
-        Some(url) => (None, url, None),
-        None => {
-            let config = server::Config { static_dir: Some(dist_dir()), ..server::Config::default() };
-            let server = TestServer::start(config).await;
-            let url = format!("http://{}/?project=demo", server.addr);
-            let run = show_a_run(server.addr).await;
-            (Some(server), url, Some(run))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_owned());
+    match args.first().map(String::as_str) {
+        Some("dashboard") => dashboard(&arg(1, "docs/dashboard.png"), &arg(2, "docs/report.png")).await,
+        Some("url") => url(&arg(1, "http://127.0.0.1:8080/"), &arg(2, "shot.png")).await,
+        Some("panel") | None => panel(&arg(1, "docs/panel.png")).await,
+        Some(other) => {
+            eprintln!("screenshot: unknown page {other:?}; use panel, dashboard or url");
+            std::process::exit(2);
         }
-    };
-    let driver = ChromeDriver::start();
-    let client = browser(&driver).await;
-    tests::open_panel(&client, &url).await;
-    // Two ticks: the first sample, then one more so bars have animated in.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let png = client.screenshot().await.expect("screenshot");
-    std::fs::write(&out, png).expect("write the screenshot");
-    println!("wrote {out}");
-    client.close().await.expect("close the browser");
-    if let Some(mut run) = run {
-        let _ = run.kill();
-        let _ = run.wait();
-    }
-    if let Some(server) = server {
-        server.stop().await;
     }
 }

@@ -1,0 +1,115 @@
+//! Every chart a timeline has data for, in one grid: the run's process tree
+//! (CPU, memory, GPU memory) when there is one, then the machine — CPU with its
+//! per-core heat strip, memory and swap, network, disk, and each GPU's
+//! utilisation, memory, temperature and power. The dashboard and the run
+//! report both draw theirs with it.
+
+use shared::series::{self, device, run};
+use yew::prelude::*;
+
+use super::{HeatStrip, Line, TimeChart};
+use crate::hooks::Scheme;
+use crate::state::{SharedTimeline, Timeline, Window};
+use crate::view::format::Unit;
+
+/// Props of [`ChartSet`].
+#[derive(Properties, PartialEq)]
+pub struct ChartSetProps {
+    /// The data, shared with the page.
+    pub timeline: SharedTimeline,
+    /// Moves whenever the timeline changed.
+    pub version: u64,
+    /// The span shown.
+    pub window: Window,
+    /// The scheme the colours follow.
+    pub scheme: Scheme,
+    /// Called with the span dragged across a chart.
+    #[prop_or_default]
+    pub on_zoom: Callback<Window>,
+    /// Called with the run id of a band clicked.
+    #[prop_or_default]
+    pub on_open_run: Callback<String>,
+    /// Why there is no GPU data, as the live stream says.
+    #[prop_or_default]
+    pub gpu_reason: Option<AttrValue>,
+}
+
+/// The largest value of `name` in the timeline.
+fn peak(timeline: &Timeline, name: &str) -> Option<f64> {
+    timeline.column(name)?.mean.iter().flatten().copied().reduce(f64::max)
+}
+
+/// The charts.
+#[function_component(ChartSet)]
+pub fn chart_set(props: &ChartSetProps) -> Html {
+    let timeline = props.timeline.0.borrow();
+    let chart = |id: &str, title: &str, unit: Unit, lines: Vec<Line>, top: Option<f64>| {
+        html! {
+            <TimeChart id={id.to_owned()} title={title.to_owned()} {unit} {lines} {top}
+                timeline={props.timeline.clone()} version={props.version} window={props.window}
+                scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()} />
+        }
+    };
+    let tree = |field: &str| series::run_tree(field);
+    let has_tree = [run::CPU_PERCENT, run::RSS_MB].iter().any(|f| timeline.has_values(&tree(f)));
+    let run_charts = has_tree.then(|| {
+        let gpu = timeline.has_values(&tree(run::GPU_MEMORY_GB)).then(|| {
+            chart("run-gpu", "Run GPU memory", Unit::Gigabytes, vec![Line::new(tree(run::GPU_MEMORY_GB), "GPU memory")], None)
+        });
+        html! {
+            <section class="charts__group" aria-label="The run's process tree">
+                <h2 class="section__title">{ "The run's process tree" }</h2>
+                { chart("run-cpu", "Run CPU", Unit::Percent, vec![Line::new(tree(run::CPU_PERCENT), "CPU")], None) }
+                { chart("run-rss", "Run memory (RSS)", Unit::Megabytes, vec![Line::new(tree(run::RSS_MB), "RSS")], None) }
+                { for gpu }
+            </section>
+        }
+    });
+    let devices = timeline.gpu_devices();
+    let name = |d: u32| timeline.gpu_names.get(&d).cloned().unwrap_or_else(|| format!("GPU {d}"));
+    let per_device =
+        |field: &str| devices.iter().map(|d| Line::new(series::gpu_device(*d, field), name(*d))).collect();
+    let gpu = if devices.is_empty() {
+        let why = props.gpu_reason.clone().map(|r| format!(": {r}")).unwrap_or_default();
+        html! { <p class="muted charts__note" data-testid="gpu-none">{ format!("No GPU data in this range{why}.") }</p> }
+    } else {
+        let memory_top = devices
+            .iter()
+            .filter_map(|d| peak(&timeline, &series::gpu_device(*d, device::VRAM_TOTAL_GB)))
+            .reduce(f64::max);
+        html! {
+            <>
+                { chart("gpu-util", "GPU utilisation", Unit::Percent, per_device(device::PERCENT), None) }
+                { chart("gpu-memory", "GPU memory", Unit::Gigabytes, per_device(device::VRAM_USED_GB), memory_top) }
+                { chart("gpu-temperature", "GPU temperature", Unit::Celsius, per_device(device::TEMPERATURE_C), None) }
+                { chart("gpu-power", "GPU power", Unit::Watts, per_device(device::POWER_W), None) }
+            </>
+        }
+    };
+    let cores = (timeline.cores() > 0).then(|| {
+        html! {
+            <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window} scheme={props.scheme} />
+        }
+    });
+    let memory_top = peak(&timeline, series::MEMORY_TOTAL_GB);
+    html! {
+        <div class="charts" data-testid="charts">
+            { for run_charts }
+            <section class="charts__group" aria-label="The machine">
+                <h2 class="section__title">{ "The machine" }</h2>
+                <TimeChart id="cpu" title="CPU" unit={Unit::Percent} lines={vec![Line::new(series::CPU_PERCENT, "CPU")]}
+                    timeline={props.timeline.clone()} version={props.version} window={props.window}
+                    scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}>
+                    { for cores }
+                </TimeChart>
+                { chart("memory", "Memory and swap", Unit::Gigabytes,
+                    vec![Line::new(series::MEMORY_USED_GB, "Memory"), Line::new(series::SWAP_USED_GB, "Swap")], memory_top) }
+                { chart("network", "Network", Unit::BytesPerSecond,
+                    vec![Line::new(series::NETWORK_RX, "Received"), Line::new(series::NETWORK_TX, "Sent")], None) }
+                { chart("disk", "Disk", Unit::BytesPerSecond,
+                    vec![Line::new(series::DISK_READ, "Read"), Line::new(series::DISK_WRITE, "Written")], None) }
+                { gpu }
+            </section>
+        </div>
+    }
+}

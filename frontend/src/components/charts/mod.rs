@@ -1,0 +1,15 @@
+//! The dashboard's charts: the [`ChartSet`] of a timeline, [`TimeChart`] (uPlot, through [`uplot`]'s
+//! bindings), the per-core [`HeatStrip`], the [`RangePicker`], and the
+//! [`theme`] they draw in.
+
+pub mod chart_set;
+pub mod heat_strip;
+pub mod range_picker;
+pub mod theme;
+pub mod time_chart;
+pub mod uplot;
+
+pub use chart_set::ChartSet;
+pub use heat_strip::HeatStrip;
+pub use range_picker::RangePicker;
+pub use time_chart::{Line, TimeChart};

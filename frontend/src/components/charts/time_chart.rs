@@ -1,0 +1,547 @@
+//! A full-width time chart: lines of a [`crate::state::Timeline`] over a
+//! [`Window`], drawn by uPlot from at most two points per pixel column
+//! ([`decimate`]), with each line's min–max range shaded where the store
+//! downsampled, runs as labelled bands (a click opens the run), a crosshair
+//! synced across every chart of the page, drag-to-zoom, and a readout of the
+//! time and every line's value under the cursor — read from the full-resolution
+//! data, not the decimated drawing.
+//!
+//! Below the plot a line of text says each line's latest, min, max and mean
+//! over the window: the chart's text alternative.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use js_sys::Array;
+use shared::api::RunBand;
+use wasm_bindgen::prelude::*;
+use yew::prelude::*;
+
+use super::theme::Palette;
+use super::uplot::{self, UPlot};
+use crate::hooks::Scheme;
+use crate::state::timeline::Column;
+use crate::state::{SharedTimeline, Window};
+use crate::view::decimate::{self, LineData};
+use crate::view::format::Unit;
+use crate::view::time::{browser_offset, local_clock};
+
+/// One line of a chart: the series it draws and what the readout calls it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// The series name (`cpu.percent`).
+    pub key: String,
+    /// Its label (`CPU`).
+    pub label: String,
+}
+
+impl Line {
+    /// The line of series `key`, labelled `label`.
+    pub fn new(key: impl Into<String>, label: impl Into<String>) -> Line {
+        Line { key: key.into(), label: label.into() }
+    }
+}
+
+/// Props of [`TimeChart`].
+#[derive(Properties, PartialEq)]
+pub struct TimeChartProps {
+    /// The `data-testid` of the chart's figure.
+    pub id: AttrValue,
+    /// The chart's title.
+    pub title: AttrValue,
+    /// The unit of every line.
+    pub unit: Unit,
+    /// The lines, in drawing order (colours follow it).
+    pub lines: Vec<Line>,
+    /// The data, shared with the page.
+    pub timeline: SharedTimeline,
+    /// Moves whenever the timeline changed, so the chart redraws.
+    pub version: u64,
+    /// The span shown.
+    pub window: Window,
+    /// The scheme the colours follow.
+    pub scheme: Scheme,
+    /// A fixed top for the scale (the installed memory); else from the data.
+    #[prop_or_default]
+    pub top: Option<f64>,
+    /// Called with the span dragged across.
+    #[prop_or_default]
+    pub on_zoom: Callback<Window>,
+    /// Called with the run id of a band clicked.
+    #[prop_or_default]
+    pub on_open_run: Callback<String>,
+    /// The plot's height in CSS px.
+    #[prop_or(150)]
+    pub height: u32,
+    /// Shown under the plot, above the text alternative (the per-core strip).
+    #[prop_or_default]
+    pub children: Html,
+}
+
+/// What uPlot's callbacks read, brought up to date by every render.
+struct Live {
+    window: Cell<Window>,
+    /// Gaps in the data longer than this break the lines (ms); shorter ones
+    /// (an idle cadence on a finer grid) are joined.
+    gap_ms: Cell<f64>,
+    y_top: Cell<f64>,
+    unit: Cell<Unit>,
+    bands: RefCell<Vec<RunBand>>,
+    on_zoom: RefCell<Callback<Window>>,
+    on_open_run: RefCell<Callback<String>>,
+    hover: RefCell<Option<UseStateSetter<Option<f64>>>>,
+    palette: RefCell<Palette>,
+}
+
+/// A drawn chart; dropping it removes it from the page.
+struct Chart {
+    plot: UPlot,
+    /// The closures uPlot calls, alive as long as it is.
+    _callbacks: Vec<Box<dyn Any>>,
+    _click: EventListener,
+}
+
+impl Drop for Chart {
+    fn drop(&mut self) {
+        self.plot.destroy();
+    }
+}
+
+/// The time under the cursor of `plot` (unix ms), if it is over the plot.
+fn cursor_time(plot: &UPlot) -> Option<f64> {
+    let left = uplot::number(&plot.cursor(), "left");
+    (left.is_finite() && left >= 0.0).then(|| plot.pos_to_val(left, "x") * 1000.0)
+}
+
+/// The band under `t` (unix ms), the newest first.
+fn band_at(bands: &[RunBand], t: f64, window: Window) -> Option<&RunBand> {
+    bands.iter().rev().find(|b| b.start_ms as f64 <= t && t <= b.end_ms.map_or(window.to, |e| e as f64))
+}
+
+/// A colour with the given alpha (`#rrggbb` → `#rrggbbaa`); other forms as they are.
+fn translucent(colour: &str, alpha: &str) -> String {
+    if colour.len() == 7 && colour.starts_with('#') { format!("{colour}{alpha}") } else { colour.to_owned() }
+}
+
+fn create(el: &web_sys::HtmlElement, lines: &[Line], height: u32, live: &Rc<Live>) -> Option<Chart> {
+    let palette = Palette::current();
+    *live.palette.borrow_mut() = palette.clone();
+    let width = f64::from(el.client_width().max(320));
+    let n = lines.len();
+    let mut series = vec![serde_json::json!({})];
+    for (i, line) in lines.iter().enumerate() {
+        series.push(serde_json::json!({
+            "label": line.label, "stroke": palette.colour(i), "width": 1.5,
+            "points": { "show": false }, "spanGaps": false,
+        }));
+    }
+    let edge = serde_json::json!({ "stroke": "transparent", "width": 0, "points": { "show": false } });
+    let mut bands = Vec::new();
+    for i in 0..n {
+        series.push(edge.clone());
+        series.push(edge.clone());
+        let (low, high) = (n + 1 + 2 * i, n + 2 + 2 * i);
+        bands
+            .push(serde_json::json!({ "series": [high, low], "fill": translucent(palette.colour(i), "33") }));
+    }
+    let axis = serde_json::json!({
+        "stroke": palette.text, "grid": { "stroke": palette.grid, "width": 1 },
+        "ticks": { "stroke": palette.grid, "width": 1 }, "font": "11px system-ui, sans-serif",
+    });
+    let mut y_axis = axis.clone();
+    y_axis["size"] = serde_json::json!(72);
+    let opts = uplot::object(&serde_json::json!({
+        "width": width, "height": height,
+        "legend": { "show": false },
+        "cursor": {
+            "y": false, "points": { "show": false },
+            "sync": { "key": "perfmon" },
+            "drag": { "x": true, "y": false, "setScale": false },
+        },
+        "scales": { "x": { "time": true }, "y": {} },
+        "axes": [axis, y_axis],
+        "series": series,
+        "bands": bands,
+    }));
+
+    let mut callbacks: Vec<Box<dyn Any>> = Vec::new();
+    let x_range = {
+        let live = live.clone();
+        Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> Array>::new(move |_, _, _| {
+            let w = live.window.get();
+            Array::of2(&(w.from / 1000.0).into(), &(w.to / 1000.0).into())
+        })
+    };
+    uplot::set(&opts, &["scales", "x", "range"], x_range.as_ref());
+    callbacks.push(Box::new(x_range));
+    let y_range = {
+        let live = live.clone();
+        Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> Array>::new(move |_, _, _| {
+            Array::of2(&0.0.into(), &live.y_top.get().into())
+        })
+    };
+    uplot::set(&opts, &["scales", "y", "range"], y_range.as_ref());
+    callbacks.push(Box::new(y_range));
+    let y_values = {
+        let live = live.clone();
+        Closure::<dyn FnMut(JsValue, Array) -> Array>::new(move |_, splits: Array| {
+            let (unit, top) = (live.unit.get(), live.y_top.get());
+            splits.iter().map(|v| JsValue::from_str(&unit.tick(v.as_f64().unwrap_or(0.0), top))).collect()
+        })
+    };
+    let axes = js_sys::Reflect::get(&opts, &"axes".into()).ok()?;
+    let y_axis = js_sys::Reflect::get(&axes, &1.into()).ok()?;
+    js_sys::Reflect::set(&y_axis, &"values".into(), y_values.as_ref()).ok()?;
+    callbacks.push(Box::new(y_values));
+    // The store's grid has a null wherever a second had no sample (an idle
+    // cadence of 3 s leaves two in three empty): only gaps longer than the
+    // timeline's gap break a line, not every missing second.
+    let gaps = {
+        let live = live.clone();
+        Closure::<dyn FnMut(UPlot, JsValue, JsValue, JsValue, Array) -> Array>::new(
+            move |plot: UPlot, _, _, _, found: Array| {
+                let w = live.window.get();
+                let width = uplot::number(&plot.bbox(), "width");
+                let span = w.to - w.from;
+                let threshold = if span > 0.0 { live.gap_ms.get() / span * width } else { f64::INFINITY };
+                found
+                    .iter()
+                    .filter(|gap| {
+                        let gap = Array::from(gap);
+                        let (from, to) =
+                            (gap.get(0).as_f64().unwrap_or(0.0), gap.get(1).as_f64().unwrap_or(0.0));
+                        to - from > threshold
+                    })
+                    .collect()
+            },
+        )
+    };
+    let all_series = js_sys::Reflect::get(&opts, &"series".into()).ok()?;
+    for i in 1..=(3 * n) as u32 {
+        let series = js_sys::Reflect::get(&all_series, &i.into()).ok()?;
+        js_sys::Reflect::set(&series, &"gaps".into(), gaps.as_ref()).ok()?;
+    }
+    callbacks.push(Box::new(gaps));
+    // 24-hour clock times and day-month dates on the time axis.
+    let x_values = uplot::object(&serde_json::json!([
+        [31_536_000, "{YYYY}", null, null, null, null, null, null, 1],
+        [2_419_200, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+        [86_400, "{D} {MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+        [3600, "{HH}:{mm}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
+        [60, "{HH}:{mm}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
+        [1, "{HH}:{mm}:{ss}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
+    ]));
+    let x_axis = js_sys::Reflect::get(&axes, &0.into()).ok()?;
+    js_sys::Reflect::set(&x_axis, &"values".into(), &x_values).ok()?;
+
+    let on_cursor = {
+        let live = live.clone();
+        Closure::<dyn FnMut(UPlot)>::new(move |plot: UPlot| {
+            if let Some(hover) = live.hover.borrow().as_ref() {
+                hover.set(cursor_time(&plot));
+            }
+        })
+    };
+    uplot::set(&opts, &["hooks", "setCursor"], &uplot::hook_list(on_cursor.as_ref().unchecked_ref()));
+    callbacks.push(Box::new(on_cursor));
+    let on_select = {
+        let live = live.clone();
+        Closure::<dyn FnMut(UPlot)>::new(move |plot: UPlot| {
+            let select = plot.select();
+            let (left, width) = (uplot::number(&select, "left"), uplot::number(&select, "width"));
+            if width.is_finite() && width > 4.0 {
+                let from = plot.pos_to_val(left, "x") * 1000.0;
+                let to = plot.pos_to_val(left + width, "x") * 1000.0;
+                plot.set_select(&uplot::rect(0.0, 0.0, 0.0, 0.0), false);
+                live.on_zoom.borrow().emit(Window { from, to });
+            }
+        })
+    };
+    uplot::set(&opts, &["hooks", "setSelect"], &uplot::hook_list(on_select.as_ref().unchecked_ref()));
+    callbacks.push(Box::new(on_select));
+    let on_clear = {
+        let live = live.clone();
+        Closure::<dyn FnMut(UPlot)>::new(move |plot: UPlot| draw_bands(&plot, &live))
+    };
+    uplot::set(&opts, &["hooks", "drawClear"], &uplot::hook_list(on_clear.as_ref().unchecked_ref()));
+    callbacks.push(Box::new(on_clear));
+
+    let empty = uplot::aligned(&[], &vec![&[][..]; 3 * n]);
+    let plot = match UPlot::new(&opts, &empty, el) {
+        Ok(plot) => plot,
+        Err(err) => {
+            web_sys::console::error_2(&"PerfMon: the chart could not be drawn:".into(), &err);
+            return None;
+        }
+    };
+    let click = {
+        let (live, plot) = (live.clone(), plot.clone());
+        EventListener::new(&plot.over(), "click", move |_| {
+            let Some(t) = cursor_time(&plot) else { return };
+            let run = band_at(&live.bands.borrow(), t, live.window.get()).map(|b| b.run_id.clone());
+            if let Some(run) = run {
+                live.on_open_run.borrow().emit(run);
+            }
+        })
+    };
+    Some(Chart { plot, _callbacks: callbacks, _click: click })
+}
+
+/// Shades each run under the lines, with its label at the top.
+fn draw_bands(plot: &UPlot, live: &Live) {
+    let bands = live.bands.borrow();
+    if bands.is_empty() {
+        return;
+    }
+    let bbox = plot.bbox();
+    let (left, top) = (uplot::number(&bbox, "left"), uplot::number(&bbox, "top"));
+    let (width, height) = (uplot::number(&bbox, "width"), uplot::number(&bbox, "height"));
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let ctx = plot.ctx();
+    let palette = live.palette.borrow();
+    let window = live.window.get();
+    ctx.save();
+    // uPlot leaves its axis labels' alignment on the context.
+    ctx.set_text_align("left");
+    ctx.set_text_baseline("alphabetic");
+    ctx.set_font(&format!("{}px system-ui, sans-serif", (11.0 * ratio).round()));
+    for band in bands.iter() {
+        let x0 = plot.val_to_pos(band.start_ms as f64 / 1000.0, "x", true).max(left);
+        let end = band.end_ms.map_or(window.to, |e| e as f64);
+        let x1 = plot.val_to_pos(end / 1000.0, "x", true).min(left + width);
+        if x0.is_nan() || x1.is_nan() || x1 <= x0 {
+            continue;
+        }
+        ctx.set_fill_style_str(&palette.band);
+        ctx.fill_rect(x0, top, x1 - x0, height);
+        if let Some(label) = band.label.as_deref().and_then(|l| fitted(&ctx, l, x1 - x0 - 6.0 * ratio)) {
+            ctx.set_fill_style_str(&palette.band_text);
+            let _ = ctx.fill_text(&label, x0 + 4.0 * ratio, top + 13.0 * ratio);
+        }
+    }
+    ctx.restore();
+}
+
+/// What one drawing reads from the props.
+#[derive(Clone)]
+struct Drawing {
+    timeline: SharedTimeline,
+    lines: Vec<Line>,
+    window: Window,
+    unit: Unit,
+    top: Option<f64>,
+}
+
+impl Drawing {
+    fn of(props: &TimeChartProps) -> Drawing {
+        Drawing {
+            timeline: props.timeline.clone(),
+            lines: props.lines.clone(),
+            window: props.window,
+            unit: props.unit,
+            top: props.top,
+        }
+    }
+}
+
+/// `label` cut to fit `width` canvas px (ending in `…`), or nothing when not
+/// even that fits: a narrow band keeps its shading, not a squeezed word.
+fn fitted(ctx: &web_sys::CanvasRenderingContext2d, label: &str, width: f64) -> Option<String> {
+    let fits = |text: &str| ctx.measure_text(text).is_ok_and(|m| m.width() <= width);
+    if fits(label) {
+        return Some(label.to_owned());
+    }
+    let chars: Vec<char> = label.chars().collect();
+    (1..chars.len()).rev().map(|n| format!("{}…", chars[..n].iter().collect::<String>())).find(|t| fits(t))
+}
+
+/// Decimates the lines to the chart's width and hands them to uPlot; returns
+/// how many points were drawn, and how many breaks over gaps.
+fn draw(chart: &Chart, props: &Drawing, live: &Live, width: f64) -> (usize, usize) {
+    let timeline = props.timeline.0.borrow();
+    let empty = Column::default();
+    let columns: Vec<&Column> =
+        props.lines.iter().map(|l| timeline.column(&l.key).unwrap_or(&empty)).collect();
+    let lines: Vec<LineData<'_>> = columns.iter().map(|c| c.line()).collect();
+    let plotted = (width - 80.0).max(100.0) as usize;
+    let window = props.window;
+    live.gap_ms.set(timeline.gap_ms());
+    let d = decimate::decimate(&timeline.times, &lines, window.from, window.to, plotted, timeline.gap_ms());
+    let highest = d
+        .lines
+        .iter()
+        .flat_map(|l| l.high.iter().chain(&l.values))
+        .flatten()
+        .copied()
+        .reduce(f64::max)
+        .into_iter()
+        .chain(props.top)
+        .reduce(f64::max);
+    live.y_top.set(props.unit.top(highest));
+    *live.bands.borrow_mut() = timeline.runs.clone();
+    let xs: Vec<f64> = d.times.iter().map(|t| t / 1000.0).collect();
+    let mut columns: Vec<&[Option<f64>]> = d.lines.iter().map(|l| l.values.as_slice()).collect();
+    for line in &d.lines {
+        columns.push(&line.low);
+        columns.push(&line.high);
+    }
+    chart.plot.set_data(&uplot::aligned(&xs, &columns));
+    (d.times.len(), d.breaks)
+}
+
+/// The readout: the time under the cursor and each line's value there.
+fn readout(props: &TimeChartProps, at: Option<f64>) -> String {
+    let timeline = props.timeline.0.borrow();
+    let times = &timeline.times;
+    let has_value = |i: usize| {
+        props
+            .lines
+            .iter()
+            .any(|l| timeline.column(&l.key).is_some_and(|c| c.mean.get(i).copied().flatten().is_some()))
+    };
+    let (index, time) = match at {
+        Some(t) => (decimate::nearest(times, t), t),
+        // Off the plot: the newest point in the window with a value to show.
+        None => {
+            let (start, end) = (
+                times.partition_point(|t| *t < props.window.from),
+                times.partition_point(|t| *t <= props.window.to),
+            );
+            match (start..end).rev().find(|i| has_value(*i)) {
+                Some(i) => (Some(i), times[i]),
+                None => (None, props.window.to),
+            }
+        }
+    };
+    let Some(index) = index else { return "No data".to_owned() };
+    let with_date = props.window.to - props.window.from > 86_400_000.0;
+    let mut parts = vec![local_clock(timeline.times[index], browser_offset(time), with_date)];
+    for line in &props.lines {
+        let value = timeline.column(&line.key).and_then(|c| c.mean.get(index).copied().flatten());
+        parts.push(format!(
+            "{} {}",
+            line.label,
+            value.map_or("no data".to_owned(), |v| props.unit.format(v))
+        ));
+    }
+    if let Some(t) = at
+        && let Some(band) = band_at(&timeline.runs, t, props.window)
+    {
+        parts.push(format!("run {}", band.label.clone().unwrap_or_else(|| band.run_id.clone())));
+    }
+    parts.join(" · ")
+}
+
+/// The text alternative: each line's latest, min, max and mean over the window.
+fn summary(props: &TimeChartProps) -> String {
+    let timeline = props.timeline.0.borrow();
+    let parts: Vec<String> = props
+        .lines
+        .iter()
+        .filter_map(|line| {
+            let column = timeline.column(&line.key)?;
+            let s = decimate::summarise(&timeline.times, &column.line(), props.window.from, props.window.to)?;
+            let f = |v| props.unit.format(v);
+            Some(format!(
+                "{}: latest {}, min {}, max {}, mean {}",
+                line.label,
+                f(s.latest),
+                f(s.min),
+                f(s.max),
+                f(s.mean)
+            ))
+        })
+        .collect();
+    if parts.is_empty() { "No data in this range.".to_owned() } else { format!("{}.", parts.join("; ")) }
+}
+
+/// A time chart.
+#[function_component(TimeChart)]
+pub fn time_chart(props: &TimeChartProps) -> Html {
+    let container = use_node_ref();
+    let figure = use_node_ref();
+    let hover = use_state_eq(|| None::<f64>);
+    let chart = use_mut_ref(|| None::<Chart>);
+    let live = use_memo((), |_| Live {
+        window: Cell::new(props.window),
+        gap_ms: Cell::new(f64::INFINITY),
+        y_top: Cell::new(1.0),
+        unit: Cell::new(props.unit),
+        bands: RefCell::default(),
+        on_zoom: RefCell::default(),
+        on_open_run: RefCell::default(),
+        hover: RefCell::default(),
+        palette: RefCell::new(Palette::current()),
+    });
+    live.window.set(props.window);
+    live.unit.set(props.unit);
+    *live.on_zoom.borrow_mut() = props.on_zoom.clone();
+    *live.on_open_run.borrow_mut() = props.on_open_run.clone();
+    *live.hover.borrow_mut() = Some(hover.setter());
+
+    let redraw = {
+        let (chart, container, figure, live) =
+            (chart.clone(), container.clone(), figure.clone(), live.clone());
+        move |drawing: &Drawing| {
+            let chart = chart.borrow();
+            let (Some(el), Some(chart)) = (container.cast::<web_sys::HtmlElement>(), chart.as_ref()) else {
+                return;
+            };
+            let (points, breaks) = draw(chart, drawing, &live, f64::from(el.client_width().max(320)));
+            if let Some(figure) = figure.cast::<web_sys::Element>() {
+                let _ = figure.set_attribute("data-drawn-points", &points.to_string());
+                let _ = figure.set_attribute("data-breaks", &breaks.to_string());
+                let _ = figure.set_attribute("data-bands", &live.bands.borrow().len().to_string());
+            }
+        }
+    };
+    {
+        let (chart, container, live) = (chart.clone(), container.clone(), live.clone());
+        use_effect_with((props.scheme, props.lines.clone(), props.height), move |(_, lines, height)| {
+            if let Some(el) = container.cast::<web_sys::HtmlElement>() {
+                chart.borrow_mut().take();
+                *chart.borrow_mut() = create(&el, lines, *height, &live);
+            }
+            move || drop(chart.borrow_mut().take())
+        });
+    }
+    {
+        // Declared after the chart's creation, so it runs after it: draws the data.
+        let (redraw, drawing) = (redraw.clone(), Drawing::of(props));
+        let deps = (props.version, props.window, props.scheme, props.lines.clone(), props.top);
+        use_effect_with(deps, move |_| redraw(&drawing));
+    }
+    {
+        let (chart, container) = (chart.clone(), container.clone());
+        let (redraw, drawing, height) = (redraw.clone(), Drawing::of(props), props.height);
+        use_effect_with((props.version, props.window, height), move |_| {
+            let listener = web_sys::window().map(|w| {
+                EventListener::new(&w, "resize", move |_| {
+                    if let (Some(chart), Some(el)) =
+                        (chart.borrow().as_ref(), container.cast::<web_sys::HtmlElement>())
+                    {
+                        let size =
+                            serde_json::json!({ "width": el.client_width().max(320), "height": height });
+                        chart.plot.set_size(&uplot::object(&size));
+                    }
+                    redraw(&drawing);
+                })
+            });
+            move || drop(listener)
+        });
+    }
+    let summary = use_memo((props.version, props.window, props.lines.clone()), |_| summary(props));
+    html! {
+        <figure class="chart" data-testid={props.id.clone()} ref={figure}>
+            <figcaption class="chart__head">
+                <span class="chart__title">{ props.title.clone() }</span>
+                <span class="chart__readout" data-testid="readout" aria-live="off">{ readout(props, *hover) }</span>
+            </figcaption>
+            <div class="chart__plot" ref={container} aria-hidden="true"></div>
+            <p class="chart__summary" data-testid="summary">{ (*summary).clone() }</p>
+            { props.children.clone() }
+        </figure>
+    }
+}

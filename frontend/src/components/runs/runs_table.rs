@@ -1,0 +1,129 @@
+//! A page of a project's runs: start, label, duration, how it ended, peaks and
+//! tokens. Every column sorts (a button in its heading, `aria-sort` on it);
+//! each row links to the run's report; Newer and Older page through the store.
+
+use std::rc::Rc;
+
+use shared::api::RunRecord;
+use yew::prelude::*;
+
+use crate::route::report_href;
+use crate::view::format::Unit;
+use crate::view::runs::{self, SortKey};
+use crate::view::time::{browser_offset, epoch_millis, local_clock};
+
+/// Props of [`RunsTable`].
+#[derive(Properties, PartialEq)]
+pub struct RunsTableProps {
+    /// The project the runs belong to.
+    pub project: AttrValue,
+    /// This page of runs, newest first.
+    pub runs: Rc<Vec<RunRecord>>,
+    /// The page's token, carried into links.
+    #[prop_or_default]
+    pub token: Option<AttrValue>,
+    /// Whether there are newer runs than this page (a page was turned).
+    #[prop_or_default]
+    pub has_newer: bool,
+    /// Whether there are older runs than this page.
+    #[prop_or_default]
+    pub has_older: bool,
+    /// Turns to the newer page.
+    #[prop_or_default]
+    pub on_newer: Callback<()>,
+    /// Turns to the older page.
+    #[prop_or_default]
+    pub on_older: Callback<()>,
+}
+
+/// When a run started, in local time with the date.
+fn started(run: &RunRecord) -> String {
+    epoch_millis(run.started_at.as_str())
+        .map_or_else(|| run.started_at.as_str().to_owned(), |ms| local_clock(ms, browser_offset(ms), true))
+}
+
+/// The runs table.
+#[function_component(RunsTable)]
+pub fn runs_table(props: &RunsTableProps) -> Html {
+    let sort = use_state(|| (SortKey::Start, true));
+    let (key, descending) = *sort;
+    let rows = {
+        let mut rows = (*props.runs).clone();
+        runs::sort(&mut rows, key, descending);
+        rows
+    };
+    let headings = SortKey::COLUMNS.iter().map(|(column, heading)| {
+        let active = *column == key;
+        let aria = match (active, descending) {
+            (false, _) => "none",
+            (true, true) => "descending",
+            (true, false) => "ascending",
+        };
+        let sort = sort.clone();
+        let column = *column;
+        let onclick = move |_| {
+            // A new column sorts biggest (or newest) first; the same one flips.
+            let next = if sort.0 == column { !sort.1 } else { true };
+            sort.set((column, next));
+        };
+        let arrow = match (active, descending) {
+            (false, _) => "",
+            (true, true) => " ↓",
+            (true, false) => " ↑",
+        };
+        html! {
+            <th scope="col" aria-sort={aria}>
+                <button type="button" class="runs__sort" {onclick}
+                    data-testid={format!("sort-{column:?}").to_lowercase()}>
+                    { format!("{heading}{arrow}") }
+                </button>
+            </th>
+        }
+    });
+    let token = props.token.as_deref();
+    let body = rows.iter().map(|run| {
+        let href = report_href(&props.project, &run.run_id, token);
+        let outcome_class =
+            if runs::failed(run) { "runs__outcome runs__outcome--failed" } else { "runs__outcome" };
+        html! {
+            <tr data-testid="run-row" data-run-id={run.run_id.clone()}>
+                <td><a href={href}>{ started(run) }</a></td>
+                <td>{ run.label.clone().unwrap_or_default() }</td>
+                <td class="num">{ runs::duration(run) }</td>
+                <td class={outcome_class} data-testid="run-outcome">{ runs::outcome(run) }</td>
+                <td class="num">{ runs::figure(run.peak_cpu_percent, Unit::Percent) }</td>
+                <td class="num">{ runs::figure(run.peak_rss_mb, Unit::Megabytes) }</td>
+                <td class="num">{ runs::figure(run.peak_gpu_memory_gb, Unit::Gigabytes) }</td>
+                <td class="num">{ runs::tokens(run) }</td>
+            </tr>
+        }
+    });
+    let on_newer = props.on_newer.reform(|_: MouseEvent| ());
+    let on_older = props.on_older.reform(|_: MouseEvent| ());
+    html! {
+        <section class="runs" aria-labelledby="runs-title" data-testid="runs">
+            <h2 id="runs-title" class="section__title">{ "Runs" }</h2>
+            if props.runs.is_empty() {
+                <p class="muted" data-testid="runs-empty">
+                    { "No runs recorded for this project yet. Start one with " }
+                    <code>{ format!("perfmon run --project {} -- <command>", props.project) }</code>
+                </p>
+            } else {
+                <div class="runs__scroll">
+                    <table class="runs__table">
+                        <thead><tr>{ for headings }</tr></thead>
+                        <tbody>{ for body }</tbody>
+                    </table>
+                </div>
+            }
+            <div class="runs__pages">
+                <button type="button" disabled={!props.has_newer} onclick={on_newer} data-testid="runs-newer">
+                    { "← Newer" }
+                </button>
+                <button type="button" disabled={!props.has_older} onclick={on_older} data-testid="runs-older">
+                    { "Older →" }
+                </button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,289 @@
+//! The dashboard (`/?project=NAME`): the machine's and the project's run's
+//! charts over a range — the last 15 minutes to 30 days, read from the store
+//! (`/api/history`) and kept moving by the live stream without refetching, or a
+//! span dragged across a chart — and the project's runs.
+//!
+//! A server without a store (`--no-store`) still has its stream's last ten
+//! minutes: the dashboard shows those and says why there is no more.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use shared::RunStatus;
+use yew::prelude::*;
+
+use crate::components::charts::{ChartSet, RangePicker};
+use crate::components::runs::RunsTable;
+use crate::hooks::{Load, Scheme, use_fetch};
+use crate::route::{report_href, token};
+use crate::state::{Feed, FeedEvent, Preset, Range, SharedTimeline, Timeline, Window};
+use crate::stream::http;
+use crate::view::time::{browser_offset, local_clock, utc_offset};
+
+/// Props of [`Dashboard`].
+#[derive(Properties, PartialEq)]
+pub struct DashboardProps {
+    /// The project watched.
+    pub project: AttrValue,
+    /// Every sample of the project's stream.
+    pub feed: Feed,
+    /// The scheme the charts' colours follow.
+    pub scheme: Scheme,
+}
+
+/// Where the charts' data comes from.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    /// The store's answer is on its way.
+    Loading,
+    /// The store, with points of this many seconds.
+    Store(u64),
+    /// Only the live stream's recent samples, and why.
+    StreamOnly(String),
+    /// Nothing to show, and why.
+    Failed(String),
+}
+
+/// Runs per page of the table.
+const RUNS_PER_PAGE: u32 = 20;
+
+/// How long the stream's own samples are kept for a server without a store.
+const STREAM_KEEP_MS: f64 = 10.0 * 60_000.0;
+
+/// A counter that moves whenever the timeline changed.
+#[derive(Default)]
+struct Version(u64);
+
+impl Reducible for Version {
+    type Action = ();
+    fn reduce(self: Rc<Self>, _: ()) -> Rc<Self> {
+        Rc::new(Version(self.0 + 1))
+    }
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// The dashboard.
+#[function_component(Dashboard)]
+pub fn dashboard(props: &DashboardProps) -> Html {
+    let range = use_state(Range::default);
+    let last_preset = use_state(|| Preset::Minutes15);
+    let window = use_state(|| Range::default().window(now()));
+    let source = use_state(|| Source::Loading);
+    let version = use_reducer(Version::default);
+    let timeline = use_memo((), |_| SharedTimeline::default());
+    // The stream's own recent samples, for a server without a store.
+    let streamed = use_memo((), |_| RefCell::new(Timeline::default()));
+    let stream_only = use_memo((), |_| Cell::new(false));
+    let gpu_reason = use_state(|| None::<String>);
+    let runs_reload = use_reducer(Version::default);
+    let generation = use_memo((), |_| Cell::new(0u64));
+
+    // The store's answer for the range.
+    {
+        let (timeline, streamed, stream_only) = (timeline.clone(), streamed.clone(), stream_only.clone());
+        let (window, source, version) = (window.clone(), source.clone(), version.dispatcher());
+        use_effect_with((props.project.clone(), *range), move |(project, range)| {
+            let w = range.window(now());
+            window.set(w);
+            source.set(Source::Loading);
+            let this = generation.get() + 1;
+            generation.set(this);
+            let project = project.to_string();
+            yew::platform::spawn_local(async move {
+                let answer = http::history(&project, w.from, w.to).await;
+                if generation.get() != this {
+                    return; // The range changed meanwhile.
+                }
+                match answer {
+                    Ok(history) => {
+                        let step = history.step_s;
+                        *timeline.0.borrow_mut() = Timeline::from_history(history);
+                        stream_only.set(false);
+                        source.set(Source::Store(step));
+                    }
+                    Err(err) if err.code().is_some_and(|c| c.starts_with("store_")) => {
+                        *timeline.0.borrow_mut() = streamed.borrow().clone();
+                        stream_only.set(true);
+                        source.set(Source::StreamOnly(err.to_string()));
+                    }
+                    Err(err) => source.set(Source::Failed(err.to_string())),
+                }
+                version.dispatch(());
+            });
+        });
+    }
+
+    // Live samples: the right edge moves, no refetch.
+    {
+        let (timeline, streamed, stream_only) = (timeline.clone(), streamed.clone(), stream_only.clone());
+        let (window, version, runs_reload) = (window.clone(), version.dispatcher(), runs_reload.dispatcher());
+        let gpu_reason = gpu_reason.clone();
+        let last_run = Rc::new(RefCell::new(None::<(Option<String>, RunStatus)>));
+        use_effect_with((props.feed.clone(), *range), move |(feed, range)| {
+            let range = *range;
+            let subscription = feed.subscribe(move |event| {
+                match event {
+                    FeedEvent::Replay(samples) => {
+                        *streamed.borrow_mut() = Timeline::from_samples(samples);
+                        if stream_only.get() {
+                            *timeline.0.borrow_mut() = streamed.borrow().clone();
+                        }
+                    }
+                    FeedEvent::Sample(m) => {
+                        {
+                            let mut streamed = streamed.borrow_mut();
+                            streamed.push(m);
+                            streamed.trim_before(now() - STREAM_KEEP_MS);
+                        }
+                        let reason = (!m.gpu.available).then(|| m.gpu.reason.clone()).flatten();
+                        if *gpu_reason != reason {
+                            gpu_reason.set(reason);
+                        }
+                        let run = (m.run.run_id.clone(), m.run.status);
+                        if last_run.borrow().as_ref().is_some_and(|last| *last != run) {
+                            runs_reload.dispatch(());
+                        }
+                        *last_run.borrow_mut() = Some(run);
+                        if !range.follows_live() {
+                            return;
+                        }
+                        let mut t = timeline.0.borrow_mut();
+                        if !t.push(m) {
+                            return;
+                        }
+                        let edge = t.times.last().copied().unwrap_or_else(now).max(now());
+                        let w = range.window(edge);
+                        t.trim_before(w.from);
+                        drop(t);
+                        window.set(w);
+                    }
+                }
+                version.dispatch(());
+            });
+            move || drop(subscription)
+        });
+    }
+
+    // The project's runs, a page at a time, fetched again when a run ends.
+    let pages = use_state(Vec::<Option<String>>::new); // the `before` of each newer page
+    let before = use_state(|| None::<String>);
+    let runs = use_fetch(
+        (props.project.to_string(), (*before).clone(), runs_reload.0),
+        |(project, before, _)| async move { http::runs(&project, RUNS_PER_PAGE, before.as_deref()).await },
+    );
+
+    let on_pick = {
+        let (range, last_preset) = (range.clone(), last_preset.clone());
+        Callback::from(move |picked: Range| {
+            if let Range::Last(p) = picked {
+                last_preset.set(p);
+            }
+            range.set(picked);
+        })
+    };
+    let on_zoom = {
+        let range = range.clone();
+        Callback::from(move |w: Window| range.set(Range::zoomed(w)))
+    };
+    let on_open_run = {
+        let project = props.project.to_string();
+        Callback::from(move |run_id: String| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().set_href(&report_href(&project, &run_id, token().as_deref()));
+            }
+        })
+    };
+
+    let w = *window;
+    let offset = browser_offset(w.to);
+    let with_date = w.to - w.from > 86_400_000.0;
+    let span = match *range {
+        Range::Last(p) => format!("Showing {}", p.words()),
+        Range::Span(_) => "Zoomed in".to_owned(),
+    };
+    let points = match &*source {
+        Source::Loading => " · loading…".to_owned(),
+        Source::Store(step) => format!(" · {} points", step_words(*step)),
+        Source::StreamOnly(_) | Source::Failed(_) => String::new(),
+    };
+    let caption = format!(
+        "{span}: {} – {} local time ({}){points}",
+        local_clock(w.from, offset, with_date),
+        local_clock(w.to, offset, with_date),
+        utc_offset(offset)
+    );
+    let notice = match &*source {
+        Source::StreamOnly(why) => {
+            Some(format!("History is not available ({why}): showing the live stream's last ten minutes."))
+        }
+        Source::Failed(why) => Some(format!("The history could not be read: {why}")),
+        _ => None,
+    };
+    let runs_view = match &runs {
+        Load::Loading => html! { <p class="muted">{ "Loading runs…" }</p> },
+        Load::Failed(err) if err.code().is_some_and(|c| c.starts_with("store_")) => html! {
+            <section class="runs" data-testid="runs"><h2 class="section__title">{ "Runs" }</h2>
+                <p class="muted">{ format!("Runs are not recorded: {err}") }</p></section>
+        },
+        Load::Failed(err) => {
+            html! { <p class="notice" role="alert">{ format!("The runs could not be read: {err}") }</p> }
+        }
+        Load::Ready(page) => {
+            let on_older = {
+                let (pages, before, next) = (pages.clone(), before.clone(), page.next_before.clone());
+                Callback::from(move |_| {
+                    if let Some(next) = &next {
+                        let mut stack = (*pages).clone();
+                        stack.push((*before).clone());
+                        pages.set(stack);
+                        before.set(Some(next.as_str().to_owned()));
+                    }
+                })
+            };
+            let on_newer = {
+                let (pages, before) = (pages.clone(), before.clone());
+                Callback::from(move |_| {
+                    let mut stack = (*pages).clone();
+                    if let Some(newer) = stack.pop() {
+                        pages.set(stack);
+                        before.set(newer);
+                    }
+                })
+            };
+            html! {
+                <RunsTable project={props.project.clone()} runs={Rc::new(page.runs.clone())}
+                    token={token().map(AttrValue::from)} has_newer={!pages.is_empty()}
+                    has_older={page.next_before.is_some()} {on_newer} {on_older} />
+            }
+        }
+    };
+    html! {
+        <div class="dashboard" data-testid="dashboard">
+            <div class="dashboard__bar">
+                <RangePicker range={*range} last_preset={*last_preset} {on_pick} />
+                <p class="dashboard__caption" data-testid="range-caption"
+                    data-from={format!("{:.0}", w.from)} data-to={format!("{:.0}", w.to)}>
+                    { caption }
+                </p>
+            </div>
+            if let Some(notice) = notice {
+                <p class="notice" role="status" data-testid="history-notice">{ notice }</p>
+            }
+            <ChartSet timeline={(*timeline).clone()} version={version.0} window={w} scheme={props.scheme}
+                {on_zoom} {on_open_run} gpu_reason={(*gpu_reason).clone().map(AttrValue::from)} />
+            { runs_view }
+        </div>
+    }
+}
+
+/// `1 s`, `1 min`, `10 min`, `1 h`: what one stored point covers.
+fn step_words(step_s: u64) -> String {
+    match step_s {
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}

@@ -1,0 +1,209 @@
+//! Recorded runs as the runs table and the run report show them: how a run
+//! ended in words, its figures with units, the order of a sorted table, and
+//! the change from the previous run.
+
+use std::cmp::Ordering;
+
+use shared::api::{RunOutcome, RunRecord};
+
+use super::format::{NOT_AVAILABLE, Unit, count};
+use super::time::elapsed;
+
+/// How a run ended: `exit 0`, `exit 3`, `killed (signal 9)`, `ended`,
+/// `interrupted`, `running`.
+pub fn outcome(run: &RunRecord) -> String {
+    match run.status {
+        RunOutcome::Running => "running".to_owned(),
+        RunOutcome::Exited => run.exit_code.map_or_else(|| "exited".to_owned(), |c| format!("exit {c}")),
+        RunOutcome::Killed => {
+            run.signal.map_or_else(|| "killed".to_owned(), |s| format!("killed (signal {s})"))
+        }
+        RunOutcome::Ended => "ended".to_owned(),
+        RunOutcome::Interrupted => "interrupted".to_owned(),
+    }
+}
+
+/// Whether the run failed: a non-zero exit, a signal, or PerfMon's own stop.
+pub fn failed(run: &RunRecord) -> bool {
+    match run.status {
+        RunOutcome::Exited => run.exit_code.is_some_and(|c| c != 0),
+        RunOutcome::Killed | RunOutcome::Interrupted => true,
+        RunOutcome::Running | RunOutcome::Ended => false,
+    }
+}
+
+/// A figure or "Not available".
+pub fn figure(value: Option<f64>, unit: Unit) -> String {
+    value.map_or_else(|| NOT_AVAILABLE.to_owned(), |v| unit.format(v))
+}
+
+/// The run's duration as a stopwatch reads it.
+pub fn duration(run: &RunRecord) -> String {
+    elapsed(run.duration_s.round() as i64)
+}
+
+/// A token count, grouped.
+pub fn tokens(run: &RunRecord) -> String {
+    count(run.tokens)
+}
+
+/// The columns the runs table sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// When it started.
+    Start,
+    /// Its label.
+    Label,
+    /// How long it took.
+    Duration,
+    /// How it ended.
+    Outcome,
+    /// Peak CPU.
+    PeakCpu,
+    /// Peak resident memory.
+    PeakRss,
+    /// Peak GPU memory.
+    PeakGpu,
+    /// Tokens.
+    Tokens,
+}
+
+impl SortKey {
+    /// Every column, in table order, with its heading.
+    pub const COLUMNS: [(SortKey, &'static str); 8] = [
+        (SortKey::Start, "Start"),
+        (SortKey::Label, "Label"),
+        (SortKey::Duration, "Duration"),
+        (SortKey::Outcome, "Exit"),
+        (SortKey::PeakCpu, "Peak CPU"),
+        (SortKey::PeakRss, "Peak RSS"),
+        (SortKey::PeakGpu, "Peak GPU memory"),
+        (SortKey::Tokens, "Tokens"),
+    ];
+}
+
+/// Missing figures sort after present ones, whichever the direction.
+fn by_option(a: Option<f64>, b: Option<f64>, descending: bool) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) if descending => b.total_cmp(&a),
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Sorts `runs` by `key`; ties keep the newest first.
+pub fn sort(runs: &mut [RunRecord], key: SortKey, descending: bool) {
+    let flip = |o: Ordering| if descending { o.reverse() } else { o };
+    runs.sort_by(|a, b| {
+        let order = match key {
+            SortKey::Start => flip(a.started_at.cmp(&b.started_at)),
+            SortKey::Label => {
+                let (x, y) = (a.label.as_deref().unwrap_or(""), b.label.as_deref().unwrap_or(""));
+                match (x.is_empty(), y.is_empty()) {
+                    (false, true) => Ordering::Less,
+                    (true, false) => Ordering::Greater,
+                    _ => flip(x.to_lowercase().cmp(&y.to_lowercase())),
+                }
+            }
+            SortKey::Duration => by_option(Some(a.duration_s), Some(b.duration_s), descending),
+            SortKey::Outcome => flip(failed(a).cmp(&failed(b)).then_with(|| a.exit_code.cmp(&b.exit_code))),
+            SortKey::PeakCpu => by_option(a.peak_cpu_percent, b.peak_cpu_percent, descending),
+            SortKey::PeakRss => by_option(a.peak_rss_mb, b.peak_rss_mb, descending),
+            SortKey::PeakGpu => by_option(a.peak_gpu_memory_gb, b.peak_gpu_memory_gb, descending),
+            SortKey::Tokens => flip(a.tokens.cmp(&b.tokens)),
+        };
+        order.then_with(|| b.started_at.cmp(&a.started_at))
+    });
+}
+
+/// `+12.5 %`, `−3.0 %`, `±0.0 %` from `previous` to `now`; `None` without both
+/// or from zero.
+pub fn change(now: Option<f64>, previous: Option<f64>) -> Option<String> {
+    let (now, previous) = (now?, previous?);
+    if previous == 0.0 || !now.is_finite() || !previous.is_finite() {
+        return None;
+    }
+    let percent = (now - previous) / previous.abs() * 100.0;
+    let rounded = (percent * 10.0).round() / 10.0;
+    Some(match rounded {
+        r if r > 0.0 => format!("+{r:.1} %"),
+        r if r < 0.0 => format!("−{:.1} %", -r),
+        _ => "±0.0 %".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::Timestamp;
+
+    use super::*;
+
+    fn run(id: &str, started: &str, code: Option<i32>, duration: f64, rss: Option<f64>) -> RunRecord {
+        RunRecord {
+            run_id: id.into(),
+            project: "p".into(),
+            label: Some(id.to_uppercase()),
+            pid: 1,
+            started_at: Timestamp(started.into()),
+            ended_at: None,
+            status: RunOutcome::Exited,
+            exit_code: code,
+            signal: None,
+            duration_s: duration,
+            cpu_seconds: 0.0,
+            peak_cpu_percent: None,
+            peak_rss_mb: rss,
+            peak_gpu_memory_gb: None,
+            peak_process_count: 1,
+            tokens: 0,
+        }
+    }
+
+    #[test]
+    fn outcomes_read_in_words() {
+        let mut r = run("a", "2026-12-01T10:00:00Z", Some(3), 1.0, None);
+        assert_eq!(outcome(&r), "exit 3");
+        assert!(failed(&r));
+        r.exit_code = Some(0);
+        assert!(!failed(&r));
+        r.status = RunOutcome::Killed;
+        r.signal = Some(9);
+        assert_eq!(outcome(&r), "killed (signal 9)");
+        r.status = RunOutcome::Interrupted;
+        assert_eq!(outcome(&r), "interrupted");
+        assert!(failed(&r));
+    }
+
+    #[test]
+    fn tables_sort_by_any_column_with_missing_figures_last() {
+        let mut runs = vec![
+            run("a", "2026-12-01T10:00:00Z", Some(0), 30.0, Some(100.0)),
+            run("b", "2026-12-01T11:00:00Z", Some(3), 10.0, None),
+            run("c", "2026-12-01T12:00:00Z", Some(0), 20.0, Some(300.0)),
+        ];
+        let ids = |runs: &[RunRecord]| runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+        sort(&mut runs, SortKey::Start, true);
+        assert_eq!(ids(&runs), ["c", "b", "a"]);
+        sort(&mut runs, SortKey::Duration, false);
+        assert_eq!(ids(&runs), ["b", "c", "a"]);
+        sort(&mut runs, SortKey::PeakRss, true);
+        assert_eq!(ids(&runs), ["c", "a", "b"]);
+        sort(&mut runs, SortKey::PeakRss, false);
+        assert_eq!(ids(&runs), ["a", "c", "b"], "missing last either way");
+        sort(&mut runs, SortKey::Outcome, true);
+        assert_eq!(ids(&runs)[0], "b", "failures first when descending");
+        sort(&mut runs, SortKey::Label, false);
+        assert_eq!(ids(&runs), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn changes_are_signed_percentages() {
+        assert_eq!(change(Some(110.0), Some(100.0)).as_deref(), Some("+10.0 %"));
+        assert_eq!(change(Some(97.0), Some(100.0)).as_deref(), Some("−3.0 %"));
+        assert_eq!(change(Some(100.0), Some(100.0)).as_deref(), Some("±0.0 %"));
+        assert_eq!(change(Some(5.0), Some(0.0)), None);
+        assert_eq!(change(None, Some(1.0)), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! The dashboard's parts rendered in a real (headless) browser with the real
+//! uPlot: a chart decimates a day of samples to its width and keeps its spike,
+//! its hover readout reads the data under the cursor, an empty chart and a gap
+//! in the data say so; the runs table sorts, links and pages.
+#![cfg(target_arch = "wasm32")]
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use frontend::components::charts::{Line, TimeChart};
+use frontend::components::runs::RunsTable;
+use frontend::hooks::Scheme;
+use frontend::state::{SharedTimeline, Timeline, Window};
+use frontend::view::format::Unit;
+use shared::Timestamp;
+use shared::api::{HistorySeries, RunOutcome, RunRecord};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::Element;
+use yew::prelude::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The page loads uPlot from `index.html`; a test page has to load it itself.
+fn load_uplot() {
+    let loaded = js_sys::Reflect::has(&js_sys::global(), &"uPlot".into()).unwrap_or(false);
+    if !loaded {
+        // `eval` runs in its caller's scope here: the script's `var uPlot` must be made global.
+        let source = include_str!("../node_modules/uplot/dist/uPlot.iife.min.js");
+        js_sys::eval(&format!("{source}\n;globalThis.uPlot = uPlot;")).expect("uPlot loads");
+        let style = document().create_element("style").expect("a style element");
+        style.set_text_content(Some(include_str!("../node_modules/uplot/dist/uPlot.min.css")));
+        document().head().expect("a head").append_child(&style).expect("styles attach");
+    }
+}
+
+fn document() -> web_sys::Document {
+    web_sys::window().and_then(|w| w.document()).expect("a document")
+}
+
+fn mount_point() -> Element {
+    let el = document().create_element("div").expect("a div");
+    el.set_attribute("style", "width: 900px").expect("style");
+    document().body().expect("a body").append_child(&el).expect("mounts");
+    el
+}
+
+fn find(root: &Element, selector: &str) -> Element {
+    root.query_selector(selector).ok().flatten().unwrap_or_else(|| panic!("{selector} renders"))
+}
+
+async fn settle() {
+    yew::platform::time::sleep(Duration::from_millis(150)).await;
+}
+
+/// `n` points a second apart from `start` (unix ms), valued by `value(i)`.
+fn timeline(start: i64, n: usize, value: impl Fn(usize) -> Option<f64>) -> Timeline {
+    let mut h = HistorySeries { step_s: 1, tier: "raw".into(), ..HistorySeries::default() };
+    h.timestamps = (0..n as i64).map(|i| start + i * 1000).collect();
+    h.series.insert("cpu.percent".into(), (0..n).map(value).collect());
+    Timeline::from_history(h)
+}
+
+#[derive(Properties, PartialEq)]
+struct Host {
+    timeline: SharedTimeline,
+    window: Window,
+}
+
+#[function_component(ChartHost)]
+fn chart_host(props: &Host) -> Html {
+    html! {
+        <TimeChart id="cpu" title="CPU" unit={Unit::Percent} lines={vec![Line::new("cpu.percent", "CPU")]}
+            timeline={props.timeline.clone()} version={1} window={props.window} scheme={Scheme::Dark} />
+    }
+}
+
+fn render_chart(timeline: Timeline, window: Window) -> Element {
+    load_uplot();
+    let root = mount_point();
+    yew::Renderer::<ChartHost>::with_root_and_props(
+        root.clone(),
+        Host { timeline: SharedTimeline::new(timeline), window },
+    )
+    .render();
+    root
+}
+
+fn attr(el: &Element, name: &str) -> usize {
+    el.get_attribute(name).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name} is set"))
+}
+
+const T0: i64 = 1_795_000_000_000;
+
+#[wasm_bindgen_test]
+async fn a_day_of_samples_is_decimated_to_the_width_and_keeps_its_spike() {
+    let day = 86_400;
+    let root = render_chart(
+        timeline(T0, day, |i| Some(if i == 50_001 { 100.0 } else { 10.0 + (i % 7) as f64 })),
+        Window { from: T0 as f64, to: (T0 + day as i64 * 1000) as f64 },
+    );
+    settle().await;
+    let figure = find(&root, "[data-testid='cpu']");
+    let drawn = attr(&figure, "data-drawn-points");
+    let width = find(&root, ".chart__plot").client_width() as usize;
+    assert!(drawn > 0, "the chart draws");
+    assert!(drawn <= 2 * width + 4, "{drawn} points drawn for {width} px: at most two a column");
+    assert!(find(&root, "canvas").client_width() > 0, "uPlot drew a canvas");
+    let summary = find(&root, "[data-testid='summary']").text_content().unwrap_or_default();
+    assert!(summary.contains("max 100.0 %"), "the spike is in the summary: {summary}");
+    assert!(summary.contains("min 10.0 %"), "{summary}");
+}
+
+#[wasm_bindgen_test]
+async fn the_readout_shows_the_value_under_the_cursor() {
+    // 101 points valued by their index across the window: the middle is 50.
+    let root = render_chart(
+        timeline(T0, 101, |i| Some(i as f64)),
+        Window { from: T0 as f64, to: (T0 + 100_000) as f64 },
+    );
+    settle().await;
+    let over = find(&root, ".u-over");
+    let rect = over.get_bounding_client_rect();
+    for (fraction, expected) in [(0.5, "CPU 50.0 %"), (0.25, "CPU 25.0 %"), (0.9, "CPU 90.0 %")] {
+        let init = web_sys::MouseEventInit::new();
+        init.set_client_x((rect.left() + rect.width() * fraction).round() as i32);
+        init.set_client_y((rect.top() + rect.height() / 2.0) as i32);
+        init.set_bubbles(true);
+        let event =
+            web_sys::MouseEvent::new_with_mouse_event_init_dict("mousemove", &init).expect("an event");
+        over.dispatch_event(&event).expect("dispatched");
+        settle().await;
+        let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+        assert!(
+            readout.contains(expected),
+            "at {fraction} of the width the readout says {expected}: {readout}"
+        );
+    }
+    let leave = web_sys::MouseEvent::new("mouseleave").expect("an event");
+    over.dispatch_event(&leave).expect("dispatched");
+    settle().await;
+    let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+    assert!(readout.contains("CPU 100.0 %"), "off the plot it shows the newest value: {readout}");
+}
+
+#[wasm_bindgen_test]
+async fn an_empty_chart_says_there_is_no_data() {
+    let root = render_chart(Timeline::default(), Window { from: T0 as f64, to: (T0 + 60_000) as f64 });
+    settle().await;
+    let figure = find(&root, "[data-testid='cpu']");
+    assert_eq!(attr(&figure, "data-drawn-points"), 0);
+    assert_eq!(
+        find(&root, "[data-testid='summary']").text_content().as_deref(),
+        Some("No data in this range.")
+    );
+    assert_eq!(find(&root, "[data-testid='readout']").text_content().as_deref(), Some("No data"));
+}
+
+#[wasm_bindgen_test]
+async fn a_gap_in_the_data_breaks_the_line_and_stays_out_of_the_figures() {
+    // Ten minutes, an hour without samples (the server was down), ten minutes.
+    let mut h = HistorySeries { step_s: 1, tier: "raw".into(), ..HistorySeries::default() };
+    h.timestamps =
+        (0..600).map(|i| T0 + i * 1000).chain((0..600).map(|i| T0 + 4_200_000 + i * 1000)).collect();
+    h.series
+        .insert("cpu.percent".into(), (0..1200).map(|i| Some(if i < 600 { 20.0 } else { 60.0 })).collect());
+    let root =
+        render_chart(Timeline::from_history(h), Window { from: T0 as f64, to: (T0 + 4_800_000) as f64 });
+    settle().await;
+    let figure = find(&root, "[data-testid='cpu']");
+    assert_eq!(attr(&figure, "data-breaks"), 1, "one break, over the hour without data");
+    let summary = find(&root, "[data-testid='summary']").text_content().unwrap_or_default();
+    assert!(summary.contains("mean 40.0 %"), "the hole counts for nothing: {summary}");
+}
+
+fn run(id: &str, started: &str, code: i32, duration: f64, rss: f64) -> RunRecord {
+    RunRecord {
+        run_id: id.into(),
+        project: "demo".into(),
+        label: Some(format!("run {id}")),
+        pid: 1,
+        started_at: Timestamp(started.into()),
+        ended_at: Some(Timestamp(started.into())),
+        status: RunOutcome::Exited,
+        exit_code: Some(code),
+        signal: None,
+        duration_s: duration,
+        cpu_seconds: 1.0,
+        peak_cpu_percent: Some(50.0),
+        peak_rss_mb: Some(rss),
+        peak_gpu_memory_gb: None,
+        peak_process_count: 2,
+        tokens: 10,
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct RunsHost {
+    runs: Rc<Vec<RunRecord>>,
+}
+
+#[function_component(TableHost)]
+fn table_host(props: &RunsHost) -> Html {
+    html! { <RunsTable project="demo" runs={props.runs.clone()} has_older=true /> }
+}
+
+fn row_ids(root: &Element) -> Vec<String> {
+    let rows = root.query_selector_all("[data-testid='run-row']").expect("rows");
+    (0..rows.length())
+        .filter_map(|i| rows.item(i)?.dyn_into::<Element>().ok()?.get_attribute("data-run-id"))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn the_runs_table_sorts_links_each_run_and_marks_failures() {
+    let root = mount_point();
+    let runs = Rc::new(vec![
+        run("1-a", "2026-12-01T08:00:00Z", 0, 300.0, 900.0),
+        run("2-b", "2026-12-01T09:00:00Z", 3, 30.0, 100.0),
+        run("3-c", "2026-12-01T10:00:00Z", 0, 90.0, 400.0),
+    ]);
+    yew::Renderer::<TableHost>::with_root_and_props(root.clone(), RunsHost { runs }).render();
+    settle().await;
+    assert_eq!(row_ids(&root), ["3-c", "2-b", "1-a"], "newest first");
+    let link = find(&root, "[data-run-id='2-b'] a").get_attribute("href").unwrap_or_default();
+    assert_eq!(link, "/projects/demo/runs/2-b");
+    let outcome = find(&root, "[data-run-id='2-b'] [data-testid='run-outcome']");
+    assert_eq!(outcome.text_content().as_deref(), Some("exit 3"));
+    assert!(outcome.class_name().contains("failed"));
+
+    let by_duration =
+        find(&root, "[data-testid='sort-duration']").dyn_into::<web_sys::HtmlElement>().expect("a button");
+    by_duration.click();
+    settle().await;
+    assert_eq!(row_ids(&root), ["1-a", "3-c", "2-b"], "longest first");
+    let th = by_duration.parent_element().expect("its heading");
+    assert_eq!(th.get_attribute("aria-sort").as_deref(), Some("descending"));
+    by_duration.click();
+    settle().await;
+    assert_eq!(row_ids(&root), ["2-b", "3-c", "1-a"], "shortest first");
+    assert_eq!(th.get_attribute("aria-sort").as_deref(), Some("ascending"));
+
+    let newer = find(&root, "[data-testid='runs-newer']");
+    let older = find(&root, "[data-testid='runs-older']");
+    assert!(newer.has_attribute("disabled"), "the first page has nothing newer");
+    assert!(!older.has_attribute("disabled"));
+}
+
+/// The dev mock's history (debug builds only) is what the dashboard draws with
+/// no server: every series as long as its timestamps, and the GPU's figures
+/// exactly where the mock's GPU is on.
+#[cfg(debug_assertions)]
+#[wasm_bindgen_test]
+fn the_mocks_history_keeps_every_series_aligned_with_its_timestamps() {
+    use frontend::stream::mock;
+    let now = js_sys::Date::now();
+    let history = mock::history(now - 900_000.0, now);
+    assert!(history.timestamps.len() >= 900, "about a point a second for 15 minutes");
+    for (name, values) in &history.series {
+        assert_eq!(values.len(), history.timestamps.len(), "{name}");
+    }
+    let epoch = mock::epoch();
+    for (i, t) in history.timestamps.iter().enumerate() {
+        let on = mock::metrics("mock", (*t as f64 - epoch) / 1000.0, 0).gpu.available;
+        assert_eq!(history.series["gpu.0.percent"][i].is_some(), on, "at {t}");
+    }
+    assert_eq!(history.runs.len(), 1, "the newer mock run falls in the last 15 minutes");
+    assert_eq!(mock::history(now - 6.0 * 3_600_000.0, now).runs.len(), 2, "both in the last 6 hours");
+    let runs = mock::runs("mock", 20, None);
+    let failed = runs.runs.iter().find(|r| r.exit_code == Some(3)).expect("a failed mock run");
+    let report = mock::report("mock", &failed.run_id).expect("its report");
+    assert_eq!(report.previous.map(|p| p.exit_code), Some(Some(0)));
+}
