@@ -65,25 +65,49 @@ fn timeline(start: i64, n: usize, value: impl Fn(usize) -> Option<f64>) -> Timel
 struct Host {
     timeline: SharedTimeline,
     window: Window,
+    #[prop_or_default]
+    on_open_run: Callback<String>,
 }
 
 #[function_component(ChartHost)]
 fn chart_host(props: &Host) -> Html {
     html! {
         <TimeChart id="cpu" title="CPU" unit={Unit::Percent} lines={vec![Line::new("cpu.percent", "CPU")]}
-            timeline={props.timeline.clone()} version={1} window={props.window} scheme={Scheme::Dark} />
+            timeline={props.timeline.clone()} version={1} window={props.window} scheme={Scheme::Dark}
+            on_open_run={props.on_open_run.clone()} />
     }
 }
 
 fn render_chart(timeline: Timeline, window: Window) -> Element {
+    render_chart_with(timeline, window, Callback::noop())
+}
+
+fn render_chart_with(timeline: Timeline, window: Window, on_open_run: Callback<String>) -> Element {
     load_uplot();
     let root = mount_point();
     yew::Renderer::<ChartHost>::with_root_and_props(
         root.clone(),
-        Host { timeline: SharedTimeline::new(timeline), window },
+        Host { timeline: SharedTimeline::new(timeline), window, on_open_run },
     )
     .render();
     root
+}
+
+/// Moves the mouse to `fraction` of the plot's width, then clicks there if asked
+/// (pressed and released in place, as a real click is: uPlot takes a click
+/// after a press elsewhere for the end of a drag).
+async fn point_at(root: &Element, fraction: f64, click: bool) {
+    let over = find(root, ".u-over");
+    let rect = over.get_bounding_client_rect();
+    let init = web_sys::MouseEventInit::new();
+    init.set_client_x((rect.left() + rect.width() * fraction).round() as i32);
+    init.set_client_y((rect.top() + rect.height() / 2.0) as i32);
+    init.set_bubbles(true);
+    for kind in if click { &["mousemove", "mousedown", "mouseup", "click"][..] } else { &["mousemove"][..] } {
+        let event = web_sys::MouseEvent::new_with_mouse_event_init_dict(kind, &init).expect("an event");
+        over.dispatch_event(&event).expect("dispatched");
+        settle().await;
+    }
 }
 
 fn attr(el: &Element, name: &str) -> usize {
@@ -120,16 +144,8 @@ async fn the_readout_shows_the_value_under_the_cursor() {
     );
     settle().await;
     let over = find(&root, ".u-over");
-    let rect = over.get_bounding_client_rect();
     for (fraction, expected) in [(0.5, "CPU 50.0 %"), (0.25, "CPU 25.0 %"), (0.9, "CPU 90.0 %")] {
-        let init = web_sys::MouseEventInit::new();
-        init.set_client_x((rect.left() + rect.width() * fraction).round() as i32);
-        init.set_client_y((rect.top() + rect.height() / 2.0) as i32);
-        init.set_bubbles(true);
-        let event =
-            web_sys::MouseEvent::new_with_mouse_event_init_dict("mousemove", &init).expect("an event");
-        over.dispatch_event(&event).expect("dispatched");
-        settle().await;
+        point_at(&root, fraction, false).await;
         let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
         assert!(
             readout.contains(expected),
@@ -141,6 +157,34 @@ async fn the_readout_shows_the_value_under_the_cursor() {
     settle().await;
     let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
     assert!(readout.contains("CPU 100.0 %"), "off the plot it shows the newest value: {readout}");
+}
+
+#[wasm_bindgen_test]
+async fn a_run_is_a_band_and_clicking_it_opens_the_run() {
+    let mut timeline = timeline(T0, 101, |i| Some(i as f64));
+    timeline.runs.push(shared::api::RunBand {
+        run_id: "42-2026-12-01T10:00:00Z".into(),
+        label: Some("nightly".into()),
+        start_ms: T0 + 40_000,
+        end_ms: Some(T0 + 70_000),
+        status: RunOutcome::Exited,
+    });
+    let opened = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let on_open_run = {
+        let opened = opened.clone();
+        Callback::from(move |run: String| opened.borrow_mut().push(run))
+    };
+    let root =
+        render_chart_with(timeline, Window { from: T0 as f64, to: (T0 + 100_000) as f64 }, on_open_run);
+    settle().await;
+    assert_eq!(attr(&find(&root, "[data-testid='cpu']"), "data-bands"), 1);
+    point_at(&root, 0.55, false).await;
+    let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+    assert!(readout.contains("run nightly"), "the readout names the run under the cursor: {readout}");
+    point_at(&root, 0.2, true).await;
+    assert!(opened.borrow().is_empty(), "a click beside the band opens nothing");
+    point_at(&root, 0.55, true).await;
+    assert_eq!(*opened.borrow(), ["42-2026-12-01T10:00:00Z"], "a click on the band opens its run");
 }
 
 #[wasm_bindgen_test]

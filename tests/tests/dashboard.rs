@@ -105,6 +105,23 @@ async fn the_dashboard_lists_runs_changes_range_and_reports_the_failed_run() {
     .await;
     let pressed = attr(&client, "[data-testid='range-1h']", "aria-pressed").await;
     assert_eq!(pressed.as_deref(), Some("true"));
+    // By keyboard too: Enter on the focused 6 h button.
+    let six = client.find(Locator::Css("[data-testid='range-6h']")).await.expect("the 6 h button");
+    six.send_keys("\u{E007}").await.expect("press Enter on it");
+    eventually(Duration::from_secs(20), "six hours are fetched", || async {
+        span(&client).await.filter(|s| (s - 6.0 * 3_600_000.0).abs() < 1.0)
+    })
+    .await;
+    // The table sorts by keyboard: Enter on "Duration" puts the longer run first.
+    let by_duration =
+        client.find(Locator::Css("[data-testid='sort-duration']")).await.expect("the sort button");
+    by_duration.send_keys("\u{E007}").await.expect("press Enter on it");
+    let longest = runs.runs.iter().max_by(|a, b| a.duration_s.total_cmp(&b.duration_s)).expect("a run");
+    eventually(Duration::from_secs(10), "the longest run is listed first", || async {
+        let first = attr(&client, "[data-testid='run-row']", "data-run-id").await?;
+        (first == longest.run_id).then_some(())
+    })
+    .await;
 
     // The CPU chart draws, with both runs as bands.
     eventually(Duration::from_secs(20), "the CPU chart draws both runs", || async {
