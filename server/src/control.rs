@@ -50,6 +50,21 @@ pub fn default_path(port: u16) -> Option<PathBuf> {
     Some(dir.join(format!("control-{port}")))
 }
 
+/// Every place the secret of the server on `port` may be, most likely first:
+/// the runtime directory, then the state directory. A server and a command can
+/// disagree about `XDG_RUNTIME_DIR` (a service against a shell under sudo or
+/// cron), so a command looks in both.
+pub fn candidate_paths(port: u16) -> Vec<PathBuf> {
+    let name = format!("control-{port}");
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+    runtime
+        .map(|r| PathBuf::from(r).join("perfmon"))
+        .into_iter()
+        .chain(state_dir())
+        .map(|dir| dir.join(&name))
+        .collect()
+}
+
 /// PerfMon's state directory: `$XDG_STATE_HOME/perfmon`, or
 /// `~/.local/state/perfmon`.
 pub fn state_dir() -> Option<PathBuf> {

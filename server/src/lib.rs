@@ -17,9 +17,11 @@
 //!   own thread from what the hub hands over (the hub's `Recorder`); read by the
 //!   history API and `perfmon runs`/`report`.
 //! - `config`: the settings and credentials the command line fills in;
-//!   `control`: the per-server control secret writes need without a token.
-//! - `web`: [`app`] builds the router: the socket, the HTTP API, auth,
-//!   Prometheus, the built frontend, and `ApiError`, the one error shape.
+//!   `control`: the per-server control secret writes need without a token;
+//!   `exits`: exit reports `perfmon run` keeps for a server that was down.
+//! - `web`: [`app`] builds the router: both streams, the HTTP API, auth, the
+//!   Host/Origin guard, Prometheus, the built frontend, and `ApiError`, the one
+//!   error shape.
 //! - `service`: [`run`] wires them together and serves until shutdown.
 //! - [`cli`]: the `perfmon` command line: `serve`, `run` (the command wrapper)
 //!   and the API client it uses.
@@ -32,6 +34,7 @@ pub mod cli;
 mod collect;
 mod config;
 pub mod control;
+mod exits;
 mod hub;
 pub mod sampling;
 mod service;

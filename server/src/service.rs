@@ -97,6 +97,9 @@ pub async fn run(
         );
     }
     let store = open_store(&config).await?;
+    if let (Some(store), Some(dir)) = (&store, &config.control_dir) {
+        record_waiting_exits(store.clone(), dir.clone(), addr.port()).await;
+    }
     let stored = store_control_secret(&mut config, addr.port())?;
     let token = CancellationToken::new();
     let mut hub = Hub::new(config.live_interval, config.idle_interval, config.history_window);
@@ -135,6 +138,42 @@ pub async fn run(
         let _ = tokio::task::spawn_blocking(move || store.close(STORE_CLOSE_LIMIT)).await;
     }
     Ok(served?)
+}
+
+/// Records the exit reports `perfmon run` kept while no server answered on this
+/// port (off the async workers: it reads files and the store).
+async fn record_waiting_exits(store: Store, control_dir: std::path::PathBuf, port: u16) {
+    let recorded = tokio::task::spawn_blocking(move || {
+        let mut recorded = 0;
+        for (exit, path) in crate::exits::waiting(&control_dir, port) {
+            let project = match crate::ProjectName::parse(&exit.project) {
+                Ok(project) => project,
+                Err(_) => {
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
+            };
+            match store.has_run(project.as_str(), &exit.run_id) {
+                Ok(true) => {
+                    store.report_exit(&project, &exit.run_id, exit.report.clone());
+                    recorded += 1;
+                }
+                Ok(false) => tracing::info!(
+                    "an exit report for a run this store never saw is dropped: {}",
+                    exit.run_id
+                ),
+                // The store cannot be read now: keep the report for the next start.
+                Err(_) => continue,
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        recorded
+    })
+    .await
+    .unwrap_or(0);
+    if recorded > 0 {
+        tracing::info!("recorded {recorded} exit report(s) kept while PerfMon was down");
+    }
 }
 
 /// The longest shutdown waits for the store to commit what is queued.

@@ -145,7 +145,9 @@ pub struct Perfmon {
     pub addr: SocketAddr,
     child: Child,
     /// Its runtime directory, where it stores its control secret.
-    runtime: Scratch,
+    runtime: std::path::PathBuf,
+    /// The runtime directory, when this server made its own (removed on drop).
+    _runtime: Option<Scratch>,
     /// Its `XDG_STATE_HOME`, so its default data directory is the test's own.
     _state: Scratch,
 }
@@ -169,16 +171,36 @@ impl Perfmon {
     /// Starts `command` (a `perfmon` serving on `addr`, perhaps through a wrapper
     /// such as `unshare`; its output goes where `command` says) and waits (up to
     /// 20 s) until it answers its health check.
-    pub async fn start(mut command: Command, addr: SocketAddr) -> Perfmon {
+    pub async fn start(command: Command, addr: SocketAddr) -> Perfmon {
         let runtime = Scratch::new("runtime");
+        let dir = runtime.0.clone();
+        Self::start_in(command, addr, &dir, Some(runtime)).await
+    }
+
+    /// `perfmon serve --bind ADDR ARGS…` with `runtime` as its runtime directory:
+    /// a server started again where an earlier one was (the same port, the same
+    /// control directory), as a restarted service is.
+    pub async fn serve_again(binary: &Path, addr: SocketAddr, args: &[&str], runtime: &Path) -> Perfmon {
+        let mut command = Command::new(binary);
+        command.args(["serve", "--bind", &addr.to_string()]).args(args);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        Self::start_in(command, addr, runtime, None).await
+    }
+
+    async fn start_in(
+        mut command: Command,
+        addr: SocketAddr,
+        runtime: &Path,
+        own: Option<Scratch>,
+    ) -> Perfmon {
         let state = Scratch::new("state");
         let child = command
             .env("PERFMON_LOG", "warn")
-            .env("XDG_RUNTIME_DIR", &runtime.0)
+            .env("XDG_RUNTIME_DIR", runtime)
             .env("XDG_STATE_HOME", &state.0)
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let perfmon = Perfmon { addr, child, runtime, _state: state };
+        let perfmon = Perfmon { addr, child, runtime: runtime.to_owned(), _runtime: own, _state: state };
         assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await, "perfmon did not come up");
         perfmon
     }
@@ -186,7 +208,12 @@ impl Perfmon {
     /// The environment a `perfmon` command needs to find this server's control
     /// secret.
     pub fn cli_env(&self) -> Vec<(String, String)> {
-        vec![("XDG_RUNTIME_DIR".into(), self.runtime.0.display().to_string())]
+        vec![("XDG_RUNTIME_DIR".into(), self.runtime.display().to_string())]
+    }
+
+    /// Its runtime directory (where its control secret is).
+    pub fn runtime_dir(&self) -> &Path {
+        &self.runtime
     }
 
     /// Its pid.

@@ -246,3 +246,28 @@ async fn a_taken_port_is_named_for_what_holds_it() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("another program"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_every_address_is_reached_on_loopback_by_the_verbs() {
+    // `--bind 0.0.0.0:PORT` is where it listens, not where to connect: the
+    // verbs given the same --bind reach it on loopback, which its Host check
+    // takes (0.0.0.0 is no name of this server).
+    let port = free_port();
+    let bind = format!("0.0.0.0:{port}");
+    let mut command = Command::new(PERFMON);
+    command
+        .args(["serve", "--bind", &bind, "--no-store"])
+        .env("PERFMON_TOKEN", "every-address")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let perfmon = Perfmon::start(command, std::net::SocketAddr::from(([127, 0, 0, 1], port))).await;
+    let out = Command::new(PERFMON)
+        .args(["tokens", "--project", "anywhere", "--bind", &bind, "7"])
+        .env("PERFMON_TOKEN", "every-address")
+        .output()
+        .expect("run perfmon");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the server's JSON answer");
+    assert_eq!(answer["current_run"], 7);
+    drop(perfmon);
+}

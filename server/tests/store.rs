@@ -321,3 +321,64 @@ async fn a_full_disk_degrades_the_store_and_the_stream_goes_on() {
     assert_eq!(store.reason.as_deref(), Some("the disk is full"), "{store:?}");
     stream_goes_on(&perfmon).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perfmon_run_records_its_exit_when_the_server_restarts_or_at_its_next_start() {
+    let data = Scratch::new("store-restart");
+    let runtime = Scratch::new("store-restart-runtime");
+    let dir = data.0.to_str().expect("utf-8").to_owned();
+    let addr = free_addr();
+    let bind = addr.to_string();
+    let mut args = vec!["--data-dir", dir.as_str()];
+    args.extend(FAST);
+    let binary = Path::new(PERFMON);
+    // The server comes back while the wrapper retries (a service restarted: a
+    // new control secret the wrapper must read again), or only after the
+    // wrapper gave up (the exit waits for its next start).
+    for (label, code, back_while_retrying) in [("restarted", 5, true), ("still down", 6, false)] {
+        let perfmon = Perfmon::serve_again(binary, addr, &args, &runtime.0).await;
+        let mut wrapper = tokio::process::Command::new(PERFMON)
+            .args(["run", "--project", "restart", "--label", label, "--bind", &bind, "--data-dir", &dir])
+            .args(["--", "sh", "-c", &format!("sleep 3; exit {code}")])
+            .env("XDG_RUNTIME_DIR", &runtime.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("perfmon run");
+        let api = perfmon.api();
+        eventually(Duration::from_secs(10), "the run is registered", || async {
+            let run: serde_json::Value =
+                serde_json::from_str(&api.call(Method::GET, "/api/projects/restart/run", None).await.ok()?)
+                    .ok()?;
+            (run["status"] == "running").then_some(())
+        })
+        .await;
+        perfmon.kill();
+        let back = if back_while_retrying {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Some(Perfmon::serve_again(binary, addr, &args, &runtime.0).await)
+        } else {
+            None
+        };
+        let status = tokio::time::timeout(Duration::from_secs(30), wrapper.wait())
+            .await
+            .expect("the wrapper ends soon after its command")
+            .expect("waited");
+        assert_eq!(status.code(), Some(code), "{label}: the command's exit code passes through");
+        let perfmon = match back {
+            Some(perfmon) => perfmon,
+            None => Perfmon::serve_again(binary, addr, &args, &runtime.0).await,
+        };
+        let api = perfmon.api();
+        let record = eventually(Duration::from_secs(10), "the exit is recorded", || async {
+            let runs = get::<Runs>(&api, "/api/projects/restart/runs").await;
+            runs.runs.into_iter().find(|r| r.label.as_deref() == Some(label) && r.exit_code.is_some())
+        })
+        .await;
+        assert_eq!((record.status, record.exit_code), (RunOutcome::Exited, Some(code)), "{label}");
+        let kept = runtime.0.join("perfmon").join(format!("exits-{}", addr.port()));
+        let left = std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "{label}: nothing is left waiting once recorded");
+        perfmon.terminate(Duration::from_secs(10));
+    }
+}

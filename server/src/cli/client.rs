@@ -31,6 +31,19 @@ pub enum ClientError {
     },
 }
 
+/// Where to reach a server listening on `bind`: itself, but for an unspecified
+/// address (`0.0.0.0`, `[::]`), which is no place to connect to and which the
+/// Host check would refuse, the loopback address of its family.
+pub fn reachable(bind: SocketAddr) -> SocketAddr {
+    match bind.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], bind.port())),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, bind.port()))
+        }
+        _ => bind,
+    }
+}
+
 /// Talks to the PerfMon server at one address.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -43,8 +56,10 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// A client for the server at `addr`.
+    /// A client for the server listening on `addr` (reached on loopback when
+    /// that is an unspecified address).
     pub fn new(addr: SocketAddr) -> Self {
+        let addr = reachable(addr);
         ApiClient { addr, http: Client::builder(TokioExecutor::new()).build_http(), token: None }
     }
 
@@ -111,5 +126,19 @@ impl ApiClient {
     pub async fn health(&self) -> Option<shared::api::Health> {
         let body = self.call(Method::GET, "/api/health", None).await.ok()?;
         serde_json::from_str::<shared::api::Health>(&body).ok().filter(|h| h.status == "ok")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_on_every_address_is_reached_on_loopback() {
+        let at = |s: &str| s.parse::<SocketAddr>().expect("an address");
+        assert_eq!(reachable(at("0.0.0.0:8000")), at("127.0.0.1:8000"));
+        assert_eq!(reachable(at("[::]:8000")), at("[::1]:8000"));
+        assert_eq!(reachable(at("192.168.1.5:9000")), at("192.168.1.5:9000"));
+        assert_eq!(ApiClient::new(at("0.0.0.0:7")).addr, at("127.0.0.1:7"));
     }
 }

@@ -58,16 +58,25 @@ impl ConnectArgs {
         if let Some(token) = &self.token {
             return Ok(api.with_token(Some(token.clone())));
         }
-        let path = crate::control::default_path(self.bind.port()).ok_or(
-            "no runtime or state directory (set XDG_RUNTIME_DIR or HOME) to find the control secret in",
-        )?;
-        let secret = crate::control::read(&path).map_err(|err| {
-            format!(
-                "cannot read PerfMon's control secret ({err}); is PerfMon running as you on port {}?",
-                self.bind.port()
-            )
-        })?;
-        Ok(api.with_token(Some(secret)))
+        let port = self.bind.port();
+        let paths = crate::control::candidate_paths(port);
+        if paths.is_empty() {
+            return Err(
+                "no runtime or state directory (set XDG_RUNTIME_DIR or HOME) to find the control secret in"
+                    .into(),
+            );
+        }
+        let mut errors = Vec::new();
+        for path in &paths {
+            match crate::control::read(path) {
+                Ok(secret) => return Ok(api.with_token(Some(secret))),
+                Err(err) => errors.push(err.to_string()),
+            }
+        }
+        Err(format!(
+            "cannot read PerfMon's control secret ({}); is PerfMon running as you on port {port}?",
+            errors.join("; ")
+        ))
     }
 }
 

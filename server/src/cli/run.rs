@@ -9,8 +9,10 @@ use std::process::{ExitCode, ExitStatus};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use axum::http::StatusCode;
+
 use super::ServeArgs;
-use super::client::{ApiClient, Method};
+use super::client::{ApiClient, ClientError, Method};
 use crate::hub::project::ProjectName;
 
 /// A server this wrapper started itself, and how to stop it.
@@ -37,8 +39,10 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
         return ExitCode::from(2);
     }
     // Serve ourselves unless a PerfMon is already up at that address.
+    // Where exits are kept when no server takes them (beside the control secret).
+    let kept_in = config.control_dir.clone();
     let (api, own_server): (Option<ApiClient>, OwnServer) = if ApiClient::new(bind).is_up().await {
-        eprintln!("perfmon: using the PerfMon server at http://{bind}/");
+        eprintln!("perfmon: using the PerfMon server at http://{}/", super::client::reachable(bind));
         // The command runs whatever happens; without a credential it is only not tracked.
         let api =
             args.connect.client().map_err(|err| eprintln!("perfmon: the run is not tracked: {err}")).ok();
@@ -75,7 +79,10 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
         let task = tokio::spawn(crate::service::run(listener, config, async {
             let _ = stopped.await;
         }));
-        eprintln!("perfmon: PerfMon is running: open http://{bind}/?project={project}");
+        eprintln!(
+            "perfmon: PerfMon is running: open http://{}/?project={project}",
+            super::client::reachable(bind)
+        );
         (Some(ApiClient::new(bind).with_token(Some(credential))), Some((stop, task)))
     };
 
@@ -93,7 +100,8 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
     let run_path = format!("/api/projects/{project}/run");
     let mut run_id = None;
     if let (Some(api), Some(pid)) = (&api, child.id()) {
-        let body = serde_json::json!({ "pid": pid, "label": label }).to_string();
+        let register = shared::api::RegisterRun { pid, label };
+        let body = serde_json::to_string(&register).unwrap_or_default();
         match api.call(Method::POST, &run_path, Some(body)).await {
             Ok(answer) => {
                 run_id = serde_json::from_str::<shared::Run>(&answer).ok().and_then(|run| run.run_id)
@@ -103,8 +111,13 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
     }
     let status = child.wait().await;
     if let Some(api) = &api {
+        // Our own server keeps its credential; another one may restart with a new one.
+        let renew = own_server.is_none().then_some(&args.connect);
         let reported = match (&run_id, &status) {
-            (Some(run_id), Ok(status)) => report_exit(api, &project, run_id, *status).await,
+            (Some(run_id), Ok(status)) => {
+                let exit = Exit { project: &project, run_id, kept_in: kept_in.as_deref(), port: bind.port() };
+                report_exit(api.clone(), renew, &exit, *status).await
+            }
             _ => false,
         };
         if !reported {
@@ -123,40 +136,90 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
 
 /// How long the wrapper keeps trying to report the exit to a server that does
 /// not answer (one restarting); the command has ended, so this only delays the
-/// wrapper's own exit, never the command.
+/// wrapper's own exit, never the command. After that the report is kept for the
+/// server's next start.
 const REPORT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Reports how the command ended, so the run's record has its exit code;
-/// retried while the server does not answer. Whether the server took it.
-async fn report_exit(api: &ApiClient, project: &ProjectName, run_id: &str, status: ExitStatus) -> bool {
+/// The run whose exit is reported, and where to keep the report if no server
+/// takes it.
+struct Exit<'a> {
+    project: &'a ProjectName,
+    run_id: &'a str,
+    kept_in: Option<&'a std::path::Path>,
+    port: u16,
+}
+
+/// Reports how the command ended, so the run's record has its exit code: retried
+/// while the server does not answer, with the control secret read again when a
+/// restarted server refuses the old one, and kept for the server's next start
+/// when it is still down. Whether the server took it (or it was kept).
+async fn report_exit(
+    mut api: ApiClient,
+    renew: Option<&super::ConnectArgs>,
+    exit: &Exit<'_>,
+    status: ExitStatus,
+) -> bool {
     use std::os::unix::process::ExitStatusExt;
-    let body = match (status.code(), status.signal()) {
-        (Some(code), _) => serde_json::json!({ "exit_code": code }),
-        (None, Some(signal)) => serde_json::json!({ "signal": signal }),
+    let report = match (status.code(), status.signal()) {
+        (Some(code), _) => shared::api::ExitReport { exit_code: Some(code), signal: None },
+        (None, Some(signal)) => shared::api::ExitReport { exit_code: None, signal: Some(signal) },
         (None, None) => return false,
-    }
-    .to_string();
-    let path = format!("/api/projects/{project}/runs/{run_id}/exit");
+    };
+    let body = serde_json::to_string(&report).unwrap_or_default();
+    let path = format!("/api/projects/{}/runs/{}/exit", exit.project, exit.run_id);
     let deadline = tokio::time::Instant::now() + REPORT_FOR;
     let mut said = false;
     loop {
-        match api.call(Method::POST, &path, Some(body.clone())).await {
+        let why = match api.call(Method::POST, &path, Some(body.clone())).await {
             Ok(_) => return true,
-            Err(super::client::ClientError::Refused { .. }) => return false,
-            Err(err) => {
-                if tokio::time::Instant::now() >= deadline {
-                    eprintln!("perfmon: the exit was not recorded: {err}");
-                    return false;
+            Err(ClientError::Refused { status, .. })
+                if status == StatusCode::UNAUTHORIZED && renew.is_some() =>
+            {
+                // A restarted server made a new control secret: read it again.
+                if let Some(fresh) = renew.and_then(|connect| connect.client().ok()) {
+                    api = fresh;
                 }
-                if !said {
-                    eprintln!(
-                        "perfmon: PerfMon is not answering; trying to record the exit for {}s",
-                        REPORT_FOR.as_secs()
-                    );
-                    said = true;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                "PerfMon refused the old credential".to_owned()
             }
+            Err(ClientError::Refused { .. }) => return false,
+            Err(err) => err.to_string(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return keep(exit, report, &why);
+        }
+        if !said {
+            eprintln!(
+                "perfmon: PerfMon is not answering; trying to record the exit for {}s",
+                REPORT_FOR.as_secs()
+            );
+            said = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Keeps an exit report no server took, for the server's next start.
+fn keep(exit: &Exit<'_>, report: shared::api::ExitReport, why: &str) -> bool {
+    let Some(dir) = exit.kept_in else {
+        eprintln!("perfmon: the exit was not recorded: {why}");
+        return false;
+    };
+    let pending = crate::exits::PendingExit {
+        project: exit.project.to_string(),
+        run_id: exit.run_id.to_owned(),
+        report,
+    };
+    match crate::exits::save(dir, exit.port, &pending) {
+        Ok(_) => {
+            eprintln!(
+                "perfmon: the exit was not recorded yet ({why}); PerfMon on port {} records it when it starts again",
+                exit.port
+            );
+            true
+        }
+        Err(err) => {
+            eprintln!("perfmon: the exit was not recorded ({why}) and could not be kept: {err}");
+            false
         }
     }
 }

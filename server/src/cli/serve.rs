@@ -18,7 +18,7 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let addr = listener.local_addr().unwrap_or(args.connect.bind);
-    println!("PerfMon is running: open http://{addr}/");
+    println!("PerfMon is running: open http://{}/", super::client::reachable(addr));
     match crate::service::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -37,9 +37,11 @@ pub async fn bind(args: &ServeArgs) -> Result<TcpListener, ExitCode> {
         Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
             match super::client::ApiClient::new(addr).health().await {
                 Some(other) => eprintln!(
-                    "perfmon: another PerfMon ({} (commit {})) already serves http://{addr}/ — use it, stop \
+                    "perfmon: another PerfMon ({} (commit {})) already serves http://{}/ — use it, stop \
                      it (systemctl --user stop perfmon, if it runs as a service), or pick another --bind",
-                    other.version, other.commit
+                    other.version,
+                    other.commit,
+                    super::client::reachable(addr)
                 ),
                 None => eprintln!(
                     "perfmon: {addr} is taken by another program (not a PerfMon); pick another --bind"
