@@ -111,7 +111,9 @@ async fn the_runs_tree_holds_the_gpu_memory_of_its_processes() {
 async fn a_field_the_driver_does_not_support_is_null_and_named() {
     let mut no_power = named("GPU-A", 25, 2);
     no_power.not_supported = vec!["power", "temp"];
-    let config = Config { devices: vec![no_power, named("GPU-B", 35, 2)], ..Config::default() };
+    let mut no_util = named("GPU-C", 45, 2);
+    no_util.not_supported = vec!["util", "memory"];
+    let config = Config { devices: vec![no_power, named("GPU-B", 35, 2), no_util], ..Config::default() };
     let (perfmon, _fake) = serve("unsupported", &config).await;
     let mut client = connect(perfmon.addr, "gpus").await;
     let m = metrics_until(&mut client, 50, |m| m.gpu.available).await;
@@ -126,6 +128,43 @@ async fn a_field_the_driver_does_not_support_is_null_and_named() {
         "absent, not zero"
     );
     assert_eq!(series(&metrics, r#"perfmon_gpu_power_watts{gpu="1",name="GPU-B"}"#), Some(300.0));
+    assert_eq!(series(&metrics, r#"perfmon_gpu_temperature_celsius{gpu="0",name="GPU-A"}"#), None);
+    let c = &m.gpu.devices[2];
+    assert_eq!((c.percent, c.vram_used_gb, c.vram_total_gb), (None, None, None));
+    assert_eq!(c.not_supported, ["percent", "vram_used_gb", "vram_total_gb"]);
+    assert!(c.temperature_c.is_some() && c.power_w.is_some(), "the rest is there");
+    for name in ["gpu_usage_percent", "gpu_memory_used_bytes", "gpu_memory_total_bytes"] {
+        let key = format!(r#"perfmon_{name}{{gpu="2",name="GPU-C"}}"#);
+        assert_eq!(series(&metrics, &key), None, "{key}: absent, not zero");
+    }
+    assert_eq!(m.gpu.percent, Some(30.0), "the mean of the devices that report it (25 and 35)");
+}
+
+#[tokio::test]
+async fn a_gpu_that_lists_no_processes_leaves_the_runs_share_unknown_not_zero() {
+    let mut child = Command::new("sleep").arg("60").spawn().expect("spawn a run");
+    let mut silent = named("GPU-A", 30, 4);
+    silent.not_supported = vec!["processes"];
+    let config =
+        Config { devices: vec![silent], processes: vec![(child.id(), 0, 3 * GIB)], ..Config::default() };
+    let (perfmon, _fake) = serve("no-processes", &config).await;
+    let mut client = connect(perfmon.addr, "gpu-silent").await;
+    call(&perfmon.api(), Method::POST, "/api/projects/gpu-silent/run", Some(json!({ "pid": child.id() })))
+        .await
+        .expect("registered");
+    let m = metrics_until(&mut client, 50, |m| m.run.process.is_some()).await;
+    let process = m.run.process.expect("the tree");
+    assert_eq!(process.gpu_memory_gb, None, "unknown, not 0 GB");
+    assert_eq!(process.gpu_memory_reason.as_deref(), Some("this GPU does not report its processes' memory"));
+    assert_eq!(m.gpu.devices[0].percent, Some(30.0), "the device's own figures are there");
+    let metrics = scrape(&perfmon).await;
+    assert_eq!(
+        series(&metrics, r#"perfmon_run_gpu_memory_bytes{project="gpu-silent"}"#),
+        None,
+        "absent, not zero"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[tokio::test]

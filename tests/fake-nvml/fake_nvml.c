@@ -13,7 +13,7 @@
  *   device.I.mem_used=10737418240  (bytes)
  *   device.I.temp=55               (degrees C)
  *   device.I.power_mw=300000       (milliwatts)
- *   device.I.not_supported=power   (comma-separated: util, memory, temp, power)
+ *   device.I.not_supported=power   (comma-separated: util, memory, temp, power, processes)
  *   device.I.lost_after=3          (answers GPU_IS_LOST after that many handle reads)
  *   process.PID=I:BYTES            (a compute process on device I holding BYTES)
  *
@@ -43,7 +43,7 @@ struct device {
     char name[96];
     unsigned int util, temp, power_mw;
     unsigned long long mem_total, mem_used;
-    int no_util, no_memory, no_temp, no_power;
+    int no_util, no_memory, no_temp, no_power, no_processes;
     long lost_after; /* -1: never */
     long handle_reads;
 };
@@ -77,6 +77,7 @@ static void set_not_supported(struct device *d, const char *list) {
     d->no_memory = strstr(list, "memory") != NULL;
     d->no_temp = strstr(list, "temp") != NULL;
     d->no_power = strstr(list, "power") != NULL;
+    d->no_processes = strstr(list, "processes") != NULL;
 }
 
 /* Re-reads the config file; the devices' read counters start again whenever its
@@ -238,7 +239,7 @@ nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *power) {
  * too small a one) the count and INSUFFICIENT_SIZE, else the list. */
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *count,
                                                      nvmlProcessInfo_t *infos) {
-    nvmlReturn_t r = check(d, 0);
+    nvmlReturn_t r = check(d, d && d->no_processes);
     if (r != NVML_SUCCESS) return r;
     unsigned int index = (unsigned int)(d - devices), n = 0;
     for (unsigned int i = 0; i < process_count; i++) n += processes[i].device == index;
@@ -262,7 +263,7 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned in
 nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *count,
                                                       nvmlProcessInfo_t *infos) {
     (void)infos;
-    nvmlReturn_t r = check(d, 0);
+    nvmlReturn_t r = check(d, d && d->no_processes);
     if (r != NVML_SUCCESS) return r;
     *count = 0;
     return NVML_SUCCESS;

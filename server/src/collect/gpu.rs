@@ -210,16 +210,23 @@ mod nvml {
         let temperature = field(&mut reading, "temperature_c", device.temperature(TemperatureSensor::Gpu));
         let power = field(&mut reading, "power_w", device.power_usage());
         let mut processes = Vec::new();
+        let mut unsupported = 0;
         for list in [device.running_compute_processes(), device.running_graphics_processes()] {
             match list {
                 Ok(list) => processes.extend(list),
-                Err(NvmlError::NotSupported) => {}
+                // Many compute cards list no graphics processes: one list is enough.
+                Err(NvmlError::NotSupported) => unsupported += 1,
                 Err(NvmlError::GpuLost) => reading.lost = Some(LOST.to_owned()),
                 Err(err) => {
                     out.process_memory_unknown
                         .get_or_insert_with(|| format!("GPU processes unreadable: {err}"));
                 }
             }
+        }
+        if unsupported == 2 {
+            // Neither list answers: a run's share cannot be told, which is not 0.
+            out.process_memory_unknown
+                .get_or_insert_with(|| "this GPU does not report its processes' memory".to_owned());
         }
         for process in processes {
             if let UsedGpuMemory::Used(bytes) = process.used_gpu_memory {
