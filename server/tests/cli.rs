@@ -71,26 +71,24 @@ async fn run_serves_the_stream_itself_while_the_command_runs() {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let state = server::testkit::Scratch::new("run-state");
+    // The command runs until the test says so, however slowly the machine starts it.
+    let done = state.join("done");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.1; done", done.display());
     let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args(["run", "--project", "solo", "--bind", &bind, "--", "sleep", "4"])
+        .args(["run", "--project", "solo", "--bind", &bind, "--", "sh", "-c", &script])
         .env("XDG_STATE_HOME", &state.0)
         .spawn()
         .expect("run perfmon");
-    // Its server comes up within a moment.
-    let mut client = None;
-    for _ in 0..50 {
-        if let Ok((c, _)) = tokio_tungstenite::connect_async(format!("ws://{bind}/ws/projects/solo")).await {
-            client = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut client = client.expect("perfmon run serves the stream");
+    let addr: std::net::SocketAddr = bind.parse().expect("an address");
+    let up = server::cli::client::ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await;
+    assert!(up, "perfmon run serves a server of its own");
+    let mut client = connect(addr, "solo").await;
     let m = metrics_until(&mut client, 10, |m| m.run.status == RunStatus::Running).await;
     let pid = m.run.pid.expect("the command's pid");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the run's pid is the live command");
     assert_eq!(m.interval_ms, 1000, "a live run streams every second");
-    let status = tokio::time::timeout(Duration::from_secs(10), perfmon.wait())
+    std::fs::write(&done, "").expect("tell the command to end");
+    let status = tokio::time::timeout(Duration::from_secs(20), perfmon.wait())
         .await
         .expect("perfmon exits when the command does")
         .expect("wait");

@@ -220,9 +220,10 @@ async fn a_reconnecting_client_first_gets_the_recent_history() {
     assert!(seqs.len() >= seen.len(), "history {seqs:?} holds at least what was seen {seen:?}");
     assert!(seen.iter().all(|s| seqs.contains(s)), "history {seqs:?} holds {seen:?}");
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "history is contiguous and ordered: {seqs:?}");
-    // Then the live stream carries on from there, with no repeat.
+    // Then the live stream carries on from there, with no repeat (a loaded
+    // machine may make the client skip to a newer sample, never an older one).
     let next = next_metrics(&mut again).await;
-    assert_eq!(next.seq, seqs.last().copied().unwrap_or_default() + 1);
+    assert!(next.seq > seqs.last().copied().unwrap_or_default(), "{} after {seqs:?}", next.seq);
     server.stop().await;
 }
 
@@ -327,9 +328,15 @@ async fn the_latest_sample_and_prometheus_agree_and_parse() {
     assert_eq!(get("perfmon_tokens_session_total{project=\"prom\"}"), Some(77.0));
     assert!(get("perfmon_monitor_resident_bytes").is_some_and(|v| v > 0.0));
     assert!(text.contains("# TYPE perfmon_network_receive_bytes_total counter"), "{text}");
-    // Exact bytes, not a rounded GB scaled back up.
+    // Exact bytes, as the kernel counts them, not a rounded GB scaled back up.
     let total = get("perfmon_memory_total_bytes").expect("memory total");
-    assert_ne!(total % 1e8, 0.0, "{total} looks rounded to 0.1 GB");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    let kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemTotal");
+    assert_eq!(total, kib * 1024.0, "the kernel's MemTotal, to the byte");
     let _ = child.kill();
     let _ = child.wait();
     server.stop().await;

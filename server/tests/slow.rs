@@ -67,11 +67,15 @@ async fn a_client_that_stops_reading_is_dropped_and_the_others_keep_their_cadenc
     let rss_before = perfmon.usage().1;
 
     // The stalled client is dropped: its buffers fill, its send times out (10 s).
-    eventually(Duration::from_secs(60), "the stalled client is dropped", || async {
+    // Well before a silent client would be (60 s without a pong, checked at the
+    // 20 s pings), so it is the send timeout that drops it.
+    let stalled_at = std::time::Instant::now();
+    eventually(Duration::from_secs(45), "the stalled client is dropped by the send timeout", || async {
         (connections(&api).await == READERS as u64).then_some(())
     })
     .await;
     let rss_after = perfmon.usage().1;
+    eprintln!("dropped after {:?}; server RSS {rss_before} -> {rss_after} bytes", stalled_at.elapsed());
     done.cancel();
 
     for reader in readers {
@@ -83,8 +87,10 @@ async fn a_client_that_stops_reading_is_dropped_and_the_others_keep_their_cadenc
         assert!(seqs.len() as u64 * 2 >= span, "a reader got {} of {span} samples", seqs.len());
         assert!(span >= 200, "a reader kept streaming: {span} samples");
     }
+    // What the stall may hold is one frame being sent and the socket's capped
+    // kernel buffer; a few MB of slack is the allocator's, not a queue.
     assert!(
-        rss_after <= rss_before + 32_000_000,
+        rss_after <= rss_before + 8_000_000,
         "server memory grew from {rss_before} to {rss_after} bytes while a client stalled"
     );
     drop(stalled);
