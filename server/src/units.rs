@@ -19,14 +19,20 @@ pub fn mb(bytes: u64) -> f64 {
     round1(bytes as f64 / BYTES_PER_MB)
 }
 
+/// `decimals` decimals (the store's series keep one more than the payload).
+pub fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
 /// One decimal, as percentages and sizes are sent.
 pub fn round1(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
+    round_to(value, 1)
 }
 
 /// Two decimals, as load averages and PerfMon's own CPU are sent.
 pub fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
+    round_to(value, 2)
 }
 
 #[cfg(test)]
@@ -48,5 +54,7 @@ mod tests {
         assert_eq!(round1(37.24), 37.2);
         assert_eq!(round2(0.475), 0.48);
         assert_eq!(round2(1.0), 1.0);
+        assert_eq!(round_to(1234.5678, 0), 1235.0);
+        assert_eq!(round_to(0.123456, 3), 0.123);
     }
 }

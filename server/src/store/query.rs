@@ -14,7 +14,7 @@ use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs
 
 use super::schema::{self, DEVICE, HOST, Metric, RUN, Tier};
 use super::{Store, retention};
-use crate::units::{gb, mb};
+use crate::units::{gb, mb, round_to};
 
 /// The most points one answer may hold.
 pub const MAX_POINTS: u64 = 20_000;
@@ -152,7 +152,7 @@ impl Grid {
     fn emit(self, metrics: &[Metric], prefix: &str, bands: bool, out: &mut HistorySeries) {
         for (metric, slots) in metrics.iter().zip(self.figures) {
             let name = format!("{prefix}{}", metric.series);
-            let value = |v: f64| round(v / metric.divisor, metric.decimals);
+            let value = |v: f64| round_to(v / metric.divisor, metric.decimals);
             out.series
                 .insert(name.clone(), slots.iter().map(|a| a.map(|a| value(a.sum / a.weight))).collect());
             if bands {
@@ -161,11 +161,6 @@ impl Grid {
             }
         }
     }
-}
-
-fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
 }
 
 /// The parts of `[from, to)` each tier answers for when `tier` is chosen: the
@@ -364,9 +359,9 @@ fn record(row: &Row<'_>, now: i64) -> rusqlite::Result<RunRecord> {
         status: outcome(&status),
         exit_code: row.get(7)?,
         signal: row.get(8)?,
-        duration_s: round((ended.unwrap_or(now).max(started) - started) as f64 / 1000.0, 0),
-        cpu_seconds: round(row.get(9)?, 1),
-        peak_cpu_percent: row.get::<_, Option<f64>>(10)?.map(|p| round(p, 1)),
+        duration_s: round_to((ended.unwrap_or(now).max(started) - started) as f64 / 1000.0, 1),
+        cpu_seconds: round_to(row.get(9)?, 1),
+        peak_cpu_percent: row.get::<_, Option<f64>>(10)?.map(|p| round_to(p, 1)),
         peak_rss_mb: bytes(11)?.map(mb),
         peak_gpu_memory_gb: bytes(12)?.map(gb),
         peak_process_count: row.get(13)?,
@@ -457,7 +452,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     };
     host.emit(HOST, "", downsampled, &mut out);
     for (i, core) in cores.iter().enumerate() {
-        let values = core.iter().map(|a| a.map(|a| round(a.sum / a.weight, 0))).collect();
+        let values = core.iter().map(|a| a.map(|a| round_to(a.sum / a.weight, 0))).collect();
         out.series.insert(shared::series::cpu_core(i), values);
     }
     for (device, grid) in devices {

@@ -27,8 +27,8 @@ pub struct Metric {
     pub decimals: i32,
 }
 
-const GIB: f64 = (1u64 << 30) as f64;
-const MIB: f64 = (1u64 << 20) as f64;
+const GIB: f64 = crate::units::BYTES_PER_GB;
+const MIB: f64 = crate::units::BYTES_PER_MB;
 
 const fn metric(column: &'static str, series: &'static str, divisor: f64, decimals: i32) -> Metric {
     Metric { column, series, divisor, decimals }

@@ -118,6 +118,10 @@ fn ticks_and_runs_are_kept_and_read_back() {
     }
     run.end(at(T0 + 240_000), RunOutcome::Exited);
     run.exit_code = Some(3);
+    run.tokens = 1234;
+    let mut gpu_tick = tree(5.0, 250);
+    gpu_tick.gpu_memory_bytes = Some(3 << 30);
+    run.add_tick(&gpu_tick, 0.0, 2);
     store.record(Record::Run(run.clone()));
     assert!(store.flush(FLUSH), "committed");
     assert_eq!(store.health().state, "ok");
@@ -130,6 +134,10 @@ fn ticks_and_runs_are_kept_and_read_back() {
         (record.label.as_deref(), record.peak_cpu_percent, record.peak_process_count),
         (Some("nightly"), Some(9.0), 3)
     );
+    // 180 ticks of a second at 0–9 % of a 2-core machine: 18 × 45 % × 2 cores.
+    assert_eq!(record.cpu_seconds, 16.2, "the whole tree's CPU time");
+    assert_eq!((record.peak_rss_mb, record.peak_gpu_memory_gb), (Some(250.0), Some(3.0)));
+    assert_eq!(record.tokens, 1234);
     assert!(store.runs("other", 10, None).expect("runs").runs.is_empty(), "runs are per project");
 
     let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 300_000) }).expect("history");
@@ -410,4 +418,37 @@ fn runs_started_in_the_same_second_are_all_paged_and_compared() {
         store.runs("p", 1, Some(&query::Before::Run("9-z".into()))),
         Err(QueryError::NotFound(_))
     ));
+}
+
+#[test]
+fn a_writer_that_falls_behind_drops_the_oldest_samples_and_counts_them() {
+    let dir = Dir::new("behind");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 3_000_000).clock()).expect("open");
+    tick(&store, T0, 1.0, &[]);
+    assert!(store.flush(FLUSH), "the store is up");
+    // Another connection holds the database, so the writer's next commit waits
+    // while the sampler goes on handing over ticks: more than the queue holds.
+    let blocker = rusqlite::Connection::open(dir.0.join(DB_FILE)).expect("a second connection");
+    blocker.execute_batch("BEGIN EXCLUSIVE").expect("the database held");
+    // One tick for the writer to take and stall on, then more than the queue holds.
+    tick(&store, T0 + 1000, 2.0, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let handed = 1501;
+    for s in 2..=handed {
+        tick(&store, T0 + s * 1000, 2.0, &[]);
+    }
+    blocker.execute_batch("COMMIT").expect("released");
+    assert!(store.flush(FLUSH), "caught up");
+    let health = store.health();
+    assert_eq!(health.state, "ok", "falling behind is not a fault: {health:?}");
+    let dropped = health.dropped_samples as i64;
+    // The queue holds 1,200: of the 1,500 that came while the writer stalled,
+    // about 300 (the oldest) could not wait.
+    assert!(dropped >= 250, "at most the queue's worth waits: {dropped} dropped");
+    let h = store
+        .history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + (handed + 1) * 1000) })
+        .expect("history");
+    let kept = h.series["cpu.percent"].iter().filter(|v| v.is_some()).count() as i64;
+    assert_eq!(kept + dropped, handed + 1, "every tick is either kept or counted as dropped");
+    assert_eq!(h.series["cpu.percent"].last().copied().flatten(), Some(2.0), "the newest is kept");
 }
