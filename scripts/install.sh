@@ -32,3 +32,6 @@ case ":$PATH:" in
   *) echo "$prefix/bin is not on your PATH: add  export PATH=\"$prefix/bin:\$PATH\"  to your shell's profile, or run $prefix/bin/perfmon" ;;
 esac
 echo "To keep it running (and recording every run): see 'Running it always' in README.md (packaging/perfmon.service)."
+if [ "$prefix/bin" != "$HOME/.local/bin" ]; then
+  echo "The unit starts %h/.local/bin/perfmon: change its ExecStart= to $prefix/bin/perfmon serve."
+fi

@@ -32,6 +32,9 @@ pub enum ServeError {
          this machine. Pass --token (or --jwt-secret), or bind to 127.0.0.1"
     )]
     Unauthenticated(SocketAddr),
+    /// An `--allowed-host` that names no host.
+    #[error("--allowed-host {0:?} is not a host name: give NAME or NAME:PORT, without a scheme or a path")]
+    AllowedHost(String),
     /// The control secret could not be made or stored.
     #[error("cannot set up the control secret: {0}")]
     Control(#[from] ControlError),
@@ -85,6 +88,9 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     check_exposure(&config, addr)?;
+    if let Some(bad) = HostRules::unusable(&config.allowed_hosts) {
+        return Err(ServeError::AllowedHost(bad));
+    }
     config.listen = addr;
     if HostRules::new(addr, &config.allowed_hosts).any() {
         tracing::warn!(

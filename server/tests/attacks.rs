@@ -107,6 +107,19 @@ async fn an_opaque_origin_is_refused_even_for_reads() {
         let reply = raw_http(server.addr, method, path, &[("host", &own), ("origin", "null")], None).await;
         assert_eq!(reply.status, 403, "{method} {path}");
     }
+    // Nor may it open either stream.
+    let upgrade = [
+        ("host", own.as_str()),
+        ("origin", "null"),
+        ("upgrade", "websocket"),
+        ("connection", "upgrade"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    for path in ["/ws/projects/demo", shared::perfwatch::PERFWATCH_PATH] {
+        let reply = raw_http(server.addr, "GET", path, &upgrade, None).await;
+        assert_eq!(reply.status, 403, "the upgrade of {path}: {}", reply.text());
+    }
     let state = call(&server.api(), Method::GET, "/api/projects/demo/run", None).await.expect("run");
     assert_eq!(state["status"], "running", "the DELETE changed nothing");
     end(run);
@@ -123,7 +136,8 @@ async fn bodies_that_are_not_json_are_refused_with_415() {
     for (content_type, body) in
         [("application/x-www-form-urlencoded", form.as_str()), ("text/plain", "{\"tokens\":5}")]
     {
-        for path in ["/api/projects/demo/run", "/api/projects/demo/tokens"] {
+        let exit = "/api/projects/demo/runs/1-2026-12-01T10:00:00Z/exit";
+        for path in ["/api/projects/demo/run", "/api/projects/demo/tokens", exit] {
             let headers =
                 [("host", own.as_str()), ("authorization", bearer.as_str()), ("content-type", content_type)];
             let reply = raw_http(server.addr, "POST", path, &headers, Some(body)).await;

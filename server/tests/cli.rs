@@ -269,3 +269,15 @@ async fn a_server_on_every_address_is_reached_on_loopback_by_the_verbs() {
     assert_eq!(answer["current_run"], 7);
     drop(perfmon);
 }
+
+#[test]
+fn an_allowed_host_with_a_scheme_is_refused_at_start_not_ignored() {
+    let out = Command::new(PERFMON)
+        .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port()), "--no-store"])
+        .args(["--allowed-host", "https://perf.example.com"])
+        .output()
+        .expect("run perfmon");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("\"https://perf.example.com\" is not a host name"), "{said}");
+}

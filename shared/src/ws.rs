@@ -238,7 +238,7 @@ pub struct Disk {
 pub struct Monitor {
     /// The server's CPU use as a share of one core, 0–100 (and more on several cores).
     pub cpu_percent: Option<f64>,
-    /// The server's resident memory, in MB (10^6 bytes).
+    /// The server's resident memory, in MB (MiB).
     pub rss_mb: Option<f64>,
 }
 

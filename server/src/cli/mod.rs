@@ -93,8 +93,10 @@ pub struct ServeArgs {
     /// Accept HS256 JWTs (with `exp`) signed with this secret, as tokens.
     #[arg(long, env = "PERFMON_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// Browser origins allowed to open the stream and act besides PerfMon's own
-    /// page (e.g. `https://ide.example.com`); repeat or separate with commas.
+    /// Browser origins besides PerfMon's own page whose pages may open its
+    /// streams (e.g. `https://ide.example.com`); repeat or separate with commas.
+    /// Browsers mark such pages' requests cross-site, and PerfMon refuses
+    /// cross-site writes whatever the origin.
     #[arg(long = "allow-origin", env = "PERFMON_ALLOW_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
     /// A name PerfMon is reached by besides localhost, 127.0.0.1, [::1] and the

@@ -68,6 +68,17 @@ impl HostRules {
         rules
     }
 
+    /// The first of `allowed` that names no host (`https://x`, `a b`): PerfMon
+    /// refuses to start with it rather than quietly allow less than was asked.
+    pub fn unusable(allowed: &[String]) -> Option<String> {
+        allowed
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case(ANY_HOST))
+            .find(|a| a.contains('/') || a.parse::<Authority>().is_err())
+            .map(str::to_owned)
+    }
+
     /// Whether every host is allowed.
     pub fn any(&self) -> bool {
         self.any
@@ -182,6 +193,17 @@ mod tests {
             "127.0.0.1:8000".parse().expect("addr"),
             &allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         )
+    }
+
+    #[test]
+    fn an_allowed_host_that_names_no_host_is_caught() {
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(HostRules::unusable(&list(&["perf.example.com", "proxy:8443", "any", ""])), None);
+        assert_eq!(
+            HostRules::unusable(&list(&["ok.example", "https://perf.example.com"])).as_deref(),
+            Some("https://perf.example.com")
+        );
+        assert_eq!(HostRules::unusable(&list(&["two words"])).as_deref(), Some("two words"));
     }
 
     #[test]
