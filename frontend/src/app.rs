@@ -20,6 +20,19 @@ pub fn app() -> Html {
     let data = use_perf_metrics(&project);
     let server = use_server_info();
     let scheme = use_color_scheme();
+    {
+        // The tab says which project (and run) it shows.
+        let title = match &*route {
+            Route::Dashboard { project } => format!("PerfMon — {project}"),
+            Route::RunReport { project, run_id } => format!("PerfMon — {project} — run {run_id}"),
+            Route::NotFound => "PerfMon".to_owned(),
+        };
+        use_effect_with(title, |title| {
+            if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+                document.set_title(title);
+            }
+        });
+    }
     let page = match &*route {
         Route::Dashboard { project } => html! {
             <Dashboard project={project.clone()} feed={data.feed.clone()} {scheme} />

@@ -129,6 +129,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/health", get(health))
         .merge(protected)
         // Unknown API paths are JSON errors, never the frontend's page.
+        .route("/api", any(|| async { ApiError::not_found() }))
         .route("/api/{*rest}", any(|| async { ApiError::not_found() }))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state.clone());
