@@ -4,41 +4,68 @@
 //! tick reads every time are kept open ([`ProcFile`]).
 
 use std::fs::File;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// A /proc file kept open and read again from its start at each call: procfs
 /// regenerates its text on every read, and skipping the path walk and the
 /// open/close of each tick makes a tick at the 1 s cadence (when caches are cold)
-/// about a third cheaper (BENCHMARKS.md). Reopened if a read ever fails.
+/// about a third cheaper (BENCHMARKS.md). Each reading is one `pread` at offset 0
+/// into a buffer the size of the last text: procfs fills a read as far as the
+/// text goes, so a read that comes back short has it all (no seek, no second
+/// read to find the end). Reopened if a read ever fails.
 #[derive(Debug)]
 pub struct ProcFile {
     /// Where it lives.
     path: PathBuf,
     /// The open file; `None` until opened, or after a failed read.
     file: Option<File>,
-    /// The last text read; its capacity is reused from read to read.
+    /// The bytes read; grown when a text fills it, kept from read to read.
+    bytes: Vec<u8>,
+    /// The last text read.
     text: String,
 }
+
+/// The first buffer of a file: most of the per-tick files fit.
+const FIRST_READ_BYTES: usize = 2048;
 
 impl ProcFile {
     /// A file to read at `path` (opened at the first read).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        ProcFile { path: path.into(), file: None, text: String::new() }
+        ProcFile { path: path.into(), file: None, bytes: Vec::new(), text: String::new() }
     }
 
     /// The file's current text; `None` when it cannot be read (a process that
     /// exited, no /proc). Blocking.
     pub fn read(&mut self) -> Option<&str> {
+        use std::os::unix::fs::FileExt;
         if self.file.is_none() {
             self.file = File::open(&self.path).ok();
         }
-        let file = self.file.as_mut()?;
-        self.text.clear();
-        if file.rewind().and_then(|_| file.read_to_string(&mut self.text)).is_err() {
-            self.file = None;
-            return None;
+        let file = self.file.as_ref()?;
+        if self.bytes.len() < FIRST_READ_BYTES {
+            self.bytes.resize(FIRST_READ_BYTES, 0);
         }
+        let mut filled = 0;
+        loop {
+            match file.read_at(&mut self.bytes[filled..], filled as u64) {
+                Ok(n) => {
+                    filled += n;
+                    if n == 0 || filled < self.bytes.len() {
+                        break;
+                    }
+                    // The text filled the buffer: there may be more of it.
+                    let grown = self.bytes.len() * 2;
+                    self.bytes.resize(grown, 0);
+                }
+                Err(_) => {
+                    self.file = None;
+                    return None;
+                }
+            }
+        }
+        self.text.clear();
+        // Process names may hold any bytes; the figures around them are ASCII.
+        self.text.push_str(&String::from_utf8_lossy(&self.bytes[..filled]));
         Some(&self.text)
     }
 }
@@ -165,6 +192,22 @@ fn auxv_value(auxv: &[u8], key: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_file_reads_its_whole_text_each_time_however_it_changed() {
+        let path = std::env::temp_dir().join(format!("perfmon-procfile-long-{}", std::process::id()));
+        let long: String = (0..900).map(|i| format!("{i} ")).collect();
+        std::fs::write(&path, &long).expect("write");
+        let mut file = ProcFile::new(&path);
+        assert_eq!(file.read(), Some(long.as_str()), "longer than the first buffer, read whole");
+        std::fs::write(&path, "short").expect("rewrite");
+        assert_eq!(file.read(), Some("short"), "no tail of the longer text");
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(file.read(), Some("short"), "an open file outlives its name, as /proc's do not");
+        let mut own = ProcFile::new("/proc/self/stat");
+        let stat = parse_stat(std::process::id(), own.read().expect("our own stat")).expect("parses");
+        assert!(stat.rss_pages > 0);
+    }
 
     #[test]
     fn stat_lines_parse_after_the_command_name() {
