@@ -48,9 +48,10 @@ async fn the_dashboard_lists_runs_changes_range_and_reports_the_failed_run() {
     )
     .await;
     let bind = perfmon.addr.to_string();
-    for (label, code) in [("passing build", 0), ("failing tests", 3)] {
-        // Busy for a moment, so the run has CPU to show.
-        let script = format!("i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; exit {code}");
+    // Busy for a moment, so each run has CPU to show; the first also waits two
+    // seconds, so it is clearly the longer one however loaded the machine is.
+    for (label, code, wait) in [("passing build", 0, 2), ("failing tests", 3, 0)] {
+        let script = format!("sleep {wait}; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; exit {code}");
         let status = tokio::process::Command::new(&binary)
             .args(["run", "--project", PROJECT, "--label", label, "--bind", &bind, "--", "sh", "-c", &script])
             .envs(perfmon.cli_env())
@@ -116,7 +117,14 @@ async fn the_dashboard_lists_runs_changes_range_and_reports_the_failed_run() {
     let by_duration =
         client.find(Locator::Css("[data-testid='sort-duration']")).await.expect("the sort button");
     by_duration.send_keys("\u{E007}").await.expect("press Enter on it");
-    let longest = runs.runs.iter().max_by(|a, b| a.duration_s.total_cmp(&b.duration_s)).expect("a run");
+    let longest = runs.runs.iter().find(|r| r.exit_code == Some(0)).expect("the passing run");
+    let shortest = runs.runs.iter().find(|r| r.exit_code == Some(3)).expect("the failing run");
+    assert!(
+        longest.duration_s > shortest.duration_s,
+        "{} s against {} s",
+        longest.duration_s,
+        shortest.duration_s
+    );
     eventually(Duration::from_secs(10), "the longest run is listed first", || async {
         let first = attr(&client, "[data-testid='run-row']", "data-run-id").await?;
         (first == longest.run_id).then_some(())
