@@ -217,7 +217,7 @@ pub fn dashboard(props: &DashboardProps) -> Html {
     );
     let notice = match &*source {
         Source::StreamOnly(why) => {
-            Some(format!("History is not available ({why}): showing the live stream's last ten minutes."))
+            Some(format!("History is not available: {why}. Showing the live stream's last ten minutes."))
         }
         Source::Failed(why) => Some(format!("The history could not be read: {why}")),
         _ => None,
