@@ -186,6 +186,16 @@ async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert!(body_text(response).await.contains("perfmon-index"));
     }
+    // A file that is not there (an old build's hashed name) is a 404, not the page
+    // in its place: a browser would otherwise run HTML as a script.
+    let response = router(Some(&dir))
+        .oneshot(Request::get("/frontend-0123456789abcdef.js").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let err: shared::api::ApiError =
+        serde_json::from_str(&body_text(response).await).expect("the one error shape");
+    assert_eq!(err.code, "not_found");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

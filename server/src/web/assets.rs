@@ -13,6 +13,8 @@ use std::path::Path;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
+use axum::handler::HandlerWithoutStateExt;
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
 };
@@ -28,7 +30,26 @@ use super::error::ApiError;
 pub fn serve<S: Clone + Send + Sync + 'static>(router: Router<S>, dir: Option<&Path>) -> Router<S> {
     match dir {
         Some(dir) if dir.join("index.html").is_file() => {
-            router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))))
+            let index = dir.join("index.html");
+            // The same rule as the embedded copy: the app's URLs get `index.html`,
+            // a file that is not there (a stale hashed name) a 404, not the page.
+            let missing = move |method: Method, uri: Uri, request: Request| {
+                let index = index.clone();
+                async move {
+                    if method != Method::GET && method != Method::HEAD {
+                        return ApiError::method_not_allowed().into_response();
+                    }
+                    if app_url(uri.path().trim_start_matches('/')) {
+                        match ServeFile::new(index).try_call(request).await {
+                            Ok(page) => page.into_response(),
+                            Err(_) => ApiError::internal().into_response(),
+                        }
+                    } else {
+                        no_such_file()
+                    }
+                }
+            };
+            router.fallback_service(ServeDir::new(dir).fallback(missing.into_service()))
         }
         Some(_) => router.fallback(not_built),
         None if ui_assets::built() => router.fallback(embedded),
@@ -55,6 +76,10 @@ async fn not_built() -> impl IntoResponse {
              <code>/api/health</code>, <code>/metrics</code>.</p>\n",
         ),
     )
+}
+
+fn no_such_file() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response()
 }
 
 /// A response encoding of an embedded file.
@@ -120,7 +145,7 @@ async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
             Some(index) => index,
             None => return not_built().await.into_response(),
         },
-        None => return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response(),
+        None => return no_such_file(),
     };
     let etag = file.etag();
     let cache = if content_hashed(path) { "public, max-age=31536000, immutable" } else { "no-cache" };
