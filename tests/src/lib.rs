@@ -9,6 +9,7 @@
 //! - [`open_panel`] / [`perfmon_button`]: load the app and open its panel.
 //! - [`dist_dir`]: where `trunk build` put the frontend.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,7 +68,8 @@ pub fn dist_dir() -> PathBuf {
 pub struct ChromeDriver {
     /// The WebDriver endpoint.
     pub url: String,
-    /// Killed on drop so no browser outlives the test.
+    /// Killed on drop with its process group, so no browser outlives the test,
+    /// even one that panicked before closing its session.
     child: Child,
 }
 
@@ -79,6 +81,9 @@ impl ChromeDriver {
         let port = server::testkit::free_port();
         let child = Command::new(&program)
             .arg(format!("--port={port}"))
+            // Its own process group, which the Chromiums it starts join: dropping
+            // the driver ends them all (killing the driver alone leaves them).
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -96,6 +101,12 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
