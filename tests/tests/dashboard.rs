@@ -30,10 +30,19 @@ async fn attr(client: &Client, css: &str, name: &str) -> Option<String> {
     client.find(Locator::Css(css)).await.ok()?.attr(name).await.ok().flatten()
 }
 
-/// The span the dashboard says it fetched, ms.
+/// The span the dashboard says it fetched, ms. Both ends are read in one script:
+/// a live sample may slide the window between two separate reads.
 async fn span(client: &Client) -> Option<f64> {
-    let from: f64 = attr(client, "[data-testid='range-caption']", "data-from").await?.parse().ok()?;
-    let to: f64 = attr(client, "[data-testid='range-caption']", "data-to").await?.parse().ok()?;
+    let ends = client
+        .execute(
+            "const c = document.querySelector(\"[data-testid='range-caption']\");
+             return c ? [c.dataset.from, c.dataset.to] : null;",
+            vec![],
+        )
+        .await
+        .ok()?;
+    let ends: [String; 2] = serde_json::from_value(ends).ok()?;
+    let (from, to): (f64, f64) = (ends[0].parse().ok()?, ends[1].parse().ok()?);
     Some(to - from)
 }
 
