@@ -41,13 +41,10 @@ pub fn generate() -> Result<String, ControlError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Where the secret of the server on `port` lives for this user.
+/// Where the secret of the server on `port` lives for this user: the first of
+/// [`candidate_paths`].
 pub fn default_path(port: u16) -> Option<PathBuf> {
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        Some(runtime) => PathBuf::from(runtime).join("perfmon"),
-        None => state_dir()?,
-    };
-    Some(dir.join(format!("control-{port}")))
+    candidate_paths(port).into_iter().next()
 }
 
 /// Every place the secret of the server on `port` may be, most likely first:
