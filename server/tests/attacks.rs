@@ -20,6 +20,18 @@ async fn registered_run(server: &TestServer, project: &str) -> Child {
     child
 }
 
+/// The headers of a WebSocket upgrade sent to `host` by a page of `origin`.
+fn upgrade_from<'a>(host: &'a str, origin: &'a str) -> [(&'static str, &'a str); 6] {
+    [
+        ("host", host),
+        ("origin", origin),
+        ("upgrade", "websocket"),
+        ("connection", "upgrade"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+}
+
 /// The state letter of `/proc/{pid}/stat` (S sleeping, T stopped, …).
 fn process_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -36,14 +48,7 @@ async fn a_rebound_host_is_refused_on_every_route() {
     let server = TestServer::start(fast_config()).await;
     let evil = format!("attacker.example:{}", server.addr.port());
     let rebound = [("host", evil.as_str()), ("origin", "http://attacker.example")];
-    let upgrade = [
-        ("host", evil.as_str()),
-        ("origin", "http://attacker.example"),
-        ("upgrade", "websocket"),
-        ("connection", "upgrade"),
-        ("sec-websocket-version", "13"),
-        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-    ];
+    let upgrade = upgrade_from(&evil, "http://attacker.example");
     for (method, path, headers) in [
         ("GET", "/", &rebound[..]),
         ("GET", "/api/health", &rebound[..]),
@@ -108,14 +113,7 @@ async fn an_opaque_origin_is_refused_even_for_reads() {
         assert_eq!(reply.status, 403, "{method} {path}");
     }
     // Nor may it open either stream.
-    let upgrade = [
-        ("host", own.as_str()),
-        ("origin", "null"),
-        ("upgrade", "websocket"),
-        ("connection", "upgrade"),
-        ("sec-websocket-version", "13"),
-        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-    ];
+    let upgrade = upgrade_from(&own, "null");
     for path in ["/ws/projects/demo", shared::perfwatch::PERFWATCH_PATH] {
         let reply = raw_http(server.addr, "GET", path, &upgrade, None).await;
         assert_eq!(reply.status, 403, "the upgrade of {path}: {}", reply.text());

@@ -29,6 +29,14 @@ async fn serve(name: &str, config: &Config) -> (Perfmon, FakeGpus) {
     (Perfmon::serve_with(Path::new(PERFMON), &args, &env).await, fake)
 }
 
+/// Registers `pid` as `project`'s run and returns the first sample with its tree.
+async fn watch_run(perfmon: &Perfmon, project: &str, pid: u32) -> PerfMetrics {
+    let mut client = connect(perfmon.addr, project).await;
+    let path = format!("/api/projects/{project}/run");
+    call(&perfmon.api(), Method::POST, &path, Some(json!({ "pid": pid }))).await.expect("registered");
+    metrics_until(&mut client, 50, |m| m.run.process.is_some()).await
+}
+
 fn named(name: &str, util: u32, used_gib: u64) -> Device {
     Device { name: name.into(), ..Device::h100(util, used_gib) }
 }
@@ -90,11 +98,7 @@ async fn the_runs_tree_holds_the_gpu_memory_of_its_processes() {
         ..Config::default()
     };
     let (perfmon, _fake) = serve("tree", &config).await;
-    let mut client = connect(perfmon.addr, "gpu-run").await;
-    call(&perfmon.api(), Method::POST, "/api/projects/gpu-run/run", Some(json!({ "pid": child.id() })))
-        .await
-        .expect("registered");
-    let m = metrics_until(&mut client, 50, |m| m.run.process.is_some()).await;
+    let m = watch_run(&perfmon, "gpu-run", child.id()).await;
     let process = m.run.process.expect("the tree");
     assert_eq!(process.gpu_memory_gb, Some(6.0), "its own processes only, on every device");
     assert_eq!(process.gpu_memory_reason, None);
@@ -148,11 +152,7 @@ async fn a_gpu_that_lists_no_processes_leaves_the_runs_share_unknown_not_zero() 
     let config =
         Config { devices: vec![silent], processes: vec![(child.id(), 0, 3 * GIB)], ..Config::default() };
     let (perfmon, _fake) = serve("no-processes", &config).await;
-    let mut client = connect(perfmon.addr, "gpu-silent").await;
-    call(&perfmon.api(), Method::POST, "/api/projects/gpu-silent/run", Some(json!({ "pid": child.id() })))
-        .await
-        .expect("registered");
-    let m = metrics_until(&mut client, 50, |m| m.run.process.is_some()).await;
+    let m = watch_run(&perfmon, "gpu-silent", child.id()).await;
     let process = m.run.process.expect("the tree");
     assert_eq!(process.gpu_memory_gb, None, "unknown, not 0 GB");
     assert_eq!(process.gpu_memory_reason.as_deref(), Some("this GPU does not report its processes' memory"));
