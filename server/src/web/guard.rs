@@ -32,6 +32,31 @@ use super::error::ApiError;
 /// `--allowed-host any`: no Host check (logged as a warning at start).
 pub const ANY_HOST: &str = "any";
 
+/// What one `--allowed-host` value allows.
+enum Allowed {
+    /// `any`: every host.
+    Any,
+    /// A name (lowercased), with its port if one was given.
+    Named(String, Option<u16>),
+}
+
+/// The non-empty `--allowed-host` values, trimmed.
+fn entries(allowed: &[String]) -> impl Iterator<Item = &str> {
+    allowed.iter().map(|a| a.trim()).filter(|a| !a.is_empty())
+}
+
+/// What `value` allows; `None` when it names no host (a scheme, a path, a space).
+fn allowed_entry(value: &str) -> Option<Allowed> {
+    if value.eq_ignore_ascii_case(ANY_HOST) {
+        return Some(Allowed::Any);
+    }
+    if value.contains('/') {
+        return None;
+    }
+    let authority = value.parse::<Authority>().ok()?;
+    Some(Allowed::Named(authority.host().to_ascii_lowercase(), authority.port_u16()))
+}
+
 /// The hosts a request may name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostRules {
@@ -58,11 +83,10 @@ impl HostRules {
             local.push(bound);
         }
         let mut rules = HostRules { any: false, port: listen.port(), local, named: Vec::new() };
-        for entry in allowed.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
-            if entry.eq_ignore_ascii_case(ANY_HOST) {
-                rules.any = true;
-            } else if let Ok(authority) = entry.parse::<Authority>() {
-                rules.named.push((authority.host().to_ascii_lowercase(), authority.port_u16()));
+        for entry in entries(allowed).filter_map(allowed_entry) {
+            match entry {
+                Allowed::Any => rules.any = true,
+                Allowed::Named(host, port) => rules.named.push((host, port)),
             }
         }
         rules
@@ -71,12 +95,7 @@ impl HostRules {
     /// The first of `allowed` that names no host (`https://x`, `a b`): PerfMon
     /// refuses to start with it rather than quietly allow less than was asked.
     pub fn unusable(allowed: &[String]) -> Option<String> {
-        allowed
-            .iter()
-            .map(|a| a.trim())
-            .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case(ANY_HOST))
-            .find(|a| a.contains('/') || a.parse::<Authority>().is_err())
-            .map(str::to_owned)
+        entries(allowed).find(|a| allowed_entry(a).is_none()).map(str::to_owned)
     }
 
     /// Whether every host is allowed.
