@@ -13,6 +13,11 @@ pub struct RegisterRun {
     /// characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The process has not run its command yet (`perfmon run` holds it until it
+    /// is registered): its whole CPU time is the run's. Otherwise the run counts
+    /// from registration on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_start: bool,
 }
 
 /// `POST /api/projects/{project}/tokens`: tokens used since the last report.
@@ -57,16 +62,61 @@ pub struct Health {
 }
 
 /// `POST /api/projects/{project}/runs/{run_id}/exit`: how a run's command ended,
-/// reported by `perfmon run` (exactly one of the two).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// reported by `perfmon run` (exactly one of `exit_code` and `signal`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExitReport {
-    /// The command's exit code, when it exited.
+    /// The command's exit code, when it exited: 0–255.
     #[serde(default)]
     pub exit_code: Option<i32>,
-    /// The signal that killed it, when one did.
+    /// The signal that killed it, when one did: 1–64.
     #[serde(default)]
     pub signal: Option<i32>,
+    /// CPU time (user + system) of the command and every descendant it waited
+    /// for, seconds, as the wrapper's `wait` returned it: exact where the
+    /// server's 1 s readings miss the last moments. Finite and not negative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// When the command ended, unix ms, as the wrapper saw it: a report kept
+    /// while no server answered still gives the run its true length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<i64>,
+}
+
+impl ExitReport {
+    /// An exit with `code`.
+    pub fn exited(code: i32) -> Self {
+        ExitReport { exit_code: Some(code), signal: None, cpu_seconds: None, ended_at_ms: None }
+    }
+
+    /// A death by `signal`.
+    pub fn killed(signal: i32) -> Self {
+        ExitReport { exit_code: None, signal: Some(signal), cpu_seconds: None, ended_at_ms: None }
+    }
+
+    /// Why the report cannot be true, if it cannot: exactly one of an exit code
+    /// (0–255) and a signal (1–64), and a CPU time that is a real duration.
+    pub fn invalid(&self) -> Option<(&'static str, &'static str)> {
+        match (self.exit_code, self.signal) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Some(("exit_code", "report exactly one of exit_code and signal"));
+            }
+            (Some(code), None) if !(0..=255).contains(&code) => {
+                return Some(("exit_code", "an exit code is 0-255"));
+            }
+            (None, Some(signal)) if !(1..=64).contains(&signal) => {
+                return Some(("signal", "a signal is 1-64"));
+            }
+            _ => {}
+        }
+        if self.cpu_seconds.is_some_and(|s| !s.is_finite() || s < 0.0) {
+            return Some(("cpu_seconds", "cpu_seconds is a finite number of seconds, not negative"));
+        }
+        if self.ended_at_ms.is_some_and(|ms| ms <= 0) {
+            return Some(("ended_at_ms", "ended_at_ms is a time in unix milliseconds"));
+        }
+        None
+    }
 }
 
 /// The answer to an exit report: the run and how it is now recorded.

@@ -83,27 +83,36 @@ pub struct ProcStat {
     pub parent: u32,
     /// User + system CPU time so far, in 1/100 s ticks.
     pub cpu_ticks: u64,
+    /// User + system CPU time of the children it has waited for (and of theirs),
+    /// in 1/100 s ticks: what the kernel hands a parent when it reaps a child
+    /// (`cutime` + `cstime`), so time of processes already gone is not lost.
+    pub reaped_ticks: u64,
     /// Resident pages.
     pub rss_pages: u64,
     /// Exited but not yet reaped: no longer running.
     pub zombie: bool,
     /// Its threads (each may have children of its own).
     pub threads: u32,
+    /// When it started, in 1/100 s ticks after boot.
+    pub start_ticks: u64,
 }
 
 /// Parses a `/proc/PID/stat` line. Fields are counted after the last `)`, because
 /// the command name (field 2) may hold spaces and parentheses.
 pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // From field 3 (state): ppid is field 4, utime 14, stime 15, threads 20, rss 24.
+    // From field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16,
+    // cstime 17, threads 20, starttime 22, rss 24.
     let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
     Some(ProcStat {
         pid,
         parent: u32::try_from(number(1)?).ok()?,
         cpu_ticks: number(11)?.checked_add(number(12)?)?,
+        reaped_ticks: number(13)?.checked_add(number(14)?)?,
         rss_pages: number(21)?,
         zombie: fields.first() == Some(&"Z"),
         threads: u32::try_from(number(17)?).ok()?,
+        start_ticks: number(19)?,
     })
 }
 
@@ -131,6 +140,22 @@ pub fn scan() -> Option<Vec<ProcStat>> {
         }
     }
     Some(out)
+}
+
+/// When process `pid` started, to the second (its start after boot, and the
+/// boot time `/proc/stat` gives); `None` if it is gone. A pid can be reused: a
+/// process that started after a run did is not that run's. Blocking.
+pub fn started_at(pid: u32) -> Option<chrono::DateTime<chrono::Utc>> {
+    let stat = read_stat(pid)?;
+    let boot: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let after_boot_ms = (stat.start_ticks as f64 / TICKS_PER_SECOND * 1000.0) as i64;
+    chrono::DateTime::from_timestamp_millis(boot.checked_mul(1000)?.checked_add(after_boot_ms)?)
 }
 
 /// The inode of the kernel's initial PID namespace (`PROC_PID_INIT_INO`), fixed
@@ -210,17 +235,32 @@ mod tests {
     }
 
     #[test]
+    fn a_process_start_is_the_moment_it_began() {
+        let before = chrono::Utc::now();
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("sleep");
+        let started = started_at(child.id()).expect("a live process has a start");
+        let _ = child.kill();
+        let _ = child.wait();
+        // btime is to the second, and a process's start to the tick.
+        let slack = chrono::Duration::milliseconds(1500);
+        assert!(started >= before - slack && started <= chrono::Utc::now() + slack, "{started} vs {before}");
+        assert_eq!(started_at(u32::MAX - 1), None);
+    }
+
+    #[test]
     fn stat_lines_parse_after_the_command_name() {
-        let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 0 0 0 70 30 0 0 20 0 1 0 408805 2998272 372 18446744073709551615";
+        let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 0 0 0 70 30 12 5 20 0 1 0 408805 2998272 372 18446744073709551615";
         assert_eq!(
             parse_stat(4242, line),
             Some(ProcStat {
                 pid: 4242,
                 parent: 4200,
                 cpu_ticks: 100,
+                reaped_ticks: 17,
                 rss_pages: 372,
                 zombie: false,
-                threads: 1
+                threads: 1,
+                start_ticks: 408805,
             })
         );
         let zombie = "7 (gone) Z 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0";

@@ -30,17 +30,89 @@ pub struct ProcInfo {
     pub cpu_percent_of_core: f64,
     /// Resident memory in bytes.
     pub rss_bytes: u64,
+    /// Its own CPU time and that of the children it reaped, 1/100 s ticks;
+    /// `None` where /proc does not say (sysinfo's table).
+    pub total_ticks: Option<u64>,
+    /// Exited, not yet reaped: it runs no more, but its times are final.
+    pub zombie: bool,
 }
 
 /// What a tree uses in total.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TreeUsage {
-    /// The pids in the tree, root included.
+    /// The running pids in the tree, root included.
     pub pids: HashSet<u32>,
     /// Summed CPU, in % of one core.
     pub cpu_percent_of_core: f64,
     /// Summed resident memory, in bytes.
     pub rss_bytes: u64,
+    /// CPU time of every process that has been in the tree since it was first
+    /// seen (see [`TreeCpu`]), 1/100 s ticks; `None` without /proc.
+    pub cpu_ticks: Option<u64>,
+    /// Each member (zombies too): its parent and its total ticks.
+    members: HashMap<u32, (Option<u32>, u64)>,
+}
+
+/// A tree's CPU time as a counter that takes in every process that ran in it:
+/// the members' own and reaped children's times (so a child that lived and was
+/// waited for between two readings is counted, through its parent's `cutime`),
+/// plus the last reading of members that left without being reaped inside the
+/// tree (the root, reaped by whoever started it; an orphan adopted by init).
+/// Never decreases.
+#[derive(Debug, Default)]
+struct TreeCpu {
+    /// The members at the previous reading.
+    members: HashMap<u32, (Option<u32>, u64)>,
+    /// Ticks of members that left other than by being reaped inside the tree.
+    departed: u64,
+    /// The counter at the previous reading.
+    total: u64,
+    /// When that was.
+    at: Option<Instant>,
+}
+
+impl TreeCpu {
+    /// Takes a reading of the tree's members; the counter, and the CPU since
+    /// the previous reading in % of one core (`None` at the first).
+    fn update(
+        &mut self,
+        members: &HashMap<u32, (Option<u32>, u64)>,
+        now: Instant,
+        alive: impl Fn(u32) -> bool,
+    ) -> (u64, Option<f64>) {
+        for (&pid, &(_, ticks)) in &self.members {
+            if members.contains_key(&pid) {
+                continue;
+            }
+            // A member gone with an ancestor still in the tree was reaped on the
+            // way up (a whole subtree may end between two readings): its time now
+            // sits in that ancestor's reaped ticks. Unless it is still alive,
+            // orphaned out of the tree: then its time never gets there.
+            let reaped_inside = self.ancestors(pid).any(|a| members.contains_key(&a)) && !alive(pid);
+            if !reaped_inside {
+                self.departed += ticks;
+            }
+        }
+        let total = (self.departed + members.values().map(|(_, ticks)| ticks).sum::<u64>()).max(self.total);
+        let percent = self.at.and_then(|at| {
+            procfs::cpu_percent(self.total, total, now.saturating_duration_since(at).as_secs_f64())
+        });
+        self.members.clone_from(members);
+        (self.total, self.at) = (total, Some(now));
+        (total, percent)
+    }
+
+    /// `pid`'s ancestors among the previous reading's members, nearest first.
+    fn ancestors(&self, pid: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut next = self.members.get(&pid).and_then(|(parent, _)| *parent);
+        // Bounded: a parent cycle from pid reuse must not loop forever.
+        std::iter::from_fn(move || {
+            let current = next?;
+            next = self.members.get(&current).and_then(|(parent, _)| *parent);
+            Some(current)
+        })
+        .take(self.members.len())
+    }
 }
 
 /// The trees found by the last full scan.
@@ -71,6 +143,8 @@ pub struct Scanner {
     page_bytes: u64,
     /// sysinfo's portable (and slower) process table, only where /proc is missing.
     fallback: Option<System>,
+    /// Each root's CPU counter.
+    counters: HashMap<u32, TreeCpu>,
 }
 
 impl Default for Scanner {
@@ -83,11 +157,34 @@ impl Default for Scanner {
             walk: children_listed(),
             page_bytes: procfs::page_bytes(),
             fallback: None,
+            counters: HashMap::new(),
         }
     }
 }
 
 impl Scanner {
+    /// Each root's tree (`None` once the root has exited), its CPU over the
+    /// interval since the previous call taken from the tree's counter, so that
+    /// processes born and reaped between two readings count. Blocking.
+    pub fn trees(&mut self, roots: &[u32]) -> Vec<(u32, Option<TreeUsage>)> {
+        let now = Instant::now();
+        let procs = self.scan(roots);
+        self.counters.retain(|root, _| roots.contains(root));
+        roots
+            .iter()
+            .map(|&root| {
+                let mut tree = usage(root, &procs);
+                if let Some(tree) = tree.as_mut().filter(|t| t.cpu_ticks.is_some()) {
+                    let counter = self.counters.entry(root).or_default();
+                    let (total, percent) = counter.update(&tree.members, now, alive);
+                    tree.cpu_ticks = Some(total);
+                    tree.cpu_percent_of_core = percent.unwrap_or(0.0);
+                }
+                (root, tree)
+            })
+            .collect()
+    }
+
     /// The processes of the trees of `roots`, with their CPU use since the
     /// previous scan (0 for a process seen for the first time): all of /proc every
     /// [`FULL_SCAN_EVERY`] or when the roots change, the known trees' processes
@@ -163,11 +260,12 @@ impl Scanner {
         let seconds = self.previous.1.map(|at| now.duration_since(at).as_secs_f64());
         let infos = stats
             .iter()
-            .filter(|p| !p.zombie)
             .map(|p| {
                 let before = self.previous.0.get(&p.pid).copied();
                 let cpu = match (before, seconds) {
-                    (Some(before), Some(seconds)) => procfs::cpu_percent(before, p.cpu_ticks, seconds),
+                    (Some(before), Some(seconds)) if !p.zombie => {
+                        procfs::cpu_percent(before, p.cpu_ticks, seconds)
+                    }
                     _ => None,
                 };
                 ProcInfo {
@@ -175,6 +273,8 @@ impl Scanner {
                     parent: (p.parent != 0).then_some(p.parent),
                     cpu_percent_of_core: cpu.unwrap_or(0.0),
                     rss_bytes: p.rss_pages.saturating_mul(self.page_bytes),
+                    total_ticks: p.cpu_ticks.checked_add(p.reaped_ticks),
+                    zombie: p.zombie,
                 }
             })
             .collect();
@@ -200,6 +300,8 @@ impl Scanner {
                 parent: p.parent().map(|pp| pp.as_u32()),
                 cpu_percent_of_core: f64::from(p.cpu_usage()),
                 rss_bytes: p.memory(),
+                total_ticks: None,
+                zombie: false,
             })
             .collect()
     }
@@ -228,6 +330,12 @@ pub fn tree_now(root: u32) -> Option<HashSet<u32>> {
     usage(root, &infos).map(|tree| tree.pids)
 }
 
+/// The CPU time of `root`'s tree now, as [`TreeUsage::cpu_ticks`] counts it at
+/// a first reading; `None` if `root` is gone or /proc does not say. Blocking.
+pub fn cpu_ticks_now(root: u32) -> Option<u64> {
+    usage(root, &Scanner::default().scan(&[root]))?.cpu_ticks
+}
+
 /// Whether `pid` is a live (not zombie) process. Blocking.
 pub fn alive(pid: u32) -> bool {
     match procfs::read_stat(pid) {
@@ -236,26 +344,34 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// Sums `root` and its descendants among `processes`; `None` if `root` is not there.
+/// Sums `root` and its descendants among `processes`; `None` if `root` is not
+/// there or has exited (a zombie). Exited descendants not yet reaped are members
+/// (their CPU time is final) but not counted as running processes.
 pub fn usage(root: u32, processes: &[ProcInfo]) -> Option<TreeUsage> {
     let by_pid: HashMap<u32, &ProcInfo> = processes.iter().map(|p| (p.pid, p)).collect();
-    by_pid.get(&root)?;
+    by_pid.get(&root).filter(|p| !p.zombie)?;
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for p in processes {
         if let Some(parent) = p.parent {
             children.entry(parent).or_default().push(p.pid);
         }
     }
-    let mut total = TreeUsage::default();
+    let mut total = TreeUsage { cpu_ticks: Some(0), ..TreeUsage::default() };
     let mut stack = vec![root];
+    let mut seen = HashSet::new();
     while let Some(pid) = stack.pop() {
         // A pid seen twice would mean a cycle from pid reuse mid-scan: count it once.
-        if !total.pids.insert(pid) {
+        if !seen.insert(pid) {
             continue;
         }
         if let Some(p) = by_pid.get(&pid) {
+            if !p.zombie {
+                total.pids.insert(pid);
+            }
             total.cpu_percent_of_core += p.cpu_percent_of_core;
             total.rss_bytes += p.rss_bytes;
+            total.cpu_ticks = total.cpu_ticks.zip(p.total_ticks).map(|(a, b)| a + b);
+            total.members.insert(pid, (p.parent, p.total_ticks.unwrap_or(0)));
         }
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
@@ -269,7 +385,7 @@ mod tests {
     use super::*;
 
     fn p(pid: u32, parent: Option<u32>, cpu: f64, rss: u64) -> ProcInfo {
-        ProcInfo { pid, parent, cpu_percent_of_core: cpu, rss_bytes: rss }
+        ProcInfo { pid, parent, cpu_percent_of_core: cpu, rss_bytes: rss, total_ticks: None, zombie: false }
     }
 
     #[test]
@@ -336,6 +452,33 @@ mod tests {
         assert_eq!(tree_now(u32::MAX - 1), None);
         assert!(!alive(u32::MAX - 1));
         assert!(alive(std::process::id()));
+    }
+
+    fn members(list: &[(u32, Option<u32>, u64)]) -> HashMap<u32, (Option<u32>, u64)> {
+        list.iter().map(|&(pid, parent, ticks)| (pid, (parent, ticks))).collect()
+    }
+
+    #[test]
+    fn the_counter_counts_each_process_that_ran_in_the_tree_once() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut cpu = TreeCpu::default();
+        // make (1) → sh (2) → gcc (3), then the whole subtree ends and is
+        // reaped before the next reading: make's reaped ticks take in all of it.
+        let (total, percent) =
+            cpu.update(&members(&[(1, Some(0), 5), (2, Some(1), 1), (3, Some(2), 50)]), at(0), |_| false);
+        assert_eq!((total, percent), (56, None), "the first reading has no rate");
+        let (total, percent) = cpu.update(&members(&[(1, Some(0), 5 + 1 + 120)]), at(1), |_| false);
+        assert_eq!(total, 126, "gcc's 120 ticks counted once, through make's cutime");
+        assert_eq!(percent, Some(70.0), "70 ticks in 1 s");
+        // A child orphaned out of the tree (still alive, adopted by init): what
+        // it had is kept, as it will never reach make's reaped ticks.
+        cpu.update(&members(&[(1, Some(0), 126), (4, Some(1), 0), (5, Some(4), 30)]), at(2), |_| false);
+        let (total, _) = cpu.update(&members(&[(1, Some(0), 126)]), at(3), |pid| pid == 5);
+        assert_eq!(total, 126 + 30);
+        // A member reparented away then never lowers the counter.
+        let (total, _) = cpu.update(&members(&[(1, Some(0), 100)]), at(4), |_| false);
+        assert_eq!(total, 156, "never decreases");
     }
 
     #[test]

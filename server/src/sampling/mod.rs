@@ -107,7 +107,7 @@ impl HostSampler {
         if !run_pids.is_empty() {
             let cores =
                 self.cpu.cores().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
-            let procs = self.trees.scan(run_pids);
+            let trees = self.trees.trees(run_pids);
             // Whether a run's GPU memory can be told, and if not, why (no reason
             // when the GPU section itself has none to show).
             let gpu_unknown: Option<Option<String>> = match (&gpu.unavailable, &gpu.process_memory_unknown) {
@@ -116,8 +116,8 @@ impl HostSampler {
                 (None, None) if self.foreign_pids => Some(Some(FOREIGN_PIDS.to_owned())),
                 (None, None) => None,
             };
-            for &root in run_pids {
-                let tree = proctree::usage(root, &procs).map(|tree| {
+            for (root, tree) in trees {
+                let tree = tree.map(|tree| {
                     let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu.process_memory.get(pid)).sum();
                     TreeReading {
                         cpu_percent: (tree.cpu_percent_of_core / cores.unwrap_or(1) as f64).clamp(0.0, 100.0),
@@ -125,6 +125,7 @@ impl HostSampler {
                         gpu_memory_bytes: gpu_unknown.is_none().then_some(gpu_bytes),
                         gpu_memory_reason: gpu_unknown.clone().flatten(),
                         process_count: tree.pids.len() as u32,
+                        cpu_seconds: tree.cpu_ticks.map(|ticks| ticks as f64 / procfs::TICKS_PER_SECOND),
                     }
                 });
                 sample.runs.insert(root, tree);
@@ -227,6 +228,20 @@ pub fn process_alive(pid: u32) -> bool {
     proctree::alive(pid)
 }
 
+/// Whether `pid` is a live process that was already running at `at` (so not
+/// another process that reused the pid since). Blocking.
+pub fn process_alive_since(pid: u32, at: chrono::DateTime<Utc>) -> bool {
+    // Boot time is to the second: a start within that of `at` is the same one.
+    let slack = chrono::Duration::seconds(2);
+    proctree::alive(pid) && procfs::started_at(pid).is_some_and(|started| started <= at + slack)
+}
+
+/// The CPU time of `root`'s tree now, seconds, counted as a run's tree is
+/// (reaped children included); `None` if `root` is gone. Blocking.
+pub fn tree_cpu_seconds(root: u32) -> Option<f64> {
+    proctree::cpu_ticks_now(root).map(|ticks| ticks as f64 / procfs::TICKS_PER_SECOND)
+}
+
 /// (CPU seconds used so far, resident bytes) of process `pid`; `None` if it is
 /// gone. Blocking.
 pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
@@ -267,6 +282,51 @@ mod tests {
         // Pids are at most 2^22 on Linux: this one cannot exist.
         let sample = sampler.sample(&[u32::MAX - 1]);
         assert_eq!(sample.runs.get(&(u32::MAX - 1)), Some(&None));
+    }
+
+    /// Children that each live less than a tick and are reaped before the next
+    /// one: the tree's counter still takes in all their CPU time, to the tick
+    /// of what the kernel itself says the tree used.
+    #[test]
+    fn short_lived_reaped_children_count_in_the_trees_cpu_time() {
+        let mut sampler = HostSampler::new();
+        let dir = std::env::temp_dir().join(format!("perfmon-short-children-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let (go, done) = (dir.join("go"), dir.join("done"));
+        // Six busy children one after another, each reaped before the next
+        // starts, then a pause with nothing running.
+        let script = format!(
+            "while [ ! -e {go} ]; do sleep 0.01; done; \
+             for i in 1 2 3 4 5 6; do timeout 0.3 sh -c 'while :; do :; done'; done; \
+             touch {done}; sleep 30",
+            go = go.display(),
+            done = done.display()
+        );
+        let mut shell = std::process::Command::new("sh").args(["-c", &script]).spawn().expect("sh");
+        let root = shell.id();
+        let read = |sampler: &mut HostSampler| {
+            sampler.sample(&[root]).runs.remove(&root).flatten().expect("the shell runs")
+        };
+        let baseline = read(&mut sampler).cpu_seconds.expect("/proc tells CPU time");
+        std::fs::write(&go, "").expect("go");
+        // Read at a 1 s cadence while the children come and go.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_secs(1));
+            read(&mut sampler);
+        }
+        let counted = read(&mut sampler).cpu_seconds.expect("CPU time") - baseline;
+        // What the kernel says the shell and its reaped children used.
+        let stat = procfs::read_stat(root).expect("the shell's stat");
+        let truth = (stat.cpu_ticks + stat.reaped_ticks) as f64 / procfs::TICKS_PER_SECOND;
+        let _ = shell.kill();
+        let _ = shell.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(truth > 0.5, "the children burned CPU: {truth:.2} s");
+        // The counter started at the baseline; all since then is the children's.
+        let expected = truth - baseline;
+        assert!((counted - expected).abs() <= 0.02, "counted {counted:.2} s of {expected:.2} s");
     }
 
     #[test]

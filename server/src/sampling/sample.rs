@@ -54,6 +54,9 @@ pub struct TreeReading {
     pub gpu_memory_reason: Option<String>,
     /// Processes in the tree.
     pub process_count: u32,
+    /// CPU time of every process that ran in the tree since PerfMon first read
+    /// it, reaped ones included, seconds; `None` where /proc does not say.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl TreeReading {
@@ -315,6 +318,7 @@ mod tests {
             gpu_memory_bytes: Some(3 << 30),
             gpu_memory_reason: None,
             process_count: 4,
+            cpu_seconds: Some(1.0),
         };
         let expected = RunProcess {
             cpu_percent: Some(12.5),
