@@ -22,6 +22,7 @@ pub mod project;
 pub mod record;
 mod runs;
 mod tokens;
+mod tracked;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +37,7 @@ use history::History;
 use project::ProjectName;
 pub use record::{Record, Recorder, RunSummary};
 pub use runs::RunError;
+use tracked::Tracked;
 
 /// One serialised server message (JSON text), shared by every socket of a project:
 /// cloning it is a reference-count increment, not a copy.
@@ -110,6 +112,8 @@ struct Inner {
     projects: HashMap<ProjectName, Project>,
     /// The newest host sample, so a new subscriber gets data at once.
     last: Option<Arc<HostSample>>,
+    /// Run ids handed out this second, so none is handed out twice.
+    issued: runs::IssuedIds,
 }
 
 impl Inner {
@@ -124,10 +128,12 @@ impl Inner {
 
 #[derive(Debug)]
 struct Project {
-    /// The project's agent run.
-    run: Run,
-    /// What the live run's tree used at the newest sample, exactly as read.
-    tree: Option<TreeReading>,
+    /// The live runs, oldest first. The stream shows the first: a second run
+    /// started while one is live is followed and recorded beside it, and shown
+    /// once the runs before it have ended.
+    live: Vec<Tracked>,
+    /// The run that ended last, shown as stopped while none is live.
+    ended: Option<Tracked>,
     /// Token usage reported for the project.
     tokens: Tokens,
     /// The newest frame; `None` until the first sample after subscription.
@@ -140,13 +146,11 @@ struct Project {
     seq: u64,
     /// When a frame was last pushed, to space idle projects at the idle cadence.
     last_sent: Option<Instant>,
-    /// The run's status in the last pushed frame: a change is pushed at once,
-    /// whatever the cadence.
-    last_sent_status: Option<RunStatus>,
+    /// The shown run (id and status) in the last pushed frame: a change is
+    /// pushed at once, whatever the cadence.
+    last_sent_run: Option<(Option<String>, RunStatus)>,
     /// When a socket last watched (or an agent reported), to forget abandoned projects.
     last_watched: Instant,
-    /// The current (or last) run's record, and when its tree was last measured.
-    summary: Option<(RunSummary, Option<Instant>)>,
 }
 
 /// Why a subscription was refused.
@@ -160,17 +164,16 @@ pub enum SubscribeError {
 impl Project {
     fn new() -> Self {
         Project {
-            run: Run::default(),
-            tree: None,
+            live: Vec::new(),
+            ended: None,
             tokens: Tokens::default(),
             frames: watch::Sender::new(None),
             history: History::default(),
             latest: None,
             seq: 0,
             last_sent: None,
-            last_sent_status: None,
+            last_sent_run: None,
             last_watched: Instant::now(),
-            summary: None,
         }
     }
 
@@ -178,33 +181,52 @@ impl Project {
         self.last_watched = Instant::now();
     }
 
+    fn is_live(&self) -> bool {
+        !self.live.is_empty()
+    }
+
     fn is_kept(&self, now: Instant) -> bool {
         self.frames.receiver_count() > 0
-            || self.run.status.is_live()
+            || self.is_live()
             || now.saturating_duration_since(self.last_watched) < FORGET_AFTER
     }
 
-    fn set_status(&mut self, status: RunStatus) {
-        self.run.status = status;
-        if !status.is_live() {
-            self.run.process = None;
-            self.tree = None;
-        }
+    /// The run the stream shows: the oldest live one, else the last to end.
+    fn shown(&self) -> Option<&Tracked> {
+        self.live.first().or(self.ended.as_ref())
+    }
+
+    /// The shown run as the contract has it (idle when there is none).
+    fn run(&self) -> Run {
+        self.shown().map(Tracked::contract).unwrap_or_default()
+    }
+
+    /// The tree of the shown run, while it is live.
+    fn tree(&self) -> Option<&TreeReading> {
+        self.live.first().and_then(|t| t.tree.as_ref())
+    }
+
+    /// The tracked run `run_id`, live or the last ended.
+    fn find_mut(&mut self, run_id: &str) -> Option<&mut Tracked> {
+        self.live.iter_mut().chain(self.ended.as_mut()).find(|t| t.summary.run_id == run_id)
+    }
+
+    /// Moves live run `index` to `ended`, with `status` (stopped).
+    fn retire(&mut self, index: usize) {
+        let mut run = self.live.remove(index);
+        run.set_status(RunStatus::Stopped);
+        self.ended = Some(run);
     }
 
     fn interval(&self, hub: &Hub) -> Duration {
-        if self.run.status.is_live() { hub.live_interval } else { hub.idle_interval }
+        if self.is_live() { hub.live_interval } else { hub.idle_interval }
     }
 
     fn metrics(&self, hub: &Hub, name: &ProjectName, sections: &Sections, interval: Duration) -> PerfMetrics {
-        let mut run = self.run.clone();
-        if !run.status.is_live() {
-            run.process = None;
-        }
         PerfMetrics {
             timestamp: sections.timestamp.clone(),
             project: name.to_string(),
-            run,
+            run: self.run(),
             tokens: self.tokens.clone(),
             cpu: sections.cpu.clone(),
             memory: sections.memory.clone(),
@@ -232,9 +254,9 @@ impl Project {
         let ServerMsg::PerfMetrics(metrics) = msg else { return };
         let frame = Frame::from(text);
         self.seq = metrics.seq;
+        self.last_sent_run = Some((metrics.run.run_id.clone(), metrics.run.status));
         self.latest = Some(metrics);
         self.last_sent = Some(now);
-        self.last_sent_status = Some(self.run.status);
         self.history.push(frame.clone(), now, hub.history_window, hub.history_capacity());
         self.frames.send_replace(Some(frame));
     }
@@ -339,35 +361,27 @@ impl Hub {
         // live interval of slack keeps them from slipping a whole tick late.
         let slack = self.live_interval / 2;
         for (name, project) in inner.projects.iter_mut() {
-            if project.run.status.is_live()
-                && let Some(pid) = project.run.pid
-                && let Some(reading) = sample.runs.get(&pid)
-            {
-                match reading {
-                    Some(tree) => {
-                        project.tree = Some(tree.clone());
-                        project.run.process = Some(tree.to_contract());
-                        if let Some((summary, last)) = project.summary.as_mut() {
-                            let seconds =
-                                last.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
-                            summary.add_tick(tree, seconds, cores);
-                            *last = Some(now);
-                            ticked.push((summary.clone(), tree.clone()));
-                        }
+            let mut index = 0;
+            while let Some(tracked) = project.live.get_mut(index) {
+                match tracked.run.pid.and_then(|pid| sample.runs.get(&pid)) {
+                    // Not measured this tick (it started after the tick began).
+                    None => index += 1,
+                    Some(Some(tree)) => {
+                        ticked.push((tracked.measure(tree, now, cores), tree.clone()));
+                        index += 1;
                     }
-                    None => {
-                        tracing::info!("run of project {name} (pid {pid}) exited");
-                        project.set_status(RunStatus::Stopped);
-                        if let Some((summary, _)) = project.summary.as_mut() {
-                            summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
-                            ended.push(summary.clone());
-                        }
+                    Some(None) => {
+                        tracing::info!("run {} of project {name} exited", tracked.summary.run_id);
+                        tracked.summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
+                        ended.push(tracked.summary.clone());
+                        project.retire(index);
                         cadence_changed = true;
                     }
                 }
             }
-            let due = project.run.status.is_live()
-                || project.last_sent_status != Some(project.run.status)
+            let shown = project.run();
+            let due = project.is_live()
+                || project.last_sent_run.as_ref() != Some(&(shown.run_id, shown.status))
                 || project
                     .last_sent
                     .is_none_or(|at| now.saturating_duration_since(at) + slack >= self.idle_interval);
@@ -404,14 +418,19 @@ impl Hub {
 
     /// How long the tick loop should wait before the next sample.
     pub fn interval(&self) -> Duration {
-        let live = self.lock().projects.values().any(|p| p.run.status.is_live());
+        let live = self.lock().projects.values().any(Project::is_live);
         if live { self.live_interval } else { self.idle_interval }
     }
 
     /// The root pids of every live run, for the tick loop to measure.
     pub fn live_pids(&self) -> Vec<u32> {
         let inner = self.lock();
-        inner.projects.values().filter(|p| p.run.status.is_live()).filter_map(|p| p.run.pid).collect()
+        let mut pids: Vec<u32> =
+            inner.projects.values().flat_map(|p| &p.live).filter_map(|t| t.run.pid).collect();
+        // One process may be the run of several projects: measured once.
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// The project's newest sample; built from the newest host sample when nothing
@@ -442,8 +461,8 @@ impl Hub {
             .filter(|(_, p)| p.latest.is_some())
             .map(|(name, p)| ProjectSnapshot {
                 name: name.clone(),
-                live: p.run.status.is_live(),
-                tree: p.tree.clone(),
+                live: p.is_live(),
+                tree: p.tree().cloned(),
                 tokens: p.tokens.clone(),
             })
             .collect();

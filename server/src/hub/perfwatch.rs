@@ -4,6 +4,10 @@
 //!
 //! The figures are the tick loop's exact readings (bytes as read, not the
 //! panel's rounded GB): nothing is sampled for this stream.
+//!
+//! The feed is only built while someone listens, so its last frame may be as old
+//! as the last time anyone did: a new client's first message is built by
+//! [`newest`] from the newest sample instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +35,9 @@ impl Default for PerfWatchFeed {
 }
 
 impl PerfWatchFeed {
-    /// A receiver of the stream's frames; its current value is the newest one
-    /// (`None` before the first), so a new client gets data at once.
+    /// A receiver of the stream's frames from now on. Its current value is the
+    /// last frame built, which is stale if nobody listened since: a new client
+    /// starts with [`newest`].
     pub fn subscribe(&self) -> watch::Receiver<Option<Frame>> {
         self.frames.subscribe()
     }
@@ -48,17 +53,44 @@ impl PerfWatchFeed {
         if !self.listened() {
             return;
         }
-        match serde_json::to_string(&message(sample)) {
-            Ok(text) => {
-                self.frames.send_replace(Some(Frame::from(text)));
-            }
-            Err(err) => tracing::error!("could not serialise a PerfWatch message: {err}"),
+        if let Some(frame) = frame_of(sample) {
+            self.frames.send_replace(Some(frame));
         }
     }
 }
 
+/// `sample` as a serialised PerfWatch message.
+fn frame_of(sample: &HostSample) -> Option<Frame> {
+    match serde_json::to_string(&message(sample)) {
+        Ok(text) => Some(Frame::from(text)),
+        Err(err) => {
+            tracing::error!("could not serialise a PerfWatch message: {err}");
+            None
+        }
+    }
+}
+
+/// The newest host sample as a PerfWatch frame, built now: what a client gets
+/// on connecting. `None` before the first sample, which [`run`] then publishes
+/// as soon as it is taken.
+pub fn newest(hub: &Hub) -> Option<Frame> {
+    frame_of(&*hub.latest_sample()?)
+}
+
+/// How often [`run`] looks for the sampler's first reading.
+const FIRST_SAMPLE_POLL: Duration = Duration::from_millis(50);
+
 /// Publishes the newest sample every `every` until `shutdown`.
 pub async fn run(hub: Arc<Hub>, every: Duration, shutdown: CancellationToken) {
+    // The sampler's first reading comes one of its intervals after the start; a
+    // client that connected before it gets it as soon as it exists, not up to
+    // `every` later.
+    while hub.latest_sample().is_none() {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(FIRST_SAMPLE_POLL) => {}
+        }
+    }
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -193,6 +225,46 @@ mod tests {
         assert_eq!(m.data.network, PerfWatchNetwork::default());
         assert!(m.data.disk.partitions.is_empty());
         assert_eq!(m.data.disk.io.read_bytes_per_sec, None);
+    }
+
+    fn taken_at(sample: &HostSample, seconds: i64) -> HostSample {
+        HostSample { taken_at: sample.taken_at + chrono::Duration::seconds(seconds), ..sample.clone() }
+    }
+
+    #[test]
+    fn a_new_client_starts_from_the_newest_sample_not_the_feeds_last_frame() {
+        let hub = crate::hub::tests::hub();
+        assert!(newest(&hub).is_none(), "nothing before the first sample");
+        let listener = hub.perfwatch().subscribe();
+        hub.perfwatch().publish(&sample());
+        drop(listener);
+        // Hours on, nobody listening: the feed still holds that frame.
+        hub.publish(taken_at(&sample(), 3 * 3600));
+        let stale = hub.perfwatch().subscribe().borrow().clone().expect("the feed's last frame");
+        assert!(stale.as_str().contains("14:30:05Z"), "{}", stale.as_str());
+        let fresh = newest(&hub).expect("built from the newest sample");
+        assert!(fresh.as_str().contains(r#""timestamp":"2026-01-19T17:30:05Z""#), "{}", fresh.as_str());
+    }
+
+    #[tokio::test]
+    async fn the_first_sample_is_published_when_it_comes_not_a_whole_interval_later() {
+        let hub = Arc::new(crate::hub::tests::hub());
+        let shutdown = CancellationToken::new();
+        let mut frames = hub.perfwatch().subscribe();
+        let feed = tokio::spawn(run(hub.clone(), Duration::from_secs(3600), shutdown.clone()));
+        // Let the loop take its first look (no sample yet) on this one thread.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(frames.borrow().is_none());
+        hub.publish(sample());
+        tokio::time::timeout(Duration::from_secs(5), frames.changed())
+            .await
+            .expect("published within moments of the sample, not an interval later")
+            .expect("the feed is open");
+        assert!(frames.borrow().as_ref().is_some_and(|f| f.as_str().contains("14:30:05Z")));
+        shutdown.cancel();
+        feed.await.expect("the loop ends on shutdown");
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct RunSummary {
     pub peak_processes: u32,
     /// Tokens reported for the run.
     pub tokens: u64,
+    /// The tree's CPU counter at which the run's CPU time is 0 (0 for a run
+    /// registered before it ran its command), kept so a server that restarts
+    /// during the run counts on from the same point; `None` until known.
+    pub cpu_base: Option<f64>,
 }
 
 impl RunSummary {
@@ -89,6 +93,7 @@ impl RunSummary {
             peak_gpu_bytes: None,
             peak_processes: 0,
             tokens: 0,
+            cpu_base: None,
         }
     }
 
@@ -125,6 +130,7 @@ mod tests {
             gpu_memory_bytes: gpu,
             gpu_memory_reason: None,
             process_count: procs,
+            cpu_seconds: None,
         };
         // Half of a 4-core machine for 2 s is 4 CPU-seconds.
         run.add_tick(&tree(50.0, 100, Some(5), 2), 2.0, 4);

@@ -8,18 +8,22 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, Signal, System};
 
 use super::project::ProjectName;
 use super::record::{Record, RunSummary};
-use super::{Hub, SubscribeError};
+use super::{Hub, Project, SubscribeError, Tracked};
 use crate::sampling;
 
 /// The longest run label accepted.
 pub const MAX_LABEL_CHARS: usize = 128;
 
+/// The most live runs one project follows at once: registrations come from
+/// clients, so the set must not grow without bound.
+pub const MAX_LIVE_RUNS: usize = 64;
+
 /// Why a run could not change as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
-    /// A live run is already registered for the project.
-    #[error("project already has a live run (pid {0}); end it first")]
-    AlreadyLive(u32),
+    /// The project already follows [`MAX_LIVE_RUNS`] live runs.
+    #[error("project already has {0} live runs; end one first")]
+    TooManyLive(usize),
     /// The project has no live run to act on (or not in the state asked for).
     #[error("project has no live run")]
     NotLive,
@@ -29,9 +33,13 @@ pub enum RunError {
     /// The label is too long or holds control characters.
     #[error("a label is at most {MAX_LABEL_CHARS} characters, without control characters")]
     BadLabel,
-    /// An exit report that says neither or both of exit code and signal.
-    #[error("report exactly one of exit_code and signal")]
-    BadExit,
+    /// An exit report that cannot be true: the field at fault, and why.
+    #[error("{1}")]
+    BadExit(&'static str, &'static str),
+    /// The run's exit is already recorded, differently: a finished record is
+    /// never rewritten.
+    #[error("run {0} already has its exit recorded")]
+    ExitAlreadyRecorded(String),
     /// No process has that pid.
     #[error("no process with pid {0}")]
     NoSuchProcess(u32),
@@ -47,13 +55,16 @@ pub enum RunError {
 }
 
 impl Hub {
-    /// Registers the live process `pid` as `project`'s run, after checking it is
-    /// one. Blocking (reads the process table).
+    /// Registers the live process `pid` as a run of `project`, after checking it
+    /// is one. `from_start`: the process has not run its command yet (`perfmon
+    /// run` holds it until registered), so all its CPU time is the run's;
+    /// otherwise the run counts from now. Blocking (reads the process table).
     pub fn register_run(
         &self,
         project: &ProjectName,
         pid: u32,
         label: Option<String>,
+        from_start: bool,
     ) -> Result<Run, RunError> {
         if label
             .as_ref()
@@ -70,56 +81,91 @@ impl Hub {
         if !sampling::process_alive(pid) {
             return Err(RunError::NoSuchProcess(pid));
         }
-        self.start_run(project, pid, label)
+        let cpu_base = if from_start { Some(0.0) } else { sampling::tree_cpu_seconds(pid) };
+        self.start(project, pid, label, cpu_base)
     }
 
-    /// Starts a run of `pid` for `project`, now. Refused while another run is live.
+    /// Starts a run of `pid` for `project`, now, counting its CPU from the first
+    /// reading. Beside any live run: the stream shows the oldest live one.
     pub fn start_run(&self, project: &ProjectName, pid: u32, label: Option<String>) -> Result<Run, RunError> {
-        let mut inner = self.lock();
-        let entry = inner.entry(project)?;
-        if entry.run.status.is_live() {
-            return Err(RunError::AlreadyLive(entry.run.pid.unwrap_or_default()));
+        self.start(project, pid, label, None)
+    }
+
+    fn start(
+        &self,
+        project: &ProjectName,
+        pid: u32,
+        label: Option<String>,
+        cpu_base: Option<f64>,
+    ) -> Result<Run, RunError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let entry = inner.projects.get(project);
+        if entry.is_some_and(|p| p.live.len() >= MAX_LIVE_RUNS) {
+            return Err(RunError::TooManyLive(MAX_LIVE_RUNS));
         }
         // Run ids (and the stream's start) are to the second; the record keeps
         // the exact instant, so a run of a few hundred milliseconds does not
         // read as a second long.
         let now = chrono::Utc::now();
         let started_at = sampling::timestamp_seconds(now);
-        let run_id = format!("{pid}-{}", started_at.as_str());
-        entry.run = Run {
-            status: RunStatus::Running,
-            pid: Some(pid),
-            run_id: Some(run_id.clone()),
-            started_at: Some(started_at),
-            process: None,
-        };
-        entry.tree = None;
-        // A new run counts its own tokens; the session total carries on.
-        entry.tokens.current_run = 0;
+        let run_id = inner.issued.unique(format!("{pid}-{}", started_at.as_str()), now.timestamp());
+        let entry = inner.entry(project)?;
+        if !entry.is_live() {
+            // The first live run counts its own tokens; the session total carries on.
+            entry.tokens.current_run = 0;
+        }
         let summary = RunSummary::started(run_id, project.to_string(), label, pid, now);
-        entry.summary = Some((summary.clone(), None));
-        let run = entry.run.clone();
-        drop(inner);
+        entry.live.push(Tracked::new(summary.clone(), started_at, cpu_base));
+        let run = entry.live.last().map(Tracked::contract).unwrap_or_default();
+        drop(guard);
         self.remember(|| Record::Run(summary));
         self.cadence.notify_one();
         Ok(run)
     }
 
-    /// Sets the live run's status (paused, running, stopped) and returns the run.
+    /// Follows again a run a previous start of the server was following when it
+    /// stopped, and whose process is still alive: its record carries on from
+    /// its `cpu_base` (so with the CPU its tree used meanwhile). Blocking.
+    pub fn resume_run(&self, mut summary: RunSummary) -> Result<Run, RunError> {
+        // A record from before bases were kept counts on from what it had.
+        if summary.cpu_base.is_none() {
+            summary.cpu_base =
+                sampling::tree_cpu_seconds(summary.pid).map(|now| (now - summary.cpu_seconds).max(0.0));
+        }
+        let cpu_base = summary.cpu_base;
+        let project = ProjectName::parse(&summary.project).map_err(|_| RunError::NotLive)?;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.issued.unique(summary.run_id.clone(), summary.started_at.timestamp());
+        let entry = inner.entry(&project)?;
+        if !entry.is_live() {
+            entry.tokens.current_run = summary.tokens;
+        }
+        let started_at = sampling::timestamp_seconds(summary.started_at);
+        entry.live.push(Tracked::new(summary, started_at, cpu_base));
+        entry.live.sort_by_key(|t| t.summary.started_at);
+        let run = entry.run();
+        drop(guard);
+        self.cadence.notify_one();
+        Ok(run)
+    }
+
+    /// Sets the shown run's status (paused, running, stopped) and returns it.
     /// Stopping it here ends its record as `ended`: PerfMon stopped tracking it.
     pub fn set_status(&self, project: &ProjectName, status: RunStatus) -> Result<Run, RunError> {
         let mut inner = self.lock();
-        let entry =
-            inner.projects.get_mut(project).filter(|p| p.run.status.is_live()).ok_or(RunError::NotLive)?;
-        entry.set_status(status);
-        let ended = match (status.is_live(), entry.summary.as_mut()) {
-            (false, Some((summary, _))) => {
-                summary.end(chrono::Utc::now(), RunOutcome::Ended);
-                Some(summary.clone())
-            }
-            _ => None,
-        };
-        let run = entry.run.clone();
+        let entry = inner.projects.get_mut(project).filter(|p| p.is_live()).ok_or(RunError::NotLive)?;
+        let shown = &mut entry.live[0];
+        shown.set_status(status);
+        let run = shown.contract();
+        let ended = (!status.is_live()).then(|| {
+            shown.summary.end(chrono::Utc::now(), RunOutcome::Ended);
+            shown.summary.clone()
+        });
+        if ended.is_some() {
+            entry.retire(0);
+        }
         drop(inner);
         if let Some(summary) = ended {
             self.remember(|| Record::Run(summary));
@@ -129,54 +175,72 @@ impl Hub {
     }
 
     /// Records how `run_id`'s command ended (`perfmon run` reports it once the
-    /// command exits, and again after a server restart). The project's current or
-    /// last run is updated (and stopped, if the exit was not noticed yet) and
-    /// returned; `None` when the hub does not hold that run (the store may).
+    /// command exits, and again after a server restart). The run, live or the
+    /// project's last to end, is updated (and stopped, if the exit was not
+    /// noticed yet) and returned; `None` when the hub does not hold that run
+    /// (the store may). A run whose exit is recorded keeps it: the same report
+    /// again is answered as before, another one is refused.
     pub fn report_exit(
         &self,
         project: &ProjectName,
         run_id: &str,
         report: &ExitReport,
     ) -> Result<Option<RunSummary>, RunError> {
-        let outcome = match (report.exit_code, report.signal) {
-            (Some(_), None) => RunOutcome::Exited,
-            (None, Some(_)) => RunOutcome::Killed,
-            _ => return Err(RunError::BadExit),
-        };
+        if let Some((field, why)) = report.invalid() {
+            return Err(RunError::BadExit(field, why));
+        }
+        let outcome = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
         let mut inner = self.lock();
         let Some(entry) = inner.projects.get_mut(project) else { return Ok(None) };
-        let Some((summary, _)) = entry.summary.as_mut().filter(|(s, _)| s.run_id == run_id) else {
-            return Ok(None);
-        };
+        let Some(tracked) = entry.find_mut(run_id) else { return Ok(None) };
+        let summary = &mut tracked.summary;
+        if summary.exit_code.is_some() || summary.signal.is_some() {
+            return if (summary.exit_code, summary.signal) == (report.exit_code, report.signal) {
+                Ok(Some(summary.clone()))
+            } else {
+                Err(RunError::ExitAlreadyRecorded(run_id.to_owned()))
+            };
+        }
         if summary.ended_at.is_none() {
-            summary.end(chrono::Utc::now(), outcome);
+            let now = chrono::Utc::now();
+            // The wrapper's own time of the end, when it is a sane one.
+            let at = report
+                .ended_at_ms
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .filter(|at| *at >= summary.started_at && *at <= now)
+                .unwrap_or(now);
+            summary.end(at, outcome);
         }
         summary.outcome = outcome;
         (summary.exit_code, summary.signal) = (report.exit_code, report.signal);
+        // The wrapper's wait counts to the last instant; readings stop a tick short.
+        if let Some(cpu) = report.cpu_seconds {
+            summary.cpu_seconds = summary.cpu_seconds.max(cpu);
+        }
         let summary = summary.clone();
-        let stopped = entry.run.status.is_live();
-        if stopped {
-            entry.set_status(RunStatus::Stopped);
+        let index = entry.live.iter().position(|t| t.summary.run_id == run_id);
+        if let Some(index) = index {
+            entry.retire(index);
         }
         drop(inner);
         self.remember(|| Record::Run(summary.clone()));
-        if stopped {
+        if index.is_some() {
             self.cadence.notify_one();
         }
         Ok(Some(summary))
     }
 
-    /// The project's run as it stands.
+    /// The project's shown run as it stands.
     pub fn run(&self, project: &ProjectName) -> Run {
-        self.lock().projects.get(project).map(|p| p.run.clone()).unwrap_or_default()
+        self.lock().projects.get(project).map(Project::run).unwrap_or_default()
     }
 
-    /// SIGSTOP to the running run's whole tree; the run is then `paused`. Blocking.
+    /// SIGSTOP to the shown run's whole tree; the run is then `paused`. Blocking.
     pub fn pause(&self, project: &ProjectName) -> Result<Run, RunError> {
         self.signal_run(project, Signal::Stop, RunStatus::Running, RunStatus::Paused)
     }
 
-    /// SIGCONT to the paused run's whole tree; the run is then `running`. Blocking.
+    /// SIGCONT to the shown run's paused tree; the run is then `running`. Blocking.
     pub fn resume(&self, project: &ProjectName) -> Result<Run, RunError> {
         self.signal_run(project, Signal::Continue, RunStatus::Paused, RunStatus::Running)
     }
@@ -197,13 +261,38 @@ impl Hub {
             return Err(RunError::SignalRefused);
         }
         let mut inner = self.lock();
-        let entry = inner
+        let shown = inner
             .projects
             .get_mut(project)
-            .filter(|p| p.run.run_id == run.run_id && p.run.status == from)
+            .and_then(|p| p.live.first_mut())
+            .filter(|t| t.run.run_id == run.run_id && t.run.status == from)
             .ok_or(RunError::NotLive)?;
-        entry.set_status(to);
-        Ok(entry.run.clone())
+        shown.set_status(to);
+        Ok(shown.contract())
+    }
+}
+
+/// The run ids handed out in the current second: ids are `{pid}-{second}`, so
+/// the same pid registered twice in one second (in one project or two) gets a
+/// suffix instead of another run's id.
+#[derive(Debug, Default)]
+pub(super) struct IssuedIds {
+    /// The second, and the ids issued in it.
+    current: (i64, std::collections::HashSet<String>),
+}
+
+impl IssuedIds {
+    /// `id`, or `id-2`, `id-3`… if it was already handed out; remembered.
+    pub fn unique(&mut self, id: String, second: i64) -> String {
+        if self.current.0 != second {
+            self.current = (second, Default::default());
+        }
+        let ids = &mut self.current.1;
+        let unique =
+            (1..).map(|n| if n == 1 { id.clone() } else { format!("{id}-{n}") }).find(|c| !ids.contains(c));
+        let unique = unique.unwrap_or(id);
+        ids.insert(unique.clone());
+        unique
     }
 }
 
@@ -230,13 +319,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_second_live_run_is_refused() {
+    fn a_second_run_is_followed_beside_the_first_and_never_ends_it() {
         let hub = hub();
-        let project = name("one-at-a-time");
-        hub.start_run(&project, 1, None).expect("start");
-        assert_eq!(hub.start_run(&project, 2, None), Err(RunError::AlreadyLive(1)));
+        let project = name("two-at-once");
+        let first = hub.start_run(&project, 1, None).expect("start");
+        let second = hub.start_run(&project, 2, None).expect("a second run is accepted");
+        assert_ne!(first.run_id, second.run_id);
+        assert_eq!(hub.live_pids(), [1, 2], "both are measured");
+        assert_eq!(hub.run(&project).pid, Some(1), "the stream shows the oldest");
+        // The second one's exit ends the second one only.
+        let exit = ExitReport::exited(0);
+        let ended = hub.report_exit(&project, second.run_id.as_deref().expect("id"), &exit).expect("ok");
+        assert_eq!(ended.map(|s| s.pid), Some(2));
+        let shown = hub.run(&project);
+        assert_eq!((shown.pid, shown.status), (Some(1), RunStatus::Running), "the first goes on");
+        assert_eq!(hub.live_pids(), [1]);
+        // Once the first ends, the project is stopped with the first's record shown.
         hub.set_status(&project, RunStatus::Stopped).expect("stop");
+        assert_eq!((hub.run(&project).pid, hub.run(&project).status), (Some(1), RunStatus::Stopped));
         assert!(hub.start_run(&project, 2, None).is_ok());
+    }
+
+    #[test]
+    fn the_live_runs_of_a_project_are_bounded() {
+        let hub = hub();
+        let project = name("many");
+        for pid in 0..MAX_LIVE_RUNS as u32 {
+            hub.start_run(&project, pid + 1, None).expect("room");
+        }
+        assert_eq!(hub.start_run(&project, 999, None), Err(RunError::TooManyLive(MAX_LIVE_RUNS)));
+    }
+
+    #[test]
+    fn the_same_pid_in_two_projects_in_one_second_gets_two_ids() {
+        let hub = hub();
+        let (a, b) = (name("a"), name("b"));
+        let ids: Vec<String> = [&a, &b, &a]
+            .into_iter()
+            .filter_map(|p| hub.start_run(p, 42, None).expect("start").run_id)
+            .collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), 3, "{ids:?}");
+        let mut issued = IssuedIds::default();
+        assert_eq!(issued.unique("7-t".into(), 5), "7-t");
+        assert_eq!(issued.unique("7-t".into(), 5), "7-t-2");
+        assert_eq!(issued.unique("7-t".into(), 5), "7-t-3");
+        assert_eq!(issued.unique("7-t".into(), 6), "7-t", "a new second starts afresh");
+    }
+
+    #[test]
+    fn an_exit_report_is_checked_and_a_recorded_exit_is_never_rewritten() {
+        let hub = hub();
+        let project = name("exits");
+        let run_id = hub.start_run(&project, 5, None).expect("start").run_id.expect("id");
+        for bad in [
+            ExitReport { exit_code: None, signal: Some(-99999), cpu_seconds: None, ended_at_ms: None },
+            ExitReport { exit_code: Some(-5), signal: None, cpu_seconds: None, ended_at_ms: None },
+            ExitReport { exit_code: Some(256), signal: None, cpu_seconds: None, ended_at_ms: None },
+            ExitReport { exit_code: None, signal: Some(65), cpu_seconds: None, ended_at_ms: None },
+            ExitReport { exit_code: Some(0), signal: Some(9), cpu_seconds: None, ended_at_ms: None },
+            ExitReport { exit_code: None, signal: None, cpu_seconds: None, ended_at_ms: None },
+            ExitReport { exit_code: Some(0), signal: None, cpu_seconds: Some(f64::NAN), ended_at_ms: None },
+            ExitReport { exit_code: Some(0), signal: None, cpu_seconds: Some(-1.0), ended_at_ms: None },
+        ] {
+            assert!(
+                matches!(hub.report_exit(&project, &run_id, &bad), Err(RunError::BadExit(..))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(hub.run(&project).status, RunStatus::Running, "nothing changed");
+        let report = ExitReport { cpu_seconds: Some(3.5), ..ExitReport::exited(0) };
+        let summary = hub.report_exit(&project, &run_id, &report).expect("ok").expect("held");
+        assert_eq!((summary.exit_code, summary.cpu_seconds), (Some(0), 3.5));
+        // The wrapper retrying the same report is answered alike; another is refused.
+        assert!(hub.report_exit(&project, &run_id, &report).is_ok());
+        assert_eq!(
+            hub.report_exit(&project, &run_id, &ExitReport::killed(9)),
+            Err(RunError::ExitAlreadyRecorded(run_id.clone()))
+        );
     }
 
     #[test]
@@ -255,15 +415,13 @@ mod tests {
     fn registration_checks_the_pid() {
         let hub = hub();
         let project = name("pids");
-        assert_eq!(hub.register_run(&project, 0, None), Err(RunError::BadPid("pid must be positive")));
-        assert!(matches!(hub.register_run(&project, std::process::id(), None), Err(RunError::BadPid(_))));
-        assert_eq!(
-            hub.register_run(&project, u32::MAX - 1, None),
-            Err(RunError::NoSuchProcess(u32::MAX - 1))
-        );
+        let register = |pid, label| hub.register_run(&project, pid, label, false);
+        assert_eq!(register(0, None), Err(RunError::BadPid("pid must be positive")));
+        assert!(matches!(register(std::process::id(), None), Err(RunError::BadPid(_))));
+        assert_eq!(register(u32::MAX - 1, None), Err(RunError::NoSuchProcess(u32::MAX - 1)));
         let long = Some("x".repeat(MAX_LABEL_CHARS + 1));
-        assert_eq!(hub.register_run(&project, 1, long), Err(RunError::BadLabel));
-        assert_eq!(hub.register_run(&project, 1, Some("a\nb".into())), Err(RunError::BadLabel));
+        assert_eq!(register(1, long), Err(RunError::BadLabel));
+        assert_eq!(register(1, Some("a\nb".into())), Err(RunError::BadLabel));
         assert_eq!(hub.run(&project).status, RunStatus::Idle, "nothing changed");
     }
 }

@@ -23,11 +23,11 @@ impl Hub {
         // Token counts outlive the watchers' absence for as long as history does.
         entry.touch();
         let tokens = entry.tokens.clone();
-        let live_summary =
-            entry.summary.as_mut().filter(|(s, _)| s.ended_at.is_none()).map(|(summary, _)| {
-                summary.tokens = tokens.current_run;
-                summary.clone()
-            });
+        // Reported tokens belong to the shown run.
+        let live_summary = entry.live.first_mut().map(|run| {
+            run.summary.tokens = tokens.current_run;
+            run.summary.clone()
+        });
         drop(inner);
         if let Some(summary) = live_summary {
             self.remember(|| super::record::Record::Run(summary));

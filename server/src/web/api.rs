@@ -38,9 +38,9 @@ async fn blocking<T: Send + 'static>(
 pub async fn register_run(
     State(state): State<Arc<AppState>>,
     Project(project): Project,
-    JsonBody(RegisterRun { pid, label }): JsonBody<RegisterRun>,
+    JsonBody(RegisterRun { pid, label, from_start }): JsonBody<RegisterRun>,
 ) -> ApiResult<Run> {
-    blocking(&state, move |hub| hub.register_run(&project, pid, label)).await
+    blocking(&state, move |hub| hub.register_run(&project, pid, label, from_start)).await
 }
 
 /// `DELETE /api/projects/{project}/run`: stops tracking the run (its processes are

@@ -79,7 +79,7 @@ impl From<RunError> for ApiError {
     fn from(err: RunError) -> Self {
         let message = err.to_string();
         match err {
-            RunError::AlreadyLive(_) => ApiError::new(StatusCode::CONFLICT, "run_already_live", message),
+            RunError::TooManyLive(_) => ApiError::new(StatusCode::CONFLICT, "too_many_live_runs", message),
             RunError::NotLive => ApiError::new(StatusCode::CONFLICT, "no_live_run", message),
             RunError::BadPid(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("pid")
@@ -94,8 +94,11 @@ impl From<RunError> for ApiError {
             RunError::BadLabel => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("label")
             }
-            RunError::BadExit => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("exit_code")
+            RunError::BadExit(field, _) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", message).on(field)
+            }
+            RunError::ExitAlreadyRecorded(_) => {
+                ApiError::new(StatusCode::CONFLICT, "exit_already_recorded", message)
             }
             RunError::Subscribe(err) => err.into(),
         }
