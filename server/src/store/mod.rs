@@ -153,6 +153,8 @@ struct Shared {
     /// The lock on the data directory, held for the store's life; taken again by
     /// the writer if the directory could not be locked at start.
     lock: Mutex<Option<File>>,
+    /// A read-only store that no server holds.
+    offline: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -218,7 +220,12 @@ impl Store {
         if !config.dir.join(DB_FILE).is_file() {
             return Err(format!("no history in {} (is that the server's --data-dir?)", config.dir.display()));
         }
-        Ok(Store { shared: Arc::new(Shared::new(config, wall_clock(), State::Ok, None)) })
+        // Whether a server holds the directory now decides how a run left
+        // running reads (still running, or cut short by a server that died).
+        let offline = check_free(&config.dir).is_ok();
+        Ok(Store {
+            shared: Arc::new(Shared { offline, ..Shared::new(config, wall_clock(), State::Ok, None) }),
+        })
     }
 
     /// Hands an exit report for a run the hub no longer holds to the writer.
@@ -305,6 +312,12 @@ impl Store {
     fn now(&self) -> i64 {
         (self.shared.clock)()
     }
+
+    /// Whether this is a read of a store no server holds (`perfmon runs` while
+    /// PerfMon is stopped): its runs still marked running are not.
+    fn offline(&self) -> bool {
+        self.shared.offline
+    }
 }
 
 impl Shared {
@@ -320,6 +333,7 @@ impl Shared {
             state: Mutex::new(state),
             dropped: AtomicU64::new(0),
             lock: Mutex::new(lock),
+            offline: false,
         }
     }
 

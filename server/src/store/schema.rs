@@ -276,12 +276,17 @@ fn version_1() -> String {
     sql
 }
 
+/// Version 2: a run's CPU counter base, so a server that restarts during a run
+/// counts on from the same point (existing runs keep every figure; theirs is
+/// unknown, `NULL`).
+const VERSION_2: &str = "ALTER TABLE runs ADD COLUMN cpu_base REAL;";
+
 /// Brings `conn`'s schema to the latest version.
 pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
     // Built once per process; the migrations borrow their SQL for 'static.
     static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let v1 = V1.get_or_init(version_1);
-    Migrations::new(vec![M::up(v1)]).to_latest(conn)
+    Migrations::new(vec![M::up(v1), M::up(VERSION_2)]).to_latest(conn)
 }
 
 /// The schema version `conn` is at.
@@ -331,7 +336,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 1);
+        assert_eq!(version(&conn).expect("version"), 2);
         migrate(&mut conn).expect("a second start changes nothing");
         for table in ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"] {
             let n: i64 = conn
@@ -342,6 +347,26 @@ mod tests {
         // The tiers keep min, mean and max of each figure.
         conn.execute("INSERT INTO host_1m (ts, cpu_min, cpu_avg, cpu_max) VALUES (0, 1, 2, 3)", [])
             .expect("insert");
+    }
+
+    #[test]
+    fn a_version_1_store_keeps_its_runs_through_the_migration() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let v1 = version_1();
+        Migrations::new(vec![M::up(&v1)]).to_latest(&mut conn).expect("version 1");
+        conn.execute(
+            "INSERT INTO runs (run_id, project, pid, started_at, status, cpu_seconds, exit_code)
+             VALUES ('7-x', 'p', 7, 1000, 'exited', 12.5, 3)",
+            [],
+        )
+        .expect("a version 1 run");
+        migrate(&mut conn).expect("to the latest");
+        let (cpu, code, base): (f64, i64, Option<f64>) = conn
+            .query_row("SELECT cpu_seconds, exit_code, cpu_base FROM runs WHERE run_id = '7-x'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .expect("the run is there");
+        assert_eq!((cpu, code, base), (12.5, 3, None), "every figure kept; its base unknown");
     }
 
     #[test]

@@ -279,15 +279,75 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
     let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
     assert_eq!(record.status, RunOutcome::Interrupted);
     assert_eq!(record.ended_at, Some(crate::sampling::timestamp_seconds(at(T0 + 4000))), "its last tick");
-    // The wrapper outlived the server and says how the command ended.
-    store.report_exit(
-        &ProjectName::parse("p").expect("name"),
-        "7-x",
-        ExitReport { exit_code: None, signal: Some(9) },
-    );
+    // The wrapper outlived the server and says how the command ended, and when:
+    // the run's length is its own, not cut at the server's death.
+    let report =
+        ExitReport { ended_at_ms: Some(T0 + 9_000), cpu_seconds: Some(7.5), ..ExitReport::killed(9) };
+    store.report_exit(&ProjectName::parse("p").expect("name"), "7-x", report);
     assert!(store.flush(FLUSH));
     let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
     assert_eq!((record.status, record.signal, record.exit_code), (RunOutcome::Killed, Some(9), None));
+    assert_eq!(record.ended_at, Some(crate::sampling::timestamp_seconds(at(T0 + 9000))));
+    assert_eq!((record.duration_s, record.cpu_seconds), (9.0, 7.5));
+    // A later report does not rewrite it.
+    store.report_exit(&ProjectName::parse("p").expect("name"), "7-x", ExitReport::exited(0));
+    assert!(store.flush(FLUSH));
+    let again = store.runs("p", 5, None).expect("runs").runs.remove(0);
+    assert_eq!(again, record);
+}
+
+#[test]
+fn a_run_whose_process_still_runs_is_left_running_for_the_next_server() {
+    let dir = Dir::new("resumable");
+    let store = Store::open(&dir.config()).expect("open");
+    // This test process, registered after it started: still alive at the reopen.
+    let mut alive = RunSummary::started("me".into(), "p".into(), None, std::process::id(), Utc::now());
+    alive.cpu_base = Some(1.5);
+    alive.cpu_seconds = 2.0;
+    // A pid that cannot exist: gone.
+    let gone = RunSummary::started("gone".into(), "p".into(), None, u32::MAX - 1, Utc::now());
+    // This process under a run that started before it did: another process
+    // that reused the pid, not the run's.
+    let reused = RunSummary::started("reused".into(), "p".into(), None, std::process::id(), at(T0));
+    for run in [&alive, &gone, &reused] {
+        store.record(Record::Run(run.clone()));
+    }
+    assert!(store.flush(FLUSH));
+    store.close(FLUSH);
+    drop(store);
+    let store = wait_for_lock(&dir);
+    let unfinished = store.unfinished_runs().expect("read");
+    assert_eq!(unfinished.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["me"]);
+    assert_eq!((unfinished[0].cpu_base, unfinished[0].cpu_seconds), (Some(1.5), 2.0));
+    let status = |id: &str| {
+        store.runs("p", 5, None).expect("runs").runs.into_iter().find(|r| r.run_id == id).map(|r| r.status)
+    };
+    assert_eq!(status("gone"), Some(RunOutcome::Interrupted));
+    assert_eq!(status("reused"), Some(RunOutcome::Interrupted));
+    assert_eq!(status("me"), Some(RunOutcome::Running));
+}
+
+#[test]
+fn a_run_record_is_never_overwritten_by_another_project_or_after_its_exit() {
+    let dir = Dir::new("overwrite");
+    let store = Store::open(&dir.config()).expect("open");
+    let mut run = run_at("42-same", "mine", T0);
+    run.end(at(T0 + 3_000), RunOutcome::Exited);
+    run.exit_code = Some(3);
+    store.record(Record::Run(run.clone()));
+    // Another project's run under the same id.
+    let other = run_at("42-same", "theirs", T0 + 1_000);
+    store.record(Record::Run(other));
+    // The same run told later that it was ended by hand.
+    let mut later = run.clone();
+    later.end(at(T0 + 60_000), RunOutcome::Ended);
+    later.exit_code = None;
+    store.record(Record::Run(later));
+    assert!(store.flush(FLUSH));
+    let mine = store.runs("mine", 5, None).expect("runs").runs;
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].status, mine[0].exit_code, mine[0].duration_s), (RunOutcome::Exited, Some(3), 3.0));
+    assert!(store.runs("theirs", 5, None).expect("runs").runs.is_empty(), "not recorded over another's");
 }
 
 /// Opens the store again once the previous handle's writer has let the lock go.

@@ -247,17 +247,34 @@ fn open_at(path: &Path) -> Result<Connection, Failure> {
         )),
     })?;
     schema::register_functions(&conn).map_err(Failure::Sql)?;
-    let interrupted = conn
-        .execute(
-            "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(last_seen, started_at)
-             WHERE status = 'running'",
-            [],
-        )
-        .map_err(Failure::Sql)?;
+    let interrupted = mark_interrupted(&conn).map_err(Failure::Sql)?;
     if interrupted > 0 {
         tracing::info!("{interrupted} run(s) live when PerfMon last stopped are marked interrupted");
     }
     Ok(conn)
+}
+
+/// Marks `interrupted` the runs left `running` by a server that stopped, whose
+/// process is gone (or is another process under the same pid): a run still
+/// alive stays `running`, for the server to follow again. How many were marked.
+fn mark_interrupted(conn: &Connection) -> rusqlite::Result<usize> {
+    let running: Vec<(String, u32, i64)> = conn
+        .prepare("SELECT run_id, pid, started_at FROM runs WHERE status = 'running'")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut marked = 0;
+    for (run_id, pid, started_at) in running {
+        let started = chrono::DateTime::from_timestamp_millis(started_at).unwrap_or_default();
+        if crate::sampling::process_alive_since(pid, started) {
+            continue;
+        }
+        marked += conn.execute(
+            "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(last_seen, started_at)
+             WHERE run_id = ?1 AND status = 'running'",
+            params![run_id],
+        )?;
+    }
+    Ok(marked)
 }
 
 fn is_corrupt(err: &rusqlite::Error) -> bool {
@@ -390,12 +407,21 @@ pub(super) fn outcome_name(outcome: RunOutcome) -> &'static str {
 fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
     match event {
         Event::Record(Record::Run(run)) => {
-            tx.prepare_cached(
-                "INSERT INTO runs (run_id, project, label, pid, started_at, ended_at, status, exit_code, signal,
-                     cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                 ON CONFLICT (run_id) DO UPDATE SET label = excluded.label, ended_at = excluded.ended_at,
-                     status = excluded.status, exit_code = excluded.exit_code, signal = excluded.signal,
+            // A run id belongs to one project: a record of another project
+            // under the same id never overwrites it (the hub never hands out an
+            // id twice; this guards the store whatever a client does). And a run
+            // whose exit is recorded keeps its ending as recorded.
+            let written = tx
+                .prepare_cached(
+                    "INSERT INTO runs (run_id, project, label, pid, started_at, ended_at, status, exit_code, signal,
+                     cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens,
+                     cpu_base)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (run_id) DO UPDATE SET label = excluded.label,
+                     ended_at = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN ended_at ELSE excluded.ended_at END,
+                     status = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN status ELSE excluded.status END,
+                     exit_code = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN exit_code ELSE excluded.exit_code END,
+                     signal = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN signal ELSE excluded.signal END,
                      cpu_seconds = max(cpu_seconds, excluded.cpu_seconds),
                      peak_cpu_percent = max(coalesce(peak_cpu_percent, excluded.peak_cpu_percent),
                          coalesce(excluded.peak_cpu_percent, peak_cpu_percent)),
@@ -404,25 +430,35 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                      peak_gpu_bytes = max(coalesce(peak_gpu_bytes, excluded.peak_gpu_bytes),
                          coalesce(excluded.peak_gpu_bytes, peak_gpu_bytes)),
                      peak_processes = max(peak_processes, excluded.peak_processes),
-                     tokens = max(tokens, excluded.tokens)",
-            )?
-            .execute(params![
-                run.run_id,
-                run.project,
-                run.label,
-                run.pid,
-                run.started_at.timestamp_millis(),
-                run.ended_at.map(|t| t.timestamp_millis()),
-                outcome_name(run.outcome),
-                run.exit_code,
-                run.signal,
-                run.cpu_seconds,
-                run.peak_cpu_percent,
-                run.peak_rss_bytes.map(saturating_i64),
-                run.peak_gpu_bytes.map(saturating_i64),
-                run.peak_processes,
-                saturating_i64(run.tokens),
-            ])?;
+                     tokens = max(tokens, excluded.tokens),
+                     cpu_base = coalesce(cpu_base, excluded.cpu_base)
+                 WHERE runs.project = excluded.project",
+                )?
+                .execute(params![
+                    run.run_id,
+                    run.project,
+                    run.label,
+                    run.pid,
+                    run.started_at.timestamp_millis(),
+                    run.ended_at.map(|t| t.timestamp_millis()),
+                    outcome_name(run.outcome),
+                    run.exit_code,
+                    run.signal,
+                    run.cpu_seconds,
+                    run.peak_cpu_percent,
+                    run.peak_rss_bytes.map(saturating_i64),
+                    run.peak_gpu_bytes.map(saturating_i64),
+                    run.peak_processes,
+                    saturating_i64(run.tokens),
+                    run.cpu_base,
+                ])?;
+            if written == 0 {
+                tracing::warn!(
+                    "run {} of project {} was not recorded: another project's run has that id",
+                    run.run_id,
+                    run.project
+                );
+            }
         }
         Event::Exit { project, run_id, report } => write_exit(tx, project, run_id, report)?,
         Event::Record(Record::Tick { .. }) | Event::Flush => {}
@@ -431,7 +467,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
 }
 
 /// An exit report for a stored run: the wrapper knows how its command ended
-/// better than a server that died meanwhile (`interrupted`).
+/// better than a server that died meanwhile (`interrupted`), and when. A run
+/// whose exit is already recorded keeps it.
 fn write_exit(
     tx: &rusqlite::Transaction<'_>,
     project: &str,
@@ -439,22 +476,40 @@ fn write_exit(
     report: &ExitReport,
 ) -> rusqlite::Result<()> {
     let outcome = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
-    let last_seen: Option<Option<i64>> = tx
+    let known: Option<(i64, bool)> = tx
         .query_row(
-            "SELECT last_seen FROM runs WHERE run_id = ?1 AND project = ?2",
+            "SELECT started_at, exit_code IS NOT NULL OR signal IS NOT NULL FROM runs
+             WHERE run_id = ?1 AND project = ?2",
             params![run_id, project],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    if last_seen.is_none() {
+    let Some((started_at, exited)) = known else {
         tracing::info!("an exit report for unknown run {run_id} of {project} was ignored");
         return Ok(());
+    };
+    if exited {
+        tracing::info!("run {run_id} of {project} already has its exit recorded; a later report was ignored");
+        return Ok(());
     }
+    // The wrapper's time of the end, when it is a sane one: not before the
+    // start, not in the future.
+    let now = chrono::Utc::now().timestamp_millis();
+    let ended_at = report.ended_at_ms.filter(|at| (started_at..=now).contains(at));
     tx.execute(
         "UPDATE runs SET status = ?3, exit_code = ?4, signal = ?5,
-             ended_at = COALESCE(ended_at, last_seen, started_at)
+             ended_at = COALESCE(?6, ended_at, last_seen, started_at),
+             cpu_seconds = max(cpu_seconds, coalesce(?7, 0))
          WHERE run_id = ?1 AND project = ?2",
-        params![run_id, project, outcome_name(outcome), report.exit_code, report.signal],
+        params![
+            run_id,
+            project,
+            outcome_name(outcome),
+            report.exit_code,
+            report.signal,
+            ended_at,
+            report.cpu_seconds
+        ],
     )?;
     Ok(())
 }
