@@ -119,7 +119,13 @@ impl RunStatus {
     }
 }
 
-/// A project's agent run.
+/// A project's agent run, as the stream shows it.
+///
+/// A project may have several live runs at once (two `perfmon run` in one
+/// project, say): each is followed, measured and recorded on its own, and none
+/// ends or alters another. The stream shows one: the oldest live run, and once
+/// none is live the one that ended last (`stopped`). The others are in the
+/// project's runs (`GET /api/projects/{project}/runs`) with their own ids.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Run {
     /// Where the run is in its lifecycle.
