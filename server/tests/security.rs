@@ -354,3 +354,54 @@ async fn perfmon_run_authenticates_with_its_token() {
     assert_eq!(run["status"], "stopped", "registered, then ended when the command exited");
     server.stop().await;
 }
+
+/// One request written byte for byte (a Host that is not text, none at all):
+/// the status and body of the answer.
+async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("send");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("answered and closed in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_request_without_a_readable_host_is_refused_like_a_foreign_one() {
+    let server = TestServer::start(fast_config()).await;
+    let own = format!("127.0.0.1:{}", server.addr.port());
+    let request = |version: &str, host: Option<&[u8]>| {
+        let mut bytes =
+            format!("GET /api/projects/demo/metrics HTTP/{version}\r\nconnection: close\r\n").into_bytes();
+        if let Some(host) = host {
+            bytes.extend_from_slice(b"host: ");
+            bytes.extend_from_slice(host);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(b"\r\n");
+        bytes
+    };
+    let not_text =
+        [b"attacker.example:".as_slice(), server.addr.port().to_string().as_bytes(), b"\xff"].concat();
+    for (what, bytes) in [
+        ("HTTP/1.1 without a Host", request("1.1", None)),
+        ("HTTP/1.0 without a Host", request("1.0", None)),
+        ("a Host that is not text", request("1.1", Some(&not_text))),
+    ] {
+        let (status, body) = raw_request(server.addr, &bytes).await;
+        assert_eq!(status, 403, "{what}: {body}");
+        let error: shared::api::ApiError = serde_json::from_str(&body).expect("the one error shape");
+        assert_eq!(error.code, "host_not_allowed", "{what}");
+        assert!(error.message.contains("--allowed-host"), "{what}: names the flag: {}", error.message);
+    }
+    // The same request naming this server is answered.
+    let (status, body) = raw_request(server.addr, &request("1.1", Some(own.as_bytes()))).await;
+    assert_ne!(status, 403, "{body}");
+    server.stop().await;
+}

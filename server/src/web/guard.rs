@@ -5,7 +5,9 @@
 //!   request's `Host` must name this server — `localhost`, `127.0.0.1`, `[::1]` or
 //!   the address it is bound to, with the port it listens on — or a name given with
 //!   `--allowed-host` (for a reverse proxy). A page whose own name was re-pointed at
-//!   127.0.0.1 sends its own name, and is refused.
+//!   127.0.0.1 sends its own name, and is refused. The check fails closed: a
+//!   request that names no host (HTTP/1.1 requires one), names one in bytes
+//!   that are not text, or names two, is refused like a foreign name.
 //! - **No cross-site state change** (CVE-2025-30359/30360's kind): a request other
 //!   than GET/HEAD is refused when it carries an `Origin` that is not PerfMon's own
 //!   (an allowed host with its port, never taken from the request's `Host`) or
@@ -151,6 +153,18 @@ pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: N
     }
 }
 
+/// The host a request names: its one `Host` header, or the authority of its
+/// target (HTTP/2's `:authority`, an absolute-form URI); why not, when it names
+/// none that can be read.
+fn named_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<String, &'static str> {
+    let mut values = headers.get_all(HOST).iter();
+    match (values.next(), values.next()) {
+        (Some(_), Some(_)) => Err("a request with two Host headers"),
+        (Some(value), None) => value.to_str().map(str::to_owned).map_err(|_| "a Host that is not text"),
+        (None, _) => uri.authority().map(|a| a.to_string()).ok_or("a request without a Host"),
+    }
+}
+
 fn judge(
     hosts: &HostRules,
     allowed_origins: &[String],
@@ -158,23 +172,21 @@ fn judge(
     headers: &HeaderMap,
     uri: &axum::http::Uri,
 ) -> Result<(), ApiError> {
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.to_string()));
-    if let Some(host) = &host
-        && !hosts.allows(host, 80)
-    {
-        let shown: String = host.chars().take(100).collect();
+    let host = named_host(headers, uri);
+    if !hosts.any() && !host.as_ref().is_ok_and(|host| hosts.allows(host, 80)) {
+        let shown = match &host {
+            Ok(host) => format!("Host {:?}", host.chars().take(100).collect::<String>()),
+            Err(what) => what.to_string(),
+        };
         return Err(refuse(
             "host_not_allowed",
             format!(
-                "Host {shown:?} does not name this PerfMon; if you reach it by that name (a reverse proxy), \
-                 start perfmon with --allowed-host NAME"
+                "{shown} does not name this PerfMon; if you reach it by that name (a reverse proxy), start \
+                 perfmon with --allowed-host NAME"
             ),
         ));
     }
+    let host = host.ok();
     let origin = headers.get(ORIGIN).map(|o| o.to_str().unwrap_or("null").to_owned());
     if origin.as_deref() == Some("null") {
         return Err(refuse("origin_not_allowed", "requests from an opaque origin (null) are refused".into()));
@@ -306,7 +318,19 @@ mod tests {
         );
         assert_eq!(verdict(Method::POST, &[own, ("origin", "https://ide.example.com")]), None);
         assert_eq!(verdict(Method::POST, &[own]), None);
-        assert_eq!(verdict(Method::GET, &[]), None, "no Host at all: not a browser");
+        // Fails closed: no Host, two of them, or one that is not text.
+        assert_eq!(verdict(Method::GET, &[]), Some(403), "no Host at all");
+        assert_eq!(verdict(Method::GET, &[own, own]), Some(403), "two Hosts");
+        let mut unreadable = headers(&[]);
+        unreadable.insert(
+            HOST,
+            HeaderValue::from_bytes(b"127.0.0.1:8000\xff").expect("obs-text is a header value"),
+        );
+        let uri: axum::http::Uri = "/api/health".parse().expect("uri");
+        let refused = judge(&rules(&[]), &[], &Method::GET, &unreadable, &uri).expect_err("refused");
+        assert_eq!((refused.code, refused.message.contains("--allowed-host")), ("host_not_allowed", true));
+        let any = judge(&rules(&["any"]), &[], &Method::GET, &headers(&[]), &uri);
+        assert_eq!(any, Ok(()), "--allowed-host any: no Host check at all");
         // A cross-site GET reads nothing (no CORS headers are ever sent) and changes nothing.
         assert_eq!(verdict(Method::GET, &[own, ("origin", "http://evil.example")]), None);
     }
