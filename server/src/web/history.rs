@@ -5,6 +5,11 @@
 //! Queries read SQLite, so they run off the async workers. Every bad parameter
 //! is an [`ApiError`] naming it; unknown parameters are refused rather than
 //! ignored, so a typo (`stpe=60`) is not silently answered with defaults.
+//!
+//! CSV is opened in spreadsheets, which run a cell that starts with `=`, `+`,
+//! `-` or `@` as a formula: every text cell that does is written behind a
+//! single quote (OWASP's advice on CSV injection). Numbers are written as they
+//! are, so -3 stays a number.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -264,17 +269,22 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 /// Runs as CSV, one row per run, the JSON's fields as columns.
 fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
     let mut out = csv_writer();
+    // Writes to memory cannot fail.
+    let _ = out.write_record(RUN_CSV_HEADER);
     for run in runs {
-        // Writes to memory cannot fail; a record that would not encode is skipped.
-        let _ = out.serialize(run);
-    }
-    if runs.is_empty() {
-        let _ = out.write_record(RUN_CSV_HEADER);
+        // Through JSON, so each cell keeps its type: only text gets the quote.
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(run) else { continue };
+        let _ = out.write_record(RUN_CSV_HEADER.iter().map(|name| match fields.get(*name) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(text)) => text_cell(text),
+            Some(other) => other.to_string(),
+        }));
     }
     finish(out)
 }
 
-/// The header of an empty runs CSV, so it still parses with its columns.
+/// The runs CSV's columns: every field of [`RunRecord`], in its order (a test
+/// checks that they agree).
 const RUN_CSV_HEADER: &[&str] = &[
     "run_id",
     "project",
@@ -294,6 +304,12 @@ const RUN_CSV_HEADER: &[&str] = &[
     "tokens",
 ];
 
+/// A text cell a spreadsheet will show as text: one that would start a formula
+/// (or, after a tab or carriage return, hide one) gets a leading `'`.
+fn text_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}
+
 /// Series as CSV: a `time` column (RFC 3339, UTC), then each series, with
 /// `_min`/`_max` columns beside downsampled ones; empty cells where nothing was
 /// recorded.
@@ -301,11 +317,11 @@ fn history_csv(h: &HistorySeries) -> Vec<u8> {
     let mut header = vec!["time".to_owned()];
     let mut columns: Vec<&Vec<Option<f64>>> = Vec::new();
     for (name, values) in &h.series {
-        header.push(name.clone());
+        header.push(text_cell(name));
         columns.push(values);
         for (suffix, extremes) in [("min", &h.min), ("max", &h.max)] {
             if let Some(values) = extremes.get(name) {
-                header.push(format!("{name}_{suffix}"));
+                header.push(text_cell(&format!("{name}_{suffix}")));
                 columns.push(values);
             }
         }
@@ -339,6 +355,65 @@ mod tests {
             text,
             "time,cpu.percent,cpu.percent_min,cpu.percent_max\n1970-01-01T00:00:00Z,1.5,1,2\n1970-01-01T00:01:00Z,,,\n"
         );
+    }
+
+    fn record(label: &str) -> RunRecord {
+        RunRecord {
+            run_id: "42-2026-11-25T08:00:00Z".into(),
+            project: "-demo".into(),
+            label: Some(label.into()),
+            pid: 42,
+            started_at: shared::Timestamp("2026-11-25T08:00:00Z".into()),
+            ended_at: None,
+            status: RunOutcome::Exited,
+            exit_code: Some(-1),
+            signal: None,
+            duration_s: 1.5,
+            cpu_seconds: 0.0,
+            peak_cpu_percent: Some(-0.5),
+            peak_rss_mb: None,
+            peak_gpu_memory_gb: None,
+            peak_process_count: 1,
+            tokens: 0,
+        }
+    }
+
+    #[test]
+    fn text_cells_that_would_start_a_formula_are_quoted_and_numbers_are_not() {
+        for text in ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(text_cell(text), format!("'{text}"), "{text:?}");
+        }
+        assert_eq!(text_cell("nightly = fast"), "nightly = fast", "only a leading sign matters");
+        assert_eq!(text_cell(""), "");
+
+        let label = r#"=HYPERLINK("http://evil.example","x")"#;
+        let written = runs_csv(&[record(label)]);
+        let mut reader = csv::Reader::from_reader(&written[..]);
+        let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+        let row = reader.records().next().expect("a row").expect("parses");
+        let cell = |name: &str| row.get(header.iter().position(|h| h == name).expect(name)).expect(name);
+        assert_eq!(cell("label"), format!("'{label}"));
+        assert_eq!(cell("project"), "'-demo", "a project name may start with a sign too");
+        assert_eq!((cell("exit_code"), cell("peak_cpu_percent")), ("-1", "-0.5"), "numbers stay numbers");
+        assert_eq!((cell("pid"), cell("signal"), cell("duration_s")), ("42", "", "1.5"));
+
+        let mut h = HistorySeries { step_s: 1, timestamps: vec![0], ..HistorySeries::default() };
+        h.series.insert("net.delta".into(), vec![Some(-2.5)]);
+        let text = String::from_utf8(history_csv(&h)).expect("utf-8");
+        assert_eq!(text, "time,net.delta\n1970-01-01T00:00:00Z,-2.5\n");
+    }
+
+    #[test]
+    fn the_runs_csv_has_every_field_of_a_run_in_order() {
+        let json = serde_json::to_value(record("x")).expect("json");
+        let mut fields: Vec<&str> = json.as_object().expect("an object").keys().map(String::as_str).collect();
+        let mut columns = RUN_CSV_HEADER.to_vec();
+        // Compared as sets: serde_json's map may or may not keep the order.
+        fields.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(fields, columns);
+        let empty = String::from_utf8(runs_csv(&[])).expect("utf-8");
+        assert_eq!(empty.trim_end(), RUN_CSV_HEADER.join(","), "an empty list still names its columns");
     }
 
     #[test]
