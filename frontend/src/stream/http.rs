@@ -123,3 +123,28 @@ pub async fn report(project: &str, run_id: &str) -> Result<RunReport, FetchError
 pub fn report_path(project: &str, run_id: &str) -> String {
     format!("/api/projects/{}/runs/{}", encode(project), encode(run_id))
 }
+
+/// The run report's CSV, as a link: a download sends no Authorization header,
+/// so the page's token (when it has one) goes along as `?token=`, which the
+/// server takes on every endpoint.
+pub fn report_csv_href(project: &str, run_id: &str, token: Option<&str>) -> String {
+    let mut href = format!("{}?format=csv", report_path(project, run_id));
+    if let Some(token) = token {
+        href.push_str(&format!("&token={}", encode(token)));
+    }
+    href
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_link_carries_the_pages_token() {
+        assert_eq!(
+            report_csv_href("demo", "42-2026-11-25T08:00:00Z", Some("a+b")),
+            "/api/projects/demo/runs/42-2026-11-25T08%3A00%3A00Z?format=csv&token=a%2Bb"
+        );
+        assert_eq!(report_csv_href("demo", "7-x", None), "/api/projects/demo/runs/7-x?format=csv");
+    }
+}

@@ -20,6 +20,10 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Auth;
 
+/// The query parameter a token may come in. Endpoints that refuse unknown
+/// parameters take it too: a link the page hands on (a CSV download) carries it.
+pub const TOKEN_PARAM: &str = "token";
+
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -109,7 +113,7 @@ pub fn token_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     }
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
-        (key == "token").then(|| percent_decode(value))
+        (key == TOKEN_PARAM).then(|| percent_decode(value))
     })
 }
 

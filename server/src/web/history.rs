@@ -4,7 +4,8 @@
 //!
 //! Queries read SQLite, so they run off the async workers. Every bad parameter
 //! is an [`ApiError`] naming it; unknown parameters are refused rather than
-//! ignored, so a typo (`stpe=60`) is not silently answered with defaults.
+//! ignored, so a typo (`stpe=60`) is not silently answered with defaults. The
+//! one parameter every endpoint takes is `token`, which [`super::auth`] reads.
 //!
 //! CSV is opened in spreadsheets, which run a cell that starts with `=`, `+`,
 //! `-` or `@` as a formula: every text cell that does is written behind a
@@ -21,9 +22,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use shared::api::{ExitAccepted, ExitReport, HistorySeries, RunOutcome, RunRecord, RunReport};
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, Project, QueryPairs, RunPath};
+use super::{AppState, auth};
 use crate::store::query::Before;
 use crate::store::{HistoryQuery, QueryError, Store, query};
 
@@ -34,6 +35,10 @@ impl Params {
     fn parse(pairs: Vec<(String, String)>, allowed: &[&'static str]) -> Result<Params, ApiError> {
         let mut map = HashMap::new();
         for (name, value) in pairs {
+            // Checked by the auth middleware before the handler runs.
+            if name == auth::TOKEN_PARAM {
+                continue;
+            }
             let Some(known) = allowed.iter().find(|a| **a == name) else {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -414,6 +419,13 @@ mod tests {
         assert_eq!(fields, columns);
         let empty = String::from_utf8(runs_csv(&[])).expect("utf-8");
         assert_eq!(empty.trim_end(), RUN_CSV_HEADER.join(","), "an empty list still names its columns");
+    }
+
+    #[test]
+    fn a_token_is_taken_and_left_to_auth() {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let params = Params::parse(pairs(&[("token", "s3cret"), ("step", "60")]), &["step"]).expect("parsed");
+        assert_eq!((params.text("step"), params.text("token")), (Some("60"), None));
     }
 
     #[test]
