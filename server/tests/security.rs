@@ -453,6 +453,72 @@ async fn a_token_in_the_query_opens_history_and_every_csv_download() {
     server.stop().await;
 }
 
+/// Posts every exit report that cannot be true to `path`: each is refused with
+/// 400, naming its field.
+async fn refuse_impossible_exits(api: &ApiClient, path: &str) {
+    for (body, field) in [
+        (serde_json::json!({ "signal": -99999 }), "signal"),
+        (serde_json::json!({ "signal": 0 }), "signal"),
+        (serde_json::json!({ "exit_code": -5 }), "exit_code"),
+        (serde_json::json!({ "exit_code": 256 }), "exit_code"),
+        (serde_json::json!({ "exit_code": 0, "signal": 9 }), "exit_code"),
+        (serde_json::json!({}), "exit_code"),
+    ] {
+        let (status, error) = call(api, Method::POST, path, Some(body.clone())).await.expect_err("refused");
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(
+            (error["code"].as_str(), error["field"].as_str()),
+            (Some("invalid_value"), Some(field)),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_report_that_cannot_be_true_is_refused_and_changes_nothing() {
+    let data = Scratch::new("security-exit");
+    let server = with_store(fast_config(), &data).await;
+    let api = server.api();
+    let register = |sleeper: &Sleeper| {
+        let body = serde_json::json!({ "pid": sleeper.0.id() });
+        let api = api.clone();
+        async move {
+            let run =
+                call(&api, Method::POST, "/api/projects/exits/run", Some(body)).await.expect("registered");
+            run["run_id"].as_str().expect("a run id").to_owned()
+        }
+    };
+
+    // A live run: refused, and it goes on.
+    let first = Sleeper::start();
+    let run_id = register(&first).await;
+    let exit = format!("/api/projects/exits/runs/{}/exit", run_id.replace(':', "%3A"));
+    refuse_impossible_exits(&api, &exit).await;
+    let live = call(&api, Method::GET, "/api/projects/exits/run", None).await.expect("the run");
+    assert_eq!(live["status"], "running", "the run is still live: {live}");
+    call(&api, Method::DELETE, "/api/projects/exits/run", None).await.expect("ended");
+
+    // Once another run has ended after it, the hub holds it no more and the
+    // exit goes to the store: refused there too, and the record is unchanged.
+    let second = Sleeper::start();
+    register(&second).await;
+    call(&api, Method::DELETE, "/api/projects/exits/run", None).await.expect("ended");
+    let before = stored_run(&api, "exits", &run_id).await;
+    assert!(before["exit_code"].is_null() && before["signal"].is_null(), "{before}");
+    refuse_impossible_exits(&api, &exit).await;
+    let report = format!("/api/projects/exits/runs/{}", run_id.replace(':', "%3A"));
+    let stored = call(&api, Method::GET, &report, None).await.expect("the report");
+    assert_eq!(stored["run"], before, "the stored run is unchanged");
+    // A true report is taken, so the refusals above were not the only answer.
+    call(&api, Method::POST, &exit, Some(serde_json::json!({ "exit_code": 3 }))).await.expect("accepted");
+    eventually(Duration::from_secs(20), "the exit code is stored", || async {
+        let stored = call(&api, Method::GET, &report, None).await.ok()?;
+        (stored["run"]["exit_code"] == 3).then_some(())
+    })
+    .await;
+    server.stop().await;
+}
+
 /// One request written byte for byte (a Host that is not text, none at all):
 /// the status and body of the answer.
 async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String) {

@@ -248,6 +248,11 @@ pub async fn exit(
     RunPath(project, run_id): RunPath,
     JsonBody(report): JsonBody<ExitReport>,
 ) -> Result<Json<ExitAccepted>, ApiError> {
+    // Refused before the hub or the store sees it: a report that cannot be
+    // true must not end a live run or rewrite a stored one.
+    if let Some((field, why)) = report.invalid() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", why).on(field));
+    }
     if let Some(summary) = state.hub.report_exit(&project, &run_id, &report)? {
         return Ok(Json(ExitAccepted { run_id, status: summary.outcome }));
     }
