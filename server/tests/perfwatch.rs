@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use server::testkit::{Client, TestServer, fast_config, raw_http};
+use server::cli::client::Method;
+use server::testkit::{Client, TestServer, call, connections, eventually, fast_config, raw_http};
 use server::{Auth, Config};
 use shared::perfwatch::{PERFWATCH_INTERVAL_MS, PERFWATCH_PATH, PerfWatchMetrics, PerfWatchMsg};
 use tokio_tungstenite::connect_async;
@@ -67,7 +68,6 @@ async fn metrics_come_every_five_seconds_in_perfwatchs_shape_and_ping_gets_pong(
     let mut ws = open(&server, "").await;
 
     let (json, first) = next_metrics(&mut ws).await;
-    let arrived = Instant::now();
     assert_eq!(json["type"], "metrics");
     let stamp = first.timestamp.as_str();
     assert!(stamp.ends_with('Z') && !stamp.contains('.'), "PerfWatch's whole-second UTC: {stamp}");
@@ -127,17 +127,19 @@ async fn metrics_come_every_five_seconds_in_perfwatchs_shape_and_ping_gets_pong(
     }
 
     // The cadence is PerfWatch's, whatever the sampler's (fast in this config).
+    // The first message came on connecting; the feed's own ticks follow.
     let (_, second) = next_metrics(&mut ws).await;
+    let arrived = Instant::now();
+    let (_, third) = next_metrics(&mut ws).await;
     let gap = arrived.elapsed();
     assert!(
         gap >= Duration::from_millis(PERFWATCH_INTERVAL_MS - 1500) && gap <= Duration::from_secs(15),
-        "the next message came {gap:?} after the first, not about 5 s"
+        "the next message came {gap:?} after the one before, not about 5 s"
     );
-    let (a, b) = (
-        chrono::DateTime::parse_from_rfc3339(first.timestamp.as_str()).expect("instant"),
-        chrono::DateTime::parse_from_rfc3339(second.timestamp.as_str()).expect("instant"),
-    );
-    assert!(b > a, "a newer sample each time: {a} then {b}");
+    let instant =
+        |m: &PerfWatchMetrics| chrono::DateTime::parse_from_rfc3339(m.timestamp.as_str()).expect("instant");
+    let (a, b, c) = (instant(&first), instant(&second), instant(&third));
+    assert!(a <= b && b < c, "never an older sample, a newer one each tick: {a}, {b}, {c}");
     server.stop().await;
 }
 
@@ -197,5 +199,45 @@ async fn another_sites_page_or_a_rebound_name_cannot_open_it() {
     )
     .await;
     assert_eq!(reply.status, 400, "not an upgrade, but not refused by the guard: {}", reply.text());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_client_gets_the_newest_sample_at_once_not_the_last_listeners_message() {
+    let server = TestServer::start(fast_config()).await;
+    let api = server.api();
+    // A client that leaves after its first message: the feed stops with that
+    // frame, since nothing is built for nobody.
+    let mut early = open(&server, "").await;
+    next_metrics(&mut early).await;
+    drop(early);
+    eventually(Duration::from_secs(20), "the first client is gone", || async {
+        (connections(&api).await == 0).then_some(())
+    })
+    .await;
+    // Nobody listens while the machine moves on past a whole PerfWatch interval
+    // (the newest sample, read over HTTP, says when it has).
+    let left = chrono::Utc::now();
+    let moved_on = left + chrono::Duration::milliseconds(PERFWATCH_INTERVAL_MS as i64 + 1000);
+    eventually(Duration::from_secs(30), "a sample taken an interval later", || async {
+        let latest = call(&api, Method::GET, "/api/projects/fresh/metrics", None).await.ok()?;
+        let at = chrono::DateTime::parse_from_rfc3339(latest["timestamp"].as_str()?).ok()?;
+        (at >= moved_on).then_some(())
+    })
+    .await;
+
+    let mut ws = open(&server, "").await;
+    let connected = Instant::now();
+    let PerfWatchMsg::Metrics(first) = next(&mut ws, Duration::from_secs(2)).await.1 else {
+        panic!("the first message is a metrics one")
+    };
+    let now = chrono::Utc::now();
+    let taken = chrono::DateTime::parse_from_rfc3339(first.timestamp.as_str()).expect("an instant");
+    let age = now.signed_duration_since(taken);
+    assert!(connected.elapsed() < Duration::from_secs(2), "at once, not at the next tick");
+    assert!(
+        age < chrono::Duration::seconds(3) && age > chrono::Duration::seconds(-1),
+        "the first message is {age} old: the newest sample, not the last listener's"
+    );
     server.stop().await;
 }

@@ -27,9 +27,12 @@ pub async fn handler(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     upgrade(&state, ws, &headers, query.as_deref(), None, |socket, state, slot| async move {
+        // Subscribed before `first` is built: when there is no sample yet, the
+        // feed publishes the first one to every listener, this one included.
         let frames = state.hub.perfwatch().subscribe();
-        // The newest message at once, so a client has data before the next tick.
-        let first = frames.borrow().clone();
+        // The newest sample at once, so a client has data before the next tick;
+        // not the feed's last frame, which is as old as its last listener.
+        let first = crate::hub::perfwatch::newest(&state.hub);
         stream(socket, first, frames, state, slot, "the PerfWatch stream").await
     })
 }
