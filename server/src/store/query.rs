@@ -1,11 +1,14 @@
 //! Reading the store: the runs of a project, one run's report, and the
 //! machine's history between two instants.
 //!
-//! History is answered from the coarsest tier whose rows are no longer than the
-//! step (a 24 h range at one point a minute reads 1,440 minute rows, not 86,400
-//! raw ones); what that tier has not rolled up yet (the last minutes) is read from
-//! the finer tier, and the two are merged bucket by bucket, weighted by the time
-//! each row stands for.
+//! History is answered from the coarsest tier whose rows fit a whole number of
+//! times in the step (a 24 h range at one point a minute reads 1,440 minute rows,
+//! not 86,400 raw ones). That choice only says which tier is best; what holds the
+//! data decides where each part of the range is read: where the chosen tier has
+//! been pruned (raw rows after 48 h), the coarser tiers that still hold it, and
+//! what the chosen tier has not rolled up yet (the last minutes), the finer tier.
+//! The parts are merged bucket by bucket, weighted by the time each row stands
+//! for.
 
 use std::collections::BTreeMap;
 
@@ -93,7 +96,8 @@ fn nice_step(seconds: u64) -> u64 {
     NICE_STEPS.iter().copied().find(|s| *s >= seconds).unwrap_or_else(|| seconds.div_ceil(86_400) * 86_400)
 }
 
-/// The coarsest tier whose rows fit a whole number of times in a step.
+/// The coarsest tier whose rows fit a whole number of times in a step: the best
+/// one to read where it holds the data ([`segments`] decides where it does).
 fn tier_for(step_ms: i64) -> Tier {
     Tier::ALL
         .into_iter()
@@ -164,8 +168,40 @@ impl Grid {
 }
 
 /// The parts of `[from, to)` each tier answers for when `tier` is chosen: the
-/// tier up to how far it is rolled, the finer one after that.
+/// coarser tiers before where `tier` holds data (a step that is not a whole
+/// number of minutes still prefers raw rows, which are pruned long before the
+/// minutes they were rolled into), then `tier` and the finer ones ([`descend`]).
 fn segments(conn: &Connection, tier: Tier, from: i64, to: i64) -> rusqlite::Result<Vec<(Tier, i64, i64)>> {
+    let mut parts = Vec::new();
+    let mut start = from;
+    if let Some(coarser) = tier.coarser() {
+        let held = held_from(conn, tier, coarser)?.min(to);
+        if start < held {
+            parts.extend(segments(conn, coarser, start, held)?);
+            start = held;
+        }
+    }
+    if start < to {
+        parts.extend(descend(conn, tier, start, to)?);
+    }
+    Ok(parts)
+}
+
+/// Where `tier` holds data from, rounded up to a whole row of `coarser` so the
+/// two never answer for the same time; `i64::MAX` when it holds none. Pruning
+/// never passes what was rolled up, so `coarser` holds what lies before.
+fn held_from(conn: &Connection, tier: Tier, coarser: Tier) -> rusqlite::Result<i64> {
+    let oldest: Option<i64> =
+        conn.query_row(&format!("SELECT min(ts) FROM host_{}", tier.suffix()), [], |r| r.get(0))?;
+    let size = coarser.millis();
+    let round_up = |ts: i64| ts.div_euclid(size) * size + if ts.rem_euclid(size) == 0 { 0 } else { size };
+    Ok(oldest.map_or(i64::MAX, round_up))
+}
+
+/// The parts of `[from, to)` that `tier` answers for up to how far it is
+/// rolled, and the finer tiers after that. Only ever finer, so it never meets
+/// [`segments`]' step back to a coarser tier.
+fn descend(conn: &Connection, tier: Tier, from: i64, to: i64) -> rusqlite::Result<Vec<(Tier, i64, i64)>> {
     let Some(finer) = tier.finer() else { return Ok(vec![(tier, from, to)]) };
     let rolled = retention::watermark(conn, tier)?.unwrap_or(i64::MIN);
     let mut parts = Vec::new();
@@ -173,7 +209,7 @@ fn segments(conn: &Connection, tier: Tier, from: i64, to: i64) -> rusqlite::Resu
         parts.push((tier, from, rolled.min(to)));
     }
     if rolled.max(from) < to {
-        parts.extend(segments(conn, finer, rolled.max(from), to)?);
+        parts.extend(descend(conn, finer, rolled.max(from), to)?);
     }
     Ok(parts)
 }
@@ -374,9 +410,10 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
     let origin = q.from_ms.div_euclid(step) * step;
     let buckets = usize::try_from((q.to_ms - origin + step - 1) / step).unwrap_or(0);
-    let tier = tier_for(step);
-    let parts = segments(conn, tier, q.from_ms, q.to_ms)?;
-    let downsampled = tier != Tier::Raw || step_s > 1;
+    let parts = segments(conn, tier_for(step), q.from_ms, q.to_ms)?;
+    // The answer names the tier that answers for most of the range.
+    let tier = parts.iter().max_by_key(|(_, from, to)| to - from).map_or(Tier::Raw, |(t, _, _)| *t);
+    let downsampled = step_s > 1 || parts.iter().any(|(t, _, _)| *t != Tier::Raw);
 
     let mut host = Grid::new(HOST.len(), buckets);
     let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
@@ -485,6 +522,10 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod query_tests;
 
 #[cfg(test)]
 mod tests {

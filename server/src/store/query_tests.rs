@@ -1,0 +1,142 @@
+//! Which tier answers which part of a history query, against a real store
+//! whose clock the test moves: short retentions stand in for the 48 h of raw
+//! rows and the 30 days of minutes, so hours of samples show what days would.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::hub::{Record, Recorder};
+use crate::sampling::HostSample;
+use crate::store::{Clock, Retention, StoreConfig};
+
+const FLUSH: Duration = Duration::from_secs(30);
+const HOUR: i64 = 3_600_000;
+/// A whole day, so every tier's rows start on the hour.
+const T0: i64 = 1_790_000_000_000 - 1_790_000_000_000 % 86_400_000;
+/// Time between samples.
+const EVERY: i64 = 20_000;
+
+/// A fresh directory, removed when dropped.
+struct Dir(std::path::PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("perfmon-query-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch");
+        Dir(dir)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A store whose raw rows are kept 2 h and minutes 6 h, fed one sample every
+/// [`EVERY`] for `hours`, its clock following the samples so each tier is
+/// rolled up and pruned as a server's would be; the store and the end instant.
+fn store_fed_for(dir: &Dir, hours: i64) -> (Store, i64) {
+    let now = Arc::new(AtomicI64::new(T0));
+    let clock: Clock = {
+        let now = now.clone();
+        Arc::new(move || now.load(Ordering::Relaxed))
+    };
+    let retention = Retention {
+        raw: Duration::from_secs(2 * 3600),
+        minute: Duration::from_secs(6 * 3600),
+        hour: Duration::from_secs(365 * 86_400),
+    };
+    let store = Store::open_with_clock(&StoreConfig { dir: dir.0.clone(), retention }, clock).expect("open");
+    let end = T0 + hours * HOUR;
+    for ms in (T0..end).step_by(EVERY as usize) {
+        let mut sample = HostSample {
+            taken_at: chrono::DateTime::from_timestamp_millis(ms).expect("instant"),
+            ..HostSample::default()
+        };
+        sample.cpu.percent = Some(((ms - T0) / EVERY % 60) as f64);
+        store.record(Record::Tick { sample: Arc::new(sample), runs: Vec::new() });
+        // Samples come faster than any sampler's: wait for the writer (which
+        // rolls up and prunes on a flush) every half hour of them.
+        if (ms - T0) % (HOUR / 2) == 0 {
+            now.store(ms, Ordering::Relaxed);
+            assert!(store.flush(FLUSH), "the writer kept up at {} h", (ms - T0) / HOUR);
+        }
+    }
+    now.store(end, Ordering::Relaxed);
+    assert!(store.flush(FLUSH));
+    (store, end)
+}
+
+fn oldest(store: &Store, tier: Tier) -> i64 {
+    let conn = store.reader().expect("reader");
+    conn.query_row(&format!("SELECT min(ts) FROM host_{}", tier.suffix()), [], |r| r.get(0)).expect("rows")
+}
+
+#[test]
+fn a_step_that_is_not_whole_minutes_reads_the_minutes_where_raw_rows_are_pruned() {
+    let dir = Dir::new("pruned-raw");
+    let (store, end) = store_fed_for(&dir, 8);
+    let raw_from = oldest(&store, Tier::Raw);
+    assert!(raw_from >= end - 2 * HOUR - 60_000, "raw rows were pruned after 2 h: {}", end - raw_from);
+    assert!(oldest(&store, Tier::Minute) <= end - 5 * HOUR, "minutes still hold 5 h ago");
+
+    // From 5 h to 1 h ago: raw rows hold only the last hour of it.
+    let (from, to) = (end - 5 * HOUR, end - HOUR);
+    for step in [90, 479] {
+        let q = HistoryQuery {
+            from_ms: from,
+            to_ms: to,
+            step_s: Some(step),
+            project: None,
+            run_id: None,
+            points: 0,
+        };
+        let h = store.history(&q).expect("history");
+        let cpu = &h.series["cpu.percent"];
+        let empty = cpu.iter().filter(|v| v.is_none()).count();
+        assert_eq!(empty, 0, "step {step}: {empty} of {} buckets empty", cpu.len());
+        assert_eq!(h.tier, "minute", "step {step}: the minutes answer for most of the range");
+        assert!(h.min.contains_key("cpu.percent"), "step {step}: minute rows carry their extremes");
+    }
+
+    // The parts never overlap: the minutes up to a whole minute where raw rows
+    // are held, raw rows from there.
+    let conn = store.reader().expect("reader");
+    let parts = segments(&conn, tier_for(90_000), from, to).expect("segments");
+    let held = raw_from.div_euclid(60_000) * 60_000 + if raw_from % 60_000 == 0 { 0 } else { 60_000 };
+    assert_eq!(parts, [(Tier::Minute, from, held), (Tier::Raw, held, to)]);
+}
+
+#[test]
+fn where_the_minutes_are_pruned_too_the_hours_answer_and_the_newest_part_is_read_raw() {
+    let dir = Dir::new("pruned-minutes");
+    let (store, end) = store_fed_for(&dir, 8);
+    let conn = store.reader().expect("reader");
+    let (from, to) = (T0, end);
+    let parts = segments(&conn, Tier::Raw, from, to).expect("segments");
+    // Contiguous, in time order, from the coarsest to the finest.
+    assert_eq!(parts.first().map(|p| (p.0, p.1)), Some((Tier::Hour, from)), "{parts:?}");
+    assert_eq!(parts.last().map(|p| (p.0, p.2)), Some((Tier::Raw, to)), "{parts:?}");
+    for pair in parts.windows(2) {
+        assert_eq!(pair[0].2, pair[1].1, "no gap and no overlap: {parts:?}");
+        assert!(pair[0].0.millis() >= pair[1].0.millis(), "coarser first: {parts:?}");
+    }
+    // The first hours, whose minutes are gone, read at one point an hour.
+    let q = HistoryQuery {
+        from_ms: T0,
+        to_ms: T0 + HOUR,
+        step_s: Some(90),
+        project: None,
+        run_id: None,
+        points: 0,
+    };
+    let h = store.history(&q).expect("history");
+    assert_eq!(h.tier, "hour");
+    assert_eq!(h.series["cpu.percent"][0], Some(29.5), "the hour's mean of 0..59");
+}
