@@ -5,6 +5,42 @@
 //!
 //! Helpers wait for events (a message, a state) up to generous limits; tight
 //! timing belongs in benchmarks, not tests.
+//!
+//! # Starting `perfmon` in a test
+//! A developer's machine may run PerfMon as a service (the README's systemd
+//! unit): on the default port, with the default data directory and its control
+//! secret under `$XDG_RUNTIME_DIR/perfmon`. A test that ran the binary with the
+//! developer's environment would write into their history, read their secret,
+//! or fail because the service holds the port. So every `perfmon` a test starts
+//! is started in a [`Sandbox`]: its own `HOME`, `XDG_CONFIG_HOME`,
+//! `XDG_STATE_HOME` (so its own default data directory), `XDG_RUNTIME_DIR` and
+//! `/run/user` stand-in (so its own control secret and exit reports), no
+//! inherited `PERFMON_*` settings, and `PERFMON_BIND` set to a loopback port
+//! chosen for it, so a command given no `--bind` reaches the sandbox's server,
+//! never the default port.
+//!
+//! ```ignore
+//! const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon"); // tests::release_binary() in `tests`
+//! // A server in a sandbox of its own, on the sandbox's port:
+//! let perfmon = Perfmon::serve(Path::new(PERFMON), &["--no-store"]).await;
+//! // A command aimed at it (no --bind needed), finding its control secret:
+//! let out = perfmon.sandbox().command(PERFMON).args(["run", "--", "true"]).output()?;
+//! // A command with a world of its own (`perfmon run` serving itself there):
+//! let sandbox = Sandbox::new("wrapper");
+//! let child = sandbox.tokio_command(PERFMON).args(["run", "--", "sleep", "1"]).spawn()?;
+//! // The same server started again (same port, same secret and data directories):
+//! let again = Perfmon::serve_in(perfmon.sandbox(), Path::new(PERFMON), &[]).await;
+//! // Through a wrapper: the wrapper is isolated, and so the perfmon it starts.
+//! let mut command = sandbox.wrap("unshare", private_mount_namespace());
+//! command.arg(PERFMON).args(["serve", "--bind", &sandbox.addr().to_string()]);
+//! let boxed = Perfmon::start(command, &sandbox).await;
+//! ```
+//!
+//! For an in-process [`TestServer`], `server.sandbox().command(PERFMON)` reaches
+//! it with its secret. [`Perfmon::start`] refuses a command its sandbox did not
+//! make, and `server/tests/cli.rs` fails a test file that starts the binary any
+//! other way, and proves a sandbox leaves a user's home, runtime directory and
+//! default port alone.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -67,6 +103,162 @@ impl Drop for Scratch {
     }
 }
 
+/// The variable that names another root for logind's `/run/user/UID`
+/// directories (`server::control::USER_RUNTIME_ROOT_ENV`, which `perfmon`
+/// looks in for control secrets and exit reports).
+pub const USER_RUNTIME_ROOT_ENV: &str = "PERFMON_USER_RUNTIME_ROOT";
+
+/// An isolated world for the `perfmon` processes a test starts (see the module
+/// docs): a `HOME` with its own `XDG_CONFIG_HOME` and `XDG_STATE_HOME` in it, an
+/// `XDG_RUNTIME_DIR` laid out as logind's `/run/user/UID` (mode 0700) under a
+/// root of its own ([`USER_RUNTIME_ROOT_ENV`], so the real `/run/user` is never
+/// looked in), and a loopback address of its own as
+/// `PERFMON_BIND`. Clones share it; removed when the last is dropped.
+#[derive(Debug, Clone)]
+pub struct Sandbox(std::sync::Arc<SandboxDirs>);
+
+#[derive(Debug)]
+struct SandboxDirs {
+    /// Holds `home/` and `run/UID/`; removed on drop.
+    root: Scratch,
+    /// `run/UID`: the runtime directory.
+    runtime: std::path::PathBuf,
+    /// `PERFMON_BIND` in the sandbox: where its server is, or will be.
+    addr: SocketAddr,
+}
+
+impl Sandbox {
+    /// A new sandbox whose `PERFMON_BIND` is a [`free_addr`].
+    pub fn new(name: &str) -> Sandbox {
+        Self::at(name, free_addr())
+    }
+
+    /// A new sandbox whose `PERFMON_BIND` is `addr` (a server already listening there).
+    pub fn at(name: &str, addr: SocketAddr) -> Sandbox {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = Scratch::new(&format!("sandbox-{name}"));
+        for dir in ["home/.config", "home/.local/state", "home/.local/share", "home/.cache"] {
+            std::fs::create_dir_all(root.join(dir)).expect("a sandbox directory");
+        }
+        // /proc/self belongs to this process's user.
+        let uid = std::fs::metadata("/proc/self").expect("/proc/self").uid();
+        let runtime = root.join("run").join(uid.to_string());
+        std::fs::create_dir_all(&runtime).expect("a runtime directory");
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+            .expect("a private runtime directory");
+        Sandbox(std::sync::Arc::new(SandboxDirs { root, runtime, addr }))
+    }
+
+    /// The address commands in the sandbox reach when given no `--bind`.
+    pub fn addr(&self) -> SocketAddr {
+        self.0.addr
+    }
+
+    /// Its `HOME`.
+    pub fn home(&self) -> std::path::PathBuf {
+        self.0.root.join("home")
+    }
+
+    /// Its `XDG_RUNTIME_DIR`.
+    pub fn runtime_dir(&self) -> std::path::PathBuf {
+        self.0.runtime.clone()
+    }
+
+    /// The data directory `perfmon serve` uses here without `--data-dir`
+    /// (`$XDG_STATE_HOME/perfmon`).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.home().join(".local/state/perfmon")
+    }
+
+    /// Where a server on `port` in this sandbox stores its control secret.
+    pub fn control_path(&self, port: u16) -> std::path::PathBuf {
+        self.runtime_dir().join("perfmon").join(format!("control-{port}"))
+    }
+
+    /// The variables the sandbox sets (`HOME`, the XDG directories, where
+    /// runtime directories are, `PERFMON_BIND`).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let home = self.home();
+        let at = |dir: &str| home.join(dir).display().to_string();
+        vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), at(".config")),
+            ("XDG_STATE_HOME".into(), at(".local/state")),
+            ("XDG_DATA_HOME".into(), at(".local/share")),
+            ("XDG_CACHE_HOME".into(), at(".cache")),
+            ("XDG_RUNTIME_DIR".into(), self.runtime_dir().display().to_string()),
+            (USER_RUNTIME_ROOT_ENV.into(), self.0.root.join("run").display().to_string()),
+            ("PERFMON_BIND".into(), self.addr().to_string()),
+        ]
+    }
+
+    /// `binary`, to run in the sandbox; add arguments and run it as any command.
+    pub fn command(&self, binary: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(binary);
+        self.isolate(&mut command);
+        command
+    }
+
+    /// [`Sandbox::command`] for async tests.
+    pub fn tokio_command(&self, binary: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+        tokio::process::Command::from(self.command(binary))
+    }
+
+    /// `program ARGS…` in the sandbox: a wrapper (`unshare`, `sh -c`) whose
+    /// arguments start `perfmon`, which inherits the sandbox from it.
+    pub fn wrap<I, S>(&self, program: &str, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = Command::new(program);
+        command.args(args);
+        self.isolate(&mut command);
+        command
+    }
+
+    /// Whether `command` was made by this sandbox (its `HOME` is the sandbox's).
+    fn made(&self, command: &Command) -> bool {
+        let home = self.home();
+        command.get_envs().any(|(key, value)| key == "HOME" && value == Some(home.as_os_str()))
+    }
+
+    fn isolate(&self, command: &mut Command) {
+        // The developer's own settings (a PERFMON_DATA_DIR or PERFMON_TOKEN for
+        // their service, say) must not reach the test's perfmon; a test sets
+        // what it needs after this.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PERFMON_") {
+                command.env_remove(key);
+            }
+        }
+        command.envs(self.env());
+    }
+}
+
+/// The `unshare` flags for a private mount namespace here: `--mount` alone as
+/// root, else in a user namespace of its own (`--user --map-root-user --mount`).
+/// Panics, with what `unshare` said, where neither is allowed: a test that
+/// needs a mount of its own cannot pass without one.
+pub fn private_mount_namespace() -> &'static [&'static str] {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let flags: &'static [&'static str] =
+        if root { &["--mount"] } else { &["--user", "--map-root-user", "--mount"] };
+    let probe = Command::new("unshare").args(flags).arg("true").output();
+    match probe {
+        Ok(out) if out.status.success() => flags,
+        Ok(out) => panic!(
+            "`unshare {}` is refused here ({}): this test needs a mount namespace of its own{}",
+            flags.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim(),
+            if root { "" } else { " (as root, `unshare --mount` would do)" }
+        ),
+        Err(err) => panic!("cannot run unshare (util-linux): {err}"),
+    }
+}
+
 /// A fast cadence so tests see several ticks quickly.
 pub fn fast_config() -> Config {
     Config {
@@ -77,15 +269,15 @@ pub fn fast_config() -> Config {
 }
 
 /// The real server, in this process, on a loopback port; stopped when dropped.
-/// Without a token it has a control secret, stored where a `perfmon` command
-/// started with [`TestServer::cli_env`] finds it.
+/// Without a token it has a control secret, stored in its [`Sandbox`], where a
+/// `perfmon` command made by [`TestServer::sandbox`] finds it.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
     /// The credential writes need (the control secret), when no token is set.
     secret: Option<String>,
-    /// Its runtime directory (`XDG_RUNTIME_DIR` for CLI processes).
-    runtime: Scratch,
+    /// Where its control secret is kept, and the world of CLI commands aimed at it.
+    sandbox: Sandbox,
     /// Sending (or dropping) stops the server.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task.
@@ -100,12 +292,12 @@ impl TestServer {
 
     /// Starts [`crate::run`] on `addr` with `config`.
     pub async fn start_on(addr: SocketAddr, mut config: Config) -> TestServer {
-        let runtime = Scratch::new("runtime");
-        let secret = (!config.auth.is_enabled()).then(|| crate::control::generate().expect("randomness"));
-        config.control_secret = secret.clone().map(Secret::new);
-        config.control_dir = Some(runtime.join("perfmon"));
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
+        let sandbox = Sandbox::at("server", addr);
+        let secret = (!config.auth.is_enabled()).then(|| crate::control::generate().expect("randomness"));
+        config.control_secret = secret.clone().map(Secret::new);
+        config.control_dir = sandbox.control_path(addr.port()).parent().map(Path::to_owned);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::run(listener, config, async {
             let _ = stopped.await;
@@ -115,7 +307,7 @@ impl TestServer {
             ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await,
             "the server did not come up"
         );
-        TestServer { addr, secret, runtime, stop: Some(stop), task: Some(task) }
+        TestServer { addr, secret, sandbox, stop: Some(stop), task: Some(task) }
     }
 
     /// A client of its HTTP API, carrying the control secret writes need (none
@@ -124,10 +316,15 @@ impl TestServer {
         ApiClient::new(self.addr).with_token(self.secret.clone())
     }
 
-    /// The environment a `perfmon` command needs to find this server's control
-    /// secret.
-    pub fn cli_env(&self) -> Vec<(String, String)> {
-        vec![("XDG_RUNTIME_DIR".into(), self.runtime.0.display().to_string())]
+    /// The sandbox for `perfmon` commands aimed at it: `PERFMON_BIND` is its
+    /// address, and its control secret is where they look.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Where its control secret is stored.
+    pub fn control_path(&self) -> std::path::PathBuf {
+        self.sandbox.control_path(self.addr.port())
     }
 
     /// Stops the server and waits for it to exit cleanly.
@@ -139,81 +336,66 @@ impl TestServer {
     }
 }
 
-/// The built `perfmon` binary serving on a free loopback port; killed when dropped.
+/// The built `perfmon` binary serving in a [`Sandbox`], at the sandbox's
+/// address; killed when dropped.
 pub struct Perfmon {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Child,
-    /// Its runtime directory, where it stores its control secret.
-    runtime: std::path::PathBuf,
-    /// The runtime directory, when this server made its own (removed on drop).
-    _runtime: Option<Scratch>,
-    /// Its `XDG_STATE_HOME`, so its default data directory is the test's own.
-    _state: Scratch,
+    /// Its world: its control secret, its default data directory.
+    sandbox: Sandbox,
 }
 
 impl Perfmon {
-    /// Starts `binary serve --bind <free port> ARGS…` and waits (up to 20 s) until
-    /// it answers its health check.
+    /// Starts `binary serve --bind <free port> ARGS…` in a sandbox of its own and
+    /// waits (up to 20 s) until it answers its health check.
     pub async fn serve(binary: &Path, args: &[&str]) -> Perfmon {
         Self::serve_with(binary, args, &[]).await
     }
 
     /// [`Perfmon::serve`] with extra environment variables.
     pub async fn serve_with(binary: &Path, args: &[&str], env: &[(String, String)]) -> Perfmon {
-        let addr = free_addr();
-        let mut command = Command::new(binary);
-        command.args(["serve", "--bind", &addr.to_string()]).args(args).envs(env.iter().cloned());
+        let sandbox = Sandbox::new("serve");
+        let mut command = sandbox.command(binary);
+        command.args(["serve", "--bind", &sandbox.addr().to_string()]).args(args).envs(env.iter().cloned());
         command.stdout(Stdio::null()).stderr(Stdio::null());
-        Self::start(command, addr).await
+        Self::start(command, &sandbox).await
     }
 
-    /// Starts `command` (a `perfmon` serving on `addr`, perhaps through a wrapper
-    /// such as `unshare`; its output goes where `command` says) and waits (up to
-    /// 20 s) until it answers its health check.
-    pub async fn start(command: Command, addr: SocketAddr) -> Perfmon {
-        let runtime = Scratch::new("runtime");
-        let dir = runtime.0.clone();
-        Self::start_in(command, addr, &dir, Some(runtime)).await
-    }
-
-    /// `perfmon serve --bind ADDR ARGS…` with `runtime` as its runtime directory:
-    /// a server started again where an earlier one was (the same port, the same
-    /// control directory), as a restarted service is.
-    pub async fn serve_again(binary: &Path, addr: SocketAddr, args: &[&str], runtime: &Path) -> Perfmon {
-        let mut command = Command::new(binary);
-        command.args(["serve", "--bind", &addr.to_string()]).args(args);
+    /// `binary serve --bind <the sandbox's address> ARGS…` in `sandbox`: a server
+    /// started again where an earlier one was (the same port, the same control
+    /// directory and data directory), as a restarted service is.
+    pub async fn serve_in(sandbox: &Sandbox, binary: &Path, args: &[&str]) -> Perfmon {
+        let mut command = sandbox.command(binary);
+        command.args(["serve", "--bind", &sandbox.addr().to_string()]).args(args);
         command.stdout(Stdio::null()).stderr(Stdio::null());
-        Self::start_in(command, addr, runtime, None).await
+        Self::start(command, sandbox).await
     }
 
-    async fn start_in(
-        mut command: Command,
-        addr: SocketAddr,
-        runtime: &Path,
-        own: Option<Scratch>,
-    ) -> Perfmon {
-        let state = Scratch::new("state");
+    /// Starts `command` — made by `sandbox` ([`Sandbox::command`] or
+    /// [`Sandbox::wrap`]), a `perfmon` serving at the sandbox's address; its
+    /// output goes where `command` says — and waits (up to 20 s) until it answers
+    /// its health check. Panics for a command the sandbox did not make.
+    pub async fn start(mut command: Command, sandbox: &Sandbox) -> Perfmon {
+        assert!(
+            sandbox.made(&command),
+            "{command:?} was not made by the sandbox: start perfmon with Sandbox::command or Sandbox::wrap, \
+             so it cannot touch the files or the port of a PerfMon the developer runs"
+        );
         let child = command
             .env("PERFMON_LOG", "warn")
-            .env("XDG_RUNTIME_DIR", runtime)
-            .env("XDG_STATE_HOME", &state.0)
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let perfmon = Perfmon { addr, child, runtime: runtime.to_owned(), _runtime: own, _state: state };
+        let addr = sandbox.addr();
+        let perfmon = Perfmon { addr, child, sandbox: sandbox.clone() };
         assert!(ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await, "perfmon did not come up");
         perfmon
     }
 
-    /// The environment a `perfmon` command needs to find this server's control
-    /// secret.
-    pub fn cli_env(&self) -> Vec<(String, String)> {
-        vec![("XDG_RUNTIME_DIR".into(), self.runtime.display().to_string())]
-    }
-
-    /// Its runtime directory (where its control secret is).
-    pub fn runtime_dir(&self) -> &Path {
-        &self.runtime
+    /// Its sandbox: `sandbox().command(PERFMON)` is a command aimed at this
+    /// server, with its control secret.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     /// Its pid.
@@ -223,7 +405,7 @@ impl Perfmon {
 
     /// A client of its HTTP API, carrying its control secret when it stored one.
     pub fn api(&self) -> ApiClient {
-        let path = self.runtime.join("perfmon").join(format!("control-{}", self.addr.port()));
+        let path = self.sandbox.control_path(self.addr.port());
         ApiClient::new(self.addr).with_token(crate::control::read(&path).ok())
     }
 

@@ -3,14 +3,13 @@
 //! rebinding, cross-site writes, opaque origins, form posts, and writes without
 //! the control secret.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 use server::Config;
 use server::cli::client::{ApiClient, Method};
-use server::testkit::{Perfmon, TestServer, call, fast_config, raw_http};
+use server::testkit::{Perfmon, Sandbox, TestServer, call, fast_config, raw_http};
 
 /// A sleeping process registered as `project`'s run.
 async fn registered_run(server: &TestServer, project: &str) -> Child {
@@ -150,10 +149,7 @@ async fn bodies_that_are_not_json_are_refused_with_415() {
 
 /// The control secret `server.api()` carries, as the CLI would read it.
 fn secret_of(server: &TestServer) -> String {
-    let env = server.cli_env();
-    let runtime = &env.iter().find(|(k, _)| k == "XDG_RUNTIME_DIR").expect("a runtime dir").1;
-    let path = Path::new(runtime).join("perfmon").join(format!("control-{}", server.addr.port()));
-    server::control::read(&path).expect("the stored secret")
+    server::control::read(&server.control_path()).expect("the stored secret")
 }
 
 #[tokio::test]
@@ -218,9 +214,9 @@ async fn an_allowed_host_for_a_proxy_is_accepted_with_its_own_origin() {
 
 #[tokio::test]
 async fn turning_the_host_check_off_is_never_silent() {
-    let binary = Path::new(env!("CARGO_BIN_EXE_perfmon"));
-    let addr = server::testkit::free_addr();
-    let mut command = Command::new(binary);
+    let sandbox = Sandbox::new("any-host");
+    let addr = sandbox.addr();
+    let mut command = sandbox.command(env!("CARGO_BIN_EXE_perfmon"));
     command.args([
         "serve",
         "--bind",
@@ -230,13 +226,13 @@ async fn turning_the_host_check_off_is_never_silent() {
         "--allowed-host",
         "any",
     ]);
-    let log = server::testkit::Scratch::new("any-host");
-    let stderr = std::fs::File::create(log.join("stderr")).expect("a log file");
+    let log = sandbox.home().join("stderr");
+    let stderr = std::fs::File::create(&log).expect("a log file");
     command.stdout(Stdio::null()).stderr(Stdio::from(stderr));
-    let perfmon = Perfmon::start(command, addr).await;
+    let perfmon = Perfmon::start(command, &sandbox).await;
     let reply = raw_http(addr, "GET", "/api/health", &[("host", "anything.example")], None).await;
     assert_eq!(reply.status, 200, "any host is accepted, as asked");
     drop(perfmon);
-    let said = std::fs::read_to_string(log.join("stderr")).expect("the log");
+    let said = std::fs::read_to_string(&log).expect("the log");
     assert!(said.contains("WARN") && said.contains("Host check is off"), "{said}");
 }

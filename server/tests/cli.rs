@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use server::cli::client::Method;
 use server::testkit::{
-    Perfmon, TestServer, call, close_code_within, connect, connections, eventually, fast_config, free_port,
+    Perfmon, Sandbox, TestServer, call, close_code_within, connect, connections, eventually, fast_config,
     metrics_until,
 };
 use shared::RunStatus;
@@ -16,12 +16,13 @@ const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
 
 #[test]
 fn help_documents_every_option() {
-    let out = Command::new(PERFMON).args(["serve", "--help"]).output().expect("run perfmon");
+    let sandbox = Sandbox::new("help");
+    let out = sandbox.command(PERFMON).args(["serve", "--help"]).output().expect("run perfmon");
     let text = String::from_utf8_lossy(&out.stdout);
     for option in ["--bind", "PERFMON_BIND", "127.0.0.1:8000", "--static-dir"] {
         assert!(text.contains(option), "serve --help mentions {option}:\n{text}");
     }
-    let out = Command::new(PERFMON).args(["run", "--help"]).output().expect("run perfmon");
+    let out = sandbox.command(PERFMON).args(["run", "--help"]).output().expect("run perfmon");
     let text = String::from_utf8_lossy(&out.stdout);
     for option in ["--project", "--bind", "COMMAND"] {
         assert!(text.contains(option), "run --help mentions {option}:\n{text}");
@@ -30,8 +31,10 @@ fn help_documents_every_option() {
 
 #[test]
 fn help_never_shows_secrets_from_the_environment() {
+    let sandbox = Sandbox::new("help-secrets");
     for command in ["serve", "run"] {
-        let out = Command::new(PERFMON)
+        let out = sandbox
+            .command(PERFMON)
             .args([command, "--help"])
             .env("PERFMON_TOKEN", "tok-5ecret-value")
             .env("PERFMON_JWT_SECRET", "jwt-5ecret-value")
@@ -48,9 +51,10 @@ fn help_never_shows_secrets_from_the_environment() {
 
 #[test]
 fn run_exits_with_the_commands_exit_code() {
-    let bind = format!("127.0.0.1:{}", free_port());
-    let status = Command::new(PERFMON)
-        .args(["run", "--project", "codes", "--bind", &bind, "--", "sh", "-c", "exit 7"])
+    let sandbox = Sandbox::new("codes");
+    let status = sandbox
+        .command(PERFMON)
+        .args(["run", "--project", "codes", "--", "sh", "-c", "exit 7"])
         .status()
         .expect("run perfmon");
     assert_eq!(status.code(), Some(7));
@@ -58,7 +62,8 @@ fn run_exits_with_the_commands_exit_code() {
 
 #[test]
 fn run_refuses_a_bad_project_name_before_starting_anything() {
-    let out = Command::new(PERFMON)
+    let out = Sandbox::new("bad-name")
+        .command(PERFMON)
         .args(["run", "--project", "../etc", "--", "sh", "-c", "exit 0"])
         .output()
         .expect("run perfmon");
@@ -68,18 +73,16 @@ fn run_refuses_a_bad_project_name_before_starting_anything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_serves_the_stream_itself_while_the_command_runs() {
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let state = server::testkit::Scratch::new("run-state");
+    let sandbox = Sandbox::new("run-state");
     // The command runs until the test says so, however slowly the machine starts it.
-    let done = state.join("done");
+    let done = sandbox.home().join("done");
     let script = format!("while [ ! -e '{}' ]; do sleep 0.1; done", done.display());
-    let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args(["run", "--project", "solo", "--bind", &bind, "--", "sh", "-c", &script])
-        .env("XDG_STATE_HOME", &state.0)
+    let mut perfmon = sandbox
+        .tokio_command(PERFMON)
+        .args(["run", "--project", "solo", "--", "sh", "-c", &script])
         .spawn()
         .expect("run perfmon");
-    let addr: std::net::SocketAddr = bind.parse().expect("an address");
+    let addr = sandbox.addr();
     let up = server::cli::client::ApiClient::new(addr).wait_until_up(Duration::from_secs(20)).await;
     assert!(up, "perfmon run serves a server of its own");
     let mut client = connect(addr, "solo").await;
@@ -99,9 +102,10 @@ async fn run_serves_the_stream_itself_while_the_command_runs() {
 async fn run_registers_with_a_server_that_is_already_up() {
     let server = TestServer::start(fast_config()).await;
     let mut client = connect(server.addr, "shared").await;
-    let mut perfmon = tokio::process::Command::new(PERFMON)
-        .args(["run", "--project", "shared", "--bind", &server.addr.to_string(), "--", "sleep", "2"])
-        .envs(server.cli_env())
+    let mut perfmon = server
+        .sandbox()
+        .tokio_command(PERFMON)
+        .args(["run", "--project", "shared", "--", "sleep", "2"])
         .spawn()
         .expect("run perfmon");
     let running = metrics_until(&mut client, 20, |m| m.run.status == RunStatus::Running).await;
@@ -171,14 +175,10 @@ async fn serve_options_reach_the_server() {
     assert!(second.is_err(), "a second socket is over --max-connections 1");
 }
 
-/// `perfmon ARGS…` against `server`, with the environment that finds its secret.
+/// `perfmon ARGS…` against `server` (its sandbox's `PERFMON_BIND`), with the
+/// environment that finds its secret.
 fn perfmon_verb(server: &TestServer, args: &[&str]) -> std::process::Output {
-    Command::new(PERFMON)
-        .args(args)
-        .args(["--bind", &server.addr.to_string()])
-        .envs(server.cli_env())
-        .output()
-        .expect("run perfmon")
+    server.sandbox().command(PERFMON).args(args).output().expect("run perfmon")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,9 +199,9 @@ async fn the_write_verbs_act_with_the_control_secret_found_for_them() {
     let again = perfmon_verb(&server, &["pause", "--project", "verbs"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("no live run"));
-    let stranger = Command::new(PERFMON)
+    let stranger = Sandbox::new("stranger")
+        .command(PERFMON)
         .args(["pause", "--project", "verbs", "--bind", &server.addr.to_string()])
-        .env("XDG_RUNTIME_DIR", "/nonexistent")
         .output()
         .expect("run perfmon");
     assert_eq!(stranger.status.code(), Some(2));
@@ -213,7 +213,7 @@ async fn the_write_verbs_act_with_the_control_secret_found_for_them() {
 
 #[test]
 fn version_names_the_commit_it_was_built_from() {
-    let out = Command::new(PERFMON).arg("--version").output().expect("run perfmon");
+    let out = Sandbox::new("version").command(PERFMON).arg("--version").output().expect("run perfmon");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with(&format!("perfmon {} (commit ", env!("CARGO_PKG_VERSION"))), "{text}");
     assert!(!text.contains("(commit )"), "{text}");
@@ -223,7 +223,8 @@ fn version_names_the_commit_it_was_built_from() {
 async fn a_taken_port_is_named_for_what_holds_it() {
     // Another PerfMon: named, with its version.
     let server = TestServer::start(fast_config()).await;
-    let out = tokio::process::Command::new(PERFMON)
+    let out = Sandbox::new("taken-by-perfmon")
+        .tokio_command(PERFMON)
         .args(["serve", "--bind", &server.addr.to_string()])
         .output()
         .await
@@ -235,7 +236,8 @@ async fn a_taken_port_is_named_for_what_holds_it() {
     // Something else.
     let other = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = other.local_addr().expect("addr");
-    let out = tokio::process::Command::new(PERFMON)
+    let out = Sandbox::new("taken-by-another")
+        .tokio_command(PERFMON)
         .args(["serve", "--bind", &addr.to_string()])
         .output()
         .await
@@ -250,16 +252,17 @@ async fn a_server_on_every_address_is_reached_on_loopback_by_the_verbs() {
     // `--bind 0.0.0.0:PORT` is where it listens, not where to connect: the
     // verbs given the same --bind reach it on loopback, which its Host check
     // takes (0.0.0.0 is no name of this server).
-    let port = free_port();
-    let bind = format!("0.0.0.0:{port}");
-    let mut command = Command::new(PERFMON);
+    let sandbox = Sandbox::new("every-address");
+    let bind = format!("0.0.0.0:{}", sandbox.addr().port());
+    let mut command = sandbox.command(PERFMON);
     command
         .args(["serve", "--bind", &bind, "--no-store"])
         .env("PERFMON_TOKEN", "every-address")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let perfmon = Perfmon::start(command, std::net::SocketAddr::from(([127, 0, 0, 1], port))).await;
-    let out = Command::new(PERFMON)
+    let perfmon = Perfmon::start(command, &sandbox).await;
+    let out = sandbox
+        .command(PERFMON)
         .args(["tokens", "--project", "anywhere", "--bind", &bind, "7"])
         .env("PERFMON_TOKEN", "every-address")
         .output()
@@ -272,8 +275,10 @@ async fn a_server_on_every_address_is_reached_on_loopback_by_the_verbs() {
 
 #[test]
 fn an_allowed_host_with_a_scheme_is_refused_at_start_not_ignored() {
-    let out = Command::new(PERFMON)
-        .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port()), "--no-store"])
+    let sandbox = Sandbox::new("scheme");
+    let out = sandbox
+        .command(PERFMON)
+        .args(["serve", "--bind", &sandbox.addr().to_string(), "--no-store"])
         .args(["--allowed-host", "https://perf.example.com"])
         .output()
         .expect("run perfmon");
@@ -281,3 +286,4 @@ fn an_allowed_host_with_a_scheme_is_refused_at_start_not_ignored() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("\"https://perf.example.com\" is not a host name"), "{said}");
 }
+

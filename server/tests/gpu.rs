@@ -9,7 +9,7 @@ use std::process::Command;
 use fake_nvml::{Config, Device, FakeGpus, GIB, Init};
 use serde_json::json;
 use server::cli::client::Method;
-use server::testkit::{Perfmon, call, connect, free_addr, metrics_until};
+use server::testkit::{Perfmon, Sandbox, call, connect, metrics_until, private_mount_namespace};
 use shared::{GpuDevice, PerfMetrics};
 
 const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
@@ -239,15 +239,16 @@ async fn inside_a_container_a_runs_gpu_memory_is_unknown_with_a_reason_not_zero(
         ..Config::default()
     };
     let fake = FakeGpus::new(&scratch("container"), &config);
-    let addr = free_addr();
-    let mut command = Command::new("unshare");
+    let sandbox = Sandbox::new("container");
+    // A PID namespace needs the mount namespace its own /proc is mounted in.
+    let mut command = sandbox.wrap("unshare", private_mount_namespace());
     command
-        .args(["--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child", PERFMON])
-        .args(["run", "--project", "boxed", "--bind", &addr.to_string(), "--", "sleep", "60"])
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child", PERFMON])
+        .args(["run", "--project", "boxed", "--", "sleep", "60"])
         .envs(fake.env())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let perfmon = Perfmon::start(command, addr).await;
+    let perfmon = Perfmon::start(command, &sandbox).await;
     let mut client = connect(perfmon.addr, "boxed").await;
     let m = metrics_until(&mut client, 50, |m| m.run.process.is_some()).await;
     let process = m.run.process.expect("the tree");

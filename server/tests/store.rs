@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use server::cli::client::{ApiClient, ClientError, Method};
-use server::testkit::{Perfmon, Scratch, connect, eventually, free_addr, next_metrics};
+use server::testkit::{
+    Perfmon, Sandbox, Scratch, connect, eventually, next_metrics, private_mount_namespace,
+};
 use shared::api::{Health, HistorySeries, RunOutcome, RunReport, Runs};
 
 const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
@@ -86,6 +88,10 @@ async fn runs_and_history_survive_a_restart_and_a_kill_9() {
     .await;
     let killed_at = now_ms();
     perfmon.kill();
+    // The run's process ends while no server watches (one still running at the
+    // next start is followed again: tests/truth.rs).
+    let _ = child.kill();
+    let _ = child.wait();
 
     // The next start finds the run interrupted, ended at its last recorded tick.
     let perfmon = serve(&data.0).await;
@@ -111,8 +117,6 @@ async fn runs_and_history_survive_a_restart_and_a_kill_9() {
     assert_eq!(history.runs.first().map(|b| b.run_id.as_str()), Some(run_id.as_str()));
 
     // The wrapper outlived the server: its exit report still lands.
-    let _ = child.kill();
-    let _ = child.wait();
     let body = serde_json::json!({ "signal": 9 }).to_string();
     api.call(Method::POST, &format!("/api/projects/crash/runs/{run_id}/exit"), Some(body))
         .await
@@ -134,11 +138,12 @@ async fn runs_and_history_survive_a_restart_and_a_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn perfmon_run_records_the_exit_code_and_runs_and_report_print_it() {
     let data = Scratch::new("store-wrap");
-    let bind = free_addr().to_string();
+    let sandbox = Sandbox::new("store-wrap");
     let dir = data.0.to_str().expect("utf-8");
     for (label, code) in [("first", "0"), ("second", "3")] {
-        let status = tokio::process::Command::new(PERFMON)
-            .args(["run", "--project", "wrap", "--label", label, "--bind", &bind, "--data-dir", dir])
+        let status = sandbox
+            .tokio_command(PERFMON)
+            .args(["run", "--project", "wrap", "--label", label, "--data-dir", dir])
             .args(["--", "sh", "-c", &format!("sleep 1; exit {code}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -152,8 +157,9 @@ async fn perfmon_run_records_the_exit_code_and_runs_and_report_print_it() {
         );
     }
     // No server now: `perfmon runs` reads the store's file.
-    let out = Command::new(PERFMON)
-        .args(["runs", "--project", "wrap", "--bind", &bind, "--data-dir", dir])
+    let out = sandbox
+        .command(PERFMON)
+        .args(["runs", "--project", "wrap", "--data-dir", dir])
         .output()
         .expect("perfmon runs");
     let table = String::from_utf8_lossy(&out.stdout);
@@ -164,8 +170,9 @@ async fn perfmon_run_records_the_exit_code_and_runs_and_report_print_it() {
     assert!(lines[2].contains("first") && lines[2].contains("exit 0"), "{table}");
 
     let run_id = lines[1].split_whitespace().next().expect("run id");
-    let out = Command::new(PERFMON)
-        .args(["report", run_id, "--project", "wrap", "--bind", &bind, "--data-dir", dir])
+    let out = sandbox
+        .command(PERFMON)
+        .args(["report", run_id, "--project", "wrap", "--data-dir", dir])
         .output()
         .expect("perfmon report");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -194,8 +201,9 @@ async fn perfmon_run_records_the_exit_code_and_runs_and_report_print_it() {
 async fn a_second_server_on_the_same_data_directory_is_refused_naming_the_first() {
     let data = Scratch::new("store-two");
     let first = serve(&data.0).await;
-    let out = tokio::process::Command::new(PERFMON)
-        .args(["serve", "--bind", &free_addr().to_string(), "--data-dir", data.0.to_str().expect("utf-8")])
+    let out = Sandbox::new("store-two")
+        .tokio_command(PERFMON)
+        .args(["serve", "--data-dir", data.0.to_str().expect("utf-8")])
         .output()
         .await
         .expect("second perfmon");
@@ -261,29 +269,26 @@ async fn no_store_keeps_nothing_and_says_so() {
     assert_eq!((status, err.code.as_str()), (503, "store_off"));
 }
 
-/// `perfmon serve` in its own user and mount namespaces with a tmpfs mounted
-/// (with `options`) on its data directory; `None` where namespaces are not
-/// allowed (said on stderr).
-async fn serve_on_tmpfs(options: &str) -> Option<(Perfmon, Scratch)> {
-    let probe = Command::new("unshare").args(["--user", "--map-root-user", "--mount", "true"]).status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("unshare --user --mount is not allowed here; the tmpfs cases need it");
-        return None;
-    }
-    let data = Scratch::new("store-tmpfs");
-    let addr = free_addr();
+/// `perfmon serve` in a mount namespace of its own with a tmpfs mounted (with
+/// `options`) on its data directory. Where no such namespace is allowed the test
+/// fails, saying so: it cannot show what it is for without one.
+async fn serve_on_tmpfs(options: &str) -> (Perfmon, Sandbox) {
+    let sandbox = Sandbox::new("store-tmpfs");
+    let data = sandbox.data_dir();
+    std::fs::create_dir_all(&data).expect("the data directory");
     let script = format!(
-        "mount -t tmpfs -o {options} perfmon-test \"$1\" && exec \"$2\" serve --bind {addr} --data-dir \"$1\" \
-         --live-interval-ms 100 --idle-interval-ms 100"
+        "mount -t tmpfs -o {options} perfmon-test \"$1\" && exec \"$2\" serve --bind {} --data-dir \"$1\" \
+         --live-interval-ms 100 --idle-interval-ms 100",
+        sandbox.addr()
     );
-    let mut command = Command::new("unshare");
+    let mut command = sandbox.wrap("unshare", private_mount_namespace());
     command
-        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script, "sh"])
-        .arg(&data.0)
+        .args(["sh", "-c", &script, "sh"])
+        .arg(&data)
         .arg(PERFMON)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    Some((Perfmon::start(command, addr).await, data))
+    (Perfmon::start(command, &sandbox).await, sandbox)
 }
 
 /// The stream still delivers samples.
@@ -296,7 +301,7 @@ async fn stream_goes_on(perfmon: &Perfmon) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_data_directory_degrades_the_store_and_the_stream_goes_on() {
-    let Some((perfmon, _data)) = serve_on_tmpfs("ro").await else { return };
+    let (perfmon, _sandbox) = serve_on_tmpfs("ro").await;
     let api = perfmon.api();
     let store = eventually(Duration::from_secs(10), "the store is degraded", || async {
         let store = store_state(&api).await;
@@ -318,7 +323,7 @@ async fn a_read_only_data_directory_degrades_the_store_and_the_stream_goes_on() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_degrades_the_store_and_the_stream_goes_on() {
     // Room for the schema, not for the log of a few seconds of samples.
-    let Some((perfmon, _data)) = serve_on_tmpfs("size=192k").await else { return };
+    let (perfmon, _sandbox) = serve_on_tmpfs("size=192k").await;
     let api = perfmon.api();
     let store = eventually(Duration::from_secs(60), "the store is degraded by the full disk", || async {
         let store = store_state(&api).await;
@@ -332,10 +337,11 @@ async fn a_full_disk_degrades_the_store_and_the_stream_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn perfmon_run_records_its_exit_when_the_server_restarts_or_at_its_next_start() {
     let data = Scratch::new("store-restart");
-    let runtime = Scratch::new("store-restart-runtime");
+    // One sandbox for every start: the same port and control directory, as a
+    // restarted service has.
+    let sandbox = Sandbox::new("store-restart");
     let dir = data.0.to_str().expect("utf-8").to_owned();
-    let addr = free_addr();
-    let bind = addr.to_string();
+    let addr = sandbox.addr();
     let mut args = vec!["--data-dir", dir.as_str()];
     args.extend(FAST);
     let binary = Path::new(PERFMON);
@@ -343,11 +349,11 @@ async fn perfmon_run_records_its_exit_when_the_server_restarts_or_at_its_next_st
     // new control secret the wrapper must read again), or only after the
     // wrapper gave up (the exit waits for its next start).
     for (label, code, back_while_retrying) in [("restarted", 5, true), ("still down", 6, false)] {
-        let perfmon = Perfmon::serve_again(binary, addr, &args, &runtime.0).await;
-        let mut wrapper = tokio::process::Command::new(PERFMON)
-            .args(["run", "--project", "restart", "--label", label, "--bind", &bind, "--data-dir", &dir])
+        let perfmon = Perfmon::serve_in(&sandbox, binary, &args).await;
+        let mut wrapper = sandbox
+            .tokio_command(PERFMON)
+            .args(["run", "--project", "restart", "--label", label, "--data-dir", &dir])
             .args(["--", "sh", "-c", &format!("sleep 3; exit {code}")])
-            .env("XDG_RUNTIME_DIR", &runtime.0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -363,7 +369,7 @@ async fn perfmon_run_records_its_exit_when_the_server_restarts_or_at_its_next_st
         perfmon.kill();
         let back = if back_while_retrying {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            Some(Perfmon::serve_again(binary, addr, &args, &runtime.0).await)
+            Some(Perfmon::serve_in(&sandbox, binary, &args).await)
         } else {
             None
         };
@@ -374,7 +380,7 @@ async fn perfmon_run_records_its_exit_when_the_server_restarts_or_at_its_next_st
         assert_eq!(status.code(), Some(code), "{label}: the command's exit code passes through");
         let perfmon = match back {
             Some(perfmon) => perfmon,
-            None => Perfmon::serve_again(binary, addr, &args, &runtime.0).await,
+            None => Perfmon::serve_in(&sandbox, binary, &args).await,
         };
         let api = perfmon.api();
         let record = eventually(Duration::from_secs(10), "the exit is recorded", || async {
@@ -383,7 +389,7 @@ async fn perfmon_run_records_its_exit_when_the_server_restarts_or_at_its_next_st
         })
         .await;
         assert_eq!((record.status, record.exit_code), (RunOutcome::Exited, Some(code)), "{label}");
-        let kept = runtime.0.join("perfmon").join(format!("exits-{}", addr.port()));
+        let kept = sandbox.runtime_dir().join("perfmon").join(format!("exits-{}", addr.port()));
         let left = std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0);
         assert_eq!(left, 0, "{label}: nothing is left waiting once recorded");
         perfmon.terminate(Duration::from_secs(10));

@@ -61,9 +61,10 @@ async fn the_dashboard_lists_runs_changes_range_and_reports_the_failed_run() {
     // seconds, so it is clearly the longer one however loaded the machine is.
     for (label, code, wait) in [("passing build", 0, 2), ("failing tests", 3, 0)] {
         let script = format!("sleep {wait}; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; exit {code}");
-        let status = tokio::process::Command::new(&binary)
+        let status = perfmon
+            .sandbox()
+            .tokio_command(&binary)
             .args(["run", "--project", PROJECT, "--label", label, "--bind", &bind, "--", "sh", "-c", &script])
-            .envs(perfmon.cli_env())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()

@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use server::testkit::{Perfmon, Reply, Scratch, free_addr, raw_http};
+use server::testkit::{Perfmon, Reply, Sandbox, Scratch, raw_http};
 use tests::{ChromeDriver, browser};
 
 /// `binary serve` on a free port, run from an empty directory (so nothing can
@@ -15,14 +15,14 @@ async fn serve_from_an_empty_directory(binary: &std::path::Path) -> (Perfmon, Sc
     let home = Scratch::new("installed");
     let copy = home.join("perfmon");
     std::fs::copy(binary, &copy).expect("copy the binary");
-    let addr = free_addr();
-    let mut command = Command::new(&copy);
+    let sandbox = Sandbox::new("installed");
+    let mut command = sandbox.command(&copy);
     command
         .current_dir(&home.0)
-        .args(["serve", "--bind", &addr.to_string()])
+        .args(["serve", "--bind", &sandbox.addr().to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    (Perfmon::start(command, addr).await, home)
+    (Perfmon::start(command, &sandbox).await, home)
 }
 
 async fn get(perfmon: &Perfmon, path: &str, extra: &[(&str, &str)]) -> Reply {
