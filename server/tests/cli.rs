@@ -1,5 +1,7 @@
 //! The `perfmon` binary itself: `--help`, and `perfmon run` launching a command as
-//! the project's run, with its own server or with one already up.
+//! the project's run, with its own server or with one already up; and that the
+//! tests start it only in a testkit `Sandbox`, which leaves a developer's own
+//! PerfMon (default port, data directory, control secret) alone.
 
 use std::path::Path;
 use std::process::Command;
@@ -287,3 +289,316 @@ fn an_allowed_host_with_a_scheme_is_refused_at_start_not_ignored() {
     assert!(said.contains("\"https://perf.example.com\" is not a host name"), "{said}");
 }
 
+// Tests must leave a developer's own PerfMon alone: the README's service holds
+// the default port and the default data directory, and keeps its control secret
+// in the user's directories. The testkit's `Sandbox` gives every `perfmon` a test
+// starts its own; these check that it does, and that no test file goes around it.
+
+/// The project the isolation check's commands use: unique to this run, so a
+/// PerfMon already on the default port (the developer's) cannot have it.
+const ISOLATION_PROJECT: &str = "ISOLATION_TEST_PROJECT";
+
+/// Every path under `dir` with, for a directory but `busy`, its modification
+/// time (which changes when anything is added to or removed from it). Files,
+/// and `busy` (the user's data directory), are listed without times: the user's
+/// service writes its own database as it runs.
+fn tree(
+    dir: &Path,
+    busy: &Path,
+) -> std::collections::BTreeMap<std::path::PathBuf, Option<std::time::SystemTime>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut next = vec![dir.to_owned()];
+    while let Some(dir) = next.pop() {
+        let meta = std::fs::metadata(&dir).expect("a directory of the user's");
+        found.insert(dir.clone(), meta.modified().ok().filter(|_| dir != busy));
+        for entry in std::fs::read_dir(&dir).expect("readable").flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                next.push(path);
+            } else {
+                found.insert(path, None);
+            }
+        }
+    }
+    found
+}
+
+/// Waits until the store of the server at `api` is open (`ok`), failing with `what`.
+async fn store_ready(api: &server::cli::client::ApiClient, what: &str) {
+    eventually(Duration::from_secs(20), what, || async {
+        let health = call(api, Method::GET, "/api/health", None).await.ok()?;
+        (health["store"]["state"] == "ok").then_some(())
+    })
+    .await;
+}
+
+/// A child process killed (and reaped) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The user's world as the README's service sees it, under `user`: `home/` (the
+/// default data directory in it) and `run/UID/` (logind's runtime directory,
+/// found through `PERFMON_USER_RUNTIME_ROOT` instead of the real `/run/user`);
+/// the environment of a process of that user's: those, no XDG variables, no
+/// PERFMON settings but `extra`.
+fn as_the_user(command: &mut Command, user: &Path, extra: &[(&str, &Path)]) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("XDG_") || key.starts_with("PERFMON_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("HOME", user.join("home"));
+    command.env(server::testkit::USER_RUNTIME_ROOT_ENV, user.join("run"));
+    command.envs(extra.iter().map(|(k, v)| (k, v)));
+}
+
+/// With the default port and the default data directory held by the user's own
+/// `perfmon serve` (as the README's service holds them), and a user's
+/// environment — HOME, no XDG variables, PERFMON settings pointing at that
+/// service — sandboxed commands work (the ignored test below, run here in a
+/// process of its own with that environment); afterwards nothing was written in
+/// the user's directories nor registered with the server on the default port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandboxed_commands_leave_the_users_home_and_default_port_alone() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let user = server::testkit::Scratch::new("user");
+    let home = user.join("home");
+    let data = home.join(".local/state/perfmon");
+    let uid = std::fs::metadata("/proc/self").expect("/proc/self").uid();
+    let runtime = user.join("run").join(uid.to_string());
+    for dir in [&data, &runtime] {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).expect("the user's directories");
+    }
+    let default = server::Config::default().listen;
+    let project = format!("isolation-{}", std::process::id());
+    // The user's own service, on the defaults. Deliberately not sandboxed.
+    let mut users = Command::new(PERFMON); // unsandboxed: it plays the user's own service
+    as_the_user(&mut users, &user.0, &[]);
+    users.arg("serve").env("PERFMON_LOG", "warn");
+    users.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut service = KillOnDrop(users.spawn().expect("start the user's perfmon"));
+    // The port is held either by this service or, where it found the port
+    // taken, by whatever took it (a developer's own PerfMon): held either way.
+    // Only this service keeps its secret in `runtime`: up with it there, it is ours.
+    let secret = runtime.join("perfmon").join(format!("control-{}", default.port()));
+    let ours = eventually(Duration::from_secs(20), "the default port is held", || {
+        let exited = service.0.try_wait().expect("the service can be waited for").is_some();
+        let stored = secret.is_file();
+        async move {
+            if exited {
+                return std::net::TcpStream::connect(default).is_ok().then_some(false);
+            }
+            (stored && server::cli::client::ApiClient::new(default).is_up().await).then_some(true)
+        }
+    })
+    .await;
+    let users_api = server::cli::client::ApiClient::new(default);
+    if ours {
+        store_ready(&users_api, "the user's service holds its data directory").await;
+    } else {
+        eprintln!("{default} was already taken; the checks run beside whatever holds it");
+    }
+    // Read-only where the user's service does not write (a non-root test can
+    // then not write there at all; as root only the comparison below can tell).
+    let fixed =
+        [user.0.clone(), home.clone(), home.join(".local"), home.join(".local/state"), user.join("run")];
+    let set_mode = |mode| {
+        for dir in &fixed {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+    };
+    set_mode(0o555);
+    let before = tree(&user.0, &data);
+
+    let mut inner = Command::new(std::env::current_exe().expect("this test binary"));
+    inner.args(["--ignored", "--exact", "sandboxed_commands_work_beside_the_users_perfmon", "--nocapture"]);
+    let bind = std::ffi::OsString::from(default.to_string());
+    as_the_user(&mut inner, &user.0, &[("PERFMON_BIND", Path::new(&bind)), ("PERFMON_DATA_DIR", &data)]);
+    inner.env(ISOLATION_PROJECT, &project);
+    let out = tokio::process::Command::from(inner).output().await.expect("run the inner test");
+    set_mode(0o755);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("1 passed"), "the sandboxed commands: {said}");
+
+    assert_eq!(tree(&user.0, &data), before, "nothing was written in the user's directories");
+    if ours {
+        assert!(service.0.try_wait().expect("wait").is_none(), "the user's service is still up");
+    }
+    // Whoever holds the default port (if still up) saw none of the commands.
+    if users_api.is_up().await {
+        let runs = call(&users_api, Method::GET, &format!("/api/projects/{project}/runs"), None).await;
+        let runs = runs.map(|r| r["runs"].as_array().map(Vec::len));
+        assert!(matches!(runs, Ok(Some(0)) | Err(_)), "a run reached the default port: {runs:?}");
+        let run = call(&users_api, Method::GET, &format!("/api/projects/{project}/run"), None).await;
+        assert!(run.is_err() || run.as_ref().is_ok_and(|r| r["status"] == "idle"), "{run:?}");
+    }
+}
+
+/// Run by the test above in the user's environment: a
+/// `perfmon serve`, a `perfmon run` given no `--bind` (the sandbox's address,
+/// not the default port), `perfmon runs`, and a `perfmon run` serving itself,
+/// all started through the sandbox, all work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by sandboxed_commands_leave_the_users_home_and_default_port_alone, in the user's environment"]
+async fn sandboxed_commands_work_beside_the_users_perfmon() {
+    let project = std::env::var(ISOLATION_PROJECT).unwrap_or_else(|_| "isolation".into());
+    let perfmon =
+        Perfmon::serve(Path::new(PERFMON), &["--live-interval-ms", "200", "--static-dir", "/nonexistent"])
+            .await;
+    let api = perfmon.api();
+    store_ready(&api, "its own data directory, not the user's").await;
+    assert!(perfmon.sandbox().data_dir().is_dir(), "the sandbox's default data directory is used");
+
+    let out = perfmon.sandbox().command(PERFMON).args(["run", "--project", &project, "--", "true"]).output();
+    let out = out.expect("perfmon run");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !said.contains("not tracked"), "{said}");
+    let path = format!("/api/projects/{project}/runs");
+    eventually(Duration::from_secs(20), "the run is recorded by the sandbox's server", || async {
+        let runs = call(&api, Method::GET, &path, None).await.ok()?;
+        (runs["runs"][0]["exit_code"] == 0).then_some(())
+    })
+    .await;
+    let out = perfmon.sandbox().command(PERFMON).args(["runs", "--project", &project]).output();
+    let out = out.expect("perfmon runs");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && table.lines().count() == 2, "one run listed: {table}");
+
+    // With no server at the sandbox's address, `perfmon run` serves itself there,
+    // keeping history in the sandbox.
+    let alone = Sandbox::new("alone");
+    let out =
+        alone.command(PERFMON).args(["run", "--project", &project, "--", "sh", "-c", "exit 3"]).output();
+    let out = out.expect("perfmon run");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(alone.data_dir().is_dir(), "its history is in the sandbox");
+}
+
+/// `perfmon`, and programs whose whole job is to start another one: a test runs
+/// them through `Sandbox::wrap`.
+const WRAPPERS: [&str; 9] =
+    ["perfmon", "unshare", "env", "sudo", "su", "setsid", "nsenter", "nohup", "chroot"];
+
+/// How a test names the built binary.
+const BINARY_NAMES: [&str; 4] = ["PERFMON", "CARGO_BIN_EXE_perfmon", "release_binary()", "no_ui_binary()"];
+
+/// Whether `statement` names the built binary (`PERFMON`, not `PERFMON_TOKEN`).
+fn names_the_binary(statement: &str) -> bool {
+    BINARY_NAMES.iter().any(|name| {
+        statement.match_indices(name).any(|(at, _)| {
+            let next = statement[at + name.len()..].chars().next();
+            !next.is_some_and(|c| c == '_' || c.is_ascii_alphanumeric())
+        })
+    })
+}
+
+/// Every process a test file starts: each command made with `new` in the test
+/// sources takes a plain program name that is not `perfmon` or a wrapper and is
+/// not handed the binary in the same statement, or this test binary
+/// (`std::env::current_exe()`), or says on its line (or the three above it) why
+/// it is `unsandboxed:`. Anything else — the built binary
+/// by any name — must come from a `Sandbox` (which makes the command itself),
+/// so a new test cannot forget the isolation. `Perfmon::start` also refuses a
+/// command its sandbox did not make. A textual check, cheap and strict: a
+/// false alarm is fixed by using the sandbox or by saying why not.
+#[test]
+fn every_test_starts_perfmon_through_a_sandbox() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("tests/src/lib.rs")];
+    for dir in ["server/tests", "tests/tests"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("a test directory").flatten() {
+            if entry.path().extension().is_some_and(|e| e == "rs") {
+                files.push(entry.path());
+            }
+        }
+    }
+    let (mut seen, mut wrong) = (0, Vec::new());
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a test file");
+        let spawns = spawns(&text);
+        seen += spawns.len();
+        for (line, arg) in spawns.into_iter().filter_map(|(line, arg, ok)| (!ok).then_some((line, arg))) {
+            wrong.push(format!("{}:{line}: starts {arg}", file.display()));
+        }
+    }
+    assert!(files.len() > 10 && seen > 10, "the scan read the tests: {} files, {seen} spawns", files.len());
+    assert!(
+        wrong.is_empty(),
+        "start perfmon with server::testkit::Sandbox (command, tokio_command, wrap), or say why not \
+         (`unsandboxed:` on the line):\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Spelt in two halves so that this file's own text is no match.
+const SPAWN: &str = concat!("Command", "::new(");
+
+/// Each command `text` makes with `new`: (line, its program, whether it may).
+fn spawns(text: &str) -> Vec<(usize, String, bool)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices(SPAWN) {
+        let rest = &text[at + SPAWN.len()..];
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let arg = rest[..end].trim();
+        let line = text[..at].matches('\n').count();
+        let said = lines[line.saturating_sub(3)..=line].iter().any(|l| l.contains("unsandboxed:"));
+        // A workload (`sh -c 'busy loop'`) is fine; one whose statement hands
+        // it the binary is perfmon by another road.
+        let statement = &rest[..rest.find(';').unwrap_or(rest.len())];
+        let ok = match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+            Some(program) => !WRAPPERS.contains(&program) && !names_the_binary(statement),
+            None => arg.starts_with("std::env::current_exe()"),
+        };
+        found.push((line + 1, arg.to_owned(), ok || said));
+    }
+    found
+}
+
+/// The scan above is real: it finds the binary started directly, through a
+/// wrapper, or handed to a shell, and lets workloads and reasoned exceptions by.
+#[test]
+fn the_scan_finds_perfmon_started_outside_a_sandbox() {
+    let verdicts = |source: &str| -> Vec<bool> {
+        spawns(&source.replace("SPAWN(", SPAWN)).into_iter().map(|(_, _, ok)| ok).collect()
+    };
+    let caught = [
+        "let out = SPAWN(PERFMON).arg(\"--version\").output();",
+        "tokio::process::SPAWN(env!(\"CARGO_BIN_EXE_perfmon\")).spawn();",
+        "SPAWN(&tests::release_binary()).spawn();",
+        "SPAWN(\"unshare\").args([\"--pid\", \"--fork\"]).arg(PERFMON).spawn();",
+        "SPAWN(\"sh\").args([\"-c\", &format!(\"{} run -- true\", PERFMON)]).status();",
+        "SPAWN(\"perfmon\").status();",
+        "SPAWN(binary).status();",
+    ];
+    for source in caught {
+        assert_eq!(verdicts(source), [false], "{source}");
+    }
+    let allowed = [
+        "SPAWN(\"sleep\").arg(\"60\").spawn();",
+        "SPAWN(\"sh\").args([\"-c\", \"exit 3\"]).env(\"PERFMON_TOKEN\", \"t\").status();",
+        "SPAWN(std::env::current_exe().expect(\"me\")).status();",
+        "// unsandboxed: ChromeDriver, not perfmon.\nlet child = SPAWN(&program).spawn();",
+    ];
+    for source in allowed {
+        assert_eq!(verdicts(source), [true], "{source}");
+    }
+}

@@ -99,7 +99,8 @@ async fn off_loopback_the_server_refuses_to_start_without_auth() {
 
 #[test]
 fn the_binary_refuses_a_public_bind_with_a_clear_message() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_perfmon"))
+    let out = server::testkit::Sandbox::new("public-bind")
+        .command(env!("CARGO_BIN_EXE_perfmon"))
         .args(["serve", "--bind", "0.0.0.0:0"])
         .env_remove("PERFMON_TOKEN")
         .env_remove("PERFMON_JWT_SECRET")
@@ -324,7 +325,9 @@ async fn a_crashed_sampler_is_restarted_and_clients_are_told() {
 #[tokio::test]
 async fn perfmon_run_authenticates_with_its_token() {
     let server = TestServer::start(with_token()).await;
-    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_perfmon"))
+    let status = server
+        .sandbox()
+        .tokio_command(env!("CARGO_BIN_EXE_perfmon"))
         .args([
             "run",
             "--project",

@@ -79,6 +79,7 @@ impl ChromeDriver {
     pub fn start() -> ChromeDriver {
         let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
         let port = server::testkit::free_port();
+        // unsandboxed: ChromeDriver, not perfmon.
         let child = Command::new(&program)
             .arg(format!("--port={port}"))
             // Its own process group, which the Chromiums it starts join: dropping
