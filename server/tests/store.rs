@@ -249,7 +249,7 @@ async fn bad_history_queries_get_json_errors_naming_the_parameter() {
     }
     let both = serde_json::json!({ "exit_code": 1, "signal": 9 }).to_string();
     match api.call(Method::POST, "/api/projects/p/runs/1-x/exit", Some(both)).await {
-        Err(ClientError::Refused { status, body }) => assert_eq!(status.as_u16(), 422, "{body}"),
+        Err(ClientError::Refused { status, body }) => assert_eq!(status.as_u16(), 400, "{body}"),
         other => panic!("exactly one of exit_code and signal: {other:?}"),
     }
     // A good query with no data yet answers with the columns, empty.
