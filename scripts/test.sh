@@ -5,6 +5,8 @@
 #      the release server with the frontend built in (the installed-binary tests),
 #   3. native tests of the whole workspace (contract, server with real sockets,
 #      end-to-end in headless Chromium against the real server and frontend),
+#      beside a PerfMon on the default port, as on a machine running the
+#      README's service: no test may use that port or that PerfMon's files,
 #   4. the server without NVML, the frontend's browser tests (wasm-bindgen-test
 #      in headless Chromium), and the install command into a scratch prefix.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,10 +36,41 @@ export PERFMON_RELEASE_BIN="$TARGET_DIR/release/perfmon"
 
 # Every runner's "test result:" line is kept to print one total at the end.
 results="$(mktemp)"
-trap 'rm -f "$results"' EXIT
+occupant_home="$(mktemp -d)"
+occupant=""
+trap 'rm -f "$results"; [ -z "$occupant" ] || kill "$occupant" 2>/dev/null; rm -rf "$occupant_home"' EXIT
+
+say "A PerfMon on the default port, as the README's service runs (the tests must leave it alone)"
+# A service's environment, with a scratch HOME and runtime root: its defaults
+# are the default port, data directory and control-secret directory.
+occupant_runtime="$occupant_home/run/$(id -u)"
+mkdir -p -m 0700 "$occupant_runtime"
+env -i PATH="$PATH" HOME="$occupant_home" PERFMON_USER_RUNTIME_ROOT="$occupant_home/run" PERFMON_LOG=warn \
+  "$PERFMON_NO_UI_BIN" serve >"$occupant_home/log" 2>&1 &
+occupant=$!
+# It is serving once its control secret (named by the port) is stored; where the
+# port is taken already (a PerfMon of the developer's), that one stays in its place.
+secrets=("$occupant_runtime"/perfmon/control-* "$occupant_home"/.local/state/perfmon/control-*)
+for _ in $(seq 200); do
+  ls "${secrets[@]}" >/dev/null 2>&1 && break
+  kill -0 "$occupant" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$occupant" 2>/dev/null; then
+  echo "serving ($(cd "$occupant_home" && ls -d run/*/perfmon/control-* .local/state/perfmon/control-* 2>/dev/null))"
+else
+  echo "not started (the default port is taken already, which the tests must bear too):"
+  cat "$occupant_home/log"
+  occupant=""
+fi
 
 say "Native tests (shared, server, frontend helpers, end-to-end)"
 cargo test --workspace --locked 2>&1 | tee -a "$results"
+if [ -n "$occupant" ] && ! kill -0 "$occupant" 2>/dev/null; then
+  echo "the PerfMon on the default port did not outlive the tests:" >&2
+  cat "$occupant_home/log" >&2
+  exit 1
+fi
 
 say "The server built without NVML (cargo feature nvml off)"
 cargo test -p server --no-default-features --lib --locked 2>&1 | tee -a "$results"
