@@ -292,9 +292,9 @@ impl Store {
             "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND (started_at, rowid) < (?2, ?3)
              ORDER BY started_at DESC, rowid DESC LIMIT ?4"
         ))?;
-        let now = self.now();
+        let (now, offline) = (self.now(), self.offline());
         let mut runs = statement
-            .query_map(params![project, after_ms, after_row, limit + 1], |row| record(row, now))?
+            .query_map(params![project, after_ms, after_row, limit + 1], |row| record(row, now, offline))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let next_before = (runs.len() > limit as usize).then(|| {
             runs.truncate(limit as usize);
@@ -307,12 +307,12 @@ impl Store {
     /// span. Blocking.
     pub fn report(&self, project: &str, run_id: &str) -> Result<RunReport, QueryError> {
         let conn = self.reader()?;
-        let now = self.now();
+        let (now, offline) = (self.now(), self.offline());
         let run = conn
             .query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND run_id = ?2"),
                 params![project, run_id],
-                |row| record(row, now),
+                |row| record(row, now, offline),
             )
             .optional()?
             .ok_or_else(|| QueryError::NotFound(run_id.to_owned()))?;
@@ -329,7 +329,7 @@ impl Store {
                      ORDER BY started_at DESC, rowid DESC LIMIT 1"
                 ),
                 params![project, started, row],
-                |row| record(row, now),
+                |row| record(row, now, offline),
             )
             .optional()?;
         let end = started + (run.duration_s * 1000.0).round() as i64;
@@ -344,6 +344,40 @@ impl Store {
         let step_s = self.step_for(&q)?;
         let history = history(&conn, &q, step_s, now)?;
         Ok(RunReport { run, previous, history })
+    }
+
+    /// The runs a previous server left `running` whose process still runs (the
+    /// store marked the others `interrupted` when it opened), for this server
+    /// to follow again. Blocking.
+    pub fn unfinished_runs(&self) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
+        let conn = self.reader()?;
+        let mut statement = conn.prepare(
+            "SELECT run_id, project, label, pid, started_at, cpu_seconds, peak_cpu_percent, peak_rss_bytes,
+                 peak_gpu_bytes, peak_processes, tokens, cpu_base
+             FROM runs WHERE status = 'running' ORDER BY started_at",
+        )?;
+        let runs = statement
+            .query_map([], |row| {
+                let bytes = |i| row.get::<_, Option<i64>>(i).map(|b| b.map(|b| b.max(0) as u64));
+                let started = chrono::DateTime::from_timestamp_millis(row.get(4)?).unwrap_or_default();
+                let mut run = crate::hub::RunSummary::started(
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    started,
+                );
+                run.cpu_seconds = row.get(5)?;
+                run.peak_cpu_percent = row.get(6)?;
+                run.peak_rss_bytes = bytes(7)?;
+                run.peak_gpu_bytes = bytes(8)?;
+                run.peak_processes = row.get(9)?;
+                run.tokens = row.get::<_, i64>(10)?.max(0) as u64;
+                run.cpu_base = row.get(11)?;
+                Ok(run)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(runs)
     }
 
     /// Whether `project` has a stored run `run_id`. Blocking.
@@ -361,7 +395,8 @@ impl Store {
 }
 
 const RUN_COLUMNS: &str = "run_id, project, label, pid, started_at, ended_at, status, exit_code, signal, \
-                           cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens";
+                           cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens, \
+                           last_seen";
 
 fn outcome(name: &str) -> RunOutcome {
     match name {
@@ -379,11 +414,17 @@ fn instant(ms: i64) -> shared::Timestamp {
 }
 
 /// A `runs` row (selected as [`RUN_COLUMNS`]) as the API shows it; `now` ends
-/// a run still going.
-fn record(row: &Row<'_>, now: i64) -> rusqlite::Result<RunRecord> {
+/// a run still going. Read `offline` (no server holds the store), a run still
+/// marked running was cut short by a server that died: it reads `interrupted`
+/// at the last moment it was seen, never as running on.
+fn record(row: &Row<'_>, now: i64, offline: bool) -> rusqlite::Result<RunRecord> {
     let started: i64 = row.get(4)?;
-    let ended: Option<i64> = row.get(5)?;
-    let status: String = row.get(6)?;
+    let mut ended: Option<i64> = row.get(5)?;
+    let mut status: String = row.get(6)?;
+    if offline && status == "running" {
+        status = "interrupted".into();
+        ended = Some(row.get::<_, Option<i64>>(15)?.unwrap_or(started));
+    }
     let bytes = |i| row.get::<_, Option<i64>>(i).map(|b| b.map(|b| b.max(0) as u64));
     Ok(RunRecord {
         run_id: row.get(0)?,
