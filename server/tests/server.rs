@@ -115,7 +115,9 @@ async fn body_text(response: axum::response::Response) -> String {
 #[tokio::test]
 async fn health_reports_ok_and_the_protocol_version() {
     let response = router(None)
-        .oneshot(Request::get("/api/health").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/api/health").header("host", "localhost:8000").body(Body::empty()).expect("request"),
+        )
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
@@ -129,6 +131,7 @@ async fn an_invalid_project_name_is_refused_with_a_clear_error() {
     // `..` and `%2F` would otherwise look like paths.
     for path in ["/ws/projects/..", "/ws/projects/a%2Fb", "/ws/projects/%3Cscript%3E"] {
         let request = Request::get(path)
+            .header("host", "localhost:8000")
             .header("connection", "upgrade")
             .header("upgrade", "websocket")
             .header("sec-websocket-version", "13")
@@ -146,7 +149,12 @@ async fn an_invalid_project_name_is_refused_with_a_clear_error() {
 #[tokio::test]
 async fn a_plain_get_on_the_stream_is_not_upgraded() {
     let response = router(None)
-        .oneshot(Request::get("/ws/projects/demo").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/ws/projects/demo")
+                .header("host", "localhost:8000")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     assert!(response.status().is_client_error(), "{}", response.status());
@@ -164,7 +172,12 @@ async fn unknown_api_paths_and_methods_get_the_one_error_shape() {
         ("PUT", "/api/projects/x/run", StatusCode::METHOD_NOT_ALLOWED),
         ("GET", "/api/projects/x/tokens", StatusCode::METHOD_NOT_ALLOWED),
     ] {
-        let request = Request::builder().method(method).uri(path).body(Body::empty()).expect("request");
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost:8000")
+            .body(Body::empty())
+            .expect("request");
         let response = router(None).oneshot(request).await.expect("response");
         assert_eq!(response.status(), status, "{method} {path}");
         let err: shared::api::ApiError =
@@ -180,7 +193,7 @@ async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
     std::fs::write(dir.join("index.html"), "<html>perfmon-index</html>").expect("write index");
     for path in ["/", "/some/app/url"] {
         let response = router(Some(&dir))
-            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .oneshot(Request::get(path).header("host", "localhost:8000").body(Body::empty()).expect("request"))
             .await
             .expect("response");
         assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -189,7 +202,12 @@ async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
     // A file that is not there (an old build's hashed name) is a 404, not the page
     // in its place: a browser would otherwise run HTML as a script.
     let response = router(Some(&dir))
-        .oneshot(Request::get("/frontend-0123456789abcdef.js").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/frontend-0123456789abcdef.js")
+                .header("host", "localhost:8000")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
@@ -203,7 +221,7 @@ async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
 async fn a_static_dir_without_a_built_frontend_says_how_to_build_it() {
     let empty = server::testkit::Scratch::new("no-frontend");
     let response = router(Some(&empty.0))
-        .oneshot(Request::get("/").body(Body::empty()).expect("request"))
+        .oneshot(Request::get("/").header("host", "localhost:8000").body(Body::empty()).expect("request"))
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
