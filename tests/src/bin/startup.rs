@@ -6,18 +6,20 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const STARTS: usize = 20;
 
-/// Time from spawning `binary serve` to the first byte of `GET /`.
-fn one_start(binary: &std::path::Path, runtime: &std::path::Path) -> Duration {
-    let addr = server::testkit::free_addr();
+/// Time from spawning `binary serve` to the first byte of `GET /`, in a sandbox
+/// of its own (never the user's data directory or port).
+fn one_start(binary: &std::path::Path) -> Duration {
+    let sandbox = server::testkit::Sandbox::new("startup");
+    let addr = sandbox.addr();
     let started = Instant::now();
-    let mut child = Command::new(binary)
+    let mut child = sandbox
+        .command(binary)
         .args(["serve", "--bind", &addr.to_string()])
-        .env("XDG_RUNTIME_DIR", runtime)
         .env("PERFMON_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -41,8 +43,7 @@ fn one_start(binary: &std::path::Path, runtime: &std::path::Path) -> Duration {
 
 fn main() {
     let binary = tests::release_binary();
-    let runtime = server::testkit::Scratch::new("startup");
-    let mut times: Vec<Duration> = (0..STARTS).map(|_| one_start(&binary, &runtime.0)).collect();
+    let mut times: Vec<Duration> = (0..STARTS).map(|_| one_start(&binary)).collect();
     times.sort_unstable();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
