@@ -3,10 +3,12 @@
 //! which only the user who started PerfMon can read.
 //!
 //! It is made at start from the OS's random source and kept in a file of mode
-//! 0600 in a directory of mode 0700 — `$XDG_RUNTIME_DIR/perfmon` (a per-user
-//! tmpfs), else PerfMon's state directory — named by the port, where the
-//! `perfmon` CLI finds it. Another local account can reach the loopback port, but
-//! not the file: it cannot act through PerfMon with the user's rights.
+//! 0600 in a directory of mode 0700 — the first of [`candidate_dirs`]:
+//! `$XDG_RUNTIME_DIR/perfmon` (a per-user tmpfs), else the standard
+//! `/run/user/UID/perfmon`, else PerfMon's state directory — named by the port,
+//! where the `perfmon` CLI finds it, looking in every candidate. Another local
+//! account can reach the loopback port, but not the file: it cannot act through
+//! PerfMon with the user's rights.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -48,18 +50,58 @@ pub fn default_path(port: u16) -> Option<PathBuf> {
 }
 
 /// Every place the secret of the server on `port` may be, most likely first:
-/// the runtime directory, then the state directory. A server and a command can
-/// disagree about `XDG_RUNTIME_DIR` (a service against a shell under sudo or
-/// cron), so a command looks in both.
+/// `control-PORT` in each of [`candidate_dirs`].
 pub fn candidate_paths(port: u16) -> Vec<PathBuf> {
     let name = format!("control-{port}");
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
-    runtime
-        .map(|r| PathBuf::from(r).join("perfmon"))
-        .into_iter()
-        .chain(state_dir())
-        .map(|dir| dir.join(&name))
-        .collect()
+    candidate_dirs().into_iter().map(|dir| dir.join(&name)).collect()
+}
+
+/// Where logind makes each user's runtime directory (`/run/user/UID`).
+const USER_RUNTIME_ROOT: &str = "/run/user";
+
+/// Names another [`USER_RUNTIME_ROOT`]: for systems that keep runtime
+/// directories elsewhere, and for tests, which must not touch the real one.
+pub const USER_RUNTIME_ROOT_ENV: &str = "PERFMON_USER_RUNTIME_ROOT";
+
+/// Every directory PerfMon may keep its control secrets (and `perfmon run` its
+/// exit reports) in, most likely first: `$XDG_RUNTIME_DIR/perfmon`, the
+/// standard `/run/user/UID/perfmon` when that runtime directory exists, and the
+/// state directory. A server and a command can disagree about
+/// `XDG_RUNTIME_DIR` (a service against a shell under sudo or cron, one of them
+/// without it), so a command looks in each, and so does a server for exits kept
+/// for it; the standard directory is where a service's runtime directory is,
+/// when the command has none set.
+pub fn candidate_dirs() -> Vec<PathBuf> {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()).map(PathBuf::from);
+    let root = std::env::var_os(USER_RUNTIME_ROOT_ENV)
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(USER_RUNTIME_ROOT), PathBuf::from);
+    unique_dirs(runtime, user_runtime_dir(&root), state_dir())
+}
+
+/// `perfmon` in the runtime directory, then in the standard one, then the state
+/// directory, each once (`XDG_RUNTIME_DIR` usually is the standard directory).
+fn unique_dirs(runtime: Option<PathBuf>, standard: Option<PathBuf>, state: Option<PathBuf>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for dir in
+        [runtime.map(|r| r.join("perfmon")), standard.map(|s| s.join("perfmon")), state].into_iter().flatten()
+    {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// This user's runtime directory under `root` (`/run/user/UID`), when it exists
+/// and is this user's: one made by someone else is no place for a secret.
+fn user_runtime_dir(root: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is this process's real user id (std has no getuid).
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let dir = root.join(uid.to_string());
+    let meta = std::fs::metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid).then_some(dir)
 }
 
 /// PerfMon's state directory: `$XDG_STATE_HOME/perfmon`, or
@@ -148,6 +190,44 @@ mod tests {
         assert!(path.exists(), "only the server that wrote it removes it");
         remove(&path, "newer");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_runtime_the_standard_and_the_state_directories_are_each_a_candidate_once() {
+        let p = |s: &str| Some(PathBuf::from(s));
+        let state = p("/home/u/.local/state/perfmon");
+        assert_eq!(
+            unique_dirs(p("/tmp/rt"), p("/run/user/7"), state.clone()),
+            [
+                PathBuf::from("/tmp/rt/perfmon"),
+                "/run/user/7/perfmon".into(),
+                "/home/u/.local/state/perfmon".into()
+            ]
+        );
+        // The usual case: XDG_RUNTIME_DIR is the standard directory (a trailing
+        // slash does not make it another).
+        assert_eq!(
+            unique_dirs(p("/run/user/7/"), p("/run/user/7"), state.clone()),
+            [PathBuf::from("/run/user/7/perfmon"), "/home/u/.local/state/perfmon".into()]
+        );
+        // A command without XDG_RUNTIME_DIR (cron, sudo) still finds a service's.
+        assert_eq!(
+            unique_dirs(None, p("/run/user/7"), state.clone()),
+            [PathBuf::from("/run/user/7/perfmon"), "/home/u/.local/state/perfmon".into()]
+        );
+        assert_eq!(unique_dirs(None, None, None), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn the_standard_runtime_directory_counts_only_when_it_exists_and_is_ours() {
+        use std::os::unix::fs::MetadataExt;
+        let root = scratch("user-root");
+        let uid = std::fs::metadata("/proc/self").expect("/proc/self").uid();
+        assert_eq!(user_runtime_dir(&root), None, "absent");
+        let dir = root.join(uid.to_string());
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert_eq!(user_runtime_dir(&root), Some(dir));
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! starts again and records them, so a run is remembered as `exited 3` rather
 //! than `interrupted`.
 //!
-//! They are kept beside the control secret (`$XDG_RUNTIME_DIR/perfmon`, else the
-//! state directory), in `exits-PORT/`: a directory only the user can read, which
-//! the wrapper and the server agree on as they agree on the secret. A report
-//! holds a project, a run id and an exit code or signal: nothing private.
+//! They are kept in `exits-PORT/` beside the control secret the wrapper found
+//! for that server (else in the first of the control directories): a directory
+//! only the user can read. The wrapper and the restarted server may disagree
+//! about `XDG_RUNTIME_DIR` (one of them started by cron or sudo, say), so a
+//! server at start reads every candidate directory ([`search_dirs`]), not only
+//! its own. A report holds a project, a run id, an exit code or signal and a
+//! CPU time: nothing private.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use shared::api::ExitReport;
 
 /// One exit report waiting for its server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingExit {
     /// The run's project.
     pub project: String,
@@ -29,6 +32,18 @@ pub struct PendingExit {
 /// Where the reports for the server on `port` wait, under the control directory.
 pub fn dir(control_dir: &Path, port: u16) -> PathBuf {
     control_dir.join(format!("exits-{port}"))
+}
+
+/// Every directory exits for a server may wait in: its own control directory,
+/// then each of [`crate::control::candidate_dirs`], each once.
+pub fn search_dirs(control_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![control_dir.to_owned()];
+    for dir in crate::control::candidate_dirs() {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
 }
 
 /// Keeps `exit` for the server on `port`; the file it is in. Blocking.
@@ -81,7 +96,7 @@ mod tests {
         let exit = PendingExit {
             project: "demo".into(),
             run_id: "42-2026-12-01T10:00:00Z".into(),
-            report: ExitReport { exit_code: Some(3), signal: None },
+            report: ExitReport::exited(3),
         };
         let path = save(&control, 8000, &exit).expect("saved");
         use std::os::unix::fs::PermissionsExt;

@@ -147,11 +147,16 @@ pub async fn run(
 }
 
 /// Records the exit reports `perfmon run` kept while no server answered on this
-/// port (off the async workers: it reads files and the store).
+/// port, in any directory a wrapper may have kept them in (its
+/// `XDG_RUNTIME_DIR` may not be this server's); off the async workers: it reads
+/// files and the store.
 async fn record_waiting_exits(store: Store, control_dir: std::path::PathBuf, port: u16) {
     let recorded = tokio::task::spawn_blocking(move || {
         let mut recorded = 0;
-        for (exit, path) in crate::exits::waiting(&control_dir, port) {
+        let waiting = crate::exits::search_dirs(&control_dir)
+            .into_iter()
+            .flat_map(|dir| crate::exits::waiting(&dir, port));
+        for (exit, path) in waiting {
             let project = match crate::ProjectName::parse(&exit.project) {
                 Ok(project) => project,
                 Err(_) => {
