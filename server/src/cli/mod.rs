@@ -2,7 +2,8 @@
 //! each one runs. `src/main.rs` only parses and calls [`Cli::run`].
 //!
 //! - [`serve`]: `perfmon serve`, until Ctrl-C or SIGTERM.
-//! - [`run`]: `perfmon run -- COMMAND`, the command wrapper.
+//! - [`run`]: `perfmon run -- COMMAND`, the command wrapper, and [`hold`], the
+//!   hidden subcommand that holds COMMAND until the wrapper has registered it.
 //! - [`act`]: `register`, `end`, `pause`, `resume`, `tokens`: the writes an agent
 //!   or a script needs, with the credential found for them.
 //! - [`history`]: `runs` and `report`: what the store remembers, as text.
@@ -11,6 +12,7 @@
 pub mod act;
 pub mod client;
 pub mod history;
+pub mod hold;
 pub mod run;
 pub mod serve;
 
@@ -54,9 +56,16 @@ impl ConnectArgs {
     /// A client of the server at `--bind` carrying the credential writes need:
     /// the token, else this user's control secret for that port.
     pub fn client(&self) -> Result<client::ApiClient, String> {
+        self.client_found().map(|(api, _)| api)
+    }
+
+    /// [`ConnectArgs::client`], with the directory the control secret was read
+    /// from (`None` with a token): where that server is known to look, so where
+    /// `perfmon run` keeps an exit it could not report.
+    pub fn client_found(&self) -> Result<(client::ApiClient, Option<PathBuf>), String> {
         let api = client::ApiClient::new(self.bind);
         if let Some(token) = &self.token {
-            return Ok(api.with_token(Some(token.clone())));
+            return Ok((api.with_token(Some(token.clone())), None));
         }
         let port = self.bind.port();
         let paths = crate::control::candidate_paths(port);
@@ -69,7 +78,7 @@ impl ConnectArgs {
         let mut errors = Vec::new();
         for path in &paths {
             match crate::control::read(path) {
-                Ok(secret) => return Ok(api.with_token(Some(secret))),
+                Ok(secret) => return Ok((api.with_token(Some(secret)), path.parent().map(PathBuf::from))),
                 Err(err) => errors.push(err.to_string()),
             }
         }
@@ -245,6 +254,14 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// `perfmon run`'s own: waits until the wrapper has registered this
+    /// process, then becomes COMMAND (same pid). Not for people.
+    #[command(name = hold::SUBCOMMAND, hide = true)]
+    Hold {
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// The project's recent runs, newest first, as a table.
     Runs {
         #[command(flatten)]
@@ -305,6 +322,7 @@ impl Cli {
             Command::Run { project, label, serve, command } => {
                 run::wrap(&project, label, serve, command).await
             }
+            Command::Hold { command } => hold::become_command(&command),
             Command::Runs { target, limit, data_dir } => history::runs(target, limit, data_dir).await,
             Command::Report { target, run_id, data_dir } => history::report(target, &run_id, data_dir).await,
             Command::Register { target, pid } => act::register(target, pid).await,

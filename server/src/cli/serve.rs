@@ -18,13 +18,32 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let addr = listener.local_addr().unwrap_or(args.connect.bind);
-    println!("PerfMon is running: open http://{}/", super::client::reachable(addr));
-    match crate::service::run(listener, config, shutdown_signal()).await {
+    let serving = crate::service::run(listener, config, shutdown_signal());
+    tokio::pin!(serving);
+    // Said only once it serves: the server may still refuse to start (a data
+    // directory another PerfMon holds), and it answers its health check only
+    // once set up.
+    let served = tokio::select! {
+        served = &mut serving => served,
+        () = answers_health(addr) => {
+            println!("PerfMon is running: open http://{}/", super::client::reachable(addr));
+            serving.await
+        }
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("perfmon: server failed: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Resolves once the PerfMon at `addr` answers its health check.
+async fn answers_health(addr: std::net::SocketAddr) {
+    let api = super::client::ApiClient::new(addr);
+    while !api.is_up().await {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
