@@ -113,6 +113,9 @@ pub async fn run(
         hub = hub.with_recorder(Arc::new(store.clone()));
     }
     let hub = Arc::new(hub);
+    if let Some(store) = &store {
+        resume_runs(store.clone(), hub.clone()).await;
+    }
     let state = AppState::with_store(&config, hub.clone(), store.clone(), token.clone());
     let perfwatch_every = Duration::from_millis(shared::perfwatch::PERFWATCH_INTERVAL_MS);
     tokio::spawn(crate::hub::perfwatch::run(hub.clone(), perfwatch_every, token.clone()));
@@ -184,6 +187,32 @@ async fn record_waiting_exits(store: Store, control_dir: std::path::PathBuf, por
     .unwrap_or(0);
     if recorded > 0 {
         tracing::info!("recorded {recorded} exit report(s) kept while PerfMon was down");
+    }
+}
+
+/// Follows again the runs a previous start of the server left running whose
+/// process still runs: a restart during a run does not cut it (off the async
+/// workers: it reads the store and /proc).
+async fn resume_runs(store: Store, hub: Arc<Hub>) {
+    let resumed = tokio::task::spawn_blocking(move || {
+        let runs = match store.unfinished_runs() {
+            Ok(runs) => runs,
+            Err(err) => {
+                tracing::warn!("the runs left running could not be read: {err}");
+                return 0;
+            }
+        };
+        runs.into_iter()
+            .filter_map(|run| {
+                let id = run.run_id.clone();
+                hub.resume_run(run).map_err(|err| tracing::warn!("run {id} was not resumed: {err}")).ok()
+            })
+            .count()
+    })
+    .await
+    .unwrap_or(0);
+    if resumed > 0 {
+        tracing::info!("following again {resumed} run(s) still running from before the restart");
     }
 }
 
