@@ -36,6 +36,11 @@ pub struct Config {
     /// The directory the control secret is stored in for the CLI (`control-PORT`);
     /// `None` keeps it in memory only.
     pub control_dir: Option<std::path::PathBuf>,
+    /// Other directories where `perfmon run` may have kept exit reports for this
+    /// server (its environment may not be the server's: see
+    /// `control::candidate_dirs`); filled by the CLI, so the server itself reads
+    /// no environment for them.
+    pub exit_dirs: Vec<std::path::PathBuf>,
     /// When set, the only projects that may be watched.
     pub projects: Option<Vec<ProjectName>>,
     /// The most WebSockets open at once; more get 503.
@@ -64,6 +69,7 @@ impl Default for Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             control_secret: None,
             control_dir: None,
+            exit_dirs: Vec::new(),
             projects: None,
             max_connections: 1024,
             ping_interval: Duration::from_secs(20),

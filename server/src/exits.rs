@@ -35,10 +35,11 @@ pub fn dir(control_dir: &Path, port: u16) -> PathBuf {
 }
 
 /// Every directory exits for a server may wait in: its own control directory,
-/// then each of [`crate::control::candidate_dirs`], each once.
-pub fn search_dirs(control_dir: &Path) -> Vec<PathBuf> {
+/// then each of `others` (the CLI gives [`crate::control::candidate_dirs`]),
+/// each once.
+pub fn search_dirs(control_dir: &Path, others: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs = vec![control_dir.to_owned()];
-    for dir in crate::control::candidate_dirs() {
+    for dir in others.iter().cloned() {
         if !dirs.contains(&dir) {
             dirs.push(dir);
         }

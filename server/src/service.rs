@@ -104,7 +104,8 @@ pub async fn run(
     }
     let store = open_store(&config).await?;
     if let (Some(store), Some(dir)) = (&store, &config.control_dir) {
-        record_waiting_exits(store.clone(), dir.clone(), addr.port()).await;
+        let dirs = crate::exits::search_dirs(dir, &config.exit_dirs);
+        record_waiting_exits(store.clone(), dirs, addr.port()).await;
     }
     let stored = store_control_secret(&mut config, addr.port())?;
     let token = CancellationToken::new();
@@ -153,12 +154,10 @@ pub async fn run(
 /// port, in any directory a wrapper may have kept them in (its
 /// `XDG_RUNTIME_DIR` may not be this server's); off the async workers: it reads
 /// files and the store.
-async fn record_waiting_exits(store: Store, control_dir: std::path::PathBuf, port: u16) {
+async fn record_waiting_exits(store: Store, dirs: Vec<std::path::PathBuf>, port: u16) {
     let recorded = tokio::task::spawn_blocking(move || {
         let mut recorded = 0;
-        let waiting = crate::exits::search_dirs(&control_dir)
-            .into_iter()
-            .flat_map(|dir| crate::exits::waiting(&dir, port));
+        let waiting = dirs.iter().flat_map(|dir| crate::exits::waiting(dir, port));
         for (exit, path) in waiting {
             let project = match crate::ProjectName::parse(&exit.project) {
                 Ok(project) => project,

@@ -104,9 +104,8 @@ impl Drop for Scratch {
 }
 
 /// The variable that names another root for logind's `/run/user/UID`
-/// directories (`server::control::USER_RUNTIME_ROOT_ENV`, which `perfmon`
-/// looks in for control secrets and exit reports).
-pub const USER_RUNTIME_ROOT_ENV: &str = "PERFMON_USER_RUNTIME_ROOT";
+/// directories, which `perfmon` looks in for control secrets and exit reports.
+pub use crate::control::USER_RUNTIME_ROOT_ENV;
 
 /// An isolated world for the `perfmon` processes a test starts (see the module
 /// docs): a `HOME` with its own `XDG_CONFIG_HOME` and `XDG_STATE_HOME` in it, an

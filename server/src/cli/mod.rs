@@ -221,6 +221,7 @@ impl ServeArgs {
             listen: self.connect.bind,
             control_dir: crate::control::default_path(self.connect.bind.port())
                 .and_then(|path| path.parent().map(PathBuf::from)),
+            exit_dirs: crate::control::candidate_dirs(),
             projects: self.projects.clone(),
             max_connections: self.max_connections,
             live_interval: std::time::Duration::from_millis(self.live_interval_ms),
