@@ -116,7 +116,10 @@ async fn body_text(response: axum::response::Response) -> String {
 async fn health_reports_ok_and_the_protocol_version() {
     let response = router(None)
         .oneshot(
-            Request::get("/api/health").header("host", "localhost:8000").body(Body::empty()).expect("request"),
+            Request::get("/api/health")
+                .header("host", "localhost:8000")
+                .body(Body::empty())
+                .expect("request"),
         )
         .await
         .expect("response");
@@ -193,7 +196,9 @@ async fn the_built_frontend_is_served_at_the_root_and_for_app_urls() {
     std::fs::write(dir.join("index.html"), "<html>perfmon-index</html>").expect("write index");
     for path in ["/", "/some/app/url"] {
         let response = router(Some(&dir))
-            .oneshot(Request::get(path).header("host", "localhost:8000").body(Body::empty()).expect("request"))
+            .oneshot(
+                Request::get(path).header("host", "localhost:8000").body(Body::empty()).expect("request"),
+            )
             .await
             .expect("response");
         assert_eq!(response.status(), StatusCode::OK, "{path}");
