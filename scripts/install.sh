@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs PerfMon in one command: builds the frontend and the release server with
-# the frontend built in, and installs the one binary as PREFIX/bin/perfmon.
+# Installs PerfMon in one command: builds the release server with the UI built in
+# and installs the one binary as PREFIX/bin/perfmon.
 #   scripts/install.sh [--prefix DIR]     (default prefix: ~/.local)
-# Missing build tools are installed first (scripts/setup.sh --build-only).
+# The UI is the bundle kept in ui/dist when it matches the frontend's sources
+# (then only the Rust toolchain is needed); otherwise it is built first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$ROOT/scripts/ui.sh"
 cd "$ROOT"
 
 prefix="$HOME/.local"
@@ -12,16 +14,15 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a directory}"; prefix_given=true; shift 2 ;;
     --prefix=*) prefix="${1#*=}"; prefix_given=true; shift ;;
-    -h|--help) sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 $prefix_given || say "Installing into $prefix (the default; --prefix DIR chooses another)"
 
-bash scripts/setup.sh --build-only
-say "Building the frontend (trunk build --release --config trunk.toml)"
-trunk build --release --config trunk.toml --skip-version-check
-say "Building the release server, with the frontend built in"
+bash scripts/setup.sh --run
+ui_for_release
+say "Building the release server, with the UI built in"
 cargo build --release --locked -p server --bin perfmon
 
 install -d "$prefix/bin"

@@ -1,33 +1,55 @@
 #!/usr/bin/env bash
-# Installs what building and testing PerfMon needs, skipping whatever is already
-# there at the right version: the wasm32 target, Trunk, wasm-bindgen-cli (the exact
-# version in Cargo.lock), binaryen's wasm-opt, the frontend's npm packages (uPlot,
-# pinned in frontend/package-lock.json), and for the tests Chromium, ChromeDriver
-# and promtool (Debian's prometheus package, for the /metrics lint).
-#   scripts/setup.sh               everything
-#   scripts/setup.sh --build-only  only what building needs (install.sh, run.sh)
+# Installs what a PerfMon command needs, and only that, skipping whatever is
+# already there at the right version:
+#   scripts/setup.sh --run   running or installing PerfMon (run.sh, install.sh)
+#                            with the kept UI bundle: the Rust toolchain and a C
+#                            compiler (the bundled SQLite), nothing to install
+#   scripts/setup.sh --ui    building the UI from its sources (build-ui.sh, or
+#                            run.sh when the kept bundle is older than them):
+#                            adds the wasm32 target, Trunk, wasm-bindgen-cli (the
+#                            exact version in Cargo.lock), binaryen's wasm-opt and
+#                            the frontend's npm packages (uPlot)
+#   scripts/setup.sh         testing (test.sh): all of the above, plus Chromium
+#                            and ChromeDriver (browser tests) and promtool (the
+#                            /metrics lint, Debian's prometheus package)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-build_only=false
-[ "${1:-}" = "--build-only" ] && build_only=true
+mode=test
+case "${1:-}" in
+  --run) mode=run ;;
+  --ui | --build-only) mode=ui ;;
+  "") ;;
+  *) echo "setup.sh: unknown option $1 (--run, --ui, or nothing for testing)" >&2; exit 2 ;;
+esac
+
+for tool in cargo rustc cc; do
+  command -v "$tool" >/dev/null || {
+    echo "setup.sh: $tool is missing: install Rust with rustup (https://rustup.rs) and a C compiler (build-essential)" >&2
+    exit 1
+  }
+done
+if [ "$mode" = run ]; then
+  say "Tools ready for building PerfMon with the kept UI: $(rustc --version)"
+  exit 0
+fi
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
 WB_VERSION="$(wasm_bindgen_version)"
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  say "Adding the wasm32-unknown-unknown target"
+  say "Adding the wasm32-unknown-unknown target (the UI is Rust compiled to WebAssembly)"
   rustup target add wasm32-unknown-unknown
 fi
 
 debian_packages=()
-if ! $build_only; then
+if [ "$mode" = test ]; then
   command -v chromium >/dev/null || debian_packages+=(chromium)
   command -v chromedriver >/dev/null || debian_packages+=(chromium-driver)
   command -v promtool >/dev/null || debian_packages+=(prometheus)
 fi
 if [ ${#debian_packages[@]} -gt 0 ]; then
-  say "Installing ${debian_packages[*]} (Debian packages)"
+  say "Installing ${debian_packages[*]} (Debian packages: the browser tests and the /metrics lint)"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
@@ -35,14 +57,14 @@ if [ ${#debian_packages[@]} -gt 0 ]; then
 fi
 
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
-  say "Installing trunk $TRUNK_VERSION (takes about 11 minutes on 2 cores)"
+  say "Installing trunk $TRUNK_VERSION, which builds the UI (about 11 minutes on 2 cores)"
   # 0.22 needs a newer rustc than this toolchain.
   cargo install trunk --version "$TRUNK_VERSION" --locked
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ] ||
    [ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $WB_VERSION" ]; then
-  say "Installing wasm-bindgen-cli $WB_VERSION (about 3 minutes)"
+  say "Installing wasm-bindgen-cli $WB_VERSION, the UI's JavaScript glue and browser-test runner (about 3 minutes)"
   if ! cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --force; then
     # Its lock file names a webpki-roots release the registry here does not serve:
     # build a copy of the crate with that one dependency moved to the previous release.
@@ -58,7 +80,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ] ||
 fi
 
 if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
-  say "Installing binaryen $BINARYEN_VERSION (wasm-opt) from npm into $TOOLS_DIR"
+  say "Installing binaryen $BINARYEN_VERSION (wasm-opt, which shrinks the UI) from npm into $TOOLS_DIR"
   mkdir -p "$TOOLS_DIR/binaryen"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
 fi
@@ -71,7 +93,7 @@ if [ "$uplot_have" != "$uplot_wanted" ]; then
   npm ci --silent --no-audit --no-fund --prefix "$ROOT/frontend"
 fi
 
-if $build_only; then
+if [ "$mode" = ui ]; then
   say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted"
 else
   say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted, $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"

@@ -1,11 +1,12 @@
 //! Points the embedding at the built frontend: `PERFMON_UI_DIR`, else the
-//! workspace's `dist/` (what `trunk build` writes), and rebuilds when it changes.
+//! bundle kept in the repository, `ui/dist` (what `scripts/build-ui.sh` makes of
+//! the frontend's sources: a build needs no UI toolchain), and rebuilds when it
+//! changes.
 //!
 //! A path Cargo watches that does not exist makes it rerun this script, and
-//! rebuild everything above this crate, on every build; so before Trunk has run,
-//! the empty `dist/` is created here, and Trunk filling it is noticed. An empty
-//! directory embeds nothing: the server then serves a page saying how to build
-//! the UI.
+//! rebuild everything above this crate, on every build; so a missing directory
+//! is created here, and its filling is noticed. An empty directory embeds
+//! nothing: the server then serves a page saying how to build the UI.
 
 use std::path::PathBuf;
 
@@ -13,7 +14,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PERFMON_UI_DIR");
     let dir = match std::env::var_os("PERFMON_UI_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist"),
     };
     if !dir.exists() {
         std::fs::create_dir_all(&dir).expect("create the frontend's output directory");

@@ -1,5 +1,5 @@
 //! PerfMon's built frontend, embedded in the binary so `perfmon` serves its page
-//! from any directory: every file of `dist/` (or `PERFMON_UI_DIR`) with brotli
+//! from any directory: every file of `ui/dist` (or `PERFMON_UI_DIR`) with brotli
 //! and gzip copies and an ETag, all made at build time (rust-embed-for-web), so
 //! serving one costs a lookup. Built before `trunk build` ran, it holds nothing.
 //!
