@@ -68,9 +68,8 @@ env -i PATH="$PATH" HOME="$occupant_home" PERFMON_USER_RUNTIME_ROOT="$occupant_h
 occupant=$!
 # It is serving once its control secret (named by the port) is stored; where the
 # port is taken already (a PerfMon of the developer's), that one stays in its place.
-secrets=("$occupant_runtime"/perfmon/control-* "$occupant_home"/.local/state/perfmon/control-*)
 for _ in $(seq 200); do
-  ls "${secrets[@]}" >/dev/null 2>&1 && break
+  { compgen -G "$occupant_runtime/perfmon/control-*" || compgen -G "$occupant_home/.local/state/perfmon/control-*"; } >/dev/null && break
   kill -0 "$occupant" 2>/dev/null || break
   sleep 0.1
 done

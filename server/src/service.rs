@@ -159,10 +159,13 @@ async fn record_waiting_exits(store: Store, dirs: Vec<std::path::PathBuf>, port:
         let mut recorded = 0;
         let waiting = dirs.iter().flat_map(|dir| crate::exits::waiting(dir, port));
         for (exit, path) in waiting {
+            // A file is checked as the API checks a report: one that cannot be
+            // true is set aside, not recorded.
             let project = match crate::ProjectName::parse(&exit.project) {
-                Ok(project) => project,
-                Err(_) => {
-                    let _ = std::fs::remove_file(&path);
+                Ok(project) if exit.report.invalid().is_none() => project,
+                _ => {
+                    tracing::warn!("an exit report that cannot be true is set aside: {}", path.display());
+                    let _ = std::fs::rename(&path, path.with_extension("invalid"));
                     continue;
                 }
             };
@@ -201,12 +204,20 @@ async fn resume_runs(store: Store, hub: Arc<Hub>) {
                 return 0;
             }
         };
-        runs.into_iter()
-            .filter_map(|run| {
-                let id = run.run_id.clone();
-                hub.resume_run(run).map_err(|err| tracing::warn!("run {id} was not resumed: {err}")).ok()
-            })
-            .count()
+        let mut resumed = 0;
+        for run in runs {
+            let mut record = run.clone();
+            match hub.resume_run(run) {
+                Ok(_) => resumed += 1,
+                // One this server cannot follow is not left `running` for ever.
+                Err(err) => {
+                    tracing::warn!("run {} was not resumed ({err}): marked interrupted", record.run_id);
+                    record.end(chrono::Utc::now(), shared::api::RunOutcome::Interrupted);
+                    crate::hub::Recorder::record(&store, crate::hub::Record::Run(record));
+                }
+            }
+        }
+        resumed
     })
     .await
     .unwrap_or(0);

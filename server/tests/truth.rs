@@ -190,6 +190,17 @@ async fn a_recorded_exit_is_never_rewritten() {
     end(child);
     let record = record_when(&api, "done", &run_id, "the exit is recorded", |r| r.exit_code == Some(0)).await;
     assert_eq!((record.status, record.signal), (RunOutcome::Exited, None));
+    // A restarted server answers from the store alike.
+    perfmon.terminate(Duration::from_secs(10));
+    let perfmon = serve(&sandbox).await;
+    let api = perfmon.api();
+    api.call(Method::POST, &path, Some(r#"{"exit_code":0}"#.into())).await.expect("the same report again");
+    match api.call(Method::POST, &path, Some(r#"{"exit_code":1}"#.into())).await {
+        Err(ClientError::Refused { status, .. }) => assert_eq!(status.as_u16(), 409),
+        other => panic!("the stored exit must not be rewritten: {other:?}"),
+    }
+    let record = record_of(&api, "done", &run_id).await.expect("the record");
+    assert_eq!((record.status, record.exit_code), (RunOutcome::Exited, Some(0)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,6 +94,17 @@ impl ExitReport {
         ExitReport { exit_code: None, signal: Some(signal), cpu_seconds: None, ended_at_ms: None }
     }
 
+    /// How the run ended, by this report.
+    pub fn outcome(&self) -> RunOutcome {
+        if self.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited }
+    }
+
+    /// The report's end, unix ms, when it lies between a run's start and now
+    /// (a clock that jumped, or a lie, is not taken).
+    pub fn ended_at_within(&self, started_ms: i64, now_ms: i64) -> Option<i64> {
+        self.ended_at_ms.filter(|at| (started_ms..=now_ms).contains(at))
+    }
+
     /// Why the report cannot be true, if it cannot: exactly one of an exit code
     /// (0–255) and a signal (1–64), and a CPU time that is a real duration.
     pub fn invalid(&self) -> Option<(&'static str, &'static str)> {

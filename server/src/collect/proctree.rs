@@ -35,6 +35,9 @@ pub struct ProcInfo {
     pub total_ticks: Option<u64>,
     /// Exited, not yet reaped: it runs no more, but its times are final.
     pub zombie: bool,
+    /// When it started, 1/100 s ticks after boot (tells a pid's reuse); 0 where
+    /// /proc does not say.
+    pub start_ticks: u64,
 }
 
 /// What a tree uses in total.
@@ -49,8 +52,19 @@ pub struct TreeUsage {
     /// CPU time of every process that has been in the tree since it was first
     /// seen (see [`TreeCpu`]), 1/100 s ticks; `None` without /proc.
     pub cpu_ticks: Option<u64>,
-    /// Each member (zombies too): its parent and its total ticks.
-    members: HashMap<u32, (Option<u32>, u64)>,
+    /// Each member (zombies too).
+    members: HashMap<u32, Member>,
+}
+
+/// A process of a tree, as its CPU counter needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Member {
+    /// Its parent's pid.
+    parent: Option<u32>,
+    /// Its own and its reaped children's CPU time, 1/100 s ticks.
+    ticks: u64,
+    /// When it started (tells the same process from a reused pid).
+    start: u64,
 }
 
 /// A tree's CPU time as a counter that takes in every process that ran in it:
@@ -62,7 +76,7 @@ pub struct TreeUsage {
 #[derive(Debug, Default)]
 struct TreeCpu {
     /// The members at the previous reading.
-    members: HashMap<u32, (Option<u32>, u64)>,
+    members: HashMap<u32, Member>,
     /// Ticks of members that left other than by being reaped inside the tree.
     departed: u64,
     /// The counter at the previous reading.
@@ -73,42 +87,52 @@ struct TreeCpu {
 
 impl TreeCpu {
     /// Takes a reading of the tree's members; the counter, and the CPU since
-    /// the previous reading in % of one core (`None` at the first).
+    /// the previous reading in % of one core (`None` at the first). `now_of`
+    /// tells a process as it is now (its parent and start), if it still runs:
+    /// called only for members that left the tree since the previous reading.
     fn update(
         &mut self,
-        members: &HashMap<u32, (Option<u32>, u64)>,
+        members: HashMap<u32, Member>,
         now: Instant,
-        alive: impl Fn(u32) -> bool,
+        now_of: impl Fn(u32) -> Option<(Option<u32>, u64)>,
     ) -> (u64, Option<f64>) {
-        for (&pid, &(_, ticks)) in &self.members {
+        for (&pid, gone) in &self.members {
             if members.contains_key(&pid) {
                 continue;
             }
-            // A member gone with an ancestor still in the tree was reaped on the
-            // way up (a whole subtree may end between two readings): its time now
-            // sits in that ancestor's reaped ticks. Unless it is still alive,
-            // orphaned out of the tree: then its time never gets there.
-            let reaped_inside = self.ancestors(pid).any(|a| members.contains_key(&a)) && !alive(pid);
-            if !reaped_inside {
-                self.departed += ticks;
+            let counted_elsewhere = match now_of(pid) {
+                // Still running under a parent in the tree: missed by this reading
+                // (a thread's children list read as it exited), back at the next.
+                Some((parent, start)) if start == gone.start => {
+                    parent.is_some_and(|parent| members.contains_key(&parent))
+                }
+                // Gone (or the pid reused) with an ancestor still in the tree: it
+                // was reaped on the way up (a whole subtree may end between two
+                // readings), so its time sits in that ancestor's reaped ticks.
+                _ => self.ancestors(pid).any(|a| members.contains_key(&a)),
+            };
+            // Otherwise it left for good, by a parent outside the tree (the root's
+            // starter) or orphaned to init: what it had stays counted.
+            if !counted_elsewhere {
+                self.departed += gone.ticks;
             }
         }
-        let total = (self.departed + members.values().map(|(_, ticks)| ticks).sum::<u64>()).max(self.total);
+        let total = (self.departed + members.values().map(|m| m.ticks).sum::<u64>()).max(self.total);
         let percent = self.at.and_then(|at| {
             procfs::cpu_percent(self.total, total, now.saturating_duration_since(at).as_secs_f64())
         });
-        self.members.clone_from(members);
+        self.members = members;
         (self.total, self.at) = (total, Some(now));
         (total, percent)
     }
 
     /// `pid`'s ancestors among the previous reading's members, nearest first.
     fn ancestors(&self, pid: u32) -> impl Iterator<Item = u32> + '_ {
-        let mut next = self.members.get(&pid).and_then(|(parent, _)| *parent);
+        let mut next = self.members.get(&pid).and_then(|m| m.parent);
         // Bounded: a parent cycle from pid reuse must not loop forever.
         std::iter::from_fn(move || {
             let current = next?;
-            next = self.members.get(&current).and_then(|(parent, _)| *parent);
+            next = self.members.get(&current).and_then(|m| m.parent);
             Some(current)
         })
         .take(self.members.len())
@@ -174,11 +198,19 @@ impl Scanner {
             .iter()
             .map(|&root| {
                 let mut tree = usage(root, &procs);
-                if let Some(tree) = tree.as_mut().filter(|t| t.cpu_ticks.is_some()) {
-                    let counter = self.counters.entry(root).or_default();
-                    let (total, percent) = counter.update(&tree.members, now, alive);
-                    tree.cpu_ticks = Some(total);
-                    tree.cpu_percent_of_core = percent.unwrap_or(0.0);
+                match tree.as_mut().filter(|t| t.cpu_ticks.is_some()) {
+                    Some(tree) => {
+                        let counter = self.counters.entry(root).or_default();
+                        let members = std::mem::take(&mut tree.members);
+                        let (total, percent) = counter.update(members, now, running_now);
+                        tree.cpu_ticks = Some(total);
+                        tree.cpu_percent_of_core = percent.unwrap_or(0.0);
+                    }
+                    // A root gone takes its counter: a later process under its
+                    // pid starts from nothing.
+                    None => {
+                        self.counters.remove(&root);
+                    }
                 }
                 (root, tree)
             })
@@ -275,6 +307,7 @@ impl Scanner {
                     rss_bytes: p.rss_pages.saturating_mul(self.page_bytes),
                     total_ticks: p.cpu_ticks.checked_add(p.reaped_ticks),
                     zombie: p.zombie,
+                    start_ticks: p.start_ticks,
                 }
             })
             .collect();
@@ -302,6 +335,7 @@ impl Scanner {
                 rss_bytes: p.memory(),
                 total_ticks: None,
                 zombie: false,
+                start_ticks: 0,
             })
             .collect()
     }
@@ -334,6 +368,12 @@ pub fn tree_now(root: u32) -> Option<HashSet<u32>> {
 /// a first reading; `None` if `root` is gone or /proc does not say. Blocking.
 pub fn cpu_ticks_now(root: u32) -> Option<u64> {
     usage(root, &Scanner::default().scan(&[root]))?.cpu_ticks
+}
+
+/// A running (not zombie) process's parent and start, from /proc alone (the
+/// tree's counter exists only where /proc does). Blocking.
+fn running_now(pid: u32) -> Option<(Option<u32>, u64)> {
+    procfs::read_stat(pid).filter(|s| !s.zombie).map(|s| ((s.parent != 0).then_some(s.parent), s.start_ticks))
 }
 
 /// Whether `pid` is a live (not zombie) process. Blocking.
@@ -371,7 +411,8 @@ pub fn usage(root: u32, processes: &[ProcInfo]) -> Option<TreeUsage> {
             total.cpu_percent_of_core += p.cpu_percent_of_core;
             total.rss_bytes += p.rss_bytes;
             total.cpu_ticks = total.cpu_ticks.zip(p.total_ticks).map(|(a, b)| a + b);
-            total.members.insert(pid, (p.parent, p.total_ticks.unwrap_or(0)));
+            let member = Member { parent: p.parent, ticks: p.total_ticks.unwrap_or(0), start: p.start_ticks };
+            total.members.insert(pid, member);
         }
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
@@ -385,7 +426,15 @@ mod tests {
     use super::*;
 
     fn p(pid: u32, parent: Option<u32>, cpu: f64, rss: u64) -> ProcInfo {
-        ProcInfo { pid, parent, cpu_percent_of_core: cpu, rss_bytes: rss, total_ticks: None, zombie: false }
+        ProcInfo {
+            pid,
+            parent,
+            cpu_percent_of_core: cpu,
+            rss_bytes: rss,
+            total_ticks: None,
+            zombie: false,
+            start_ticks: 0,
+        }
     }
 
     #[test]
@@ -454,31 +503,44 @@ mod tests {
         assert!(alive(std::process::id()));
     }
 
-    fn members(list: &[(u32, Option<u32>, u64)]) -> HashMap<u32, (Option<u32>, u64)> {
-        list.iter().map(|&(pid, parent, ticks)| (pid, (parent, ticks))).collect()
+    /// Members as (pid, parent, ticks), each started at its pid's tick.
+    fn members(list: &[(u32, Option<u32>, u64)]) -> HashMap<u32, Member> {
+        list.iter()
+            .map(|&(pid, parent, ticks)| (pid, Member { parent, ticks, start: u64::from(pid) }))
+            .collect()
     }
 
     #[test]
     fn the_counter_counts_each_process_that_ran_in_the_tree_once() {
         let start = Instant::now();
         let at = |s: u64| start + Duration::from_secs(s);
+        let gone = |_: u32| None;
         let mut cpu = TreeCpu::default();
         // make (1) → sh (2) → gcc (3), then the whole subtree ends and is
         // reaped before the next reading: make's reaped ticks take in all of it.
         let (total, percent) =
-            cpu.update(&members(&[(1, Some(0), 5), (2, Some(1), 1), (3, Some(2), 50)]), at(0), |_| false);
+            cpu.update(members(&[(1, Some(0), 5), (2, Some(1), 1), (3, Some(2), 50)]), at(0), gone);
         assert_eq!((total, percent), (56, None), "the first reading has no rate");
-        let (total, percent) = cpu.update(&members(&[(1, Some(0), 5 + 1 + 120)]), at(1), |_| false);
+        let (total, percent) = cpu.update(members(&[(1, Some(0), 5 + 1 + 120)]), at(1), gone);
         assert_eq!(total, 126, "gcc's 120 ticks counted once, through make's cutime");
         assert_eq!(percent, Some(70.0), "70 ticks in 1 s");
-        // A child orphaned out of the tree (still alive, adopted by init): what
-        // it had is kept, as it will never reach make's reaped ticks.
-        cpu.update(&members(&[(1, Some(0), 126), (4, Some(1), 0), (5, Some(4), 30)]), at(2), |_| false);
-        let (total, _) = cpu.update(&members(&[(1, Some(0), 126)]), at(3), |pid| pid == 5);
+        // A child orphaned out of the tree (still running, adopted by init):
+        // what it had is kept, as it will never reach make's reaped ticks.
+        cpu.update(members(&[(1, Some(0), 126), (4, Some(1), 0), (5, Some(4), 30)]), at(2), gone);
+        let (total, _) =
+            cpu.update(members(&[(1, Some(0), 126)]), at(3), |pid| (pid == 5).then_some((Some(1_000), 5)));
         assert_eq!(total, 126 + 30);
+        // A member missed by one reading while it still runs under a member is
+        // not counted twice when it is back.
+        cpu.update(members(&[(1, Some(0), 126), (6, Some(1), 10)]), at(4), gone);
+        let (total, _) =
+            cpu.update(members(&[(1, Some(0), 126)]), at(5), |pid| (pid == 6).then_some((Some(1), 6)));
+        assert_eq!(total, 126 + 30 + 10, "the earlier counter stands");
+        let (total, _) = cpu.update(members(&[(1, Some(0), 126), (6, Some(1), 12)]), at(6), gone);
+        assert_eq!(total, 126 + 30 + 12, "its ticks once, not twice");
         // A member reparented away then never lowers the counter.
-        let (total, _) = cpu.update(&members(&[(1, Some(0), 100)]), at(4), |_| false);
-        assert_eq!(total, 156, "never decreases");
+        let (total, _) = cpu.update(members(&[(1, Some(0), 100)]), at(7), gone);
+        assert_eq!(total, 168, "never decreases");
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// not grow without bound.
 pub const MAX_PROJECTS: usize = 256;
 
+/// How many ended runs a project keeps in memory for their exit reports (the
+/// store keeps them all).
+const KEEP_ENDED: usize = 8;
+
 /// How long a project nobody watches keeps its history, so a reload finds it.
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 
@@ -132,8 +136,10 @@ struct Project {
     /// started while one is live is followed and recorded beside it, and shown
     /// once the runs before it have ended.
     live: Vec<Tracked>,
-    /// The run that ended last, shown as stopped while none is live.
-    ended: Option<Tracked>,
+    /// The runs that ended last, newest last (a few: two runs may end in one
+    /// tick and each still take its exit report); the newest is shown as
+    /// stopped while none is live.
+    ended: std::collections::VecDeque<Tracked>,
     /// Token usage reported for the project.
     tokens: Tokens,
     /// The newest frame; `None` until the first sample after subscription.
@@ -165,7 +171,7 @@ impl Project {
     fn new() -> Self {
         Project {
             live: Vec::new(),
-            ended: None,
+            ended: std::collections::VecDeque::new(),
             tokens: Tokens::default(),
             frames: watch::Sender::new(None),
             history: History::default(),
@@ -193,7 +199,7 @@ impl Project {
 
     /// The run the stream shows: the oldest live one, else the last to end.
     fn shown(&self) -> Option<&Tracked> {
-        self.live.first().or(self.ended.as_ref())
+        self.live.first().or(self.ended.back())
     }
 
     /// The shown run as the contract has it (idle when there is none).
@@ -206,16 +212,33 @@ impl Project {
         self.live.first().and_then(|t| t.tree.as_ref())
     }
 
-    /// The tracked run `run_id`, live or the last ended.
+    /// The tracked run `run_id`, live or recently ended.
     fn find_mut(&mut self, run_id: &str) -> Option<&mut Tracked> {
-        self.live.iter_mut().chain(self.ended.as_mut()).find(|t| t.summary.run_id == run_id)
+        self.live.iter_mut().chain(self.ended.iter_mut()).find(|t| t.summary.run_id == run_id)
     }
 
-    /// Moves live run `index` to `ended`, with `status` (stopped).
+    /// Moves live run `index` to the ended ones, stopped.
     fn retire(&mut self, index: usize) {
         let mut run = self.live.remove(index);
         run.set_status(RunStatus::Stopped);
-        self.ended = Some(run);
+        if self.live.is_empty() {
+            // Its count stays the project's current run until another starts.
+            self.tokens.current_run = run.summary.tokens;
+        }
+        if self.ended.len() == KEEP_ENDED {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(run);
+    }
+
+    /// Token counts as the stream shows them: the shown live run's own, else
+    /// the project's (the last run's, and reports made while none was live).
+    fn tokens(&self) -> Tokens {
+        let mut tokens = self.tokens.clone();
+        if let Some(run) = self.live.first() {
+            tokens.current_run = run.summary.tokens;
+        }
+        tokens
     }
 
     fn interval(&self, hub: &Hub) -> Duration {
@@ -227,7 +250,7 @@ impl Project {
             timestamp: sections.timestamp.clone(),
             project: name.to_string(),
             run: self.run(),
-            tokens: self.tokens.clone(),
+            tokens: self.tokens(),
             cpu: sections.cpu.clone(),
             memory: sections.memory.clone(),
             gpu: sections.gpu.clone(),
@@ -463,7 +486,7 @@ impl Hub {
                 name: name.clone(),
                 live: p.is_live(),
                 tree: p.tree().cloned(),
-                tokens: p.tokens.clone(),
+                tokens: p.tokens(),
             })
             .collect();
         (inner.last.clone(), projects)

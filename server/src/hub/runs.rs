@@ -111,10 +111,6 @@ impl Hub {
         let started_at = sampling::timestamp_seconds(now);
         let run_id = inner.issued.unique(format!("{pid}-{}", started_at.as_str()), now.timestamp());
         let entry = inner.entry(project)?;
-        if !entry.is_live() {
-            // The first live run counts its own tokens; the session total carries on.
-            entry.tokens.current_run = 0;
-        }
         let summary = RunSummary::started(run_id, project.to_string(), label, pid, now);
         entry.live.push(Tracked::new(summary.clone(), started_at, cpu_base));
         let run = entry.live.last().map(Tracked::contract).unwrap_or_default();
@@ -139,9 +135,6 @@ impl Hub {
         let inner = &mut *guard;
         inner.issued.unique(summary.run_id.clone(), summary.started_at.timestamp());
         let entry = inner.entry(&project)?;
-        if !entry.is_live() {
-            entry.tokens.current_run = summary.tokens;
-        }
         let started_at = sampling::timestamp_seconds(summary.started_at);
         entry.live.push(Tracked::new(summary, started_at, cpu_base));
         entry.live.sort_by_key(|t| t.summary.started_at);
@@ -189,7 +182,7 @@ impl Hub {
         if let Some((field, why)) = report.invalid() {
             return Err(RunError::BadExit(field, why));
         }
-        let outcome = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
+        let outcome = report.outcome();
         let mut inner = self.lock();
         let Some(entry) = inner.projects.get_mut(project) else { return Ok(None) };
         let Some(tracked) = entry.find_mut(run_id) else { return Ok(None) };
@@ -205,9 +198,8 @@ impl Hub {
             let now = chrono::Utc::now();
             // The wrapper's own time of the end, when it is a sane one.
             let at = report
-                .ended_at_ms
+                .ended_at_within(summary.started_at.timestamp_millis(), now.timestamp_millis())
                 .and_then(chrono::DateTime::from_timestamp_millis)
-                .filter(|at| *at >= summary.started_at && *at <= now)
                 .unwrap_or(now);
             summary.end(at, outcome);
         }
@@ -317,6 +309,7 @@ fn signal_tree(root: u32, signal: Signal) -> bool {
 mod tests {
     use super::super::tests::{hub, name};
     use super::*;
+    use crate::sampling::HostSample;
 
     #[test]
     fn a_second_run_is_followed_beside_the_first_and_never_ends_it() {
@@ -338,6 +331,23 @@ mod tests {
         hub.set_status(&project, RunStatus::Stopped).expect("stop");
         assert_eq!((hub.run(&project).pid, hub.run(&project).status), (Some(1), RunStatus::Stopped));
         assert!(hub.start_run(&project, 2, None).is_ok());
+    }
+
+    #[test]
+    fn runs_that_end_in_the_same_tick_each_take_their_exit_report() {
+        let hub = hub();
+        let project = name("together");
+        let ids: Vec<String> =
+            [3, 4].map(|pid| hub.start_run(&project, pid, None).expect("start").run_id.expect("id")).to_vec();
+        let mut sample = HostSample::default();
+        sample.runs.insert(3, None);
+        sample.runs.insert(4, None);
+        hub.publish(sample);
+        assert_eq!(hub.run(&project).status, RunStatus::Stopped);
+        for (id, code) in ids.iter().zip([5, 6]) {
+            let summary = hub.report_exit(&project, id, &ExitReport::exited(code)).expect("ok");
+            assert_eq!(summary.map(|s| s.exit_code), Some(Some(code)), "{id} is still held");
+        }
     }
 
     #[test]

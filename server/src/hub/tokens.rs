@@ -17,17 +17,20 @@ impl Hub {
         }
         let mut inner = self.lock();
         let entry = inner.entry(project)?;
-        entry.tokens.current_run = entry.tokens.current_run.saturating_add(tokens);
+        // Reported tokens belong to the shown run, or to the project while no
+        // run is live; never to another live run.
+        let live_summary = entry.live.first_mut().map(|run| {
+            run.summary.tokens = run.summary.tokens.saturating_add(tokens);
+            run.summary.clone()
+        });
+        if live_summary.is_none() {
+            entry.tokens.current_run = entry.tokens.current_run.saturating_add(tokens);
+        }
         entry.tokens.total_session = entry.tokens.total_session.saturating_add(tokens);
         entry.tokens.available = true;
         // Token counts outlive the watchers' absence for as long as history does.
         entry.touch();
-        let tokens = entry.tokens.clone();
-        // Reported tokens belong to the shown run.
-        let live_summary = entry.live.first_mut().map(|run| {
-            run.summary.tokens = tokens.current_run;
-            run.summary.clone()
-        });
+        let tokens = entry.tokens();
         drop(inner);
         if let Some(summary) = live_summary {
             self.remember(|| super::record::Record::Run(summary));
@@ -55,6 +58,18 @@ mod tests {
         hub.start_run(&project, std::process::id(), None).expect("start again");
         let t = hub.add_tokens(&project, 10).expect("add");
         assert_eq!((t.current_run, t.total_session), (10, 160));
+    }
+
+    #[test]
+    fn a_run_shown_after_another_counts_only_its_own_tokens() {
+        let hub = hub();
+        let project = name("two-runs");
+        let first = hub.start_run(&project, 1, None).expect("first").run_id.expect("id");
+        hub.add_tokens(&project, 100).expect("add");
+        hub.start_run(&project, 2, None).expect("second beside it");
+        hub.report_exit(&project, &first, &shared::api::ExitReport::exited(0)).expect("first ends");
+        let t = hub.add_tokens(&project, 7).expect("add");
+        assert_eq!((t.current_run, t.total_session), (7, 107), "the second run's own count");
     }
 
     #[test]

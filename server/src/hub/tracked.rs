@@ -72,7 +72,9 @@ impl Tracked {
         // whenever /proc gives it.
         if let Some(counter) = tree.cpu_seconds {
             let base = *self.summary.cpu_base.get_or_insert(counter);
-            self.summary.cpu_seconds = (counter - base).max(0.0);
+            // Never lower: a counter rebuilt after a restart may have lost what
+            // left the tree meanwhile.
+            self.summary.cpu_seconds = self.summary.cpu_seconds.max(counter - base);
         }
         self.measured_at = Some(now);
         self.summary.clone()

@@ -380,6 +380,19 @@ impl Store {
         Ok(runs)
     }
 
+    /// The exit recorded for `project`'s stored run `run_id`; `None` when
+    /// there is no such run. Blocking.
+    pub fn recorded_exit(&self, project: &str, run_id: &str) -> Result<Option<RecordedExit>, QueryError> {
+        let conn = self.reader()?;
+        Ok(conn
+            .query_row(
+                "SELECT exit_code, signal FROM runs WHERE project = ?1 AND run_id = ?2",
+                params![project, run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     /// Whether `project` has a stored run `run_id`. Blocking.
     pub fn has_run(&self, project: &str, run_id: &str) -> Result<bool, QueryError> {
         let conn = self.reader()?;
@@ -393,6 +406,10 @@ impl Store {
         Ok(found.is_some())
     }
 }
+
+/// A stored run's exit: its exit code and signal, both `None` while none is
+/// recorded.
+pub type RecordedExit = (Option<i32>, Option<i32>);
 
 const RUN_COLUMNS: &str = "run_id, project, label, pid, started_at, ended_at, status, exit_code, signal, \
                            cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens, \

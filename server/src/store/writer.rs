@@ -475,7 +475,7 @@ fn write_exit(
     run_id: &str,
     report: &ExitReport,
 ) -> rusqlite::Result<()> {
-    let outcome = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
+    let outcome = report.outcome();
     let known: Option<(i64, bool)> = tx
         .query_row(
             "SELECT started_at, exit_code IS NOT NULL OR signal IS NOT NULL FROM runs
@@ -492,10 +492,8 @@ fn write_exit(
         tracing::info!("run {run_id} of {project} already has its exit recorded; a later report was ignored");
         return Ok(());
     }
-    // The wrapper's time of the end, when it is a sane one: not before the
-    // start, not in the future.
-    let now = chrono::Utc::now().timestamp_millis();
-    let ended_at = report.ended_at_ms.filter(|at| (started_at..=now).contains(at));
+    // The wrapper's time of the end, when it is a sane one.
+    let ended_at = report.ended_at_within(started_at, chrono::Utc::now().timestamp_millis());
     tx.execute(
         "UPDATE runs SET status = ?3, exit_code = ?4, signal = ?5,
              ended_at = COALESCE(?6, ended_at, last_seen, started_at),

@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use shared::api::{ExitAccepted, ExitReport, HistorySeries, RunOutcome, RunRecord, RunReport};
+use shared::api::{ExitAccepted, ExitReport, HistorySeries, RunRecord, RunReport};
 
 use super::error::ApiError;
 use super::extract::{JsonBody, Project, QueryPairs, RunPath};
@@ -260,12 +260,17 @@ pub async fn exit(
         return Err(QueryError::NotFound(run_id).into());
     };
     let (name, id) = (project.to_string(), run_id.clone());
-    if !blocking(store.clone(), move |store| store.has_run(&name, &id)).await? {
-        return Err(QueryError::NotFound(run_id).into());
+    let recorded = blocking(store.clone(), move |store| store.recorded_exit(&name, &id)).await?;
+    match recorded {
+        None => return Err(QueryError::NotFound(run_id).into()),
+        // As the hub answers: the same report again is taken, another refused.
+        Some(exit @ ((Some(_), _) | (_, Some(_)))) if exit != (report.exit_code, report.signal) => {
+            return Err(crate::hub::RunError::ExitAlreadyRecorded(run_id).into());
+        }
+        Some((None, None)) => store.report_exit(&project, &run_id, report.clone()),
+        Some(_) => {}
     }
-    store.report_exit(&project, &run_id, report.clone());
-    let status = if report.signal.is_some() { RunOutcome::Killed } else { RunOutcome::Exited };
-    Ok(Json(ExitAccepted { run_id, status }))
+    Ok(Json(ExitAccepted { run_id, status: report.outcome() }))
 }
 
 fn csv_writer() -> csv::Writer<Vec<u8>> {
@@ -353,6 +358,7 @@ fn history_csv(h: &HistorySeries) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::api::RunOutcome;
 
     #[test]
     fn history_csv_has_a_time_column_and_extremes_beside_means() {
