@@ -192,11 +192,17 @@ async fn the_write_verbs_act_with_the_control_secret_found_for_them() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("the server's JSON answer")
     };
-    assert_eq!(ok(perfmon_verb(&server, &["register", "--project", "verbs", &pid]))["status"], "running");
-    assert_eq!(ok(perfmon_verb(&server, &["tokens", "--project", "verbs", "1420"]))["current_run"], 1420);
-    assert_eq!(ok(perfmon_verb(&server, &["pause", "--project", "verbs"]))["status"], "paused");
-    assert_eq!(ok(perfmon_verb(&server, &["resume", "--project", "verbs"]))["status"], "running");
-    assert_eq!(ok(perfmon_verb(&server, &["end", "--project", "verbs"]))["status"], "stopped");
+    assert_eq!(
+        ok(perfmon_verb(&server, &["register", "--json", "--project", "verbs", &pid]))["status"],
+        "running"
+    );
+    assert_eq!(
+        ok(perfmon_verb(&server, &["tokens", "--json", "--project", "verbs", "1420"]))["current_run"],
+        1420
+    );
+    assert_eq!(ok(perfmon_verb(&server, &["pause", "--json", "--project", "verbs"]))["status"], "paused");
+    assert_eq!(ok(perfmon_verb(&server, &["resume", "--json", "--project", "verbs"]))["status"], "running");
+    assert_eq!(ok(perfmon_verb(&server, &["end", "--json", "--project", "verbs"]))["status"], "stopped");
     // A refusal says why and exits 1; without the secret, the verb cannot act.
     let again = perfmon_verb(&server, &["pause", "--project", "verbs"]);
     assert_eq!(again.status.code(), Some(1));
@@ -265,7 +271,7 @@ async fn a_server_on_every_address_is_reached_on_loopback_by_the_verbs() {
     let perfmon = Perfmon::start(command, &sandbox).await;
     let out = sandbox
         .command(PERFMON)
-        .args(["tokens", "--project", "anywhere", "--bind", &bind, "7"])
+        .args(["tokens", "--json", "--project", "anywhere", "--bind", &bind, "7"])
         .env("PERFMON_TOKEN", "every-address")
         .output()
         .expect("run perfmon");

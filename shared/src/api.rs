@@ -200,6 +200,64 @@ pub struct RunRecord {
     pub tokens: u64,
 }
 
+impl RunRecord {
+    /// How the run ended, in words the page and the CLI share: `exit 0`,
+    /// `exit 3`, `killed (SIGTERM)`, `exited`, `killed`, `ended`,
+    /// `interrupted`, `running`.
+    pub fn outcome_text(&self) -> String {
+        match (self.status, self.exit_code, self.signal) {
+            (RunOutcome::Running, ..) => "running".into(),
+            (RunOutcome::Killed, _, Some(signal)) => format!("killed ({})", signal_name(signal)),
+            (RunOutcome::Killed, _, None) => "killed".into(),
+            (RunOutcome::Exited, Some(code), _) => format!("exit {code}"),
+            (RunOutcome::Exited, None, _) => "exited".into(),
+            (RunOutcome::Ended, ..) => "ended".into(),
+            (RunOutcome::Interrupted, ..) => "interrupted".into(),
+        }
+    }
+}
+
+/// A signal's name as `kill -l` gives it (`SIGTERM`), or `signal N` for one
+/// without a common name.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
+}
+
+/// The change from `previous` to `now` in percent, to a tenth, as the page and
+/// the CLI show it (`+12.5 %`, `−3.0 %`, `±0.0 %`); `None` when either is
+/// unknown or `previous` is 0.
+pub fn percent_change(now: Option<f64>, previous: Option<f64>) -> Option<String> {
+    let (now, previous) = (now?, previous?);
+    if previous == 0.0 || !now.is_finite() || !previous.is_finite() {
+        return None;
+    }
+    let rounded = ((now - previous) / previous.abs() * 1000.0).round() / 10.0;
+    Some(match rounded {
+        r if r > 0.0 => format!("+{r:.1} %"),
+        r if r < 0.0 => format!("\u{2212}{:.1} %", -r),
+        _ => "\u{b1}0.0 %".to_owned(),
+    })
+}
+
 /// `GET /api/projects/{project}/runs`: newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Runs {

@@ -9,18 +9,10 @@ use shared::api::{RunOutcome, RunRecord};
 use super::format::{NOT_AVAILABLE, Unit, count};
 use super::time::elapsed;
 
-/// How a run ended: `exit 0`, `exit 3`, `killed (signal 9)`, `ended`,
-/// `interrupted`, `running`.
+/// How a run ended: `exit 0`, `exit 3`, `killed (SIGKILL)`, `ended`,
+/// `interrupted`, `running` — the words `perfmon runs` uses too.
 pub fn outcome(run: &RunRecord) -> String {
-    match run.status {
-        RunOutcome::Running => "running".to_owned(),
-        RunOutcome::Exited => run.exit_code.map_or_else(|| "exited".to_owned(), |c| format!("exit {c}")),
-        RunOutcome::Killed => {
-            run.signal.map_or_else(|| "killed".to_owned(), |s| format!("killed (signal {s})"))
-        }
-        RunOutcome::Ended => "ended".to_owned(),
-        RunOutcome::Interrupted => "interrupted".to_owned(),
-    }
+    run.outcome_text()
 }
 
 /// Whether the run failed: a non-zero exit, a signal, or PerfMon's own stop.
@@ -121,17 +113,7 @@ pub fn sort(runs: &mut [RunRecord], key: SortKey, descending: bool) {
 /// `+12.5 %`, `−3.0 %`, `±0.0 %` from `previous` to `now`; `None` without both
 /// or from zero.
 pub fn change(now: Option<f64>, previous: Option<f64>) -> Option<String> {
-    let (now, previous) = (now?, previous?);
-    if previous == 0.0 || !now.is_finite() || !previous.is_finite() {
-        return None;
-    }
-    let percent = (now - previous) / previous.abs() * 100.0;
-    let rounded = (percent * 10.0).round() / 10.0;
-    Some(match rounded {
-        r if r > 0.0 => format!("+{r:.1} %"),
-        r if r < 0.0 => format!("−{:.1} %", -r),
-        _ => "±0.0 %".to_owned(),
-    })
+    shared::api::percent_change(now, previous)
 }
 
 #[cfg(test)]
@@ -170,7 +152,7 @@ mod tests {
         assert!(!failed(&r));
         r.status = RunOutcome::Killed;
         r.signal = Some(9);
-        assert_eq!(outcome(&r), "killed (signal 9)");
+        assert_eq!(outcome(&r), "killed (SIGKILL)");
         r.status = RunOutcome::Interrupted;
         assert_eq!(outcome(&r), "interrupted");
         assert!(failed(&r));

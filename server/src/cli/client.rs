@@ -22,13 +22,25 @@ pub enum ClientError {
     #[error("no PerfMon server answered at {0}")]
     Unreachable(SocketAddr),
     /// The server answered with an error.
-    #[error("PerfMon answered {status}: {body}")]
+    #[error("PerfMon answered {status}: {}", readable(.body))]
     Refused {
         /// The HTTP status.
         status: StatusCode,
         /// The JSON error body.
         body: String,
     },
+}
+
+/// An error body as words for a terminal: the API's message (and the field at
+/// fault), not its JSON; the body as it is when it is not the API's shape.
+pub fn readable(body: &str) -> String {
+    match serde_json::from_str::<shared::api::ApiError>(body) {
+        Ok(err) => match err.field {
+            Some(field) => format!("{} ({field})", err.message),
+            None => err.message,
+        },
+        Err(_) => body.trim().to_owned(),
+    }
 }
 
 /// Where to reach a server listening on `bind`: itself, but for an unspecified

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Local};
 use serde::de::DeserializeOwned;
-use shared::api::{RunOutcome, RunRecord, RunReport, Runs};
+use shared::api::{RunRecord, RunReport, Runs};
 
 use super::act::Target;
 use super::client::{ApiClient, ClientError, Method};
@@ -29,6 +29,7 @@ pub async fn runs(target: Target, limit: u32, data_dir: Option<PathBuf>) -> Exit
         Source::File(store) => store.runs(project.as_str(), limit, None).map_err(|e| e.to_string()),
     };
     match answer {
+        Ok(page) if target.json => print_json(&page),
         Ok(page) if page.runs.is_empty() => {
             println!("no runs of project {project} recorded yet");
             ExitCode::SUCCESS
@@ -52,6 +53,7 @@ pub async fn report(target: Target, run_id: &str, data_dir: Option<PathBuf>) -> 
         Source::File(store) => store.report(project.as_str(), run_id).map_err(|e| e.to_string()),
     };
     match answer {
+        Ok(report) if target.json => print_json(&report),
         Ok(report) => {
             print!("{}", summary(&report));
             ExitCode::SUCCESS
@@ -85,15 +87,27 @@ async fn source(target: &Target, data_dir: Option<PathBuf>) -> Option<(ProjectNa
     }
 }
 
+/// `--json`: the answer as the API gives it.
+fn print_json(answer: &impl serde::Serialize) -> ExitCode {
+    match serde_json::to_string(answer) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("perfmon: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn get<T: DeserializeOwned>(api: &ApiClient, path: &str) -> Result<T, String> {
     match api.call(Method::GET, path, None).await {
         Ok(body) => {
             serde_json::from_str(&body).map_err(|err| format!("unexpected answer from the server: {err}"))
         }
         Err(ClientError::Refused { status, body }) => {
-            let message =
-                serde_json::from_str::<shared::api::ApiError>(&body).map(|e| e.message).unwrap_or(body);
-            Err(format!("{status}: {message}"))
+            Err(format!("{status}: {}", super::client::readable(&body)))
         }
         Err(err) => Err(err.to_string()),
     }
@@ -109,34 +123,16 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-/// How a run ended, in a word or two.
+/// How a run ended, in the words the page uses.
 pub fn outcome(run: &RunRecord) -> String {
-    match (run.status, run.exit_code, run.signal) {
-        (RunOutcome::Running, ..) => "running".into(),
-        (RunOutcome::Killed, _, Some(signal)) => format!("killed ({})", signal_name(signal)),
-        (_, Some(code), _) => format!("exit {code}"),
-        (RunOutcome::Exited, None, _) => "exited".into(),
-        (RunOutcome::Killed, _, None) => "killed".into(),
-        (RunOutcome::Ended, ..) => "ended".into(),
-        (RunOutcome::Interrupted, ..) => "interrupted".into(),
-    }
+    run.outcome_text()
 }
 
-fn signal_name(signal: i32) -> String {
-    match signal {
-        1 => "SIGHUP".into(),
-        2 => "SIGINT".into(),
-        6 => "SIGABRT".into(),
-        9 => "SIGKILL".into(),
-        11 => "SIGSEGV".into(),
-        15 => "SIGTERM".into(),
-        n => format!("signal {n}"),
-    }
-}
-
+/// Local time with its UTC offset, so it reads unambiguously beside run ids
+/// (which are in UTC).
 fn local(at: &shared::Timestamp) -> String {
     DateTime::parse_from_rfc3339(at.as_str())
-        .map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %:z").to_string())
         .unwrap_or_else(|_| at.as_str().to_owned())
 }
 
@@ -178,14 +174,9 @@ pub fn table(runs: &[RunRecord]) -> String {
     out
 }
 
-/// The change from `before` to `now`, in percent, as `+12%`.
+/// The change from `before` to `now`, as the page shows it (`+12.5 %`).
 fn change(now: Option<f64>, before: Option<f64>) -> String {
-    match (now, before) {
-        (Some(now), Some(before)) if before > 0.0 => {
-            format!(" ({:+.0}% vs previous)", (now - before) / before * 100.0)
-        }
-        _ => String::new(),
-    }
+    shared::api::percent_change(now, before).map(|c| format!(" ({c} vs previous)")).unwrap_or_default()
 }
 
 /// One run's summary.
@@ -198,7 +189,7 @@ pub fn summary(report: &RunReport) -> String {
         out.push_str(&format!("label     {label}\n"));
     }
     out.push_str(&format!(
-        "started   {}\nended     {}\nstatus    {}\nduration  {}{}\ncpu time  {}s\npeak cpu  {}\npeak rss  {}{}\npeak gpu  {}\nprocesses {}\ntokens    {}{}\n",
+        "started   {}\nended     {}\nstatus    {}\nduration  {}{}\ncpu time  {}s\npeak cpu  {}{}\npeak rss  {}{}\npeak gpu  {}{}\nprocesses {}\ntokens    {}{}\n",
         local(&r.started_at),
         or_dash(r.ended_at.as_ref().map(local)),
         outcome(r),
@@ -206,9 +197,11 @@ pub fn summary(report: &RunReport) -> String {
         change(Some(r.duration_s), p.map(|p| p.duration_s)),
         r.cpu_seconds,
         f(r.peak_cpu_percent, "%"),
+        change(r.peak_cpu_percent, p.and_then(|p| p.peak_cpu_percent)),
         f(r.peak_rss_mb, " MB"),
         change(r.peak_rss_mb, p.and_then(|p| p.peak_rss_mb)),
         f(r.peak_gpu_memory_gb, " GB"),
+        change(r.peak_gpu_memory_gb, p.and_then(|p| p.peak_gpu_memory_gb)),
         r.peak_process_count,
         r.tokens,
         change(Some(r.tokens as f64), p.map(|p| p.tokens as f64)),
@@ -222,6 +215,7 @@ pub fn summary(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::api::RunOutcome;
 
     fn record(run_id: &str, status: RunOutcome, exit_code: Option<i32>, signal: Option<i32>) -> RunRecord {
         RunRecord {
@@ -251,6 +245,7 @@ mod tests {
         assert_eq!(duration(3725.0), "1h 02m");
         assert_eq!(outcome(&record("a", RunOutcome::Exited, Some(3), None)), "exit 3");
         assert_eq!(outcome(&record("a", RunOutcome::Killed, None, Some(9))), "killed (SIGKILL)");
+        assert_eq!(outcome(&record("a", RunOutcome::Killed, None, Some(15))), "killed (SIGTERM)");
         assert_eq!(outcome(&record("a", RunOutcome::Interrupted, None, None)), "interrupted");
     }
 
@@ -273,6 +268,7 @@ mod tests {
         };
         let text = summary(&report);
         assert!(text.contains("status    exit 3"), "{text}");
-        assert!(text.contains("tokens    1000 (+25% vs previous)"), "{text}");
+        assert!(text.contains("tokens    1000 (+25.0 % vs previous)"), "{text}");
+        assert!(text.contains("peak cpu  50%"), "the peak CPU and its change are there: {text}");
     }
 }

@@ -337,8 +337,11 @@ impl Cli {
 
 /// Logs to stderr, filtered by `PERFMON_LOG` (`info` by default).
 pub fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour for a terminal only: a redirected log gets no escape codes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PERFMON_LOG").unwrap_or_else(|_| "info".into()),
         )

@@ -63,6 +63,11 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
         eprintln!("perfmon: no command to run");
         return ExitCode::from(2);
     };
+    // Refused now, not after the command has run: the server would refuse it.
+    if label.as_deref().is_some_and(|l| !crate::hub::label_is_valid(l)) {
+        eprintln!("perfmon: --label: {}", crate::hub::RunError::BadLabel);
+        return ExitCode::from(2);
+    }
     let config = args.config();
     let bind = args.connect.bind;
     if let Err(err) = crate::service::check_exposure(&config, bind) {

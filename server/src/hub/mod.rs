@@ -36,7 +36,7 @@ use crate::sampling::{HostSample, Sections, Sink, TreeReading};
 use history::History;
 use project::ProjectName;
 pub use record::{Record, Recorder, RunSummary};
-pub use runs::RunError;
+pub use runs::{RunError, label_is_valid};
 use tracked::Tracked;
 
 /// One serialised server message (JSON text), shared by every socket of a project:

@@ -14,6 +14,13 @@ use crate::sampling;
 /// The longest run label accepted.
 pub const MAX_LABEL_CHARS: usize = 128;
 
+/// Whether `label` may label a run: at most [`MAX_LABEL_CHARS`] characters,
+/// none of them control characters. `perfmon run` checks it before starting
+/// the command, as the server does at registration.
+pub fn label_is_valid(label: &str) -> bool {
+    label.chars().count() <= MAX_LABEL_CHARS && !label.chars().any(char::is_control)
+}
+
 /// The most live runs one project follows at once: registrations come from
 /// clients, so the set must not grow without bound.
 pub const MAX_LIVE_RUNS: usize = 64;
@@ -66,10 +73,7 @@ impl Hub {
         label: Option<String>,
         from_start: bool,
     ) -> Result<Run, RunError> {
-        if label
-            .as_ref()
-            .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS || l.chars().any(char::is_control))
-        {
+        if label.as_deref().is_some_and(|l| !label_is_valid(l)) {
             return Err(RunError::BadLabel);
         }
         if pid == 0 {

@@ -76,9 +76,9 @@ pub enum QueryError {
     /// The step gives too many points.
     #[error("{0}")]
     BadStep(String),
-    /// No such run in the project.
-    #[error("no run {0} in this project")]
-    NotFound(String),
+    /// No such run in the project: the project, the run.
+    #[error("no run {1} in project {0}")]
+    NotFound(String, String),
     /// The database failed.
     #[error("the store could not answer: {0}")]
     Failed(String),
@@ -286,7 +286,7 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?
-                .ok_or_else(|| QueryError::NotFound(run_id.clone()))?,
+                .ok_or_else(|| QueryError::NotFound(project.to_owned(), run_id.clone()))?,
         };
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE project = ?1 AND (started_at, rowid) < (?2, ?3)
@@ -315,7 +315,7 @@ impl Store {
                 |row| record(row, now, offline),
             )
             .optional()?
-            .ok_or_else(|| QueryError::NotFound(run_id.to_owned()))?;
+            .ok_or_else(|| QueryError::NotFound(project.to_owned(), run_id.to_owned()))?;
         let (started, row): (i64, i64) = conn.query_row(
             "SELECT started_at, rowid FROM runs WHERE project = ?1 AND run_id = ?2",
             params![project, run_id],

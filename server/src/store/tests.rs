@@ -164,7 +164,7 @@ fn ticks_and_runs_are_kept_and_read_back() {
     assert_eq!(report.run.run_id, "42-a");
     assert!(report.previous.is_none());
     assert!(report.history.series["run.cpu_percent"].iter().any(Option::is_some));
-    assert_eq!(store.report("p", "nope"), Err(QueryError::NotFound("nope".into())));
+    assert_eq!(store.report("p", "nope"), Err(QueryError::NotFound("p".into(), "nope".into())));
     store.close(FLUSH);
 }
 
@@ -476,7 +476,7 @@ fn runs_started_in_the_same_second_are_all_paged_and_compared() {
     assert!(before_all.runs.is_empty(), "none started before that instant");
     assert!(matches!(
         store.runs("p", 1, Some(&query::Before::Run("9-z".into()))),
-        Err(QueryError::NotFound(_))
+        Err(QueryError::NotFound(..))
     ));
 }
 

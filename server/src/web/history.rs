@@ -132,7 +132,7 @@ impl From<QueryError> for ApiError {
             QueryError::BadStep(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message).on("step")
             }
-            QueryError::NotFound(_) => {
+            QueryError::NotFound(..) => {
                 ApiError::new(StatusCode::NOT_FOUND, "no_such_run", message).on("run_id")
             }
             QueryError::Failed(_) => ApiError::internal(),
@@ -257,12 +257,12 @@ pub async fn exit(
         return Ok(Json(ExitAccepted { run_id, status: summary.outcome }));
     }
     let Some(store) = state.store.clone() else {
-        return Err(QueryError::NotFound(run_id).into());
+        return Err(QueryError::NotFound(project.to_string(), run_id).into());
     };
     let (name, id) = (project.to_string(), run_id.clone());
     let recorded = blocking(store.clone(), move |store| store.recorded_exit(&name, &id)).await?;
     match recorded {
-        None => return Err(QueryError::NotFound(run_id).into()),
+        None => return Err(QueryError::NotFound(project.to_string(), run_id).into()),
         // As the hub answers: the same report again is taken, another refused.
         Some(exit @ ((Some(_), _) | (_, Some(_)))) if exit != (report.exit_code, report.signal) => {
             return Err(crate::hub::RunError::ExitAlreadyRecorded(run_id).into());
