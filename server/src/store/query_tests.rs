@@ -3,12 +3,13 @@
 //! rows and the 30 days of minutes, so hours of samples show what days would.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use super::*;
 use crate::hub::{Record, Recorder};
 use crate::sampling::HostSample;
+use crate::store::tests::Dir;
 use crate::store::{Clock, Retention, StoreConfig};
 
 const FLUSH: Duration = Duration::from_secs(30);
@@ -17,26 +18,6 @@ const HOUR: i64 = 3_600_000;
 const T0: i64 = 1_790_000_000_000 - 1_790_000_000_000 % 86_400_000;
 /// Time between samples.
 const EVERY: i64 = 20_000;
-
-/// A fresh directory, removed when dropped.
-struct Dir(std::path::PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("perfmon-query-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch");
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A store whose raw rows are kept 2 h and minutes 6 h, fed one sample every
 /// [`EVERY`] for `hours`, its clock following the samples so each tier is

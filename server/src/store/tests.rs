@@ -14,11 +14,11 @@ use crate::sampling::{DeviceReading, HostSample, MemoryReading, TreeReading};
 
 const FLUSH: Duration = Duration::from_secs(30);
 
-/// A fresh directory, removed when dropped.
-struct Dir(PathBuf);
+/// A fresh directory, removed when dropped (the store's test modules share it).
+pub(super) struct Dir(pub(super) PathBuf);
 
 impl Dir {
-    fn new(name: &str) -> Dir {
+    pub(super) fn new(name: &str) -> Dir {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("perfmon-store-{name}-{}-{n}", std::process::id()));
