@@ -82,15 +82,22 @@ pub fn candidate_dirs() -> Vec<PathBuf> {
 /// `perfmon` in the runtime directory, then in the standard one, then the state
 /// directory, each once (`XDG_RUNTIME_DIR` usually is the standard directory).
 fn unique_dirs(runtime: Option<PathBuf>, standard: Option<PathBuf>, state: Option<PathBuf>) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    for dir in
-        [runtime.map(|r| r.join("perfmon")), standard.map(|s| s.join("perfmon")), state].into_iter().flatten()
-    {
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
+    distinct(
+        [runtime.map(|r| r.join("perfmon")), standard.map(|s| s.join("perfmon")), state]
+            .into_iter()
+            .flatten(),
+    )
+}
+
+/// `dirs` in order, each once.
+pub fn distinct(dirs: impl IntoIterator<Item = PathBuf>) -> Vec<PathBuf> {
+    let mut unique: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        if !unique.contains(&dir) {
+            unique.push(dir);
         }
     }
-    dirs
+    unique
 }
 
 /// This user's runtime directory under `root` (`/run/user/UID`), when it exists

@@ -38,13 +38,7 @@ pub fn dir(control_dir: &Path, port: u16) -> PathBuf {
 /// then each of `others` (the CLI gives [`crate::control::candidate_dirs`]),
 /// each once.
 pub fn search_dirs(control_dir: &Path, others: &[PathBuf]) -> Vec<PathBuf> {
-    let mut dirs = vec![control_dir.to_owned()];
-    for dir in others.iter().cloned() {
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-    }
-    dirs
+    crate::control::distinct(std::iter::once(control_dir.to_owned()).chain(others.iter().cloned()))
 }
 
 /// Keeps `exit` for the server on `port`; the file it is in. Blocking.

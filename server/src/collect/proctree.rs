@@ -360,14 +360,18 @@ fn thread_children(pid: u32) -> Vec<u32> {
 /// The pids of `root`'s tree now; `None` if `root` is gone.
 /// Blocking.
 pub fn tree_now(root: u32) -> Option<HashSet<u32>> {
-    let infos = Scanner::default().scan(&[root]);
-    usage(root, &infos).map(|tree| tree.pids)
+    usage_now(root).map(|tree| tree.pids)
+}
+
+/// `root`'s tree as one fresh scan finds it. Blocking.
+fn usage_now(root: u32) -> Option<TreeUsage> {
+    usage(root, &Scanner::default().scan(&[root]))
 }
 
 /// The CPU time of `root`'s tree now, as [`TreeUsage::cpu_ticks`] counts it at
 /// a first reading; `None` if `root` is gone or /proc does not say. Blocking.
 pub fn cpu_ticks_now(root: u32) -> Option<u64> {
-    usage(root, &Scanner::default().scan(&[root]))?.cpu_ticks
+    usage_now(root)?.cpu_ticks
 }
 
 /// A running (not zombie) process's parent and start, from /proc alone (the
