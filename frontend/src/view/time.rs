@@ -1,4 +1,5 @@
-//! Time as the panel shows it: the server's RFC 3339 instants, and durations.
+//! Time as the panel shows it: the server's RFC 3339 instants, local times and
+//! spans written so that their ends can be told apart, and durations.
 
 /// Seconds since the Unix epoch of a UTC RFC 3339 time as the server writes it
 /// (`2026-02-08T20:15:30.123Z`); `None` for anything else.
@@ -39,13 +40,44 @@ pub fn epoch_millis(text: &str) -> Option<f64> {
 /// `ms` (unix ms) as local wall-clock time `offset_minutes` east of UTC:
 /// `14:05:09`, or `Dec 1 14:05` when `with_date`.
 pub fn local_clock(ms: f64, offset_minutes: i64, with_date: bool) -> String {
+    local_time(ms, offset_minutes, Clock { date: with_date, seconds: !with_date })
+}
+
+/// What a local time is written with: its date, its seconds, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// `Dec 1` before the time.
+    pub date: bool,
+    /// `:09` after the minutes.
+    pub seconds: bool,
+}
+
+impl Clock {
+    /// How the times within `[from_ms, to_ms]` are written so that any two can
+    /// be told apart: with the date when the span is a day or more or crosses a
+    /// local midnight (each end read with its own offset, from `offset_at`),
+    /// with seconds unless it spans days (a 15-minute span needs them; on a
+    /// week they are noise).
+    pub fn for_span(from_ms: f64, to_ms: f64, offset_at: impl Fn(f64) -> i64) -> Clock {
+        let span = to_ms - from_ms;
+        let local_day = |ms: f64| ((ms / 1000.0).floor() as i64 + offset_at(ms) * 60).div_euclid(86_400);
+        Clock { date: span >= DAY_MS || local_day(from_ms) != local_day(to_ms), seconds: span < 2.0 * DAY_MS }
+    }
+}
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// `ms` (unix ms) as local wall-clock time `offset_minutes` east of UTC,
+/// written as `clock` says: `14:05:09`, `14:05`, `Dec 1 14:05:09`, `Dec 1 14:05`.
+pub fn local_time(ms: f64, offset_minutes: i64, clock: Clock) -> String {
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let local = (ms / 1000.0).floor() as i64 + offset_minutes * 60;
     let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if !with_date {
-        return format!("{h:02}:{m:02}:{s:02}");
+    let time = if clock.seconds { format!("{h:02}:{m:02}:{s:02}") } else { format!("{h:02}:{m:02}") };
+    if !clock.date {
+        return time;
     }
     // The civil date of a day count (Howard Hinnant's algorithm, inverted).
     let z = days + 719_468;
@@ -56,7 +88,20 @@ pub fn local_clock(ms: f64, offset_minutes: i64, with_date: bool) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{} {day} {h:02}:{m:02}", MONTHS[(month - 1) as usize])
+    format!("{} {day} {time}", MONTHS[(month - 1) as usize])
+}
+
+/// A span in local time, both ends written as [`Clock::for_span`] says, each
+/// with its own offset from `offset_at` (minutes east of UTC at an instant),
+/// and the offsets named: `13:00:00 – 13:15:00 local time (UTC+01:00)`, or
+/// across a change of daylight saving time
+/// `Oct 20 13:00 – Oct 27 13:00 local time (UTC+02:00 → UTC+01:00)`.
+pub fn span_text(from_ms: f64, to_ms: f64, offset_at: impl Fn(f64) -> i64) -> String {
+    let (start, end) = (offset_at(from_ms), offset_at(to_ms));
+    let clock = Clock::for_span(from_ms, to_ms, &offset_at);
+    let zone =
+        if start == end { utc_offset(end) } else { format!("{} → {}", utc_offset(start), utc_offset(end)) };
+    format!("{} – {} local time ({zone})", local_time(from_ms, start, clock), local_time(to_ms, end, clock))
 }
 
 /// `UTC+01:00`, `UTC−05:30`, `UTC` for an offset in minutes east of UTC.
@@ -67,6 +112,13 @@ pub fn utc_offset(offset_minutes: i64) -> String {
     let sign = if offset_minutes > 0 { '+' } else { '−' };
     let m = offset_minutes.abs();
     format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// One instant as a record shows it: local, to the second, with its date and
+/// its offset named: `Dec 1 13:15:20 (UTC+01:00)`.
+pub fn local_instant(ms: f64, offset_minutes: i64) -> String {
+    let clock = Clock { date: true, seconds: true };
+    format!("{} ({})", local_time(ms, offset_minutes, clock), utc_offset(offset_minutes))
 }
 
 /// This browser's offset from UTC at `ms`, minutes east (JS counts west).
@@ -107,6 +159,51 @@ mod tests {
         assert_eq!(utc_offset(60), "UTC+01:00");
         assert_eq!(utc_offset(-330), "UTC−05:30");
         assert_eq!(utc_offset(0), "UTC");
+    }
+
+    /// 2026-12-01T12:15:20Z, unix ms.
+    const NOON: f64 = 1_796_127_320_000.0;
+    const MINUTE: f64 = 60_000.0;
+
+    #[test]
+    fn a_day_long_span_names_both_dates_to_the_second() {
+        let text = span_text(NOON, NOON + 1440.0 * MINUTE, |_| 60);
+        assert_eq!(text, "Dec 1 13:15:20 – Dec 2 13:15:20 local time (UTC+01:00)");
+    }
+
+    #[test]
+    fn a_short_span_has_dates_only_when_it_crosses_a_local_midnight() {
+        // 23:50 – 00:05 in UTC+01:00.
+        let late = NOON + (10.0 * 60.0 + 35.0) * MINUTE - 20_000.0;
+        assert_eq!(
+            span_text(late, late + 15.0 * MINUTE, |_| 60),
+            "Dec 1 23:50:00 – Dec 2 00:05:00 local time (UTC+01:00)"
+        );
+        assert_eq!(
+            span_text(NOON, NOON + 15.0 * MINUTE, |_| 60),
+            "13:15:20 – 13:30:20 local time (UTC+01:00)",
+            "within one day: no date, but seconds"
+        );
+        // The same instants in UTC do not cross midnight there.
+        assert_eq!(Clock::for_span(late, late + 15.0 * MINUTE, |_| 0), Clock { date: false, seconds: true });
+    }
+
+    #[test]
+    fn a_week_across_a_change_of_daylight_saving_reads_each_end_with_its_own_offset() {
+        // Central European time: summer time ends 2026-10-25T01:00:00Z.
+        let change = 1_792_890_000_000.0;
+        let cet = |ms: f64| if ms < change { 120 } else { 60 };
+        let to = change + 2.0 * 86_400_000.0; // Oct 27 01:00Z = 02:00 CET
+        let text = span_text(to - 7.0 * 86_400_000.0, to, cet);
+        // Oct 20 01:00Z is 03:00 CEST: each end its own wall-clock time.
+        assert_eq!(text, "Oct 20 03:00 – Oct 27 02:00 local time (UTC+02:00 → UTC+01:00)");
+    }
+
+    #[test]
+    fn a_records_instant_has_its_date_seconds_and_offset() {
+        assert_eq!(local_instant(NOON, 60), "Dec 1 13:15:20 (UTC+01:00)");
+        assert_eq!(local_instant(NOON + 1000.0, 0), "Dec 1 12:15:21 (UTC)");
+        assert_eq!(local_time(NOON, -300, Clock { date: true, seconds: false }), "Dec 1 07:15");
     }
 
     #[test]
