@@ -18,7 +18,7 @@ use crate::hooks::{Load, Scheme, use_fetch};
 use crate::route::{report_href, token};
 use crate::state::{Feed, FeedEvent, Preset, Range, SharedTimeline, Timeline, Window};
 use crate::stream::http;
-use crate::view::time::{browser_offset, local_clock, utc_offset};
+use crate::view::time::{browser_offset, span_text};
 
 /// Props of [`Dashboard`].
 #[derive(Properties, PartialEq)]
@@ -198,8 +198,6 @@ pub fn dashboard(props: &DashboardProps) -> Html {
     };
 
     let w = *window;
-    let offset = browser_offset(w.to);
-    let with_date = w.to - w.from > 86_400_000.0;
     let span = match *range {
         Range::Last(p) => format!("Showing {}", p.words()),
         Range::Span(_) => "Zoomed in".to_owned(),
@@ -209,12 +207,8 @@ pub fn dashboard(props: &DashboardProps) -> Html {
         Source::Store(step) => format!(" · {} points", step_words(*step)),
         Source::StreamOnly(_) | Source::Failed(_) => String::new(),
     };
-    let caption = format!(
-        "{span}: {} – {} local time ({}){points}",
-        local_clock(w.from, offset, with_date),
-        local_clock(w.to, offset, with_date),
-        utc_offset(offset)
-    );
+    // Each end with its own offset: a week may cross a change of daylight saving.
+    let caption = format!("{span}: {}{points}", span_text(w.from, w.to, browser_offset));
     let notice = match &*source {
         Source::StreamOnly(why) => {
             Some(format!("History is not available: {why}. Showing the live stream's last ten minutes."))
