@@ -168,6 +168,7 @@ async fn a_run_is_a_band_and_clicking_it_opens_the_run() {
         start_ms: T0 + 40_000,
         end_ms: Some(T0 + 70_000),
         status: RunOutcome::Exited,
+        exit_code: Some(0),
     });
     let opened = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
     let on_open_run = {

@@ -285,6 +285,10 @@ pub struct RunBand {
     pub end_ms: Option<i64>,
     /// How it ended.
     pub status: RunOutcome,
+    /// Its command's exit code, when known (`perfmon run` reports it): a chart
+    /// marks a run that exited non-zero as failed. Absent from older servers.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
 }
 
 /// Recorded series between two instants, columnar (uPlot's shape): one

@@ -185,6 +185,7 @@ impl Timeline {
                 start_ms: start_ms as i64,
                 end_ms: None,
                 status: RunOutcome::Running,
+                exit_code: None,
             });
         }
     }

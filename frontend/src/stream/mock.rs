@@ -209,6 +209,7 @@ fn bands(from: f64, to: f64, project: &str) -> Vec<RunBand> {
                 start_ms: start as i64,
                 end_ms: Some(end as i64),
                 status: r.status,
+                exit_code: r.exit_code, // issue 28: bands mark failed runs
             })
         })
         .collect()

@@ -562,7 +562,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     }
     if let Some(project) = &q.project {
         let mut statement = conn.prepare_cached(
-            "SELECT run_id, label, started_at, ended_at, status FROM runs
+            "SELECT run_id, label, started_at, ended_at, status, exit_code FROM runs
              WHERE project = ?1 AND started_at < ?3 AND COALESCE(ended_at, ?4) >= ?2
              ORDER BY started_at LIMIT 1000",
         )?;
@@ -574,6 +574,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
                     start_ms: r.get(2)?,
                     end_ms: r.get(3)?,
                     status: outcome(&r.get::<_, String>(4)?),
+                    exit_code: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -151,6 +151,7 @@ fn ticks_and_runs_are_kept_and_read_back() {
     assert_eq!(h.gpu_names["0"], "NVIDIA Test");
     assert_eq!(h.runs.len(), 1);
     assert_eq!((h.runs[0].start_ms, h.runs[0].end_ms), (T0 + 60_000, Some(T0 + 240_000)));
+    assert_eq!((h.runs[0].status, h.runs[0].exit_code), (RunOutcome::Exited, Some(3)), "how it ended");
 
     // Ten-second points carry the extremes beside the mean.
     let h = store.history(&HistoryQuery { step_s: Some(10), ..query(T0, T0 + 300_000) }).expect("history");
@@ -165,6 +166,39 @@ fn ticks_and_runs_are_kept_and_read_back() {
     assert!(report.previous.is_none());
     assert!(report.history.series["run.cpu_percent"].iter().any(Option::is_some));
     assert_eq!(store.report("p", "nope"), Err(QueryError::NotFound("p".into(), "nope".into())));
+    store.close(FLUSH);
+}
+
+#[test]
+fn back_to_back_runs_are_bands_of_their_own_each_with_how_it_ended() {
+    let dir = Dir::new("bands");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 600_000).clock()).expect("open");
+    // One ends as the next starts: exit 0, then exit 2, then killed.
+    let ends = [
+        ("1-a", 0, 60_000, RunOutcome::Exited, Some(0), None),
+        ("2-b", 60_000, 90_000, RunOutcome::Exited, Some(2), None),
+        ("3-c", 90_000, 95_000, RunOutcome::Killed, None, Some(9)),
+    ];
+    for (id, start, end, outcome, code, signal) in ends {
+        let mut run = run_at(id, "p", T0 + start);
+        store.record(Record::Run(run.clone()));
+        run.end(at(T0 + end), outcome);
+        (run.exit_code, run.signal) = (code, signal);
+        store.record(Record::Run(run));
+    }
+    assert!(store.flush(FLUSH), "committed");
+    let h = store.history(&query(T0, T0 + 300_000)).expect("history");
+    let bands: Vec<_> = h.runs.iter().map(|b| (b.run_id.as_str(), b.end_ms, b.status, b.exit_code)).collect();
+    assert_eq!(
+        bands,
+        [
+            ("1-a", Some(T0 + 60_000), RunOutcome::Exited, Some(0)),
+            ("2-b", Some(T0 + 90_000), RunOutcome::Exited, Some(2)),
+            ("3-c", Some(T0 + 95_000), RunOutcome::Killed, None),
+        ]
+    );
+    let json = serde_json::to_value(&h.runs[1]).expect("json");
+    assert_eq!(json["exit_code"], 2, "on the wire as `exit_code`");
     store.close(FLUSH);
 }
 
