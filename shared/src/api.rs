@@ -345,4 +345,98 @@ pub struct StoreHealth {
     pub reason: Option<String>,
     /// Samples dropped because the store fell behind or could not write.
     pub dropped_samples: u64,
+    /// How far back history goes, seconds: what the longest-kept tier keeps
+    /// (`--keep-hours`, a year by default), so the page offers no range the
+    /// store cannot answer. Absent with `--no-store` (`off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeps_s: Option<u64>,
+}
+
+/// `GET /api/projects`: the projects a user can switch between, most recently
+/// active first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projects {
+    /// The projects: those with recorded runs and those the server holds now
+    /// (a live run, or a page watching it), live ones first, then by their
+    /// newest run's start, newest first; projects without a run last, by name.
+    pub projects: Vec<ProjectSummary>,
+    /// Whether recorded projects are listed: `false` with `--no-store` (or while
+    /// the store cannot be read), when the list holds only the projects the
+    /// server holds now, and `reason` says why.
+    pub stored: bool,
+    /// Why recorded projects are not listed, in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One project in [`Projects`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    /// Its name, as `?project=` takes it.
+    pub name: String,
+    /// Its recorded runs; `null` when nothing is recorded (`stored` is false).
+    #[serde(default)]
+    pub run_count: Option<u64>,
+    /// When its newest run started (to the second); `null` when it has none.
+    #[serde(default)]
+    pub last_run_started_at: Option<crate::Timestamp>,
+    /// Whether a run of it is running or paused now.
+    pub live: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        serde_json::from_str(&serde_json::to_string(value).expect("encode")).expect("decode")
+    }
+
+    #[test]
+    fn projects_round_trip_and_keep_their_documented_shape() {
+        let projects = Projects {
+            projects: vec![
+                ProjectSummary {
+                    name: "demo".into(),
+                    run_count: Some(3),
+                    last_run_started_at: Some(crate::Timestamp("2026-11-25T08:00:00Z".into())),
+                    live: true,
+                },
+                ProjectSummary {
+                    name: "idle".into(),
+                    run_count: None,
+                    last_run_started_at: None,
+                    live: false,
+                },
+            ],
+            stored: true,
+            reason: None,
+        };
+        assert_eq!(round_trip(&projects), projects);
+        assert_eq!(
+            serde_json::to_value(&projects).expect("json"),
+            serde_json::json!({"projects":[
+                {"name":"demo","run_count":3,"last_run_started_at":"2026-11-25T08:00:00Z","live":true},
+                {"name":"idle","run_count":null,"last_run_started_at":null,"live":false}],
+                "stored":true})
+        );
+        let off = Projects { projects: vec![], stored: false, reason: Some("no store".into()) };
+        assert_eq!(round_trip(&off), off);
+    }
+
+    #[test]
+    fn store_health_says_how_far_back_history_goes_and_older_servers_still_decode() {
+        let health =
+            StoreHealth { state: "ok".into(), reason: None, dropped_samples: 0, keeps_s: Some(31_536_000) };
+        assert_eq!(round_trip(&health), health);
+        assert_eq!(
+            serde_json::to_value(&health).expect("json"),
+            serde_json::json!({"state":"ok","dropped_samples":0,"keeps_s":31_536_000})
+        );
+        let off: StoreHealth =
+            serde_json::from_str(r#"{"state":"off","dropped_samples":0}"#).expect("decode");
+        assert_eq!(off.keeps_s, None, "a server without a store (or an older one) says nothing");
+        let text = serde_json::to_string(&off).expect("encode");
+        assert!(!text.contains("keeps_s"), "{text}");
+    }
 }

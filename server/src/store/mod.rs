@@ -50,6 +50,13 @@ pub struct Retention {
     pub hour: Duration,
 }
 
+impl Retention {
+    /// How far back history goes: the longest any tier is kept.
+    pub fn longest(&self) -> Duration {
+        self.raw.max(self.minute).max(self.hour)
+    }
+}
+
 impl Default for Retention {
     fn default() -> Self {
         Retention {
@@ -211,6 +218,7 @@ impl Store {
             state: state.to_owned(),
             reason,
             dropped_samples: self.shared.dropped.load(Ordering::Relaxed),
+            keeps_s: Some(self.shared.retention.longest().as_secs()),
         }
     }
 

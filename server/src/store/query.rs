@@ -1,5 +1,5 @@
-//! Reading the store: the runs of a project, one run's report, and the
-//! machine's history between two instants.
+//! Reading the store: the projects it has runs for, the runs of a project, one
+//! run's report, and the machine's history between two instants.
 //!
 //! History is answered from the coarsest tier whose rows fit a whole number of
 //! times in the step (a 24 h range at one point a minute reads 1,440 minute rows,
@@ -27,6 +27,9 @@ pub const HISTORY_POINTS: u64 = 2_000;
 pub const REPORT_POINTS: u64 = 1_000;
 /// The most runs one page lists.
 pub const MAX_RUNS_PAGE: u32 = 500;
+/// The most projects [`Store::projects`] lists: far more than anyone switches
+/// between, and a bound on the answer.
+pub const MAX_PROJECTS: u32 = 1000;
 
 /// Steps a chosen resolution is rounded up to, seconds: each one a whole
 /// number of the tier it reads.
@@ -405,6 +408,39 @@ impl Store {
             .optional()?;
         Ok(found.is_some())
     }
+
+    /// Every project with a recorded run (the [`MAX_PROJECTS`] whose newest
+    /// run started last), newest first. Blocking.
+    pub fn projects(&self) -> Result<Vec<StoredProject>, QueryError> {
+        let conn = self.reader()?;
+        // One pass over `runs_by_project`: the newest start per project is the
+        // first entry of its range in the index.
+        let mut statement = conn.prepare_cached(
+            "SELECT project, count(*), max(started_at) AS newest FROM runs GROUP BY project
+             ORDER BY newest DESC, project LIMIT ?1",
+        )?;
+        let projects = statement
+            .query_map(params![MAX_PROJECTS], |r| {
+                Ok(StoredProject {
+                    name: r.get(0)?,
+                    runs: r.get::<_, i64>(1)?.max(0) as u64,
+                    newest_start_ms: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(projects)
+    }
+}
+
+/// A project as the store knows it, for the list of projects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProject {
+    /// Its name.
+    pub name: String,
+    /// Its recorded runs.
+    pub runs: u64,
+    /// When its newest run started, unix ms.
+    pub newest_start_ms: i64,
 }
 
 /// A stored run's exit: its exit code and signal, both `None` while none is

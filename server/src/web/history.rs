@@ -29,10 +29,10 @@ use crate::store::query::Before;
 use crate::store::{HistoryQuery, QueryError, Store, query};
 
 /// The parameters of one request, each allowed name at most once.
-struct Params(HashMap<&'static str, String>);
+pub(super) struct Params(HashMap<&'static str, String>);
 
 impl Params {
-    fn parse(pairs: Vec<(String, String)>, allowed: &[&'static str]) -> Result<Params, ApiError> {
+    pub(super) fn parse(pairs: Vec<(String, String)>, allowed: &[&'static str]) -> Result<Params, ApiError> {
         let mut map = HashMap::new();
         for (name, value) in pairs {
             // Checked by the auth middleware before the handler runs.
@@ -40,10 +40,11 @@ impl Params {
                 continue;
             }
             let Some(known) = allowed.iter().find(|a| **a == name) else {
+                let takes = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "unknown_parameter",
-                    format!("unknown parameter {name:?}; this endpoint takes {}", allowed.join(", ")),
+                    format!("unknown parameter {name:?}; this endpoint takes {takes}"),
                 )
                 .on(name));
             };
@@ -152,7 +153,7 @@ fn store(state: &AppState) -> Result<Store, ApiError> {
 }
 
 /// Runs a store query off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     store: Store,
     query: impl FnOnce(&Store) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -4,7 +4,8 @@
 //! - [`ws`]: the `/ws/projects/{project}` socket, its reader and writer halves;
 //!   [`perfwatch`]: PerfWatch's `/api/ws/metrics` stream over the same halves.
 //! - [`api`]: the HTTP API; [`prometheus`]: `GET /metrics`; [`history`]: runs,
-//!   run reports and history from the store.
+//!   run reports and history from the store; [`projects`]: the projects to
+//!   switch between, from the store and the hub.
 //! - [`guard`]: the Host allowlist and the browser-origin rules, on every route;
 //!   [`auth`]: tokens, and the credential writes need; [`extract`]: the validated
 //!   project name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
@@ -18,6 +19,7 @@ mod extract;
 mod guard;
 mod history;
 mod perfwatch;
+mod projects;
 mod prometheus;
 mod ws;
 
@@ -109,6 +111,7 @@ impl AppState {
 /// check, and the built frontend — every route behind the Host and Origin guard.
 pub fn app(state: Arc<AppState>) -> Router {
     let protected = Router::new()
+        .route("/api/projects", get(projects::list))
         .route("/api/projects/{project}/run", get(api::get_run).post(api::register_run).delete(api::end_run))
         .route("/api/projects/{project}/run/pause", post(api::pause_run))
         .route("/api/projects/{project}/run/resume", post(api::resume_run))
@@ -146,7 +149,12 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<shared::api::Health>
         connections: state.connections() as u64,
         store: Some(match &state.store {
             Some(store) => store.health(),
-            None => shared::api::StoreHealth { state: "off".into(), reason: None, dropped_samples: 0 },
+            None => shared::api::StoreHealth {
+                state: "off".into(),
+                reason: None,
+                dropped_samples: 0,
+                keeps_s: None,
+            },
         }),
     })
 }
