@@ -1,19 +1,22 @@
 //! The dashboard's parts rendered in a real (headless) browser with the real
 //! uPlot: a chart decimates a day of samples to its width and keeps its spike,
-//! its hover readout reads the data under the cursor, an empty chart and a gap
-//! in the data say so; the runs table sorts, links and pages.
+//! its hover readout reads the data under the cursor (dated when the window
+//! crosses midnight), runs are bands that never merge and failed ones are
+//! marked, an empty chart and a gap in the data say so, memory is scaled to
+//! what is used and says what is installed; the runs table sorts, links and
+//! pages.
 #![cfg(target_arch = "wasm32")]
 
 use std::rc::Rc;
 use std::time::Duration;
 
-use frontend::components::charts::{Line, TimeChart};
+use frontend::components::charts::{ChartSet, Line, TimeChart};
 use frontend::components::runs::RunsTable;
 use frontend::hooks::Scheme;
 use frontend::state::{SharedTimeline, Timeline, Window};
 use frontend::view::format::Unit;
 use shared::Timestamp;
-use shared::api::{HistorySeries, RunOutcome, RunRecord};
+use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
@@ -186,6 +189,102 @@ async fn a_run_is_a_band_and_clicking_it_opens_the_run() {
     assert!(opened.borrow().is_empty(), "a click beside the band opens nothing");
     point_at(&root, 0.55, true).await;
     assert_eq!(*opened.borrow(), ["42-2026-12-01T10:00:00Z"], "a click on the band opens its run");
+}
+
+fn band(id: &str, label: &str, from_s: i64, to_s: i64, status: RunOutcome, code: Option<i32>) -> RunBand {
+    RunBand {
+        run_id: id.into(),
+        label: Some(label.into()),
+        start_ms: T0 + from_s * 1000,
+        end_ms: Some(T0 + to_s * 1000),
+        status,
+        exit_code: code,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn back_to_back_runs_are_two_bands_each_named_and_a_failed_one_is_marked() {
+    // 15 minutes; a 60 s build ends as a 45 s test run starts, which exits 1.
+    let mut timeline = timeline(T0, 901, |i| Some((i % 50) as f64));
+    timeline.runs = vec![
+        band("7-a", "build-and-package", 300, 360, RunOutcome::Exited, Some(0)),
+        band("8-b", "integration-tests", 360, 405, RunOutcome::Exited, Some(1)),
+    ];
+    let root = render_chart(timeline, Window { from: T0 as f64, to: (T0 + 900_000) as f64 });
+    settle().await;
+    let figure = find(&root, "[data-testid='cpu']");
+    assert_eq!(attr(&figure, "data-bands"), 2);
+    assert_eq!(attr(&figure, "data-drawn-bands"), 2, "two bands drawn, not one");
+    assert_eq!(attr(&figure, "data-labelled-bands"), 2, "each named, the narrow ones too");
+    assert_eq!(attr(&figure, "data-failed-bands"), 1);
+    point_at(&root, 382.0 / 900.0, false).await;
+    let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+    assert!(readout.contains("run ✕ integration-tests"), "the failed run, marked: {readout}");
+    point_at(&root, 330.0 / 900.0, false).await;
+    let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+    assert!(readout.contains("run build-and-package"), "{readout}");
+    assert!(!readout.contains('✕'), "a run that exited 0 is not marked: {readout}");
+}
+
+#[wasm_bindgen_test]
+async fn the_readout_is_dated_when_the_window_crosses_midnight() {
+    // This browser's midnight, whatever its zone.
+    let midnight = js_sys::Date::new_with_year_month_day(2026, 11, 2).get_time();
+    let start = (midnight - 600_000.0) as i64;
+    let root = render_chart(
+        timeline(start, 901, |i| Some(i as f64)),
+        Window { from: start as f64, to: start as f64 + 900_000.0 },
+    );
+    settle().await;
+    point_at(&root, 0.2, false).await;
+    let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+    assert!(readout.starts_with("Dec 1 23:"), "before midnight, with the date and seconds: {readout}");
+    assert_eq!(readout.split(" · ").next().map(|t| t.matches(':').count()), Some(2), "{readout}");
+
+    let root = render_chart(
+        timeline(start, 301, |i| Some(i as f64)),
+        Window { from: start as f64, to: start as f64 + 300_000.0 },
+    );
+    settle().await;
+    point_at(&root, 0.5, false).await;
+    let readout = find(&root, "[data-testid='readout']").text_content().unwrap_or_default();
+    assert!(readout.starts_with("23:5"), "within one day: no date: {readout}");
+}
+
+#[derive(Properties, PartialEq)]
+struct SetHost {
+    timeline: SharedTimeline,
+    window: Window,
+}
+
+#[function_component(ChartSetHost)]
+fn chart_set_host(props: &SetHost) -> Html {
+    html! { <ChartSet timeline={props.timeline.clone()} version={1} window={props.window} scheme={Scheme::Dark} /> }
+}
+
+#[wasm_bindgen_test]
+async fn memory_is_scaled_to_what_is_used_and_says_what_is_installed() {
+    // 0.4–0.9 GB used of 24 GB.
+    let mut h = HistorySeries { step_s: 1, tier: "raw".into(), ..HistorySeries::default() };
+    h.timestamps = (0..300).map(|i| T0 + i * 1000).collect();
+    h.series.insert("memory.used_gb".into(), (0..300).map(|i| Some(0.4 + (i % 6) as f64 / 10.0)).collect());
+    h.series.insert("memory.total_gb".into(), vec![Some(24.0); 300]);
+    load_uplot();
+    let root = mount_point();
+    yew::Renderer::<ChartSetHost>::with_root_and_props(
+        root.clone(),
+        SetHost {
+            timeline: SharedTimeline::new(Timeline::from_history(h)),
+            window: Window { from: T0 as f64, to: (T0 + 300_000) as f64 },
+        },
+    )
+    .render();
+    settle().await;
+    let memory = find(&root, "[data-testid='memory']");
+    let title = find(&memory, ".chart__title").text_content().unwrap_or_default();
+    assert_eq!(title, "Memory and swap (of 24.0 GB installed)");
+    let top: f64 = memory.get_attribute("data-y-top").and_then(|v| v.parse().ok()).expect("a top");
+    assert_eq!(top, 1.0, "the scale ends just above 0.9 GB, not at 24 GB");
 }
 
 #[wasm_bindgen_test]

@@ -3,6 +3,10 @@
 //! per-core heat strip, memory and swap, network, disk, and each GPU's
 //! utilisation, memory, temperature and power. The dashboard and the run
 //! report both draw theirs with it.
+//!
+//! Memory charts are scaled to what is used, like every other chart (half a
+//! gigabyte moving on a 24 GB machine is a line, not a floor), and their titles
+//! say what is installed.
 
 use shared::series::{self, device, run};
 use yew::prelude::*;
@@ -39,13 +43,32 @@ fn peak(timeline: &Timeline, name: &str) -> Option<f64> {
     timeline.column(name)?.mean.iter().flatten().copied().reduce(f64::max)
 }
 
+/// A memory chart's title with what is installed, GB (one total per device):
+/// `Memory and swap (of 23.4 GB installed)`, `GPU memory (of 80.0 GB installed
+/// on each)`, `GPU memory (of 80.0 GB and 24.0 GB installed)`.
+pub fn installed_title(title: &str, totals: &[f64]) -> String {
+    let totals: Vec<f64> = totals.iter().copied().filter(|t| t.is_finite() && *t > 0.0).collect();
+    let gb = |t: &f64| format!("{t:.1} GB");
+    match totals.as_slice() {
+        [] => title.to_owned(),
+        [one] => format!("{title} (of {} installed)", gb(one)),
+        [first, rest @ ..] if rest.iter().all(|t| gb(t) == gb(first)) => {
+            format!("{title} (of {} installed on each)", gb(first))
+        }
+        [most @ .., last] => {
+            let most: Vec<String> = most.iter().map(gb).collect();
+            format!("{title} (of {} and {} installed)", most.join(", "), gb(last))
+        }
+    }
+}
+
 /// The charts.
 #[function_component(ChartSet)]
 pub fn chart_set(props: &ChartSetProps) -> Html {
     let timeline = props.timeline.0.borrow();
-    let chart = |id: &str, title: &str, unit: Unit, lines: Vec<Line>, top: Option<f64>| {
+    let chart = |id: &str, title: &str, unit: Unit, lines: Vec<Line>| {
         html! {
-            <TimeChart id={id.to_owned()} title={title.to_owned()} {unit} {lines} {top}
+            <TimeChart id={id.to_owned()} title={title.to_owned()} {unit} {lines}
                 timeline={props.timeline.clone()} version={props.version} window={props.window}
                 scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()} />
         }
@@ -54,13 +77,13 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
     let has_tree = [run::CPU_PERCENT, run::RSS_MB].iter().any(|f| timeline.has_values(&tree(f)));
     let run_charts = has_tree.then(|| {
         let gpu = timeline.has_values(&tree(run::GPU_MEMORY_GB)).then(|| {
-            chart("run-gpu", "Run GPU memory", Unit::Gigabytes, vec![Line::new(tree(run::GPU_MEMORY_GB), "GPU memory")], None)
+            chart("run-gpu", "Run GPU memory", Unit::Gigabytes, vec![Line::new(tree(run::GPU_MEMORY_GB), "GPU memory")])
         });
         html! {
             <section class="charts__group" aria-label="The run's process tree">
                 <h2 class="section__title">{ "The run's process tree" }</h2>
-                { chart("run-cpu", "Run CPU", Unit::Percent, vec![Line::new(tree(run::CPU_PERCENT), "CPU")], None) }
-                { chart("run-rss", "Run memory (RSS)", Unit::Megabytes, vec![Line::new(tree(run::RSS_MB), "RSS")], None) }
+                { chart("run-cpu", "Run CPU", Unit::Percent, vec![Line::new(tree(run::CPU_PERCENT), "CPU")]) }
+                { chart("run-rss", "Run memory (RSS)", Unit::Megabytes, vec![Line::new(tree(run::RSS_MB), "RSS")]) }
                 { for gpu }
             </section>
         }
@@ -73,16 +96,17 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
         let why = props.gpu_reason.clone().map(|r| format!(": {r}")).unwrap_or_default();
         html! { <p class="muted charts__note" data-testid="gpu-none">{ format!("No GPU data in this range{why}.") }</p> }
     } else {
-        let memory_top = devices
+        let totals: Vec<f64> = devices
             .iter()
             .filter_map(|d| peak(&timeline, &series::gpu_device(*d, device::VRAM_TOTAL_GB)))
-            .reduce(f64::max);
+            .collect();
+        let memory_title = installed_title("GPU memory", &totals);
         html! {
             <>
-                { chart("gpu-util", "GPU utilisation", Unit::Percent, per_device(device::PERCENT), None) }
-                { chart("gpu-memory", "GPU memory", Unit::Gigabytes, per_device(device::VRAM_USED_GB), memory_top) }
-                { chart("gpu-temperature", "GPU temperature", Unit::Celsius, per_device(device::TEMPERATURE_C), None) }
-                { chart("gpu-power", "GPU power", Unit::Watts, per_device(device::POWER_W), None) }
+                { chart("gpu-util", "GPU utilisation", Unit::Percent, per_device(device::PERCENT)) }
+                { chart("gpu-memory", &memory_title, Unit::Gigabytes, per_device(device::VRAM_USED_GB)) }
+                { chart("gpu-temperature", "GPU temperature", Unit::Celsius, per_device(device::TEMPERATURE_C)) }
+                { chart("gpu-power", "GPU power", Unit::Watts, per_device(device::POWER_W)) }
             </>
         }
     };
@@ -91,7 +115,8 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
             <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window} scheme={props.scheme} />
         }
     });
-    let memory_top = peak(&timeline, series::MEMORY_TOTAL_GB);
+    let memory_title =
+        installed_title("Memory and swap", peak(&timeline, series::MEMORY_TOTAL_GB).as_slice());
     html! {
         <div class="charts" data-testid="charts">
             { for run_charts }
@@ -102,14 +127,31 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
                     scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}>
                     { for cores }
                 </TimeChart>
-                { chart("memory", "Memory and swap", Unit::Gigabytes,
-                    vec![Line::new(series::MEMORY_USED_GB, "Memory"), Line::new(series::SWAP_USED_GB, "Swap")], memory_top) }
+                { chart("memory", &memory_title, Unit::Gigabytes,
+                    vec![Line::new(series::MEMORY_USED_GB, "Memory"), Line::new(series::SWAP_USED_GB, "Swap")]) }
                 { chart("network", "Network", Unit::BytesPerSecond,
-                    vec![Line::new(series::NETWORK_RX, "Received"), Line::new(series::NETWORK_TX, "Sent")], None) }
+                    vec![Line::new(series::NETWORK_RX, "Received"), Line::new(series::NETWORK_TX, "Sent")]) }
                 { chart("disk", "Disk", Unit::BytesPerSecond,
-                    vec![Line::new(series::DISK_READ, "Read"), Line::new(series::DISK_WRITE, "Written")], None) }
+                    vec![Line::new(series::DISK_READ, "Read"), Line::new(series::DISK_WRITE, "Written")]) }
                 { gpu }
             </section>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::installed_title;
+
+    #[test]
+    fn memory_titles_say_what_is_installed() {
+        assert_eq!(installed_title("Memory and swap", &[23.43]), "Memory and swap (of 23.4 GB installed)");
+        assert_eq!(installed_title("Memory and swap", &[]), "Memory and swap", "no total: no claim");
+        assert_eq!(installed_title("GPU memory", &[80.0, 80.0]), "GPU memory (of 80.0 GB installed on each)");
+        assert_eq!(
+            installed_title("GPU memory", &[80.0, 24.0, 24.0]),
+            "GPU memory (of 80.0 GB, 24.0 GB and 24.0 GB installed)"
+        );
+        assert_eq!(installed_title("GPU memory", &[0.0, f64::NAN]), "GPU memory");
     }
 }

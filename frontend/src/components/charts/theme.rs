@@ -13,6 +13,8 @@ pub struct Palette {
     pub band: String,
     /// Run band labels.
     pub band_text: String,
+    /// What failed: a failed run's strip and label.
+    pub critical: String,
     /// The series' colours, in order.
     pub series: Vec<String>,
     /// The per-core heat strip: cold and hot ends.
@@ -43,6 +45,7 @@ impl Palette {
             grid: var("--border", "#2a2f3d"),
             band: var("--band", "rgba(110, 168, 254, 0.12)"),
             band_text: var("--text", "#e6e8ee"),
+            critical: var("--critical", "#f0616d"),
             series: (0..SERIES_COLOURS).map(|i| var(&format!("--series-{}", i + 1), FALLBACK[i])).collect(),
             heat: (var("--heat-cold", "#1f2330"), var("--heat-hot", "#f0616d")),
         }

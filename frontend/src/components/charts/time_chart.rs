@@ -1,7 +1,9 @@
 //! A full-width time chart: lines of a [`crate::state::Timeline`] over a
 //! [`Window`], drawn by uPlot from at most two points per pixel column
 //! ([`decimate`]), with each line's min–max range shaded where the store
-//! downsampled, runs as labelled bands (a click opens the run), a crosshair
+//! downsampled, runs as labelled bands (a click opens the run; each band has
+//! edges and neighbours alternate shades, so back-to-back runs never read as
+//! one; failed runs are marked in the critical colour), a crosshair
 //! synced across every chart of the page, drag-to-zoom, and a readout of the
 //! time and every line's value under the cursor — read from the full-resolution
 //! data, not the decimated drawing.
@@ -15,7 +17,7 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::Array;
-use shared::api::RunBand;
+use shared::api::{RunBand, RunOutcome};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -26,7 +28,7 @@ use crate::state::timeline::Column;
 use crate::state::{SharedTimeline, Window};
 use crate::view::decimate::{self, LineData};
 use crate::view::format::Unit;
-use crate::view::time::{browser_offset, local_clock};
+use crate::view::time::{Clock, browser_offset, local_time};
 
 /// One line of a chart: the series it draws and what the readout calls it.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,9 +65,6 @@ pub struct TimeChartProps {
     pub window: Window,
     /// The scheme the colours follow.
     pub scheme: Scheme,
-    /// A fixed top for the scale (the installed memory); else from the data.
-    #[prop_or_default]
-    pub top: Option<f64>,
     /// Called with the span dragged across.
     #[prop_or_default]
     pub on_zoom: Callback<Window>,
@@ -118,6 +117,90 @@ fn cursor_time(plot: &UPlot) -> Option<f64> {
 /// The band under `t` (unix ms), the newest first.
 fn band_at(bands: &[RunBand], t: f64, window: Window) -> Option<&RunBand> {
     bands.iter().rev().find(|b| b.start_ms as f64 <= t && t <= b.end_ms.map_or(window.to, |e| e as f64))
+}
+
+/// Whether a band's run failed: a non-zero exit, a signal, or PerfMon's own
+/// stop — the rule [`crate::view::runs::failed`] applies to a run's record.
+pub fn failed(band: &RunBand) -> bool {
+    match band.status {
+        RunOutcome::Exited => band.exit_code.is_some_and(|c| c != 0),
+        RunOutcome::Killed | RunOutcome::Interrupted => true,
+        RunOutcome::Running | RunOutcome::Ended => false,
+    }
+}
+
+/// What a band is called on the chart and in the readout: its label, else its
+/// run's pid (the run report's title does the same), with `✕ ` before it when
+/// it failed.
+fn band_name(band: &RunBand) -> String {
+    let name = band.label.clone().filter(|l| !l.trim().is_empty()).unwrap_or_else(|| {
+        match band.run_id.split_once('-') {
+            Some((pid, _)) => format!("pid {pid}"),
+            None => band.run_id.clone(),
+        }
+    });
+    if failed(band) { format!("✕ {name}") } else { name }
+}
+
+/// Rows of band labels: two, so that the labels of back-to-back runs can
+/// each run past their narrow band, one above the other.
+const LABEL_ROWS: usize = 2;
+
+/// Where one band goes on the plot, canvas px.
+#[derive(Debug, Clone, PartialEq)]
+struct Slot {
+    /// Its index among the bands laid out.
+    band: usize,
+    /// Its left edge.
+    x0: f64,
+    /// Its right edge.
+    x1: f64,
+    /// The row of its label, from the top.
+    row: usize,
+    /// How far right its label may run: past a narrow band's end into free
+    /// space, never over another label.
+    label_end: f64,
+    /// Drawn in the denser of two shades: every other band, in order of start,
+    /// so that neighbours never read as one.
+    alternate: bool,
+}
+
+/// Lays out bands on a plot from `left` to `right`: `spans` are their starts
+/// and ends in canvas px (NaN when unknown), `labels` the widths their labels
+/// want. Bands wholly outside are left out; one narrower than `min_width` (a
+/// run of seconds on a 30-day chart) is widened to it, so every run in range
+/// is seen. Each label takes the first row free at its band's start and may
+/// run on to the start of the band after next: so there is always a free row,
+/// and every band gets a label, cut short only when bands crowd.
+fn layout(spans: &[(f64, f64)], labels: &[f64], left: f64, right: f64, min_width: f64) -> Vec<Slot> {
+    let mut order: Vec<usize> = (0..spans.len())
+        .filter(|i| {
+            let (start, end) = spans[*i];
+            start.is_finite() && end.is_finite() && end >= left && start <= right && end >= start
+        })
+        .collect();
+    order.sort_by(|a, b| spans[*a].0.total_cmp(&spans[*b].0));
+    let mut slots: Vec<Slot> = order
+        .iter()
+        .enumerate()
+        .map(|(n, &band)| {
+            let (start, end) = spans[band];
+            let x0 = start.max(left).min(right - min_width);
+            let x1 = end.min(right).max(x0 + min_width);
+            Slot { band, x0, x1, row: 0, label_end: x0, alternate: n % 2 == 1 }
+        })
+        .collect();
+    let mut row_ends = [f64::NEG_INFINITY; LABEL_ROWS];
+    for i in 0..slots.len() {
+        let x0 = slots[i].x0;
+        let Some(row) = (0..LABEL_ROWS).find(|r| row_ends[*r] <= x0) else { continue };
+        let limit = slots.get(i + LABEL_ROWS).map_or(right, |s| s.x0);
+        let wanted = labels.get(slots[i].band).copied().unwrap_or(0.0);
+        slots[i].row = row;
+        slots[i].label_end = limit;
+        row_ends[row] = x0 + wanted.min(limit - x0);
+    }
+    slots
 }
 
 /// A colour with the given alpha (`#rrggbb` → `#rrggbbaa`); other forms as they are.
@@ -289,12 +372,12 @@ fn create(el: &web_sys::HtmlElement, lines: &[Line], height: u32, live: &Rc<Live
     Some(Chart { plot, _callbacks: callbacks, _click: click })
 }
 
-/// Shades each run under the lines, with its label at the top.
+/// Shades each run under the lines, with edges at its start and end, every
+/// other band denser, a strip of the critical colour along a failed run's top,
+/// and its name at the top, running past a narrow band into the free space up
+/// to the next. Says on the chart's figure how many bands it drew and labelled.
 fn draw_bands(plot: &UPlot, live: &Live) {
     let bands = live.bands.borrow();
-    if bands.is_empty() {
-        return;
-    }
     let bbox = plot.bbox();
     let (left, top) = (uplot::number(&bbox, "left"), uplot::number(&bbox, "top"));
     let (width, height) = (uplot::number(&bbox, "width"), uplot::number(&bbox, "height"));
@@ -302,26 +385,57 @@ fn draw_bands(plot: &UPlot, live: &Live) {
     let ctx = plot.ctx();
     let palette = live.palette.borrow();
     let window = live.window.get();
+    let spans: Vec<(f64, f64)> = bands
+        .iter()
+        .map(|b| {
+            let end = b.end_ms.map_or(window.to, |e| e as f64);
+            (plot.val_to_pos(b.start_ms as f64 / 1000.0, "x", true), plot.val_to_pos(end / 1000.0, "x", true))
+        })
+        .collect();
     ctx.save();
     // uPlot leaves its axis labels' alignment on the context.
     ctx.set_text_align("left");
     ctx.set_text_baseline("alphabetic");
     ctx.set_font(&format!("{}px system-ui, sans-serif", (11.0 * ratio).round()));
-    for band in bands.iter() {
-        let x0 = plot.val_to_pos(band.start_ms as f64 / 1000.0, "x", true).max(left);
-        let end = band.end_ms.map_or(window.to, |e| e as f64);
-        let x1 = plot.val_to_pos(end / 1000.0, "x", true).min(left + width);
-        if x0.is_nan() || x1.is_nan() || x1 <= x0 {
-            continue;
-        }
+    let names: Vec<String> = bands.iter().map(band_name).collect();
+    // A label's room: 4 px before it, 6 px after.
+    let (pad, room) = (4.0 * ratio, 10.0 * ratio);
+    let wanted: Vec<f64> =
+        names.iter().map(|n| ctx.measure_text(n).map_or(0.0, |m| m.width()) + room).collect();
+    let slots = layout(&spans, &wanted, left, left + width, 2.0 * ratio);
+    let edge = translucent(&palette.band_text, "73");
+    let mut labelled = 0;
+    for slot in &slots {
+        let band = &bands[slot.band];
+        let failing = failed(band);
         ctx.set_fill_style_str(&palette.band);
-        ctx.fill_rect(x0, top, x1 - x0, height);
-        if let Some(label) = band.label.as_deref().and_then(|l| fitted(&ctx, l, x1 - x0 - 6.0 * ratio)) {
-            ctx.set_fill_style_str(&palette.band_text);
-            let _ = ctx.fill_text(&label, x0 + 4.0 * ratio, top + 13.0 * ratio);
+        ctx.fill_rect(slot.x0, top, slot.x1 - slot.x0, height);
+        if slot.alternate {
+            ctx.fill_rect(slot.x0, top, slot.x1 - slot.x0, height);
+        }
+        // A line at each end, where the band has one: back to back, the line
+        // between two runs is the boundary.
+        ctx.set_fill_style_str(&edge);
+        ctx.fill_rect(slot.x0, top, ratio, height);
+        if band.end_ms.is_some() {
+            ctx.fill_rect(slot.x1 - ratio, top, ratio, height);
+        }
+        if failing {
+            ctx.set_fill_style_str(&palette.critical);
+            ctx.fill_rect(slot.x0, top, slot.x1 - slot.x0, 3.0 * ratio);
+        }
+        if let Some(label) = fitted(&ctx, &names[slot.band], slot.label_end - slot.x0 - room) {
+            ctx.set_fill_style_str(if failing { &palette.critical } else { &palette.band_text });
+            let baseline = top + (16.0 + 14.0 * slot.row as f64) * ratio;
+            let _ = ctx.fill_text(&label, slot.x0 + pad, baseline);
+            labelled += 1;
         }
     }
     ctx.restore();
+    if let Ok(Some(figure)) = plot.over().closest("figure") {
+        let _ = figure.set_attribute("data-drawn-bands", &slots.len().to_string());
+        let _ = figure.set_attribute("data-labelled-bands", &labelled.to_string());
+    }
 }
 
 /// What one drawing reads from the props.
@@ -331,7 +445,6 @@ struct Drawing {
     lines: Vec<Line>,
     window: Window,
     unit: Unit,
-    top: Option<f64>,
 }
 
 impl Drawing {
@@ -341,7 +454,6 @@ impl Drawing {
             lines: props.lines.clone(),
             window: props.window,
             unit: props.unit,
-            top: props.top,
         }
     }
 }
@@ -369,16 +481,8 @@ fn draw(chart: &Chart, props: &Drawing, live: &Live, width: f64) -> (usize, usiz
     let window = props.window;
     live.gap_ms.set(timeline.gap_ms());
     let d = decimate::decimate(&timeline.times, &lines, window.from, window.to, plotted, timeline.gap_ms());
-    let highest = d
-        .lines
-        .iter()
-        .flat_map(|l| l.high.iter().chain(&l.values))
-        .flatten()
-        .copied()
-        .reduce(f64::max)
-        .into_iter()
-        .chain(props.top)
-        .reduce(f64::max);
+    let highest =
+        d.lines.iter().flat_map(|l| l.high.iter().chain(&l.values)).flatten().copied().reduce(f64::max);
     live.y_top.set(props.unit.top(highest));
     *live.bands.borrow_mut() = timeline.runs.clone();
     let xs: Vec<f64> = d.times.iter().map(|t| t / 1000.0).collect();
@@ -416,8 +520,9 @@ fn readout(props: &TimeChartProps, at: Option<f64>) -> String {
         }
     };
     let Some(index) = index else { return "No data".to_owned() };
-    let with_date = props.window.to - props.window.from > 86_400_000.0;
-    let mut parts = vec![local_clock(timeline.times[index], browser_offset(time), with_date)];
+    // Dated whenever the window crosses a local midnight, like the range's caption.
+    let clock = Clock::for_span(props.window.from, props.window.to, browser_offset);
+    let mut parts = vec![local_time(timeline.times[index], browser_offset(time), clock)];
     for line in &props.lines {
         let value = timeline.column(&line.key).and_then(|c| c.mean.get(index).copied().flatten());
         parts.push(format!(
@@ -429,7 +534,7 @@ fn readout(props: &TimeChartProps, at: Option<f64>) -> String {
     if let Some(t) = at
         && let Some(band) = band_at(&timeline.runs, t, props.window)
     {
-        parts.push(format!("run {}", band.label.clone().unwrap_or_else(|| band.run_id.clone())));
+        parts.push(format!("run {}", band_name(band)));
     }
     parts.join(" · ")
 }
@@ -493,7 +598,11 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
             if let Some(figure) = figure.cast::<web_sys::Element>() {
                 let _ = figure.set_attribute("data-drawn-points", &points.to_string());
                 let _ = figure.set_attribute("data-breaks", &breaks.to_string());
-                let _ = figure.set_attribute("data-bands", &live.bands.borrow().len().to_string());
+                let _ = figure.set_attribute("data-y-top", &live.y_top.get().to_string());
+                let bands = live.bands.borrow();
+                let _ = figure.set_attribute("data-bands", &bands.len().to_string());
+                let failures = bands.iter().filter(|b| failed(b)).count();
+                let _ = figure.set_attribute("data-failed-bands", &failures.to_string());
             }
         }
     };
@@ -510,7 +619,7 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
     {
         // Declared after the chart's creation, so it runs after it: draws the data.
         let (redraw, drawing) = (redraw.clone(), Drawing::of(props));
-        let deps = (props.version, props.window, props.scheme, props.lines.clone(), props.top);
+        let deps = (props.version, props.window, props.scheme, props.lines.clone());
         use_effect_with(deps, move |_| redraw(&drawing));
     }
     {
@@ -543,5 +652,75 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
             <p class="chart__summary" data-testid="summary">{ (*summary).clone() }</p>
             { props.children.clone() }
         </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn band(id: &str, label: Option<&str>, status: RunOutcome, exit_code: Option<i32>) -> RunBand {
+        RunBand {
+            run_id: id.into(),
+            label: label.map(Into::into),
+            start_ms: 0,
+            end_ms: Some(1),
+            status,
+            exit_code,
+        }
+    }
+
+    #[test]
+    fn back_to_back_bands_stay_two_in_alternate_shades_with_a_label_each() {
+        // A 60 px run, a 10 px one straight after it, one after that, and one
+        // later on; their labels want 100 px each.
+        let spans = [(100.0, 160.0), (160.0, 170.0), (170.0, 180.0), (400.0, 500.0)];
+        let slots = layout(&spans, &[100.0; 4], 50.0, 800.0, 2.0);
+        let placed: Vec<_> =
+            slots.iter().map(|s| (s.band, s.x0, s.x1, s.alternate, s.row, s.label_end)).collect();
+        assert_eq!(
+            placed,
+            [
+                (0, 100.0, 160.0, false, 0, 170.0),
+                (1, 160.0, 170.0, true, 1, 400.0),
+                (2, 170.0, 180.0, false, 0, 800.0),
+                (3, 400.0, 500.0, true, 0, 800.0),
+            ],
+            "each label may run to the band after next: the narrow ones in two rows"
+        );
+    }
+
+    #[test]
+    fn labels_keep_to_the_top_row_while_they_fit() {
+        let spans = [(100.0, 160.0), (160.0, 300.0), (300.0, 310.0)];
+        let rows: Vec<_> =
+            layout(&spans, &[50.0, 200.0, 40.0], 0.0, 800.0, 2.0).iter().map(|s| s.row).collect();
+        assert_eq!(rows, [0, 0, 1], "only a label that would run into the one before drops a row");
+    }
+
+    #[test]
+    fn bands_are_clipped_to_the_plot_and_a_tiny_one_is_still_seen() {
+        let spans = [(500.0, 500.3), (0.0, 120.0), (f64::NAN, 10.0), (900.0, 950.0), (790.0, 900.0)];
+        let slots = layout(&spans, &[0.0; 5], 50.0, 800.0, 2.0);
+        let placed: Vec<_> = slots.iter().map(|s| (s.band, s.x0, s.x1)).collect();
+        assert_eq!(placed, [(1, 50.0, 120.0), (0, 500.0, 502.0), (4, 790.0, 800.0)], "in order of start");
+        let edge = layout(&[(799.5, 800.0)], &[0.0], 50.0, 800.0, 2.0);
+        assert_eq!((edge[0].x0, edge[0].x1), (798.0, 800.0), "widened inward at the plot's edge");
+    }
+
+    #[test]
+    fn failed_runs_are_named_with_a_cross() {
+        let ok = band("7-2026-12-01T10:00:00Z", Some("nightly"), RunOutcome::Exited, Some(0));
+        assert!(!failed(&ok));
+        assert_eq!(band_name(&ok), "nightly");
+        let bad = band("7-2026-12-01T10:00:00Z", Some("nightly"), RunOutcome::Exited, Some(3));
+        assert!(failed(&bad));
+        assert_eq!(band_name(&bad), "✕ nightly");
+        let killed = band("42-2026-12-01T10:00:00Z", None, RunOutcome::Killed, None);
+        assert_eq!(band_name(&killed), "✕ pid 42", "no label: its pid");
+        assert!(failed(&band("x", None, RunOutcome::Interrupted, None)));
+        assert!(!failed(&band("x", None, RunOutcome::Exited, None)), "an unknown exit is not a failure");
+        assert!(!failed(&band("x", None, RunOutcome::Ended, None)));
+        assert!(!failed(&band("x", None, RunOutcome::Running, None)));
     }
 }
