@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use frontend::components::charts::{ChartSet, Line, TimeChart};
-use frontend::components::runs::RunsTable;
+use frontend::components::runs::{RunSummary, RunsTable};
 use frontend::hooks::Scheme;
 use frontend::state::{SharedTimeline, Timeline, Window};
 use frontend::view::format::Unit;
@@ -388,6 +388,39 @@ async fn the_runs_table_sorts_links_each_run_and_marks_failures() {
     let older = find(&root, "[data-testid='runs-older']");
     assert!(newer.has_attribute("disabled"), "the first page has nothing newer");
     assert!(!older.has_attribute("disabled"));
+}
+
+#[derive(Properties, PartialEq)]
+struct SummaryHost {
+    run: RunRecord,
+}
+
+#[function_component(SummaryHostView)]
+fn summary_host(props: &SummaryHost) -> Html {
+    html! { <RunSummary run={props.run.clone()} /> }
+}
+
+#[wasm_bindgen_test]
+async fn a_short_runs_start_and_end_differ_to_the_second_with_date_and_zone() {
+    let root = mount_point();
+    let mut short = run("5-a", "2026-12-01T10:00:03Z", 0, 4.0, 10.0);
+    short.ended_at = Some(Timestamp("2026-12-01T10:00:07Z".into()));
+    yew::Renderer::<SummaryHostView>::with_root_and_props(root.clone(), SummaryHost { run: short }).render();
+    settle().await;
+    let value =
+        |id: &str| find(&root, &format!("[data-testid='{id}'] dd")).text_content().unwrap_or_default();
+    let (started, ended) = (value("run-started"), value("run-ended"));
+    assert_ne!(started, ended, "four seconds apart");
+    for shown in [&started, &ended] {
+        assert!(
+            shown.starts_with("Dec 1 ") || shown.starts_with("Nov 30 ") || shown.starts_with("Dec 2 "),
+            "{shown}"
+        );
+        assert!(shown.contains("(UTC"), "the zone is named: {shown}");
+        let time = shown.split(' ').nth(2).unwrap_or_default();
+        assert_eq!(time.matches(':').count(), 2, "to the second: {shown}");
+    }
+    assert!(started.contains(":03 ") && ended.contains(":07 "), "{started} – {ended}");
 }
 
 /// The dev mock's history (debug builds only) is what the dashboard draws with

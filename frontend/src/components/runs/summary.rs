@@ -1,12 +1,14 @@
-//! One run's figures: when it started and ended, how it ended, how long it
-//! took, the CPU time of its whole process tree, its peaks and its tokens.
+//! One run's figures: when it started and ended (local, to the second, with
+//! the date and the offset, so that a short run's two ends differ), how it
+//! ended, how long it took, the CPU time of its whole process tree, its peaks
+//! and its tokens.
 
 use shared::api::RunRecord;
 use yew::prelude::*;
 
 use crate::view::format::{NOT_AVAILABLE, Unit, count};
 use crate::view::runs;
-use crate::view::time::{browser_offset, epoch_millis, local_clock};
+use crate::view::time::{browser_offset, epoch_millis, local_instant};
 
 /// Props of [`RunSummary`].
 #[derive(Properties, PartialEq)]
@@ -15,9 +17,10 @@ pub struct RunSummaryProps {
     pub run: RunRecord,
 }
 
+/// `Dec 1 13:15:20 (UTC+01:00)`: each instant with the offset in force then.
 fn local(ts: Option<&shared::Timestamp>) -> String {
     ts.and_then(|t| epoch_millis(t.as_str()))
-        .map_or_else(|| NOT_AVAILABLE.to_owned(), |ms| local_clock(ms, browser_offset(ms), true))
+        .map_or_else(|| NOT_AVAILABLE.to_owned(), |ms| local_instant(ms, browser_offset(ms)))
 }
 
 /// The run's figures.
