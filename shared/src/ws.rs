@@ -242,7 +242,10 @@ pub struct Disk {
 /// PerfMon's own cost, so users see what watching costs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Monitor {
-    /// The server's CPU use as a share of one core, 0–100 (and more on several cores).
+    /// The server's CPU use as a share of the whole machine, 0–100 (100 = every
+    /// core busy), to three decimals: stated as the machine's `cpu.percent` and
+    /// a run's `process.cpu_percent` are, so the page draws all three under one
+    /// scale; the decimals keep PerfMon's small cost from reading as 0.
     pub cpu_percent: Option<f64>,
     /// The server's resident memory, in MB (MiB).
     pub rss_mb: Option<f64>,

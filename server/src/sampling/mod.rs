@@ -105,8 +105,7 @@ impl HostSampler {
             gpu: Default::default(),
         };
         if !run_pids.is_empty() {
-            let cores =
-                self.cpu.cores().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+            let cores = self.cores();
             let trees = self.trees.trees(run_pids);
             // Whether a run's GPU memory can be told, and if not, why (no reason
             // when the GPU section itself has none to show).
@@ -120,7 +119,7 @@ impl HostSampler {
                 let tree = tree.map(|tree| {
                     let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu.process_memory.get(pid)).sum();
                     TreeReading {
-                        cpu_percent: (tree.cpu_percent_of_core / cores.unwrap_or(1) as f64).clamp(0.0, 100.0),
+                        cpu_percent: share_of_machine(tree.cpu_percent_of_core, cores),
                         rss_bytes: tree.rss_bytes,
                         gpu_memory_bytes: gpu_unknown.is_none().then_some(gpu_bytes),
                         gpu_memory_reason: gpu_unknown.clone().flatten(),
@@ -135,16 +134,30 @@ impl HostSampler {
         sample
     }
 
+    /// Logical cores, as the machine's CPU is counted over.
+    fn cores(&self) -> usize {
+        self.cpu.cores().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get())).unwrap_or(1)
+    }
+
     /// PerfMon's own CPU (since the previous reading) and resident memory.
     fn monitor(&mut self, now: Instant) -> MonitorReading {
         let me = self.own_stat.read().and_then(|text| procfs::parse_stat(std::process::id(), text));
         let Some(me) = me else { return MonitorReading::default() };
+        let cores = self.cores();
         let cpu_percent = self.own.and_then(|(ticks, at)| {
             procfs::cpu_percent(ticks, me.cpu_ticks, now.saturating_duration_since(at).as_secs_f64())
+                .map(|of_core| share_of_machine(of_core, cores))
         });
         self.own = Some((me.cpu_ticks, now));
         MonitorReading { cpu_percent, rss_bytes: Some(me.rss_pages.saturating_mul(self.page_bytes)) }
     }
+}
+
+/// CPU in % of one core as a share of a machine of `cores` cores, 0–100: how
+/// runs and PerfMon itself are both stated, so the page draws them under the
+/// machine's CPU on one scale.
+fn share_of_machine(percent_of_core: f64, cores: usize) -> f64 {
+    (percent_of_core / cores.max(1) as f64).clamp(0.0, 100.0)
 }
 
 /// Something that reads the machine once per tick. [`HostSampler`] is the real
@@ -327,6 +340,14 @@ mod tests {
         // The counter started at the baseline; all since then is the children's.
         let expected = truth - baseline;
         assert!((counted - expected).abs() <= 0.02, "counted {counted:.2} s of {expected:.2} s");
+    }
+
+    #[test]
+    fn cpu_of_one_core_is_stated_as_a_share_of_the_machine() {
+        assert_eq!(share_of_machine(150.0, 4), 37.5, "one and a half cores of four");
+        assert_eq!(share_of_machine(0.5, 2), 0.25, "PerfMon's own small cost keeps its size");
+        assert_eq!(share_of_machine(90.0, 0), 90.0, "unknown cores count as one");
+        assert_eq!(share_of_machine(900.0, 8), 100.0, "never more than the machine");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use shared::{Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp};
 
 use super::{CpuReading, DeviceReading, DiskReading, GpuReading, MemoryReading, NetworkReading};
-use crate::units::{gb, mb, round1, round2};
+use crate::units::{gb, mb, round_to, round1, round2};
 
 /// What the machine looked like at one instant, exactly as read, plus what each
 /// requested run's process tree uses.
@@ -34,7 +34,8 @@ pub struct HostSample {
 /// PerfMon's own cost, exactly as read.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MonitorReading {
-    /// CPU since the previous reading, in % of one core.
+    /// CPU since the previous reading, as a share of the whole machine, 0–100
+    /// (as a run's tree is).
     pub cpu_percent: Option<f64>,
     /// Resident memory, bytes.
     pub rss_bytes: Option<u64>,
@@ -103,7 +104,9 @@ impl HostSample {
             network: self.network.as_ref().map(network).unwrap_or_default(),
             disk: disk(&self.disk),
             monitor: Monitor {
-                cpu_percent: self.monitor.cpu_percent.map(round2),
+                // Three decimals: PerfMon's cost as a share of the machine is
+                // tiny (a few hundredths of a percent), and must not read as 0.
+                cpu_percent: self.monitor.cpu_percent.map(|p| round_to(p, 3)),
                 rss_mb: self.monitor.rss_bytes.map(mb),
             },
         }
@@ -308,6 +311,16 @@ mod tests {
             DateTime::parse_from_rfc3339("2026-02-08T20:15:30.123456Z").expect("time").with_timezone(&Utc);
         assert_eq!(timestamp_millis(at).as_str(), "2026-02-08T20:15:30.123Z");
         assert_eq!(timestamp_seconds(at).as_str(), "2026-02-08T20:15:30Z");
+    }
+
+    #[test]
+    fn perfmons_own_cpu_is_sent_to_three_decimals_so_a_small_cost_is_not_zero() {
+        let sample = HostSample {
+            monitor: MonitorReading { cpu_percent: Some(0.0234), rss_bytes: Some(12 << 20) },
+            ..HostSample::default()
+        };
+        let monitor = sample.sections().monitor;
+        assert_eq!((monitor.cpu_percent, monitor.rss_mb), (Some(0.023), Some(12.0)));
     }
 
     #[test]

@@ -176,7 +176,11 @@ impl Exposition {
             &labels,
             per_gpu(|d| d.power_mw.map(|mw| f64::from(mw) / 1000.0)),
         )?;
-        self.gauge("monitor_cpu_percent", "PerfMon's own CPU use, % of one core.", h.monitor.cpu_percent)?;
+        self.gauge(
+            "monitor_cpu_percent",
+            "PerfMon's own CPU use, share of the machine, 0-100.",
+            h.monitor.cpu_percent,
+        )?;
         self.gauge(
             "monitor_resident_bytes",
             "PerfMon's own resident memory.",
