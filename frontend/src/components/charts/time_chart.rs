@@ -121,7 +121,7 @@ fn band_at(bands: &[RunBand], t: f64, window: Window) -> Option<&RunBand> {
 
 /// Whether a band's run failed: a non-zero exit, a signal, or PerfMon's own
 /// stop — the rule [`crate::view::runs::failed`] applies to a run's record.
-pub fn failed(band: &RunBand) -> bool {
+fn failed(band: &RunBand) -> bool {
     match band.status {
         RunOutcome::Exited => band.exit_code.is_some_and(|c| c != 0),
         RunOutcome::Killed | RunOutcome::Interrupted => true,
@@ -374,8 +374,8 @@ fn create(el: &web_sys::HtmlElement, lines: &[Line], height: u32, live: &Rc<Live
 
 /// Shades each run under the lines, with edges at its start and end, every
 /// other band denser, a strip of the critical colour along a failed run's top,
-/// and its name at the top, running past a narrow band into the free space up
-/// to the next. Says on the chart's figure how many bands it drew and labelled.
+/// and its name at the top, running past a narrow band into free space (see
+/// [`layout`]). Says on the chart's figure how many bands it drew and labelled.
 fn draw_bands(plot: &UPlot, live: &Live) {
     let bands = live.bands.borrow();
     let bbox = plot.bbox();
