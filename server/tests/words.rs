@@ -72,3 +72,33 @@ async fn a_redirected_log_has_no_colour_codes() {
     let _ = child.wait();
     assert!(!written.contains('\u{1b}'), "escape codes in a file: {written:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perfmon_run_prints_its_projects_page() {
+    // A server already up: its address, and the run's project's page on it.
+    let perfmon = Perfmon::serve(Path::new(PERFMON), &["--no-store"]).await;
+    let out = perfmon
+        .sandbox()
+        .command(PERFMON)
+        .args(["run", "--project", "glance.1", "--", "true"])
+        .output()
+        .expect("perfmon run");
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let addr = perfmon.sandbox().addr();
+    let said = format!(
+        "using the PerfMon server at http://{addr}/; watch this run at http://{addr}/?project=glance.1"
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+    // No server: the one it serves for the command's time, and the page on it.
+    let sandbox = Sandbox::new("words-own-page");
+    let out = sandbox
+        .command(PERFMON)
+        .args(["run", "--project", "solo", "--", "true"])
+        .output()
+        .expect("perfmon run");
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let said = format!("PerfMon is running: open http://{}/?project=solo", sandbox.addr());
+    assert!(stderr.contains(&said), "{stderr}");
+}

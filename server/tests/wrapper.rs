@@ -625,6 +625,8 @@ async fn serve_says_it_is_running_only_once_it_serves() {
     let mut lines = tokio::io::BufReader::new(first.stdout.take().expect("stdout")).lines();
     let line = tokio::time::timeout(LIMIT, lines.next_line()).await.expect("a line in time").expect("read");
     assert_eq!(line, Some(format!("PerfMon is running: open http://{first_addr}/")));
+    let line = tokio::time::timeout(LIMIT, lines.next_line()).await.expect("a line in time").expect("read");
+    assert_eq!(line, Some(format!("each project's page: http://{first_addr}/?project=NAME")));
     assert!(ApiClient::new(first_addr).is_up().await, "it serves when it says so");
     // A second server on the same data directory is refused: it never says it runs.
     let second_addr = free_addr();

@@ -56,6 +56,28 @@ pub fn reachable(bind: SocketAddr) -> SocketAddr {
     }
 }
 
+/// The page of the server listening on `bind`: the dashboard, or with
+/// `project` that project's (`?project=NAME`, the name percent-encoded: project
+/// names need none today, but a URL printed for a person to click must never
+/// break on one).
+pub fn page_url(bind: SocketAddr, project: Option<&str>) -> String {
+    let base = format!("http://{}/", reachable(bind));
+    match project {
+        None => base,
+        Some(name) => format!("{base}?project={}", percent_encoded(name)),
+    }
+}
+
+/// `text` with every byte but RFC 3986's unreserved ones as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Talks to the PerfMon server at one address.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -152,5 +174,16 @@ mod tests {
         assert_eq!(reachable(at("[::]:8000")), at("[::1]:8000"));
         assert_eq!(reachable(at("192.168.1.5:9000")), at("192.168.1.5:9000"));
         assert_eq!(ApiClient::new(at("0.0.0.0:7")).addr, at("127.0.0.1:7"));
+    }
+
+    #[test]
+    fn a_projects_page_is_the_dashboard_with_its_name_encoded() {
+        let at = |s: &str| s.parse::<SocketAddr>().expect("an address");
+        assert_eq!(page_url(at("0.0.0.0:8000"), None), "http://127.0.0.1:8000/");
+        assert_eq!(
+            page_url(at("127.0.0.1:8000"), Some("my-proj_1.x")),
+            "http://127.0.0.1:8000/?project=my-proj_1.x"
+        );
+        assert_eq!(page_url(at("[::]:9"), Some("a b&c=é")), "http://[::1]:9/?project=a%20b%26c%3D%C3%A9");
     }
 }

@@ -148,7 +148,11 @@ async fn connect_or_serve(
 ) -> Result<Tracker, ExitCode> {
     let bind = args.connect.bind;
     if ApiClient::new(bind).is_up().await {
-        eprintln!("perfmon: using the PerfMon server at http://{}/", super::client::reachable(bind));
+        eprintln!(
+            "perfmon: using the PerfMon server at {}; watch this run at {}",
+            super::client::page_url(bind, None),
+            super::client::page_url(bind, Some(project.as_str()))
+        );
         // The command runs whatever happens; without a credential it is only not tracked.
         return Ok(match args.connect.client_found() {
             Ok((api, secret_dir)) => {
@@ -186,10 +190,7 @@ async fn connect_or_serve(
     let task = tokio::spawn(crate::service::run(listener, config, async {
         let _ = stopped.await;
     }));
-    eprintln!(
-        "perfmon: PerfMon is running: open http://{}/?project={project}",
-        super::client::reachable(bind)
-    );
+    eprintln!("perfmon: PerfMon is running: open {}", super::client::page_url(bind, Some(project.as_str())));
     Ok(Tracker {
         api: Some(ApiClient::new(bind).with_token(Some(credential))),
         kept_in,

@@ -26,7 +26,8 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
     let served = tokio::select! {
         served = &mut serving => served,
         () = answers_health(addr) => {
-            println!("PerfMon is running: open http://{}/", super::client::reachable(addr));
+            println!("PerfMon is running: open {}", super::client::page_url(addr, None));
+            println!("each project's page: {}", super::client::page_url(addr, Some("NAME")));
             serving.await
         }
     };
