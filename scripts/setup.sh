@@ -85,16 +85,20 @@ if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSI
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
 fi
 
-# The charts' library, exactly as the lock file pins it (the frontend embeds it).
+# The charts' library, exactly as the lock file pins it (the frontend embeds
+# it), and axe-core, the accessibility check the browser tests inject.
+npm_version() {
+  node -p "try { require('$ROOT/frontend/$1/package.json').version } catch (e) { '' }"
+}
 uplot_wanted="$(node -p "require('$ROOT/frontend/package-lock.json').packages['node_modules/uplot'].version")"
-uplot_have="$(node -p "try { require('$ROOT/frontend/node_modules/uplot/package.json').version } catch (e) { '' }")"
-if [ "$uplot_have" != "$uplot_wanted" ]; then
-  say "Installing the frontend's npm packages (uPlot $uplot_wanted) into frontend/node_modules"
+axe_wanted="$(node -p "require('$ROOT/frontend/package-lock.json').packages['node_modules/axe-core'].version")"
+if [ "$(npm_version node_modules/uplot)" != "$uplot_wanted" ] || { [ "$mode" != ui ] && [ "$(npm_version node_modules/axe-core)" != "$axe_wanted" ]; }; then
+  say "Installing the frontend's npm packages (uPlot $uplot_wanted, axe-core $axe_wanted) into frontend/node_modules"
   npm ci --silent --no-audit --no-fund --prefix "$ROOT/frontend"
 fi
 
 if [ "$mode" = ui ]; then
   say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted"
 else
-  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted, $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
+  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted, axe-core $axe_wanted, $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
 fi

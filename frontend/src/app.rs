@@ -5,7 +5,7 @@
 use yew::prelude::*;
 
 use crate::components::panel::DEFAULT_TOKEN_BUDGET;
-use crate::components::{Footer, Header, PerfMonButton, StoreBanner};
+use crate::components::{ConnectionBanner, Footer, Header, PerfMonButton, StoreBanner};
 use crate::hooks::{use_color_scheme, use_perf_metrics, use_server_info};
 use crate::pages::{Dashboard, RunReportPage};
 use crate::route::{Route, dashboard_href, query_param, token};
@@ -35,7 +35,7 @@ pub fn app() -> Html {
     }
     let page = match &*route {
         Route::Dashboard { project } => html! {
-            <Dashboard project={project.clone()} feed={data.feed.clone()} {scheme} />
+            <Dashboard project={project.clone()} feed={data.feed.clone()} {scheme} server={server.clone()} />
         },
         Route::RunReport { project, run_id } => html! {
             <RunReportPage project={project.clone()} run_id={run_id.clone()} {scheme} />
@@ -50,8 +50,9 @@ pub fn app() -> Html {
     html! {
         <>
             <Header project={AttrValue::from(project.clone())}>
-                <PerfMonButton {data} token_budget={budget.unwrap_or(DEFAULT_TOKEN_BUDGET)} />
+                <PerfMonButton data={data.clone()} token_budget={budget.unwrap_or(DEFAULT_TOKEN_BUDGET)} />
             </Header>
+            <ConnectionBanner {data} />
             <StoreBanner server={server.clone()} />
             <main class="content">{ page }</main>
             <Footer {server} />

@@ -5,7 +5,7 @@
 /// A page of the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `/` (`?project=NAME`): the project's dashboard.
+    /// `/` (`?project=NAME`), or `/projects/NAME`: the project's dashboard.
     Dashboard {
         /// The project watched.
         project: String,
@@ -31,6 +31,7 @@ impl Route {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             [""] => Route::Dashboard { project },
+            ["projects", p] if !p.is_empty() => Route::Dashboard { project: decode(p) },
             ["projects", p, "runs", run] if !p.is_empty() && !run.is_empty() => {
                 Route::RunReport { project: decode(p), run_id: decode(run) }
             }
@@ -97,6 +98,33 @@ pub fn token() -> Option<String> {
     query_param("token")
 }
 
+/// Sets (or with `None` removes) `?name=` values of the page's URL in place,
+/// keeping the others and adding no history entry: what the page shows (its
+/// range, its zoom) survives a reload and travels with a copied link.
+pub fn replace_query(values: &[(&str, Option<String>)]) {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default()) else {
+        return;
+    };
+    for (name, value) in values {
+        match value {
+            Some(value) => params.set(name, value),
+            None => params.delete(name),
+        }
+    }
+    let query = String::from(params.to_string());
+    let url = format!(
+        "{}{}{query}{}",
+        location.pathname().unwrap_or_default(),
+        if query.is_empty() { "" } else { "?" },
+        location.hash().unwrap_or_default()
+    );
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
 /// The dashboard of `project`, keeping the page's token.
 pub fn dashboard_href(project: &str, token: Option<&str>) -> String {
     let mut href = format!("/?project={}", encode(project));
@@ -129,6 +157,11 @@ mod tests {
             Route::RunReport { project: "demo".into(), run_id: "42-2026-11-25T08:00:00Z".into() }
         );
         assert_eq!(Route::parse("/projects/demo/runs/", None), Route::NotFound);
+        assert_eq!(Route::parse("/projects/my%20app", None), Route::Dashboard { project: "my app".into() });
+        assert_eq!(
+            Route::parse("/projects/demo/", Some("other")),
+            Route::Dashboard { project: "demo".into() }
+        );
         assert_eq!(Route::parse("/nope", None), Route::NotFound);
     }
 

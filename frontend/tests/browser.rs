@@ -443,6 +443,7 @@ fn health_with_store(state: &str, reason: Option<&str>, dropped: u64) -> shared:
             state: state.into(),
             reason: reason.map(str::to_owned),
             dropped_samples: dropped,
+            keeps_s: None,
         }),
     }
 }

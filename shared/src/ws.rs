@@ -139,6 +139,16 @@ pub struct Run {
     /// What the run's process tree uses, while it is live.
     #[serde(default)]
     pub process: Option<RunProcess>,
+    /// The label it was started with (`perfmon run --label`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its command's exit code, once `perfmon run` reported one: a stopped run
+    /// says how it ended (exit 0 reads as success, not as "stopped").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that killed its command, once reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
 }
 
 /// Resource use of a run's whole process tree (the pid and its descendants).

@@ -8,6 +8,8 @@
 //!   sandbox-less container.
 //! - [`open_panel`] / [`perfmon_button`]: load the app and open its panel.
 //! - [`dist_dir`]: where `trunk build` put the frontend.
+//! - [`axe_violations`] / [`sideways_overflow`]: what axe-core finds on a page,
+//!   and whether it scrolls sideways.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -148,4 +150,39 @@ pub async fn browser(driver: &ChromeDriver) -> Client {
         .connect(&driver.url)
         .await
         .expect("a WebDriver session with headless Chromium")
+}
+
+/// axe-core's violations on the page `client` shows, one line each (`rule:
+/// help (n nodes: selector…)`): the accessibility check the page must pass.
+/// axe-core is the frontend's dev dependency (`frontend/node_modules`, which
+/// `scripts/setup.sh` installs); it is injected into the page, never served.
+pub async fn axe_violations(client: &Client) -> Vec<String> {
+    let path = workspace_root().join("frontend/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("axe-core at {}: {err}; run scripts/setup.sh", path.display()));
+    client.execute(&format!("{source}\nreturn true;"), vec![]).await.expect("axe-core loads in the page");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then(r => done(r.violations.map(v => `${v.id}: ${v.help} (${v.nodes.length} nodes: ${
+                 v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')})`)))
+               .catch(e => done([`axe failed: ${e}`]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    serde_json::from_value(found).expect("a list of violations")
+}
+
+/// How far the page is wider than the window, CSS px (0: no sideways scroll).
+pub async fn sideways_overflow(client: &Client) -> i64 {
+    let width = client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("the page's width");
+    width.as_i64().expect("a number")
 }

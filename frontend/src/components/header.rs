@@ -1,6 +1,9 @@
-//! The sticky top bar: product name on the left, controls on the right.
+//! The sticky top bar: product name and the project switcher on the left,
+//! controls on the right.
 
 use yew::prelude::*;
+
+use super::ProjectSwitcher;
 
 /// Props of [`Header`].
 #[derive(Properties, PartialEq)]
@@ -20,7 +23,7 @@ pub fn header(props: &HeaderProps) -> Html {
             <div class="topbar__brand">
                 <span class="topbar__logo" aria-hidden="true">{ "◆" }</span>
                 <span class="topbar__name">{ "PerfMon" }</span>
-                <span class="topbar__project" title="Project">{ props.project.clone() }</span>
+                <ProjectSwitcher project={props.project.clone()} />
             </div>
             <div class="topbar__controls">{ props.children.clone() }</div>
         </header>

@@ -3,20 +3,24 @@
 
 pub mod badge;
 pub mod charts;
+pub mod connection_banner;
 pub mod footer;
 pub mod header;
 pub mod meter;
 pub mod panel;
 pub mod perfmon_button;
+pub mod project_switcher;
 pub mod runs;
 pub mod sparkline;
 pub mod store_banner;
 
 pub use badge::Badge;
+pub use connection_banner::ConnectionBanner;
 pub use footer::Footer;
 pub use header::Header;
 pub use meter::Meter;
 pub use panel::{PerfPanel, PerfPanelProps};
 pub use perfmon_button::PerfMonButton;
+pub use project_switcher::ProjectSwitcher;
 pub use sparkline::Sparkline;
 pub use store_banner::StoreBanner;

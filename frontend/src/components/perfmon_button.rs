@@ -1,7 +1,7 @@
 //! The header's PerfMon button with its Live/Idle badge. It opens the panel
 //! through a portal into `<body>`, outside the header's stacking context, keeps it
-//! under the button on scroll and resize, and closes it on Escape or a click
-//! outside, handing focus back to the button.
+//! under the button on scroll and resize, moves focus into it, and closes it on
+//! Escape or a click outside, handing focus back to the button.
 
 use gloo_events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use crate::components::panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{Badge, PerfPanel};
-use crate::state::PerfState;
+use crate::state::{Connection, PerfState};
 
 /// Gap between the button and the panel, in CSS pixels.
 const GAP_PX: f64 = 8.0;
@@ -69,6 +69,12 @@ pub fn perfmon_button(props: &PerfMonButtonProps) -> Html {
             let mut listeners = Vec::new();
             if let (true, Some(window)) = (*open, web_sys::window()) {
                 place();
+                // Focus goes into the panel (it opened from a keypress as often
+                // as a click): Tab then reaches its close button first, not the
+                // page behind it. `close` hands it back to the button.
+                if let Some(panel) = panel_ref.cast::<web_sys::HtmlElement>() {
+                    let _ = panel.focus();
+                }
                 let on_move = {
                     let place = place.clone();
                     move |_: &Event| place()
@@ -108,6 +114,17 @@ pub fn perfmon_button(props: &PerfMonButtonProps) -> Html {
         Callback::from(move |_: MouseEvent| open.set(!*open))
     };
     let on_close = Callback::from(move |()| close());
+    // The header says when the server is out of reach: an "Idle" badge would
+    // claim a quiet machine it cannot see.
+    let badge = if props.data.connection == Connection::Refused {
+        html! { <Badge label="Refused" variant="critical" /> }
+    } else if props.data.lost() {
+        html! { <Badge label="Offline" variant="warn" /> }
+    } else if live {
+        html! { <Badge label="Live" variant="live" /> }
+    } else {
+        html! { <Badge label="Idle" variant="idle" /> }
+    };
     let body = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body());
     let panel = match (*open, body) {
         (true, Some(body)) => create_portal(
@@ -132,11 +149,7 @@ pub fn perfmon_button(props: &PerfMonButtonProps) -> Html {
                 onclick={on_toggle}
             >
                 <span class="perfmon-button__label">{ "PerfMon" }</span>
-                if live {
-                    <Badge label="Live" variant="live" />
-                } else {
-                    <Badge label="Idle" variant="idle" />
-                }
+                { badge }
             </button>
             { panel }
         </>

@@ -10,14 +10,16 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use shared::RunStatus;
+use shared::api::Health;
 use yew::prelude::*;
 
 use crate::components::charts::{ChartSet, RangePicker};
 use crate::components::runs::RunsTable;
 use crate::hooks::{Load, Scheme, use_fetch};
-use crate::route::{report_href, token};
+use crate::route::{query_param, replace_query, report_href, token};
 use crate::state::{Feed, FeedEvent, Preset, Range, SharedTimeline, Timeline, Window};
 use crate::stream::http;
+use crate::view::runs::LiveRun;
 use crate::view::time::{browser_offset, span_text};
 
 /// Props of [`Dashboard`].
@@ -29,6 +31,9 @@ pub struct DashboardProps {
     pub feed: Feed,
     /// The scheme the charts' colours follow.
     pub scheme: Scheme,
+    /// What the server says of itself: how far back its store keeps history.
+    #[prop_or_default]
+    pub server: Option<Health>,
 }
 
 /// Where the charts' data comes from.
@@ -68,16 +73,35 @@ fn now() -> f64 {
 /// The dashboard.
 #[function_component(Dashboard)]
 pub fn dashboard(props: &DashboardProps) -> Html {
-    let range = use_state(Range::default);
-    let last_preset = use_state(|| Preset::Minutes15);
-    let window = use_state(|| Range::default().window(now()));
+    // The range the URL names (a reload or a shared link shows the same span).
+    let initial = use_memo((), |_| {
+        Range::from_query(
+            query_param("range").as_deref(),
+            query_param("from").as_deref(),
+            query_param("to").as_deref(),
+        )
+        .unwrap_or_default()
+    });
+    let range = use_state(|| *initial);
+    let last_preset = use_state(|| match *initial {
+        Range::Last(p) => p,
+        Range::Span(_) => Preset::Minutes15,
+    });
+    let window = use_state(|| initial.window(now()));
+    use_effect_with(*range, |range| {
+        let query = range.to_query();
+        let get = |name: &str| query.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        replace_query(&[("range", get("range")), ("from", get("from")), ("to", get("to"))]);
+    });
     let source = use_state(|| Source::Loading);
     let version = use_reducer(Version::default);
     let timeline = use_memo((), |_| SharedTimeline::default());
     // The stream's own recent samples, for a server without a store.
     let streamed = use_memo((), |_| RefCell::new(Timeline::default()));
     let stream_only = use_memo((), |_| Cell::new(false));
-    let gpu_reason = use_state(|| None::<String>);
+    let gpu_reason = use_state_eq(|| None::<String>);
+    // The live run as the stream shows it, so its row in the table moves.
+    let live_run = use_state_eq(|| None::<LiveRun>);
     let runs_reload = use_reducer(Version::default);
     let generation = use_memo((), |_| Cell::new(0u64));
 
@@ -120,8 +144,9 @@ pub fn dashboard(props: &DashboardProps) -> Html {
     {
         let (timeline, streamed, stream_only) = (timeline.clone(), streamed.clone(), stream_only.clone());
         let (window, version, runs_reload) = (window.clone(), version.dispatcher(), runs_reload.dispatcher());
-        let gpu_reason = gpu_reason.clone();
+        let (gpu_reason, live_run) = (gpu_reason.clone(), live_run.clone());
         let last_run = Rc::new(RefCell::new(None::<(Option<String>, RunStatus)>));
+        let tracked_run = Rc::new(RefCell::new(None::<LiveRun>));
         use_effect_with((props.feed.clone(), *range), move |(feed, range)| {
             let range = *range;
             let subscription = feed.subscribe(move |event| {
@@ -139,14 +164,19 @@ pub fn dashboard(props: &DashboardProps) -> Html {
                             streamed.trim_before(now() - STREAM_KEEP_MS);
                         }
                         let reason = (!m.gpu.available).then(|| m.gpu.reason.clone()).flatten();
-                        if *gpu_reason != reason {
-                            gpu_reason.set(reason);
-                        }
+                        // An equal reason renders nothing (use_state_eq); the
+                        // handle here is this effect's, so it is not compared.
+                        gpu_reason.set(reason);
                         let run = (m.run.run_id.clone(), m.run.status);
                         if last_run.borrow().as_ref().is_some_and(|last| *last != run) {
                             runs_reload.dispatch(());
                         }
                         *last_run.borrow_mut() = Some(run);
+                        // The subscription outlives renders: it keeps its own
+                        // copy, the state is only what is shown.
+                        let next = LiveRun::next(tracked_run.borrow().as_ref(), m);
+                        *tracked_run.borrow_mut() = next.clone();
+                        live_run.set(next);
                         if !range.follows_live() {
                             return;
                         }
@@ -197,6 +227,13 @@ pub fn dashboard(props: &DashboardProps) -> Html {
         })
     };
 
+    // The presets the server can fill: none past what its store keeps, only
+    // the live stream's minutes without a store; all until it has said.
+    let offered = match props.server.as_ref().and_then(|h| h.store.as_ref()) {
+        Some(store) if store.state == "off" => Preset::offered(None),
+        Some(store) => Preset::offered(Some(store.keeps_s.map(|s| s as f64 * 1000.0))),
+        None => Preset::ALL.to_vec(),
+    };
     let w = *window;
     let span = match *range {
         Range::Last(p) => format!("Showing {}", p.words()),
@@ -249,15 +286,16 @@ pub fn dashboard(props: &DashboardProps) -> Html {
             };
             html! {
                 <RunsTable project={props.project.clone()} runs={Rc::new(page.runs.clone())}
-                    token={token().map(AttrValue::from)} has_newer={!pages.is_empty()}
+                    token={token().map(AttrValue::from)} live={(*live_run).clone()} has_newer={!pages.is_empty()}
                     has_older={page.next_before.is_some()} {on_newer} {on_older} />
             }
         }
     };
     html! {
         <div class="dashboard" data-testid="dashboard">
+            <h1 class="visually-hidden">{ format!("Dashboard of project {}", props.project) }</h1>
             <div class="dashboard__bar">
-                <RangePicker range={*range} last_preset={*last_preset} {on_pick} />
+                <RangePicker range={*range} last_preset={*last_preset} {offered} {on_pick} />
                 <p class="dashboard__caption" data-testid="range-caption"
                     data-from={format!("{:.0}", w.from)} data-to={format!("{:.0}", w.to)}>
                     { caption }

@@ -50,6 +50,41 @@ impl Preset {
         }
     }
 
+    /// The presets a server offers: with a store, those within what it keeps
+    /// (`keeps_ms`, unknown: all); without one (`None` store), only the
+    /// shortest, which the live stream's last minutes fill.
+    pub fn offered(store: Option<Option<f64>>) -> Vec<Preset> {
+        match store {
+            None => vec![Preset::Minutes15],
+            Some(None) => Preset::ALL.to_vec(),
+            Some(Some(keeps_ms)) => {
+                let mut offered: Vec<Preset> =
+                    Preset::ALL.into_iter().filter(|p| p.millis() <= keeps_ms).collect();
+                if offered.is_empty() {
+                    offered.push(Preset::Minutes15);
+                }
+                offered
+            }
+        }
+    }
+
+    /// Its name in the page's URL (`?range=24h`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Preset::Minutes15 => "15m",
+            Preset::Hour1 => "1h",
+            Preset::Hours6 => "6h",
+            Preset::Hours24 => "24h",
+            Preset::Days7 => "7d",
+            Preset::Days30 => "30d",
+        }
+    }
+
+    /// The preset named `key` in a URL.
+    pub fn from_key(key: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.key() == key)
+    }
+
     /// Its name in words, for captions.
     pub fn words(self) -> &'static str {
         match self {
@@ -95,6 +130,26 @@ impl Range {
         matches!(self, Range::Last(_))
     }
 
+    /// The range a URL's query names: `range=24h`, or a zoomed span
+    /// `from=MS&to=MS` (unix ms); `None` for neither or anything malformed,
+    /// so a hand-edited URL falls back to the default rather than failing.
+    pub fn from_query(range: Option<&str>, from: Option<&str>, to: Option<&str>) -> Option<Range> {
+        if let (Some(from), Some(to)) = (from, to) {
+            let (from, to) = (from.parse::<f64>().ok()?, to.parse::<f64>().ok()?);
+            return (from.is_finite() && to.is_finite()).then(|| Range::zoomed(Window { from, to }));
+        }
+        range.and_then(Preset::from_key).map(Range::Last)
+    }
+
+    /// The query parameters that name it: `[("range", "24h")]` or
+    /// `[("from", MS), ("to", MS)]`.
+    pub fn to_query(self) -> Vec<(&'static str, String)> {
+        match self {
+            Range::Last(p) => vec![("range", p.key().to_owned())],
+            Range::Span(w) => vec![("from", format!("{:.0}", w.from)), ("to", format!("{:.0}", w.to))],
+        }
+    }
+
     /// The span dragged across, as a range: at least [`MIN_SPAN_MS`] wide.
     pub fn zoomed(w: Window) -> Range {
         let (from, to) = if w.from <= w.to { (w.from, w.to) } else { (w.to, w.from) };
@@ -116,6 +171,33 @@ mod tests {
         assert_eq!(Range::Span(span).window(now), span);
         assert!(Range::default().follows_live() && !Range::Span(span).follows_live());
         assert_eq!(Preset::Days30.millis(), 2_592_000_000.0);
+    }
+
+    #[test]
+    fn the_picker_offers_what_the_store_keeps() {
+        assert_eq!(Preset::offered(None), [Preset::Minutes15], "no store: the stream's minutes");
+        assert_eq!(Preset::offered(Some(None)).len(), 6);
+        assert_eq!(Preset::offered(Some(Some(365.0 * 86_400_000.0))).len(), 6);
+        assert_eq!(
+            Preset::offered(Some(Some(2.0 * 86_400_000.0))),
+            [Preset::Minutes15, Preset::Hour1, Preset::Hours6, Preset::Hours24]
+        );
+    }
+
+    #[test]
+    fn ranges_round_trip_through_the_url() {
+        for range in Preset::ALL
+            .map(Range::Last)
+            .into_iter()
+            .chain([Range::zoomed(Window { from: 1e12, to: 1e12 + 6e4 })])
+        {
+            let query = range.to_query();
+            let get = |name: &str| query.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
+            assert_eq!(Range::from_query(get("range"), get("from"), get("to")), Some(range));
+        }
+        assert_eq!(Range::from_query(Some("2y"), None, None), None);
+        assert_eq!(Range::from_query(None, Some("x"), Some("5")), None);
+        assert_eq!(Range::from_query(None, Some("5"), None), None, "half a span is no span");
     }
 
     #[test]

@@ -82,6 +82,18 @@ impl PerfState {
         Rc::new(next)
     }
 
+    /// Whether the server is out of reach: the socket dropped and is being
+    /// retried, or samples stopped coming (a server that hangs keeps its socket
+    /// open). The mock is never lost; a refusal is said on its own.
+    pub fn lost(&self) -> bool {
+        !self.mock
+            && match self.connection {
+                Connection::Reconnecting => true,
+                Connection::Open => self.stale,
+                Connection::Connecting | Connection::Refused => false,
+            }
+    }
+
     fn show(self: Rc<Self>, metrics: PerfMetrics, now: f64) -> Rc<Self> {
         self.freshness.set((now, metrics.interval_ms));
         let view = PanelView::new(Some(&metrics));
@@ -212,6 +224,22 @@ mod tests {
         assert!(stale.stale);
         let again = stale.reduce(received(sample(2, 5.0), 11_500.0));
         assert!(!again.stale);
+    }
+
+    #[test]
+    fn a_dropped_socket_or_silent_server_is_lost_until_samples_come_again() {
+        let first = Rc::new(PerfState::default());
+        assert!(!first.lost(), "connecting for the first time is not lost");
+        assert!(first.clone().reduce(Event::Dropped).lost(), "never reached: lost");
+        let open = first.reduce(received(PerfMetrics { interval_ms: 1000, ..sample(1, 5.0) }, 0.0));
+        assert!(!open.lost());
+        let dropped = open.clone().reduce(Event::Dropped);
+        assert!(dropped.lost());
+        assert!(dropped.reduce(Event::Connecting).lost(), "still lost while it retries");
+        let silent = open.clone().reduce(Event::Tick(11_000.0));
+        assert!(silent.lost(), "an open socket with no samples is lost too");
+        assert!(!silent.reduce(received(sample(2, 5.0), 11_500.0)).lost());
+        assert!(!open.reduce(Event::Refused("no".into())).lost(), "a refusal says so on its own");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! worked on with no server; a server that answers always wins.
 
 use serde::de::DeserializeOwned;
-use shared::api::{ApiError, HistorySeries, RunReport, Runs};
+use shared::api::{ApiError, HistorySeries, Projects, RunReport, Runs};
 
 use crate::route::{encode, token};
 
@@ -90,6 +90,11 @@ pub async fn history(project: &str, from: f64, to: f64) -> Result<HistorySeries,
         return Ok(super::mock::history(from, to));
     }
     answer
+}
+
+/// The projects the server knows: recorded, live or watched.
+pub async fn projects() -> Result<Projects, FetchError> {
+    get_json("/api/projects").await
 }
 
 /// A page of `project`'s runs, newest first, older than `before` when given.

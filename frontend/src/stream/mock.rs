@@ -110,7 +110,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
             pid: None,
             started_at: None,
             run_id: None,
-            process: None,
+            ..Run::default()
         },
         tokens: Tokens {
             current_run: wave(t, 12.0, 0.0, 900.0, 3200.0).round() as u64,

@@ -81,8 +81,12 @@ pub struct PanelView {
     pub disk_bar: Option<f64>,
     /// `Running`, `Paused`, …
     pub run_status: String,
-    /// `pid 12345`.
+    /// `pid 12345`, while the run is live.
     pub run_pid: Option<String>,
+    /// The run's label, when it has one.
+    pub run_label: Option<String>,
+    /// Whether the run that ended failed (a non-zero exit, or a signal).
+    pub run_failed: bool,
     /// Time since the run started, by the server's clock.
     pub run_elapsed: Option<String>,
     /// `12.5 % CPU · 300.2 MB`, the run's process tree.
@@ -125,8 +129,11 @@ impl PanelView {
             disk_io: pair("R", m.disk.read_bytes_per_s, " · W", m.disk.write_bytes_per_s),
             disk_space: format::used_of_total_gb(m.disk.used_gb, m.disk.total_gb),
             disk_bar,
-            run_status: status_text(m.run.status).to_owned(),
-            run_pid: m.run.pid.map(|pid| format!("pid {pid}")),
+            run_status: run_text(&m.run),
+            run_pid: m.run.status.is_live().then_some(m.run.pid).flatten().map(|pid| format!("pid {pid}")),
+            run_label: m.run.label.clone().filter(|l| !l.is_empty()),
+            run_failed: m.run.status == RunStatus::Stopped
+                && (m.run.signal.is_some() || m.run.exit_code.is_some_and(|c| c != 0)),
             run_elapsed: m
                 .run
                 .status
@@ -174,6 +181,8 @@ impl PanelView {
             disk_bar: None,
             run_status: na(),
             run_pid: None,
+            run_label: None,
+            run_failed: false,
             run_elapsed: None,
             run_usage: None,
             run_gpu_note: None,
@@ -257,6 +266,19 @@ fn mb(value: Option<f64>) -> String {
 }
 
 /// The label of a run status.
+/// The run's state in words: `Running`, `Paused`, `Idle`, and for a run that
+/// ended, how — `Finished · exit 0`, `Failed · exit 3`, `Killed (SIGTERM)` —
+/// or `Stopped` while its exit is not known (a run ended through the API).
+pub fn run_text(run: &shared::Run) -> String {
+    match (run.status, run.exit_code, run.signal) {
+        (RunStatus::Stopped, _, Some(signal)) => format!("Killed ({})", shared::api::signal_name(signal)),
+        (RunStatus::Stopped, Some(0), None) => "Finished · exit 0".to_owned(),
+        (RunStatus::Stopped, Some(code), None) => format!("Failed · exit {code}"),
+        (status, ..) => status_text(status).to_owned(),
+    }
+}
+
+/// A run status as a word.
 pub fn status_text(status: RunStatus) -> &'static str {
     match status {
         RunStatus::Idle => "Idle",
@@ -293,6 +315,7 @@ mod tests {
                     process_count: 2,
                     gpu_memory_reason: None,
                 }),
+                ..Run::default()
             },
             ..PerfMetrics::default()
         }
@@ -343,6 +366,30 @@ mod tests {
         assert_eq!(devices[0].figures, "20.0 % · 8.0 / 80.0 GB · n/s · n/s");
         assert_eq!(devices[0].unsupported.as_deref(), Some("not supported by this GPU: temperature, power"));
         assert_eq!((devices[1].name.as_str(), devices[1].lost.as_deref()), ("GPU-B", Some("GPU is lost")));
+    }
+
+    #[test]
+    fn an_ended_run_says_how_it_ended_and_keeps_its_label() {
+        let mut m = sample(1.0);
+        m.run.label = Some("nightly build".into());
+        m.run.status = RunStatus::Stopped;
+        m.run.exit_code = Some(0);
+        let view = PanelView::new(Some(&m));
+        assert_eq!(view.run_status, "Finished · exit 0");
+        assert_eq!(
+            (view.run_pid, view.run_label.as_deref(), view.run_failed),
+            (None, Some("nightly build"), false)
+        );
+        m.run.exit_code = Some(3);
+        let view = PanelView::new(Some(&m));
+        assert_eq!((view.run_status.as_str(), view.run_failed), ("Failed · exit 3", true));
+        m.run.exit_code = None;
+        m.run.signal = Some(15);
+        assert_eq!(PanelView::new(Some(&m)).run_status, "Killed (SIGTERM)");
+        m.run.signal = None;
+        assert_eq!(PanelView::new(Some(&m)).run_status, "Stopped", "ended through the API: no exit known");
+        m.run.status = RunStatus::Running;
+        assert_eq!(PanelView::new(Some(&m)).run_pid.as_deref(), Some("pid 7"));
     }
 
     #[test]

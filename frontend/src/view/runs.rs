@@ -39,6 +39,68 @@ pub fn tokens(run: &RunRecord) -> String {
     count(run.tokens)
 }
 
+/// What the live stream says of the run it shows while it runs: enough to
+/// keep that run's row moving between fetches of the table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LiveRun {
+    /// The run.
+    pub run_id: String,
+    /// Seconds since it started, by the server's clock.
+    pub duration_s: f64,
+    /// The highest CPU of its tree the stream showed, share of the machine.
+    pub peak_cpu_percent: Option<f64>,
+    /// The highest resident memory of its tree the stream showed, MB.
+    pub peak_rss_mb: Option<f64>,
+    /// The highest GPU memory of its tree the stream showed, GB.
+    pub peak_gpu_memory_gb: Option<f64>,
+    /// The most processes its tree had.
+    pub peak_process_count: u32,
+}
+
+impl LiveRun {
+    /// `self` moved on by sample `m`, or `None` when `m` shows no live run
+    /// (another run's sample starts afresh).
+    pub fn next(previous: Option<&LiveRun>, m: &shared::PerfMetrics) -> Option<LiveRun> {
+        let run_id = m.run.run_id.clone().filter(|_| m.run.status.is_live())?;
+        let started = m.run.started_at.as_ref().and_then(|t| super::time::epoch_millis(t.as_str()))?;
+        let now = super::time::epoch_millis(m.timestamp.as_str())?;
+        let mut live = previous.filter(|p| p.run_id == run_id).cloned().unwrap_or_default();
+        live.run_id = run_id;
+        live.duration_s = ((now - started) / 1000.0).max(0.0);
+        if let Some(p) = &m.run.process {
+            let higher = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            live.peak_cpu_percent = higher(live.peak_cpu_percent, p.cpu_percent);
+            live.peak_rss_mb = higher(live.peak_rss_mb, p.rss_mb);
+            live.peak_gpu_memory_gb = higher(live.peak_gpu_memory_gb, p.gpu_memory_gb);
+            live.peak_process_count = live.peak_process_count.max(p.process_count);
+        }
+        Some(live)
+    }
+}
+
+/// `run` as the table shows it: while it is the live run, its duration and
+/// peaks are the newer of its record's and the stream's (the record was read
+/// when the table was fetched; the stream moves every sample).
+pub fn with_live(run: &RunRecord, live: Option<&LiveRun>) -> RunRecord {
+    let mut run = run.clone();
+    let Some(live) = live.filter(|l| l.run_id == run.run_id && run.status == RunOutcome::Running) else {
+        return run;
+    };
+    let higher = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    run.duration_s = run.duration_s.max(live.duration_s);
+    run.peak_cpu_percent = higher(run.peak_cpu_percent, live.peak_cpu_percent);
+    run.peak_rss_mb = higher(run.peak_rss_mb, live.peak_rss_mb);
+    run.peak_gpu_memory_gb = higher(run.peak_gpu_memory_gb, live.peak_gpu_memory_gb);
+    run.peak_process_count = run.peak_process_count.max(live.peak_process_count);
+    run
+}
+
 /// The columns the runs table sorts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -178,6 +240,46 @@ mod tests {
         assert_eq!(ids(&runs)[0], "b", "failures first when descending");
         sort(&mut runs, SortKey::Label, false);
         assert_eq!(ids(&runs), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_live_run_row_moves_with_the_stream() {
+        let mut m = shared::PerfMetrics {
+            timestamp: Timestamp("2026-12-01T10:00:22.000Z".into()),
+            ..Default::default()
+        };
+        m.run = shared::Run {
+            status: shared::RunStatus::Running,
+            run_id: Some("a".into()),
+            started_at: Some(Timestamp("2026-12-01T10:00:00Z".into())),
+            process: Some(shared::RunProcess {
+                cpu_percent: Some(49.5),
+                rss_mb: Some(10.0),
+                process_count: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let first = LiveRun::next(None, &m).expect("a live run");
+        m.timestamp = Timestamp("2026-12-01T10:00:23.000Z".into());
+        if let Some(p) = m.run.process.as_mut() {
+            p.cpu_percent = Some(20.0);
+        }
+        let live = LiveRun::next(Some(&first), &m).expect("still live");
+        assert_eq!((live.duration_s, live.peak_cpu_percent), (23.0, Some(49.5)), "the peak is kept");
+
+        let mut record = run("a", "2026-12-01T10:00:00Z", None, 9.0, Some(5.0));
+        record.status = RunOutcome::Running;
+        let shown = with_live(&record, Some(&live));
+        assert_eq!(
+            (shown.duration_s, shown.peak_cpu_percent, shown.peak_rss_mb),
+            (23.0, Some(49.5), Some(10.0))
+        );
+        let other = run("b", "2026-12-01T09:00:00Z", Some(0), 9.0, Some(5.0));
+        assert_eq!(with_live(&other, Some(&live)), other, "other rows are left as recorded");
+
+        m.run.status = shared::RunStatus::Stopped;
+        assert_eq!(LiveRun::next(Some(&live), &m), None, "an ended run is the record's again");
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Tracked {
                 pid: Some(summary.pid),
                 run_id: Some(summary.run_id.clone()),
                 started_at: Some(started_at),
-                process: None,
+                ..Run::default()
             },
             tree: None,
             summary,
@@ -49,6 +49,9 @@ impl Tracked {
         if !run.status.is_live() {
             run.process = None;
         }
+        run.label = self.summary.label.clone();
+        run.exit_code = self.summary.exit_code;
+        run.signal = self.summary.signal;
         run
     }
 

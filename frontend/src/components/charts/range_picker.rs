@@ -1,5 +1,5 @@
-//! The dashboard's range picker: the last 15 minutes to 30 days, one button
-//! each (a group of toggle buttons, reachable and pressed by keyboard), and
+//! The dashboard's range picker: the last 15 minutes to 30 days (as far as
+//! the server keeps history), one button each (a group of toggle buttons, reachable and pressed by keyboard), and
 //! while zoomed into a span, a button back to the range it came from.
 
 use yew::prelude::*;
@@ -13,6 +13,9 @@ pub struct RangePickerProps {
     pub range: Range,
     /// The preset a zoom came from, for the way back.
     pub last_preset: Preset,
+    /// The presets the server can fill (see [`Preset::offered`]).
+    #[prop_or(Preset::ALL.to_vec())]
+    pub offered: Vec<Preset>,
     /// Called with the range picked.
     pub on_pick: Callback<Range>,
 }
@@ -20,7 +23,7 @@ pub struct RangePickerProps {
 /// The range picker.
 #[function_component(RangePicker)]
 pub fn range_picker(props: &RangePickerProps) -> Html {
-    let buttons = Preset::ALL.iter().map(|preset| {
+    let buttons = props.offered.iter().map(|preset| {
         let pressed = props.range == Range::Last(*preset);
         let on_pick = props.on_pick.clone();
         let preset = *preset;

@@ -64,7 +64,7 @@ pub fn perf_panel(props: &PerfPanelProps) -> Html {
 
     html! {
         <div class={classes!("panel", data.stale.then_some("panel--stale"))} role="dialog" aria-label="PerfMon"
-            data-testid="perf-panel" style={props.style.clone()} ref={props.node_ref.clone()}>
+            tabindex="-1" data-testid="perf-panel" style={props.style.clone()} ref={props.node_ref.clone()}>
             <div class="panel__head">
                 <span class="panel__title">{ "Performance" }</span>
                 <status::Status connection={data.connection} mock={data.mock} stale={data.stale} />

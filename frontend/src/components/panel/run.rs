@@ -1,4 +1,5 @@
-//! The project's run: its status, pid, elapsed time and what its tree uses.
+//! The project's run: its label, how it stands (running, or how it ended), its
+//! pid and elapsed time while live, and what its tree uses.
 
 use yew::prelude::*;
 
@@ -12,10 +13,18 @@ pub fn run(props: &SectionProps) -> Html {
         Some(pid) => format!("{} · {pid}", view.run_status),
         None => view.run_status.clone(),
     };
+    let status_class = classes!(
+        "run__status",
+        view.live.then_some("run__status--live"),
+        view.run_failed.then_some("run__status--failed")
+    );
     html! {
         <>
+            if let Some(label) = &view.run_label {
+                <div class="panel__run-label" data-testid="run-label" title={label.clone()}>{ label.clone() }</div>
+            }
             <div class="panel__run" data-testid="run">
-                <span class={classes!("run__status", view.live.then_some("run__status--live"))} data-testid="run-status">{ line }</span>
+                <span class={status_class} data-testid="run-status">{ line }</span>
                 if let Some(elapsed) = &view.run_elapsed {
                     <span class="run__elapsed" data-testid="run-elapsed" title="Time since the run started">{ elapsed.clone() }</span>
                 }

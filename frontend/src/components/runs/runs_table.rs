@@ -9,8 +9,8 @@ use yew::prelude::*;
 
 use crate::route::report_href;
 use crate::view::format::Unit;
-use crate::view::runs::{self, SortKey};
-use crate::view::time::{browser_offset, epoch_millis, local_clock};
+use crate::view::runs::{self, LiveRun, SortKey};
+use crate::view::time::{Clock, browser_offset, epoch_millis, local_instant, local_time};
 
 /// Props of [`RunsTable`].
 #[derive(Properties, PartialEq)]
@@ -19,6 +19,9 @@ pub struct RunsTableProps {
     pub project: AttrValue,
     /// This page of runs, newest first.
     pub runs: Rc<Vec<RunRecord>>,
+    /// The live run as the stream shows it: its row moves with it.
+    #[prop_or_default]
+    pub live: Option<LiveRun>,
     /// The page's token, carried into links.
     #[prop_or_default]
     pub token: Option<AttrValue>,
@@ -36,10 +39,47 @@ pub struct RunsTableProps {
     pub on_older: Callback<()>,
 }
 
-/// When a run started, in local time with the date.
-fn started(run: &RunRecord) -> String {
-    epoch_millis(run.started_at.as_str())
-        .map_or_else(|| run.started_at.as_str().to_owned(), |ms| local_clock(ms, browser_offset(ms), true))
+/// When a run started, in local time with the date and to the second (runs a
+/// few seconds apart must read apart), and the same with its offset named.
+fn started(run: &RunRecord) -> (String, String) {
+    match epoch_millis(run.started_at.as_str()) {
+        Some(ms) => {
+            let offset = browser_offset(ms);
+            (local_time(ms, offset, Clock { date: true, seconds: true }), local_instant(ms, offset))
+        }
+        None => (run.started_at.as_str().to_owned(), run.started_at.as_str().to_owned()),
+    }
+}
+
+/// The command that records a run here: `perfmon run` finds a server on the
+/// default port by itself; on any other it must be told where (`--bind`).
+fn start_command(project: &str) -> String {
+    let host = web_sys::window().and_then(|w| w.location().host().ok()).unwrap_or_default();
+    start_command_for(project, &host)
+}
+
+/// [`start_command`] for a page served from `host` (`127.0.0.1:9100`).
+fn start_command_for(project: &str, host: &str) -> String {
+    let project = if project.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        project.to_owned()
+    } else {
+        format!("'{}'", project.replace('\'', "'\\''"))
+    };
+    let bind = match host {
+        "" | "127.0.0.1:8000" | "localhost:8000" => String::new(),
+        host => format!(
+            " --bind {}",
+            host.strip_prefix("localhost:").map_or(host.to_owned(), |p| format!("127.0.0.1:{p}"))
+        ),
+    };
+    format!("perfmon run --project {project}{bind} -- <command>")
+}
+
+/// The name of a run's link: its start as shown, then its label and how it
+/// ended, so a screen reader's list of links tells runs apart.
+fn link_name(run: &RunRecord, start: &str) -> String {
+    let label = run.label.as_deref().filter(|l| !l.is_empty()).map(|l| format!(" “{l}”")).unwrap_or_default();
+    format!("{start}: report of run{label}, {}", runs::outcome(run))
 }
 
 /// The runs table.
@@ -48,7 +88,8 @@ pub fn runs_table(props: &RunsTableProps) -> Html {
     let sort = use_state(|| (SortKey::Start, true));
     let (key, descending) = *sort;
     let rows = {
-        let mut rows = (*props.runs).clone();
+        let mut rows: Vec<RunRecord> =
+            props.runs.iter().map(|r| runs::with_live(r, props.live.as_ref())).collect();
         runs::sort(&mut rows, key, descending);
         rows
     };
@@ -85,9 +126,10 @@ pub fn runs_table(props: &RunsTableProps) -> Html {
         let href = report_href(&props.project, &run.run_id, token);
         let outcome_class =
             if runs::failed(run) { "runs__outcome runs__outcome--failed" } else { "runs__outcome" };
+        let (start, exact) = started(run);
         html! {
             <tr data-testid="run-row" data-run-id={run.run_id.clone()}>
-                <td><a href={href}>{ started(run) }</a></td>
+                <td><a href={href} title={exact} aria-label={link_name(run, &start)}>{ start }</a></td>
                 <td>{ run.label.clone().unwrap_or_default() }</td>
                 <td class="num">{ runs::duration(run) }</td>
                 <td class={outcome_class} data-testid="run-outcome">{ runs::outcome(run) }</td>
@@ -106,7 +148,7 @@ pub fn runs_table(props: &RunsTableProps) -> Html {
             if props.runs.is_empty() {
                 <p class="muted" data-testid="runs-empty">
                     { "No runs recorded for this project yet. Start one with " }
-                    <code>{ format!("perfmon run --project {} -- <command>", props.project) }</code>
+                    <code>{ start_command(&props.project) }</code>
                 </p>
             } else {
                 <div class="runs__scroll">
@@ -125,5 +167,23 @@ pub fn runs_table(props: &RunsTableProps) -> Html {
                 </button>
             </div>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_command_names_the_port_only_when_it_is_not_the_default() {
+        assert_eq!(start_command_for("demo", "127.0.0.1:8000"), "perfmon run --project demo -- <command>");
+        assert_eq!(
+            start_command_for("demo", "localhost:9100"),
+            "perfmon run --project demo --bind 127.0.0.1:9100 -- <command>"
+        );
+        assert_eq!(
+            start_command_for("my app", "10.0.0.5:8000"),
+            "perfmon run --project 'my app' --bind 10.0.0.5:8000 -- <command>"
+        );
     }
 }
