@@ -26,6 +26,7 @@
 //! strings with milliseconds ([`Timestamp`]).
 
 pub mod api;
+pub mod depth;
 pub mod perfwatch;
 pub mod series;
 pub mod ws;

@@ -11,9 +11,16 @@
 
 pub mod cpu;
 pub mod disk;
+pub mod filesystems;
 pub mod gpu;
+pub mod meminfo;
 pub mod memory;
 pub mod network;
+pub mod perf;
+pub mod pressure;
 pub mod procfs;
 pub mod proctree;
 pub mod rates;
+pub mod sensors;
+pub mod sockets;
+pub mod vmstat;
