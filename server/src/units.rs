@@ -30,7 +30,7 @@ pub fn round1(value: f64) -> f64 {
     round_to(value, 1)
 }
 
-/// Two decimals, as load averages and PerfMon's own CPU are sent.
+/// Two decimals, as load averages are sent.
 pub fn round2(value: f64) -> f64 {
     round_to(value, 2)
 }

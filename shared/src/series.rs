@@ -27,7 +27,7 @@ pub const DISK_WRITE: &str = "disk.write_bytes_per_s";
 pub const DISK_USED_GB: &str = "disk.used_gb";
 /// Size of that filesystem, GB (GiB).
 pub const DISK_TOTAL_GB: &str = "disk.total_gb";
-/// PerfMon's own CPU, as a share of one core.
+/// PerfMon's own CPU, as a share of the whole machine (as a run's is), 0–100.
 pub const MONITOR_CPU_PERCENT: &str = "monitor.cpu_percent";
 /// PerfMon's own resident memory, MB (MiB).
 pub const MONITOR_RSS_MB: &str = "monitor.rss_mb";

@@ -18,7 +18,7 @@ fn seed_value() -> PerfMetrics {
             pid: Some(12345),
             started_at: Some(Timestamp("2026-02-08T20:10:00Z".into())),
             run_id: Some("12345-2026-02-08T20:10:00Z".into()),
-            process: None,
+            ..Run::default()
         },
         tokens: Tokens { current_run: 1420, total_session: 9180, available: false },
         cpu: Cpu { percent: Some(37.2), ..Cpu::default() },

@@ -11,6 +11,16 @@ pub fn percent(value: Option<f64>) -> String {
     }
 }
 
+/// A small share that one decimal would round to nothing (PerfMon's own CPU,
+/// a share of the whole machine): `0.025 %`, `0.43 %`, `12.5 %`.
+pub fn small_percent(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() && v.abs() < 0.1 => format!("{v:.3} %"),
+        Some(v) if v.is_finite() && v.abs() < 1.0 => format!("{v:.2} %"),
+        other => percent(other),
+    }
+}
+
 /// `6.2 / 16.0 GB`, one decimal each; both values are needed to say anything.
 pub fn used_of_total_gb(used: Option<f64>, total: Option<f64>) -> String {
     match (used, total) {
@@ -188,6 +198,14 @@ pub fn nice_ceiling(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_shares_keep_the_digits_that_say_something() {
+        assert_eq!(small_percent(Some(0.025)), "0.025 %");
+        assert_eq!(small_percent(Some(0.43)), "0.43 %");
+        assert_eq!(small_percent(Some(12.46)), "12.5 %");
+        assert_eq!(small_percent(None), NOT_AVAILABLE);
+    }
 
     #[test]
     fn chart_values_and_ticks_carry_their_units() {

@@ -156,7 +156,9 @@ impl PanelView {
             run_gpu_note: m.run.process.as_ref().and_then(|p| p.gpu_memory_reason.clone()),
             monitor: match (m.monitor.cpu_percent, m.monitor.rss_mb) {
                 (None, None) => None,
-                (cpu, rss) => Some(format!("PerfMon itself: {} CPU · {}", format::percent(cpu), mb(rss))),
+                (cpu, rss) => {
+                    Some(format!("PerfMon itself: {} CPU · {}", format::small_percent(cpu), mb(rss)))
+                }
             },
         }
     }

@@ -48,7 +48,8 @@ pub const HOST: &[Metric] = &[
     metric("disk_used", series::DISK_USED_GB, GIB, 2),
     metric("disk_total", series::DISK_TOTAL_GB, GIB, 2),
     metric("load1", series::LOAD_ONE, 1.0, 2),
-    metric("monitor_cpu", series::MONITOR_CPU_PERCENT, 1.0, 2),
+    // Three decimals, as it is sent: a share of the whole machine is small.
+    metric("monitor_cpu", series::MONITOR_CPU_PERCENT, 1.0, 3),
     metric("monitor_rss", series::MONITOR_RSS_MB, MIB, 1),
     metric("gpu", series::GPU_PERCENT, 1.0, 1),
     metric("gpu_mem_used", series::GPU_VRAM_USED_GB, GIB, 2),
