@@ -161,17 +161,27 @@ impl Timeline {
         true
     }
 
-    /// Keeps bands in step with the live run: a new live run opens a band, and
-    /// an open band whose run is no longer live closes at this sample.
+    /// Keeps bands in step with the live run: a new live run opens a band
+    /// (with its label), an open band whose run is no longer live closes at
+    /// this sample, and a stopped run's exit code or signal, which the stream
+    /// may bring a sample or two after the stop, says whether it failed.
     fn track_run(&mut self, m: &PerfMetrics, at: f64) {
         let live = m.run.status.is_live();
         let current = m.run.run_id.as_deref();
-        for band in self.runs.iter_mut().filter(|b| b.end_ms.is_none()) {
-            if !(live && current == Some(band.run_id.as_str())) {
+        for band in &mut self.runs {
+            let this_run = current == Some(band.run_id.as_str());
+            if band.end_ms.is_none() && !(live && this_run) {
                 band.end_ms = Some(at as i64);
                 if band.status == RunOutcome::Running {
                     band.status = RunOutcome::Exited;
                 }
+            }
+            // Only an exit not yet known: a stored band already says how it ended.
+            if this_run && !live && band.status == RunOutcome::Exited && band.exit_code.is_none() {
+                if m.run.signal.is_some() {
+                    band.status = RunOutcome::Killed;
+                }
+                band.exit_code = m.run.exit_code;
             }
         }
         if live
@@ -181,7 +191,7 @@ impl Timeline {
             let start_ms = m.run.started_at.as_ref().and_then(|s| epoch_millis(s.as_str())).unwrap_or(at);
             self.runs.push(RunBand {
                 run_id: run_id.to_owned(),
-                label: None,
+                label: m.run.label.clone(),
                 start_ms: start_ms as i64,
                 end_ms: None,
                 status: RunOutcome::Running,
@@ -319,6 +329,7 @@ mod tests {
             started_at: Some(Timestamp("2026-12-01T09:59:00Z".into())),
             run_id: Some("7-2026-12-01T09:59:00Z".into()),
             process: Some(RunProcess { cpu_percent: Some(12.0), process_count: 3, ..RunProcess::default() }),
+            ..Run::default()
         };
         t.push(&live);
         assert_eq!(t.runs.len(), 1);
@@ -329,5 +340,44 @@ mod tests {
         t.push(&ended);
         assert_eq!(t.runs[0].end_ms, Some(epoch_millis("2026-12-01T10:00:02.000Z").unwrap_or(0.0) as i64));
         assert_eq!(t.column("run.cpu_percent").map(|c| c.mean[1]), Some(None), "no tree once stopped");
+    }
+
+    #[test]
+    fn a_live_band_has_its_label_and_learns_how_its_run_ended() {
+        let mut t = Timeline::default();
+        let mut live = at(1, 5.0);
+        live.run = Run {
+            status: RunStatus::Running,
+            started_at: Some(Timestamp("2026-12-01T10:00:00Z".into())),
+            run_id: Some("7-2026-12-01T10:00:00Z".into()),
+            label: Some("nightly".into()),
+            ..Run::default()
+        };
+        t.push(&live);
+        assert_eq!(t.runs[0].label.as_deref(), Some("nightly"));
+        // Stopped first, its exit code a sample later.
+        let mut stopped = at(2, 5.0);
+        stopped.run = Run { status: RunStatus::Stopped, ..live.run.clone() };
+        t.push(&stopped);
+        assert_eq!((t.runs[0].status, t.runs[0].exit_code), (RunOutcome::Exited, None));
+        let mut reported = at(3, 5.0);
+        reported.run = Run { exit_code: Some(3), ..stopped.run.clone() };
+        t.push(&reported);
+        assert_eq!((t.runs[0].status, t.runs[0].exit_code), (RunOutcome::Exited, Some(3)));
+        assert_eq!(t.runs[0].end_ms, epoch_millis("2026-12-01T10:00:02.000Z").map(|ms| ms as i64));
+
+        // The next run is killed; the one before keeps its exit.
+        let mut next = at(4, 5.0);
+        next.run = Run {
+            status: RunStatus::Running,
+            run_id: Some("8-2026-12-01T10:00:04Z".into()),
+            ..Run::default()
+        };
+        t.push(&next);
+        let mut killed = at(5, 5.0);
+        killed.run = Run { status: RunStatus::Stopped, signal: Some(9), ..next.run.clone() };
+        t.push(&killed);
+        let ends: Vec<_> = t.runs.iter().map(|b| (b.status, b.exit_code)).collect();
+        assert_eq!(ends, [(RunOutcome::Exited, Some(3)), (RunOutcome::Killed, None)]);
     }
 }
