@@ -155,6 +155,19 @@ pub enum RunOutcome {
     Interrupted,
 }
 
+impl RunOutcome {
+    /// Whether a run that ended so, with `exit_code`, failed: a non-zero exit,
+    /// a signal, or PerfMon's own stop. An exit whose code is not known is not
+    /// counted as a failure. The page's table, bands and the CLI share it.
+    pub fn failed(self, exit_code: Option<i32>) -> bool {
+        match self {
+            RunOutcome::Exited => exit_code.is_some_and(|c| c != 0),
+            RunOutcome::Killed | RunOutcome::Interrupted => true,
+            RunOutcome::Running | RunOutcome::Ended => false,
+        }
+    }
+}
+
 /// One recorded run, as `GET /api/projects/{project}/runs` lists it. No command
 /// lines, paths or environment are ever kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

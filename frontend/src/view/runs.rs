@@ -17,11 +17,7 @@ pub fn outcome(run: &RunRecord) -> String {
 
 /// Whether the run failed: a non-zero exit, a signal, or PerfMon's own stop.
 pub fn failed(run: &RunRecord) -> bool {
-    match run.status {
-        RunOutcome::Exited => run.exit_code.is_some_and(|c| c != 0),
-        RunOutcome::Killed | RunOutcome::Interrupted => true,
-        RunOutcome::Running | RunOutcome::Ended => false,
-    }
+    run.status.failed(run.exit_code)
 }
 
 /// A figure or "Not available".

@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::Array;
-use shared::api::{RunBand, RunOutcome};
+use shared::api::RunBand;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -122,11 +122,7 @@ fn band_at(bands: &[RunBand], t: f64, window: Window) -> Option<&RunBand> {
 /// Whether a band's run failed: a non-zero exit, a signal, or PerfMon's own
 /// stop — the rule [`crate::view::runs::failed`] applies to a run's record.
 fn failed(band: &RunBand) -> bool {
-    match band.status {
-        RunOutcome::Exited => band.exit_code.is_some_and(|c| c != 0),
-        RunOutcome::Killed | RunOutcome::Interrupted => true,
-        RunOutcome::Running | RunOutcome::Ended => false,
-    }
+    band.status.failed(band.exit_code)
 }
 
 /// What a band is called on the chart and in the readout: its label, else its
@@ -657,6 +653,8 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
 
 #[cfg(test)]
 mod tests {
+    use shared::api::RunOutcome;
+
     use super::*;
 
     fn band(id: &str, label: Option<&str>, status: RunOutcome, exit_code: Option<i32>) -> RunBand {
