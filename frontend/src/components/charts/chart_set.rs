@@ -82,7 +82,10 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
         html! {
             <section class="charts__group" aria-label="The run's process tree">
                 <h2 class="section__title">{ "The run's process tree" }</h2>
-                { chart("run-cpu", "Run CPU", Unit::Percent, vec![Line::new(tree(run::CPU_PERCENT), "CPU")]) }
+                // One scale for every CPU figure: a share of the whole machine
+                // (100 % is every core busy), so the run's line reads against
+                // the machine's chart below it and PerfMon's own cost.
+                { chart("run-cpu", "Run CPU (share of the whole machine)", Unit::Percent, vec![Line::new(tree(run::CPU_PERCENT), "CPU")]) }
                 { chart("run-rss", "Run memory (RSS)", Unit::Megabytes, vec![Line::new(tree(run::RSS_MB), "RSS")]) }
                 { for gpu }
             </section>
@@ -122,7 +125,7 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
             { for run_charts }
             <section class="charts__group" aria-label="The machine">
                 <h2 class="section__title">{ "The machine" }</h2>
-                <TimeChart id="cpu" title="CPU" unit={Unit::Percent} lines={vec![Line::new(series::CPU_PERCENT, "CPU")]}
+                <TimeChart id="cpu" title="CPU (all cores)" unit={Unit::Percent} lines={vec![Line::new(series::CPU_PERCENT, "CPU")]}
                     timeline={props.timeline.clone()} version={props.version} window={props.window}
                     scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}>
                     { for cores }
