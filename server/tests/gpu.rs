@@ -1,7 +1,8 @@
 //! The NVML path without a GPU: the real `perfmon` binary loads a fake
 //! `libnvidia-ml.so.1` (the `fake-nvml` crate) through `LD_LIBRARY_PATH`, whose
-//! answers each test sets — devices, figures, unsupported fields, a device lost
-//! mid-run, per-process GPU memory, a failing initialisation.
+//! answers each test sets — devices, figures (clocks, P-state, clock-event
+//! reasons, PCIe, codecs, fan, an energy counter), unsupported fields, a device
+//! lost mid-run, per-process GPU memory, a failing initialisation.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -135,7 +136,8 @@ async fn a_field_the_driver_does_not_support_is_null_and_named() {
     assert_eq!(series(&metrics, r#"perfmon_gpu_temperature_celsius{gpu="0",name="GPU-A"}"#), None);
     let c = &m.gpu.devices[2];
     assert_eq!((c.percent, c.vram_used_gb, c.vram_total_gb), (None, None, None));
-    assert_eq!(c.not_supported, ["percent", "vram_used_gb", "vram_total_gb"]);
+    assert_eq!(c.not_supported, ["percent", "memory_controller_percent", "vram_used_gb", "vram_total_gb"]);
+    assert_eq!(c.memory_controller_percent, None, "one query answers both utilisations");
     assert!(c.temperature_c.is_some() && c.power_w.is_some(), "the rest is there");
     for name in ["gpu_usage_percent", "gpu_memory_used_bytes", "gpu_memory_total_bytes"] {
         let key = format!(r#"perfmon_{name}{{gpu="2",name="GPU-C"}}"#);
@@ -256,4 +258,238 @@ async fn inside_a_container_a_runs_gpu_memory_is_unknown_with_a_reason_not_zero(
     let reason = process.gpu_memory_reason.expect("a reason");
     assert!(reason.contains("container"), "{reason}");
     assert!(m.gpu.available, "the GPU itself still reports");
+}
+
+/// An H100 whose every depth figure differs from the others.
+fn busy_h100() -> Device {
+    Device {
+        name: "GPU-D".into(),
+        mem_util: 78,
+        sm_clock_mhz: (1410, 1980),
+        mem_clock_mhz: (1593, 2619),
+        pstate: 2,
+        // SwPowerCap (0x4) and HwThermalSlowdown (0x40).
+        clock_events: 0x44,
+        pcie_kbs: (2048, 1024),
+        codec_percent: (12, 34),
+        fan_percent: 56,
+        energy_mj: 1_000_000,
+        energy_rate_mw: 250_000,
+        ..Device::h100(90, 20)
+    }
+}
+
+fn seconds(m: &PerfMetrics) -> f64 {
+    let at = chrono::DateTime::parse_from_rfc3339(m.timestamp.as_str()).expect("an RFC 3339 time");
+    at.timestamp_millis() as f64 / 1000.0
+}
+
+#[tokio::test]
+async fn every_depth_figure_arrives_with_the_value_the_driver_gave() {
+    let config = Config { devices: vec![busy_h100(), named("GPU-E", 0, 1)], ..Config::default() };
+    let (perfmon, _fake) = serve("depth", &config).await;
+    let mut client = connect(perfmon.addr, "gpus").await;
+    let m =
+        metrics_until(&mut client, 50, |m| m.gpu.devices.first().is_some_and(|d| d.energy_power_w.is_some()))
+            .await;
+    let d = device(&m, 0);
+    assert!(d.available && d.not_supported.is_empty(), "{d:?}");
+    assert_eq!((d.sm_clock_mhz, d.sm_clock_max_mhz), (Some(1410), Some(1980)));
+    assert_eq!((d.memory_clock_mhz, d.memory_clock_max_mhz), (Some(1593), Some(2619)));
+    assert_eq!(d.pstate.as_deref(), Some("P2"));
+    assert_eq!(
+        d.clock_event_reasons.as_deref(),
+        Some(&["sw_power_cap".to_owned(), "hw_thermal_slowdown".to_owned()][..]),
+        "decoded by name from the bitmask"
+    );
+    // NVML's KB/s are KiB/s: exact bytes.
+    assert_eq!((d.pcie_rx_bytes_per_s, d.pcie_tx_bytes_per_s), (Some(2_097_152.0), Some(1_048_576.0)));
+    assert_eq!((d.encoder_percent, d.decoder_percent), (Some(12.0), Some(34.0)));
+    assert_eq!((d.fan_percent, d.memory_controller_percent), (Some(56.0), Some(78.0)));
+    // The counter started at 1000 J and grows at 250 W.
+    let power = d.energy_power_w.expect("power");
+    assert!((power - 250.0).abs() <= 25.0, "{power} W from the energy counter, 250 W ± 10 %");
+    let total = d.energy_total_j.expect("joules");
+    assert!((1000.0..1000.0 + 250.0 * 30.0).contains(&total), "{total} J");
+    assert_eq!((d.percent, d.power_w), (Some(90.0), Some(300.0)), "the older figures still there");
+
+    // Nothing holds the idle device's clocks: an empty list, not null.
+    let e = device(&m, 1);
+    assert_eq!((e.index, e.name.as_str()), (1, "GPU-E"));
+    assert_eq!(e.clock_event_reasons, Some(Vec::new()));
+    assert_eq!((e.pstate.as_deref(), e.fan_percent), (Some("P0"), Some(0.0)));
+
+    // The payload's names and units, as the integrator wires them.
+    let json = serde_json::to_value(d).expect("encode");
+    for key in [
+        "sm_clock_mhz",
+        "sm_clock_max_mhz",
+        "memory_clock_mhz",
+        "memory_clock_max_mhz",
+        "pstate",
+        "clock_event_reasons",
+        "pcie_rx_bytes_per_s",
+        "pcie_tx_bytes_per_s",
+        "encoder_percent",
+        "decoder_percent",
+        "fan_percent",
+        "memory_controller_percent",
+        "energy_power_w",
+        "energy_total_j",
+    ] {
+        assert!(!json[key].is_null(), "{key} in {json}");
+    }
+}
+
+#[tokio::test]
+async fn depth_fields_the_driver_does_not_support_are_null_and_named() {
+    let mut bare = busy_h100();
+    bare.not_supported = vec![
+        "sm_clock",
+        "sm_clock_max",
+        "mem_clock",
+        "mem_clock_max",
+        "pstate",
+        "clock_events",
+        "pcie",
+        "encoder",
+        "decoder",
+        "fan",
+        "energy",
+    ];
+    let mut no_fan = busy_h100();
+    no_fan.not_supported = vec!["fan", "sm_clock_max"];
+    let config = Config { devices: vec![bare, no_fan], ..Config::default() };
+    let (perfmon, _fake) = serve("depth-unsupported", &config).await;
+    let mut client = connect(perfmon.addr, "gpus").await;
+    // A few ticks, so the energy counter has had a second reading.
+    let m = metrics_until(&mut client, 50, |m| m.gpu.devices.len() == 2 && m.seq >= 3).await;
+    let d = device(&m, 0);
+    assert_eq!(
+        d.not_supported,
+        [
+            "sm_clock_mhz",
+            "memory_clock_mhz",
+            "sm_clock_max_mhz",
+            "memory_clock_max_mhz",
+            "pstate",
+            "clock_event_reasons",
+            "pcie_rx_bytes_per_s",
+            "pcie_tx_bytes_per_s",
+            "encoder_percent",
+            "decoder_percent",
+            "fan_percent",
+            "energy_power_w",
+            "energy_total_j",
+        ]
+    );
+    assert_eq!(
+        (d.sm_clock_mhz, d.sm_clock_max_mhz, d.memory_clock_mhz, d.memory_clock_max_mhz),
+        (None, None, None, None)
+    );
+    assert_eq!((d.pstate.as_ref(), d.clock_event_reasons.as_ref()), (None, None));
+    assert_eq!((d.pcie_rx_bytes_per_s, d.pcie_tx_bytes_per_s, d.pcie_age_ms), (None, None, None));
+    assert_eq!((d.encoder_percent, d.decoder_percent, d.fan_percent), (None, None, None));
+    assert_eq!((d.energy_power_w, d.energy_total_j), (None, None));
+    assert_eq!(
+        (d.available, d.percent, d.memory_controller_percent),
+        (true, Some(90.0), Some(78.0)),
+        "the rest"
+    );
+    let json = serde_json::to_value(d).expect("encode");
+    assert!(
+        json["fan_percent"].is_null() && json["clock_event_reasons"].is_null(),
+        "null, not absent: {json}"
+    );
+
+    let f = device(&m, 1);
+    assert_eq!(f.not_supported, ["sm_clock_max_mhz", "fan_percent"]);
+    assert_eq!((f.fan_percent, f.sm_clock_max_mhz, f.sm_clock_mhz), (None, None, Some(1410)));
+    assert_eq!(f.memory_clock_max_mhz, Some(2619));
+}
+
+#[tokio::test]
+async fn the_energy_counter_gives_power_and_joules_across_ticks_and_a_restart_is_no_rate() {
+    let config = Config { devices: vec![busy_h100()], ..Config::default() };
+    let (perfmon, fake) = serve("energy", &config).await;
+    let mut client = connect(perfmon.addr, "gpus").await;
+    let first =
+        metrics_until(&mut client, 50, |m| m.gpu.devices.first().is_some_and(|d| d.energy_total_j.is_some()))
+            .await;
+    // A span of at least a second: its joules over its seconds are the power.
+    let last = metrics_until(&mut client, 50, |m| seconds(m) - seconds(&first) >= 1.0).await;
+    let joules =
+        device(&last, 0).energy_total_j.expect("joules") - device(&first, 0).energy_total_j.expect("joules");
+    let span = seconds(&last) - seconds(&first);
+    let watts = joules / span;
+    assert!((watts - 250.0).abs() <= 12.5, "{joules} J over {span} s is {watts} W, 250 W ± 5 %");
+    let power = device(&last, 0).energy_power_w.expect("power");
+    assert!((power - 250.0).abs() <= 25.0, "{power} W, 250 W ± 10 %");
+
+    // The driver reloads: the counter starts again from 0, which is no rate
+    // (not a huge or negative one) for that tick, and a rate again after.
+    let before = metrics_until(&mut client, 50, |_| true).await;
+    fake.set(&Config { devices: vec![Device { energy_mj: 0, ..busy_h100() }], ..Config::default() });
+    let restarted =
+        metrics_until(&mut client, 50, |m| device(m, 0).energy_total_j.is_some_and(|j| j < 1000.0)).await;
+    if restarted.seq == before.seq + 1 {
+        assert_eq!(device(&restarted, 0).energy_power_w, None, "the tick that saw the restart");
+    }
+    for _ in 0..3 {
+        let m = metrics_until(&mut client, 50, |_| true).await;
+        if let Some(power) = device(&m, 0).energy_power_w {
+            assert!((power - 250.0).abs() <= 25.0, "{power} W after the restart, 250 W ± 10 %");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_pcie_query_is_asked_every_5_s_and_its_figures_carry_their_age() {
+    // Each PCIe call waits 10 ms, as a driver measuring its 20 ms window in the
+    // call would: the sampler (every 200 ms here) then reads it every 5 s.
+    let slow = Device { pcie_delay_us: 10_000, ..busy_h100() };
+    let config = Config { devices: vec![slow], ..Config::default() };
+    let (perfmon, _fake) = serve("slow-pcie", &config).await;
+    let mut client = connect(perfmon.addr, "gpus").await;
+    let carried = metrics_until(&mut client, 50, |m| {
+        m.gpu.devices.first().is_some_and(|d| d.pcie_age_ms.is_some_and(|age| age > 0))
+    })
+    .await;
+    let d = device(&carried, 0);
+    assert_eq!((d.pcie_rx_bytes_per_s, d.pcie_tx_bytes_per_s), (Some(2_097_152.0), Some(1_048_576.0)));
+    assert!(d.pcie_age_ms.is_some_and(|age| age < 5_000 + 1_000), "{:?}", d.pcie_age_ms);
+    let json = serde_json::to_value(d).expect("encode");
+    assert!(json["pcie_age_ms"].is_u64());
+    // Fresh figures carry no age at all.
+    let fresh = serde_json::to_value(shared::GpuDevice::default()).expect("encode");
+    assert!(fresh.get("pcie_age_ms").is_none());
+}
+
+#[test]
+fn a_device_from_a_server_without_the_depth_fields_decodes_with_them_null() {
+    let old: GpuDevice = serde_json::from_str(
+        r#"{"index":0,"name":"GPU","available":true,"percent":1.0,"vram_used_gb":1.0,"vram_total_gb":2.0,"temperature_c":null,"power_w":null}"#,
+    )
+    .expect("decodes");
+    assert_eq!(
+        old,
+        GpuDevice {
+            name: "GPU".into(),
+            percent: Some(1.0),
+            vram_used_gb: Some(1.0),
+            vram_total_gb: Some(2.0),
+            ..GpuDevice::default()
+        }
+    );
+    let full = GpuDevice {
+        sm_clock_mhz: Some(1410),
+        pstate: Some("P2".into()),
+        clock_event_reasons: Some(vec!["sw_power_cap".into()]),
+        pcie_age_ms: Some(1200),
+        energy_total_j: Some(1234.567),
+        ..old
+    };
+    let back: GpuDevice =
+        serde_json::from_value(serde_json::to_value(&full).expect("encode")).expect("decode");
+    assert_eq!(back, full);
 }

@@ -295,8 +295,9 @@ pub struct GpuDevice {
     /// Why the device did not answer, in plain words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Fields the device's driver does not support (`percent`, `vram_used_gb`,
-    /// `vram_total_gb`, `temperature_c`, `power_w`): `null` by design, not a failed read.
+    /// Fields the device's driver does not support (any of the numeric fields
+    /// below and `pstate`, `clock_event_reasons`, by their JSON names): `null` by
+    /// design, not a failed read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_supported: Vec<String>,
     /// Utilisation, 0–100.
@@ -309,7 +310,76 @@ pub struct GpuDevice {
     pub temperature_c: Option<f64>,
     /// Power draw in watts.
     pub power_w: Option<f64>,
+    /// SM (streaming multiprocessor) clock now, MHz.
+    #[serde(default)]
+    pub sm_clock_mhz: Option<u32>,
+    /// The highest SM clock the device runs at, MHz.
+    #[serde(default)]
+    pub sm_clock_max_mhz: Option<u32>,
+    /// Memory clock now, MHz.
+    #[serde(default)]
+    pub memory_clock_mhz: Option<u32>,
+    /// The highest memory clock, MHz.
+    #[serde(default)]
+    pub memory_clock_max_mhz: Option<u32>,
+    /// Performance state, `P0` (fastest) to `P15` (slowest).
+    #[serde(default)]
+    pub pstate: Option<String>,
+    /// Why the clocks are held below their maximum now, by name, in NVML's bit
+    /// order (see [`GPU_CLOCK_EVENT_REASONS`]); empty when nothing holds them,
+    /// `null` when unreadable.
+    #[serde(default)]
+    pub clock_event_reasons: Option<Vec<String>>,
+    /// PCIe traffic into the device, bytes per second (NVML's figure over its
+    /// last 20 ms window).
+    #[serde(default)]
+    pub pcie_rx_bytes_per_s: Option<f64>,
+    /// PCIe traffic out of the device, bytes per second.
+    #[serde(default)]
+    pub pcie_tx_bytes_per_s: Option<f64>,
+    /// How old the PCIe figures are, ms, when they were carried from an earlier
+    /// reading (a driver whose PCIe query is slow is asked at most every 5 s);
+    /// absent when they were read for this sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcie_age_ms: Option<u64>,
+    /// Video encoder utilisation, 0–100.
+    #[serde(default)]
+    pub encoder_percent: Option<f64>,
+    /// Video decoder utilisation, 0–100.
+    #[serde(default)]
+    pub decoder_percent: Option<f64>,
+    /// Fan speed (the first fan), 0–100 % of its maximum.
+    #[serde(default)]
+    pub fan_percent: Option<f64>,
+    /// Memory-controller utilisation (time spent reading or writing device
+    /// memory), 0–100.
+    #[serde(default)]
+    pub memory_controller_percent: Option<f64>,
+    /// Power from the energy counter: the energy used since the previous sample
+    /// over the time between, watts; `null` on the first sample and after the
+    /// counter restarts.
+    #[serde(default)]
+    pub energy_power_w: Option<f64>,
+    /// The energy counter: joules used since the driver loaded. The joules of a
+    /// span are the difference between its ends (a counter that went backwards
+    /// restarted).
+    #[serde(default)]
+    pub energy_total_j: Option<f64>,
 }
+
+/// The names `GpuDevice::clock_event_reasons` uses, for NVML's clock-event
+/// reason bits 0 to 8 in order (`nvmlClocksEventReason*`).
+pub const GPU_CLOCK_EVENT_REASONS: [&str; 9] = [
+    "gpu_idle",
+    "applications_clocks_setting",
+    "sw_power_cap",
+    "hw_slowdown",
+    "sync_boost",
+    "sw_thermal_slowdown",
+    "hw_thermal_slowdown",
+    "hw_power_brake_slowdown",
+    "display_clock_setting",
+];
 
 impl Default for GpuDevice {
     fn default() -> Self {
@@ -324,6 +394,21 @@ impl Default for GpuDevice {
             vram_total_gb: None,
             temperature_c: None,
             power_w: None,
+            sm_clock_mhz: None,
+            sm_clock_max_mhz: None,
+            memory_clock_mhz: None,
+            memory_clock_max_mhz: None,
+            pstate: None,
+            clock_event_reasons: None,
+            pcie_rx_bytes_per_s: None,
+            pcie_tx_bytes_per_s: None,
+            pcie_age_ms: None,
+            encoder_percent: None,
+            decoder_percent: None,
+            fan_percent: None,
+            memory_controller_percent: None,
+            energy_power_w: None,
+            energy_total_j: None,
         }
     }
 }

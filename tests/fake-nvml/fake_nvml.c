@@ -13,7 +13,20 @@
  *   device.I.mem_used=10737418240  (bytes)
  *   device.I.temp=55               (degrees C)
  *   device.I.power_mw=300000       (milliwatts)
- *   device.I.not_supported=power   (comma-separated: util, memory, temp, power, processes)
+ *   device.I.mem_util=35           (memory-controller utilisation, percent)
+ *   device.I.sm_clock=1755         (MHz; also sm_clock_max, mem_clock, mem_clock_max)
+ *   device.I.pstate=0              (0-15; 32 is NVML_PSTATE_UNKNOWN)
+ *   device.I.clock_events=4        (the clock-event (throttle) reasons bitmask)
+ *   device.I.pcie_rx_kbs=1024      (KB/s; also pcie_tx_kbs)
+ *   device.I.pcie_delay_us=20000   (each PCIe throughput call sleeps that long)
+ *   device.I.encoder=12            (percent; also decoder)
+ *   device.I.fan=40                (percent, fan 0)
+ *   device.I.energy_mj=1000000     (the energy counter when the config was loaded)
+ *   device.I.energy_rate_mw=250000 (how fast the counter then grows: mJ/s)
+ *   device.I.not_supported=power   (comma-separated: util, memory, temp, power,
+ *                                   processes, sm_clock, sm_clock_max, mem_clock,
+ *                                   mem_clock_max, pstate, clock_events, pcie,
+ *                                   encoder, decoder, fan, energy)
  *   device.I.lost_after=3          (answers GPU_IS_LOST after that many handle reads)
  *   process.PID=I:BYTES            (a compute process on device I holding BYTES)
  *
@@ -23,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef int nvmlReturn_t;
 enum {
@@ -41,9 +55,15 @@ enum {
 
 struct device {
     char name[96];
-    unsigned int util, temp, power_mw;
+    unsigned int util, temp, power_mw, mem_util;
     unsigned long long mem_total, mem_used;
+    unsigned int sm_clock, sm_clock_max, mem_clock, mem_clock_max, pstate;
+    unsigned long long clock_events;
+    unsigned int pcie_rx_kbs, pcie_tx_kbs, pcie_delay_us, encoder, decoder, fan;
+    unsigned long long energy_mj, energy_rate_mw;
     int no_util, no_memory, no_temp, no_power, no_processes;
+    int no_sm_clock, no_sm_clock_max, no_mem_clock, no_mem_clock_max, no_pstate;
+    int no_clock_events, no_pcie, no_encoder, no_decoder, no_fan, no_energy;
     long lost_after; /* -1: never */
     long handle_reads;
 };
@@ -59,6 +79,8 @@ static unsigned int device_count;
 static struct device devices[MAX_DEVICES];
 static unsigned int process_count;
 static struct process processes[MAX_PROCESSES];
+/* When the config was last loaded: the energy counters grow from then. */
+static struct timespec loaded_at;
 
 typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
 typedef struct {
@@ -72,12 +94,37 @@ typedef struct {
 } nvmlProcessInfo_t;
 typedef struct device *nvmlDevice_t;
 
+/* Whether `name` is one of the comma-separated entries of `list` (whole entries:
+ * `sm_clock` does not match `sm_clock_max`). */
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 static void set_not_supported(struct device *d, const char *list) {
-    d->no_util = strstr(list, "util") != NULL;
-    d->no_memory = strstr(list, "memory") != NULL;
-    d->no_temp = strstr(list, "temp") != NULL;
-    d->no_power = strstr(list, "power") != NULL;
-    d->no_processes = strstr(list, "processes") != NULL;
+    d->no_util = listed(list, "util");
+    d->no_memory = listed(list, "memory");
+    d->no_temp = listed(list, "temp");
+    d->no_power = listed(list, "power");
+    d->no_processes = listed(list, "processes");
+    d->no_sm_clock = listed(list, "sm_clock");
+    d->no_sm_clock_max = listed(list, "sm_clock_max");
+    d->no_mem_clock = listed(list, "mem_clock");
+    d->no_mem_clock_max = listed(list, "mem_clock_max");
+    d->no_pstate = listed(list, "pstate");
+    d->no_clock_events = listed(list, "clock_events");
+    d->no_pcie = listed(list, "pcie");
+    d->no_encoder = listed(list, "encoder");
+    d->no_decoder = listed(list, "decoder");
+    d->no_fan = listed(list, "fan");
+    d->no_energy = listed(list, "energy");
 }
 
 /* Re-reads the config file; the devices' read counters start again whenever its
@@ -95,6 +142,7 @@ static void load(void) {
     }
     if (strcmp(text, loaded_text) == 0) return;
     strcpy(loaded_text, text);
+    clock_gettime(CLOCK_MONOTONIC, &loaded_at);
     strcpy(init_mode, "ok");
     device_count = 0;
     process_count = 0;
@@ -121,6 +169,21 @@ static void load(void) {
             else if (strcmp(field, "power_mw") == 0) d->power_mw = (unsigned int)strtoul(value, NULL, 10);
             else if (strcmp(field, "mem_total") == 0) d->mem_total = strtoull(value, NULL, 10);
             else if (strcmp(field, "mem_used") == 0) d->mem_used = strtoull(value, NULL, 10);
+            else if (strcmp(field, "mem_util") == 0) d->mem_util = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "sm_clock") == 0) d->sm_clock = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "sm_clock_max") == 0) d->sm_clock_max = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "mem_clock") == 0) d->mem_clock = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "mem_clock_max") == 0) d->mem_clock_max = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "pstate") == 0) d->pstate = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "clock_events") == 0) d->clock_events = strtoull(value, NULL, 10);
+            else if (strcmp(field, "pcie_rx_kbs") == 0) d->pcie_rx_kbs = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "pcie_tx_kbs") == 0) d->pcie_tx_kbs = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "pcie_delay_us") == 0) d->pcie_delay_us = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "encoder") == 0) d->encoder = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "decoder") == 0) d->decoder = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "fan") == 0) d->fan = (unsigned int)strtoul(value, NULL, 10);
+            else if (strcmp(field, "energy_mj") == 0) d->energy_mj = strtoull(value, NULL, 10);
+            else if (strcmp(field, "energy_rate_mw") == 0) d->energy_rate_mw = strtoull(value, NULL, 10);
             else if (strcmp(field, "not_supported") == 0) set_not_supported(d, value);
             else if (strcmp(field, "lost_after") == 0) d->lost_after = strtol(value, NULL, 10);
         } else if (sscanf(key, "process.%u", &pid) == 1 && process_count < MAX_PROCESSES) {
@@ -206,7 +269,7 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u)
     nvmlReturn_t r = check(d, d && d->no_util);
     if (r != NVML_SUCCESS) return r;
     u->gpu = d->util;
-    u->memory = 0;
+    u->memory = d->mem_util;
     return NVML_SUCCESS;
 }
 
@@ -266,5 +329,103 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
     nvmlReturn_t r = check(d, d && d->no_processes);
     if (r != NVML_SUCCESS) return r;
     *count = 0;
+    return NVML_SUCCESS;
+}
+
+/* Clock types, as nvmlClockType_t numbers them. */
+enum { NVML_CLOCK_GRAPHICS = 0, NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2 };
+
+/* Current (max = 0) or maximum (max = 1) clock of a domain, MHz; the graphics
+ * clock reads as the SM clock. */
+static nvmlReturn_t clock_mhz(nvmlDevice_t d, int type, int max, unsigned int *mhz) {
+    int sm = type == NVML_CLOCK_SM || type == NVML_CLOCK_GRAPHICS;
+    if (!sm && type != NVML_CLOCK_MEM) return check(d, 1);
+    int unsupported = d && (sm ? (max ? d->no_sm_clock_max : d->no_sm_clock)
+                               : (max ? d->no_mem_clock_max : d->no_mem_clock));
+    nvmlReturn_t r = check(d, unsupported);
+    if (r != NVML_SUCCESS) return r;
+    if (!mhz) return NVML_ERROR_INVALID_ARGUMENT;
+    *mhz = sm ? (max ? d->sm_clock_max : d->sm_clock) : (max ? d->mem_clock_max : d->mem_clock);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t d, int type, unsigned int *mhz) {
+    return clock_mhz(d, type, 0, mhz);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t d, int type, unsigned int *mhz) {
+    return clock_mhz(d, type, 1, mhz);
+}
+
+nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t d, int *pstate) {
+    nvmlReturn_t r = check(d, d && d->no_pstate);
+    if (r != NVML_SUCCESS) return r;
+    *pstate = (int)d->pstate;
+    return NVML_SUCCESS;
+}
+
+/* The same bitmask under both names: nvml-wrapper calls the older one. */
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long *reasons) {
+    nvmlReturn_t r = check(d, d && d->no_clock_events);
+    if (r != NVML_SUCCESS) return r;
+    *reasons = d->clock_events;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t d, unsigned long long *reasons) {
+    return nvmlDeviceGetCurrentClocksEventReasons(d, reasons);
+}
+
+/* Counters, as nvmlPcieUtilCounter_t numbers them. */
+enum { NVML_PCIE_UTIL_TX_BYTES = 0, NVML_PCIE_UTIL_RX_BYTES = 1 };
+
+/* KB/s over the last window; sleeps pcie_delay_us first, as a driver that
+ * measures its 20 ms window during the call would. */
+nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t d, int counter, unsigned int *kbs) {
+    nvmlReturn_t r = check(d, d && d->no_pcie);
+    if (r != NVML_SUCCESS) return r;
+    if (counter != NVML_PCIE_UTIL_TX_BYTES && counter != NVML_PCIE_UTIL_RX_BYTES) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->pcie_delay_us) {
+        struct timespec delay = {d->pcie_delay_us / 1000000, (long)(d->pcie_delay_us % 1000000) * 1000};
+        nanosleep(&delay, NULL);
+    }
+    *kbs = counter == NVML_PCIE_UTIL_TX_BYTES ? d->pcie_tx_kbs : d->pcie_rx_kbs;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t d, unsigned int *percent, unsigned int *period_us) {
+    nvmlReturn_t r = check(d, d && d->no_encoder);
+    if (r != NVML_SUCCESS) return r;
+    *percent = d->encoder;
+    *period_us = 167000;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t d, unsigned int *percent, unsigned int *period_us) {
+    nvmlReturn_t r = check(d, d && d->no_decoder);
+    if (r != NVML_SUCCESS) return r;
+    *percent = d->decoder;
+    *period_us = 167000;
+    return NVML_SUCCESS;
+}
+
+/* The intended speed of fan `fan`, percent; the fake has one fan. */
+nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t d, unsigned int fan, unsigned int *percent) {
+    nvmlReturn_t r = check(d, d && d->no_fan);
+    if (r != NVML_SUCCESS) return r;
+    if (fan != 0) return NVML_ERROR_INVALID_ARGUMENT;
+    *percent = d->fan;
+    return NVML_SUCCESS;
+}
+
+/* Energy since the config was loaded (as since the driver was), mJ: the
+ * configured start plus energy_rate_mw for every second since. */
+nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *mj) {
+    nvmlReturn_t r = check(d, d && d->no_energy);
+    if (r != NVML_SUCCESS) return r;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double seconds = (double)(now.tv_sec - loaded_at.tv_sec) + (double)(now.tv_nsec - loaded_at.tv_nsec) / 1e9;
+    *mj = d->energy_mj + (unsigned long long)((double)d->energy_rate_mw * seconds);
     return NVML_SUCCESS;
 }

@@ -5,8 +5,29 @@
 //! why there is no data, in plain words. A failed initialisation is remembered and
 //! logged once, never retried per tick. Built with `--no-default-features`, the
 //! server has no NVML code at all and says so.
+//!
+//! # Layout
+//! - [`GpuReading`] / [`DeviceReading`]: every figure exactly as NVML answers it
+//!   (MHz, %, bytes, mW, mJ, the clock-event bitmask), `None` where it does not.
+//! - [`GpuCollector`]: what the collector remembers per device between ticks —
+//!   its name (a lost device keeps it), its maximum clocks (they do not change,
+//!   so they are asked for until answered, then never again), the energy counter's
+//!   previous reading (power is its rate) and when PCIe was last read.
+//! - Pure helpers, tested without NVML: [`clock_event_reason_names`] (bitmask →
+//!   names), [`pstate_name`], the energy meter and the PCIe cadence.
+//! - `nvml` (the feature): the queries. Each device costs about 17 NVML calls a
+//!   tick (name, utilisation, memory, temperature, power, two process lists, two
+//!   clocks, P-state, clock-event reasons, two PCIe counters, encoder, decoder,
+//!   fan, energy), plus the two maximum clocks until they answer.
+//!
+//! A field the driver answers NOT_SUPPORTED for is `None` and named in the
+//! device's `not_supported` by its payload name; any other failed query is just
+//! `None` (logged at debug), and GPU_IS_LOST marks the whole device lost.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::rates::RateCounter;
 
 /// Every NVIDIA device, exactly as read.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -41,6 +62,40 @@ pub struct DeviceReading {
     pub temperature_c: Option<u32>,
     /// Power draw, milliwatts.
     pub power_mw: Option<u32>,
+    /// Memory-controller utilisation (the `memory` of NVML's utilisation
+    /// rates: time spent reading or writing device memory), 0–100.
+    pub memory_controller_percent: Option<u32>,
+    /// SM clock now, MHz.
+    pub sm_clock_mhz: Option<u32>,
+    /// The highest SM clock, MHz.
+    pub sm_clock_max_mhz: Option<u32>,
+    /// Memory clock now, MHz.
+    pub memory_clock_mhz: Option<u32>,
+    /// The highest memory clock, MHz.
+    pub memory_clock_max_mhz: Option<u32>,
+    /// Performance state, 0 (fastest) to 15.
+    pub pstate: Option<u8>,
+    /// Why the clocks are held down: NVML's clock-event (throttle) reasons
+    /// bitmask, bits NVML's wrapper knows only ([`clock_event_reason_names`]).
+    pub clock_event_reasons: Option<u64>,
+    /// PCIe traffic into the device over NVML's last 20 ms window, bytes/s.
+    pub pcie_rx_bytes_per_s: Option<u64>,
+    /// PCIe traffic out of the device, bytes/s.
+    pub pcie_tx_bytes_per_s: Option<u64>,
+    /// How old the PCIe figures are, when they were carried from an earlier
+    /// reading because this device's PCIe query is slow; `None` when fresh.
+    pub pcie_age: Option<Duration>,
+    /// Video encoder utilisation, 0–100.
+    pub encoder_percent: Option<u32>,
+    /// Video decoder utilisation, 0–100.
+    pub decoder_percent: Option<u32>,
+    /// Fan 0's intended speed, 0–100 % of its maximum.
+    pub fan_percent: Option<u32>,
+    /// The energy counter: millijoules since the driver loaded.
+    pub energy_mj: Option<u64>,
+    /// The energy counter's rate since the previous reading, watts; `None` on
+    /// the first reading and after the counter restarts.
+    pub energy_power_w: Option<f64>,
     /// The payload's names of the fields the driver answered NOT_SUPPORTED for.
     pub not_supported: Vec<&'static str>,
 }
@@ -52,36 +107,229 @@ impl GpuReading {
     }
 }
 
-/// Reads NVIDIA devices; remembers each device's name, so a device that falls
-/// off the bus is still called by it.
+/// The names of the reasons set in a clock-event (throttle) bitmask, in NVML's
+/// bit order (`shared::GPU_CLOCK_EVENT_REASONS`); bits NVML may add later are
+/// left out, as nvml-wrapper drops them before this sees the mask.
+pub fn clock_event_reason_names(mask: u64) -> Vec<&'static str> {
+    shared::GPU_CLOCK_EVENT_REASONS
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) != 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// A P-state as `nvidia-smi` writes it: `P0` … `P15`.
+pub fn pstate_name(pstate: u8) -> String {
+    format!("P{pstate}")
+}
+
+/// Power from the energy counter: its rate between two readings.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+struct EnergyMeter {
+    /// Turns the counter into millijoules per second.
+    rate: RateCounter,
+    /// The previous reading and when it was taken: without one, or when the
+    /// counter went backwards (the driver reloaded), there is no rate to tell.
+    previous: Option<(u64, Instant)>,
+}
+
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+impl EnergyMeter {
+    /// Records the counter (`total_mj`, read at `now`) and returns the power
+    /// since the previous reading, watts.
+    fn update(&mut self, total_mj: u64, now: Instant) -> Option<f64> {
+        let continues = self.previous.is_some_and(|(before, at)| total_mj >= before && now > at);
+        let mj_per_s = self.rate.update(total_mj, now);
+        self.previous = Some((total_mj, now));
+        continues.then_some(mj_per_s / 1000.0)
+    }
+}
+
+/// A PCIe query that takes this long blocks on its measuring window (NVML
+/// counts bytes over 20 ms), where a plain query takes microseconds.
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+const SLOW_PCIE: Duration = Duration::from_millis(5);
+
+/// How often a device whose PCIe query is slow is asked for it.
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+const SLOW_PCIE_EVERY: Duration = Duration::from_secs(5);
+
+/// One read of a device's two PCIe counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+struct PcieFigures {
+    /// Bytes/s in, or `None`.
+    rx: Option<u64>,
+    /// Bytes/s out, or `None`.
+    tx: Option<u64>,
+    /// Whether each counter answered NOT_SUPPORTED, so a carried reading
+    /// still names them.
+    unsupported: [bool; 2],
+    /// When they were read.
+    at: Instant,
+}
+
+/// When to ask a device for PCIe throughput: every tick while the query is
+/// cheap; at most every [`SLOW_PCIE_EVERY`] once it proved slow (a driver that
+/// waits out its 20 ms window inside the call), carrying the last figures with
+/// their age between. Each read is timed again, so a device whose query
+/// becomes cheap goes back to every tick.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+struct PcieCadence {
+    /// The last figures read.
+    last: Option<PcieFigures>,
+    /// Whether reading them took [`SLOW_PCIE`] or longer.
+    slow: bool,
+}
+
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+impl PcieCadence {
+    /// Whether to query at `now`.
+    fn due(&self, now: Instant) -> bool {
+        match self.last {
+            Some(last) if self.slow => now.saturating_duration_since(last.at) >= SLOW_PCIE_EVERY,
+            _ => true,
+        }
+    }
+
+    /// Keeps what a query answered and how long it took.
+    fn record(&mut self, figures: PcieFigures, took: Duration) {
+        self.last = Some(figures);
+        self.slow = took >= SLOW_PCIE;
+    }
+}
+
+/// What the collector remembers of one device index between ticks.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+struct DeviceMemory {
+    /// The name it last answered with, so a lost device is still called by it.
+    name: Option<String>,
+    /// Its maximum SM and memory clocks, once answered: they do not change
+    /// while the device stays on the bus.
+    max_clocks: [Option<u32>; 2],
+    /// Its energy counter's previous reading.
+    energy: EnergyMeter,
+    /// When its PCIe throughput was last read.
+    pcie: PcieCadence,
+}
+
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+impl DeviceMemory {
+    /// Forgets everything but the name: after a loss the device (or another
+    /// one in its place) starts afresh.
+    fn restart(&mut self) {
+        *self = DeviceMemory { name: self.name.take(), ..DeviceMemory::default() };
+    }
+}
+
+/// Reads NVIDIA devices, remembering per device what the next tick needs.
 #[derive(Debug, Default)]
 pub struct GpuCollector {
-    /// The name each device index last answered with.
-    names: HashMap<u32, String>,
+    /// Per device index.
+    devices: HashMap<u32, DeviceMemory>,
 }
 
 impl GpuCollector {
     /// Reads every device. Blocking (NVML calls into the driver): call it from a
     /// blocking thread.
     pub fn read(&mut self) -> GpuReading {
-        read(&mut self.names)
+        read(&mut self.devices)
     }
 }
 
 /// This build has no NVML code.
 #[cfg(not(feature = "nvml"))]
-fn read(_names: &mut HashMap<u32, String>) -> GpuReading {
+fn read(_devices: &mut HashMap<u32, DeviceMemory>) -> GpuReading {
     GpuReading::unavailable("this PerfMon was built without NVIDIA support")
 }
 
 #[cfg(feature = "nvml")]
 use nvml::read;
 
-#[cfg(all(test, not(feature = "nvml")))]
+#[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_event_reasons_are_named_by_bit_in_nvmls_order() {
+        // nvmlClocksEventReason*: GpuIdle 0x1, ApplicationsClocksSetting 0x2,
+        // SwPowerCap 0x4, HwSlowdown 0x8, SyncBoost 0x10, SwThermalSlowdown 0x20,
+        // HwThermalSlowdown 0x40, HwPowerBrakeSlowdown 0x80, DisplayClockSetting 0x100.
+        assert!(clock_event_reason_names(0).is_empty(), "0 is NVML's None: nothing holds the clocks");
+        assert_eq!(clock_event_reason_names(0x1), ["gpu_idle"]);
+        assert_eq!(clock_event_reason_names(0x4 | 0x40), ["sw_power_cap", "hw_thermal_slowdown"]);
+        assert_eq!(clock_event_reason_names(0x100), ["display_clock_setting"]);
+        assert_eq!(clock_event_reason_names(0x1ff), shared::GPU_CLOCK_EVENT_REASONS);
+        assert_eq!(
+            clock_event_reason_names(0x80 | 1 << 40),
+            ["hw_power_brake_slowdown"],
+            "unknown bits left out"
+        );
+    }
+
+    #[test]
+    fn pstates_read_as_nvidia_smi_writes_them() {
+        assert_eq!((pstate_name(0), pstate_name(15)), ("P0".to_owned(), "P15".to_owned()));
+    }
+
+    #[test]
+    fn power_is_the_energy_counters_rate_and_unknown_until_there_are_two_readings() {
+        let mut meter = EnergyMeter::default();
+        let t0 = Instant::now();
+        assert_eq!(meter.update(1_000_000, t0), None, "one reading has no rate: unknown, not 0 W");
+        // 300 J in 2 s: 150 W.
+        assert_eq!(meter.update(1_300_000, t0 + Duration::from_secs(2)), Some(150.0));
+        assert_eq!(meter.update(1_300_000, t0 + Duration::from_secs(3)), Some(0.0), "an idle counter is 0 W");
+        // The driver reloaded: the counter restarts, and that interval has no rate.
+        assert_eq!(meter.update(500, t0 + Duration::from_secs(4)), None);
+        assert_eq!(meter.update(250_500, t0 + Duration::from_secs(5)), Some(250.0), "and the next one does");
+        assert_eq!(meter.update(260_500, t0 + Duration::from_secs(5)), None, "no time between: no rate");
+    }
+
+    fn figures(at: Instant) -> PcieFigures {
+        PcieFigures { rx: Some(1024), tx: Some(2048), unsupported: [false; 2], at }
+    }
+
+    #[test]
+    fn pcie_is_read_every_tick_while_cheap_and_every_5_s_once_slow() {
+        let t0 = Instant::now();
+        let mut cadence = PcieCadence::default();
+        assert!(cadence.due(t0), "the first tick reads");
+        cadence.record(figures(t0), Duration::from_micros(40));
+        assert!(cadence.due(t0 + Duration::from_millis(200)), "cheap: every tick");
+        cadence.record(figures(t0), Duration::from_millis(40));
+        assert!(!cadence.due(t0 + Duration::from_secs(1)), "slow: carried");
+        assert!(!cadence.due(t0 + Duration::from_millis(4_999)));
+        assert!(cadence.due(t0 + SLOW_PCIE_EVERY), "and read again after 5 s");
+        // A read that is cheap again brings back every tick.
+        cadence.record(figures(t0 + SLOW_PCIE_EVERY), Duration::from_micros(40));
+        assert!(cadence.due(t0 + SLOW_PCIE_EVERY + Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn a_device_that_restarts_keeps_only_its_name() {
+        let t0 = Instant::now();
+        let mut memory = DeviceMemory {
+            name: Some("GPU-A".into()),
+            max_clocks: [Some(1980), Some(2619)],
+            ..DeviceMemory::default()
+        };
+        memory.energy.update(1, t0);
+        memory.pcie.record(figures(t0), Duration::from_millis(40));
+        memory.restart();
+        assert_eq!((memory.name.as_deref(), memory.max_clocks), (Some("GPU-A"), [None, None]));
+        assert_eq!(memory.energy.update(1_000_000, t0 + Duration::from_secs(1)), None, "no old baseline");
+        assert!(memory.pcie.due(t0) && memory.pcie.last.is_none());
+    }
+
+    #[cfg(not(feature = "nvml"))]
     #[test]
     fn without_nvml_the_gpu_is_unavailable_with_a_reason() {
-        let reading = super::GpuCollector::default().read();
+        let reading = GpuCollector::default().read();
         assert_eq!(reading.unavailable.as_deref(), Some("this PerfMon was built without NVIDIA support"));
         assert!(reading.devices.is_empty() && reading.process_memory.is_empty());
     }
@@ -91,13 +339,14 @@ mod tests {
 mod nvml {
     use std::collections::HashMap;
     use std::sync::OnceLock;
+    use std::time::Instant;
 
-    use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+    use nvml_wrapper::enum_wrappers::device::{Clock, PcieUtilCounter, PerformanceState, TemperatureSensor};
     use nvml_wrapper::enums::device::UsedGpuMemory;
     use nvml_wrapper::error::NvmlError;
     use nvml_wrapper::{Device, Nvml};
 
-    use super::{DeviceReading, GpuReading};
+    use super::{DeviceMemory, DeviceReading, GpuReading, PcieFigures};
 
     /// NVML, or the plain-words reason it could not be had: initialised once per
     /// process, its failure remembered and logged once, never retried per tick.
@@ -133,7 +382,7 @@ mod nvml {
     /// The reason shown for a device that stopped answering.
     const LOST: &str = "GPU is lost";
 
-    pub fn read(names: &mut HashMap<u32, String>) -> GpuReading {
+    pub fn read(memory: &mut HashMap<u32, DeviceMemory>) -> GpuReading {
         let nvml = match nvml() {
             Ok(nvml) => nvml,
             Err(reason) => return GpuReading::unavailable(reason),
@@ -146,19 +395,28 @@ mod nvml {
                 return GpuReading::unavailable(&err.to_string());
             }
         };
+        // A device that left the list is forgotten; the map stays bounded by it.
+        memory.retain(|index, _| *index < count);
         let mut out = GpuReading::default();
         for index in 0..count {
-            let name = || names.get(&index).cloned().unwrap_or_else(|| format!("GPU {index}"));
+            let mem = memory.entry(index).or_default();
+            let name = |mem: &DeviceMemory| mem.name.clone().unwrap_or_else(|| format!("GPU {index}"));
             let reading = match nvml.device_by_index(index) {
-                Ok(device) => read_device(index, &device, &mut out),
-                Err(err) => {
-                    DeviceReading { index, name: name(), lost: Some(lost_reason(&err)), ..Default::default() }
-                }
+                Ok(device) => read_device(index, &device, mem, &mut out),
+                Err(err) => DeviceReading {
+                    index,
+                    name: name(mem),
+                    lost: Some(lost_reason(&err)),
+                    ..Default::default()
+                },
             };
             let reading = match reading.lost {
-                Some(_) => DeviceReading { name: name(), ..reading },
+                Some(_) => {
+                    mem.restart();
+                    DeviceReading { name: name(mem), ..reading }
+                }
                 None => {
-                    names.insert(index, reading.name.clone());
+                    mem.name = Some(reading.name.clone());
                     reading
                 }
             };
@@ -200,12 +458,29 @@ mod nvml {
         }
     }
 
+    /// Queries that answer several payload fields at once, and those fields:
+    /// `not_supported` names the fields, not the query.
+    const QUERIES: [(&str, &[&str]); 3] = [
+        ("utilization", &["percent", "memory_controller_percent"]),
+        ("vram", &["vram_used_gb", "vram_total_gb"]),
+        ("energy", &["energy_power_w", "energy_total_j"]),
+    ];
+
     /// One device's figures; each query is tolerated on its own, so a device
     /// that does not support one value still reports the others.
-    fn read_device(index: u32, device: &Device<'_>, out: &mut GpuReading) -> DeviceReading {
+    fn read_device(
+        index: u32,
+        device: &Device<'_>,
+        mem: &mut DeviceMemory,
+        out: &mut GpuReading,
+    ) -> DeviceReading {
         let mut reading = DeviceReading { index, ..DeviceReading::default() };
         let name = field(&mut reading, "name", device.name());
-        let percent = field(&mut reading, "percent", device.utilization_rates().map(|u| u.gpu));
+        if name.as_ref().is_some_and(|name| mem.name.as_ref().is_some_and(|known| known != name)) {
+            // Another device in this slot: nothing remembered of the old one holds.
+            mem.restart();
+        }
+        let utilization = field(&mut reading, "utilization", device.utilization_rates());
         let memory = field(&mut reading, "vram", device.memory_info());
         let temperature = field(&mut reading, "temperature_c", device.temperature(TemperatureSensor::Gpu));
         let power = field(&mut reading, "power_w", device.power_usage());
@@ -233,24 +508,95 @@ mod nvml {
                 *out.process_memory.entry(process.pid).or_default() += bytes;
             }
         }
+        read_depth(device, mem, &mut reading);
         if reading.lost.is_some() {
             // A device that fell off the bus answers nothing trustworthy.
             return DeviceReading { index, lost: reading.lost, ..DeviceReading::default() };
         }
-        // One query answers both memory figures, and a device always has a name.
+        // A device always has a name; a query that answers several fields names them all.
         reading.not_supported.retain(|f| *f != "name");
-        if let Some(at) = reading.not_supported.iter().position(|f| *f == "vram") {
-            reading.not_supported.splice(at..=at, ["vram_used_gb", "vram_total_gb"]);
-        }
+        reading.not_supported = reading
+            .not_supported
+            .iter()
+            .flat_map(|f| {
+                QUERIES.iter().find(|(query, _)| query == f).map_or(std::slice::from_ref(f), |q| q.1)
+            })
+            .copied()
+            .collect();
         DeviceReading {
             name: name.unwrap_or_else(|| format!("GPU {index}")),
-            percent,
+            percent: utilization.as_ref().map(|u| u.gpu),
+            memory_controller_percent: utilization.as_ref().map(|u| u.memory),
             memory_used_bytes: memory.as_ref().map(|m| m.used),
             memory_total_bytes: memory.as_ref().map(|m| m.total),
             temperature_c: temperature,
             power_mw: power,
             ..reading
         }
+    }
+
+    /// The depth figures (clocks, P-state, clock-event reasons, PCIe, codecs,
+    /// fan, energy), into `reading` beside what is not supported, or a loss.
+    fn read_depth(device: &Device<'_>, mem: &mut DeviceMemory, reading: &mut DeviceReading) {
+        reading.sm_clock_mhz = field(reading, "sm_clock_mhz", device.clock_info(Clock::SM));
+        reading.memory_clock_mhz = field(reading, "memory_clock_mhz", device.clock_info(Clock::Memory));
+        let [sm_max, memory_max] = &mut mem.max_clocks;
+        for (max, clock, name) in
+            [(sm_max, Clock::SM, "sm_clock_max_mhz"), (memory_max, Clock::Memory, "memory_clock_max_mhz")]
+        {
+            if max.is_none() {
+                *max = field(reading, name, device.max_clock_info(clock));
+            }
+        }
+        [reading.sm_clock_max_mhz, reading.memory_clock_max_mhz] = mem.max_clocks;
+        reading.pstate = field(reading, "pstate", device.performance_state()).and_then(|p| match p {
+            PerformanceState::Unknown => None,
+            known => u8::try_from(known.as_c()).ok(),
+        });
+        // nvml-wrapper asks under the older name (…ClocksThrottleReasons), which
+        // drivers still export beside …ClocksEventReasons.
+        reading.clock_event_reasons =
+            field(reading, "clock_event_reasons", device.current_throttle_reasons()).map(|r| r.bits());
+        reading.pcie_age = read_pcie(device, mem, reading);
+        let pcie = mem.pcie.last;
+        reading.pcie_rx_bytes_per_s = pcie.and_then(|p| p.rx);
+        reading.pcie_tx_bytes_per_s = pcie.and_then(|p| p.tx);
+        reading.encoder_percent =
+            field(reading, "encoder_percent", device.encoder_utilization()).map(|u| u.utilization);
+        reading.decoder_percent =
+            field(reading, "decoder_percent", device.decoder_utilization()).map(|u| u.utilization);
+        reading.fan_percent = field(reading, "fan_percent", device.fan_speed(0));
+        reading.energy_mj = field(reading, "energy", device.total_energy_consumption());
+        reading.energy_power_w = reading.energy_mj.and_then(|mj| mem.energy.update(mj, Instant::now()));
+    }
+
+    /// Reads the PCIe counters into `mem.pcie` when due (timing the read), and
+    /// returns the age of the figures when they were carried instead.
+    fn read_pcie(
+        device: &Device<'_>,
+        mem: &mut DeviceMemory,
+        reading: &mut DeviceReading,
+    ) -> Option<std::time::Duration> {
+        const NAMES: [&str; 2] = ["pcie_rx_bytes_per_s", "pcie_tx_bytes_per_s"];
+        let start = Instant::now();
+        if !mem.pcie.due(start) {
+            let last = mem.pcie.last?;
+            for (name, unsupported) in NAMES.into_iter().zip(last.unsupported) {
+                if unsupported {
+                    reading.not_supported.push(name);
+                }
+            }
+            return Some(start.saturating_duration_since(last.at));
+        }
+        let before = reading.not_supported.len();
+        // NVML counts KB (KiB, as nvidia-smi divides them) per second.
+        let kib = |counter| device.pcie_throughput(counter).map(|kbs| u64::from(kbs) * 1024);
+        let rx = field(reading, NAMES[0], kib(PcieUtilCounter::Receive));
+        let tx = field(reading, NAMES[1], kib(PcieUtilCounter::Send));
+        let named = &reading.not_supported[before..];
+        let unsupported = NAMES.map(|name| named.contains(&name));
+        mem.pcie.record(PcieFigures { rx, tx, unsupported, at: start }, start.elapsed());
+        None
     }
 
     #[cfg(test)]

@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use shared::{Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, RunProcess, Timestamp};
 
 use super::{CpuReading, DeviceReading, DiskReading, GpuReading, MemoryReading, NetworkReading};
+use crate::collect::gpu::{clock_event_reason_names, pstate_name};
 use crate::units::{gb, mb, round_to, round1, round2};
 
 /// What the machine looked like at one instant, exactly as read, plus what each
@@ -180,6 +181,24 @@ fn device(d: &DeviceReading) -> GpuDevice {
         vram_total_gb: d.memory_total_bytes.map(gb),
         temperature_c: d.temperature_c.map(f64::from),
         power_w: d.power_mw.map(|mw| round1(f64::from(mw) / 1000.0)),
+        sm_clock_mhz: d.sm_clock_mhz,
+        sm_clock_max_mhz: d.sm_clock_max_mhz,
+        memory_clock_mhz: d.memory_clock_mhz,
+        memory_clock_max_mhz: d.memory_clock_max_mhz,
+        pstate: d.pstate.map(pstate_name),
+        clock_event_reasons: d
+            .clock_event_reasons
+            .map(|mask| clock_event_reason_names(mask).into_iter().map(str::to_owned).collect()),
+        pcie_rx_bytes_per_s: d.pcie_rx_bytes_per_s.map(|b| b as f64),
+        pcie_tx_bytes_per_s: d.pcie_tx_bytes_per_s.map(|b| b as f64),
+        pcie_age_ms: d.pcie_age.map(|age| age.as_millis() as u64),
+        encoder_percent: d.encoder_percent.map(f64::from),
+        decoder_percent: d.decoder_percent.map(f64::from),
+        fan_percent: d.fan_percent.map(f64::from),
+        memory_controller_percent: d.memory_controller_percent.map(f64::from),
+        energy_power_w: d.energy_power_w.map(round1),
+        // Millijoules are exact: kept to three decimals of a joule.
+        energy_total_j: d.energy_mj.map(|mj| round_to(mj as f64 / 1000.0, 3)),
     }
 }
 

@@ -1,8 +1,9 @@
 //! A stand-in `libnvidia-ml.so.1` for PerfMon's tests on machines without a GPU:
 //! the real server loads it through `LD_LIBRARY_PATH` as it would NVIDIA's, and
-//! answers what a test wrote in a config file — devices, their figures, fields
-//! that are not supported, a device lost after some reads, per-process GPU memory,
-//! or an initialisation that fails.
+//! answers what a test wrote in a config file — devices, their figures (clocks,
+//! P-state, clock-event reasons, PCIe, encoder and decoder, fan, an energy counter
+//! that grows as the test says), fields that are not supported, a device lost
+//! after some reads, per-process GPU memory, or an initialisation that fails.
 //!
 //! The library itself is C (`fake_nvml.c`, built by this crate's build script);
 //! this crate gives tests its location and a typed way to write its config. The
@@ -44,8 +45,33 @@ pub struct Device {
     pub temp: u32,
     /// Power draw, milliwatts.
     pub power_mw: u32,
+    /// Memory-controller utilisation (`nvmlUtilization_t.memory`), percent.
+    pub mem_util: u32,
+    /// SM clock now and at most, MHz.
+    pub sm_clock_mhz: (u32, u32),
+    /// Memory clock now and at most, MHz.
+    pub mem_clock_mhz: (u32, u32),
+    /// Performance state, 0–15 (32: NVML's unknown).
+    pub pstate: u32,
+    /// The clock-event (throttle) reasons bitmask, as NVML's constants number them.
+    pub clock_events: u64,
+    /// PCIe throughput received and sent, KB/s (NVML's unit).
+    pub pcie_kbs: (u32, u32),
+    /// How long each PCIe throughput call sleeps, µs: a driver that measures its
+    /// 20 ms window during the call.
+    pub pcie_delay_us: u32,
+    /// Encoder and decoder utilisation, percent.
+    pub codec_percent: (u32, u32),
+    /// Fan 0's speed, percent.
+    pub fan_percent: u32,
+    /// The energy counter when the library loads this config, mJ.
+    pub energy_mj: u64,
+    /// How fast the energy counter grows from then, mW (mJ per second).
+    pub energy_rate_mw: u64,
     /// Fields answering `NVML_ERROR_NOT_SUPPORTED`: any of `util`, `memory`,
-    /// `temp`, `power`.
+    /// `temp`, `power`, `processes`, `sm_clock`, `sm_clock_max`, `mem_clock`,
+    /// `mem_clock_max`, `pstate`, `clock_events`, `pcie`, `encoder`, `decoder`,
+    /// `fan`, `energy`.
     pub not_supported: Vec<&'static str>,
     /// Answers `NVML_ERROR_GPU_IS_LOST` after this many handle reads (one per tick).
     pub lost_after: Option<u32>,
@@ -55,7 +81,9 @@ pub struct Device {
 pub const GIB: u64 = 1 << 30;
 
 impl Device {
-    /// An 80 GiB H100 at `util` % using `used_gib` GiB, 50 °C, 300 W.
+    /// An 80 GiB H100 at `util` % using `used_gib` GiB, 50 °C, 300 W (and its
+    /// energy counter growing at 300 W), at full clocks in P0, nothing
+    /// throttling, no PCIe, codec or fan activity.
     pub fn h100(util: u32, used_gib: u64) -> Self {
         Device {
             name: "NVIDIA H100 80GB HBM3".into(),
@@ -64,6 +92,17 @@ impl Device {
             mem_used: used_gib * GIB,
             temp: 50,
             power_mw: 300_000,
+            mem_util: 0,
+            sm_clock_mhz: (1980, 1980),
+            mem_clock_mhz: (2619, 2619),
+            pstate: 0,
+            clock_events: 0,
+            pcie_kbs: (0, 0),
+            pcie_delay_us: 0,
+            codec_percent: (0, 0),
+            fan_percent: 0,
+            energy_mj: 0,
+            energy_rate_mw: 300_000,
             not_supported: Vec::new(),
             lost_after: None,
         }
@@ -103,6 +142,29 @@ impl Config {
                 d.temp,
                 d.power_mw,
                 d.not_supported.join(",")
+            );
+            let _ = writeln!(
+                text,
+                "device.{i}.mem_util={}\ndevice.{i}.sm_clock={}\ndevice.{i}.sm_clock_max={}\n\
+                 device.{i}.mem_clock={}\ndevice.{i}.mem_clock_max={}\ndevice.{i}.pstate={}\n\
+                 device.{i}.clock_events={}\ndevice.{i}.pcie_rx_kbs={}\ndevice.{i}.pcie_tx_kbs={}\n\
+                 device.{i}.pcie_delay_us={}\ndevice.{i}.encoder={}\ndevice.{i}.decoder={}\n\
+                 device.{i}.fan={}\ndevice.{i}.energy_mj={}\ndevice.{i}.energy_rate_mw={}",
+                d.mem_util,
+                d.sm_clock_mhz.0,
+                d.sm_clock_mhz.1,
+                d.mem_clock_mhz.0,
+                d.mem_clock_mhz.1,
+                d.pstate,
+                d.clock_events,
+                d.pcie_kbs.0,
+                d.pcie_kbs.1,
+                d.pcie_delay_us,
+                d.codec_percent.0,
+                d.codec_percent.1,
+                d.fan_percent,
+                d.energy_mj,
+                d.energy_rate_mw
             );
             if let Some(n) = d.lost_after {
                 let _ = writeln!(text, "device.{i}.lost_after={n}");
@@ -173,6 +235,9 @@ mod tests {
         let mut d = Device::h100(40, 10);
         d.not_supported = vec!["power", "temp"];
         d.lost_after = Some(3);
+        d.sm_clock_mhz = (1410, 1980);
+        d.clock_events = 0x44;
+        d.pcie_kbs = (2048, 1024);
         let text = Config { devices: vec![d], processes: vec![(42, 0, 5)], ..Config::default() }.render();
         for line in [
             "init=ok",
@@ -181,6 +246,12 @@ mod tests {
             "device.0.mem_total=85899345920",
             "device.0.not_supported=power,temp",
             "device.0.lost_after=3",
+            "device.0.sm_clock=1410",
+            "device.0.sm_clock_max=1980",
+            "device.0.clock_events=68",
+            "device.0.pcie_rx_kbs=2048",
+            "device.0.pcie_tx_kbs=1024",
+            "device.0.energy_rate_mw=300000",
             "process.42=0:5",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
