@@ -6,8 +6,10 @@
 //! - `cargo run -p tests --bin screenshot -- panel docs/panel.png`: the panel
 //!   open over a live run.
 //! - `cargo run -p tests --bin screenshot -- dashboard docs/dashboard.png
-//!   docs/report.png`: two runs recorded over a few minutes (one passes, one
-//!   fails), then the dashboard with their bands and the failed run's report.
+//!   docs/report.png docs/dashboard-phone.png docs/report-phone.png`: two runs
+//!   recorded over a few minutes (one passes, one fails), then the dashboard
+//!   with their bands and the failed run's report, at 1400 px and at a
+//!   phone's 390 px.
 //! - `cargo run -p tests --bin screenshot -- url URL out.png`: any page (e.g. a
 //!   `PERFMON_MOCK=1` dev build served by `trunk serve`).
 
@@ -83,7 +85,15 @@ fn end(mut run: Child) {
     let _ = run.wait();
 }
 
-async fn dashboard(dashboard_out: &str, report_out: &str) {
+/// The dashboard's and the report's shots at one width.
+struct Shots<'a> {
+    width: u32,
+    height: u32,
+    dashboard: &'a str,
+    report: &'a str,
+}
+
+async fn dashboard(shots: &[Shots<'_>]) {
     let data = Scratch::new("screenshot-store");
     let config = server::Config {
         static_dir: Some(dist_dir()),
@@ -104,7 +114,16 @@ async fn dashboard(dashboard_out: &str, report_out: &str) {
 
     let driver = ChromeDriver::start();
     let client = browser(&driver).await;
-    client.set_window_size(1400, 1900).await.expect("a tall window");
+    for shot in shots {
+        client.set_window_size(shot.width, shot.height).await.expect("the window's size");
+        page_shots(&client, addr, shot).await;
+    }
+    client.close().await.expect("close the browser");
+    server.stop().await;
+}
+
+async fn page_shots(client: &Client, addr: SocketAddr, shots: &Shots<'_>) {
+    let (dashboard_out, report_out) = (shots.dashboard, shots.report);
     client.goto(&format!("http://{addr}/?project=demo")).await.expect("the dashboard loads");
     client
         .wait()
@@ -113,7 +132,7 @@ async fn dashboard(dashboard_out: &str, report_out: &str) {
         .await
         .expect("the runs table fills");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    shoot(&client, dashboard_out).await;
+    shoot(client, dashboard_out).await;
 
     let link = client
         .find(Locator::Css("[data-testid='run-row'] a"))
@@ -132,9 +151,7 @@ async fn dashboard(dashboard_out: &str, report_out: &str) {
         .await
         .expect("the report's charts draw");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    shoot(&client, report_out).await;
-    client.close().await.expect("close the browser");
-    server.stop().await;
+    shoot(client, report_out).await;
 }
 
 async fn url(url: &str, out: &str) {
@@ -152,7 +169,15 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_owned());
     match args.first().map(String::as_str) {
-        Some("dashboard") => dashboard(&arg(1, "docs/dashboard.png"), &arg(2, "docs/report.png")).await,
+        Some("dashboard") => {
+            let (wide, report) = (arg(1, "docs/dashboard.png"), arg(2, "docs/report.png"));
+            let (phone, phone_report) = (arg(3, "docs/dashboard-phone.png"), arg(4, "docs/report-phone.png"));
+            dashboard(&[
+                Shots { width: 1400, height: 1900, dashboard: &wide, report: &report },
+                Shots { width: 390, height: 1500, dashboard: &phone, report: &phone_report },
+            ])
+            .await
+        }
         Some("url") => url(&arg(1, "http://127.0.0.1:8080/"), &arg(2, "shot.png")).await,
         Some("panel") | None => panel(&arg(1, "docs/panel.png")).await,
         Some(other) => {
