@@ -88,6 +88,37 @@ pub struct PerfMetrics {
     /// What PerfMon itself costs the machine.
     #[serde(default)]
     pub monitor: Monitor,
+    /// CPU time by mode (machine and per core), scheduler rates, frequency and
+    /// temperatures. The sections from here on are the machine in depth
+    /// ([`crate::depth`]): additive, so a client that knows only the fields
+    /// above reads every sample as before.
+    #[serde(default)]
+    pub cpu_detail: crate::depth::cpu::CpuDetail,
+    /// Pressure stall information: how much time work waited for CPU, IO or memory.
+    #[serde(default)]
+    pub pressure: crate::depth::pressure::Pressure,
+    /// Memory beyond used/total: available, cache, buffers, dirty, slab, hugepages.
+    #[serde(default)]
+    pub memory_detail: crate::depth::memory::MemoryDetail,
+    /// Paging and swapping rates, page faults and the OOM-kill counter.
+    #[serde(default)]
+    pub paging: crate::depth::memory::Paging,
+    /// Each physical disk: throughput, IOPS, latency, % busy.
+    #[serde(default)]
+    pub disks: crate::depth::disks::Disks,
+    /// Each filesystem on a real block device: size, used, free.
+    #[serde(default)]
+    pub filesystems: crate::depth::disks::Filesystems,
+    /// Each network interface but loopback: bytes, packets, errors, drops.
+    #[serde(default)]
+    pub interfaces: crate::depth::network::Interfaces,
+    /// TCP connections by state, UDP sockets, TCP retransmits.
+    #[serde(default)]
+    pub sockets: crate::depth::network::Sockets,
+    /// Machine-wide hardware and software counters (`perf_event_open`), each
+    /// with its own availability.
+    #[serde(default)]
+    pub perf_events: crate::depth::perf::PerfEvents,
 }
 
 /// The recent samples of a project, so charts fill at once on connect.

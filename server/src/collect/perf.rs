@@ -427,6 +427,8 @@ impl PerfReading {
             error,
             cpus: u32::try_from(self.cpus).ok().filter(|n| *n > 0),
             interval_ms: self.interval_ms,
+            // Set by the sampler, which knows when the reading was taken.
+            age_ms: None,
             ipc: self.ipc(),
             events: self
                 .events

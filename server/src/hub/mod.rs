@@ -260,6 +260,15 @@ impl Project {
             network: sections.network.clone(),
             disk: sections.disk.clone(),
             monitor: sections.monitor.clone(),
+            cpu_detail: sections.depth.cpu_detail.clone(),
+            pressure: sections.depth.pressure.clone(),
+            memory_detail: sections.depth.memory_detail.clone(),
+            paging: sections.depth.paging.clone(),
+            disks: sections.depth.disks.clone(),
+            filesystems: sections.depth.filesystems.clone(),
+            interfaces: sections.depth.interfaces.clone(),
+            sockets: sections.depth.sockets.clone(),
+            perf_events: sections.depth.perf_events.clone(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! how layers above read the process table without calling `collect` themselves.
 
 mod sample;
+mod slow;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -23,12 +24,19 @@ use crate::collect::disk::DiskCollector;
 pub use crate::collect::disk::DiskReading;
 use crate::collect::gpu::GpuCollector;
 pub use crate::collect::gpu::{DeviceReading, GpuReading};
+use crate::collect::meminfo::{self, MeminfoCollector};
 use crate::collect::memory::MemoryCollector;
 pub use crate::collect::memory::MemoryReading;
 use crate::collect::network::NetworkCollector;
 pub use crate::collect::network::NetworkReading;
+use crate::collect::pressure::PressureCollector;
+use crate::collect::vmstat::{self, VmstatCollector};
 use crate::collect::{procfs, proctree};
-pub use sample::{HostSample, MonitorReading, Sections, TreeReading, timestamp_millis, timestamp_seconds};
+pub use sample::{
+    Depth, HostSample, MonitorReading, Sections, TreeReading, timestamp_millis, timestamp_seconds,
+};
+pub use slow::SLOW_EVERY;
+use slow::{SlowSampler, age_ms};
 
 /// Why a run's GPU memory is unknown inside a container.
 const FOREIGN_PIDS: &str =
@@ -42,6 +50,14 @@ pub struct HostSampler {
     disk: DiskCollector,
     network: NetworkCollector,
     gpu: GpuCollector,
+    /// Pressure stall information, every tick.
+    pressure: PressureCollector,
+    /// `/proc/meminfo`'s detail, every tick.
+    meminfo: MeminfoCollector,
+    /// `/proc/vmstat`'s paging counters, every tick.
+    vmstat: VmstatCollector,
+    /// Sensors, filesystems, sockets and perf counters, on their own thread.
+    slow: SlowSampler,
     /// NVML reports the host's pids, which cannot be matched to a run's from inside
     /// a container's PID namespace.
     foreign_pids: bool,
@@ -73,6 +89,10 @@ impl HostSampler {
             disk: DiskCollector::new(),
             network: NetworkCollector::new(),
             gpu: GpuCollector::default(),
+            pressure: PressureCollector::new(),
+            meminfo: MeminfoCollector::new(),
+            vmstat: VmstatCollector::new(),
+            slow: SlowSampler::start(),
             foreign_pids: procfs::in_nested_pid_namespace(),
             trees: proctree::Scanner::default(),
             own_stat: procfs::ProcFile::new("/proc/self/stat"),
@@ -82,10 +102,63 @@ impl HostSampler {
         let now = Instant::now();
         sampler.network.read(now);
         sampler.disk.read(now);
+        sampler.pressure.read(now);
+        sampler.vmstat.read(now);
         sampler.monitor(now);
         std::thread::sleep(cpu::MINIMUM_INTERVAL);
         sampler.cpu.read(Instant::now());
         sampler
+    }
+
+    /// The machine in depth at `now`: the tick's own sources (CPU modes from
+    /// the `/proc/stat` just read, pressure, meminfo, vmstat, each disk and
+    /// interface) and the slow ones as their thread last read them, with their
+    /// age.
+    fn depth(
+        &mut self,
+        now: Instant,
+        disks: shared::depth::disks::Disks,
+        interfaces: shared::depth::network::Interfaces,
+    ) -> Depth {
+        let slow = self.slow.latest();
+        const NOT_YET: &str = "not read yet: read every 5 s, off the tick";
+        let sensors = slow.sensors.map(|(mut reading, taken)| {
+            reading.age = Some(now.saturating_duration_since(taken));
+            reading
+        });
+        let filesystems = match slow.filesystems {
+            Some((mut reading, taken)) => {
+                reading.age_ms = Some(age_ms(taken, now));
+                reading.to_contract()
+            }
+            None => shared::depth::disks::Filesystems { reason: Some(NOT_YET.into()), ..Default::default() },
+        };
+        let sockets = match slow.sockets {
+            Some((mut reading, taken)) => {
+                reading.age_ms = Some(age_ms(taken, now));
+                reading.to_contract()
+            }
+            None => shared::depth::network::Sockets { reason: Some(NOT_YET.into()), ..Default::default() },
+        };
+        let perf_events = match slow.perf {
+            Some((reading, taken)) => {
+                let mut events = reading.to_contract();
+                events.age_ms = Some(age_ms(taken, now));
+                events
+            }
+            None => shared::depth::perf::PerfEvents { error: Some(NOT_YET.into()), ..Default::default() },
+        };
+        Depth {
+            cpu_detail: self.cpu.detail().to_contract(sensors.as_ref()),
+            pressure: self.pressure.read(now).to_contract(),
+            memory_detail: meminfo::to_contract(self.meminfo.read().as_ref()),
+            paging: vmstat::to_contract(self.vmstat.read(now).as_ref()),
+            disks,
+            filesystems,
+            interfaces,
+            sockets,
+            perf_events,
+        }
     }
 
     /// Reads everything, and the process trees of `run_pids`. Blocking: run it on
@@ -94,15 +167,20 @@ impl HostSampler {
         let taken_at = Utc::now();
         let now = Instant::now();
         let gpu = self.gpu.read();
+        let (disk, disks) = self.disk.read_detailed(now);
+        let (network, interfaces) = self.network.read_detailed(now);
+        let cpu = self.cpu.read(now);
+        let depth = self.depth(now, disks.to_contract(), interfaces.to_contract());
         let mut sample = HostSample {
             taken_at,
-            cpu: self.cpu.read(now),
+            cpu,
             memory: self.memory.read(),
-            network: self.network.read(now),
-            disk: self.disk.read(now),
+            network,
+            disk,
             monitor: self.monitor(now),
             runs: HashMap::new(),
             gpu: Default::default(),
+            depth,
         };
         if !run_pids.is_empty() {
             let cores = self.cores();

@@ -30,6 +30,9 @@ pub struct HostSample {
     pub monitor: MonitorReading,
     /// Each requested run root pid: its tree's use, or `None` once it has exited.
     pub runs: HashMap<u32, Option<TreeReading>>,
+    /// The machine in depth, already in the payload's units and rounding: the
+    /// collectors give it so (`to_contract`), and the store keeps it as sent.
+    pub depth: Depth,
 }
 
 /// PerfMon's own cost, exactly as read.
@@ -92,6 +95,31 @@ pub struct Sections {
     pub disk: Disk,
     /// PerfMon's own cost.
     pub monitor: Monitor,
+    /// The machine in depth, as sent (see [`shared::depth`]).
+    pub depth: Depth,
+}
+
+/// The machine-in-depth sections of the payload, as sent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Depth {
+    /// CPU by mode, scheduler rates, sensors.
+    pub cpu_detail: shared::depth::cpu::CpuDetail,
+    /// Pressure stall information.
+    pub pressure: shared::depth::pressure::Pressure,
+    /// Memory detail.
+    pub memory_detail: shared::depth::memory::MemoryDetail,
+    /// Paging.
+    pub paging: shared::depth::memory::Paging,
+    /// Each disk.
+    pub disks: shared::depth::disks::Disks,
+    /// Each filesystem.
+    pub filesystems: shared::depth::disks::Filesystems,
+    /// Each interface.
+    pub interfaces: shared::depth::network::Interfaces,
+    /// Sockets.
+    pub sockets: shared::depth::network::Sockets,
+    /// Hardware and software counters.
+    pub perf_events: shared::depth::perf::PerfEvents,
 }
 
 impl HostSample {
@@ -110,6 +138,7 @@ impl HostSample {
                 cpu_percent: self.monitor.cpu_percent.map(|p| round_to(p, 3)),
                 rss_mb: self.monitor.rss_bytes.map(mb),
             },
+            depth: self.depth.clone(),
         }
     }
 }

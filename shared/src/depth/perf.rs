@@ -68,6 +68,10 @@ pub struct PerfEvents {
     pub cpus: Option<u32>,
     /// Length of the interval the values cover, in ms, by the counters' clock.
     pub interval_ms: Option<f64>,
+    /// How long before this sample the counters were read, in ms: they are
+    /// read every 5 s off the sampler's tick (reading interrupts every CPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
     /// Instructions per cycle over the interval: `instructions / cycles`;
     /// `null` when either is not counted or no cycle was.
     pub ipc: Option<f64>,
