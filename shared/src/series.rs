@@ -38,6 +38,84 @@ pub const GPU_VRAM_USED_GB: &str = "gpu.vram_used_gb";
 /// GPU memory installed, summed, GB (GiB).
 pub const GPU_VRAM_TOTAL_GB: &str = "gpu.vram_total_gb";
 
+// The machine in depth (issue 21): one column each in the host tables.
+/// `perf_metrics.cpu_detail.modes.user_percent`, as the payload has it.
+pub const CPU_USER: &str = "cpu.user_percent";
+/// `perf_metrics.cpu_detail.modes.nice_percent`, as the payload has it.
+pub const CPU_NICE: &str = "cpu.nice_percent";
+/// `perf_metrics.cpu_detail.modes.system_percent`, as the payload has it.
+pub const CPU_SYSTEM: &str = "cpu.system_percent";
+/// `perf_metrics.cpu_detail.modes.iowait_percent`, as the payload has it.
+pub const CPU_IOWAIT: &str = "cpu.iowait_percent";
+/// `perf_metrics.cpu_detail.modes.irq_percent`, as the payload has it.
+pub const CPU_IRQ: &str = "cpu.irq_percent";
+/// `perf_metrics.cpu_detail.modes.softirq_percent`, as the payload has it.
+pub const CPU_SOFTIRQ: &str = "cpu.softirq_percent";
+/// `perf_metrics.cpu_detail.modes.steal_percent`, as the payload has it.
+pub const CPU_STEAL: &str = "cpu.steal_percent";
+/// `perf_metrics.cpu_detail.modes.guest_percent`, as the payload has it.
+pub const CPU_GUEST: &str = "cpu.guest_percent";
+/// `perf_metrics.cpu_detail.context_switches_per_s`, as the payload has it.
+pub const CONTEXT_SWITCHES: &str = "cpu.context_switches_per_s";
+/// `perf_metrics.cpu_detail.interrupts_per_s`, as the payload has it.
+pub const INTERRUPTS: &str = "cpu.interrupts_per_s";
+/// `perf_metrics.cpu_detail.procs_running`, as the payload has it.
+pub const PROCS_RUNNING: &str = "cpu.procs_running";
+/// `perf_metrics.cpu_detail.procs_blocked`, as the payload has it.
+pub const PROCS_BLOCKED: &str = "cpu.procs_blocked";
+/// `perf_metrics.pressure.cpu.some_stall_percent`, as the payload has it.
+pub const PRESSURE_CPU_SOME: &str = "pressure.cpu.some_percent";
+/// `perf_metrics.pressure.io.some_stall_percent`, as the payload has it.
+pub const PRESSURE_IO_SOME: &str = "pressure.io.some_percent";
+/// `perf_metrics.pressure.io.full_stall_percent`, as the payload has it.
+pub const PRESSURE_IO_FULL: &str = "pressure.io.full_percent";
+/// `perf_metrics.pressure.memory.some_stall_percent`, as the payload has it.
+pub const PRESSURE_MEMORY_SOME: &str = "pressure.memory.some_percent";
+/// `perf_metrics.pressure.memory.full_stall_percent`, as the payload has it.
+pub const PRESSURE_MEMORY_FULL: &str = "pressure.memory.full_percent";
+/// `perf_metrics.memory_detail.available_gb`, as the payload has it.
+pub const MEMORY_AVAILABLE_GB: &str = "memory.available_gb";
+/// `perf_metrics.memory_detail.cached_gb`, as the payload has it.
+pub const MEMORY_CACHED_GB: &str = "memory.cached_gb";
+/// `perf_metrics.memory_detail.buffers_gb`, as the payload has it.
+pub const MEMORY_BUFFERS_GB: &str = "memory.buffers_gb";
+/// `perf_metrics.memory_detail.dirty_gb`, as the payload has it.
+pub const MEMORY_DIRTY_GB: &str = "memory.dirty_gb";
+/// `perf_metrics.memory_detail.slab_gb`, as the payload has it.
+pub const MEMORY_SLAB_GB: &str = "memory.slab_gb";
+/// `perf_metrics.paging.page_in_bytes_per_s`, as the payload has it.
+pub const PAGE_IN: &str = "paging.page_in_bytes_per_s";
+/// `perf_metrics.paging.page_out_bytes_per_s`, as the payload has it.
+pub const PAGE_OUT: &str = "paging.page_out_bytes_per_s";
+/// `perf_metrics.paging.swap_in_pages_per_s`, as the payload has it.
+pub const SWAP_IN: &str = "paging.swap_in_pages_per_s";
+/// `perf_metrics.paging.swap_out_pages_per_s`, as the payload has it.
+pub const SWAP_OUT: &str = "paging.swap_out_pages_per_s";
+/// `perf_metrics.paging.page_faults_per_s`, as the payload has it.
+pub const PAGE_FAULTS: &str = "paging.page_faults_per_s";
+/// `perf_metrics.paging.major_faults_per_s`, as the payload has it.
+pub const MAJOR_FAULTS: &str = "paging.major_faults_per_s";
+/// `perf_metrics.sockets.tcp_established`, as the payload has it.
+pub const TCP_ESTABLISHED: &str = "sockets.tcp_established";
+/// `perf_metrics.sockets.tcp_time_wait`, as the payload has it.
+pub const TCP_TIME_WAIT: &str = "sockets.tcp_time_wait";
+/// `perf_metrics.sockets.tcp_retransmits_per_s`, as the payload has it.
+pub const TCP_RETRANSMITS: &str = "sockets.tcp_retransmits_per_s";
+/// `perf_metrics.perf_events.ipc`, as the payload has it.
+pub const PERF_IPC: &str = "perf.ipc";
+/// `perf_metrics.perf_events.events["cycles"].per_s`, as the payload has it.
+pub const PERF_CYCLES: &str = "perf.cycles_per_s";
+/// `perf_metrics.perf_events.events["instructions"].per_s`, as the payload has it.
+pub const PERF_INSTRUCTIONS: &str = "perf.instructions_per_s";
+/// `perf_metrics.perf_events.events["cache-misses"].per_s`, as the payload has it.
+pub const PERF_CACHE_MISSES: &str = "perf.cache_misses_per_s";
+/// `perf_metrics.perf_events.events["branch-misses"].per_s`, as the payload has it.
+pub const PERF_BRANCH_MISSES: &str = "perf.branch_misses_per_s";
+/// `perf_metrics.perf_events.events["context-switches"].per_s`, as the payload has it.
+pub const PERF_CONTEXT_SWITCHES: &str = "perf.context_switches_per_s";
+/// `perf_metrics.perf_events.events["page-faults"].per_s`, as the payload has it.
+pub const PERF_PAGE_FAULTS: &str = "perf.page_faults_per_s";
+
 /// The prefix of each core's series (`cpu.core.3`).
 pub const CPU_CORE_PREFIX: &str = "cpu.core.";
 /// The prefix of each GPU device's series (`gpu.0.percent`).
@@ -60,6 +138,57 @@ pub fn run_tree(field: &str) -> String {
     format!("{RUN_PREFIX}{field}")
 }
 
+/// The prefix of each disk's series (`disks.vda.util_percent`).
+pub const DISK_DEVICE_PREFIX: &str = "disks.";
+/// The prefix of each network interface's series (`interfaces.eth0.rx_bytes_per_s`).
+pub const INTERFACE_PREFIX: &str = "interfaces.";
+
+/// Disk `name`'s `field` (one of [`disk_device`]'s).
+pub fn disk_device(name: &str, field: &str) -> String {
+    format!("{DISK_DEVICE_PREFIX}{name}.{field}")
+}
+
+/// Interface `name`'s `field` (one of [`interface`]'s).
+pub fn interface(name: &str, field: &str) -> String {
+    format!("{INTERFACE_PREFIX}{name}.{field}")
+}
+
+/// The fields of each disk's series (`perf_metrics.disks.devices[]`).
+pub mod disk_device {
+    /// Bytes read per second.
+    pub const READ_BYTES_PER_S: &str = "read_bytes_per_s";
+    /// Bytes written per second.
+    pub const WRITE_BYTES_PER_S: &str = "write_bytes_per_s";
+    /// Reads completed per second.
+    pub const READ_IOPS: &str = "read_iops";
+    /// Writes completed per second.
+    pub const WRITE_IOPS: &str = "write_iops";
+    /// Mean time a request took, queue included, ms.
+    pub const AWAIT_MS: &str = "await_ms";
+    /// Share of time the device was busy, 0–100.
+    pub const UTIL_PERCENT: &str = "util_percent";
+}
+
+/// The fields of each interface's series (`perf_metrics.interfaces.interfaces[]`).
+pub mod interface {
+    /// Bytes received per second.
+    pub const RX_BYTES_PER_S: &str = "rx_bytes_per_s";
+    /// Bytes sent per second.
+    pub const TX_BYTES_PER_S: &str = "tx_bytes_per_s";
+    /// Packets received per second.
+    pub const RX_PACKETS_PER_S: &str = "rx_packets_per_s";
+    /// Packets sent per second.
+    pub const TX_PACKETS_PER_S: &str = "tx_packets_per_s";
+    /// Receive errors per second.
+    pub const RX_ERRORS_PER_S: &str = "rx_errors_per_s";
+    /// Send errors per second.
+    pub const TX_ERRORS_PER_S: &str = "tx_errors_per_s";
+    /// Received packets dropped per second.
+    pub const RX_DROPS_PER_S: &str = "rx_drops_per_s";
+    /// Packets to send dropped per second.
+    pub const TX_DROPS_PER_S: &str = "tx_drops_per_s";
+}
+
 /// The fields of each GPU device's series.
 pub mod device {
     /// Utilisation, 0–100.
@@ -72,6 +201,16 @@ pub mod device {
     pub const TEMPERATURE_C: &str = "temperature_c";
     /// Power draw, W.
     pub const POWER_W: &str = "power_w";
+    /// SM (graphics) clock, MHz.
+    pub const SM_CLOCK_MHZ: &str = "sm_clock_mhz";
+    /// Memory clock, MHz.
+    pub const MEMORY_CLOCK_MHZ: &str = "memory_clock_mhz";
+    /// PCIe bytes received per second.
+    pub const PCIE_RX: &str = "pcie_rx_bytes_per_s";
+    /// PCIe bytes sent per second.
+    pub const PCIE_TX: &str = "pcie_tx_bytes_per_s";
+    /// 1 while any clock-event reason but `gpu_idle` holds the clocks down, else 0.
+    pub const THROTTLED: &str = "throttled";
 }
 
 /// The fields of the run tree's series.
