@@ -91,33 +91,34 @@ pub struct PerfMetrics {
     /// CPU time by mode (machine and per core), scheduler rates, frequency and
     /// temperatures. The sections from here on are the machine in depth
     /// ([`crate::depth`]): additive, so a client that knows only the fields
-    /// above reads every sample as before.
-    #[serde(default)]
+    /// above reads every sample as before. Live samples always carry them; the
+    /// `history` replayed on connect leaves them out (absent: not carried).
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub cpu_detail: crate::depth::cpu::CpuDetail,
     /// Pressure stall information: how much time work waited for CPU, IO or memory.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub pressure: crate::depth::pressure::Pressure,
     /// Memory beyond used/total: available, cache, buffers, dirty, slab, hugepages.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub memory_detail: crate::depth::memory::MemoryDetail,
     /// Paging and swapping rates, page faults and the OOM-kill counter.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub paging: crate::depth::memory::Paging,
     /// Each physical disk: throughput, IOPS, latency, % busy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub disks: crate::depth::disks::Disks,
     /// Each filesystem on a real block device: size, used, free.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub filesystems: crate::depth::disks::Filesystems,
     /// Each network interface but loopback: bytes, packets, errors, drops.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub interfaces: crate::depth::network::Interfaces,
     /// TCP connections by state, UDP sockets, TCP retransmits.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub sockets: crate::depth::network::Sockets,
     /// Machine-wide hardware and software counters (`perf_event_open`), each
     /// with its own availability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::depth::is_default")]
     pub perf_events: crate::depth::perf::PerfEvents,
 }
 

@@ -426,7 +426,7 @@ impl PerfReading {
             available,
             error,
             cpus: u32::try_from(self.cpus).ok().filter(|n| *n > 0),
-            interval_ms: self.interval_ms,
+            interval_ms: self.interval_ms.map(crate::units::round1),
             // Set by the sampler, which knows when the reading was taken.
             age_ms: None,
             ipc: self.ipc(),

@@ -283,15 +283,56 @@ impl Project {
                 return;
             }
         };
-        let ServerMsg::PerfMetrics(metrics) = msg else { return };
+        let ServerMsg::PerfMetrics(mut metrics) = msg else { return };
         let frame = Frame::from(text);
+        // The replay a new client gets keeps the four totals, the run and the
+        // tokens of each sample, not the machine in depth: a full sample is
+        // ~6 KB, and ten minutes of them would not fit one message. The
+        // dashboard reads the depth's history from the store.
+        let depth = take_depth(&mut metrics);
+        let msg = ServerMsg::PerfMetrics(metrics);
+        let replayed = serde_json::to_string(&msg).map(Frame::from);
+        let ServerMsg::PerfMetrics(mut metrics) = msg else { return };
+        put_depth(&mut metrics, depth);
         self.seq = metrics.seq;
         self.last_sent_run = Some((metrics.run.run_id.clone(), metrics.run.status));
         self.latest = Some(metrics);
         self.last_sent = Some(now);
-        self.history.push(frame.clone(), now, hub.history_window, hub.history_capacity());
+        if let Ok(replayed) = replayed {
+            self.history.push(replayed, now, hub.history_window, hub.history_capacity());
+        }
         self.frames.send_replace(Some(frame));
     }
+}
+
+/// Moves the machine-in-depth sections out of `m`, leaving their defaults
+/// (which serialise to nothing: see `shared::depth::is_default`).
+fn take_depth(m: &mut PerfMetrics) -> crate::sampling::Depth {
+    use std::mem::take;
+    crate::sampling::Depth {
+        cpu_detail: take(&mut m.cpu_detail),
+        pressure: take(&mut m.pressure),
+        memory_detail: take(&mut m.memory_detail),
+        paging: take(&mut m.paging),
+        disks: take(&mut m.disks),
+        filesystems: take(&mut m.filesystems),
+        interfaces: take(&mut m.interfaces),
+        sockets: take(&mut m.sockets),
+        perf_events: take(&mut m.perf_events),
+    }
+}
+
+/// Puts back what [`take_depth`] took.
+fn put_depth(m: &mut PerfMetrics, d: crate::sampling::Depth) {
+    m.cpu_detail = d.cpu_detail;
+    m.pressure = d.pressure;
+    m.memory_detail = d.memory_detail;
+    m.paging = d.paging;
+    m.disks = d.disks;
+    m.filesystems = d.filesystems;
+    m.interfaces = d.interfaces;
+    m.sockets = d.sockets;
+    m.perf_events = d.perf_events;
 }
 
 /// What a new socket starts from.
@@ -607,6 +648,27 @@ pub(crate) mod tests {
         let h = history_of(sub);
         assert_eq!(h.samples.len(), 1);
         assert_eq!(h.samples[0].project, "late");
+    }
+
+    #[test]
+    fn the_replay_leaves_the_depth_out_and_the_live_frame_keeps_it() {
+        let hub = hub();
+        let project = name("depth");
+        let live = hub.subscribe(&project).expect("subscribe").frames;
+        let mut deep = sample("2026-01-01T00:00:00Z");
+        deep.depth.pressure.available = true;
+        deep.depth.sockets.tcp_listen = Some(2);
+        hub.publish(deep);
+        let text = live.borrow().clone().expect("a frame");
+        assert!(text.as_str().contains("\"pressure\"") && text.as_str().contains("\"tcp_listen\":2"));
+        let m = decode(&Some(text));
+        assert!(m.pressure.available);
+        let replay = hub.subscribe(&project).expect("subscribe").history.expect("history");
+        assert!(!replay.as_str().contains("\"pressure\""), "{}", replay.as_str());
+        let h = history_of(hub.subscribe(&project).expect("subscribe"));
+        assert_eq!(h.samples[0].cpu.percent, Some(12.5), "the totals are replayed");
+        assert_eq!(h.samples[0].pressure, Default::default(), "the depth is not");
+        assert!(hub.latest(&project).expect("latest").pressure.available, "the latest keeps it");
     }
 
     #[test]

@@ -19,3 +19,10 @@ pub mod memory;
 pub mod network;
 pub mod perf;
 pub mod pressure;
+
+/// Whether a section is its default, which a sample leaves out: a live
+/// sample's sections never are (each is available or says why not); the
+/// `history` replayed on connect carries none of them.
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}

@@ -154,6 +154,7 @@ mod tests {
             error: None,
             cpus: Some(2),
             interval_ms: Some(1004.2),
+            age_ms: Some(1200),
             ipc: None,
             events,
         }
