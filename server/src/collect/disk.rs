@@ -130,8 +130,6 @@ pub struct DisksReading {
 impl DisksReading {
     /// The payload's section: rates in whole bytes, requests per second and %
     /// with one decimal, latencies with two (a fast disk's are fractions of a ms).
-    // Used once wired into sampling.
-    #[allow(dead_code)]
     pub fn to_contract(&self) -> Disks {
         Disks {
             available: self.unavailable.is_none(),

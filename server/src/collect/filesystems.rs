@@ -18,9 +18,6 @@
 //! - [`real_filesystems`]: the pure choice of filesystems from a mount table.
 //! - [`FilesystemsReading`]: the reading, and its `to_contract`.
 
-// Used once wired into sampling.
-#![allow(dead_code)]
-
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

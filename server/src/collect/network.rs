@@ -110,8 +110,6 @@ pub struct InterfacesReading {
 impl InterfacesReading {
     /// The payload's section: bytes per second whole, packets, errors and drops
     /// per second with one decimal (a few a second matter).
-    // Used once wired into sampling.
-    #[allow(dead_code)]
     pub fn to_contract(&self) -> Interfaces {
         Interfaces {
             available: self.unavailable.is_none(),

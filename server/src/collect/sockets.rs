@@ -17,9 +17,6 @@
 //!   parsers (the tables are streamed line by line, never held whole).
 //! - [`SocketsReading`]: the reading, and its `to_contract`.
 
-// Used once wired into sampling.
-#![allow(dead_code)]
-
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -481,7 +478,7 @@ mod tests {
                 .expect("a listener"),
         );
         let mut open = Vec::new();
-        let mut pair = || {
+        let pair = || {
             let client = TcpStream::connect(to).expect("connects");
             let (server, _) = main.accept().expect("accepts");
             (client, server)
