@@ -10,8 +10,10 @@
 #                            exact version in Cargo.lock), binaryen's wasm-opt and
 #                            the frontend's npm packages (uPlot)
 #   scripts/setup.sh         testing (test.sh): all of the above, plus Chromium
-#                            and ChromeDriver (browser tests) and promtool (the
-#                            /metrics lint, Debian's prometheus package)
+#                            and ChromeDriver (browser tests), promtool (the
+#                            /metrics lint, Debian's prometheus package), and the
+#                            reference tools the collectors are checked against
+#                            (vmstat, iostat from sysstat, perf from linux-perf, ss)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mode=test
@@ -47,9 +49,15 @@ if [ "$mode" = test ]; then
   command -v chromium >/dev/null || debian_packages+=(chromium)
   command -v chromedriver >/dev/null || debian_packages+=(chromium-driver)
   command -v promtool >/dev/null || debian_packages+=(prometheus)
+  # The reference tools the collectors' tests read in the same second:
+  # vmstat (procps), iostat (sysstat), perf stat (linux-perf), ss (iproute2).
+  command -v vmstat >/dev/null || debian_packages+=(procps)
+  command -v iostat >/dev/null || debian_packages+=(sysstat)
+  command -v perf >/dev/null || debian_packages+=(linux-perf)
+  command -v ss >/dev/null || debian_packages+=(iproute2)
 fi
 if [ ${#debian_packages[@]} -gt 0 ]; then
-  say "Installing ${debian_packages[*]} (Debian packages: the browser tests and the /metrics lint)"
+  say "Installing ${debian_packages[*]} (Debian packages: the browser tests, the /metrics lint and the collectors' reference tools)"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
