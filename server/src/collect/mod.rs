@@ -3,9 +3,17 @@
 //! about ticks, projects, the payload's units or HTTP; `sampling` is the only
 //! caller.
 //!
-//! - [`cpu`], [`memory`]: sysinfo. [`disk`], [`network`]: the kernel's counters
+//! - [`cpu`] (and CPU time by mode, from the same `/proc/stat` read),
+//!   [`memory`]: the kernel's counters, sysinfo where there is no /proc.
+//!   [`disk`], [`network`]: the totals and each disk and interface
 //!   (`/proc/diskstats`, `/proc/net/dev`), with [`rates`] turning counters into
 //!   per-second rates. [`gpu`]: NVML, behind the `nvml` feature.
+//! - [`pressure`], [`meminfo`], [`vmstat`]: pressure stall information, memory
+//!   detail and paging, every tick.
+//! - [`sensors`], [`filesystems`], [`sockets`], [`perf`]: frequencies and
+//!   temperatures, filesystems (`statvfs`), socket tables, and machine-wide
+//!   `perf_event_open` counters — read every 5 s on their own thread
+//!   (`sampling`'s slow sources).
 //! - [`procfs`]: the one reader of `/proc/PID/stat`, for both the run's process
 //!   tree ([`proctree`]) and PerfMon's own cost.
 

@@ -36,7 +36,7 @@ pub use sample::{
     Depth, HostSample, MonitorReading, Sections, TreeReading, timestamp_millis, timestamp_seconds,
 };
 pub use slow::SLOW_EVERY;
-use slow::{SlowSampler, age_ms};
+use slow::{Costs, SlowSampler, SlowSections};
 
 /// Why a run's GPU memory is unknown inside a container.
 const FOREIGN_PIDS: &str =
@@ -58,6 +58,12 @@ pub struct HostSampler {
     vmstat: VmstatCollector,
     /// Sensors, filesystems, sockets and perf counters, on their own thread.
     slow: SlowSampler,
+    /// Their sections, converted once per reading of theirs.
+    slow_cache: Option<(u64, SlowSections)>,
+    /// Whether each source is timed ([`HostSampler::time_sources`]).
+    timing: bool,
+    /// What each source took in the last timed tick.
+    costs: Vec<(&'static str, Duration)>,
     /// NVML reports the host's pids, which cannot be matched to a run's from inside
     /// a container's PID namespace.
     foreign_pids: bool,
@@ -93,6 +99,9 @@ impl HostSampler {
             meminfo: MeminfoCollector::new(),
             vmstat: VmstatCollector::new(),
             slow: SlowSampler::start(),
+            slow_cache: None,
+            timing: false,
+            costs: Vec::new(),
             foreign_pids: procfs::in_nested_pid_namespace(),
             trees: proctree::Scanner::default(),
             own_stat: procfs::ProcFile::new("/proc/self/stat"),
@@ -110,55 +119,17 @@ impl HostSampler {
         sampler
     }
 
-    /// The machine in depth at `now`: the tick's own sources (CPU modes from
-    /// the `/proc/stat` just read, pressure, meminfo, vmstat, each disk and
-    /// interface) and the slow ones as their thread last read them, with their
-    /// age.
-    fn depth(
-        &mut self,
-        now: Instant,
-        disks: shared::depth::disks::Disks,
-        interfaces: shared::depth::network::Interfaces,
-    ) -> Depth {
-        let slow = self.slow.latest();
-        const NOT_YET: &str = "not read yet: read every 5 s, off the tick";
-        let sensors = slow.sensors.map(|(mut reading, taken)| {
-            reading.age = Some(now.saturating_duration_since(taken));
-            reading
-        });
-        let filesystems = match slow.filesystems {
-            Some((mut reading, taken)) => {
-                reading.age_ms = Some(age_ms(taken, now));
-                reading.to_contract()
-            }
-            None => shared::depth::disks::Filesystems { reason: Some(NOT_YET.into()), ..Default::default() },
-        };
-        let sockets = match slow.sockets {
-            Some((mut reading, taken)) => {
-                reading.age_ms = Some(age_ms(taken, now));
-                reading.to_contract()
-            }
-            None => shared::depth::network::Sockets { reason: Some(NOT_YET.into()), ..Default::default() },
-        };
-        let perf_events = match slow.perf {
-            Some((reading, taken)) => {
-                let mut events = reading.to_contract();
-                events.age_ms = Some(age_ms(taken, now));
-                events
-            }
-            None => shared::depth::perf::PerfEvents { error: Some(NOT_YET.into()), ..Default::default() },
-        };
-        Depth {
-            cpu_detail: self.cpu.detail().to_contract(sensors.as_ref()),
-            pressure: self.pressure.read(now).to_contract(),
-            memory_detail: meminfo::to_contract(self.meminfo.read().as_ref()),
-            paging: vmstat::to_contract(self.vmstat.read(now).as_ref()),
-            disks,
-            filesystems,
-            interfaces,
-            sockets,
-            perf_events,
+    /// The slow sources' sections as their thread last read them, converted
+    /// once per new reading (every 5 s), each with its age at `now`.
+    fn slow_sections(&mut self, now: Instant) -> SlowSections {
+        let latest = self.slow.generation();
+        if self.slow_cache.as_ref().is_none_or(|(generation, _)| *generation != latest) {
+            let slow = self.slow.latest();
+            self.slow_cache = Some((latest, SlowSections::from_readings(slow)));
         }
+        let mut sections = self.slow_cache.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+        sections.set_age(now);
+        sections
     }
 
     /// Reads everything, and the process trees of `run_pids`. Blocking: run it on
@@ -166,18 +137,38 @@ impl HostSampler {
     pub fn sample(&mut self, run_pids: &[u32]) -> HostSample {
         let taken_at = Utc::now();
         let now = Instant::now();
-        let gpu = self.gpu.read();
-        let (disk, disks) = self.disk.read_detailed(now);
-        let (network, interfaces) = self.network.read_detailed(now);
-        let cpu = self.cpu.read(now);
-        let depth = self.depth(now, disks.to_contract(), interfaces.to_contract());
+        let mut costs = Costs::new(self.timing);
+        let gpu = costs.time("gpu (NVML)", || self.gpu.read());
+        let (disk, disks) = costs.time("disks (/proc/diskstats)", || self.disk.read_detailed(now));
+        let (network, interfaces) =
+            costs.time("interfaces (/proc/net/dev)", || self.network.read_detailed(now));
+        let cpu = costs.time("cpu and modes (/proc/stat, loadavg)", || self.cpu.read(now));
+        let memory = costs.time("memory (sysinfo)", || self.memory.read());
+        let pressure = costs.time("pressure (/proc/pressure/*)", || self.pressure.read(now).to_contract());
+        let memory_detail = costs
+            .time("memory detail (/proc/meminfo)", || meminfo::to_contract(self.meminfo.read().as_ref()));
+        let paging =
+            costs.time("paging (/proc/vmstat)", || vmstat::to_contract(self.vmstat.read(now).as_ref()));
+        let monitor = costs.time("PerfMon itself (/proc/self/stat)", || self.monitor(now));
+        let slow = costs.time("slow sources' latest (no read)", || self.slow_sections(now));
+        let depth = Depth {
+            cpu_detail: self.cpu.detail().to_contract(slow.sensors.as_ref()),
+            pressure,
+            memory_detail,
+            paging,
+            disks: disks.to_contract(),
+            filesystems: slow.filesystems,
+            interfaces: interfaces.to_contract(),
+            sockets: slow.sockets,
+            perf_events: slow.perf_events,
+        };
         let mut sample = HostSample {
             taken_at,
             cpu,
-            memory: self.memory.read(),
+            memory,
             network,
             disk,
-            monitor: self.monitor(now),
+            monitor,
             runs: HashMap::new(),
             gpu: Default::default(),
             depth,
@@ -209,7 +200,25 @@ impl HostSampler {
             }
         }
         sample.gpu = gpu;
+        self.costs = costs.into_vec();
         sample
+    }
+
+    /// Times each source from the next tick on (off by default: the benchmark
+    /// turns it on for its per-collector table).
+    pub fn time_sources(&mut self, on: bool) {
+        self.timing = on;
+    }
+
+    /// What each source took in the last tick, when timed; the slow sources'
+    /// own reads (on their thread) are in [`HostSampler::slow_costs`].
+    pub fn costs(&self) -> &[(&'static str, Duration)] {
+        &self.costs
+    }
+
+    /// What each slow source's last read took, on its own thread.
+    pub fn slow_costs(&self) -> Vec<(&'static str, Duration)> {
+        self.slow.latest().costs
     }
 
     /// Logical cores, as the machine's CPU is counted over.

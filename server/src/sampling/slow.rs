@@ -29,6 +29,95 @@ pub struct SlowReadings {
     pub sockets: Option<(SocketsReading, Instant)>,
     /// Machine-wide counters over the last interval.
     pub perf: Option<(PerfReading, Instant)>,
+    /// What each source's read took, for the benchmark's per-collector table.
+    pub costs: Vec<(&'static str, Duration)>,
+}
+
+/// The slow sources' payload sections, converted once per reading.
+#[derive(Debug, Clone, Default)]
+pub struct SlowSections {
+    /// Sensors, for the CPU detail.
+    pub sensors: Option<SensorsReading>,
+    /// Filesystems.
+    pub filesystems: shared::depth::disks::Filesystems,
+    /// Sockets.
+    pub sockets: shared::depth::network::Sockets,
+    /// Perf counters.
+    pub perf_events: shared::depth::perf::PerfEvents,
+    /// When each was read: sensors, filesystems, sockets, perf.
+    taken: [Option<Instant>; 4],
+}
+
+/// Why a slow section is empty before its thread's first reading.
+const NOT_YET: &str = "not read yet: read every 5 s, off the tick";
+
+impl SlowSections {
+    /// The sections of `readings`.
+    pub fn from_readings(readings: SlowReadings) -> SlowSections {
+        let taken = [
+            readings.sensors.as_ref().map(|r| r.1),
+            readings.filesystems.as_ref().map(|r| r.1),
+            readings.sockets.as_ref().map(|r| r.1),
+            readings.perf.as_ref().map(|r| r.1),
+        ];
+        SlowSections {
+            sensors: readings.sensors.map(|(reading, _)| reading),
+            filesystems: match readings.filesystems {
+                Some((reading, _)) => reading.to_contract(),
+                None => {
+                    shared::depth::disks::Filesystems { reason: Some(NOT_YET.into()), ..Default::default() }
+                }
+            },
+            sockets: match readings.sockets {
+                Some((reading, _)) => reading.to_contract(),
+                None => {
+                    shared::depth::network::Sockets { reason: Some(NOT_YET.into()), ..Default::default() }
+                }
+            },
+            perf_events: match readings.perf {
+                Some((reading, _)) => reading.to_contract(),
+                None => shared::depth::perf::PerfEvents { error: Some(NOT_YET.into()), ..Default::default() },
+            },
+            taken,
+        }
+    }
+
+    /// Says how old each reading is at `now`.
+    pub fn set_age(&mut self, now: Instant) {
+        let [_, filesystems, sockets, perf] = self.taken.map(|t| t.map(|t| age_ms(t, now)));
+        if let Some(sensors) = &mut self.sensors {
+            sensors.age = self.taken[0].map(|t| now.saturating_duration_since(t));
+        }
+        self.filesystems.age_ms = filesystems;
+        self.sockets.age_ms = sockets;
+        self.perf_events.age_ms = perf;
+    }
+}
+
+/// Per-source timings of one tick, kept only when asked for (a branch each
+/// otherwise).
+#[derive(Debug)]
+pub struct Costs(Option<Vec<(&'static str, Duration)>>);
+
+impl Costs {
+    /// Timings, if `on`.
+    pub fn new(on: bool) -> Costs {
+        Costs(on.then(Vec::new))
+    }
+
+    /// Runs `read`, timing it as `name` when on.
+    pub fn time<T>(&mut self, name: &'static str, read: impl FnOnce() -> T) -> T {
+        let Some(costs) = &mut self.0 else { return read() };
+        let start = Instant::now();
+        let value = read();
+        costs.push((name, start.elapsed()));
+        value
+    }
+
+    /// The timings taken.
+    pub fn into_vec(self) -> Vec<(&'static str, Duration)> {
+        self.0.unwrap_or_default()
+    }
 }
 
 /// Milliseconds from `taken` to `now`.
@@ -39,6 +128,8 @@ pub fn age_ms(taken: Instant, now: Instant) -> u64 {
 #[derive(Debug, Default)]
 struct Shared {
     readings: Mutex<SlowReadings>,
+    /// Counts the readings stored, so the tick converts each only once.
+    generation: std::sync::atomic::AtomicU64,
     stop: Mutex<bool>,
     wake: Condvar,
 }
@@ -66,6 +157,11 @@ impl SlowSampler {
         SlowSampler { shared, thread }
     }
 
+    /// How many readings the thread has stored.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The newest readings.
     pub fn latest(&self) -> SlowReadings {
         self.shared.readings.lock().map(|r| r.clone()).unwrap_or_default()
@@ -90,15 +186,27 @@ fn run(shared: &Shared) {
     let mut sockets = SocketsCollector::new();
     let mut perf = PerfCollector::new();
     loop {
+        let mut costs = Costs::new(true);
         let now = Instant::now();
         let read = SlowReadings {
-            sensors: Some((sensors.read(now).clone(), Instant::now())),
-            filesystems: Some((filesystems.read(now), Instant::now())),
-            sockets: Some((sockets.read(now), Instant::now())),
-            perf: Some((perf.read(), Instant::now())),
+            sensors: Some((
+                costs.time("sensors (/sys, /proc/cpuinfo)", || sensors.read(now).clone()),
+                Instant::now(),
+            )),
+            filesystems: Some((
+                costs.time("filesystems (statvfs)", || filesystems.read(now)),
+                Instant::now(),
+            )),
+            sockets: Some((
+                costs.time("sockets (/proc/net/tcp*, udp*, snmp)", || sockets.read(now)),
+                Instant::now(),
+            )),
+            perf: Some((costs.time("perf counters (read(2) per CPU)", || perf.read()), Instant::now())),
+            costs: Vec::new(),
         };
         if let Ok(mut readings) = shared.readings.lock() {
-            *readings = read;
+            *readings = SlowReadings { costs: costs.into_vec(), ..read };
+            shared.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         let Ok(stop) = shared.stop.lock() else { return };
         let Ok((stop, _)) = shared.wake.wait_timeout_while(stop, SLOW_EVERY, |stop| !*stop) else { return };
