@@ -151,8 +151,16 @@ impl HostSampler {
             costs.time("paging (/proc/vmstat)", || vmstat::to_contract(self.vmstat.read(now).as_ref()));
         let monitor = costs.time("PerfMon itself (/proc/self/stat)", || self.monitor(now));
         let slow = costs.time("slow sources' latest (no read)", || self.slow_sections(now));
+        let mut cpu_detail = self.cpu.detail().to_contract(slow.sensors.as_ref());
+        if slow.sensors.is_none() {
+            // Before the slow thread's first reading, say so as its other
+            // sections do, rather than "unavailable" with no reason.
+            let sensors = &mut cpu_detail.sensors;
+            sensors.temperatures.reason = Some(slow::NOT_YET.into());
+            sensors.throttle.reason = Some(slow::NOT_YET.into());
+        }
         let depth = Depth {
-            cpu_detail: self.cpu.detail().to_contract(slow.sensors.as_ref()),
+            cpu_detail,
             pressure,
             memory_detail,
             paging,

@@ -49,7 +49,7 @@ pub struct SlowSections {
 }
 
 /// Why a slow section is empty before its thread's first reading.
-const NOT_YET: &str = "not read yet: read every 5 s, off the tick";
+pub const NOT_YET: &str = "not read yet: read every 5 s, off the tick";
 
 impl SlowSections {
     /// The sections of `readings`.
