@@ -2,7 +2,8 @@
 //! uPlot: a chart decimates a day of samples to its width and keeps its spike,
 //! its hover readout reads the data under the cursor (dated when the window
 //! crosses midnight), runs are bands that never merge and failed ones are
-//! marked, an empty chart and a gap in the data say so, memory is scaled to
+//! marked, a stacked chart scales to its lines' sum, an empty chart and a gap
+//! in the data say so, memory is scaled to
 //! what is used and says what is installed; the runs table sorts, links and
 //! pages.
 #![cfg(target_arch = "wasm32")]
@@ -285,6 +286,48 @@ async fn memory_is_scaled_to_what_is_used_and_says_what_is_installed() {
     assert_eq!(title, "Memory and swap (of 24.0 GB installed)");
     let top: f64 = memory.get_attribute("data-y-top").and_then(|v| v.parse().ok()).expect("a top");
     assert_eq!(top, 1.0, "the scale ends just above 0.9 GB, not at 24 GB");
+}
+
+#[derive(Properties, PartialEq)]
+struct StackHost {
+    timeline: SharedTimeline,
+    stacked: bool,
+}
+
+#[function_component(StackedHost)]
+fn stacked_host(props: &StackHost) -> Html {
+    let lines = vec![Line::new("a", "A"), Line::new("b", "B")];
+    html! {
+        <TimeChart id="stack" title="Two" unit={Unit::Count} {lines} stacked={props.stacked}
+            timeline={props.timeline.clone()} version={1} scheme={Scheme::Dark}
+            window={Window { from: T0 as f64, to: (T0 + 60_000) as f64 }} />
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_stacked_chart_scales_to_the_sum_and_reads_out_each_line() {
+    let mut h = HistorySeries { step_s: 1, tier: "raw".into(), ..HistorySeries::default() };
+    h.timestamps = (0..60).map(|i| T0 + i * 1000).collect();
+    h.series.insert("a".into(), vec![Some(60.0); 60]);
+    h.series.insert("b".into(), vec![Some(60.0); 60]);
+    let timeline = SharedTimeline::new(Timeline::from_history(h));
+    load_uplot();
+    let mut tops = Vec::new();
+    for stacked in [false, true] {
+        let root = mount_point();
+        yew::Renderer::<StackedHost>::with_root_and_props(
+            root.clone(),
+            StackHost { timeline: timeline.clone(), stacked },
+        )
+        .render();
+        settle().await;
+        let figure = find(&root, "[data-testid='stack']");
+        assert!(attr(&figure, "data-drawn-points") > 0);
+        tops.push(figure.get_attribute("data-y-top").unwrap_or_default());
+        let summary = find(&root, "[data-testid='summary']").text_content().unwrap_or_default();
+        assert!(summary.contains("B: latest 60"), "each line's own value, stacked or not: {summary}");
+    }
+    assert_eq!(tops, ["100", "200"], "side by side 60 reaches 100; stacked, 120 reaches 200");
 }
 
 #[wasm_bindgen_test]

@@ -9,8 +9,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use shared::RunStatus;
 use shared::api::Health;
+use shared::{PerfMetrics, RunStatus};
 use yew::prelude::*;
 
 use crate::components::charts::{ChartSet, RangePicker};
@@ -100,6 +100,8 @@ pub fn dashboard(props: &DashboardProps) -> Html {
     let streamed = use_memo((), |_| RefCell::new(Timeline::default()));
     let stream_only = use_memo((), |_| Cell::new(false));
     let gpu_reason = use_state_eq(|| None::<String>);
+    // The newest sample, for what the machine in depth says that is not a series.
+    let latest = use_state(|| None::<Rc<PerfMetrics>>);
     // The live run as the stream shows it, so its row in the table moves.
     let live_run = use_state_eq(|| None::<LiveRun>);
     let runs_reload = use_reducer(Version::default);
@@ -144,7 +146,7 @@ pub fn dashboard(props: &DashboardProps) -> Html {
     {
         let (timeline, streamed, stream_only) = (timeline.clone(), streamed.clone(), stream_only.clone());
         let (window, version, runs_reload) = (window.clone(), version.dispatcher(), runs_reload.dispatcher());
-        let (gpu_reason, live_run) = (gpu_reason.clone(), live_run.clone());
+        let (gpu_reason, live_run, latest) = (gpu_reason.clone(), live_run.clone(), latest.clone());
         let last_run = Rc::new(RefCell::new(None::<(Option<String>, RunStatus)>));
         let tracked_run = Rc::new(RefCell::new(None::<LiveRun>));
         use_effect_with((props.feed.clone(), *range), move |(feed, range)| {
@@ -152,6 +154,7 @@ pub fn dashboard(props: &DashboardProps) -> Html {
             let subscription = feed.subscribe(move |event| {
                 match event {
                     FeedEvent::Replay(samples) => {
+                        latest.set(samples.last().cloned().map(Rc::new));
                         *streamed.borrow_mut() = Timeline::from_samples(samples);
                         if stream_only.get() {
                             *timeline.0.borrow_mut() = streamed.borrow().clone();
@@ -167,6 +170,7 @@ pub fn dashboard(props: &DashboardProps) -> Html {
                         // An equal reason renders nothing (use_state_eq); the
                         // handle here is this effect's, so it is not compared.
                         gpu_reason.set(reason);
+                        latest.set(Some(Rc::new(m.clone())));
                         let run = (m.run.run_id.clone(), m.run.status);
                         if last_run.borrow().as_ref().is_some_and(|last| *last != run) {
                             runs_reload.dispatch(());
@@ -305,7 +309,8 @@ pub fn dashboard(props: &DashboardProps) -> Html {
                 <p class="notice" role="status" data-testid="history-notice">{ notice }</p>
             }
             <ChartSet timeline={(*timeline).clone()} version={version.0} window={w} scheme={props.scheme}
-                {on_zoom} {on_open_run} gpu_reason={(*gpu_reason).clone().map(AttrValue::from)} />
+                {on_zoom} {on_open_run} gpu_reason={(*gpu_reason).clone().map(AttrValue::from)}
+                depth=true latest={(*latest).clone()} />
             { runs_view }
         </div>
     }

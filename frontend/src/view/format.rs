@@ -120,6 +120,37 @@ pub enum Unit {
     Watts,
     /// A plain count (processes).
     Count,
+    /// Events per second (faults, packets, IOPS), in decimal steps: `340/s`,
+    /// `12.5 k/s`, `3.1 G/s`.
+    PerSecond,
+    /// Milliseconds (a disk's await).
+    Milliseconds,
+    /// MHz (a clock).
+    Megahertz,
+    /// A plain ratio to two decimals (instructions per cycle).
+    Ratio,
+    /// 1 or 0: whether a condition held (a GPU held below its clocks); a mean
+    /// in between is the share of time it held.
+    Flag,
+}
+
+/// `12.5 k`, `3.1 G`: a count in decimal steps, one decimal past a thousand
+/// (under ten, one decimal too, so 0.3 faults a second is not 0).
+fn scaled_count(value: f64) -> String {
+    const UNITS: [&str; 5] = ["k", "M", "G", "T", "P"];
+    if value.abs() < 10.0 {
+        return format!("{value:.1}");
+    }
+    if value.abs() < 999.5 {
+        return format!("{value:.0}");
+    }
+    let mut value = value / 1000.0;
+    let mut unit = 0;
+    while value.abs() >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 impl Unit {
@@ -137,6 +168,15 @@ impl Unit {
             Unit::Celsius => format!("{value:.0} °C"),
             Unit::Watts => format!("{value:.0} W"),
             Unit::Count => format!("{value:.0}"),
+            Unit::PerSecond => format!("{}/s", scaled_count(value)),
+            Unit::Milliseconds if value.abs() < 100.0 => format!("{value:.1} ms"),
+            Unit::Milliseconds => format!("{value:.0} ms"),
+            Unit::Megahertz => format!("{value:.0} MHz"),
+            Unit::Ratio => format!("{value:.2}"),
+            // A mean over a span (the store's minute, a window) is the share of it.
+            Unit::Flag if value >= 1.0 => "yes".to_owned(),
+            Unit::Flag if value <= 0.0 => "no".to_owned(),
+            Unit::Flag => format!("{:.0} % of the time", value * 100.0),
         }
     }
 
@@ -164,7 +204,23 @@ impl Unit {
             }
             Unit::Celsius => format!("{} °C", short(value)),
             Unit::Watts => format!("{} W", short(value)),
-            Unit::Count => short(value),
+            Unit::Count | Unit::Ratio => short(value),
+            Unit::PerSecond => {
+                const UNITS: [&str; 6] = ["", " k", " M", " G", " T", " P"];
+                let mut scale = 1.0;
+                let mut unit = 0;
+                while top / scale >= 1000.0 && unit + 1 < UNITS.len() {
+                    scale *= 1000.0;
+                    unit += 1;
+                }
+                format!("{}{}/s", short(value / scale), UNITS[unit])
+            }
+            Unit::Milliseconds => format!("{} ms", short(value)),
+            Unit::Megahertz => format!("{} MHz", short(value)),
+            // Only the ends mean anything.
+            Unit::Flag if value == 1.0 => "yes".to_owned(),
+            Unit::Flag if value == 0.0 => "no".to_owned(),
+            Unit::Flag => String::new(),
         }
     }
 
@@ -176,6 +232,7 @@ impl Unit {
         match (self, max) {
             (Unit::Percent, Some(m)) if m > 100.0 => nice_ceiling(m),
             (Unit::Percent, _) => 100.0,
+            (Unit::Flag, _) => 1.0,
             (_, Some(m)) => nice_ceiling(m * 1.05),
             (_, None) => 1.0,
         }
@@ -227,6 +284,30 @@ mod tests {
         assert_eq!(Unit::Megabytes.tick(2048.0, 2500.0), "2 GB");
         assert_eq!(Unit::Megabytes.tick(1000.0, 2500.0), "0.98 GB");
         assert_eq!(Unit::Megabytes.tick(500.0, 1000.0), "500 MB");
+    }
+
+    #[test]
+    fn rates_durations_clocks_and_flags_carry_their_units() {
+        assert_eq!(Unit::PerSecond.format(0.3), "0.3/s", "a rare fault is not rounded away");
+        assert_eq!(Unit::PerSecond.format(340.0), "340/s");
+        assert_eq!(Unit::PerSecond.format(12_500.0), "12.5 k/s");
+        assert_eq!(Unit::PerSecond.format(3.1e9), "3.1 G/s");
+        assert_eq!(Unit::PerSecond.format(999_960.0), "1.0 M/s");
+        assert_eq!(Unit::PerSecond.tick(1_500_000.0, 2_500_000.0), "1.5 M/s");
+        assert_eq!(Unit::PerSecond.tick(200.0, 500.0), "200/s");
+        assert_eq!(Unit::PerSecond.tick(0.0, 5e9), "0 G/s");
+        assert_eq!(Unit::Milliseconds.format(4.26), "4.3 ms");
+        assert_eq!(Unit::Milliseconds.format(250.4), "250 ms");
+        assert_eq!(Unit::Milliseconds.tick(2.5, 5.0), "2.5 ms");
+        assert_eq!(Unit::Megahertz.format(1410.2), "1410 MHz");
+        assert_eq!(Unit::Megahertz.tick(1500.0, 2000.0), "1500 MHz");
+        assert_eq!(Unit::Ratio.format(1.234), "1.23");
+        assert_eq!(Unit::Ratio.tick(0.5, 2.0), "0.5");
+        assert_eq!((Unit::Flag.format(1.0), Unit::Flag.format(0.0)), ("yes".into(), "no".into()));
+        assert_eq!(Unit::Flag.format(0.25), "25 % of the time", "a mean is the share of time it held");
+        assert_eq!((Unit::Flag.tick(1.0, 1.0), Unit::Flag.tick(0.5, 1.0)), ("yes".into(), String::new()));
+        assert_eq!(Unit::Flag.top(Some(1.0)), 1.0, "a flag's scale is 0 to 1");
+        assert_eq!(Unit::Ratio.top(Some(1.2)), 2.0);
     }
 
     #[test]

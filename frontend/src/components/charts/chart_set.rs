@@ -2,16 +2,20 @@
 //! (CPU, memory, GPU memory) when there is one, then the machine — CPU with its
 //! per-core heat strip, memory and swap, network, disk, and each GPU's
 //! utilisation, memory, temperature and power. The dashboard and the run
-//! report both draw theirs with it.
+//! report both draw theirs with it; the dashboard's goes on with the machine
+//! in depth ([`MachineDepth`]), collapsed.
 //!
 //! Memory charts are scaled to what is used, like every other chart (half a
 //! gigabyte moving on a 24 GB machine is a line, not a floor), and their titles
 //! say what is installed.
 
+use std::rc::Rc;
+
+use shared::PerfMetrics;
 use shared::series::{self, device, run};
 use yew::prelude::*;
 
-use super::{HeatStrip, Line, TimeChart};
+use super::{HeatStrip, Line, MachineDepth, TimeChart};
 use crate::hooks::Scheme;
 use crate::state::{SharedTimeline, Timeline, Window};
 use crate::view::format::Unit;
@@ -36,6 +40,13 @@ pub struct ChartSetProps {
     /// Why there is no GPU data, as the live stream says.
     #[prop_or_default]
     pub gpu_reason: Option<AttrValue>,
+    /// Goes on with the machine in depth (the dashboard; not a run's report).
+    #[prop_or_default]
+    pub depth: bool,
+    /// The newest live sample, for what the depth sections say that is not a
+    /// series (sources missing and why, filesystems, GPU clock-event reasons).
+    #[prop_or_default]
+    pub latest: Option<Rc<PerfMetrics>>,
 }
 
 /// The largest value of `name` in the timeline.
@@ -138,6 +149,11 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
                     vec![Line::new(series::DISK_READ, "Read"), Line::new(series::DISK_WRITE, "Written")]) }
                 { gpu }
             </section>
+            if props.depth {
+                <MachineDepth timeline={props.timeline.clone()} version={props.version} window={props.window}
+                    scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
+                    latest={props.latest.clone()} />
+            }
         </div>
     }
 }

@@ -1,8 +1,9 @@
 //! The dashboard's charts: the [`ChartSet`] of a timeline, [`TimeChart`] (uPlot, through [`uplot`]'s
-//! bindings), the per-core [`HeatStrip`], the [`RangePicker`], and the
-//! [`theme`] they draw in.
+//! bindings), the per-core [`HeatStrip`], the [`RangePicker`], the machine in
+//! [`depth`] below the dashboard's first screen, and the [`theme`] they draw in.
 
 pub mod chart_set;
+pub mod depth;
 pub mod heat_strip;
 pub mod range_picker;
 pub mod theme;
@@ -10,6 +11,7 @@ pub mod time_chart;
 pub mod uplot;
 
 pub use chart_set::ChartSet;
+pub use depth::MachineDepth;
 pub use heat_strip::HeatStrip;
 pub use range_picker::RangePicker;
 pub use time_chart::{Line, TimeChart};

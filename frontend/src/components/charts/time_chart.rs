@@ -10,6 +10,10 @@
 //!
 //! Below the plot a line of text says each line's latest, min, max and mean
 //! over the window: the chart's text alternative.
+//!
+//! A stacked chart (CPU time by mode) draws each line on top of the ones
+//! before it with the space between filled ([`stack`]); its readout and text
+//! alternative still give each line's own value.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -26,7 +30,7 @@ use super::uplot::{self, UPlot};
 use crate::hooks::Scheme;
 use crate::state::timeline::Column;
 use crate::state::{SharedTimeline, Window};
-use crate::view::decimate::{self, LineData};
+use crate::view::decimate::{self, DecimatedLine, LineData};
 use crate::view::format::Unit;
 use crate::view::time::{Clock, browser_offset, local_time};
 
@@ -77,6 +81,10 @@ pub struct TimeChartProps {
     /// Shown under the plot, above the text alternative (the per-core strip).
     #[prop_or_default]
     pub children: Html,
+    /// Each line drawn on top of the ones before it, the space between filled
+    /// (a single line: filled down to zero).
+    #[prop_or_default]
+    pub stacked: bool,
 }
 
 /// What uPlot's callbacks read, brought up to date by every render.
@@ -204,7 +212,13 @@ fn translucent(colour: &str, alpha: &str) -> String {
     if colour.len() == 7 && colour.starts_with('#') { format!("{colour}{alpha}") } else { colour.to_owned() }
 }
 
-fn create(el: &web_sys::HtmlElement, lines: &[Line], height: u32, live: &Rc<Live>) -> Option<Chart> {
+fn create(
+    el: &web_sys::HtmlElement,
+    lines: &[Line],
+    height: u32,
+    stacked: bool,
+    live: &Rc<Live>,
+) -> Option<Chart> {
     let palette = Palette::current();
     *live.palette.borrow_mut() = palette.clone();
     let width = f64::from(el.client_width().max(320));
@@ -222,8 +236,12 @@ fn create(el: &web_sys::HtmlElement, lines: &[Line], height: u32, live: &Rc<Live
         series.push(edge.clone());
         series.push(edge.clone());
         let (low, high) = (n + 1 + 2 * i, n + 2 + 2 * i);
-        bands
-            .push(serde_json::json!({ "series": [high, low], "fill": translucent(palette.colour(i), "33") }));
+        // Stacked, the band is the line's own layer: filled denser than a
+        // min–max range, and still see-through to the grid.
+        let alpha = if stacked { "8c" } else { "33" };
+        bands.push(
+            serde_json::json!({ "series": [high, low], "fill": translucent(palette.colour(i), alpha) }),
+        );
     }
     let axis = serde_json::json!({
         "stroke": palette.text, "grid": { "stroke": palette.grid, "width": 1 },
@@ -441,6 +459,7 @@ struct Drawing {
     lines: Vec<Line>,
     window: Window,
     unit: Unit,
+    stacked: bool,
 }
 
 impl Drawing {
@@ -450,8 +469,37 @@ impl Drawing {
             lines: props.lines.clone(),
             window: props.window,
             unit: props.unit,
+            stacked: props.stacked,
         }
     }
+}
+
+/// Decimated lines stacked: at each point, each line with a value lies on the
+/// sum of the values before it, and its range (the band uPlot fills) runs
+/// from that sum to its own top. A line without a value at a point adds
+/// nothing and is not drawn there; a point where no line has one stays a gap.
+fn stack(lines: &[DecimatedLine]) -> Vec<DecimatedLine> {
+    let len = lines.first().map_or(0, |l| l.values.len());
+    let mut stacked: Vec<DecimatedLine> = lines.iter().map(|_| DecimatedLine::default()).collect();
+    for k in 0..len {
+        let mut base = 0.0;
+        for (line, out) in lines.iter().zip(&mut stacked) {
+            match line.values.get(k).copied().flatten().filter(|v| v.is_finite()) {
+                Some(v) => {
+                    out.low.push(Some(base));
+                    base += v;
+                    out.values.push(Some(base));
+                    out.high.push(Some(base));
+                }
+                None => {
+                    out.low.push(None);
+                    out.values.push(None);
+                    out.high.push(None);
+                }
+            }
+        }
+    }
+    stacked
 }
 
 /// `label` cut to fit `width` canvas px (ending in `…`), or nothing when not
@@ -476,7 +524,11 @@ fn draw(chart: &Chart, props: &Drawing, live: &Live, width: f64) -> (usize, usiz
     let plotted = (width - 80.0).max(100.0) as usize;
     let window = props.window;
     live.gap_ms.set(timeline.gap_ms());
-    let d = decimate::decimate(&timeline.times, &lines, window.from, window.to, plotted, timeline.gap_ms());
+    let mut d =
+        decimate::decimate(&timeline.times, &lines, window.from, window.to, plotted, timeline.gap_ms());
+    if props.stacked {
+        d.lines = stack(&d.lines);
+    }
     let highest =
         d.lines.iter().flat_map(|l| l.high.iter().chain(&l.values)).flatten().copied().reduce(f64::max);
     live.y_top.set(props.unit.top(highest));
@@ -604,10 +656,11 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
     };
     {
         let (chart, container, live) = (chart.clone(), container.clone(), live.clone());
-        use_effect_with((props.scheme, props.lines.clone(), props.height), move |(_, lines, height)| {
+        let deps = (props.scheme, props.lines.clone(), props.height, props.stacked);
+        use_effect_with(deps, move |(_, lines, height, stacked)| {
             if let Some(el) = container.cast::<web_sys::HtmlElement>() {
                 chart.borrow_mut().take();
-                *chart.borrow_mut() = create(&el, lines, *height, &live);
+                *chart.borrow_mut() = create(&el, lines, *height, *stacked, &live);
             }
             move || drop(chart.borrow_mut().take())
         });
@@ -704,6 +757,30 @@ mod tests {
         assert_eq!(placed, [(1, 50.0, 120.0), (0, 500.0, 502.0), (4, 790.0, 800.0)], "in order of start");
         let edge = layout(&[(799.5, 800.0)], &[0.0], 50.0, 800.0, 2.0);
         assert_eq!((edge[0].x0, edge[0].x1), (798.0, 800.0), "widened inward at the plot's edge");
+    }
+
+    #[test]
+    fn stacked_lines_lie_on_the_ones_before_and_fill_down_to_them() {
+        let line = |values: &[Option<f64>]| DecimatedLine {
+            values: values.to_vec(),
+            low: values.to_vec(),
+            high: values.to_vec(),
+        };
+        // user, system, and a guest figure the kernel gave only once.
+        let lines = [
+            line(&[Some(40.0), Some(10.0), None]),
+            line(&[Some(5.0), Some(2.5), None]),
+            line(&[None, Some(1.0), None]),
+        ];
+        let stacked = stack(&lines);
+        assert_eq!(stacked[0].values, [Some(40.0), Some(10.0), None]);
+        assert_eq!(stacked[0].low, [Some(0.0), Some(0.0), None], "the first layer fills down to zero");
+        assert_eq!(stacked[1].values, [Some(45.0), Some(12.5), None]);
+        assert_eq!(stacked[1].low, [Some(40.0), Some(10.0), None]);
+        assert_eq!(stacked[1].high, stacked[1].values, "each layer's band ends at its line");
+        assert_eq!(stacked[2].values, [None, Some(13.5), None], "no value: nothing drawn, no 0 made up");
+        assert_eq!(stacked[2].low, [None, Some(12.5), None]);
+        assert!(stack(&[]).is_empty());
     }
 
     #[test]
