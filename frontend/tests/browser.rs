@@ -183,7 +183,7 @@ async fn panel_renders_every_section_of_a_full_payload() {
     assert_eq!(text_of(&root, "disk-value"), "R 0 B/s · W 12.5 KB/s");
     assert_eq!(text_of(&root, "disk-detail"), "space 120.0 / 480.0 GB");
     assert_eq!(text_of(&root, "run-usage"), "Run tree: 45.5 % CPU · 812.3 MB · 3.1 GB VRAM");
-    assert_eq!(text_of(&root, "monitor"), "PerfMon itself: 0.1 % CPU · 9.5 MB");
+    assert_eq!(text_of(&root, "monitor"), "PerfMon itself: 0.10 % CPU · 9.5 MB");
     // Two samples: the sparklines have a line to draw.
     let spark =
         root.query_selector("[data-testid='cpu'] [data-testid='sparkline'] polyline").expect("selector");
