@@ -1,8 +1,10 @@
 //! PerfWatch's stream (`/api/ws/metrics`) against the real server on port 0:
-//! its cadence, its fields, ping/pong, bad input, and the same refusals as the
-//! project streams (a missing, forged or expired JWT; a rebound Host; another
-//! site's page).
+//! its cadence, its fields (the machine in depth too, checked both ways against
+//! a fixture of PerfWatch's own field names), ping/pong, bad input, and the same
+//! refusals as the project streams (a missing, forged or expired JWT; a rebound
+//! Host; another site's page).
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -101,8 +103,6 @@ async fn metrics_come_every_five_seconds_in_perfwatchs_shape_and_ping_gets_pong(
     assert!(total > 1 << 20 && memory.used_bytes.is_some_and(|u| u <= total), "exact bytes: {memory:?}");
     assert!(first.data.cpu.core_count.is_some_and(|n| n >= 1));
     assert_eq!(first.data.cpu.per_core.len() as u32, first.data.cpu.core_count.unwrap_or(0));
-    let partition = first.data.disk.partitions.first().expect("the filesystem PerfMon runs in");
-    assert_eq!(partition.used_bytes + partition.free_bytes, partition.total_bytes);
     let text = json.to_string();
     assert!(!text.contains("mountpoint") && !text.contains("/dev/"), "no paths: {text}");
 
@@ -240,4 +240,358 @@ async fn a_new_client_gets_the_newest_sample_at_once_not_the_last_listeners_mess
         "the first message is {age} old: the newest sample, not the last listener's"
     );
     server.stop().await;
+}
+
+/// PerfWatch's field names, as its collectors (`backend/app/collectors/`) and
+/// its metrics spec (`docs/sdd/02-specification/metrics-spec.md`) send them:
+/// `*` stands for an interface's, disk's or event's name, `[]` for each entry
+/// of a list of objects.
+const PERFWATCH_FIELDS: &[&str] = &[
+    "type",
+    "timestamp",
+    "data.cpu.usage_percent",
+    "data.cpu.per_core",
+    "data.cpu.user",
+    "data.cpu.system",
+    "data.cpu.idle",
+    "data.cpu.iowait",
+    "data.cpu.irq",
+    "data.cpu.softirq",
+    "data.cpu.frequency_mhz",
+    "data.cpu.temperature",
+    "data.cpu.temperature_celsius",
+    "data.cpu.interrupts",
+    "data.cpu.load_avg",
+    "data.cpu.core_count",
+    "data.cpu.physical_cores",
+    "data.memory.total_bytes",
+    "data.memory.available_bytes",
+    "data.memory.used_bytes",
+    "data.memory.usage_percent",
+    "data.memory.free_bytes",
+    "data.memory.cached_bytes",
+    "data.memory.buffers_bytes",
+    "data.memory.shared_bytes",
+    "data.memory.swap_total_bytes",
+    "data.memory.swap_used_bytes",
+    "data.memory.swap_free_bytes",
+    "data.memory.swap_percent",
+    "data.memory.swap_sin_bytes",
+    "data.memory.swap_sout_bytes",
+    "data.memory.hugepages_total",
+    "data.memory.hugepages_free",
+    "data.memory.hugepages_reserved",
+    "data.memory_bandwidth.available",
+    "data.memory_bandwidth.pgpgin_per_sec",
+    "data.memory_bandwidth.pgpgout_per_sec",
+    "data.memory_bandwidth.pswpin_per_sec",
+    "data.memory_bandwidth.pswpout_per_sec",
+    "data.memory_bandwidth.page_io_bytes_per_sec",
+    "data.memory_bandwidth.swap_io_bytes_per_sec",
+    "data.memory_bandwidth.pgfault_per_sec",
+    "data.memory_bandwidth.pgmajfault_per_sec",
+    "data.network.bytes_sent_per_sec",
+    "data.network.bytes_recv_per_sec",
+    "data.network.total_bytes_sent",
+    "data.network.total_bytes_recv",
+    "data.network.packets_sent",
+    "data.network.packets_recv",
+    "data.network.errors_in",
+    "data.network.errors_out",
+    "data.network.drops_in",
+    "data.network.drops_out",
+    "data.network.connection_count",
+    "data.network.interfaces.*.bytes_sent",
+    "data.network.interfaces.*.bytes_recv",
+    "data.network.interfaces.*.bytes_sent_per_sec",
+    "data.network.interfaces.*.bytes_recv_per_sec",
+    "data.network.interfaces.*.packets_sent",
+    "data.network.interfaces.*.packets_recv",
+    "data.network.interfaces.*.packets_sent_per_sec",
+    "data.network.interfaces.*.packets_recv_per_sec",
+    "data.network.interfaces.*.errors_in",
+    "data.network.interfaces.*.errors_out",
+    "data.network.interfaces.*.drops_in",
+    "data.network.interfaces.*.drops_out",
+    "data.network.connections.tcp_established",
+    "data.network.connections.tcp_time_wait",
+    "data.network.connections.tcp_close_wait",
+    "data.network.connections.tcp_listen",
+    "data.network.connections.udp_count",
+    "data.disk.partitions.[].device",
+    "data.disk.partitions.[].mountpoint",
+    "data.disk.partitions.[].fstype",
+    "data.disk.partitions.[].total_bytes",
+    "data.disk.partitions.[].used_bytes",
+    "data.disk.partitions.[].free_bytes",
+    "data.disk.partitions.[].usage_percent",
+    "data.disk.io.read_bytes_per_sec",
+    "data.disk.io.write_bytes_per_sec",
+    "data.disk.io.read_bytes",
+    "data.disk.io.write_bytes",
+    "data.disk.io.read_count",
+    "data.disk.io.write_count",
+    "data.disk.io.read_time_ms",
+    "data.disk.io.write_time_ms",
+    "data.disk.devices.*.read_bytes",
+    "data.disk.devices.*.write_bytes",
+    "data.disk.devices.*.read_bytes_per_sec",
+    "data.disk.devices.*.write_bytes_per_sec",
+    "data.disk.devices.*.read_count",
+    "data.disk.devices.*.write_count",
+    "data.disk.devices.*.read_iops",
+    "data.disk.devices.*.write_iops",
+    "data.disk.devices.*.read_time_ms",
+    "data.disk.devices.*.write_time_ms",
+    "data.disk.devices.*.read_latency_ms",
+    "data.disk.devices.*.write_latency_ms",
+    "data.perf_events.available",
+    "data.perf_events.error",
+    "data.perf_events.cpu_cores",
+    "data.perf_events.interval_ms",
+    "data.perf_events.sample_time",
+    "data.perf_events.events.*.value",
+    "data.perf_events.events.*.unit",
+    "data.perf_events.missing_events",
+    "data.perf_events.unsupported_events",
+];
+
+/// PerfWatch's fields PerfMon does not send. Totals since boot: the sample
+/// carries rates (each has its `_per_sec` figure). A mount point: a path.
+/// `sample_time` is `perf stat`'s own clock and `missing_events` its lines left
+/// out: PerfMon runs no `perf stat`, and names an event not counted in
+/// `unsupported_events`.
+const LEFT_OUT: &[&str] = &[
+    "data.cpu.interrupts",
+    "data.cpu.physical_cores",
+    "data.memory.swap_sin_bytes",
+    "data.memory.swap_sout_bytes",
+    "data.network.packets_sent",
+    "data.network.packets_recv",
+    "data.network.errors_in",
+    "data.network.errors_out",
+    "data.network.drops_in",
+    "data.network.drops_out",
+    "data.network.interfaces.*.bytes_sent",
+    "data.network.interfaces.*.bytes_recv",
+    "data.network.interfaces.*.packets_sent",
+    "data.network.interfaces.*.packets_recv",
+    "data.network.interfaces.*.errors_in",
+    "data.network.interfaces.*.errors_out",
+    "data.network.interfaces.*.drops_in",
+    "data.network.interfaces.*.drops_out",
+    "data.disk.partitions.[].mountpoint",
+    "data.disk.io.read_bytes",
+    "data.disk.io.write_bytes",
+    "data.disk.io.read_count",
+    "data.disk.io.write_count",
+    "data.disk.io.read_time_ms",
+    "data.disk.io.write_time_ms",
+    "data.disk.devices.*.read_bytes",
+    "data.disk.devices.*.write_bytes",
+    "data.disk.devices.*.read_count",
+    "data.disk.devices.*.write_count",
+    "data.disk.devices.*.read_time_ms",
+    "data.disk.devices.*.write_time_ms",
+    "data.perf_events.sample_time",
+    "data.perf_events.missing_events",
+];
+
+/// PerfMon's figures PerfWatch has no name for, named in its style.
+const ADDED: &[&str] = &[
+    "data.cpu.nice",
+    "data.cpu.steal",
+    "data.cpu.guest",
+    "data.cpu.interrupts_per_sec",
+    "data.network.interfaces.*.errors_in_per_sec",
+    "data.network.interfaces.*.errors_out_per_sec",
+    "data.network.interfaces.*.drops_in_per_sec",
+    "data.network.interfaces.*.drops_out_per_sec",
+    "data.disk.devices.*.latency_ms",
+    "data.disk.devices.*.util_percent",
+    "data.disk.devices.*.in_flight",
+];
+
+/// Every field path in `value`, named as [`PERFWATCH_FIELDS`] names them.
+fn field_paths(value: &serde_json::Value, path: &str, out: &mut BTreeSet<String>) {
+    const KEYED: [&str; 3] = ["data.network.interfaces", "data.disk.devices", "data.perf_events.events"];
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let key = if KEYED.contains(&path) { "*" } else { key.as_str() };
+                field_paths(child, &join(key), out);
+            }
+        }
+        serde_json::Value::Array(items) if items.iter().any(serde_json::Value::is_object) => {
+            for item in items {
+                field_paths(item, &join("[]"), out);
+            }
+        }
+        _ => {
+            out.insert(path.to_owned());
+        }
+    }
+}
+
+/// The stream on this machine, once every section has its figures: the
+/// message decodes into PerfWatch's types with each new field there, holds
+/// exactly PerfWatch's field names (less what PerfMon leaves out, plus what it
+/// adds), and `perf_events` follows PerfWatch's rule — on this VM without a PMU,
+/// unavailable, its error naming the hardware events, the software events
+/// still listed with their counts.
+#[tokio::test]
+async fn the_machine_in_depth_arrives_in_perfwatchs_own_names() {
+    let server = TestServer::start(fast_config()).await;
+    let api = server.api();
+    let has = |list: &serde_json::Value, field: &str| {
+        list.as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|x| !x[field].is_null()))
+    };
+    // Rates need a second reading; sockets, filesystems and perf are read every
+    // 5 s, and perf's first reading covers only the moments since it opened.
+    let sample = eventually(Duration::from_secs(20), "a sample with every section's figures", || async {
+        let m = call(&api, Method::GET, "/api/projects/pw/metrics", None).await.ok()?;
+        let perf = &m["perf_events"];
+        let ready = (perf["interval_ms"].as_f64().is_some_and(|ms| ms >= 1000.0)
+            || (perf["available"] == false && perf["events"].as_object().is_some_and(|e| !e.is_empty())))
+            && !m["cpu_detail"]["modes"].is_null()
+            && !m["paging"]["page_faults_per_s"].is_null()
+            && !m["sockets"]["tcp_listen"].is_null()
+            && has(&m["disks"]["devices"], "read_iops")
+            && has(&m["interfaces"]["interfaces"], "rx_bytes_per_s")
+            && has(&m["filesystems"]["filesystems"], "size_gb");
+        ready.then_some(m)
+    })
+    .await;
+    let mut ws = open(&server, "").await;
+    let (json, m) = next_metrics(&mut ws).await;
+    server.stop().await;
+
+    let cpu = &m.data.cpu;
+    for (name, mode) in [
+        ("user", cpu.user),
+        ("system", cpu.system),
+        ("idle", cpu.idle),
+        ("iowait", cpu.iowait),
+        ("irq", cpu.irq),
+        ("softirq", cpu.softirq),
+    ] {
+        assert!(mode.is_some_and(|p| (0.0..=100.0).contains(&p)), "cpu.{name}: {mode:?}");
+    }
+    assert!(cpu.interrupts_per_sec.is_some_and(|n| n > 0.0));
+    let frequencies = sample["cpu_detail"]["sensors"]["frequency_mhz"].as_array().expect("a list");
+    assert_eq!(cpu.frequency_mhz.is_some(), frequencies.iter().any(|f| !f.is_null()), "{frequencies:?}");
+    if sample["cpu_detail"]["sensors"]["temperatures"]["available"] == false {
+        assert_eq!((cpu.temperature, cpu.temperature_celsius.as_ref()), (None, None), "no sensor: null");
+    }
+
+    let memory = &m.data.memory;
+    let total = memory.total_bytes.expect("memory");
+    for (name, bytes) in [
+        ("free", memory.free_bytes),
+        ("cached", memory.cached_bytes),
+        ("buffers", memory.buffers_bytes),
+        ("shared", memory.shared_bytes),
+    ] {
+        assert!(bytes.is_some_and(|b| b <= total), "memory.{name}_bytes: {bytes:?}");
+    }
+    assert!(
+        memory.hugepages_total.is_some()
+            && memory.hugepages_free.is_some()
+            && memory.hugepages_reserved.is_some()
+    );
+
+    let bandwidth = &m.data.memory_bandwidth;
+    assert!(bandwidth.available);
+    for (name, rate) in [
+        ("pgpgin", bandwidth.pgpgin_per_sec),
+        ("pgpgout", bandwidth.pgpgout_per_sec),
+        ("pswpin", bandwidth.pswpin_per_sec),
+        ("pswpout", bandwidth.pswpout_per_sec),
+        ("page_io", bandwidth.page_io_bytes_per_sec),
+        ("swap_io", bandwidth.swap_io_bytes_per_sec),
+        ("pgfault", bandwidth.pgfault_per_sec),
+        ("pgmajfault", bandwidth.pgmajfault_per_sec),
+    ] {
+        assert!(rate.is_some_and(|r| r >= 0.0), "memory_bandwidth.{name}: {rate:?}");
+    }
+
+    let network = &m.data.network;
+    assert!(
+        !network.interfaces.is_empty() && !network.interfaces.contains_key("lo"),
+        "{:?}",
+        network.interfaces
+    );
+    for (name, i) in &network.interfaces {
+        assert!(i.bytes_recv_per_sec.is_some() && i.packets_sent_per_sec.is_some(), "{name}: {i:?}");
+    }
+    let c = &network.connections;
+    assert!(c.tcp_listen.is_some_and(|n| n >= 1), "the server listens: {c:?}");
+    assert!(c.tcp_established.is_some() && c.tcp_time_wait.is_some() && c.tcp_close_wait.is_some());
+    assert!(c.udp_count.is_some());
+    assert!(network.connection_count.is_some_and(|n| n >= c.tcp_listen.unwrap_or(0)));
+
+    let disk = &m.data.disk;
+    assert!(!disk.devices.is_empty());
+    for (name, d) in &disk.devices {
+        assert!(
+            d.read_iops.is_some() && d.write_bytes_per_sec.is_some() && d.util_percent.is_some(),
+            "{name}: {d:?}"
+        );
+    }
+    assert!(!disk.partitions.is_empty());
+    for p in &disk.partitions {
+        assert!(!p.device.is_empty() && !p.device.contains('/') && !p.fstype.is_empty(), "a name: {p:?}");
+        let (size, used, free) =
+            (p.total_bytes.expect("size"), p.used_bytes.expect("used"), p.free_bytes.expect("free"));
+        assert!(used <= size && free <= size, "{p:?}");
+        assert!(p.usage_percent.is_some_and(|u| (0.0..=100.0).contains(&u)), "{p:?}");
+    }
+
+    // PerfWatch's rule over PerfMon's own per-event availability.
+    let perf = &m.data.perf_events;
+    let own = sample["perf_events"]["events"].as_object().expect("PerfMon's events");
+    let not_counted: Vec<&String> =
+        own.iter().filter(|(_, e)| e["available"] == false).map(|(n, _)| n).collect();
+    assert_eq!(perf.available, not_counted.is_empty(), "{perf:?}");
+    assert_eq!(perf.events.len(), own.len(), "every event keeps its place");
+    for name in &not_counted {
+        assert!(perf.error.as_deref().is_some_and(|e| e.contains(name.as_str())), "{name} named: {perf:?}");
+        assert!(perf.unsupported_events.contains(name), "{name}");
+        assert_eq!(perf.events[name.as_str()].value, None, "{name}: null, not 0");
+    }
+    if own.get("cycles").is_some_and(|e| e["available"] == false) {
+        let reason = own["cycles"]["reason"].as_str().expect("a reason");
+        assert!(perf.error.as_deref().is_some_and(|e| e.contains(reason)), "the reason given: {perf:?}");
+    }
+    if own.get("context-switches").is_some_and(|e| e["available"] == true) {
+        let switches = &perf.events["context-switches"];
+        assert!(switches.value.is_some_and(|v| v > 0.0), "counted and listed: {switches:?}");
+        assert_eq!(perf.events["cpu-clock"].unit.as_deref(), Some("msec"));
+        assert_eq!(perf.cpu_cores.as_deref(), Some("all"));
+        assert!(perf.interval_ms.is_some_and(|ms| ms >= 1000.0));
+    }
+
+    // The shape, both ways.
+    let mut sent = BTreeSet::new();
+    field_paths(&json, "", &mut sent);
+    let perfwatch: BTreeSet<&str> = PERFWATCH_FIELDS.iter().copied().collect();
+    for field in &perfwatch {
+        let optional = *field == "data.perf_events.unsupported_events" && perf.available;
+        if !LEFT_OUT.contains(field) && !optional {
+            assert!(sent.contains(*field), "PerfWatch's {field} is sent: {sent:#?}");
+        }
+    }
+    for field in &sent {
+        assert!(
+            (perfwatch.contains(field.as_str()) && !LEFT_OUT.contains(&field.as_str()))
+                || ADDED.contains(&field.as_str()),
+            "{field} is PerfWatch's name, or one PerfMon adds on purpose"
+        );
+    }
+    let text = json.to_string();
+    assert!(
+        !text.contains("mountpoint") && !text.contains("mount_point") && !text.contains("\"/"),
+        "no paths: {text}"
+    );
 }
