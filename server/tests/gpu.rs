@@ -339,6 +339,33 @@ async fn every_depth_figure_arrives_with_the_value_the_driver_gave() {
     ] {
         assert!(!json[key].is_null(), "{key} in {json}");
     }
+
+    // And on /metrics, in base units, promtool clean.
+    let metrics = scrape(&perfmon).await;
+    let gpu = |family: &str| series(&metrics, &format!(r#"perfmon_{family}{{gpu="0",name="GPU-D"}}"#));
+    assert_eq!((gpu("gpu_sm_clock_hertz"), gpu("gpu_sm_clock_max_hertz")), (Some(1.41e9), Some(1.98e9)));
+    assert_eq!(gpu("gpu_memory_clock_hertz"), Some(1.593e9));
+    assert_eq!(gpu("gpu_performance_state"), Some(2.0));
+    assert_eq!(gpu("gpu_pcie_receive_bytes_per_second"), Some(2_097_152.0));
+    assert_eq!(
+        (gpu("gpu_encoder_usage_percent"), gpu("gpu_decoder_usage_percent")),
+        (Some(12.0), Some(34.0))
+    );
+    assert_eq!(
+        (gpu("gpu_fan_speed_percent"), gpu("gpu_memory_controller_usage_percent")),
+        (Some(56.0), Some(78.0))
+    );
+    assert!(gpu("gpu_energy_power_watts").is_some_and(|w| (w - 250.0).abs() <= 25.0));
+    assert!(gpu("gpu_energy_joules_total").is_some_and(|j| j >= total), "a counter, in joules");
+    let reason = |gpu: &str, name: &str, reason: &str| {
+        series(
+            &metrics,
+            &format!(r#"perfmon_gpu_clock_event_reason{{gpu="{gpu}",name="{name}",reason="{reason}"}}"#),
+        )
+    };
+    assert_eq!(reason("0", "GPU-D", "hw_thermal_slowdown"), Some(1.0));
+    assert_eq!(reason("0", "GPU-D", "gpu_idle"), Some(0.0));
+    assert_eq!(reason("1", "GPU-E", "sw_power_cap"), Some(0.0), "nothing holds the idle device");
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::json;
 use server::Config;
 use server::cli::client::Method;
-use server::testkit::{TestServer, call, connect, fast_config, metrics_until, next_metrics, next_msg};
+use server::testkit::{
+    TestServer, call, connect, eventually, fast_config, metrics_until, next_metrics, next_msg,
+};
 use shared::{RunStatus, ServerMsg};
 
 /// Set in the environment of a copy of this test binary that is asked to burn.
@@ -340,6 +342,131 @@ async fn the_latest_sample_and_prometheus_agree_and_parse() {
     let _ = child.kill();
     let _ = child.wait();
     server.stop().await;
+    server::testkit::promtool_accepts(&text);
+}
+
+/// The machine in depth on `/metrics` from the real server on this machine:
+/// every section's families, in base units, with HELP and TYPE, holding what
+/// the JSON sample holds; each perf event's availability, an event not counted
+/// left out (on this VM, every hardware event); and promtool accepts it all.
+#[tokio::test]
+async fn the_machine_in_depth_reaches_prometheus_in_base_units_and_promtool_accepts_it() {
+    let server = TestServer::start(fast_config()).await;
+    let api = server.api();
+    // Rates need a second reading; sockets, filesystems and perf are read every 5 s.
+    let has = |list: &serde_json::Value, field: &str| {
+        list.as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|x| !x[field].is_null()))
+    };
+    let json = eventually(Duration::from_secs(20), "a sample with every section's figures", || async {
+        let m = call(&api, Method::GET, "/api/projects/depth/metrics", None).await.ok()?;
+        let perf = &m["perf_events"];
+        // The first perf reading covers the moments since the counters opened;
+        // the second, 5 s later, a whole interval.
+        let perf_read = perf["interval_ms"].as_f64().is_some_and(|ms| ms >= 1000.0)
+            || (perf["available"] == false && perf["events"].as_object().is_some_and(|e| !e.is_empty()));
+        let ready = perf_read
+            && !m["cpu_detail"]["modes"].is_null()
+            && !m["paging"]["page_faults_per_s"].is_null()
+            && !m["sockets"]["tcp_listen"].is_null()
+            && has(&m["disks"]["devices"], "read_iops")
+            && has(&m["interfaces"]["interfaces"], "rx_bytes_per_s")
+            && has(&m["filesystems"]["filesystems"], "size_gb");
+        ready.then_some(m)
+    })
+    .await;
+    let text = api.call(Method::GET, "/metrics", None).await.expect("scrape");
+    server.stop().await;
+    let samples = parse_prometheus(&text);
+    let get = |key: &str| samples.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let family = |prefix: &str| -> Vec<(String, f64)> {
+        samples.iter().filter(|(k, _)| k.starts_with(&format!("{prefix}{{"))).cloned().collect()
+    };
+
+    // Every family says what it is and in which unit.
+    for (key, _) in &samples {
+        let name = key.split('{').next().unwrap_or(key);
+        assert!(text.contains(&format!("# HELP {name} ")), "{name} has HELP");
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name} has TYPE");
+    }
+    for (key, _) in &samples {
+        if let Some((_, labels)) = key.split_once('{') {
+            assert!(!labels.contains("=\"/"), "a label is a name, never a path: {key}");
+        }
+    }
+
+    let modes = family("perfmon_cpu_mode_percent");
+    let sum: f64 = modes.iter().map(|(_, v)| v).sum();
+    assert!(modes.len() >= 8 && (sum - 100.0).abs() <= 0.6, "the modes sum to 100: {modes:?}");
+    assert!(get(r#"perfmon_cpu_core_mode_percent{cpu="0",mode="idle"}"#).is_some(), "{text}");
+    assert!(get("perfmon_context_switches_per_second").is_some_and(|v| v > 0.0));
+    assert!(get("perfmon_procs_running").is_some_and(|v| v >= 1.0), "this test runs");
+    if json["pressure"]["available"] == true {
+        for resource in ["cpu", "io", "memory"] {
+            let key = format!(r#"perfmon_pressure_some_avg10_percent{{resource="{resource}"}}"#);
+            assert!(get(&key).is_some_and(|v| (0.0..=100.0).contains(&v)), "{key}");
+        }
+    }
+    let total = get("perfmon_memory_total_bytes").expect("memory total");
+    assert!(get("perfmon_memory_available_bytes").is_some_and(|v| v > 0.0 && v <= total));
+    assert!(get("perfmon_memory_cached_bytes").is_some_and(|v| v > 0.0 && v <= total));
+    assert_eq!(get("perfmon_hugepage_size_bytes"), json["memory_detail"]["hugepage_size_bytes"].as_f64());
+    assert!(get("perfmon_paging_page_faults_per_second").is_some());
+    if let Some(kills) = json["paging"]["oom_kills"].as_u64() {
+        assert!(text.contains("# TYPE perfmon_oom_kills_total counter"));
+        assert!(get("perfmon_oom_kills_total").is_some_and(|v| v >= kills as f64), "a counter only grows");
+    }
+
+    for disk in json["disks"]["devices"].as_array().expect("disks") {
+        let name = disk["name"].as_str().expect("a name");
+        for f in ["reads_per_second", "write_bytes_per_second", "busy_percent", "in_flight_requests"] {
+            let key = format!(r#"perfmon_disk_device_{f}{{device="{name}"}}"#);
+            assert!(get(&key).is_some_and(|v| v >= 0.0), "{key} in {text}");
+        }
+    }
+    for fs in json["filesystems"]["filesystems"].as_array().expect("filesystems") {
+        let (device, fstype) =
+            (fs["device"].as_str().expect("device"), fs["fs_type"].as_str().expect("type"));
+        let key = format!(r#"perfmon_filesystem_size_bytes{{device="{device}",fstype="{fstype}"}}"#);
+        let size_gb = fs["size_gb"].as_f64().expect("a size");
+        assert_eq!(
+            get(&key),
+            Some((size_gb * (1u64 << 30) as f64).round()),
+            "{key}: the sample's GiB in bytes"
+        );
+    }
+    for interface in json["interfaces"]["interfaces"].as_array().expect("interfaces") {
+        let name = interface["name"].as_str().expect("a name");
+        let key = format!(r#"perfmon_network_interface_receive_bytes_per_second{{interface="{name}"}}"#);
+        assert!(get(&key).is_some(), "{key}");
+    }
+    assert!(family("perfmon_network_interface_receive_bytes_per_second").len() <= 32, "bounded");
+    assert!(
+        get(r#"perfmon_tcp_connections{state="listen"}"#).is_some_and(|n| n >= 1.0),
+        "the server listens"
+    );
+    assert!(get("perfmon_udp_sockets").is_some());
+
+    // Each event's availability as the JSON says it; an event not counted has
+    // no rate at all (not 0).
+    let events = json["perf_events"]["events"].as_object().expect("events");
+    assert!(!events.is_empty());
+    for (name, event) in events {
+        let counted = event["available"] == true;
+        let key = format!(r#"perfmon_perf_event_available{{event="{name}"}}"#);
+        assert_eq!(get(&key), Some(if counted { 1.0 } else { 0.0 }), "{key}");
+        let rate = get(&format!(r#"perfmon_perf_events_per_second{{event="{name}"}}"#));
+        if !counted || name == "cpu-clock" {
+            assert_eq!(rate, None, "{name}: left out");
+        }
+    }
+    if events.get("context-switches").is_some_and(|e| e["available"] == true) {
+        let rate = get(r#"perfmon_perf_events_per_second{event="context-switches"}"#);
+        assert!(rate.is_some_and(|v| v > 0.0), "counted on this machine: {rate:?}");
+        // cpu-clock is time, not a count: msec per second as seconds per second.
+        let clock = events["cpu-clock"]["per_s"].as_f64().map(|msec_per_s| msec_per_s / 1000.0);
+        assert!(clock.is_some());
+        assert_eq!(get("perfmon_perf_cpu_clock_seconds_per_second"), clock);
+    }
     server::testkit::promtool_accepts(&text);
 }
 
