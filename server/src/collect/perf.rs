@@ -444,9 +444,11 @@ impl PerfReading {
                         reason: e.reason.clone(),
                         kind: e.kind.as_str().to_string(),
                         unit: e.unit.map(str::to_string),
-                        value: e.value,
-                        per_s: e.per_s,
-                        running_percent: e.running_percent,
+                        // A tenth is as much as a count scaled over an
+                        // interval can say.
+                        value: e.value.map(crate::units::round1),
+                        per_s: e.per_s.map(crate::units::round1),
+                        running_percent: e.running_percent.map(crate::units::round1),
                     };
                     (e.name.to_string(), event)
                 })
