@@ -256,7 +256,7 @@ async fn a_server_restarted_under_an_open_page_moves_the_sparkline_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_works_from_localhost_as_from_127_0_0_1() {
+async fn the_page_works_from_localhost_as_from_127_0_0_1_and_without_a_store_offers_only_the_live_span() {
     let server = TestServer::start(server::Config {
         static_dir: Some(dist_dir()),
         live_interval: Duration::from_millis(300),
@@ -271,6 +271,20 @@ async fn the_page_works_from_localhost_as_from_127_0_0_1() {
         tests::open_panel(&client, &format!("http://{host}:{}/?project=hosts", server.addr.port())).await;
         wait_for(&client, "cpu-value", is_percent).await;
     }
+    // This server keeps no history (no store): the range picker offers only
+    // what the live stream fills, once the server has said so.
+    let mut offered = Vec::new();
+    for _ in 0..100 {
+        offered.clear();
+        for button in client.find_all(Locator::Css(".range__button")).await.expect("the picker") {
+            offered.push(button.text().await.expect("a label"));
+        }
+        if offered == ["15 min"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(offered, ["15 min"], "without a store the picker offers no span it cannot fill");
     client.close().await.expect("close the browser");
     server.stop().await;
 }
