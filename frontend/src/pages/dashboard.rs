@@ -5,6 +5,13 @@
 //!
 //! A server without a store (`--no-store`) still has its stream's last ten
 //! minutes: the dashboard shows those and says why there is no more.
+//!
+//! "Compare with" (`?compare=1d|7d`, PerfWatch's comparison view) asks the
+//! store for the same span a day or a week earlier with a second request, and
+//! every chart draws it faint under its lines. While the range follows the
+//! live stream, the earlier span is asked for again only once the window has
+//! moved by a tenth of its length (it is fetched with that much more at the
+//! right, so the faint lines reach the edge meanwhile).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,10 +20,12 @@ use shared::api::Health;
 use shared::{PerfMetrics, RunStatus};
 use yew::prelude::*;
 
-use crate::components::charts::{ChartSet, RangePicker};
+use crate::components::charts::{ChartSet, ComparePicker, RangePicker};
 use crate::components::runs::RunsTable;
 use crate::hooks::{Load, Scheme, use_fetch};
 use crate::route::{query_param, replace_query, report_href, token};
+use crate::state::range::Compare;
+use crate::state::timeline::Earlier;
 use crate::state::{Feed, FeedEvent, Preset, Range, SharedTimeline, Timeline, Window};
 use crate::stream::http;
 use crate::view::runs::LiveRun;
@@ -47,6 +56,17 @@ enum Source {
     StreamOnly(String),
     /// Nothing to show, and why.
     Failed(String),
+}
+
+/// The earlier span asked for last, and what for.
+#[derive(Debug, Clone, PartialEq)]
+struct Asked {
+    /// The project, range and comparison it was asked for: any change asks anew.
+    project: AttrValue,
+    range: Range,
+    compare: Compare,
+    /// The span asked for (already a day or a week back).
+    span: Window,
 }
 
 /// Runs per page of the table.
@@ -106,6 +126,13 @@ pub fn dashboard(props: &DashboardProps) -> Html {
     let live_run = use_state_eq(|| None::<LiveRun>);
     let runs_reload = use_reducer(Version::default);
     let generation = use_memo((), |_| Cell::new(0u64));
+    // What the charts compare with, from the URL like the range.
+    let compare = use_state(|| Compare::from_query(query_param("compare").as_deref()));
+    use_effect_with(*compare, |compare| replace_query(&[("compare", compare.key().map(str::to_owned))]));
+    let earlier = use_state_eq(|| None::<Earlier>);
+    let earlier_failed = use_state_eq(|| None::<String>);
+    let asked = use_memo((), |_| RefCell::new(None::<Asked>));
+    let earlier_generation = use_memo((), |_| Cell::new(0u64));
 
     // The store's answer for the range.
     {
@@ -138,6 +165,61 @@ pub fn dashboard(props: &DashboardProps) -> Html {
                     Err(err) => source.set(Source::Failed(err.to_string())),
                 }
                 version.dispatch(());
+            });
+        });
+    }
+
+    // The same span earlier: asked for when the range or the comparison
+    // changes, and again when a live window has moved past what was asked.
+    {
+        let (earlier, earlier_failed) = (earlier.clone(), earlier_failed.clone());
+        let deps = (props.project.clone(), *range, *compare, *window);
+        use_effect_with(deps, move |(project, range, compare, w)| {
+            let (project, range, compare) = (project.clone(), *range, *compare);
+            let same = asked
+                .borrow()
+                .as_ref()
+                .is_some_and(|a| (&a.project, a.range, a.compare) == (&project, range, compare));
+            if compare == Compare::Off {
+                if asked.borrow().is_none() {
+                    return; // Off and nothing asked: each sample passes by here.
+                }
+                earlier_generation.set(earlier_generation.get() + 1);
+                *asked.borrow_mut() = None;
+                earlier.set(None);
+                earlier_failed.set(None);
+                return;
+            }
+            if same && asked.borrow().as_ref().is_some_and(|a| compare.covers(a.span, *w)) {
+                return;
+            }
+            // A new range: its window, which the range's own effect has just
+            // set but this render does not hold yet.
+            let w = if same { *w } else { range.window(now()) };
+            let Some(span) = compare.earlier_span(w, range.follows_live()) else { return };
+            let this = earlier_generation.get() + 1;
+            earlier_generation.set(this);
+            *asked.borrow_mut() = Some(Asked { project: project.clone(), range, compare, span });
+            if !same {
+                // A live window's next span keeps the lines it has until it comes.
+                earlier.set(Some(Earlier::loading(compare)));
+                earlier_failed.set(None);
+            }
+            yew::platform::spawn_local(async move {
+                let answer = http::history(&project, span.from, span.to).await;
+                if earlier_generation.get() != this {
+                    return; // The range or the comparison changed meanwhile.
+                }
+                match answer {
+                    Ok(history) => {
+                        earlier.set(Some(Earlier::ready(compare, history)));
+                        earlier_failed.set(None);
+                    }
+                    Err(err) => {
+                        earlier.set(None);
+                        earlier_failed.set(Some(format!("{} could not be read: {err}", compare.words())));
+                    }
+                }
             });
         });
     }
@@ -218,6 +300,10 @@ pub fn dashboard(props: &DashboardProps) -> Html {
             range.set(picked);
         })
     };
+    let on_compare = {
+        let compare = compare.clone();
+        Callback::from(move |picked: Compare| compare.set(picked))
+    };
     let on_zoom = {
         let range = range.clone();
         Callback::from(move |w: Window| range.set(Range::zoomed(w)))
@@ -248,8 +334,14 @@ pub fn dashboard(props: &DashboardProps) -> Html {
         Source::Store(step) => format!(" · {} points", step_words(*step)),
         Source::StreamOnly(_) | Source::Failed(_) => String::new(),
     };
+    let against = match compare.key() {
+        Some(_) => format!(" · dashed: the same span {}", compare.words()),
+        None => String::new(),
+    };
     // Each end with its own offset: a week may cross a change of daylight saving.
-    let caption = format!("{span}: {}{points}", span_text(w.from, w.to, browser_offset));
+    let caption = format!("{span}: {}{points}{against}", span_text(w.from, w.to, browser_offset));
+    // Nothing to compare with on a server that keeps no history.
+    let comparable = props.server.as_ref().and_then(|h| h.store.as_ref()).is_none_or(|s| s.state != "off");
     let notice = match &*source {
         Source::StreamOnly(why) => {
             Some(format!("History is not available: {why}. Showing the live stream's last ten minutes."))
@@ -300,6 +392,9 @@ pub fn dashboard(props: &DashboardProps) -> Html {
             <h1 class="visually-hidden">{ format!("Dashboard of project {}", props.project) }</h1>
             <div class="dashboard__bar">
                 <RangePicker range={*range} last_preset={*last_preset} {offered} {on_pick} />
+                if comparable {
+                    <ComparePicker compare={*compare} on_pick={on_compare} />
+                }
                 <p class="dashboard__caption" data-testid="range-caption"
                     data-from={format!("{:.0}", w.from)} data-to={format!("{:.0}", w.to)}>
                     { caption }
@@ -308,9 +403,13 @@ pub fn dashboard(props: &DashboardProps) -> Html {
             if let Some(notice) = notice {
                 <p class="notice" role="status" data-testid="history-notice">{ notice }</p>
             }
+            if let Some(failed) = (*earlier_failed).clone() {
+                <p class="notice" role="status" data-testid="compare-notice">
+                    { format!("The same span {failed}.") }</p>
+            }
             <ChartSet timeline={(*timeline).clone()} version={version.0} window={w} scheme={props.scheme}
                 {on_zoom} {on_open_run} gpu_reason={(*gpu_reason).clone().map(AttrValue::from)}
-                depth=true latest={(*latest).clone()} />
+                depth=true latest={(*latest).clone()} earlier={(*earlier).clone()} />
             { runs_view }
         </div>
     }

@@ -1,5 +1,7 @@
 //! The span the dashboard shows: the last 15 minutes to 30 days, following the
-//! live stream, or a fixed span the user dragged across a chart.
+//! live stream, or a fixed span the user dragged across a chart; and what it is
+//! compared with ([`Compare`]): nothing, or the same span a day or a week
+//! earlier.
 
 use super::Window;
 
@@ -159,6 +161,91 @@ impl Range {
     }
 }
 
+/// What the dashboard's charts compare the range with: nothing, or the same
+/// span a day or a week earlier, drawn as a faint line moved forward onto the
+/// range (PerfWatch's comparison view, its T019).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compare {
+    /// No comparison.
+    #[default]
+    Off,
+    /// The same span 24 hours earlier.
+    Day,
+    /// The same span 7 days earlier.
+    Week,
+}
+
+impl Compare {
+    /// Every choice, as the picker lists them.
+    pub const ALL: [Compare; 3] = [Compare::Off, Compare::Day, Compare::Week];
+
+    /// How far back it looks, ms; `None` when off.
+    pub fn offset_ms(self) -> Option<f64> {
+        match self {
+            Compare::Off => None,
+            Compare::Day => Some(86_400_000.0),
+            Compare::Week => Some(7.0 * 86_400_000.0),
+        }
+    }
+
+    /// Its name in the page's URL (`?compare=1d`); `None` when off, which the
+    /// URL says by leaving it out.
+    pub fn key(self) -> Option<&'static str> {
+        match self {
+            Compare::Off => None,
+            Compare::Day => Some("1d"),
+            Compare::Week => Some("7d"),
+        }
+    }
+
+    /// The choice a URL's `?compare=` names: anything else (or nothing) is off,
+    /// so a hand-edited URL shows the range rather than failing.
+    pub fn from_query(compare: Option<&str>) -> Compare {
+        Compare::ALL.into_iter().find(|c| c.key().is_some() && c.key() == compare).unwrap_or_default()
+    }
+
+    /// Its button's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Compare::Off => "Off",
+            Compare::Day => "A day earlier",
+            Compare::Week => "A week earlier",
+        }
+    }
+
+    /// What the charts call the earlier span (`+12.5 % vs a day earlier`).
+    pub fn words(self) -> &'static str {
+        match self {
+            Compare::Off => "nothing",
+            Compare::Day => "a day earlier",
+            Compare::Week => "a week earlier",
+        }
+    }
+
+    /// The earlier span to fetch for window `w`: `w` moved back by the offset,
+    /// and for a window that follows the live stream a tenth of its length more
+    /// at the right — at most the offset, as nothing later has been recorded —
+    /// so that the faint line still reaches the right edge while the window
+    /// moves, until it has moved that far ([`Compare::covers`] then says to
+    /// fetch again). `None` when off.
+    pub fn earlier_span(self, w: Window, follows_live: bool) -> Option<Window> {
+        let offset = self.offset_ms()?;
+        let lead = if follows_live { ((w.to - w.from) / 10.0).clamp(0.0, offset) } else { 0.0 };
+        Some(Window { from: w.from - offset, to: w.to + lead - offset })
+    }
+
+    /// Whether the earlier span fetched (`fetched`, as [`Compare::earlier_span`]
+    /// gave it) still serves window `w`: it reaches `w`'s right edge, and its
+    /// left edge is not a tenth of its length later than `w`'s (the page reads
+    /// the clock for the window a moment before it asks for the earlier span).
+    pub fn covers(self, fetched: Window, w: Window) -> bool {
+        self.offset_ms().is_some_and(|offset| {
+            let slack = (fetched.to - fetched.from) / 10.0;
+            fetched.from + offset <= w.from + slack && w.to <= fetched.to + offset
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +285,45 @@ mod tests {
         assert_eq!(Range::from_query(Some("2y"), None, None), None);
         assert_eq!(Range::from_query(None, Some("x"), Some("5")), None);
         assert_eq!(Range::from_query(None, Some("5"), None), None, "half a span is no span");
+    }
+
+    #[test]
+    fn the_comparison_round_trips_through_the_url() {
+        for compare in Compare::ALL {
+            assert_eq!(Compare::from_query(compare.key()), compare);
+        }
+        assert_eq!(Compare::Day.key(), Some("1d"));
+        assert_eq!(Compare::Week.key(), Some("7d"));
+        assert_eq!(Compare::Off.key(), None, "off is the URL without it");
+        assert_eq!(Compare::from_query(Some("2d")), Compare::Off, "anything else is off");
+        assert_eq!(Compare::from_query(Some("")), Compare::Off);
+        assert_eq!(Compare::default(), Compare::Off);
+    }
+
+    #[test]
+    fn the_earlier_span_is_the_window_moved_back_with_a_lead_while_live() {
+        let day = 86_400_000.0;
+        let w = Window { from: 10.0 * day, to: 10.0 * day + 600_000.0 };
+        assert_eq!(Compare::Off.earlier_span(w, true), None);
+        assert_eq!(
+            Compare::Day.earlier_span(w, false),
+            Some(Window { from: 9.0 * day, to: 9.0 * day + 600_000.0 }),
+            "a zoomed span: exactly a day back"
+        );
+        let live = Compare::Week.earlier_span(w, true).expect("a span");
+        assert_eq!(live, Window { from: 3.0 * day, to: 3.0 * day + 660_000.0 }, "a tenth more at the right");
+        // 30 days against the day before: the lead stops at the offset.
+        let month = Window { from: 0.0, to: 30.0 * day };
+        assert_eq!(Compare::Day.earlier_span(month, true), Some(Window { from: -day, to: 30.0 * day }));
+
+        let fetched = Compare::Day.earlier_span(w, true).expect("a span");
+        assert!(Compare::Day.covers(fetched, w));
+        let moved = |ms: f64| Window { from: w.from + ms, to: w.to + ms };
+        assert!(Compare::Day.covers(fetched, moved(60_000.0)), "a tenth of the window: still covered");
+        assert!(!Compare::Day.covers(fetched, moved(60_001.0)), "past a tenth: fetch again");
+        assert!(Compare::Day.covers(fetched, moved(-5.0)), "a clock read a moment before: covered");
+        assert!(!Compare::Day.covers(fetched, moved(-66_001.0)), "a window further back is not");
+        assert!(!Compare::Off.covers(fetched, w));
     }
 
     #[test]

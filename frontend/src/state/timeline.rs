@@ -10,6 +10,7 @@ use std::rc::Rc;
 use shared::api::{HistorySeries, RunBand, RunOutcome};
 use shared::{PerfMetrics, series};
 
+use super::range::Compare;
 use crate::view::decimate::LineData;
 use crate::view::time::epoch_millis;
 
@@ -72,6 +73,44 @@ impl SharedTimeline {
     }
 }
 
+/// The same span earlier (a day or a week), for the charts' faint lines: the
+/// store's answer for the window moved back by the offset, its points moved
+/// forward by it again, so that each lies where the same time of day (or of
+/// the week) lies in the window shown. Cheap to clone and compared by
+/// identity: the page makes a new one for each answer.
+#[derive(Debug, Clone)]
+pub struct Earlier {
+    /// A day or a week earlier.
+    pub compare: Compare,
+    /// The earlier points, moved forward; `None` while the store's answer is
+    /// on its way.
+    pub timeline: Option<Rc<Timeline>>,
+}
+
+impl PartialEq for Earlier {
+    fn eq(&self, other: &Self) -> bool {
+        self.compare == other.compare
+            && match (&self.timeline, &other.timeline) {
+                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+impl Earlier {
+    /// Asked for, not yet answered.
+    pub fn loading(compare: Compare) -> Earlier {
+        Earlier { compare, timeline: None }
+    }
+
+    /// The store's answer for the earlier span, moved forward onto the window.
+    pub fn ready(compare: Compare, history: HistorySeries) -> Earlier {
+        let timeline = Timeline::from_history(history).shifted(compare.offset_ms().unwrap_or(0.0));
+        Earlier { compare, timeline: Some(Rc::new(timeline)) }
+    }
+}
+
 /// The span a chart shows, unix ms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
@@ -124,6 +163,16 @@ impl Timeline {
             timeline.push(sample);
         }
         timeline
+    }
+
+    /// The timeline with every point `offset_ms` later, and no runs (the bands
+    /// on a chart are the window's own).
+    pub fn shifted(mut self, offset_ms: f64) -> Timeline {
+        for t in &mut self.times {
+            *t += offset_ms;
+        }
+        self.runs.clear();
+        self
     }
 
     /// The series `name`, if the timeline has it.
@@ -279,6 +328,33 @@ mod tests {
         let cpu = t.column("cpu.percent").expect("cpu");
         assert_eq!(cpu.max.as_deref(), Some(&[Some(95.0), None][..]));
         assert_eq!(t.gpu_names.get(&0).map(String::as_str), Some("NVIDIA H100"));
+    }
+
+    #[test]
+    fn the_earlier_span_is_moved_forward_onto_the_window() {
+        let day: i64 = 86_400_000;
+        let mut h = stored();
+        h.runs.push(RunBand {
+            run_id: "7-x".into(),
+            label: None,
+            start_ms: 1_795_000_000_000,
+            end_ms: None,
+            status: RunOutcome::Running,
+            exit_code: None,
+        });
+        let earlier = Earlier::ready(Compare::Day, h);
+        let t = earlier.timeline.as_deref().expect("answered");
+        assert_eq!(t.times, [(1_795_000_000_000 + day) as f64, (1_795_000_060_000 + day) as f64]);
+        assert_eq!(t.column("cpu.percent").map(|c| c.mean.clone()), Some(vec![Some(10.0), None]));
+        assert!(t.runs.is_empty(), "the earlier span's runs are not banded on today's chart");
+        let week = Earlier::ready(Compare::Week, stored());
+        assert_eq!(week.timeline.as_deref().map(|t| t.times[0]), Some((1_795_000_000_000 + 7 * day) as f64));
+
+        // Compared by identity: the same answer is equal, a new one is not.
+        assert_eq!(earlier, earlier.clone());
+        assert_ne!(earlier, Earlier::ready(Compare::Day, stored()));
+        assert_eq!(Earlier::loading(Compare::Day), Earlier::loading(Compare::Day));
+        assert_ne!(Earlier::loading(Compare::Day), Earlier::loading(Compare::Week));
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! report both draw theirs with it; the dashboard's goes on with the machine
 //! in depth ([`MachineDepth`]), collapsed.
 //!
+//! The dashboard may hand it the same span a day or a week earlier: every
+//! chart, the machine in depth's too, then draws it faint under its lines and
+//! says how each mean changed; the run report does not (off by default).
+//!
 //! Memory charts are scaled to what is used, like every other chart (half a
 //! gigabyte moving on a 24 GB machine is a line, not a floor), and their titles
 //! say what is installed.
@@ -17,6 +21,7 @@ use yew::prelude::*;
 
 use super::{HeatStrip, Line, MachineDepth, TimeChart};
 use crate::hooks::Scheme;
+use crate::state::timeline::Earlier;
 use crate::state::{SharedTimeline, Timeline, Window};
 use crate::view::format::Unit;
 
@@ -47,6 +52,10 @@ pub struct ChartSetProps {
     /// series (sources missing and why, filesystems, GPU clock-event reasons).
     #[prop_or_default]
     pub latest: Option<Rc<PerfMetrics>>,
+    /// The same span earlier, drawn faint on every chart; `None` (the
+    /// default, and the run report's): no comparison.
+    #[prop_or_default]
+    pub earlier: Option<Earlier>,
 }
 
 /// The largest value of `name` in the timeline.
@@ -81,7 +90,8 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
         html! {
             <TimeChart id={id.to_owned()} title={title.to_owned()} {unit} {lines}
                 timeline={props.timeline.clone()} version={props.version} window={props.window}
-                scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()} />
+                scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
+                earlier={props.earlier.clone()} />
         }
     };
     let tree = |field: &str| series::run_tree(field);
@@ -138,7 +148,8 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
                 <h2 class="section__title">{ "The machine" }</h2>
                 <TimeChart id="cpu" title="CPU (all cores)" unit={Unit::Percent} lines={vec![Line::new(series::CPU_PERCENT, "CPU")]}
                     timeline={props.timeline.clone()} version={props.version} window={props.window}
-                    scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}>
+                    scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
+                    earlier={props.earlier.clone()}>
                     { for cores }
                 </TimeChart>
                 { chart("memory", &memory_title, Unit::Gigabytes,
@@ -152,7 +163,7 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
             if props.depth {
                 <MachineDepth timeline={props.timeline.clone()} version={props.version} window={props.window}
                     scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
-                    latest={props.latest.clone()} />
+                    latest={props.latest.clone()} earlier={props.earlier.clone()} />
             }
         </div>
     }

@@ -14,6 +14,15 @@
 //! A stacked chart (CPU time by mode) draws each line on top of the ones
 //! before it with the space between filled ([`stack`]); its readout and text
 //! alternative still give each line's own value.
+//!
+//! Given the same span a day or a week earlier ([`Earlier`], the dashboard's
+//! "Compare with"), each line gets a faint dashed twin in its colour drawn
+//! from the earlier points moved forward onto the window (uPlot series of
+//! their own, after the lines and their ranges), the head says how each
+//! line's mean over the window changed (`+12.5 % vs a day earlier`, or
+//! `nothing recorded a day earlier`), the readout adds the earlier values
+//! under the cursor and the text alternative their means ([`super::earlier`]).
+//! Without one, nothing of this is drawn or said.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -25,11 +34,12 @@ use shared::api::RunBand;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
+use super::earlier;
 use super::theme::Palette;
 use super::uplot::{self, UPlot};
 use crate::hooks::Scheme;
-use crate::state::timeline::Column;
-use crate::state::{SharedTimeline, Window};
+use crate::state::timeline::{Column, Earlier};
+use crate::state::{SharedTimeline, Timeline, Window};
 use crate::view::decimate::{self, DecimatedLine, LineData};
 use crate::view::format::Unit;
 use crate::view::time::{Clock, browser_offset, local_time};
@@ -85,6 +95,10 @@ pub struct TimeChartProps {
     /// (a single line: filled down to zero).
     #[prop_or_default]
     pub stacked: bool,
+    /// The same span earlier, drawn faint under each line and compared in
+    /// the head; `None` (the default, and the run report's): no comparison.
+    #[prop_or_default]
+    pub earlier: Option<Earlier>,
 }
 
 /// What uPlot's callbacks read, brought up to date by every render.
@@ -93,6 +107,9 @@ struct Live {
     /// Gaps in the data longer than this break the lines (ms); shorter ones
     /// (an idle cadence on a finer grid) are joined.
     gap_ms: Cell<f64>,
+    /// The same for the earlier span's faint lines (its store tier may be
+    /// coarser).
+    earlier_gap_ms: Cell<f64>,
     y_top: Cell<f64>,
     unit: Cell<Unit>,
     bands: RefCell<Vec<RunBand>>,
@@ -212,11 +229,15 @@ fn translucent(colour: &str, alpha: &str) -> String {
     if colour.len() == 7 && colour.starts_with('#') { format!("{colour}{alpha}") } else { colour.to_owned() }
 }
 
+/// Draws an empty chart of `lines` into `el`: uPlot's series are the lines,
+/// then each line's range (two edges), then, when `compared`, each line's
+/// faint earlier twin.
 fn create(
     el: &web_sys::HtmlElement,
     lines: &[Line],
     height: u32,
     stacked: bool,
+    compared: bool,
     live: &Rc<Live>,
 ) -> Option<Chart> {
     let palette = Palette::current();
@@ -243,6 +264,15 @@ fn create(
             serde_json::json!({ "series": [high, low], "fill": translucent(palette.colour(i), alpha) }),
         );
     }
+    if compared {
+        for (i, line) in lines.iter().enumerate() {
+            series.push(serde_json::json!({
+                "label": format!("{} earlier", line.label), "stroke": translucent(palette.colour(i), "73"),
+                "width": 1, "dash": [5, 4], "points": { "show": false }, "spanGaps": false,
+            }));
+        }
+    }
+    let total = if compared { 4 * n } else { 3 * n };
     let axis = serde_json::json!({
         "stroke": palette.text, "grid": { "stroke": palette.grid, "width": 1 },
         "ticks": { "stroke": palette.grid, "width": 1 }, "font": "11px system-ui, sans-serif",
@@ -298,11 +328,13 @@ fn create(
     let gaps = {
         let live = live.clone();
         Closure::<dyn FnMut(UPlot, JsValue, JsValue, JsValue, Array) -> Array>::new(
-            move |plot: UPlot, _, _, _, found: Array| {
+            move |plot: UPlot, series: JsValue, _, _, found: Array| {
                 let w = live.window.get();
                 let width = uplot::number(&plot.bbox(), "width");
                 let span = w.to - w.from;
-                let threshold = if span > 0.0 { live.gap_ms.get() / span * width } else { f64::INFINITY };
+                let faint = series.as_f64().is_some_and(|s| s > (3 * n) as f64);
+                let gap = if faint { live.earlier_gap_ms.get() } else { live.gap_ms.get() };
+                let threshold = if span > 0.0 { gap / span * width } else { f64::INFINITY };
                 found
                     .iter()
                     .filter(|gap| {
@@ -316,7 +348,7 @@ fn create(
         )
     };
     let all_series = js_sys::Reflect::get(&opts, &"series".into()).ok()?;
-    for i in 1..=(3 * n) as u32 {
+    for i in 1..=total as u32 {
         let series = js_sys::Reflect::get(&all_series, &i.into()).ok()?;
         js_sys::Reflect::set(&series, &"gaps".into(), gaps.as_ref()).ok()?;
     }
@@ -365,7 +397,7 @@ fn create(
     uplot::set(&opts, &["hooks", "drawClear"], &uplot::hook_list(on_clear.as_ref().unchecked_ref()));
     callbacks.push(Box::new(on_clear));
 
-    let empty = uplot::aligned(&[], &vec![&[][..]; 3 * n]);
+    let empty = uplot::aligned(&[], &vec![&[][..]; total]);
     let plot = match UPlot::new(&opts, &empty, el) {
         Ok(plot) => plot,
         Err(err) => {
@@ -460,6 +492,7 @@ struct Drawing {
     window: Window,
     unit: Unit,
     stacked: bool,
+    earlier: Option<Earlier>,
 }
 
 impl Drawing {
@@ -470,6 +503,7 @@ impl Drawing {
             window: props.window,
             unit: props.unit,
             stacked: props.stacked,
+            earlier: props.earlier.clone(),
         }
     }
 }
@@ -513,24 +547,67 @@ fn fitted(ctx: &web_sys::CanvasRenderingContext2d, label: &str, width: f64) -> O
     (1..chars.len()).rev().map(|n| format!("{}…", chars[..n].iter().collect::<String>())).find(|t| fits(t))
 }
 
-/// Decimates the lines to the chart's width and hands them to uPlot; returns
-/// how many points were drawn, and how many breaks over gaps.
-fn draw(chart: &Chart, props: &Drawing, live: &Live, width: f64) -> (usize, usize) {
+/// The columns of `lines` in `timeline` (`empty` for a series it lacks).
+fn line_data<'a>(timeline: &'a Timeline, lines: &[Line], empty: &'a Column) -> Vec<LineData<'a>> {
+    lines.iter().map(|l| timeline.column(&l.key).unwrap_or(empty).line()).collect()
+}
+
+/// What one drawing drew, said on the chart's figure.
+struct Drawn {
+    /// Rows handed to uPlot.
+    points: usize,
+    /// Rows inserted to break the lines over gaps.
+    breaks: usize,
+    /// uPlot's series besides the times.
+    series: usize,
+    /// Values on the faint earlier lines.
+    earlier_points: usize,
+}
+
+/// Decimates the lines (and the earlier span's, moved onto the window) to the
+/// chart's width and hands them to uPlot.
+fn draw(chart: &Chart, props: &Drawing, live: &Live, width: f64) -> Drawn {
     let timeline = props.timeline.0.borrow();
     let empty = Column::default();
-    let columns: Vec<&Column> =
-        props.lines.iter().map(|l| timeline.column(&l.key).unwrap_or(&empty)).collect();
-    let lines: Vec<LineData<'_>> = columns.iter().map(|c| c.line()).collect();
     let plotted = (width - 80.0).max(100.0) as usize;
     let window = props.window;
     live.gap_ms.set(timeline.gap_ms());
-    let mut d =
-        decimate::decimate(&timeline.times, &lines, window.from, window.to, plotted, timeline.gap_ms());
+    let mut d = decimate::decimate(
+        &timeline.times,
+        &line_data(&timeline, &props.lines, &empty),
+        window.from,
+        window.to,
+        plotted,
+        timeline.gap_ms(),
+    );
     if props.stacked {
         d.lines = stack(&d.lines);
     }
-    let highest =
-        d.lines.iter().flat_map(|l| l.high.iter().chain(&l.values)).flatten().copied().reduce(f64::max);
+    let faint = props.earlier.as_ref().map(|e| match e.timeline.as_deref() {
+        Some(earlier) => {
+            live.earlier_gap_ms.set(earlier.gap_ms());
+            let lines = line_data(earlier, &props.lines, &empty);
+            let mut e =
+                decimate::decimate(&earlier.times, &lines, window.from, window.to, plotted, earlier.gap_ms());
+            if props.stacked {
+                e.lines = stack(&e.lines);
+            }
+            let (merged, faint) = earlier::merge(std::mem::take(&mut d), &e);
+            d = merged;
+            faint
+        }
+        // Asked for, not answered yet: the faint lines are drawn empty.
+        None => vec![vec![None; d.times.len()]; props.lines.len()],
+    });
+    let faint = faint.unwrap_or_default();
+    let highest = d
+        .lines
+        .iter()
+        .flat_map(|l| l.high.iter().chain(&l.values))
+        .chain(faint.iter().flatten())
+        .flatten()
+        .copied()
+        .reduce(f64::max);
     live.y_top.set(props.unit.top(highest));
     *live.bands.borrow_mut() = timeline.runs.clone();
     let xs: Vec<f64> = d.times.iter().map(|t| t / 1000.0).collect();
@@ -539,8 +616,14 @@ fn draw(chart: &Chart, props: &Drawing, live: &Live, width: f64) -> (usize, usiz
         columns.push(&line.low);
         columns.push(&line.high);
     }
+    columns.extend(faint.iter().map(Vec::as_slice));
     chart.plot.set_data(&uplot::aligned(&xs, &columns));
-    (d.times.len(), d.breaks)
+    Drawn {
+        points: d.times.len(),
+        breaks: d.breaks,
+        series: columns.len(),
+        earlier_points: faint.iter().flatten().flatten().count(),
+    }
 }
 
 /// The readout: the time under the cursor and each line's value there.
@@ -579,6 +662,19 @@ fn readout(props: &TimeChartProps, at: Option<f64>) -> String {
             value.map_or("no data".to_owned(), |v| props.unit.format(v))
         ));
     }
+    if let Some(earlier) = &props.earlier
+        && let Some(before) = earlier.timeline.as_deref()
+    {
+        let lines: Vec<(&str, &str)> =
+            props.lines.iter().map(|l| (l.key.as_str(), l.label.as_str())).collect();
+        parts.push(earlier::readout(
+            before,
+            &lines,
+            timeline.times[index],
+            props.unit,
+            earlier.compare.words(),
+        ));
+    }
     if let Some(t) = at
         && let Some(band) = band_at(&timeline.runs, t, props.window)
     {
@@ -610,6 +706,20 @@ fn summary(props: &TimeChartProps) -> String {
     if parts.is_empty() { "No data in this range.".to_owned() } else { format!("{}.", parts.join("; ")) }
 }
 
+/// With the same span earlier (and answered): the head's change of each
+/// line's mean, and the text alternative's sentence on the earlier means.
+fn comparison(props: &TimeChartProps) -> Option<(Option<String>, String)> {
+    let earlier = props.earlier.as_ref()?;
+    let before = earlier.timeline.as_deref()?;
+    let timeline = props.timeline.0.borrow();
+    let w = props.window;
+    let labels: Vec<&str> = props.lines.iter().map(|l| l.label.as_str()).collect();
+    let now: Vec<Option<f64>> = props.lines.iter().map(|l| earlier::mean(&timeline, &l.key, w)).collect();
+    let then: Vec<Option<f64>> = props.lines.iter().map(|l| earlier::mean(before, &l.key, w)).collect();
+    let words = earlier.compare.words();
+    Some((earlier::change(&labels, &now, &then, words), earlier::recalled(&labels, &then, props.unit, words)))
+}
+
 /// A time chart.
 #[function_component(TimeChart)]
 pub fn time_chart(props: &TimeChartProps) -> Html {
@@ -620,6 +730,7 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
     let live = use_memo((), |_| Live {
         window: Cell::new(props.window),
         gap_ms: Cell::new(f64::INFINITY),
+        earlier_gap_ms: Cell::new(f64::INFINITY),
         y_top: Cell::new(1.0),
         unit: Cell::new(props.unit),
         bands: RefCell::default(),
@@ -642,10 +753,12 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
             let (Some(el), Some(chart)) = (container.cast::<web_sys::HtmlElement>(), chart.as_ref()) else {
                 return;
             };
-            let (points, breaks) = draw(chart, drawing, &live, f64::from(el.client_width().max(320)));
+            let drawn = draw(chart, drawing, &live, f64::from(el.client_width().max(320)));
             if let Some(figure) = figure.cast::<web_sys::Element>() {
-                let _ = figure.set_attribute("data-drawn-points", &points.to_string());
-                let _ = figure.set_attribute("data-breaks", &breaks.to_string());
+                let _ = figure.set_attribute("data-drawn-points", &drawn.points.to_string());
+                let _ = figure.set_attribute("data-breaks", &drawn.breaks.to_string());
+                let _ = figure.set_attribute("data-series", &drawn.series.to_string());
+                let _ = figure.set_attribute("data-earlier-points", &drawn.earlier_points.to_string());
                 let _ = figure.set_attribute("data-y-top", &live.y_top.get().to_string());
                 let bands = live.bands.borrow();
                 let _ = figure.set_attribute("data-bands", &bands.len().to_string());
@@ -656,11 +769,12 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
     };
     {
         let (chart, container, live) = (chart.clone(), container.clone(), live.clone());
-        let deps = (props.scheme, props.lines.clone(), props.height, props.stacked);
-        use_effect_with(deps, move |(_, lines, height, stacked)| {
+        let compared = props.earlier.is_some();
+        let deps = (props.scheme, props.lines.clone(), props.height, props.stacked, compared);
+        use_effect_with(deps, move |(_, lines, height, stacked, compared)| {
             if let Some(el) = container.cast::<web_sys::HtmlElement>() {
                 chart.borrow_mut().take();
-                *chart.borrow_mut() = create(&el, lines, *height, *stacked, &live);
+                *chart.borrow_mut() = create(&el, lines, *height, *stacked, *compared, &live);
             }
             move || drop(chart.borrow_mut().take())
         });
@@ -668,13 +782,13 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
     {
         // Declared after the chart's creation, so it runs after it: draws the data.
         let (redraw, drawing) = (redraw.clone(), Drawing::of(props));
-        let deps = (props.version, props.window, props.scheme, props.lines.clone());
+        let deps = (props.version, props.window, props.scheme, props.lines.clone(), props.earlier.clone());
         use_effect_with(deps, move |_| redraw(&drawing));
     }
     {
         let (chart, container) = (chart.clone(), container.clone());
         let (redraw, drawing, height) = (redraw.clone(), Drawing::of(props), props.height);
-        use_effect_with((props.version, props.window, height), move |_| {
+        use_effect_with((props.version, props.window, height, props.earlier.clone()), move |_| {
             let listener = web_sys::window().map(|w| {
                 EventListener::new(&w, "resize", move |_| {
                     if let (Some(chart), Some(el)) =
@@ -690,15 +804,27 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
             move || drop(listener)
         });
     }
-    let summary = use_memo((props.version, props.window, props.lines.clone()), |_| summary(props));
+    let deps = (props.version, props.window, props.lines.clone(), props.earlier.clone());
+    let texts = use_memo(deps, |_| {
+        let comparison = comparison(props);
+        let summary = match &comparison {
+            Some((_, recalled)) => format!("{} {recalled}", summary(props)),
+            None => summary(props),
+        };
+        (summary, comparison.and_then(|(change, _)| change))
+    });
+    let (summary, compared) = &*texts;
     html! {
         <figure class="chart" data-testid={props.id.clone()} ref={figure}>
             <figcaption class="chart__head">
                 <span class="chart__title">{ props.title.clone() }</span>
+                if let Some(change) = compared {
+                    <span class="chart__change" data-testid="compare">{ change.clone() }</span>
+                }
                 <span class="chart__readout" data-testid="readout" aria-live="off">{ readout(props, *hover) }</span>
             </figcaption>
             <div class="chart__plot" ref={container} aria-hidden="true"></div>
-            <p class="chart__summary" data-testid="summary">{ (*summary).clone() }</p>
+            <p class="chart__summary" data-testid="summary">{ summary.clone() }</p>
             { props.children.clone() }
         </figure>
     }

@@ -41,6 +41,7 @@ pub use self::section::DepthSection;
 use super::theme::SERIES_COLOURS;
 use super::{Line, TimeChart};
 use crate::hooks::Scheme;
+use crate::state::timeline::Earlier;
 use crate::state::{SharedTimeline, Timeline, Window};
 use crate::view::format::Unit;
 
@@ -65,6 +66,10 @@ pub struct DepthProps {
     /// reasons, filesystems, GPU P-state and clock-event reasons).
     #[prop_or_default]
     pub latest: Option<Rc<PerfMetrics>>,
+    /// The same span earlier, drawn faint on every chart (the dashboard's
+    /// "Compare with").
+    #[prop_or_default]
+    pub earlier: Option<Earlier>,
 }
 
 /// The part.
@@ -159,7 +164,7 @@ impl<'a> Chart<'a> {
             <TimeChart id={self.id} title={self.title} unit={self.unit} lines={self.lines}
                 stacked={self.stacked} height={self.height}
                 timeline={p.timeline.clone()} version={p.version} window={p.window} scheme={p.scheme}
-                on_zoom={p.on_zoom.clone()} on_open_run={p.on_open_run.clone()}>
+                on_zoom={p.on_zoom.clone()} on_open_run={p.on_open_run.clone()} earlier={p.earlier.clone()}>
                 { for legend }
                 { for note }
             </TimeChart>
