@@ -1,7 +1,18 @@
 //! Names of the recorded series that `GET /api/history` answers with, defined
 //! once for the server's store (which writes them) and the dashboard (which
 //! charts them, and names its live samples the same way). Units are in the
-//! names, as in the stream.
+//! names, as in the stream; values are the stream's, in its units.
+//!
+//! # Layout
+//! - The machine's series: the four totals ([`CPU_PERCENT`] …), then the
+//!   machine in depth ([`CPU_USER`] … [`PERF_PAGE_FAULTS`]).
+//! - Per core, GPU device, disk, interface and run: a prefix, a name helper
+//!   ([`cpu_core`], [`gpu_device`], [`disk_device()`], [`interface()`],
+//!   [`run_tree`]) and a module of field names ([`device`], [`disk_device`],
+//!   [`interface`], [`run`]).
+//! - [`sample_values`]: one live sample under these names;
+//!   [`machine_depth_values`], [`disk_values`], [`interface_values`] and
+//!   [`throttled`]: the pieces of it the store records from the same sections.
 
 /// Busy share of all cores, 0–100.
 pub const CPU_PERCENT: &str = "cpu.percent";
@@ -225,6 +236,99 @@ pub mod run {
     pub const PROCESS_COUNT: &str = "process_count";
 }
 
+/// The machine-wide series of the machine in depth, from the payload's
+/// sections, in the order the store keeps them ([`CPU_USER`] first).
+pub fn machine_depth_values(
+    cpu: &crate::depth::cpu::CpuDetail,
+    pressure: &crate::depth::pressure::Pressure,
+    memory: &crate::depth::memory::MemoryDetail,
+    paging: &crate::depth::memory::Paging,
+    sockets: &crate::depth::network::Sockets,
+    perf: &crate::depth::perf::PerfEvents,
+) -> [(&'static str, Option<f64>); 38] {
+    use crate::depth::perf as event;
+    let mode = |f: fn(&crate::depth::cpu::CpuModes) -> Option<f64>| cpu.modes.as_ref().and_then(f);
+    let count = |v: Option<u64>| v.map(|v| v as f64);
+    let some =
+        |r: &Option<crate::depth::pressure::ResourcePressure>| r.as_ref().and_then(|r| r.some_stall_percent);
+    let full =
+        |r: &Option<crate::depth::pressure::ResourcePressure>| r.as_ref().and_then(|r| r.full_stall_percent);
+    [
+        (CPU_USER, mode(|m| m.user_percent)),
+        (CPU_NICE, mode(|m| m.nice_percent)),
+        (CPU_SYSTEM, mode(|m| m.system_percent)),
+        (CPU_IOWAIT, mode(|m| m.iowait_percent)),
+        (CPU_IRQ, mode(|m| m.irq_percent)),
+        (CPU_SOFTIRQ, mode(|m| m.softirq_percent)),
+        (CPU_STEAL, mode(|m| m.steal_percent)),
+        (CPU_GUEST, mode(|m| m.guest_percent)),
+        (CONTEXT_SWITCHES, cpu.context_switches_per_s),
+        (INTERRUPTS, cpu.interrupts_per_s),
+        (PROCS_RUNNING, count(cpu.procs_running)),
+        (PROCS_BLOCKED, count(cpu.procs_blocked)),
+        (PRESSURE_CPU_SOME, some(&pressure.cpu)),
+        (PRESSURE_IO_SOME, some(&pressure.io)),
+        (PRESSURE_IO_FULL, full(&pressure.io)),
+        (PRESSURE_MEMORY_SOME, some(&pressure.memory)),
+        (PRESSURE_MEMORY_FULL, full(&pressure.memory)),
+        (MEMORY_AVAILABLE_GB, memory.available_gb),
+        (MEMORY_CACHED_GB, memory.cached_gb),
+        (MEMORY_BUFFERS_GB, memory.buffers_gb),
+        (MEMORY_DIRTY_GB, memory.dirty_gb),
+        (MEMORY_SLAB_GB, memory.slab_gb),
+        (PAGE_IN, paging.page_in_bytes_per_s),
+        (PAGE_OUT, paging.page_out_bytes_per_s),
+        (SWAP_IN, paging.swap_in_pages_per_s),
+        (SWAP_OUT, paging.swap_out_pages_per_s),
+        (PAGE_FAULTS, paging.page_faults_per_s),
+        (MAJOR_FAULTS, paging.major_faults_per_s),
+        (TCP_ESTABLISHED, count(sockets.tcp_established)),
+        (TCP_TIME_WAIT, count(sockets.tcp_time_wait)),
+        (TCP_RETRANSMITS, sockets.tcp_retransmits_per_s),
+        (PERF_IPC, perf.ipc),
+        (PERF_CYCLES, perf.per_s(event::CYCLES)),
+        (PERF_INSTRUCTIONS, perf.per_s(event::INSTRUCTIONS)),
+        (PERF_CACHE_MISSES, perf.per_s(event::CACHE_MISSES)),
+        (PERF_BRANCH_MISSES, perf.per_s(event::BRANCH_MISSES)),
+        (PERF_CONTEXT_SWITCHES, perf.per_s(event::CONTEXT_SWITCHES)),
+        (PERF_PAGE_FAULTS, perf.per_s(event::PAGE_FAULTS)),
+    ]
+}
+
+/// One disk's fields (of [`disk_device`]), in the order the store keeps them.
+pub fn disk_values(d: &crate::depth::disks::DiskDevice) -> [(&'static str, Option<f64>); 6] {
+    [
+        (disk_device::READ_BYTES_PER_S, d.read_bytes_per_s),
+        (disk_device::WRITE_BYTES_PER_S, d.write_bytes_per_s),
+        (disk_device::READ_IOPS, d.read_iops),
+        (disk_device::WRITE_IOPS, d.write_iops),
+        (disk_device::AWAIT_MS, d.await_ms),
+        (disk_device::UTIL_PERCENT, d.util_percent),
+    ]
+}
+
+/// One interface's fields (of [`interface`]), in the order the store keeps them.
+pub fn interface_values(i: &crate::depth::network::Interface) -> [(&'static str, Option<f64>); 8] {
+    [
+        (interface::RX_BYTES_PER_S, i.rx_bytes_per_s),
+        (interface::TX_BYTES_PER_S, i.tx_bytes_per_s),
+        (interface::RX_PACKETS_PER_S, i.rx_packets_per_s),
+        (interface::TX_PACKETS_PER_S, i.tx_packets_per_s),
+        (interface::RX_ERRORS_PER_S, i.rx_errors_per_s),
+        (interface::TX_ERRORS_PER_S, i.tx_errors_per_s),
+        (interface::RX_DROPS_PER_S, i.rx_drops_per_s),
+        (interface::TX_DROPS_PER_S, i.tx_drops_per_s),
+    ]
+}
+
+/// [`device::THROTTLED`] from a device's clock-event reasons by name: 1 when
+/// any but `gpu_idle` is set (an idle GPU lowering its clocks is not held
+/// back), 0 when none is, `None` when they could not be read.
+pub fn throttled<S: AsRef<str>>(reasons: Option<&[S]>) -> Option<f64> {
+    let idle = crate::GPU_CLOCK_EVENT_REASONS[0];
+    reasons.map(|reasons| if reasons.iter().any(|r| r.as_ref() != idle) { 1.0 } else { 0.0 })
+}
+
 /// One live sample's values under these names, as the store would record
 /// them (the run's tree only while it is live; a lost device's figures `None`),
 /// so a chart can append the stream's samples to the store's history.
@@ -259,8 +363,29 @@ pub fn sample_values(m: &crate::PerfMetrics) -> Vec<(String, Option<f64>)> {
             (device::VRAM_TOTAL_GB, d.vram_total_gb),
             (device::TEMPERATURE_C, d.temperature_c),
             (device::POWER_W, d.power_w),
+            (device::SM_CLOCK_MHZ, d.sm_clock_mhz.map(f64::from)),
+            (device::MEMORY_CLOCK_MHZ, d.memory_clock_mhz.map(f64::from)),
+            (device::PCIE_RX, d.pcie_rx_bytes_per_s),
+            (device::PCIE_TX, d.pcie_tx_bytes_per_s),
+            (device::THROTTLED, throttled(d.clock_event_reasons.as_deref())),
         ];
         row.extend(fields.map(|(field, value)| (gpu_device(d.index, field), value.filter(|_| d.available))));
+    }
+    let depth = machine_depth_values(
+        &m.cpu_detail,
+        &m.pressure,
+        &m.memory_detail,
+        &m.paging,
+        &m.sockets,
+        &m.perf_events,
+    );
+    row.extend(depth.map(|(name, value)| (name.to_owned(), value)));
+    // As many as the payload lists, and the store keeps.
+    for d in m.disks.devices.iter().take(crate::depth::disks::MAX_DISKS) {
+        row.extend(disk_values(d).map(|(field, value)| (disk_device(&d.name, field), value)));
+    }
+    for i in m.interfaces.interfaces.iter().take(crate::depth::network::MAX_INTERFACES) {
+        row.extend(interface_values(i).map(|(field, value)| (interface(&i.name, field), value)));
     }
     let process = m.run.process.as_ref().filter(|_| m.run.status.is_live());
     let tree = [
@@ -276,6 +401,8 @@ pub fn sample_values(m: &crate::PerfMetrics) -> Vec<(String, Option<f64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::depth::disks::{DiskDevice, Disks};
+    use crate::depth::network::{Interface, Interfaces};
 
     #[test]
     fn a_sample_is_named_as_the_store_names_it() {
@@ -296,8 +423,76 @@ mod tests {
         assert_eq!(row[CPU_PERCENT], Some(40.0));
         assert_eq!(row["cpu.core.1"], Some(50.0));
         assert_eq!(row["gpu.1.power_w"], None, "a lost device's last figures are not recorded");
+        assert_eq!(row["gpu.1.throttled"], None);
         assert_eq!(row["run.cpu_percent"], None, "no tree without a live run");
-        assert_eq!(row.len(), 17 + 2 + 5 + 4);
+        assert_eq!(row[CPU_USER], None, "the machine in depth is named even where unread");
+        assert_eq!(row.len(), 17 + 2 + 10 + 4 + 38);
+    }
+
+    #[test]
+    fn the_machine_in_depth_is_named_per_disk_and_interface_with_the_payloads_values() {
+        let mut m = crate::PerfMetrics::default();
+        m.cpu_detail.modes =
+            Some(crate::depth::cpu::CpuModes { iowait_percent: Some(3.5), ..Default::default() });
+        m.cpu_detail.procs_blocked = Some(2);
+        m.pressure.io = Some(crate::depth::pressure::ResourcePressure {
+            some_stall_percent: Some(1.25),
+            full_stall_percent: Some(0.5),
+            ..Default::default()
+        });
+        m.memory_detail.available_gb = Some(12.345);
+        m.sockets.tcp_time_wait = Some(7);
+        m.perf_events.ipc = Some(1.5);
+        m.perf_events.events.insert(
+            crate::depth::perf::CYCLES.into(),
+            crate::depth::perf::PerfEvent { available: true, per_s: Some(2e9), ..Default::default() },
+        );
+        m.disks = Disks {
+            available: true,
+            devices: vec![DiskDevice { name: "vda".into(), util_percent: Some(42.1), ..Default::default() }],
+            ..Disks::default()
+        };
+        m.interfaces = Interfaces {
+            available: true,
+            interfaces: (0..40)
+                .map(|n| Interface {
+                    name: format!("veth{n}"),
+                    rx_drops_per_s: Some(0.5),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Interfaces::default()
+        };
+        m.gpu.devices = vec![crate::GpuDevice {
+            index: 0,
+            available: true,
+            sm_clock_mhz: Some(1980),
+            clock_event_reasons: Some(vec!["sw_power_cap".into()]),
+            ..crate::GpuDevice::default()
+        }];
+        let row: std::collections::BTreeMap<_, _> = sample_values(&m).into_iter().collect();
+        assert_eq!(row[CPU_IOWAIT], Some(3.5));
+        assert_eq!(row[PROCS_BLOCKED], Some(2.0));
+        assert_eq!((row[PRESSURE_IO_SOME], row[PRESSURE_IO_FULL]), (Some(1.25), Some(0.5)));
+        assert_eq!(row[PRESSURE_CPU_SOME], None, "no cpu line: no figure");
+        assert_eq!(row[MEMORY_AVAILABLE_GB], Some(12.345));
+        assert_eq!(row[TCP_TIME_WAIT], Some(7.0));
+        assert_eq!((row[PERF_IPC], row[PERF_CYCLES], row[PERF_INSTRUCTIONS]), (Some(1.5), Some(2e9), None));
+        assert_eq!(row["disks.vda.util_percent"], Some(42.1));
+        assert_eq!(row["disks.vda.await_ms"], None);
+        assert_eq!(row["interfaces.veth3.rx_drops_per_s"], Some(0.5));
+        let interfaces = row.keys().filter(|k| k.starts_with(INTERFACE_PREFIX)).count();
+        assert_eq!(interfaces, 32 * 8, "at most 32 interfaces, as the store keeps");
+        assert_eq!((row["gpu.0.sm_clock_mhz"], row["gpu.0.throttled"]), (Some(1980.0), Some(1.0)));
+    }
+
+    #[test]
+    fn only_a_reason_other_than_idle_counts_as_throttled() {
+        let reasons = |r: &[&str]| throttled(Some(r));
+        assert_eq!(reasons(&[]), Some(0.0));
+        assert_eq!(reasons(&["gpu_idle"]), Some(0.0));
+        assert_eq!(reasons(&["gpu_idle", "hw_slowdown"]), Some(1.0));
+        assert_eq!(throttled::<&str>(None), None, "unreadable");
     }
 
     #[test]
@@ -305,5 +500,7 @@ mod tests {
         assert_eq!(cpu_core(3), "cpu.core.3");
         assert_eq!(gpu_device(1, device::POWER_W), "gpu.1.power_w");
         assert_eq!(run_tree(run::RSS_MB), "run.rss_mb");
+        assert_eq!(disk_device("vda", disk_device::UTIL_PERCENT), "disks.vda.util_percent");
+        assert_eq!(interface("eth0", interface::RX_DROPS_PER_S), "interfaces.eth0.rx_drops_per_s");
     }
 }

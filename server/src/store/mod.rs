@@ -14,6 +14,11 @@
 //! - [`writer`]: the writer thread and its database connection.
 //! - [`retention`]: roll-ups and pruning.
 //! - [`query`]: runs, a run's report, and history between two instants.
+//!
+//! What is kept: the machine's totals and, since schema version 3, the
+//! machine in depth (CPU by mode, pressure, memory detail, paging, sockets,
+//! hardware counters, each GPU's clocks, PCIe and throttling, each disk and
+//! interface: at most 32 of each a tick), every figure in every tier.
 
 pub mod query;
 mod retention;
@@ -305,7 +310,7 @@ impl Store {
         let conn = rusqlite::Connection::open_with_flags(self.shared.dir.join(DB_FILE), flags)
             .map_err(|err| QueryError::Unavailable(self.why_unavailable(&err)))?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        schema::register_functions(&conn)?;
+        // No `cores_avg` here: queries add rows up themselves (see `query`).
         Ok(conn)
     }
 

@@ -9,13 +9,18 @@
 //! what the chosen tier has not rolled up yet (the last minutes), the finer tier.
 //! The parts are merged bucket by bucket, weighted by the time each row stands
 //! for.
+//!
+//! Disks and interfaces are answered per name, at most
+//! [`MAX_NAMED_PER_ANSWER`] of each kind: a tick stores at most 32 of each, but
+//! names come and go (a container's `veth…`), and a month could name hundreds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
 
-use super::schema::{self, DEVICE, HOST, Metric, RUN, Tier};
+use super::schema::{self, Metric, NAMED, Named, RUN, Tier};
 use super::{Store, retention};
 use crate::units::{gb, mb, round_to};
 
@@ -27,6 +32,10 @@ pub const HISTORY_POINTS: u64 = 2_000;
 pub const REPORT_POINTS: u64 = 1_000;
 /// The most runs one page lists.
 pub const MAX_RUNS_PAGE: u32 = 500;
+/// The most disks, and the most interfaces, one history answer holds: twice
+/// what one tick stores, so a range over which devices were replaced shows
+/// both; beyond it, those present for the longest part of the range.
+pub const MAX_NAMED_PER_ANSWER: usize = 64;
 /// The most projects [`Store::projects`] lists: far more than anyone switches
 /// between, and a bound on the answer.
 pub const MAX_PROJECTS: u32 = 1000;
@@ -145,12 +154,25 @@ impl Grid {
         Grid { figures: vec![vec![None; buckets]; metrics] }
     }
 
-    /// Adds a row `SELECT bucket, n, (min, avg, max) per metric…` starting at
-    /// column `first`.
-    fn add_row(&mut self, row: &Row<'_>, bucket: usize, weight: f64, first: usize) -> rusqlite::Result<()> {
+    /// Adds a row of `tier` (its [`schema::columns`] from column `first`: a
+    /// value per metric, or its min, mean and max) to `bucket`, each row
+    /// weighing `weight`.
+    fn add_row(
+        &mut self,
+        row: &Row<'_>,
+        bucket: usize,
+        weight: f64,
+        first: usize,
+        tier: Tier,
+    ) -> rusqlite::Result<()> {
         for (i, slots) in self.figures.iter_mut().enumerate() {
-            let at = first + 3 * i;
-            Acc::add(&mut slots[bucket], row.get(at)?, row.get(at + 1)?, row.get(at + 2)?, weight);
+            if tier == Tier::Raw {
+                let value = row.get(first + i)?;
+                Acc::add(&mut slots[bucket], value, value, value, weight);
+            } else {
+                let at = first + 3 * i;
+                Acc::add(&mut slots[bucket], row.get(at)?, row.get(at + 1)?, row.get(at + 2)?, weight);
+            }
         }
         Ok(())
     }
@@ -499,6 +521,34 @@ fn record(row: &Row<'_>, now: i64, offline: bool) -> rusqlite::Result<RunRecord>
     })
 }
 
+/// The names of `kind` that `parts` answer with: all of them, or the
+/// [`MAX_NAMED_PER_ANSWER`] present for the longest time (then by name).
+fn named_kept(
+    conn: &Connection,
+    kind: Named,
+    parts: &[(Tier, i64, i64)],
+) -> rusqlite::Result<BTreeSet<String>> {
+    let mut present: HashMap<String, i64> = HashMap::new();
+    for &(part, from, to) in parts {
+        let sql = format!(
+            "SELECT name, count(*) FROM {}_{} WHERE ts >= ?1 AND ts < ?2 GROUP BY name",
+            kind.table,
+            part.suffix()
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![from, to])?;
+        while let Some(row) = rows.next()? {
+            *present.entry(row.get(0)?).or_default() += row.get::<_, i64>(1)? * part.millis();
+        }
+    }
+    let mut longest: Vec<(String, i64)> = present.into_iter().collect();
+    if longest.len() > MAX_NAMED_PER_ANSWER {
+        longest.sort_by(|(a, a_ms), (b, b_ms)| b_ms.cmp(a_ms).then_with(|| a.cmp(b)));
+        longest.truncate(MAX_NAMED_PER_ANSWER);
+    }
+    Ok(longest.into_iter().map(|(name, _)| name).collect())
+}
+
 /// Reads every series of `q` at `step_s`.
 fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result<HistorySeries, QueryError> {
     let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
@@ -509,68 +559,94 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     let tier = parts.iter().max_by_key(|(_, from, to)| to - from).map_or(Tier::Raw, |(t, _, _)| *t);
     let downsampled = step_s > 1 || parts.iter().any(|(t, _, _)| *t != Tier::Raw);
 
-    let mut host = Grid::new(HOST.len(), buckets);
+    let (host_metrics, device_metrics) = (schema::host_metrics(), schema::device_metrics());
+    let mut host = Grid::new(host_metrics.len(), buckets);
     let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
     let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();
     let mut runs = Grid::new(RUN.len(), buckets);
-    let bucket_of = |ts: i64| usize::try_from((ts - origin) / step).ok().filter(|b| *b < buckets);
+    let mut named: Vec<(Named, BTreeSet<String>, BTreeMap<String, Grid>)> = Vec::new();
+    for kind in NAMED {
+        named.push((kind, named_kept(conn, kind, &parts)?, BTreeMap::new()));
+    }
+    let bucket_of = |ts: i64| usize::try_from((ts - origin).div_euclid(step)).ok().filter(|b| *b < buckets);
 
-    for (part, from, to) in parts {
+    // Rows are read in time order and added to their bucket here: SQLite's
+    // GROUP BY on a computed bucket sorts every row through a temporary
+    // b-tree first, and its aggregates cost a call per figure.
+    for &(part, from, to) in &parts {
         let t = part.suffix();
         let weight = part.millis() as f64;
-        let sql = format!(
-            "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}, cores_avg(cores)
-             FROM host_{t} WHERE ts >= ?3 AND ts < ?4 GROUP BY bucket",
-            schema::aggregates(HOST, part)
-        );
+        let columns = |metrics| schema::columns(metrics, part).join(", ");
+        let width = |metrics: &[Metric]| metrics.len() * if part == Tier::Raw { 1 } else { 3 };
+
+        let sql =
+            format!("SELECT ts, {}, cores FROM host_{t} WHERE ts >= ?1 AND ts < ?2", columns(host_metrics));
         let mut statement = conn.prepare_cached(&sql)?;
-        let mut rows = statement.query(params![origin, step, from, to])?;
+        let mut rows = statement.query(params![from, to])?;
         while let Some(row) = rows.next()? {
             let Some(b) = bucket_of(row.get(0)?) else { continue };
-            let w = weight * row.get::<_, i64>(1)? as f64;
-            host.add_row(row, b, w, 2)?;
-            if let Some(blob) = row.get::<_, Option<Vec<u8>>>(2 + 3 * HOST.len())? {
+            host.add_row(row, b, weight, 1, part)?;
+            if let ValueRef::Blob(blob) = row.get_ref(1 + width(host_metrics))? {
                 if cores.len() < blob.len() {
                     cores.resize(blob.len(), vec![None; buckets]);
                 }
                 for (core, value) in cores.iter_mut().zip(blob) {
-                    let v = Some(f64::from(value));
-                    Acc::add(&mut core[b], v, v, v, w);
+                    let v = Some(f64::from(*value));
+                    Acc::add(&mut core[b], v, v, v, weight);
                 }
             }
         }
 
-        let sql = format!(
-            "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}, device
-             FROM gpu_{t} WHERE ts >= ?3 AND ts < ?4 GROUP BY bucket, device",
-            schema::aggregates(DEVICE, part)
-        );
+        let sql =
+            format!("SELECT ts, {}, device FROM gpu_{t} WHERE ts >= ?1 AND ts < ?2", columns(device_metrics));
         let mut statement = conn.prepare_cached(&sql)?;
-        let mut rows = statement.query(params![origin, step, from, to])?;
+        let mut rows = statement.query(params![from, to])?;
         while let Some(row) = rows.next()? {
             let Some(b) = bucket_of(row.get(0)?) else { continue };
-            let device: u32 = row.get(2 + 3 * DEVICE.len())?;
-            let w = weight * row.get::<_, i64>(1)? as f64;
+            let device: u32 = row.get(1 + width(device_metrics))?;
             devices
                 .entry(device)
-                .or_insert_with(|| Grid::new(DEVICE.len(), buckets))
-                .add_row(row, b, w, 2)?;
+                .or_insert_with(|| Grid::new(device_metrics.len(), buckets))
+                .add_row(row, b, weight, 1, part)?;
+        }
+
+        for (kind, kept, grids) in &mut named {
+            if kept.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT ts, {}, name FROM {}_{t} WHERE ts >= ?1 AND ts < ?2",
+                columns(kind.metrics),
+                kind.table
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut rows = statement.query(params![from, to])?;
+            while let Some(row) = rows.next()? {
+                let Some(b) = bucket_of(row.get(0)?) else { continue };
+                let name = row.get_ref(1 + width(kind.metrics))?.as_str().map_err(rusqlite::Error::from)?;
+                if !kept.contains(name) {
+                    continue;
+                }
+                if !grids.contains_key(name) {
+                    grids.insert(name.to_owned(), Grid::new(kind.metrics.len(), buckets));
+                }
+                if let Some(grid) = grids.get_mut(name) {
+                    grid.add_row(row, b, weight, 1, part)?;
+                }
+            }
         }
 
         if q.project.is_some() || q.run_id.is_some() {
             let sql = format!(
-                "SELECT (ts - ?1) / ?2 * ?2 + ?1 AS bucket, count(*), {}
-                 FROM run_{t} WHERE ts >= ?3 AND ts < ?4 AND run_id IN
-                     (SELECT run_id FROM runs WHERE (?5 IS NULL OR project = ?5) AND (?6 IS NULL OR run_id = ?6))
-                 GROUP BY bucket",
-                schema::aggregates(RUN, part)
+                "SELECT ts, {} FROM run_{t} WHERE ts >= ?1 AND ts < ?2 AND run_id IN
+                     (SELECT run_id FROM runs WHERE (?3 IS NULL OR project = ?3) AND (?4 IS NULL OR run_id = ?4))",
+                columns(RUN)
             );
             let mut statement = conn.prepare_cached(&sql)?;
-            let mut rows = statement.query(params![origin, step, from, to, q.project, q.run_id])?;
+            let mut rows = statement.query(params![from, to, q.project, q.run_id])?;
             while let Some(row) = rows.next()? {
                 let Some(b) = bucket_of(row.get(0)?) else { continue };
-                let w = weight * row.get::<_, i64>(1)? as f64;
-                runs.add_row(row, b, w, 2)?;
+                runs.add_row(row, b, weight, 1, part)?;
             }
         }
     }
@@ -581,13 +657,23 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         timestamps: (0..buckets as i64).map(|i| origin + i * step).collect(),
         ..HistorySeries::default()
     };
-    host.emit(HOST, "", downsampled, &mut out);
+    host.emit(host_metrics, "", downsampled, &mut out);
     for (i, core) in cores.iter().enumerate() {
         let values = core.iter().map(|a| a.map(|a| round_to(a.sum / a.weight, 0))).collect();
         out.series.insert(shared::series::cpu_core(i), values);
     }
     for (device, grid) in devices {
-        grid.emit(DEVICE, &format!("{}{device}.", shared::series::GPU_DEVICE_PREFIX), downsampled, &mut out);
+        grid.emit(
+            device_metrics,
+            &format!("{}{device}.", shared::series::GPU_DEVICE_PREFIX),
+            downsampled,
+            &mut out,
+        );
+    }
+    for (kind, _, grids) in named {
+        for (name, grid) in grids {
+            grid.emit(kind.metrics, &format!("{}{name}.", kind.prefix), downsampled, &mut out);
+        }
     }
     let mut names = conn.prepare_cached("SELECT device, name FROM gpu_names")?;
     out.gpu_names = names

@@ -41,6 +41,11 @@ fn store_fed_for(dir: &Dir, hours: i64) -> (Store, i64) {
             ..HostSample::default()
         };
         sample.cpu.percent = Some(((ms - T0) / EVERY % 60) as f64);
+        sample.depth.disks.devices = vec![shared::depth::disks::DiskDevice {
+            name: "vda".into(),
+            util_percent: sample.cpu.percent,
+            ..Default::default()
+        }];
         store.record(Record::Tick { sample: Arc::new(sample), runs: Vec::new() });
         // Samples come faster than any sampler's: wait for the writer (which
         // rolls up and prunes on a flush) every half hour of them.
@@ -120,4 +125,27 @@ fn where_the_minutes_are_pruned_too_the_hours_answer_and_the_newest_part_is_read
     let h = store.history(&q).expect("history");
     assert_eq!(h.tier, "hour");
     assert_eq!(h.series["cpu.percent"][0], Some(29.5), "the hour's mean of 0..59");
+}
+
+#[test]
+fn disks_are_rolled_up_and_pruned_with_the_machine_and_answered_from_every_tier() {
+    let dir = Dir::new("pruned-disks");
+    let (store, end) = store_fed_for(&dir, 8);
+    let conn = store.reader().expect("reader");
+    let oldest = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT min(ts) FROM {table}"), [], |r| r.get(0)).expect("rows")
+    };
+    for tier in Tier::ALL {
+        let t = tier.suffix();
+        assert_eq!(oldest(&format!("disk_{t}")), oldest(&format!("host_{t}")), "{t}: pruned alike");
+    }
+    // Over the whole span: hours where only they are left, then minutes, then raw.
+    let q =
+        HistoryQuery { from_ms: T0, to_ms: end, step_s: Some(3600), project: None, run_id: None, points: 0 };
+    let h = store.history(&q).expect("history");
+    assert_eq!(h.series["disks.vda.util_percent"], h.series["cpu.percent"], "the same figures, the same way");
+    // The mean of 0..59 each hour (the last one merges rows of finer tiers).
+    let util = &h.series["disks.vda.util_percent"];
+    assert!(util[..7].iter().all(|v| *v == Some(29.5)), "{util:?}");
+    assert_eq!(h.max["disks.vda.util_percent"][0], Some(59.0));
 }

@@ -1,8 +1,8 @@
 //! Roll-ups and pruning, run by the writer between batches.
 //!
-//! Raw rows are rolled into per-minute rows once their minute is closed (a
-//! newer minute has samples), minutes into ten minutes and those into hours
-//! the same way; `meta` keeps how far each roll-up has got (`rolled_1m`,
+//! Raw rows (the machine's, each GPU's, disk's, interface's and run's) are
+//! rolled into per-minute rows once their minute is closed (a newer minute has
+//! machine samples), minutes into ten minutes and those into hours the same way; `meta` keeps how far each roll-up has got (`rolled_1m`,
 //! `rolled_10m`, `rolled_1h`: everything before it is rolled). A tier is pruned by age (its retention, measured
 //! against the store's clock), but never past what has been rolled up out of it,
 //! so nothing is lost between tiers.
@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Retention;
-use super::schema::{self, DEVICE, HOST, RUN, Tier};
+use super::schema::{self, NAMED, RUN, TIERED, Tier};
 
 /// How much is rolled up per transaction, so a long backlog (a first start on
 /// an old file) never holds one huge transaction.
@@ -47,23 +47,24 @@ pub(super) fn run(conn: &mut Connection, now_ms: i64, keep: &Retention) -> rusql
 }
 
 /// The roll-up statements from `from` into `into`, for rows in `[?1, ?2)`.
-fn roll_statements(from: Tier, into: Tier) -> [String; 3] {
+fn roll_statements(from: Tier, into: Tier) -> Vec<String> {
     let (f, t, size) = (from.suffix(), into.suffix(), into.millis());
     let columns = |metrics| schema::columns(metrics, into).join(", ");
-    [
+    let (host, device) = (schema::host_metrics(), schema::device_metrics());
+    let mut statements = vec![
         format!(
             "INSERT OR REPLACE INTO host_{t} (ts, {}, cores)
              SELECT (ts / {size}) * {size} AS bucket, {}, cores_avg(cores)
              FROM host_{f} WHERE ts >= ?1 AND ts < ?2 GROUP BY bucket",
-            columns(HOST),
-            schema::aggregates(HOST, from)
+            columns(host),
+            schema::aggregates(host, from)
         ),
         format!(
             "INSERT OR REPLACE INTO gpu_{t} (ts, device, {})
              SELECT (ts / {size}) * {size} AS bucket, device, {}
              FROM gpu_{f} WHERE ts >= ?1 AND ts < ?2 GROUP BY bucket, device",
-            columns(DEVICE),
-            schema::aggregates(DEVICE, from)
+            columns(device),
+            schema::aggregates(device, from)
         ),
         format!(
             "INSERT OR REPLACE INTO run_{t} (run_id, ts, {})
@@ -72,7 +73,18 @@ fn roll_statements(from: Tier, into: Tier) -> [String; 3] {
             columns(RUN),
             schema::aggregates(RUN, from)
         ),
-    ]
+    ];
+    statements.extend(NAMED.iter().map(|kind| {
+        format!(
+            "INSERT OR REPLACE INTO {table}_{t} (ts, name, {})
+             SELECT (ts / {size}) * {size} AS bucket, name, {}
+             FROM {table}_{f} WHERE ts >= ?1 AND ts < ?2 GROUP BY bucket, name",
+            columns(kind.metrics),
+            schema::aggregates(kind.metrics, from),
+            table = kind.table
+        )
+    }));
+    statements
 }
 
 /// Rolls every closed period of `from` into `into`: periods before the one
@@ -123,7 +135,7 @@ fn prune(conn: &mut Connection, now_ms: i64, keep: &Retention) -> rusqlite::Resu
     }
     let tx = conn.transaction()?;
     for (tier, cut) in cuts {
-        for kind in ["host", "gpu", "run"] {
+        for kind in TIERED {
             tx.prepare_cached(&format!("DELETE FROM {kind}_{} WHERE ts < ?1", tier.suffix()))?
                 .execute([cut])?;
         }

@@ -2,15 +2,33 @@
 //! schema, the inserts, the roll-ups and the queries are all made, and the
 //! migrations that build the schema (rusqlite_migration: `user_version`).
 //!
-//! Every kind of row (the machine, each GPU device, each run's tree) lives in
-//! three tiers: `raw` (every tick), `1m` and `1h` (per minute and per hour:
-//! `min`, `avg`, `max` of each metric). Times are unix milliseconds; sizes bytes.
+//! Every kind of row (the machine, each GPU device, each disk and network
+//! interface, each run's tree) lives in four tiers: `raw` (every tick), `1m`,
+//! `10m` and `1h` (`min`, `avg`, `max` of each metric per period). Times are
+//! unix milliseconds; the four totals' sizes bytes; the machine in depth in
+//! the payload's own units, as whole numbers of their last decimal ([`fixed`]).
+//!
+//! A list that a migration's SQL was built from never changes: version 1's
+//! tables are [`HOST`], [`DEVICE`] and [`RUN`]; version 3 added the machine in
+//! depth as [`HOST_DEPTH`] and [`DEVICE_DEPTH`] (new columns of the same
+//! tables) and [`DISK`] and [`INTERFACE`] (tables of their own, keyed by the
+//! device's name). Inserts, roll-ups and queries read the concatenations,
+//! [`host_metrics`] and [`device_metrics`]. A new figure is a new list and a
+//! new migration.
+//!
+//! # Layout
+//! - [`Metric`] and the lists; [`Named`]: the kinds of device kept by name.
+//! - [`host_values`], [`device_values`], [`tree_values`], [`Named::rows`]: a
+//!   sample's figures in the lists' order.
+//! - [`Tier`], [`columns`], [`aggregates`]: the tiers and their SQL.
+//! - [`migrate`]: the migrations; [`register_functions`]: `cores_avg`.
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
-use shared::series::{self, device, run};
+use shared::series::{self, device, disk_device, interface, run};
 
-use crate::sampling::{DeviceReading, HostSample, TreeReading};
+use crate::collect::gpu::clock_event_reason_names;
+use crate::sampling::{Depth, DeviceReading, HostSample, TreeReading};
 
 /// One stored figure: its column, the series name queries answer with, and how
 /// stored values become the series' unit.
@@ -32,6 +50,32 @@ const MIB: f64 = crate::units::BYTES_PER_MB;
 
 const fn metric(column: &'static str, series: &'static str, divisor: f64, decimals: i32) -> Metric {
     Metric { column, series, divisor, decimals }
+}
+
+/// A figure of the machine in depth, stored as a whole number of its last
+/// decimal (3.5 % as 35, 6.125 GB as 6125): SQLite keeps a whole REAL in one to
+/// six bytes, a fraction in eight, and a month of these rows is most of the
+/// file. Its series are the payload's figures, to the payload's decimals.
+const fn fixed(column: &'static str, series: &'static str, decimals: i32) -> Metric {
+    let (mut divisor, mut d) = (1.0, 0);
+    while d < decimals {
+        divisor *= 10.0;
+        d += 1;
+    }
+    metric(column, series, divisor, decimals)
+}
+
+impl Metric {
+    /// A figure in its series' unit as stored: `v × divisor`, whole for a
+    /// [`fixed`] one.
+    pub fn stored(&self, v: f64) -> f64 {
+        (v * self.divisor).round()
+    }
+}
+
+/// `values` (in the series' units, in `metrics`' order) as stored.
+fn stored(metrics: &[Metric], values: impl IntoIterator<Item = Option<f64>>) -> Vec<Option<f64>> {
+    metrics.iter().zip(values).map(|(m, v)| v.map(|v| m.stored(v))).collect()
 }
 
 /// The machine's figures, in the order of [`host_values`].
@@ -66,6 +110,150 @@ pub const DEVICE: &[Metric] = &[
     metric("power", device::POWER_W, 1.0, 1),
 ];
 
+/// The machine in depth (schema version 3): the payload's figures, stored
+/// [`fixed`], in the order of [`shared::series::machine_depth_values`].
+pub const HOST_DEPTH: &[Metric] = &[
+    fixed("cpu_user", series::CPU_USER, 1),
+    fixed("cpu_nice", series::CPU_NICE, 1),
+    fixed("cpu_system", series::CPU_SYSTEM, 1),
+    fixed("cpu_iowait", series::CPU_IOWAIT, 1),
+    fixed("cpu_irq", series::CPU_IRQ, 1),
+    fixed("cpu_softirq", series::CPU_SOFTIRQ, 1),
+    fixed("cpu_steal", series::CPU_STEAL, 1),
+    fixed("cpu_guest", series::CPU_GUEST, 1),
+    fixed("ctx_switches", series::CONTEXT_SWITCHES, 1),
+    fixed("interrupts", series::INTERRUPTS, 1),
+    fixed("procs_running", series::PROCS_RUNNING, 1),
+    fixed("procs_blocked", series::PROCS_BLOCKED, 1),
+    fixed("psi_cpu_some", series::PRESSURE_CPU_SOME, 2),
+    fixed("psi_io_some", series::PRESSURE_IO_SOME, 2),
+    fixed("psi_io_full", series::PRESSURE_IO_FULL, 2),
+    fixed("psi_mem_some", series::PRESSURE_MEMORY_SOME, 2),
+    fixed("psi_mem_full", series::PRESSURE_MEMORY_FULL, 2),
+    fixed("mem_available", series::MEMORY_AVAILABLE_GB, 3),
+    fixed("mem_cached", series::MEMORY_CACHED_GB, 3),
+    fixed("mem_buffers", series::MEMORY_BUFFERS_GB, 3),
+    fixed("mem_dirty", series::MEMORY_DIRTY_GB, 3),
+    fixed("mem_slab", series::MEMORY_SLAB_GB, 3),
+    fixed("page_in", series::PAGE_IN, 0),
+    fixed("page_out", series::PAGE_OUT, 0),
+    fixed("swap_in", series::SWAP_IN, 1),
+    fixed("swap_out", series::SWAP_OUT, 1),
+    fixed("page_faults", series::PAGE_FAULTS, 1),
+    fixed("major_faults", series::MAJOR_FAULTS, 1),
+    fixed("tcp_established", series::TCP_ESTABLISHED, 1),
+    fixed("tcp_time_wait", series::TCP_TIME_WAIT, 1),
+    fixed("tcp_retransmits", series::TCP_RETRANSMITS, 1),
+    // The counters' figures are sent unrounded: rates to a tenth, IPC as perf
+    // stat prints it and one decimal more.
+    fixed("perf_ipc", series::PERF_IPC, 3),
+    fixed("perf_cycles", series::PERF_CYCLES, 1),
+    fixed("perf_instructions", series::PERF_INSTRUCTIONS, 1),
+    fixed("perf_cache_misses", series::PERF_CACHE_MISSES, 1),
+    fixed("perf_branch_misses", series::PERF_BRANCH_MISSES, 1),
+    fixed("perf_context_switches", series::PERF_CONTEXT_SWITCHES, 1),
+    fixed("perf_page_faults", series::PERF_PAGE_FAULTS, 1),
+];
+
+/// Each GPU device's figures added in schema version 3, after [`DEVICE`]'s.
+pub const DEVICE_DEPTH: &[Metric] = &[
+    fixed("sm_clock", device::SM_CLOCK_MHZ, 0),
+    fixed("mem_clock", device::MEMORY_CLOCK_MHZ, 0),
+    fixed("pcie_rx", device::PCIE_RX, 0),
+    fixed("pcie_tx", device::PCIE_TX, 0),
+    // 0 or 1 a tick; over a span, the share of it spent throttled.
+    fixed("throttled", device::THROTTLED, 2),
+];
+
+/// Each disk's figures (series `disks.{name}.…`), in the order of
+/// [`shared::series::disk_values`].
+pub const DISK: &[Metric] = &[
+    fixed("read_bytes", disk_device::READ_BYTES_PER_S, 0),
+    fixed("write_bytes", disk_device::WRITE_BYTES_PER_S, 0),
+    fixed("read_iops", disk_device::READ_IOPS, 1),
+    fixed("write_iops", disk_device::WRITE_IOPS, 1),
+    fixed("await", disk_device::AWAIT_MS, 2),
+    fixed("util", disk_device::UTIL_PERCENT, 1),
+];
+
+/// Each network interface's figures (series `interfaces.{name}.…`), in the
+/// order of [`shared::series::interface_values`].
+pub const INTERFACE: &[Metric] = &[
+    fixed("rx_bytes", interface::RX_BYTES_PER_S, 0),
+    fixed("tx_bytes", interface::TX_BYTES_PER_S, 0),
+    fixed("rx_packets", interface::RX_PACKETS_PER_S, 1),
+    fixed("tx_packets", interface::TX_PACKETS_PER_S, 1),
+    fixed("rx_errors", interface::RX_ERRORS_PER_S, 1),
+    fixed("tx_errors", interface::TX_ERRORS_PER_S, 1),
+    fixed("rx_drops", interface::RX_DROPS_PER_S, 1),
+    fixed("tx_drops", interface::TX_DROPS_PER_S, 1),
+];
+
+/// Every column of the machine's tables: [`HOST`], then [`HOST_DEPTH`].
+pub fn host_metrics() -> &'static [Metric] {
+    static ALL: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| [HOST, HOST_DEPTH].concat())
+}
+
+/// Every column of the GPU devices' tables: [`DEVICE`], then [`DEVICE_DEPTH`].
+pub fn device_metrics() -> &'static [Metric] {
+    static ALL: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH].concat())
+}
+
+/// One device's row of a tick: its name and its figures as stored.
+pub type NamedRow<'a> = (&'a str, Vec<Option<f64>>);
+
+/// A kind of device kept by its name (`vda`, `eth0`): a table per tier keyed
+/// by `(ts, name)`, series `{prefix}{name}.{field}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Named {
+    /// The tables' name before the tier's suffix (`disk` of `disk_1m`).
+    pub table: &'static str,
+    /// The series' prefix (`disks.`).
+    pub prefix: &'static str,
+    /// The figures.
+    pub metrics: &'static [Metric],
+    /// The most devices of this kind one tick stores (the payload's bound;
+    /// the first ones listed).
+    pub per_tick: usize,
+    /// Each device of a sample's depth sections, as listed: its name and
+    /// figures as stored ([`fixed`]), in [`Named::metrics`]' order.
+    pub rows: fn(&Depth) -> Vec<NamedRow<'_>>,
+}
+
+/// Each disk (`disk_{tier}`).
+pub const DISKS: Named = Named {
+    table: "disk",
+    prefix: series::DISK_DEVICE_PREFIX,
+    metrics: DISK,
+    per_tick: shared::depth::disks::MAX_DISKS,
+    rows: |depth| {
+        let devices = depth.disks.devices.iter();
+        devices.map(|d| (d.name.as_str(), stored(DISK, series::disk_values(d).map(|(_, v)| v)))).collect()
+    },
+};
+
+/// Each network interface (`interface_{tier}`).
+pub const INTERFACES: Named = Named {
+    table: "interface",
+    prefix: series::INTERFACE_PREFIX,
+    metrics: INTERFACE,
+    per_tick: shared::depth::network::MAX_INTERFACES,
+    rows: |depth| {
+        let interfaces = depth.interfaces.interfaces.iter();
+        interfaces
+            .map(|i| (i.name.as_str(), stored(INTERFACE, series::interface_values(i).map(|(_, v)| v))))
+            .collect()
+    },
+};
+
+/// The kinds of device kept by name.
+pub const NAMED: [Named; 2] = [DISKS, INTERFACES];
+
+/// Every table that has a row per tick in each tier, for pruning.
+pub const TIERED: [&str; 5] = ["host", "gpu", "run", DISKS.table, INTERFACES.table];
+
 /// A run's tree (series `run.…`), in the order of [`tree_values`].
 pub const RUN: &[Metric] = &[
     metric("cpu", run::CPU_PERCENT, 1.0, 1),
@@ -74,7 +262,7 @@ pub const RUN: &[Metric] = &[
     metric("procs", run::PROCESS_COUNT, 1.0, 0),
 ];
 
-/// The machine's figures of `s`, in [`HOST`]'s order.
+/// The machine's figures of `s`, in [`host_metrics`]' order.
 pub fn host_values(s: &HostSample) -> Vec<Option<f64>> {
     let m = s.memory.as_ref().filter(|m| m.total_bytes > 0);
     let n = s.network.as_ref();
@@ -88,7 +276,16 @@ pub fn host_values(s: &HostSample) -> Vec<Option<f64>> {
         (!values.is_empty()).then(|| values.iter().sum::<u64>() as f64)
     };
     let bytes = |v: u64| Some(v as f64);
-    vec![
+    let d = &s.depth;
+    let depth = series::machine_depth_values(
+        &d.cpu_detail,
+        &d.pressure,
+        &d.memory_detail,
+        &d.paging,
+        &d.sockets,
+        &d.perf_events,
+    );
+    let mut values = vec![
         s.cpu.percent,
         m.and_then(|m| bytes(m.used_bytes)),
         m.and_then(|m| bytes(m.total_bytes)),
@@ -106,19 +303,33 @@ pub fn host_values(s: &HostSample) -> Vec<Option<f64>> {
         gpu_mean,
         gpu_sum(|d| d.memory_used_bytes),
         gpu_sum(|d| d.memory_total_bytes),
-    ]
+    ];
+    values.extend(stored(HOST_DEPTH, depth.map(|(_, v)| v)));
+    values
 }
 
-/// One device's figures, in [`DEVICE`]'s order; `None` for a lost device.
+/// One device's figures, in [`device_metrics`]' order; `None` for a lost device.
 pub fn device_values(d: &DeviceReading) -> Option<Vec<Option<f64>>> {
     d.lost.is_none().then(|| {
-        vec![
+        // The reasons by name, as the payload sends them (bits nvml-wrapper
+        // does not know are left out there too).
+        let reasons = d.clock_event_reasons.map(clock_event_reason_names);
+        let mut values = vec![
             d.percent.map(f64::from),
             d.memory_used_bytes.map(|b| b as f64),
             d.memory_total_bytes.map(|b| b as f64),
             d.temperature_c.map(f64::from),
             d.power_mw.map(|mw| f64::from(mw) / 1000.0),
-        ]
+        ];
+        let depth = [
+            d.sm_clock_mhz.map(f64::from),
+            d.memory_clock_mhz.map(f64::from),
+            d.pcie_rx_bytes_per_s.map(|b| b as f64),
+            d.pcie_tx_bytes_per_s.map(|b| b as f64),
+            series::throttled(reasons.as_deref()),
+        ];
+        values.extend(stored(DEVICE_DEPTH, depth));
+        values
     })
 }
 
@@ -214,7 +425,7 @@ pub fn columns(metrics: &[Metric], tier: Tier) -> Vec<String> {
 }
 
 /// `min, avg, max` of each metric over rows of `tier` (a raw column, or the
-/// tier's own `_min`/`_avg`/`_max`), for roll-ups and queries alike.
+/// tier's own `_min`/`_avg`/`_max`), for the roll-ups.
 pub fn aggregates(metrics: &[Metric], tier: Tier) -> String {
     metrics
         .iter()
@@ -282,12 +493,43 @@ fn version_1() -> String {
 /// unknown, `NULL`).
 const VERSION_2: &str = "ALTER TABLE runs ADD COLUMN cpu_base REAL;";
 
+/// The SQL of schema version 3, the machine in depth: new columns in the
+/// machine's and the GPU devices' tables of every tier (`NULL` in the rows
+/// already there: nothing was read then), and the disks' and interfaces'
+/// tables. Adding a column rewrites no row, so a store of any size migrates at
+/// once.
+fn version_3() -> String {
+    let mut sql = String::new();
+    for tier in Tier::ALL {
+        let t = tier.suffix();
+        for (table, metrics) in [("host", HOST_DEPTH), ("gpu", DEVICE_DEPTH)] {
+            for column in columns(metrics, tier) {
+                sql.push_str(&format!("ALTER TABLE {table}_{t} ADD COLUMN {column} REAL;\n"));
+            }
+        }
+        for kind in NAMED {
+            sql.push_str(&format!(
+                "CREATE TABLE {}_{t} (ts INTEGER NOT NULL, name TEXT NOT NULL, {}, PRIMARY KEY (ts, name)) WITHOUT ROWID;\n",
+                kind.table,
+                column_list(kind.metrics, tier)
+            ));
+        }
+    }
+    sql
+}
+
+/// The migrations, oldest first; built once per process (they borrow their
+/// SQL for 'static).
+fn migrations() -> Migrations<'static> {
+    static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let (v1, v3) = (V1.get_or_init(version_1), V3.get_or_init(version_3));
+    Migrations::new(vec![M::up(v1), M::up(VERSION_2), M::up(v3)])
+}
+
 /// Brings `conn`'s schema to the latest version.
 pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
-    // Built once per process; the migrations borrow their SQL for 'static.
-    static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let v1 = V1.get_or_init(version_1);
-    Migrations::new(vec![M::up(v1), M::up(VERSION_2)]).to_latest(conn)
+    migrations().to_latest(conn)
 }
 
 /// The schema version `conn` is at.
@@ -337,9 +579,10 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 2);
+        assert_eq!(version(&conn).expect("version"), 3);
         migrate(&mut conn).expect("a second start changes nothing");
-        for table in ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"] {
+        let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
+        for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
             let n: i64 = conn
                 .query_row("SELECT count(*) FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0))
                 .expect("query");
@@ -348,6 +591,85 @@ mod tests {
         // The tiers keep min, mean and max of each figure.
         conn.execute("INSERT INTO host_1m (ts, cpu_min, cpu_avg, cpu_max) VALUES (0, 1, 2, 3)", [])
             .expect("insert");
+        conn.execute("INSERT INTO host_10m (ts, cpu_iowait_min, cpu_iowait_avg) VALUES (0, 1, 2)", [])
+            .expect("the machine in depth too");
+    }
+
+    #[test]
+    fn a_version_2_store_keeps_its_history_through_the_migration() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let (v1, v3) = (version_1(), version_3());
+        let before = Migrations::new(vec![M::up(&v1), M::up(VERSION_2)]);
+        before.to_latest(&mut conn).expect("version 2");
+        assert_eq!(version(&conn).expect("version"), 2);
+        conn.execute_batch(
+            "INSERT INTO runs (run_id, project, pid, started_at, status, cpu_seconds, cpu_base)
+                 VALUES ('7-x', 'p', 7, 1000, 'exited', 12.5, 0.5);
+             INSERT INTO host_raw (ts, cpu, mem_used, cores) VALUES (1000, 42.5, 1073741824, x'0A64');
+             INSERT INTO host_1m (ts, cpu_min, cpu_avg, cpu_max) VALUES (0, 1, 2, 3);
+             INSERT INTO host_1h (ts, load1_min, load1_avg, load1_max) VALUES (0, 0.5, 1, 2);
+             INSERT INTO gpu_raw (ts, device, percent, power) VALUES (1000, 0, 99, 300);
+             INSERT INTO gpu_10m (ts, device, temp_max) VALUES (0, 0, 71);
+             INSERT INTO run_raw (run_id, ts, cpu, rss) VALUES ('7-x', 1000, 50, 1024);
+             INSERT INTO gpu_names (device, name) VALUES (0, 'NVIDIA Test');
+             INSERT INTO meta (key, value) VALUES ('rolled_1m', 60000);",
+        )
+        .expect("a version 2 history");
+        drop(before);
+        migrate(&mut conn).expect("to the latest");
+        assert_eq!(version(&conn).expect("version"), 3);
+        let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
+        assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));
+        assert_eq!(one("SELECT cpu_iowait FROM host_raw WHERE ts = 1000"), None, "not read back then");
+        assert_eq!(one("SELECT cpu_max FROM host_1m WHERE ts = 0"), Some(3.0));
+        assert_eq!(one("SELECT load1_avg FROM host_1h WHERE ts = 0"), Some(1.0));
+        assert_eq!(one("SELECT power FROM gpu_raw WHERE ts = 1000"), Some(300.0));
+        assert_eq!(one("SELECT sm_clock FROM gpu_raw WHERE ts = 1000"), None);
+        assert_eq!(one("SELECT temp_max FROM gpu_10m WHERE ts = 0"), Some(71.0));
+        assert_eq!(one("SELECT rss FROM run_raw WHERE run_id = '7-x'"), Some(1024.0));
+        assert_eq!(one("SELECT cpu_base FROM runs WHERE run_id = '7-x'"), Some(0.5));
+        assert_eq!(one("SELECT value FROM meta WHERE key = 'rolled_1m'"), Some(60000.0));
+        let cores: Vec<u8> =
+            conn.query_row("SELECT cores FROM host_raw", [], |r| r.get(0)).expect("the core strip");
+        assert_eq!(cores, [10, 100]);
+        let name: String = conn.query_row("SELECT name FROM gpu_names", [], |r| r.get(0)).expect("name");
+        assert_eq!(name, "NVIDIA Test");
+        // The new tables take rows, and what version 3 adds is what it says.
+        conn.execute("INSERT INTO disk_raw (ts, name, util) VALUES (1000, 'vda', 12.5)", []).expect("a disk");
+        conn.execute("INSERT INTO interface_1h (ts, name, rx_drops_max) VALUES (0, 'eth0', 1)", [])
+            .expect("an interface");
+        assert!(v3.contains("ALTER TABLE host_raw ADD COLUMN cpu_user REAL;"));
+    }
+
+    #[test]
+    fn every_column_is_named_once_and_the_depth_lists_follow_the_shared_order() {
+        for metrics in [host_metrics(), device_metrics(), DISK, INTERFACE, RUN] {
+            for tier in [Tier::Raw, Tier::Minute] {
+                let mut columns = columns(metrics, tier);
+                let all = columns.len();
+                columns.sort();
+                columns.dedup();
+                assert_eq!(columns.len(), all, "a column named twice");
+                let keys = ["cores", "ts", "name", "device", "run_id"];
+                assert!(!columns.iter().any(|c| keys.contains(&c.as_str())));
+            }
+        }
+        let depth = shared::depth::memory::MemoryDetail::default();
+        let names = series::machine_depth_values(
+            &Default::default(),
+            &Default::default(),
+            &depth,
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .map(|(name, _)| name);
+        assert_eq!(names.to_vec(), HOST_DEPTH.iter().map(|m| m.series).collect::<Vec<_>>());
+        let disk = series::disk_values(&Default::default()).map(|(name, _)| name);
+        assert_eq!(disk.to_vec(), DISK.iter().map(|m| m.series).collect::<Vec<_>>());
+        let interface = series::interface_values(&Default::default()).map(|(name, _)| name);
+        assert_eq!(interface.to_vec(), INTERFACE.iter().map(|m| m.series).collect::<Vec<_>>());
     }
 
     #[test]
@@ -383,9 +705,19 @@ mod tests {
     #[test]
     fn values_follow_their_metric_lists() {
         let sample = HostSample::default();
-        assert_eq!(host_values(&sample).len(), HOST.len());
+        assert_eq!(host_values(&sample).len(), host_metrics().len());
         assert_eq!(tree_values(&TreeReading::default()).len(), RUN.len());
-        assert_eq!(device_values(&DeviceReading::default()).map(|v| v.len()), Some(DEVICE.len()));
+        assert_eq!(device_values(&DeviceReading::default()).map(|v| v.len()), Some(device_metrics().len()));
+        let mut depth = Depth::default();
+        depth.disks.devices = vec![Default::default(); 3];
+        depth.interfaces.interfaces = vec![Default::default(); 2];
+        assert!((DISKS.rows)(&depth).iter().all(|(_, v)| v.len() == DISK.len()));
+        assert!((INTERFACES.rows)(&depth).iter().all(|(_, v)| v.len() == INTERFACE.len()));
+        let throttled = |mask| DeviceReading { clock_event_reasons: mask, ..DeviceReading::default() };
+        let last = |d: DeviceReading| device_values(&d).and_then(|v| v.last().copied().flatten());
+        assert_eq!(last(throttled(Some(0b1))), Some(0.0), "gpu_idle alone is not throttling");
+        assert_eq!(last(throttled(Some(0b101))), Some(100.0), "sw_power_cap is (1, in hundredths)");
+        assert_eq!(last(throttled(None)), None);
         assert_eq!(cores_blob(&[12.4, 99.6, 140.0]), [12, 100, 100]);
     }
 }

@@ -1,6 +1,7 @@
 //! The store against real files in temporary directories, with an injected
 //! clock where time matters.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use shared::api::{ExitReport, RunOutcome};
 
 use super::*;
 use crate::hub::{Record, Recorder, RunSummary};
-use crate::sampling::{DeviceReading, HostSample, MemoryReading, TreeReading};
+use crate::sampling::{Depth, DeviceReading, HostSample, MemoryReading, TreeReading};
 
 const FLUSH: Duration = Duration::from_secs(30);
 
@@ -72,18 +73,66 @@ fn sample(ms: i64, cpu: f64) -> HostSample {
         percent: Some(cpu as u32),
         memory_used_bytes: Some(1 << 30),
         memory_total_bytes: Some(80 << 30),
+        sm_clock_mhz: Some(1410),
+        // gpu_idle and sw_power_cap.
+        clock_event_reasons: Some(0b101),
+        pcie_rx_bytes_per_s: Some(1_000_000),
         ..DeviceReading::default()
     }];
+    s.depth = depth(cpu, &["vda"], &["eth0"]);
     s
+}
+
+/// The machine in depth at `x`, as the payload sends it, with these disks
+/// and interfaces.
+fn depth(x: f64, disks: &[&str], interfaces: &[&str]) -> Depth {
+    use shared::depth::{cpu, disks::DiskDevice, network::Interface, perf, pressure};
+    let mut d = Depth::default();
+    d.cpu_detail.modes =
+        Some(cpu::CpuModes { iowait_percent: Some(x), steal_percent: Some(0.5), ..Default::default() });
+    d.cpu_detail.procs_blocked = Some(x as u64);
+    d.pressure.io = Some(pressure::ResourcePressure {
+        some_stall_percent: Some(x / 4.0),
+        full_stall_percent: Some(0.0),
+        ..Default::default()
+    });
+    d.memory_detail.available_gb = Some(6.125);
+    d.paging.major_faults_per_s = Some(x * 10.0);
+    d.sockets.tcp_established = Some(12);
+    d.perf_events.ipc = Some(1.25);
+    d.perf_events.events.insert(
+        perf::CYCLES.into(),
+        perf::PerfEvent { available: true, per_s: Some(3e9), ..Default::default() },
+    );
+    d.disks.available = true;
+    d.disks.devices = disks
+        .iter()
+        .map(|name| DiskDevice {
+            name: (*name).into(),
+            util_percent: Some(x * 10.0),
+            await_ms: Some(0.25),
+            write_bytes_per_s: Some(4096.0),
+            ..Default::default()
+        })
+        .collect();
+    d.interfaces.available = true;
+    d.interfaces.interfaces = interfaces
+        .iter()
+        .map(|name| Interface { name: (*name).into(), rx_drops_per_s: Some(x), ..Default::default() })
+        .collect();
+    d
 }
 
 fn tree(cpu: f64, rss_mib: u64) -> TreeReading {
     TreeReading { cpu_percent: cpu, rss_bytes: rss_mib << 20, process_count: 3, ..TreeReading::default() }
 }
 
+/// A tick of the four totals only (the machine in depth has tests of its own;
+/// unoptimised SQLite makes a month of it slow to write).
 fn tick(store: &Store, ms: i64, cpu: f64, runs: &[&RunSummary]) {
     let runs = runs.iter().map(|r| ((*r).clone(), tree(cpu, 100 + cpu as u64))).collect();
-    store.record(Record::Tick { sample: Arc::new(sample(ms, cpu)), runs });
+    let sample = HostSample { depth: Depth::default(), ..sample(ms, cpu) };
+    store.record(Record::Tick { sample: Arc::new(sample), runs });
 }
 
 fn run_at(id: &str, project: &str, ms: i64) -> RunSummary {
@@ -453,7 +502,9 @@ fn the_store_names_its_series_as_the_live_stream_names_a_sample() {
     let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
     let run = run_at("42-a", "p", T0);
     store.record(Record::Run(run.clone()));
-    tick(&store, T0 + 1000, 50.0, &[&run]);
+    // A whole sample, the machine in depth with it.
+    let runs = vec![(run.clone(), tree(50.0, 150))];
+    store.record(Record::Tick { sample: Arc::new(sample(T0 + 1000, 50.0)), runs });
     assert!(store.flush(FLUSH), "committed");
     let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 5000) }).expect("history");
     let stored: std::collections::BTreeSet<String> = h.series.keys().cloned().collect();
@@ -472,10 +523,22 @@ fn the_store_names_its_series_as_the_live_stream_names_a_sample() {
         network: sections.network,
         disk: sections.disk,
         monitor: sections.monitor,
+        cpu_detail: sections.depth.cpu_detail,
+        pressure: sections.depth.pressure,
+        memory_detail: sections.depth.memory_detail,
+        paging: sections.depth.paging,
+        disks: sections.depth.disks,
+        filesystems: sections.depth.filesystems,
+        interfaces: sections.depth.interfaces,
+        sockets: sections.depth.sockets,
+        perf_events: sections.depth.perf_events,
         ..shared::PerfMetrics::default()
     };
     let named: std::collections::BTreeSet<String> =
         shared::series::sample_values(&live).into_iter().map(|(name, _)| name).collect();
+    for name in ["disks.vda.util_percent", "interfaces.eth0.rx_drops_per_s", "gpu.0.throttled", "perf.ipc"] {
+        assert!(named.contains(name), "the test's sample has {name}");
+    }
     assert_eq!(stored, named, "the store's series and a live sample's names");
 }
 
@@ -545,4 +608,153 @@ fn a_writer_that_falls_behind_drops_the_oldest_samples_and_counts_them() {
     let kept = h.series["cpu.percent"].iter().filter(|v| v.is_some()).count() as i64;
     assert_eq!(kept + dropped, handed + 1, "every tick is either kept or counted as dropped");
     assert_eq!(h.series["cpu.percent"].last().copied().flatten(), Some(2.0), "the newest is kept");
+}
+
+/// Ticks at `every` ms from `T0` for `count` ticks, the depth at tick `i` from
+/// `depth_at`, waiting for the writer (and its roll-ups) every 100 ticks with
+/// the clock following.
+fn feed(store: &Store, clock: &Hand, every: i64, count: i64, depth_at: impl Fn(i64) -> (f64, Depth)) {
+    for i in 0..count {
+        let ms = T0 + i * every;
+        let (x, depth) = depth_at(i);
+        let mut s = sample(ms, x);
+        s.depth = depth;
+        store.record(Record::Tick { sample: Arc::new(s), runs: Vec::new() });
+        if i % 100 == 99 {
+            clock.set(ms);
+            assert!(store.flush(FLUSH));
+        }
+    }
+    clock.set(T0 + count * every);
+    assert!(store.flush(FLUSH));
+}
+
+#[test]
+fn the_machine_in_depth_round_trips_through_raw_rows_and_every_tier() {
+    let dir = Dir::new("depth");
+    let clock = Hand::at(T0);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    // Every 10 s for 2 h 20 min, x going 0..5 within each minute; GPU throttled
+    // every other tick.
+    feed(&store, &clock, 10_000, 840, |i| {
+        let x = (i % 6) as f64;
+        (x, depth(x, &["vda"], &["eth0"]))
+    });
+    assert_eq!(store.health().dropped_samples, 0);
+
+    // Raw: each tick as sent.
+    let h = store.history(&HistoryQuery { step_s: Some(10), ..query(T0, T0 + 60_000) }).expect("raw");
+    assert_eq!(h.tier, "raw");
+    let first = |name: &str| h.series[name][..6].to_vec();
+    let x: Vec<Option<f64>> = (0..6).map(|i| Some(f64::from(i))).collect();
+    assert_eq!(first("cpu.iowait_percent"), x);
+    assert_eq!(first("cpu.procs_blocked"), x);
+    assert_eq!(h.series["pressure.io.some_percent"][1], Some(0.25), "two decimals, as sent");
+    assert_eq!(h.series["pressure.io.full_percent"][1], Some(0.0));
+    assert_eq!(h.series["pressure.cpu.some_percent"][1], None, "not read: null");
+    assert_eq!(h.series["memory.available_gb"][0], Some(6.125), "GB to three decimals, as sent");
+    assert_eq!(h.series["paging.major_faults_per_s"][5], Some(50.0));
+    assert_eq!(h.series["sockets.tcp_established"][0], Some(12.0));
+    assert_eq!((h.series["perf.ipc"][0], h.series["perf.cycles_per_s"][0]), (Some(1.25), Some(3e9)));
+    assert_eq!(h.series["perf.instructions_per_s"][0], None);
+    assert_eq!(first("disks.vda.util_percent")[3], Some(30.0));
+    assert_eq!(h.series["disks.vda.await_ms"][0], Some(0.25));
+    assert_eq!(h.series["disks.vda.read_iops"][0], None);
+    assert_eq!(first("interfaces.eth0.rx_drops_per_s"), x);
+    let gpu = |field: &str| h.series[&format!("gpu.0.{field}")][0];
+    assert_eq!(
+        (gpu("sm_clock_mhz"), gpu("pcie_rx_bytes_per_s"), gpu("throttled")),
+        (Some(1410.0), Some(1e6), Some(1.0))
+    );
+    assert_eq!((gpu("memory_clock_mhz"), gpu("pcie_tx_bytes_per_s")), (None, None));
+
+    // Minutes, ten minutes and hours: min, mean and max of 0..5 each.
+    for (step, tier) in [(60, "minute"), (600, "ten_minutes"), (3600, "hour")] {
+        let h =
+            store.history(&HistoryQuery { step_s: Some(step), ..query(T0, T0 + 3_600_000) }).expect("tier");
+        assert_eq!(h.tier, tier);
+        for (name, scale) in [
+            ("cpu.iowait_percent", 1.0),
+            ("disks.vda.util_percent", 10.0),
+            ("interfaces.eth0.rx_drops_per_s", 1.0),
+            ("paging.major_faults_per_s", 10.0),
+        ] {
+            let point = (h.min[name][0], h.series[name][0], h.max[name][0]);
+            assert_eq!(point, (Some(0.0), Some(2.5 * scale), Some(5.0 * scale)), "{name} at {tier}");
+        }
+        assert_eq!(h.series["cpu.steal_percent"][0], Some(0.5), "{tier}");
+        assert_eq!(h.series["gpu.0.throttled"][0], Some(1.0), "{tier}");
+        assert_eq!(h.series["memory.available_gb"][0], Some(6.125), "{tier}");
+        assert_eq!(h.series["perf.cycles_per_s"][0], Some(3e9), "{tier}");
+        assert_eq!(h.series["cpu.guest_percent"][0], None, "{tier}: never read, never made up");
+    }
+    // The tables hold the roll-ups themselves, in tenths of a percent.
+    let conn = store.reader().expect("reader");
+    let (min, avg, max): (f64, f64, f64) = conn
+        .query_row(
+            "SELECT util_min, util_avg, util_max FROM disk_1h WHERE ts = ?1 AND name = 'vda'",
+            [T0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the first hour of vda");
+    assert_eq!((min, avg, max), (0.0, 250.0, 500.0));
+}
+
+#[test]
+fn disks_and_interfaces_that_come_and_go_keep_series_of_their_own() {
+    let dir = Dir::new("come-and-go");
+    let clock = Hand::at(T0);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    // vda throughout; vdb from the second minute; eth0 gone in the third.
+    feed(&store, &clock, 1000, 240, |i| {
+        let disks: &[&str] = if i >= 60 { &["vda", "vdb"] } else { &["vda"] };
+        let interfaces: &[&str] = if i < 120 { &["eth0"] } else { &[] };
+        (1.0, depth(1.0, disks, interfaces))
+    });
+    let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 180_000) }).expect("raw");
+    let util = |disk: &str, s: usize| h.series[&format!("disks.{disk}.util_percent")][s];
+    assert_eq!((util("vda", 0), util("vda", 179)), (Some(10.0), Some(10.0)));
+    assert_eq!((util("vdb", 59), util("vdb", 60)), (None, Some(10.0)), "from when it appeared");
+    let drops = |s: usize| h.series["interfaces.eth0.rx_drops_per_s"][s];
+    assert_eq!((drops(119), drops(120)), (Some(1.0), None), "gone is null, not 0");
+    // Rolled up: each minute of a device that was there.
+    let h = store.history(&HistoryQuery { step_s: Some(60), ..query(T0, T0 + 180_000) }).expect("minutes");
+    assert_eq!(h.tier, "minute");
+    assert_eq!(h.series["disks.vdb.util_percent"], [None, Some(10.0), Some(10.0)]);
+    assert_eq!(h.series["interfaces.eth0.rx_drops_per_s"], [Some(1.0), Some(1.0), None]);
+    // A range where a device never was names none of its series.
+    let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 30_000) }).expect("raw");
+    assert!(!h.series.contains_key("disks.vdb.util_percent"));
+}
+
+#[test]
+fn at_most_32_disks_a_tick_are_stored_and_64_interfaces_an_answer_the_longest_present() {
+    let dir = Dir::new("bounds");
+    let clock = Hand::at(T0);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    let disks: Vec<String> = (0..40).map(|n| format!("sd{n:02}")).collect();
+    let disk_names: Vec<&str> = disks.iter().map(String::as_str).collect();
+    // eth0 throughout, and a container's interface for each second, replaced
+    // the next (70 of them).
+    let veths: Vec<String> = (0..70).map(|n| format!("veth{n:02}")).collect();
+    feed(&store, &clock, 1000, 70, |i| {
+        let interfaces = ["eth0", veths[i as usize].as_str()];
+        (1.0, depth(1.0, &disk_names, &interfaces))
+    });
+    let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 70_000) }).expect("raw");
+    let named = |prefix: &str| -> BTreeSet<String> {
+        h.series
+            .keys()
+            .filter_map(|k| k.strip_prefix(prefix))
+            .filter_map(|k| k.split_once('.').map(|(name, _)| name.to_owned()))
+            .collect()
+    };
+    let disks_kept = named("disks.");
+    assert_eq!(disks_kept.len(), 32, "the first 32 listed");
+    assert!(disks_kept.contains("sd31") && !disks_kept.contains("sd32"));
+    let interfaces_kept = named("interfaces.");
+    assert_eq!(interfaces_kept.len(), query::MAX_NAMED_PER_ANSWER);
+    assert!(interfaces_kept.contains("eth0"), "present throughout: kept");
+    assert!(interfaces_kept.contains("veth62") && !interfaces_kept.contains("veth63"), "then by name");
+    assert_eq!(h.series.keys().filter(|k| k.starts_with("interfaces.")).count(), 64 * 8);
 }

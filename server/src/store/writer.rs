@@ -326,8 +326,9 @@ fn insert_sql(table: &str, keys: &[&str], metrics: &[schema::Metric], extra: &[&
     format!("INSERT OR REPLACE INTO {table}_raw ({}) VALUES ({marks})", columns.join(", "))
 }
 
-/// Writes one tick: the machine, each answering GPU, each live run's tree and
-/// its record's running figures.
+/// Writes one tick: the machine, each answering GPU, each disk and interface
+/// (at most as many as the payload lists), each live run's tree and its
+/// record's running figures.
 fn write_tick(
     tx: &rusqlite::Transaction<'_>,
     sample: &crate::sampling::HostSample,
@@ -335,12 +336,16 @@ fn write_tick(
     names: &mut HashMap<u32, String>,
 ) -> rusqlite::Result<()> {
     static SQL: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
+    static NAMED_SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let [host, gpu, run] = SQL.get_or_init(|| {
         [
-            insert_sql("host", &["ts"], schema::HOST, &["cores"]),
-            insert_sql("gpu", &["ts", "device"], schema::DEVICE, &[]),
+            insert_sql("host", &["ts"], schema::host_metrics(), &["cores"]),
+            insert_sql("gpu", &["ts", "device"], schema::device_metrics(), &[]),
             insert_sql("run", &["run_id", "ts"], schema::RUN, &[]),
         ]
+    });
+    let named_sql = NAMED_SQL.get_or_init(|| {
+        schema::NAMED.iter().map(|kind| insert_sql(kind.table, &["ts", "name"], kind.metrics, &[])).collect()
     });
     let ts = sample.taken_at.timestamp_millis();
     let mut values: Vec<rusqlite::types::Value> = vec![ts.into()];
@@ -358,6 +363,14 @@ fn write_tick(
                 params![device.index, device.name],
             )?;
             names.insert(device.index, device.name.clone());
+        }
+    }
+    for (kind, sql) in schema::NAMED.iter().zip(named_sql) {
+        let mut statement = tx.prepare_cached(sql)?;
+        for (name, figures) in (kind.rows)(&sample.depth).into_iter().take(kind.per_tick) {
+            let mut values: Vec<rusqlite::types::Value> = vec![ts.into(), name.to_owned().into()];
+            values.extend(figures.into_iter().map(rusqlite::types::Value::from));
+            statement.execute(params_from_iter(values))?;
         }
     }
     for (summary, tree) in runs {
