@@ -3,6 +3,7 @@
 
 use sysinfo::{MemoryRefreshKind, System};
 
+use super::meminfo::MemoryDetailReading;
 use super::procfs::ProcFile;
 
 /// Memory and swap, in bytes, exactly as read.
@@ -57,10 +58,22 @@ impl MemoryCollector {
         MemoryCollector { source }
     }
 
-    /// Reads memory and swap; `None` when they cannot be read. Blocking.
-    pub fn read(&mut self) -> Option<MemoryReading> {
+    /// Reads memory and swap (`None` when they cannot be read), and from the same read of `/proc/meminfo` its
+    /// detail ([`super::meminfo`]; `None` where there is no /proc): one read
+    /// of the file a tick, not two. Blocking.
+    pub fn read_detailed(&mut self) -> (Option<MemoryReading>, Option<MemoryDetailReading>) {
         match &mut self.source {
-            Source::Proc(meminfo) => meminfo.read().and_then(parse),
+            Source::Proc(meminfo) => match meminfo.read() {
+                Some(text) => (parse(text), super::meminfo::parse(text)),
+                None => (None, None),
+            },
+            Source::Sysinfo(_) => (self.read_sysinfo(), None),
+        }
+    }
+
+    fn read_sysinfo(&mut self) -> Option<MemoryReading> {
+        match &mut self.source {
+            Source::Proc(_) => None,
             Source::Sysinfo(system) => {
                 let system = system.as_mut()?;
                 system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram().with_swap());
@@ -134,7 +147,9 @@ SwapFree:        2000000 kB
 
     #[test]
     fn this_machine_matches_free() {
-        let r = MemoryCollector::new().read().expect("memory is readable here");
+        let (r, detail) = MemoryCollector::new().read_detailed();
+        let r = r.expect("memory is readable here");
+        assert!(detail.is_some_and(|d| d.available_bytes.is_some()), "and its detail, from the same read");
         assert!(r.used_bytes > 0 && r.used_bytes <= r.total_bytes, "{r:?}");
         let out = std::process::Command::new("free").arg("-b").output().expect("free is part of procps");
         let text = String::from_utf8_lossy(&out.stdout);

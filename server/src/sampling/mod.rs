@@ -24,7 +24,7 @@ use crate::collect::disk::DiskCollector;
 pub use crate::collect::disk::DiskReading;
 use crate::collect::gpu::GpuCollector;
 pub use crate::collect::gpu::{DeviceReading, GpuReading};
-use crate::collect::meminfo::{self, MeminfoCollector};
+use crate::collect::meminfo;
 use crate::collect::memory::MemoryCollector;
 pub use crate::collect::memory::MemoryReading;
 use crate::collect::network::NetworkCollector;
@@ -52,8 +52,6 @@ pub struct HostSampler {
     gpu: GpuCollector,
     /// Pressure stall information, every tick.
     pressure: PressureCollector,
-    /// `/proc/meminfo`'s detail, every tick.
-    meminfo: MeminfoCollector,
     /// `/proc/vmstat`'s paging counters, every tick.
     vmstat: VmstatCollector,
     /// Sensors, filesystems, sockets and perf counters, on their own thread.
@@ -96,7 +94,6 @@ impl HostSampler {
             network: NetworkCollector::new(),
             gpu: GpuCollector::default(),
             pressure: PressureCollector::new(),
-            meminfo: MeminfoCollector::new(),
             vmstat: VmstatCollector::new(),
             slow: SlowSampler::start(),
             slow_cache: None,
@@ -143,10 +140,10 @@ impl HostSampler {
         let (network, interfaces) =
             costs.time("interfaces (/proc/net/dev)", || self.network.read_detailed(now));
         let cpu = costs.time("cpu and modes (/proc/stat, loadavg)", || self.cpu.read(now));
-        let memory = costs.time("memory (sysinfo)", || self.memory.read());
+        let (memory, detail) =
+            costs.time("memory and its detail (/proc/meminfo)", || self.memory.read_detailed());
+        let memory_detail = meminfo::to_contract(detail.as_ref());
         let pressure = costs.time("pressure (/proc/pressure/*)", || self.pressure.read(now).to_contract());
-        let memory_detail = costs
-            .time("memory detail (/proc/meminfo)", || meminfo::to_contract(self.meminfo.read().as_ref()));
         let paging =
             costs.time("paging (/proc/vmstat)", || vmstat::to_contract(self.vmstat.read(now).as_ref()));
         let monitor = costs.time("PerfMon itself (/proc/self/stat)", || self.monitor(now));
