@@ -98,6 +98,10 @@ function __wbg_get_imports() {
         __wbg_close_5ee9c5fe4e8754a4: function() { return handleError(function (arg0) {
             arg0.close();
         }, arguments); },
+        __wbg_closest_39824b16065066bc: function() { return handleError(function (arg0, arg1, arg2) {
+            const ret = arg0.closest(getStringFromWasm0(arg1, arg2));
+            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
+        }, arguments); },
         __wbg_code_3e6881d821eab2c4: function(arg0) {
             const ret = arg0.code;
             return ret;
@@ -133,6 +137,9 @@ function __wbg_get_imports() {
         __wbg_data_c7e5e8500f1bca2f: function(arg0) {
             const ret = arg0.data;
             return ret;
+        },
+        __wbg_delete_b3b71efdb29e73b9: function(arg0, arg1, arg2) {
+            arg0.delete(getStringFromWasm0(arg1, arg2));
         },
         __wbg_destroy_12e5445afdfc8d6c: function(arg0) {
             arg0.destroy();
@@ -239,6 +246,21 @@ function __wbg_get_imports() {
             const ret = arg0[arg1 >>> 0];
             return ret;
         },
+        __wbg_hasAttribute_3f271bd99815d507: function(arg0, arg1, arg2) {
+            const ret = arg0.hasAttribute(getStringFromWasm0(arg1, arg2));
+            return ret;
+        },
+        __wbg_hash_20c2dd23244d8e75: function() { return handleError(function (arg0, arg1) {
+            const ret = arg1.hash;
+            const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len1 = WASM_VECTOR_LEN;
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+        }, arguments); },
+        __wbg_history_7236bed7324e63c0: function() { return handleError(function (arg0) {
+            const ret = arg0.history;
+            return ret;
+        }, arguments); },
         __wbg_host_0832e2670dc79e53: function() { return handleError(function (arg0, arg1) {
             const ret = arg1.host;
             const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -292,6 +314,16 @@ function __wbg_get_imports() {
             let result;
             try {
                 result = arg0 instanceof Error;
+            } catch (_) {
+                result = false;
+            }
+            const ret = result;
+            return ret;
+        },
+        __wbg_instanceof_HtmlSelectElement_e8e746c4e56224c9: function(arg0) {
+            let result;
+            try {
+                result = arg0 instanceof HTMLSelectElement;
             } catch (_) {
                 result = false;
             }
@@ -582,6 +614,9 @@ function __wbg_get_imports() {
         __wbg_removeEventListener_cc543e35b1012a27: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
             arg0.removeEventListener(getStringFromWasm0(arg1, arg2), arg3, arg4 !== 0);
         }, arguments); },
+        __wbg_replaceState_1dad4255f11a05e4: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4, arg5) {
+            arg0.replaceState(arg1, getStringFromWasm0(arg2, arg3), arg4 === 0 ? undefined : getStringFromWasm0(arg4, arg5));
+        }, arguments); },
         __wbg_resolve_dbf78ab4942478b0: function(arg0) {
             const ret = Promise.resolve(arg0);
             return ret;
@@ -638,6 +673,9 @@ function __wbg_get_imports() {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
+        __wbg_set_a7340d5a40337463: function(arg0, arg1, arg2, arg3, arg4) {
+            arg0.set(getStringFromWasm0(arg1, arg2), getStringFromWasm0(arg3, arg4));
+        },
         __wbg_set_bcb0ec2400cfa22e: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
             arg0.set(getStringFromWasm0(arg1, arg2), getStringFromWasm0(arg3, arg4));
         }, arguments); },
@@ -809,6 +847,13 @@ function __wbg_get_imports() {
             const ret = arg0.valToPos(arg1, getStringFromWasm0(arg2, arg3), arg4 !== 0);
             return ret;
         },
+        __wbg_value_17829e61bdaa1ac5: function(arg0, arg1) {
+            const ret = arg1.value;
+            const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len1 = WASM_VECTOR_LEN;
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+        },
         __wbg_value_df0a0e29a4d182fe: function(arg0, arg1) {
             const ret = arg1.value;
             const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -835,58 +880,58 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref, Externref, NamedExternref("Array<any>")], shim_idx: 69, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h16c259fd56f5c293);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref, Externref, NamedExternref("Array<any>")], shim_idx: 55, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hdb2dd718724942e7);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref], shim_idx: 65, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h579b8ecbf01c0925);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref], shim_idx: 51, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h2cb177d6f5297709);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, NamedExternref("Array<any>")], shim_idx: 67, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hede36badcc6c064b);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, NamedExternref("Array<any>")], shim_idx: 53, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4a0447ec3b498150);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 71, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h66cbd8d44375c4d5);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 57, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h82014849fd4b96c8);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 81, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 74, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hc5c7c30aa8f4c8b2);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb_6);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_6);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb_7);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_7);
             return ret;
         },
         __wbindgen_generic_0000000000000009: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 140, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__hf6704dadd8089752);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 151, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h29b9432a62519fed);
             return ret;
         },
         __wbindgen_generic_000000000000000a: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 60, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h8394f41c3adcf136);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 45, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h7a547a9ce70b79b5);
             return ret;
         },
         __wbindgen_generic_000000000000000b: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 20, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hc6730011d5c2fa92);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h22a805f3203decc2);
             return ret;
         },
         __wbindgen_generic_000000000000000c: function(arg0) {
@@ -914,32 +959,32 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__hc6730011d5c2fa92(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hc6730011d5c2fa92(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h22a805f3203decc2(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h22a805f3203decc2(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h66cbd8d44375c4d5(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h66cbd8d44375c4d5(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h82014849fd4b96c8(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h82014849fd4b96c8(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb_6(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb_6(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_6(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_6(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb_7(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hde215b3a022b0ffb_7(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_7(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_7(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__hf6704dadd8089752(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__hf6704dadd8089752(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__h29b9432a62519fed(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__h29b9432a62519fed(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__h8394f41c3adcf136(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__h8394f41c3adcf136(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__h7a547a9ce70b79b5(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__h7a547a9ce70b79b5(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__hc5c7c30aa8f4c8b2(arg0, arg1, arg2) {
@@ -949,18 +994,18 @@ function wasm_bindgen__convert__closures_____invoke__hc5c7c30aa8f4c8b2(arg0, arg
     }
 }
 
-function wasm_bindgen__convert__closures_____invoke__hede36badcc6c064b(arg0, arg1, arg2, arg3) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hede36badcc6c064b(arg0, arg1, arg2, arg3);
+function wasm_bindgen__convert__closures_____invoke__h4a0447ec3b498150(arg0, arg1, arg2, arg3) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h4a0447ec3b498150(arg0, arg1, arg2, arg3);
     return ret;
 }
 
-function wasm_bindgen__convert__closures_____invoke__h579b8ecbf01c0925(arg0, arg1, arg2, arg3, arg4) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h579b8ecbf01c0925(arg0, arg1, arg2, arg3, arg4);
+function wasm_bindgen__convert__closures_____invoke__h2cb177d6f5297709(arg0, arg1, arg2, arg3, arg4) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h2cb177d6f5297709(arg0, arg1, arg2, arg3, arg4);
     return ret;
 }
 
-function wasm_bindgen__convert__closures_____invoke__h16c259fd56f5c293(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h16c259fd56f5c293(arg0, arg1, arg2, arg3, arg4, arg5, arg6);
+function wasm_bindgen__convert__closures_____invoke__hdb2dd718724942e7(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hdb2dd718724942e7(arg0, arg1, arg2, arg3, arg4, arg5, arg6);
     return ret;
 }
 
