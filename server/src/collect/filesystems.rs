@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use shared::depth::disks::{Filesystem, Filesystems, MAX_FILESYSTEMS};
 
+use super::cadence::{Kept, age_ms};
 use crate::units::{gb, round1};
 
 /// The shortest time between two reads of the mount table and the filesystems.
@@ -113,7 +114,7 @@ pub struct FilesystemsCollector {
     /// The server's home directory, whose mounts are not named.
     home: Option<PathBuf>,
     /// The last reading and when it was taken.
-    last: Option<(Instant, FilesystemsReading)>,
+    last: Kept<FilesystemsReading>,
 }
 
 impl FilesystemsCollector {
@@ -125,44 +126,34 @@ impl FilesystemsCollector {
     /// Filesystems of another mount table (a fake one in tests), with `home` as
     /// the home directory besides `/home/…` and `/root`.
     pub fn with_paths(mounts: impl Into<PathBuf>, home: Option<PathBuf>) -> Self {
-        FilesystemsCollector { mounts: mounts.into(), home, last: None }
+        FilesystemsCollector { mounts: mounts.into(), home, last: Kept::new(FILESYSTEMS_EVERY) }
     }
 
     /// The filesystems, read again when the last reading is
     /// [`FILESYSTEMS_EVERY`] old (or there is none), with their age at `now`.
     /// Blocking (a `statvfs` per filesystem when it reads).
     pub fn read(&mut self, now: Instant) -> FilesystemsReading {
-        let due =
-            self.last.as_ref().is_none_or(|(at, _)| now.saturating_duration_since(*at) >= FILESYSTEMS_EVERY);
-        if due {
-            self.refresh(now);
+        let (last, age) = self.last.read(now, || read_filesystems(&self.mounts, self.home.as_deref()));
+        if last.unavailable.is_none() {
+            last.age_ms = Some(age_ms(age));
         }
-        let Some((at, last)) = &self.last else { return FilesystemsReading::default() };
-        let mut reading = last.clone();
-        if reading.unavailable.is_none() {
-            reading.age_ms =
-                Some(u64::try_from(now.saturating_duration_since(*at).as_millis()).unwrap_or(u64::MAX));
-        }
-        reading
+        last.clone()
     }
+}
 
-    /// Reads the mount table and measures each filesystem now. Blocking.
-    fn refresh(&mut self, now: Instant) {
-        let reading = match std::fs::read_to_string(&self.mounts) {
-            Ok(text) => FilesystemsReading {
-                unavailable: None,
-                age_ms: Some(0),
-                filesystems: real_filesystems(&text, self.home.as_deref(), &resolve_link)
-                    .into_iter()
-                    .map(measure)
-                    .collect(),
-            },
-            Err(err) => FilesystemsReading {
-                unavailable: Some(format!("{} cannot be read ({err})", self.mounts.display())),
-                ..FilesystemsReading::default()
-            },
-        };
-        self.last = Some((now, reading));
+/// Reads the mount table `mounts` and measures each filesystem now, those
+/// inside `home` unnamed. Blocking.
+fn read_filesystems(mounts: &Path, home: Option<&Path>) -> FilesystemsReading {
+    match std::fs::read_to_string(mounts) {
+        Ok(text) => FilesystemsReading {
+            unavailable: None,
+            age_ms: Some(0),
+            filesystems: real_filesystems(&text, home, &resolve_link).into_iter().map(measure).collect(),
+        },
+        Err(err) => FilesystemsReading {
+            unavailable: Some(format!("{} cannot be read ({err})", mounts.display())),
+            ..FilesystemsReading::default()
+        },
     }
 }
 
@@ -498,7 +489,6 @@ short line
             .join(format!("perfmon-fs-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a directory under target/");
         let dir = std::fs::canonicalize(&dir).expect("canonical");
-        let mut fs = FilesystemsCollector::new();
         let on = |reading: &FilesystemsReading| {
             reading
                 .filesystems
@@ -511,12 +501,11 @@ short line
         // Others write too: try a few times for a quiet moment.
         let mut moved = Vec::new();
         for _ in 0..3 {
-            fs.refresh(Instant::now());
-            let before = on(&fs.read(Instant::now()));
+            // A new collector reads at once.
+            let before = on(&FilesystemsCollector::new().read(Instant::now()));
             let file = std::fs::File::create(dir.join("allocated")).expect("a file");
             nix::fcntl::posix_fallocate(file.as_fd(), 0, BYTES).expect("posix_fallocate");
-            fs.refresh(Instant::now());
-            let after = on(&fs.read(Instant::now()));
+            let after = on(&FilesystemsCollector::new().read(Instant::now()));
             drop(file);
             let _ = std::fs::remove_file(dir.join("allocated"));
             let delta = after.used_bytes.expect("used") as i64 - before.used_bytes.expect("used") as i64;

@@ -13,10 +13,12 @@
 //! - [`sensors`], [`filesystems`], [`sockets`], [`perf`]: frequencies and
 //!   temperatures, filesystems (`statvfs`), socket tables, and machine-wide
 //!   `perf_event_open` counters — read every 5 s on their own thread
-//!   (`sampling`'s slow sources).
+//!   (`sampling`'s slow sources), the first three kept between reads by
+//!   [`cadence`].
 //! - [`procfs`]: the one reader of `/proc/PID/stat`, for both the run's process
 //!   tree ([`proctree`]) and PerfMon's own cost.
 
+pub mod cadence;
 pub mod cpu;
 pub mod disk;
 pub mod filesystems;

@@ -21,6 +21,7 @@ use shared::depth::cpu::{
     CpuSensors, MAX_CORES, MAX_TEMPERATURES, Temperature, Temperatures, ThrottleCounts,
 };
 
+use super::cadence::{Kept, age_ms};
 use crate::units::round1;
 
 /// How often the sensors are read at most.
@@ -82,7 +83,7 @@ impl SensorsReading {
     /// The payload's `sensors` part of the CPU detail: one decimal, age in ms.
     pub fn to_contract(&self) -> CpuSensors {
         CpuSensors {
-            age_ms: self.age.map(|a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX)),
+            age_ms: self.age.map(age_ms),
             frequency_mhz: self.frequency_mhz.iter().map(|f| f.map(round1)).collect(),
             frequency_source: self.frequency_source.map(|s| s.as_str().to_owned()),
             temperatures: Temperatures {
@@ -120,10 +121,8 @@ pub struct SensorsCollector {
     sys: PathBuf,
     /// Where procfs is (`/proc`), for `cpuinfo`.
     proc: PathBuf,
-    /// The last reading.
-    reading: SensorsReading,
-    /// When it was taken; `None` before the first.
-    taken: Option<Instant>,
+    /// The last reading and when it was taken.
+    last: Kept<SensorsReading>,
 }
 
 impl SensorsCollector {
@@ -135,12 +134,7 @@ impl SensorsCollector {
 
     /// A collector over the sysfs tree at `sys` and the procfs tree at `proc`.
     pub fn with_roots(sys: &Path, proc: &Path) -> Self {
-        SensorsCollector {
-            sys: sys.to_owned(),
-            proc: proc.to_owned(),
-            reading: SensorsReading::default(),
-            taken: None,
-        }
+        SensorsCollector { sys: sys.to_owned(), proc: proc.to_owned(), last: Kept::new(INTERVAL) }
     }
 
     /// The sensors as of `now`: read again when the last reading is
@@ -148,59 +142,54 @@ impl SensorsCollector {
     /// Blocking (file reads) when it reads.
     #[allow(dead_code)] // used once wired into sampling
     pub fn read(&mut self, now: Instant) -> &SensorsReading {
-        let taken = match self.taken {
-            Some(taken) if now.saturating_duration_since(taken) < INTERVAL => taken,
-            _ => {
-                self.reading = self.read_files();
-                self.taken = Some(now);
-                now
-            }
-        };
-        self.reading.age = Some(now.saturating_duration_since(taken));
-        &self.reading
-    }
-
-    /// Reads every source now.
-    fn read_files(&self) -> SensorsReading {
-        let cpu_dir = self.sys.join("devices/system/cpu");
-        let cores = numbered_entries(&cpu_dir, "cpu");
-        let mut reading = SensorsReading::default();
-        self.read_frequencies(&cores, &mut reading);
-        reading.temperatures = hwmon_temperatures(&self.sys.join("class/hwmon"));
-        if reading.temperatures.is_empty() {
-            reading.temperatures = thermal_zone_temperatures(&self.sys.join("class/thermal"));
-        }
-        if reading.temperatures.is_empty() {
-            reading.temperatures_missing = Some(NO_TEMPERATURES.to_owned());
-        }
-        read_throttle_counts(&cores, &mut reading);
+        let (reading, age) = self.last.read(now, || read_files(&self.sys, &self.proc));
+        reading.age = Some(age);
         reading
     }
+}
 
-    /// Each core's frequency: cpufreq's where any core has one, else cpuinfo's.
-    fn read_frequencies(&self, cores: &[(usize, PathBuf)], reading: &mut SensorsReading) {
-        let cpufreq: Vec<(usize, f64)> = cores
-            .iter()
-            .filter_map(|(n, dir)| {
-                let khz: u64 = read_number(&dir.join("cpufreq/scaling_cur_freq"))?;
-                Some((*n, khz as f64 / 1000.0))
-            })
-            .collect();
-        let (source, found) = if !cpufreq.is_empty() {
-            (Some(FrequencySource::Cpufreq), cpufreq)
-        } else {
-            let cpuinfo = std::fs::read_to_string(self.proc.join("cpuinfo"))
-                .map(|text| parse_cpuinfo_mhz(&text))
-                .unwrap_or_default();
-            (Some(FrequencySource::Cpuinfo).filter(|_| !cpuinfo.is_empty()), cpuinfo)
-        };
-        let len = cores.iter().map(|(n, _)| n + 1).chain(found.iter().map(|(n, _)| n + 1)).max().unwrap_or(0);
-        reading.frequency_mhz = vec![None; len];
-        for (n, mhz) in found {
-            reading.frequency_mhz[n] = Some(mhz);
-        }
-        reading.frequency_source = source;
+/// Reads every source now, from the sysfs tree at `sys` and the procfs tree at
+/// `proc`.
+fn read_files(sys: &Path, proc: &Path) -> SensorsReading {
+    let cpu_dir = sys.join("devices/system/cpu");
+    let cores = numbered_entries(&cpu_dir, "cpu");
+    let mut reading = SensorsReading::default();
+    read_frequencies(proc, &cores, &mut reading);
+    reading.temperatures = hwmon_temperatures(&sys.join("class/hwmon"));
+    if reading.temperatures.is_empty() {
+        reading.temperatures = thermal_zone_temperatures(&sys.join("class/thermal"));
     }
+    if reading.temperatures.is_empty() {
+        reading.temperatures_missing = Some(NO_TEMPERATURES.to_owned());
+    }
+    read_throttle_counts(&cores, &mut reading);
+    reading
+}
+
+/// Each core's frequency: cpufreq's where any core has one, else cpuinfo's
+/// (from the procfs tree at `proc`).
+fn read_frequencies(proc: &Path, cores: &[(usize, PathBuf)], reading: &mut SensorsReading) {
+    let cpufreq: Vec<(usize, f64)> = cores
+        .iter()
+        .filter_map(|(n, dir)| {
+            let khz: u64 = read_number(&dir.join("cpufreq/scaling_cur_freq"))?;
+            Some((*n, khz as f64 / 1000.0))
+        })
+        .collect();
+    let (source, found) = if !cpufreq.is_empty() {
+        (Some(FrequencySource::Cpufreq), cpufreq)
+    } else {
+        let cpuinfo = std::fs::read_to_string(proc.join("cpuinfo"))
+            .map(|text| parse_cpuinfo_mhz(&text))
+            .unwrap_or_default();
+        (Some(FrequencySource::Cpuinfo).filter(|_| !cpuinfo.is_empty()), cpuinfo)
+    };
+    let len = cores.iter().map(|(n, _)| n + 1).chain(found.iter().map(|(n, _)| n + 1)).max().unwrap_or(0);
+    reading.frequency_mhz = vec![None; len];
+    for (n, mhz) in found {
+        reading.frequency_mhz[n] = Some(mhz);
+    }
+    reading.frequency_source = source;
 }
 
 /// Each core's throttle counts; missing when no core has the directory.

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use shared::depth::network::Sockets;
 
+use super::cadence::{Kept, age_ms};
 use super::rates::RateCounter;
 use crate::units::round1;
 
@@ -127,10 +128,17 @@ impl SocketsReading {
 /// Reads the socket tables at most every [`SOCKETS_EVERY`].
 #[derive(Debug)]
 pub struct SocketsCollector {
+    /// What reads the tables.
+    tables: SocketTables,
+    /// The last reading and when it was taken.
+    last: Kept<SocketsReading>,
+}
+
+/// Reads the socket tables of one `/proc/net`, keeping what the next read needs.
+#[derive(Debug)]
+struct SocketTables {
     /// `/proc/net` (this process's network namespace).
     proc_net: PathBuf,
-    /// The last reading and when it was taken.
-    last: Option<(Instant, SocketsReading)>,
     /// The rate of `RetransSegs`.
     retransmits: RateCounter,
     /// Whether `RetransSegs` was read before (the first read has no rate).
@@ -151,11 +159,13 @@ impl SocketsCollector {
     /// The sockets of another `/proc/net` (a fake one in tests).
     pub fn with_root(proc_net: impl Into<PathBuf>) -> Self {
         SocketsCollector {
-            proc_net: proc_net.into(),
-            last: None,
-            retransmits: RateCounter::default(),
-            retransmits_seen: false,
-            line: String::new(),
+            tables: SocketTables {
+                proc_net: proc_net.into(),
+                retransmits: RateCounter::default(),
+                retransmits_seen: false,
+                line: String::new(),
+            },
+            last: Kept::new(SOCKETS_EVERY),
         }
     }
 
@@ -163,22 +173,17 @@ impl SocketsCollector {
     /// (or there is none), with their age at `now`. Blocking (a TCP table may be
     /// long).
     pub fn read(&mut self, now: Instant) -> SocketsReading {
-        let due =
-            self.last.as_ref().is_none_or(|(at, _)| now.saturating_duration_since(*at) >= SOCKETS_EVERY);
-        if due {
-            self.refresh(now);
+        let (last, age) = self.last.read(now, || self.tables.read(now));
+        if last.unavailable.is_none() {
+            last.age_ms = Some(age_ms(age));
         }
-        let Some((at, last)) = &self.last else { return SocketsReading::default() };
-        let mut reading = last.clone();
-        if reading.unavailable.is_none() {
-            reading.age_ms =
-                Some(u64::try_from(now.saturating_duration_since(*at).as_millis()).unwrap_or(u64::MAX));
-        }
-        reading
+        last.clone()
     }
+}
 
+impl SocketTables {
     /// Reads every table now. Blocking.
-    fn refresh(&mut self, now: Instant) {
+    fn read(&mut self, now: Instant) -> SocketsReading {
         let mut tcp: Option<TcpStates> = None;
         for table in ["tcp", "tcp6"] {
             let Ok(file) = File::open(self.proc_net.join(table)) else { continue };
@@ -209,15 +214,7 @@ impl SocketsCollector {
         // Release a long table's line buffer; the next read regrows it.
         self.line.shrink_to(256);
         let age_ms = unavailable.is_none().then_some(0);
-        let reading = SocketsReading {
-            unavailable,
-            age_ms,
-            tcp,
-            udp,
-            tcp_retransmits: retransmits,
-            tcp_retransmits_per_s,
-        };
-        self.last = Some((now, reading));
+        SocketsReading { unavailable, age_ms, tcp, udp, tcp_retransmits: retransmits, tcp_retransmits_per_s }
     }
 }
 
@@ -515,14 +512,13 @@ mod tests {
         let mut failures = Vec::new();
         for _ in 0..3 {
             let t0 = Instant::now();
-            sockets.refresh(t0);
-            let before = sockets.read(t0);
+            // Read the tables now, whatever the cadence.
+            let before = sockets.tables.read(t0);
             let own = open_own_sockets();
             // The last FINs cross loopback at once; give the states a moment.
             std::thread::sleep(Duration::from_millis(50));
             let t1 = Instant::now();
-            sockets.refresh(t1);
-            let after = sockets.read(t1);
+            let after = sockets.tables.read(t1);
             let (theirs, their_udp) = ss();
             drop(own);
             let (b, a) = (before.tcp.expect("tcp before"), after.tcp.expect("tcp after"));
