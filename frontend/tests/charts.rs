@@ -9,7 +9,6 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use frontend::components::charts::{ChartSet, Line, TimeChart};
 use frontend::components::runs::{RunSummary, RunsTable};
@@ -23,39 +22,11 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 use yew::prelude::*;
 
+mod support;
+
+use support::{T0, attr, find, load_uplot, mount_point, point_at, settle};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// The page loads uPlot from `index.html`; a test page has to load it itself.
-fn load_uplot() {
-    let loaded = js_sys::Reflect::has(&js_sys::global(), &"uPlot".into()).unwrap_or(false);
-    if !loaded {
-        // `eval` runs in its caller's scope here: the script's `var uPlot` must be made global.
-        let source = include_str!("../node_modules/uplot/dist/uPlot.iife.min.js");
-        js_sys::eval(&format!("{source}\n;globalThis.uPlot = uPlot;")).expect("uPlot loads");
-        let style = document().create_element("style").expect("a style element");
-        style.set_text_content(Some(include_str!("../node_modules/uplot/dist/uPlot.min.css")));
-        document().head().expect("a head").append_child(&style).expect("styles attach");
-    }
-}
-
-fn document() -> web_sys::Document {
-    web_sys::window().and_then(|w| w.document()).expect("a document")
-}
-
-fn mount_point() -> Element {
-    let el = document().create_element("div").expect("a div");
-    el.set_attribute("style", "width: 900px").expect("style");
-    document().body().expect("a body").append_child(&el).expect("mounts");
-    el
-}
-
-fn find(root: &Element, selector: &str) -> Element {
-    root.query_selector(selector).ok().flatten().unwrap_or_else(|| panic!("{selector} renders"))
-}
-
-async fn settle() {
-    yew::platform::time::sleep(Duration::from_millis(150)).await;
-}
 
 /// `n` points a second apart from `start` (unix ms), valued by `value(i)`.
 fn timeline(start: i64, n: usize, value: impl Fn(usize) -> Option<f64>) -> Timeline {
@@ -96,29 +67,6 @@ fn render_chart_with(timeline: Timeline, window: Window, on_open_run: Callback<S
     .render();
     root
 }
-
-/// Moves the mouse to `fraction` of the plot's width, then clicks there if asked
-/// (pressed and released in place, as a real click is: uPlot takes a click
-/// after a press elsewhere for the end of a drag).
-async fn point_at(root: &Element, fraction: f64, click: bool) {
-    let over = find(root, ".u-over");
-    let rect = over.get_bounding_client_rect();
-    let init = web_sys::MouseEventInit::new();
-    init.set_client_x((rect.left() + rect.width() * fraction).round() as i32);
-    init.set_client_y((rect.top() + rect.height() / 2.0) as i32);
-    init.set_bubbles(true);
-    for kind in if click { &["mousemove", "mousedown", "mouseup", "click"][..] } else { &["mousemove"][..] } {
-        let event = web_sys::MouseEvent::new_with_mouse_event_init_dict(kind, &init).expect("an event");
-        over.dispatch_event(&event).expect("dispatched");
-        settle().await;
-    }
-}
-
-fn attr(el: &Element, name: &str) -> usize {
-    el.get_attribute(name).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name} is set"))
-}
-
-const T0: i64 = 1_795_000_000_000;
 
 #[wasm_bindgen_test]
 async fn a_day_of_samples_is_decimated_to_the_width_and_keeps_its_spike() {

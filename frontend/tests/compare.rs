@@ -9,8 +9,6 @@
 //! left, and while live asks again only once the window has moved a tenth.
 #![cfg(target_arch = "wasm32")]
 
-use std::time::Duration;
-
 use frontend::components::charts::{ChartSet, ComparePicker, Line, TimeChart};
 use frontend::hooks::Scheme;
 use frontend::pages::Dashboard;
@@ -26,69 +24,13 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 use yew::prelude::*;
 
+mod support;
+
+use support::{T0, attr, find, has, load_uplot, mount_point, point_at, settle, sleep, text, until};
+
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The page loads uPlot from `index.html`; a test page has to load it itself.
-fn load_uplot() {
-    let loaded = js_sys::Reflect::has(&js_sys::global(), &"uPlot".into()).unwrap_or(false);
-    if !loaded {
-        // `eval` runs in its caller's scope here: the script's `var uPlot` must be made global.
-        let source = include_str!("../node_modules/uplot/dist/uPlot.iife.min.js");
-        js_sys::eval(&format!("{source}\n;globalThis.uPlot = uPlot;")).expect("uPlot loads");
-        let style = document().create_element("style").expect("a style element");
-        style.set_text_content(Some(include_str!("../node_modules/uplot/dist/uPlot.min.css")));
-        document().head().expect("a head").append_child(&style).expect("styles attach");
-    }
-}
-
-fn document() -> web_sys::Document {
-    web_sys::window().and_then(|w| w.document()).expect("a document")
-}
-
-fn mount_point() -> Element {
-    let el = document().create_element("div").expect("a div");
-    el.set_attribute("style", "width: 900px").expect("style");
-    document().body().expect("a body").append_child(&el).expect("mounts");
-    el
-}
-
-fn find(root: &Element, selector: &str) -> Element {
-    root.query_selector(selector).ok().flatten().unwrap_or_else(|| panic!("{selector} renders"))
-}
-
-fn text(root: &Element, selector: &str) -> String {
-    find(root, selector).text_content().unwrap_or_default()
-}
-
-fn has(root: &Element, selector: &str) -> bool {
-    root.query_selector(selector).ok().flatten().is_some()
-}
-
-fn attr(el: &Element, name: &str) -> usize {
-    el.get_attribute(name).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name} is set"))
-}
-
-async fn sleep(ms: u64) {
-    yew::platform::time::sleep(Duration::from_millis(ms)).await;
-}
-
-async fn settle() {
-    sleep(150).await;
-}
-
-/// Waits (at most 3 s) for `ready`, polling.
-async fn until(what: &str, ready: impl Fn() -> bool) {
-    for _ in 0..60 {
-        if ready() {
-            return;
-        }
-        sleep(50).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 const DAY: i64 = 86_400_000;
-const T0: i64 = 1_795_000_000_000;
 
 /// `values` a second apart from `start` (unix ms), as the store answers.
 fn history(start: i64, values: &[Option<f64>]) -> HistorySeries {
@@ -136,19 +78,6 @@ fn render_chart(earlier: Option<Earlier>) -> (Element, yew::AppHandle<ChartHost>
     (root, handle)
 }
 
-/// Moves the mouse to `fraction` of the plot's width.
-async fn point_at(root: &Element, fraction: f64) {
-    let over = find(root, ".u-over");
-    let rect = over.get_bounding_client_rect();
-    let init = web_sys::MouseEventInit::new();
-    init.set_client_x((rect.left() + rect.width() * fraction).round() as i32);
-    init.set_client_y((rect.top() + rect.height() / 2.0) as i32);
-    init.set_bubbles(true);
-    let event = web_sys::MouseEvent::new_with_mouse_event_init_dict("mousemove", &init).expect("an event");
-    over.dispatch_event(&event).expect("dispatched");
-    settle().await;
-}
-
 #[wasm_bindgen_test]
 async fn the_earlier_line_is_drawn_on_the_window_with_the_change_of_the_mean() {
     let (root, _handle) = render_chart(Some(a_day_before()));
@@ -161,11 +90,11 @@ async fn the_earlier_line_is_drawn_on_the_window_with_the_change_of_the_mean() {
     let summary = text(&root, "[data-testid='summary']");
     assert!(summary.ends_with("A day earlier: CPU mean 21.0 %."), "{summary}");
     // The value recorded at T0 + 30 s a day before is read at T0 + 30 s.
-    point_at(&root, 30.0 / 59.0).await;
+    point_at(&root, 30.0 / 59.0, false).await;
     let readout = text(&root, "[data-testid='readout']");
     assert!(readout.contains("CPU 10.0 %"), "today's value first: {readout}");
     assert!(readout.contains("a day earlier CPU 80.0 %"), "{readout}");
-    point_at(&root, 10.0 / 59.0).await;
+    point_at(&root, 10.0 / 59.0, false).await;
     let readout = text(&root, "[data-testid='readout']");
     assert!(readout.contains("a day earlier CPU 20.0 %"), "{readout}");
 }
@@ -179,7 +108,7 @@ async fn nothing_recorded_that_far_back_is_said_not_drawn_as_zero() {
     assert_eq!(attr(&figure, "data-earlier-points"), 0, "no faint line, no flat zero");
     assert_eq!(text(&root, "[data-testid='compare']"), "nothing recorded a day earlier");
     assert!(text(&root, "[data-testid='summary']").ends_with("Nothing recorded a day earlier."));
-    point_at(&root, 0.5).await;
+    point_at(&root, 0.5, false).await;
     assert!(text(&root, "[data-testid='readout']").contains("a day earlier CPU no data"));
 
     // Asked for and not answered yet: the faint series is there, empty, and
@@ -205,7 +134,7 @@ async fn without_a_comparison_nothing_changes() {
         text(&root, "[data-testid='summary']"),
         "CPU: latest 10.0 %, min 10.0 %, max 10.0 %, mean 10.0 %."
     );
-    point_at(&root, 0.5).await;
+    point_at(&root, 0.5, false).await;
     assert!(!text(&root, "[data-testid='readout']").contains("earlier"));
 
     // Turned on and off again: the chart is made anew each time, and back

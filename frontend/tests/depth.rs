@@ -8,7 +8,6 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use frontend::components::charts::ChartSet;
 use frontend::hooks::Scheme;
@@ -22,33 +21,19 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
+mod support;
+
+use support::{T0, find, load_uplot_with, mount_point_at, text, until};
+
 wasm_bindgen_test_configure!(run_in_browser);
 
-const T0: i64 = 1_795_000_000_000;
 /// Points in each test's timeline, a second apart.
 const N: usize = 120;
 const PMU: &str = "no hardware performance counters on this machine (a VM without a CPU PMU)";
 
 /// uPlot and the page's own stylesheet, as `index.html` loads them.
 fn load_page_assets() {
-    let loaded = js_sys::Reflect::has(&js_sys::global(), &"uPlot".into()).unwrap_or(false);
-    if !loaded {
-        let source = include_str!("../node_modules/uplot/dist/uPlot.iife.min.js");
-        js_sys::eval(&format!("{source}\n;globalThis.uPlot = uPlot;")).expect("uPlot loads");
-        for css in [include_str!("../node_modules/uplot/dist/uPlot.min.css"), include_str!("../styles.css")] {
-            let style = document().create_element("style").expect("a style element");
-            style.set_text_content(Some(css));
-            document().head().expect("a head").append_child(&style).expect("styles attach");
-        }
-    }
-}
-
-fn document() -> web_sys::Document {
-    web_sys::window().and_then(|w| w.document()).expect("a document")
-}
-
-fn find(root: &Element, selector: &str) -> Element {
-    root.query_selector(selector).ok().flatten().unwrap_or_else(|| panic!("{selector} renders"))
+    load_uplot_with(&[include_str!("../styles.css")]);
 }
 
 fn all(root: &Element, selector: &str) -> Vec<Element> {
@@ -56,23 +41,8 @@ fn all(root: &Element, selector: &str) -> Vec<Element> {
     (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<Element>().ok()).collect()
 }
 
-fn text(root: &Element, selector: &str) -> String {
-    find(root, selector).text_content().unwrap_or_default()
-}
-
 fn drawn(figure: &Element) -> usize {
     figure.get_attribute("data-drawn-points").and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-/// Polls until `ready` holds, for at most two seconds.
-async fn until(what: &str, ready: impl Fn() -> bool) {
-    for _ in 0..40 {
-        if ready() {
-            return;
-        }
-        yew::platform::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} within 2 s");
 }
 
 /// Opens a section the way a click on its summary does.
@@ -230,9 +200,7 @@ fn set_host(props: &Host) -> Html {
 
 fn render_at(width: u32, timeline: Timeline, depth: bool, latest: Option<PerfMetrics>) -> Element {
     load_page_assets();
-    let root = document().create_element("div").expect("a div");
-    root.set_attribute("style", &format!("width: {width}px")).expect("style");
-    document().body().expect("a body").append_child(&root).expect("mounts");
+    let root = mount_point_at(width);
     let props = Host { timeline: SharedTimeline::new(timeline), depth, latest: latest.map(Rc::new) };
     yew::Renderer::<SetHost>::with_root_and_props(root.clone(), props).render();
     root
