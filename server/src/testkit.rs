@@ -545,6 +545,51 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(
     }
 }
 
+/// The JSON sample of `project` from the server at `api`, once every section
+/// of the machine in depth has its figures (at most 20 s): rates need a second
+/// reading; sockets, filesystems and perf are read every 5 s, and perf's first
+/// reading covers only the moments since its counters opened (the second, a
+/// whole interval). On a machine without a PMU, perf is ready once it lists
+/// the software events it counts.
+pub async fn sample_in_depth(api: &ApiClient, project: &str) -> serde_json::Value {
+    let path = format!("/api/projects/{project}/metrics");
+    let has = |list: &serde_json::Value, field: &str| {
+        list.as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|x| !x[field].is_null()))
+    };
+    eventually(Duration::from_secs(20), "a sample with every section's figures", || async {
+        let m = call(api, Method::GET, &path, None).await.ok()?;
+        let perf = &m["perf_events"];
+        let perf_read = perf["interval_ms"].as_f64().is_some_and(|ms| ms >= 1000.0)
+            || (perf["available"] == false && perf["events"].as_object().is_some_and(|e| !e.is_empty()));
+        let ready = perf_read
+            && !m["cpu_detail"]["modes"].is_null()
+            && !m["paging"]["page_faults_per_s"].is_null()
+            && !m["sockets"]["tcp_listen"].is_null()
+            && has(&m["disks"]["devices"], "read_iops")
+            && has(&m["interfaces"]["interfaces"], "rx_bytes_per_s")
+            && has(&m["filesystems"]["filesystems"], "size_gb");
+        ready.then_some(m)
+    })
+    .await
+}
+
+/// A process to register as a run (`sleep 120`); killed and reaped on drop.
+pub struct Sleeper(pub std::process::Child);
+
+impl Sleeper {
+    /// Starts one.
+    pub fn start() -> Sleeper {
+        Sleeper(Command::new("sleep").arg("120").spawn().expect("spawn sleep"))
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The WebSocket connections the server at `api` reports open.
 pub async fn connections(api: &ApiClient) -> u64 {
     let health = call(api, Method::GET, "/api/health", None).await.expect("health");

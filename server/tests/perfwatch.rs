@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use server::cli::client::Method;
-use server::testkit::{Client, TestServer, call, connections, eventually, fast_config, raw_http};
+use server::testkit::{
+    Client, TestServer, call, connections, eventually, fast_config, raw_http, sample_in_depth,
+};
 use server::{Auth, Config};
 use shared::perfwatch::{PERFWATCH_INTERVAL_MS, PERFWATCH_PATH, PerfWatchMetrics, PerfWatchMsg};
 use tokio_tungstenite::connect_async;
@@ -444,25 +446,7 @@ fn field_paths(value: &serde_json::Value, path: &str, out: &mut BTreeSet<String>
 async fn the_machine_in_depth_arrives_in_perfwatchs_own_names() {
     let server = TestServer::start(fast_config()).await;
     let api = server.api();
-    let has = |list: &serde_json::Value, field: &str| {
-        list.as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|x| !x[field].is_null()))
-    };
-    // Rates need a second reading; sockets, filesystems and perf are read every
-    // 5 s, and perf's first reading covers only the moments since it opened.
-    let sample = eventually(Duration::from_secs(20), "a sample with every section's figures", || async {
-        let m = call(&api, Method::GET, "/api/projects/pw/metrics", None).await.ok()?;
-        let perf = &m["perf_events"];
-        let ready = (perf["interval_ms"].as_f64().is_some_and(|ms| ms >= 1000.0)
-            || (perf["available"] == false && perf["events"].as_object().is_some_and(|e| !e.is_empty())))
-            && !m["cpu_detail"]["modes"].is_null()
-            && !m["paging"]["page_faults_per_s"].is_null()
-            && !m["sockets"]["tcp_listen"].is_null()
-            && has(&m["disks"]["devices"], "read_iops")
-            && has(&m["interfaces"]["interfaces"], "rx_bytes_per_s")
-            && has(&m["filesystems"]["filesystems"], "size_gb");
-        ready.then_some(m)
-    })
-    .await;
+    let sample = sample_in_depth(&api, "pw").await;
     let mut ws = open(&server, "").await;
     let (json, m) = next_metrics(&mut ws).await;
     server.stop().await;

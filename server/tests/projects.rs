@@ -6,27 +6,11 @@ use std::time::Duration;
 
 use server::cli::client::{ApiClient, Method};
 use server::store::{Retention, StoreConfig};
-use server::testkit::{Scratch, TestServer, call, eventually, fast_config};
+use server::testkit::{Scratch, Sleeper, TestServer, call, eventually, fast_config};
 use server::{Auth, Config};
 use shared::api::Projects;
 
 const TOKEN: &str = "s3cret-token";
-
-/// A process to register as a run; killed and reaped on drop.
-struct Sleeper(std::process::Child);
-
-impl Sleeper {
-    fn start() -> Sleeper {
-        Sleeper(std::process::Command::new("sleep").arg("120").spawn().expect("spawn sleep"))
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The list, once `ready` holds for it.
 async fn projects_when(api: &ApiClient, what: &str, ready: impl Fn(&Projects) -> bool) -> Projects {

@@ -8,7 +8,7 @@ use serde_json::json;
 use server::Config;
 use server::cli::client::Method;
 use server::testkit::{
-    TestServer, call, connect, eventually, fast_config, metrics_until, next_metrics, next_msg,
+    TestServer, call, connect, fast_config, metrics_until, next_metrics, next_msg, sample_in_depth,
 };
 use shared::{RunStatus, ServerMsg};
 
@@ -353,27 +353,7 @@ async fn the_latest_sample_and_prometheus_agree_and_parse() {
 async fn the_machine_in_depth_reaches_prometheus_in_base_units_and_promtool_accepts_it() {
     let server = TestServer::start(fast_config()).await;
     let api = server.api();
-    // Rates need a second reading; sockets, filesystems and perf are read every 5 s.
-    let has = |list: &serde_json::Value, field: &str| {
-        list.as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|x| !x[field].is_null()))
-    };
-    let json = eventually(Duration::from_secs(20), "a sample with every section's figures", || async {
-        let m = call(&api, Method::GET, "/api/projects/depth/metrics", None).await.ok()?;
-        let perf = &m["perf_events"];
-        // The first perf reading covers the moments since the counters opened;
-        // the second, 5 s later, a whole interval.
-        let perf_read = perf["interval_ms"].as_f64().is_some_and(|ms| ms >= 1000.0)
-            || (perf["available"] == false && perf["events"].as_object().is_some_and(|e| !e.is_empty()));
-        let ready = perf_read
-            && !m["cpu_detail"]["modes"].is_null()
-            && !m["paging"]["page_faults_per_s"].is_null()
-            && !m["sockets"]["tcp_listen"].is_null()
-            && has(&m["disks"]["devices"], "read_iops")
-            && has(&m["interfaces"]["interfaces"], "rx_bytes_per_s")
-            && has(&m["filesystems"]["filesystems"], "size_gb");
-        ready.then_some(m)
-    })
-    .await;
+    let json = sample_in_depth(&api, "depth").await;
     let text = api.call(Method::GET, "/metrics", None).await.expect("scrape");
     server.stop().await;
     let samples = parse_prometheus(&text);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use server::cli::client::{ApiClient, Method};
 use server::testkit::{
-    Reply, Scratch, TestServer, call, connections, eventually, fast_config, next_metrics, raw_http,
+    Reply, Scratch, Sleeper, TestServer, call, connections, eventually, fast_config, next_metrics, raw_http,
 };
 use server::{Auth, Config, ServeError};
 use shared::{ErrorCode, ServerMsg};
@@ -365,22 +365,6 @@ async fn perfmon_run_authenticates_with_its_token() {
 async fn with_store(config: Config, data: &Scratch) -> TestServer {
     let store = server::store::StoreConfig { dir: data.0.clone(), retention: Default::default() };
     TestServer::start(Config { store: Some(store), ..config }).await
-}
-
-/// A process to register as a run; killed and reaped on drop.
-struct Sleeper(std::process::Child);
-
-impl Sleeper {
-    fn start() -> Sleeper {
-        Sleeper(std::process::Command::new("sleep").arg("120").spawn().expect("spawn sleep"))
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `GET path` as a browser sends it: this server's own Host, no other credential.
