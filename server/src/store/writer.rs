@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter};
 use shared::api::{ExitReport, RunOutcome};
 
-use super::{DB_FILE, Event, LockError, Shared, State, lock, retention, schema, take_lock};
+use super::{DB_FILE, Event, LockError, Shared, State, WRITER_CACHE_KIB, lock, retention, schema, take_lock};
 use crate::hub::{Record, RunSummary};
 
 /// The longest the writer sleeps with nothing queued.
@@ -48,6 +48,10 @@ pub(super) fn run(shared: &Shared) {
         held: VecDeque::new(),
         names: HashMap::new(),
     };
+    // The database is opened at once, not after the first wait for records:
+    // queries (and the server's start, which reads the runs left running)
+    // wait for it.
+    writer.ensure_open(shared);
     loop {
         let (ticks, events, stop) = take(shared);
         let handled = (ticks.len() + events.len()) as u64;
@@ -225,11 +229,14 @@ impl std::fmt::Display for Failure {
 
 fn open_at(path: &Path) -> Result<Connection, Failure> {
     let mut conn = Connection::open(path).map_err(Failure::Sql)?;
-    let setup = "PRAGMA auto_vacuum = INCREMENTAL;
-                 PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;";
+    let setup = format!(
+        "PRAGMA auto_vacuum = INCREMENTAL;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA cache_size = -{WRITER_CACHE_KIB};"
+    );
     conn.busy_timeout(Duration::from_secs(5)).map_err(Failure::Sql)?;
-    conn.execute_batch(setup).map_err(Failure::Sql)?;
+    conn.execute_batch(&setup).map_err(Failure::Sql)?;
     // A page-level check: a file damaged inside (not just its header) is caught
     // here rather than by a query hours later.
     let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(Failure::Sql)?;
