@@ -81,17 +81,37 @@ pub struct ExitReport {
     /// while no server answered still gives the run its true length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at_ms: Option<i64>,
+    /// The run's own counters as the wrapper's `wait` and its `perf` counters
+    /// gave them: exact totals of the command and every descendant it waited
+    /// for (CPU user/system, faults, context switches, storage bytes, peak
+    /// RSS) and the `perf stat`-style counters opened on the command before
+    /// its first instruction. Only the tree's fields and `perf` are taken;
+    /// the machine's figures are the server's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<crate::why::RunCounters>,
 }
 
 impl ExitReport {
     /// An exit with `code`.
     pub fn exited(code: i32) -> Self {
-        ExitReport { exit_code: Some(code), signal: None, cpu_seconds: None, ended_at_ms: None }
+        ExitReport {
+            exit_code: Some(code),
+            signal: None,
+            cpu_seconds: None,
+            ended_at_ms: None,
+            counters: None,
+        }
     }
 
     /// A death by `signal`.
     pub fn killed(signal: i32) -> Self {
-        ExitReport { exit_code: None, signal: Some(signal), cpu_seconds: None, ended_at_ms: None }
+        ExitReport {
+            exit_code: None,
+            signal: Some(signal),
+            cpu_seconds: None,
+            ended_at_ms: None,
+            counters: None,
+        }
     }
 
     /// How the run ended, by this report.
@@ -125,6 +145,19 @@ impl ExitReport {
         }
         if self.ended_at_ms.is_some_and(|ms| ms <= 0) {
             return Some(("ended_at_ms", "ended_at_ms is a time in unix milliseconds"));
+        }
+        if let Some(counters) = &self.counters {
+            let seconds = [counters.cpu_user_s, counters.cpu_system_s, counters.cpu_wait_s];
+            if seconds.iter().flatten().any(|s| !s.is_finite() || *s < 0.0)
+                || !counters.wall_s.is_finite()
+                || counters.wall_s < 0.0
+            {
+                return Some(("counters", "counters' seconds are finite and not negative"));
+            }
+            let perf = counters.perf.iter().flat_map(|p| p.events.values());
+            if perf.clone().count() > 32 || perf.filter_map(|e| e.value).any(|v| !v.is_finite() || v < 0.0) {
+                return Some(("counters", "at most 32 perf events, each a finite count, not negative"));
+            }
         }
         None
     }
@@ -211,6 +244,10 @@ pub struct RunRecord {
     pub peak_process_count: u32,
     /// Tokens the agent reported for the run.
     pub tokens: u64,
+    /// Where its time went, once it ended (and, while it runs, so far);
+    /// `null` for runs recorded before PerfMon measured it ("not measured").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::why::Verdict>,
 }
 
 impl RunRecord {
@@ -345,6 +382,14 @@ pub struct RunReport {
     pub previous: Option<RunRecord>,
     /// Its series over its span.
     pub history: HistorySeries,
+    /// The run's own counters; `null` for runs recorded before PerfMon
+    /// measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<crate::why::RunCounters>,
+    /// What moved since the previous run's verdict ("IO stall 4 % → 37 %"),
+    /// biggest first; empty when either has no verdict or nothing moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::why::Change>,
 }
 
 /// The store's state, in `GET /api/health`.

@@ -13,6 +13,7 @@
 //!   shape of every HTTP error.
 //! - [`series`]: the names of the recorded series `/api/history` answers with.
 //! - [`perfwatch`]: the `/api/ws/metrics` stream in PerfWatch's shape.
+//! - [`why`]: a run's own counters and the verdict on where its time went.
 //! - This page: [`PROTOCOL_VERSION`], the stream's paths ([`stream_path`]), its
 //!   subprotocols ([`SUBPROTOCOL`], [`TOKEN_SUBPROTOCOL_PREFIX`]), its close codes
 //!   ([`close`]) and its default cadences.
@@ -29,6 +30,7 @@ pub mod api;
 pub mod depth;
 pub mod perfwatch;
 pub mod series;
+pub mod why;
 pub mod ws;
 
 pub use ws::*;

@@ -181,6 +181,11 @@ pub struct Run {
     /// The signal that killed its command, once reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
+    /// While it is live: where its time went over the last 30 s, in a word
+    /// (`cpu_bound`, `waiting_for_cpu`, `io_stalled`, `memory_stalled`,
+    /// `gpu_bound`, `idle`); `null` until 30 s of it were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::why::LiveState>,
 }
 
 /// Resource use of a run's whole process tree (the pid and its descendants).

@@ -194,6 +194,7 @@ fn mock_run(i: usize, project: &str) -> RunRecord {
         peak_gpu_memory_gb: None,
         peak_process_count: if code == 0 { 14 } else { 6 },
         tokens: if code == 0 { 48_200 } else { 12_900 },
+        verdict: None,
     }
 }
 
@@ -281,7 +282,7 @@ pub fn report(project: &str, run_id: &str) -> Option<RunReport> {
     let start = crate::view::time::epoch_millis(run.started_at.as_str())?;
     let end = crate::view::time::epoch_millis(run.ended_at.as_ref()?.as_str())?;
     let previous = (i + 1 < RUNS.len()).then(|| mock_run(i + 1, project));
-    Some(RunReport { run, previous, history: history(start, end) })
+    Some(RunReport { run, previous, history: history(start, end), counters: None, changes: Vec::new() })
 }
 
 #[cfg(test)]

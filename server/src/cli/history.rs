@@ -235,6 +235,7 @@ mod tests {
             peak_gpu_memory_gb: None,
             peak_process_count: 3,
             tokens: 1000,
+            verdict: None,
         }
     }
 
@@ -265,6 +266,8 @@ mod tests {
             run: record("22-b", RunOutcome::Exited, Some(3), None),
             previous: Some(previous),
             history: Default::default(),
+            counters: None,
+            changes: Vec::new(),
         };
         let text = summary(&report);
         assert!(text.contains("status    exit 3"), "{text}");

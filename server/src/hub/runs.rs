@@ -387,14 +387,62 @@ mod tests {
         let project = name("exits");
         let run_id = hub.start_run(&project, 5, None).expect("start").run_id.expect("id");
         for bad in [
-            ExitReport { exit_code: None, signal: Some(-99999), cpu_seconds: None, ended_at_ms: None },
-            ExitReport { exit_code: Some(-5), signal: None, cpu_seconds: None, ended_at_ms: None },
-            ExitReport { exit_code: Some(256), signal: None, cpu_seconds: None, ended_at_ms: None },
-            ExitReport { exit_code: None, signal: Some(65), cpu_seconds: None, ended_at_ms: None },
-            ExitReport { exit_code: Some(0), signal: Some(9), cpu_seconds: None, ended_at_ms: None },
-            ExitReport { exit_code: None, signal: None, cpu_seconds: None, ended_at_ms: None },
-            ExitReport { exit_code: Some(0), signal: None, cpu_seconds: Some(f64::NAN), ended_at_ms: None },
-            ExitReport { exit_code: Some(0), signal: None, cpu_seconds: Some(-1.0), ended_at_ms: None },
+            ExitReport {
+                exit_code: None,
+                signal: Some(-99999),
+                cpu_seconds: None,
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: Some(-5),
+                signal: None,
+                cpu_seconds: None,
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: Some(256),
+                signal: None,
+                cpu_seconds: None,
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: None,
+                signal: Some(65),
+                cpu_seconds: None,
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: Some(0),
+                signal: Some(9),
+                cpu_seconds: None,
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: None,
+                signal: None,
+                cpu_seconds: None,
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: Some(0),
+                signal: None,
+                cpu_seconds: Some(f64::NAN),
+                ended_at_ms: None,
+                counters: None,
+            },
+            ExitReport {
+                exit_code: Some(0),
+                signal: None,
+                cpu_seconds: Some(-1.0),
+                ended_at_ms: None,
+                counters: None,
+            },
         ] {
             assert!(
                 matches!(hub.report_exit(&project, &run_id, &bad), Err(RunError::BadExit(..))),

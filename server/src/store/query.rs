@@ -368,7 +368,7 @@ impl Store {
         };
         let step_s = self.step_for(&q)?;
         let history = history(&conn, &q, step_s, now)?;
-        Ok(RunReport { run, previous, history })
+        Ok(RunReport { run, previous, history, counters: None, changes: Vec::new() })
     }
 
     /// The runs a previous server left `running` whose process still runs (the
@@ -518,6 +518,7 @@ fn record(row: &Row<'_>, now: i64, offline: bool) -> rusqlite::Result<RunRecord>
         peak_gpu_memory_gb: bytes(12)?.map(gb),
         peak_process_count: row.get(13)?,
         tokens: row.get::<_, i64>(14)?.max(0) as u64,
+        verdict: None,
     })
 }
 

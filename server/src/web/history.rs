@@ -392,6 +392,7 @@ mod tests {
             peak_gpu_memory_gb: None,
             peak_process_count: 1,
             tokens: 0,
+            verdict: None,
         }
     }
 
