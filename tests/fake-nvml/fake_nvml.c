@@ -24,11 +24,20 @@
  *   device.I.energy_mj=1000000     (the energy counter when the config was loaded)
  *   device.I.energy_rate_mw=250000 (how fast the counter then grows: mJ/s)
  *   device.I.not_supported=power   (comma-separated: util, memory, temp, power,
- *                                   processes, sm_clock, sm_clock_max, mem_clock,
- *                                   mem_clock_max, pstate, clock_events, pcie,
- *                                   encoder, decoder, fan, energy)
+ *                                   processes, process_util, sm_clock, sm_clock_max,
+ *                                   mem_clock, mem_clock_max, pstate, clock_events,
+ *                                   pcie, encoder, decoder, fan, energy)
+ *   device.I.process_util_error=4  (nvmlDeviceGetProcessUtilization answers this
+ *                                   NVML return code, e.g. 4 NO_PERMISSION)
  *   device.I.lost_after=3          (answers GPU_IS_LOST after that many handle reads)
  *   process.PID=I:BYTES            (a compute process on device I holding BYTES)
+ *   process_util.PID=I:SM          (one utilisation sample of PID on device I, SM %;
+ *                                   a line per sample. Each is stamped with the
+ *                                   wall clock (µs, as NVML's CPU timestamps) when
+ *                                   the config was loaded, plus its line's order,
+ *                                   so a sample is handed out once to a caller that
+ *                                   passes back the newest timestamp it saw, and a
+ *                                   rewritten config brings newer samples)
  *
  * Every nvmlInit_v2 call appends a line to FAKE_NVML_CONFIG.inits, so a test can
  * count how often the library was initialised. Test code, not shipped.
@@ -44,6 +53,7 @@ enum {
     NVML_ERROR_INVALID_ARGUMENT = 2,
     NVML_ERROR_NOT_SUPPORTED = 3,
     NVML_ERROR_NO_PERMISSION = 4,
+    NVML_ERROR_NOT_FOUND = 6,
     NVML_ERROR_INSUFFICIENT_SIZE = 7,
     NVML_ERROR_DRIVER_NOT_LOADED = 9,
     NVML_ERROR_GPU_IS_LOST = 15,
@@ -52,6 +62,7 @@ enum {
 
 #define MAX_DEVICES 8
 #define MAX_PROCESSES 64
+#define MAX_UTIL_SAMPLES 256
 
 struct device {
     char name[96];
@@ -61,7 +72,8 @@ struct device {
     unsigned long long clock_events;
     unsigned int pcie_rx_kbs, pcie_tx_kbs, pcie_delay_us, encoder, decoder, fan;
     unsigned long long energy_mj, energy_rate_mw;
-    int no_util, no_memory, no_temp, no_power, no_processes;
+    int no_util, no_memory, no_temp, no_power, no_processes, no_process_util;
+    nvmlReturn_t process_util_error; /* 0: answer */
     int no_sm_clock, no_sm_clock_max, no_mem_clock, no_mem_clock_max, no_pstate;
     int no_clock_events, no_pcie, no_encoder, no_decoder, no_fan, no_energy;
     long lost_after; /* -1: never */
@@ -73,12 +85,20 @@ struct process {
     unsigned long long bytes;
 };
 
+/* One per-process utilisation sample. */
+struct util_sample {
+    unsigned int pid, device, sm;
+    unsigned long long at_us;
+};
+
 static char loaded_text[65536];
 static char init_mode[64] = "ok";
 static unsigned int device_count;
 static struct device devices[MAX_DEVICES];
 static unsigned int process_count;
 static struct process processes[MAX_PROCESSES];
+static unsigned int util_sample_count;
+static struct util_sample util_samples[MAX_UTIL_SAMPLES];
 /* When the config was last loaded: the energy counters grow from then. */
 static struct timespec loaded_at;
 
@@ -92,6 +112,11 @@ typedef struct {
     unsigned long long usedGpuMemory;
     unsigned int gpuInstanceId, computeInstanceId;
 } nvmlProcessInfo_t;
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp; /* CPU timestamp, µs */
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} nvmlProcessUtilizationSample_t;
 typedef struct device *nvmlDevice_t;
 
 /* Whether `name` is one of the comma-separated entries of `list` (whole entries:
@@ -114,6 +139,7 @@ static void set_not_supported(struct device *d, const char *list) {
     d->no_temp = listed(list, "temp");
     d->no_power = listed(list, "power");
     d->no_processes = listed(list, "processes");
+    d->no_process_util = listed(list, "process_util");
     d->no_sm_clock = listed(list, "sm_clock");
     d->no_sm_clock_max = listed(list, "sm_clock_max");
     d->no_mem_clock = listed(list, "mem_clock");
@@ -143,9 +169,13 @@ static void load(void) {
     if (strcmp(text, loaded_text) == 0) return;
     strcpy(loaded_text, text);
     clock_gettime(CLOCK_MONOTONIC, &loaded_at);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    unsigned long long loaded_us = (unsigned long long)wall.tv_sec * 1000000ULL + (unsigned long long)wall.tv_nsec / 1000;
     strcpy(init_mode, "ok");
     device_count = 0;
     process_count = 0;
+    util_sample_count = 0;
     memset(devices, 0, sizeof devices);
     for (int i = 0; i < MAX_DEVICES; i++) devices[i].lost_after = -1;
     char *save = NULL;
@@ -186,6 +216,12 @@ static void load(void) {
             else if (strcmp(field, "energy_rate_mw") == 0) d->energy_rate_mw = strtoull(value, NULL, 10);
             else if (strcmp(field, "not_supported") == 0) set_not_supported(d, value);
             else if (strcmp(field, "lost_after") == 0) d->lost_after = strtol(value, NULL, 10);
+            else if (strcmp(field, "process_util_error") == 0) d->process_util_error = atoi(value);
+        } else if (sscanf(key, "process_util.%u", &pid) == 1 && util_sample_count < MAX_UTIL_SAMPLES) {
+            struct util_sample *s = &util_samples[util_sample_count];
+            s->pid = pid;
+            s->at_us = loaded_us + util_sample_count;
+            if (sscanf(value, "%u:%u", &s->device, &s->sm) == 2) util_sample_count++;
         } else if (sscanf(key, "process.%u", &pid) == 1 && process_count < MAX_PROCESSES) {
             struct process *p = &processes[process_count++];
             p->pid = pid;
@@ -235,6 +271,8 @@ const char *nvmlErrorString(nvmlReturn_t result) {
     switch (result) {
     case NVML_SUCCESS: return "Success";
     case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
+    case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
+    case NVML_ERROR_NOT_FOUND: return "Not Found";
     case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
     case NVML_ERROR_LIB_RM_VERSION_MISMATCH: return "RM has detected an NVML/RM version mismatch.";
     default: return "Unknown Error";
@@ -329,6 +367,38 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
     nvmlReturn_t r = check(d, d && d->no_processes);
     if (r != NVML_SUCCESS) return r;
     *count = 0;
+    return NVML_SUCCESS;
+}
+
+/* The utilisation samples of device `d` newer than `last_seen` (µs), as NVML
+ * hands them out: NOT_FOUND when there are none; with no buffer (or too small
+ * a one) the count and INSUFFICIENT_SIZE; else the samples. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizationSample_t *utilization,
+                                             unsigned int *processSamplesCount,
+                                             unsigned long long lastSeenTimeStamp) {
+    nvmlReturn_t r = check(d, d && d->no_process_util);
+    if (r != NVML_SUCCESS) return r;
+    if (d->process_util_error) return d->process_util_error;
+    if (!processSamplesCount) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int index = (unsigned int)(d - devices), n = 0;
+    for (unsigned int i = 0; i < util_sample_count; i++)
+        n += util_samples[i].device == index && util_samples[i].at_us > lastSeenTimeStamp;
+    if (n == 0) {
+        *processSamplesCount = 0;
+        return NVML_ERROR_NOT_FOUND;
+    }
+    if (!utilization || *processSamplesCount < n) {
+        *processSamplesCount = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    unsigned int k = 0;
+    for (unsigned int i = 0; i < util_sample_count; i++) {
+        const struct util_sample *s = &util_samples[i];
+        if (s->device != index || s->at_us <= lastSeenTimeStamp) continue;
+        utilization[k] = (nvmlProcessUtilizationSample_t){s->pid, s->at_us, s->sm, 0, 0, 0};
+        k++;
+    }
+    *processSamplesCount = k;
     return NVML_SUCCESS;
 }
 

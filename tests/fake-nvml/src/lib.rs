@@ -3,7 +3,8 @@
 //! answers what a test wrote in a config file — devices, their figures (clocks,
 //! P-state, clock-event reasons, PCIe, encoder and decoder, fan, an energy counter
 //! that grows as the test says), fields that are not supported, a device lost
-//! after some reads, per-process GPU memory, or an initialisation that fails.
+//! after some reads, per-process GPU memory and utilisation samples, or an
+//! initialisation that fails.
 //!
 //! The library itself is C (`fake_nvml.c`, built by this crate's build script);
 //! this crate gives tests its location and a typed way to write its config. The
@@ -69,10 +70,14 @@ pub struct Device {
     /// How fast the energy counter grows from then, mW (mJ per second).
     pub energy_rate_mw: u64,
     /// Fields answering `NVML_ERROR_NOT_SUPPORTED`: any of `util`, `memory`,
-    /// `temp`, `power`, `processes`, `sm_clock`, `sm_clock_max`, `mem_clock`,
-    /// `mem_clock_max`, `pstate`, `clock_events`, `pcie`, `encoder`, `decoder`,
-    /// `fan`, `energy`.
+    /// `temp`, `power`, `processes`, `process_util` (per-process utilisation),
+    /// `sm_clock`, `sm_clock_max`, `mem_clock`, `mem_clock_max`, `pstate`,
+    /// `clock_events`, `pcie`, `encoder`, `decoder`, `fan`, `energy`.
     pub not_supported: Vec<&'static str>,
+    /// The NVML return code `nvmlDeviceGetProcessUtilization` answers instead
+    /// of samples (4: `NVML_ERROR_NO_PERMISSION`), for errors other than
+    /// NOT_SUPPORTED.
+    pub process_util_error: Option<u32>,
     /// Answers `NVML_ERROR_GPU_IS_LOST` after this many handle reads (one per tick).
     pub lost_after: Option<u32>,
 }
@@ -104,6 +109,7 @@ impl Device {
             energy_mj: 0,
             energy_rate_mw: 300_000,
             not_supported: Vec::new(),
+            process_util_error: None,
             lost_after: None,
         }
     }
@@ -118,6 +124,11 @@ pub struct Config {
     pub devices: Vec<Device>,
     /// Compute processes: (pid, device index, bytes of GPU memory).
     pub processes: Vec<(u32, u32, u64)>,
+    /// Per-process utilisation samples, one each: (pid, device index, SM %).
+    /// The library stamps them with the time it loads this config, so each is
+    /// handed out once to a reader that passes back the newest timestamp it
+    /// saw; a new config (text that differs) brings newer ones.
+    pub process_utilization: Vec<(u32, u32, u32)>,
 }
 
 impl Config {
@@ -169,9 +180,15 @@ impl Config {
             if let Some(n) = d.lost_after {
                 let _ = writeln!(text, "device.{i}.lost_after={n}");
             }
+            if let Some(code) = d.process_util_error {
+                let _ = writeln!(text, "device.{i}.process_util_error={code}");
+            }
         }
         for (pid, device, bytes) in &self.processes {
             let _ = writeln!(text, "process.{pid}={device}:{bytes}");
+        }
+        for (pid, device, sm_percent) in &self.process_utilization {
+            let _ = writeln!(text, "process_util.{pid}={device}:{sm_percent}");
         }
         text
     }
@@ -238,7 +255,14 @@ mod tests {
         d.sm_clock_mhz = (1410, 1980);
         d.clock_events = 0x44;
         d.pcie_kbs = (2048, 1024);
-        let text = Config { devices: vec![d], processes: vec![(42, 0, 5)], ..Config::default() }.render();
+        d.process_util_error = Some(4);
+        let text = Config {
+            devices: vec![d],
+            processes: vec![(42, 0, 5)],
+            process_utilization: vec![(42, 0, 30), (42, 0, 50)],
+            ..Config::default()
+        }
+        .render();
         for line in [
             "init=ok",
             "devices=1",
@@ -253,8 +277,11 @@ mod tests {
             "device.0.pcie_tx_kbs=1024",
             "device.0.energy_rate_mw=300000",
             "process.42=0:5",
+            "device.0.process_util_error=4",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
+        let samples: Vec<&str> = text.lines().filter(|l| l.starts_with("process_util.")).collect();
+        assert_eq!(samples, ["process_util.42=0:30", "process_util.42=0:50"], "a line per sample, in order");
     }
 }
