@@ -2,14 +2,18 @@
 //! `libnvidia-ml.so.1` (the `fake-nvml` crate) through `LD_LIBRARY_PATH`, whose
 //! answers each test sets — devices, figures (clocks, P-state, clock-event
 //! reasons, PCIe, codecs, fan, an energy counter), unsupported fields, a device
-//! lost mid-run, per-process GPU memory, a failing initialisation.
+//! lost mid-run, per-process GPU memory, a failing initialisation. The
+//! per-process utilisation tests read the sampler's [`GpuReading`] itself, in a
+//! copy of this test binary started on the fake ([`in_fake_nvml_process`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use fake_nvml::{Config, Device, FakeGpus, GIB, Init};
 use serde_json::json;
 use server::cli::client::Method;
+use server::sampling::{GpuReading, HostSampler};
 use server::testkit::{Perfmon, Sandbox, call, connect, metrics_until, private_mount_namespace};
 use shared::{GpuDevice, PerfMetrics};
 
@@ -519,4 +523,186 @@ fn a_device_from_a_server_without_the_depth_fields_decodes_with_them_null() {
     let back: GpuDevice =
         serde_json::from_value(serde_json::to_value(&full).expect("encode")).expect("decode");
     assert_eq!(back, full);
+}
+
+/// Set in the copy of this test binary that runs one test's body on the fake GPUs.
+const IN_CHILD: &str = "PERFMON_GPU_TEST_CHILD";
+
+/// Runs `body` in a copy of this test binary started with the fake NVML and
+/// `config` in its environment: the loader reads `LD_LIBRARY_PATH` only when a
+/// process starts, and NVML is initialised once per process, so a test that
+/// reads the sampler directly needs a process of its own. `test` is the calling
+/// test's name; in the copy, `body` gets the fake, to change what it answers.
+/// The copy's output is printed here (figures; run with `--nocapture`).
+fn in_fake_nvml_process(test: &str, config: &Config, body: impl FnOnce(&FakeGpus)) {
+    if std::env::var_os(IN_CHILD).is_some() {
+        let path = std::env::var_os("FAKE_NVML_CONFIG").expect("the parent names the config");
+        return body(&FakeGpus { path: path.into() });
+    }
+    let fake = FakeGpus::new(&scratch(test), config);
+    let output = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(fake.env())
+        .env(IN_CHILD, "1")
+        .output()
+        .expect("start a copy of this test binary");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("1 passed"), "the copy running {test}:\n{text}");
+    println!("{text}");
+}
+
+/// One sampler tick's GPU reading: the path (a blocking thread, every tick)
+/// that also reads the processes' GPU memory.
+fn gpu_read(sampler: &mut HostSampler) -> GpuReading {
+    sampler.sample(&[]).gpu
+}
+
+fn percents(reading: &GpuReading) -> Vec<(u32, f64)> {
+    let mut all: Vec<(u32, f64)> = reading.process_percent.iter().map(|(pid, p)| (*pid, *p)).collect();
+    all.sort_by_key(|(pid, _)| *pid);
+    all
+}
+
+#[test]
+fn a_pids_utilisation_is_the_mean_of_its_samples_summed_over_devices() {
+    let config = Config {
+        devices: vec![named("GPU-A", 70, 4), named("GPU-B", 50, 4)],
+        // pid 100: 40 and 60 on GPU-A (a mean of 50), 30 on GPU-B; pid 200: 25 on GPU-B.
+        process_utilization: vec![(100, 0, 40), (100, 0, 60), (100, 1, 30), (200, 1, 25)],
+        ..Config::default()
+    };
+    in_fake_nvml_process(
+        "a_pids_utilisation_is_the_mean_of_its_samples_summed_over_devices",
+        &config,
+        |_| {
+            let reading = gpu_read(&mut HostSampler::new());
+            assert_eq!(reading.unavailable, None);
+            assert_eq!(percents(&reading), [(100, 80.0), (200, 25.0)]);
+            assert_eq!(reading.process_percent_unknown, None);
+        },
+    );
+}
+
+#[test]
+fn each_read_has_only_the_samples_since_the_one_before_and_none_is_0_not_unknown() {
+    let config = Config {
+        devices: vec![named("GPU-A", 70, 4)],
+        process_utilization: vec![(100, 0, 40), (100, 0, 60)],
+        ..Config::default()
+    };
+    let test = "each_read_has_only_the_samples_since_the_one_before_and_none_is_0_not_unknown";
+    in_fake_nvml_process(test, &config, |fake| {
+        let mut sampler = HostSampler::new();
+        assert_eq!(percents(&gpu_read(&mut sampler)), [(100, 50.0)]);
+        // Nothing new since (NVML's NOT_FOUND): every process at 0 %, and that is known.
+        let idle = gpu_read(&mut sampler);
+        assert!(idle.process_percent.is_empty(), "{:?}", idle.process_percent);
+        assert_eq!(idle.process_percent_unknown, None, "no samples is 0 %, not unknown");
+        // Newer samples: only they count, not the mean with the old ones.
+        fake.set(&Config { process_utilization: vec![(100, 0, 10), (300, 0, 70)], ..config.clone() });
+        let next = gpu_read(&mut sampler);
+        assert_eq!(percents(&next), [(100, 10.0), (300, 70.0)]);
+        assert_eq!(next.process_percent_unknown, None);
+    });
+}
+
+#[test]
+fn a_device_without_per_process_utilisation_is_named_and_the_others_still_count() {
+    let mut mig = named("GPU-B", 50, 4);
+    mig.not_supported = vec!["process_util"];
+    let config = Config {
+        devices: vec![named("GPU-A", 70, 4), mig],
+        process_utilization: vec![(100, 0, 40), (100, 1, 99)],
+        ..Config::default()
+    };
+    let test = "a_device_without_per_process_utilisation_is_named_and_the_others_still_count";
+    in_fake_nvml_process(test, &config, |_| {
+        let reading = gpu_read(&mut HostSampler::new());
+        assert_eq!(
+            reading.process_percent_unknown.as_deref(),
+            Some("NVML does not report per-process utilisation on GPU 1 (NOT_SUPPORTED)")
+        );
+        assert_eq!(percents(&reading), [(100, 40.0)], "what GPU-A said");
+        let b = &reading.devices[1];
+        assert_eq!((b.lost.as_deref(), b.percent), (None, Some(50)), "the device's own figures are there");
+        assert!(
+            b.not_supported.is_empty(),
+            "a per-process figure, not one of the device's: {:?}",
+            b.not_supported
+        );
+    });
+}
+
+#[test]
+fn another_per_process_utilisation_failure_is_named_with_its_error() {
+    let mut denied = named("GPU-A", 70, 4);
+    denied.process_util_error = Some(4); // NVML_ERROR_NO_PERMISSION
+    let config =
+        Config { devices: vec![denied], process_utilization: vec![(100, 0, 40)], ..Config::default() };
+    in_fake_nvml_process("another_per_process_utilisation_failure_is_named_with_its_error", &config, |_| {
+        let reading = gpu_read(&mut HostSampler::new());
+        let reason = reading.process_percent_unknown.expect("a reason");
+        assert!(reason.starts_with("NVML could not read per-process utilisation on GPU 0: "), "{reason}");
+        assert!(reading.process_percent.is_empty());
+        assert_eq!(reading.devices[0].percent, Some(70));
+    });
+}
+
+#[test]
+fn a_lost_devices_per_process_utilisation_is_unknown() {
+    let mut losing = named("GPU-A", 70, 4);
+    losing.lost_after = Some(1);
+    let config =
+        Config { devices: vec![losing], process_utilization: vec![(100, 0, 40)], ..Config::default() };
+    in_fake_nvml_process("a_lost_devices_per_process_utilisation_is_unknown", &config, |_| {
+        let mut sampler = HostSampler::new();
+        assert_eq!(percents(&gpu_read(&mut sampler)), [(100, 40.0)]);
+        let lost = gpu_read(&mut sampler);
+        assert_eq!(lost.process_percent_unknown.as_deref(), Some("GPU 0 did not answer"));
+        assert!(lost.process_percent.is_empty());
+    });
+}
+
+/// The figure for the issue: what `nvmlDeviceGetProcessUtilization` adds to a
+/// tick, against the fake (the driver's own cost is not in it), and the whole
+/// GPU read for scale. Debug build; bounds are loose, the figures are printed.
+#[cfg(feature = "nvml")]
+#[test]
+fn reading_per_process_utilisation_costs_microseconds() {
+    let config = Config {
+        devices: vec![named("GPU-A", 70, 4), named("GPU-B", 50, 4)],
+        process_utilization: (0..16).map(|i| (100 + i % 4, i % 2, 10 * (i % 8))).collect(),
+        ..Config::default()
+    };
+    in_fake_nvml_process("reading_per_process_utilisation_costs_microseconds", &config, |_| {
+        let nvml = nvml_wrapper::Nvml::init().expect("the fake NVML");
+        let device = nvml.device_by_index(0).expect("GPU-A");
+        let newest =
+            device.process_utilization_stats(None).expect("samples").iter().map(|s| s.timestamp).max();
+        let mean_us = |f: &dyn Fn()| {
+            let start = Instant::now();
+            for _ in 0..10_000 {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / 10_000.0
+        };
+        let with_samples =
+            mean_us(&|| assert_eq!(device.process_utilization_stats(None).ok().map(|s| s.len()), Some(8)));
+        let nothing_new = mean_us(&|| assert!(device.process_utilization_stats(newest).is_err()));
+
+        let mut sampler = HostSampler::new();
+        sampler.time_sources(true);
+        let mut gpu = Duration::ZERO;
+        for _ in 0..50 {
+            gpu_read(&mut sampler);
+            gpu += sampler.costs().iter().find(|(name, _)| *name == "gpu (NVML)").expect("timed").1;
+        }
+        let gpu_us = gpu.as_secs_f64() * 1e6 / 50.0;
+        println!(
+            "per-process utilisation, one device: {with_samples:.2} µs with 8 samples (2 calls), \
+             {nothing_new:.2} µs with none new (1 call); the whole GPU read of 2 devices: {gpu_us:.1} µs"
+        );
+        assert!(with_samples < 50.0 && nothing_new < 50.0, "{with_samples} µs, {nothing_new} µs");
+    });
 }

@@ -12,13 +12,16 @@
 //! - [`GpuCollector`]: what the collector remembers per device between ticks —
 //!   its name (a lost device keeps it), its maximum clocks (they do not change,
 //!   so they are asked for until answered, then never again), the energy counter's
-//!   previous reading (power is its rate) and when PCIe was last read.
+//!   previous reading (power is its rate), when PCIe was last read, and the
+//!   newest per-process utilisation sample it answered with.
 //! - Pure helpers, tested without NVML: [`clock_event_reason_names`] (bitmask →
-//!   names), [`pstate_name`], the energy meter and the PCIe cadence.
-//! - `nvml` (the feature): the queries. Each device costs about 17 NVML calls a
-//!   tick (name, utilisation, memory, temperature, power, two process lists, two
-//!   clocks, P-state, clock-event reasons, two PCIe counters, encoder, decoder,
-//!   fan, energy), plus the two maximum clocks until they answer.
+//!   names), [`pstate_name`], the energy meter, the PCIe cadence and the fold of
+//!   per-process utilisation samples.
+//! - `nvml` (the feature): the queries. Each device costs about 19 NVML calls a
+//!   tick (name, utilisation, memory, temperature, power, two process lists, the
+//!   processes' utilisation (a count, then the samples), two clocks, P-state,
+//!   clock-event reasons, two PCIe counters, encoder, decoder, fan, energy), plus
+//!   the two maximum clocks until they answer.
 //!
 //! A field the driver answers NOT_SUPPORTED for is `None` and named in the
 //! device's `not_supported` by its payload name; any other failed query is just
@@ -40,6 +43,19 @@ pub struct GpuReading {
     pub process_memory: HashMap<u32, u64>,
     /// Why `process_memory` cannot be trusted to be complete, when it cannot.
     pub process_memory_unknown: Option<String>,
+    /// Each process's SM (compute and 3D) utilisation, % of one device, summed
+    /// over the devices it ran on (so up to 100 × devices): per device, the mean
+    /// of the samples NVML took of it since the previous read
+    /// (`nvmlDeviceGetProcessUtilization`). A process that is not here ran
+    /// nothing on any device in that window: 0 %, while
+    /// `process_percent_unknown` is `None`.
+    pub process_percent: HashMap<u32, f64>,
+    /// Why `process_percent` cannot be told, or not in full, when it cannot:
+    /// a device NVML does not sample per process on (NOT_SUPPORTED: many
+    /// consumer cards, some datacenter ones, MIG), one that failed otherwise,
+    /// or one that did not answer. What the other devices said is still in
+    /// `process_percent`.
+    pub process_percent_unknown: Option<String>,
 }
 
 /// One device. Values it does not report are `None`.
@@ -202,6 +218,30 @@ impl PcieCadence {
     }
 }
 
+/// Folds one device's per-process utilisation samples — `(pid, timestamp µs,
+/// SM %)` — into `into`: each pid's mean over the samples newer than `seen`,
+/// added to what other devices gave it. `seen` moves to the newest sample, so
+/// the next read asks only for what came after; samples at or before it are
+/// dropped, as NVML may hand back older ones with the newer.
+#[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+fn fold_utilization(
+    samples: impl IntoIterator<Item = (u32, u64, u32)>,
+    seen: &mut Option<u64>,
+    into: &mut HashMap<u32, f64>,
+) {
+    let after = seen.unwrap_or(0);
+    let mut per_pid: HashMap<u32, (u64, u32)> = HashMap::new();
+    for (pid, at_us, sm_percent) in samples.into_iter().filter(|(_, at, _)| *at > after) {
+        let (sum, count) = per_pid.entry(pid).or_default();
+        *sum += u64::from(sm_percent);
+        *count += 1;
+        *seen = Some(seen.map_or(at_us, |newest| newest.max(at_us)));
+    }
+    for (pid, (sum, count)) in per_pid {
+        *into.entry(pid).or_default() += sum as f64 / f64::from(count);
+    }
+}
+
 /// What the collector remembers of one device index between ticks.
 #[derive(Debug, Default)]
 #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
@@ -215,6 +255,10 @@ struct DeviceMemory {
     energy: EnergyMeter,
     /// When its PCIe throughput was last read.
     pcie: PcieCadence,
+    /// The newest per-process utilisation sample's timestamp (NVML's CPU
+    /// clock, µs): the next read asks for the samples after it. `None` until a
+    /// sample came; the first read then takes whatever NVML still holds.
+    utilization_seen_us: Option<u64>,
 }
 
 #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
@@ -326,6 +370,42 @@ mod tests {
         assert!(memory.pcie.due(t0) && memory.pcie.last.is_none());
     }
 
+    #[test]
+    fn a_pids_utilisation_is_the_mean_of_its_samples_since_the_last_read() {
+        let (mut seen, mut percent) = (None, HashMap::new());
+        fold_utilization([(7, 100, 40), (8, 101, 5), (7, 102, 60)], &mut seen, &mut percent);
+        assert_eq!(percent, HashMap::from([(7, 50.0), (8, 5.0)]));
+        assert_eq!(seen, Some(102), "the next read asks for what came after the newest");
+    }
+
+    #[test]
+    fn a_pid_on_two_devices_is_the_sum_of_its_means() {
+        let mut percent = HashMap::new();
+        let (mut seen_0, mut seen_1) = (None, Some(500));
+        fold_utilization([(7, 100, 40), (7, 101, 60)], &mut seen_0, &mut percent);
+        fold_utilization([(7, 501, 30), (9, 502, 25)], &mut seen_1, &mut percent);
+        assert_eq!(percent, HashMap::from([(7, 80.0), (9, 25.0)]), "50 % on one, 30 % on the other");
+        assert_eq!((seen_0, seen_1), (Some(101), Some(502)), "each device keeps its own timestamp");
+    }
+
+    #[test]
+    fn samples_at_or_before_the_last_seen_are_left_out_and_none_leaves_it_as_it_was() {
+        let (mut seen, mut percent) = (Some(200), HashMap::new());
+        fold_utilization([(7, 150, 90), (7, 200, 90), (7, 201, 10)], &mut seen, &mut percent);
+        assert_eq!((percent.get(&7), seen), (Some(&10.0), Some(201)));
+        let mut none = HashMap::new();
+        fold_utilization([(7, 201, 90)], &mut seen, &mut none);
+        assert!(none.is_empty(), "nothing new: 0 % for every process");
+        assert_eq!(seen, Some(201));
+    }
+
+    #[test]
+    fn a_device_that_restarts_forgets_its_utilisation_timestamp() {
+        let mut memory = DeviceMemory { utilization_seen_us: Some(5), ..DeviceMemory::default() };
+        memory.restart();
+        assert_eq!(memory.utilization_seen_us, None, "a new driver's clock may start anywhere");
+    }
+
     #[cfg(not(feature = "nvml"))]
     #[test]
     fn without_nvml_the_gpu_is_unavailable_with_a_reason() {
@@ -346,7 +426,7 @@ mod nvml {
     use nvml_wrapper::error::NvmlError;
     use nvml_wrapper::{Device, Nvml};
 
-    use super::{DeviceMemory, DeviceReading, GpuReading, PcieFigures};
+    use super::{DeviceMemory, DeviceReading, GpuReading, PcieFigures, fold_utilization};
 
     /// NVML, or the plain-words reason it could not be had: initialised once per
     /// process, its failure remembered and logged once, never retried per tick.
@@ -422,8 +502,9 @@ mod nvml {
             };
             if reading.lost.is_some() {
                 // A lost device's processes cannot be listed: a run's share of
-                // GPU memory is then unknown, not zero.
+                // GPU memory and utilisation is then unknown, not zero.
                 out.process_memory_unknown.get_or_insert_with(|| format!("GPU {index} did not answer"));
+                out.process_percent_unknown.get_or_insert_with(|| format!("GPU {index} did not answer"));
             }
             out.devices.push(reading);
         }
@@ -508,6 +589,7 @@ mod nvml {
                 *out.process_memory.entry(process.pid).or_default() += bytes;
             }
         }
+        read_process_utilization(index, device, mem, &mut reading, out);
         read_depth(device, mem, &mut reading);
         if reading.lost.is_some() {
             // A device that fell off the bus answers nothing trustworthy.
@@ -532,6 +614,45 @@ mod nvml {
             temperature_c: temperature,
             power_mw: power,
             ..reading
+        }
+    }
+
+    /// Each process's SM utilisation on `device` since the previous read, into
+    /// `out.process_percent`; why it cannot be told, into
+    /// `out.process_percent_unknown`. Two NVML calls (a count, then the
+    /// samples), or one when there is nothing to read.
+    fn read_process_utilization(
+        index: u32,
+        device: &Device<'_>,
+        mem: &mut DeviceMemory,
+        reading: &mut DeviceReading,
+        out: &mut GpuReading,
+    ) {
+        match device.process_utilization_stats(mem.utilization_seen_us) {
+            Ok(samples) => fold_utilization(
+                samples.iter().map(|s| (s.pid, s.timestamp, s.sm_util)),
+                &mut mem.utilization_seen_us,
+                &mut out.process_percent,
+            ),
+            Err(NvmlError::GpuLost) => reading.lost = Some(LOST.to_owned()),
+            Err(err) => {
+                if let Some(reason) = utilization_unknown(index, &err) {
+                    out.process_percent_unknown.get_or_insert(reason);
+                }
+            }
+        }
+    }
+
+    /// Why a device's per-process utilisation cannot be told, from NVML's
+    /// error; `None` for NOT_FOUND, which is NVML's "no sample since that
+    /// timestamp": no process ran on the device, 0 % for all.
+    pub fn utilization_unknown(index: u32, err: &NvmlError) -> Option<String> {
+        match err {
+            NvmlError::NotFound => None,
+            NvmlError::NotSupported => {
+                Some(format!("NVML does not report per-process utilisation on GPU {index} (NOT_SUPPORTED)"))
+            }
+            other => Some(format!("NVML could not read per-process utilisation on GPU {index}: {other}")),
         }
     }
 
@@ -607,6 +728,18 @@ mod nvml {
         fn a_missing_driver_library_reads_as_plain_words() {
             assert_eq!(init_failure_reason(&NvmlError::LibraryNotFound), "NVIDIA driver library not found");
             assert_eq!(init_failure_reason(&NvmlError::DriverNotLoaded), "NVIDIA driver is not loaded");
+        }
+
+        #[test]
+        fn per_process_utilisation_errors_read_as_zero_or_a_reason_naming_the_device() {
+            assert_eq!(utilization_unknown(0, &NvmlError::NotFound), None, "no samples: 0 %, not unknown");
+            assert_eq!(
+                utilization_unknown(1, &NvmlError::NotSupported).as_deref(),
+                Some("NVML does not report per-process utilisation on GPU 1 (NOT_SUPPORTED)")
+            );
+            let other = utilization_unknown(2, &NvmlError::NoPermission).expect("a reason");
+            assert!(other.starts_with("NVML could not read per-process utilisation on GPU 2: "), "{other}");
+            assert!(other.len() > "NVML could not read per-process utilisation on GPU 2: ".len(), "{other}");
         }
     }
 }
