@@ -16,6 +16,13 @@
 //!
 //! A command that cannot be run ends as a shell reports it: 127 when it is not
 //! found, 126 when it is found but cannot be executed.
+//!
+//! While the process is held, the wrapper opens the run's `perf` counters on
+//! its pid, disabled until its next exec ([`crate::collect::run_perf`]): they
+//! count from the command's first instruction, not the hold's. They are on the
+//! task whose id is the pid, so the exec must stay on the main thread (it does:
+//! `become_command` runs on the thread `main` blocks on); an exec from another
+//! thread would take over the pid with a task the counters are not on.
 
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;

@@ -10,6 +10,14 @@
 //! - The wrapper only ever acts on its own run: it reports that run's exit, with
 //!   the exact CPU time of the command and every descendant it waited for, and
 //!   never ends another run of the project.
+//! - The exit report carries the run's own counters ([`shared::why::RunCounters`]):
+//!   the kernel's totals for the command and every descendant it waited for
+//!   (`getrusage(RUSAGE_CHILDREN)` after the wait, less what it held before the
+//!   command started: CPU user and system time, faults, context switches,
+//!   storage bytes), and `perf stat`-style counters opened on the held command
+//!   before it is let go, enabled at its exec ([`crate::collect::run_perf`]).
+//!   Descendants nobody waited for (a daemon that double-forked) are in the
+//!   `perf` counters, which fold every exiting child in, but not in the totals.
 //! - SIGTERM, SIGHUP, SIGINT and SIGQUIT sent to the wrapper are passed on to the
 //!   command, taken as a request that it end; the wrapper then waits for it and
 //!   records how it ended. A command still running [`GRACE`] (10 s) after the
@@ -30,6 +38,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use shared::why::{CountedFrom, RunCounters};
 use tokio::process::Child;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -37,6 +46,7 @@ use tokio::task::JoinHandle;
 use super::ServeArgs;
 use super::client::{ApiClient, ClientError, Method};
 use super::hold;
+use crate::collect::run_perf::RunPerfCounters;
 use crate::hub::project::ProjectName;
 
 /// A server this wrapper started itself, and how to stop it.
@@ -79,9 +89,9 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
         Err(code) => return code,
     };
 
-    // The CPU time of children waited for before the command (a shell that
+    // What children waited for before the command left (a shell that
     // `exec`ed perfmon passes its own on) is not the command's.
-    let reaped_before = reaped_ticks();
+    let reaped_before = ChildrenUsage::now();
     let held = match hold::spawn(&command) {
         Ok(held) => held,
         Err(err) => {
@@ -100,21 +110,31 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
         (Some(api), Some(pid)) => register(api, &project, pid, label, held.is_held()).await,
         _ => None,
     };
-    // Go whether or not it was registered: the command always runs.
-    let mut child = held.release().await;
-    let status = supervise(&mut child, &mut signals).await;
-    let ended_at_ms = chrono::Utc::now().timestamp_millis();
-    let cpu_seconds = match (reaped_before, reaped_ticks()) {
-        (Some(before), Some(after)) => {
-            Some(after.saturating_sub(before) as f64 / crate::collect::procfs::TICKS_PER_SECOND)
-        }
+    // A command that could not be held started before anything counted it:
+    // its `perf` counters, and the server's readings, start at registration
+    // (the totals from `wait` still hold all of it).
+    let counted_from = if held.is_held() { CountedFrom::Start } else { CountedFrom::Registration };
+    // Opened before the go, so they count from the command's exec; only for a
+    // run whose exit is reported. Ten quick syscalls: no need to leave the worker.
+    let mut perf = match (&run_id, held.pid()) {
+        (Some(_), Some(pid)) => Some(RunPerfCounters::open(pid, counted_from)),
         _ => None,
     };
+    // Go whether or not it was registered: the command always runs.
+    let mut child = held.release().await;
+    // The command cannot have run before the go; after it, it may be running.
+    let released = std::time::Instant::now();
+    let status = supervise(&mut child, &mut signals).await;
+    let wall_s = released.elapsed().as_secs_f64();
+    let ended_at_ms = chrono::Utc::now().timestamp_millis();
+    let reaped = ChildrenUsage::now();
     if let (Some(api), Some(run_id), Ok(status)) = (&api, &run_id, &status) {
+        let mut counters = run_counters(counted_from, wall_s, reaped_before, reaped);
+        counters.perf = perf.as_mut().map(RunPerfCounters::read);
         // Our own server keeps its credential; another one may restart with a new one.
         let renew = own_server.is_none().then_some(&args.connect);
         let exit = Exit { project: &project, run_id, kept_in, port: bind.port() };
-        report_exit(api.clone(), renew, &exit, exit_report(*status, cpu_seconds, ended_at_ms)).await;
+        report_exit(api.clone(), renew, &exit, exit_report(*status, counters, ended_at_ms)).await;
     }
     stop(own_server).await;
     match status {
@@ -340,16 +360,109 @@ async fn supervise(child: &mut Child, signals: &mut Forwarder) -> std::io::Resul
     }
 }
 
-/// CPU time (user + system) of the children this process has waited for, and
-/// of theirs, in clock ticks: `cutime + cstime` of its own `/proc/self/stat`.
-fn reaped_ticks() -> Option<u64> {
-    crate::collect::procfs::read_stat(std::process::id()).map(|stat| stat.reaped_ticks)
+/// What the kernel hands a parent on `wait`: the totals of every child this
+/// process has waited for, and of every descendant each of them waited for
+/// (`getrusage(RUSAGE_CHILDREN)`). The wrapper starts no other child than the
+/// command, so the change across the command is the command's tree.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ChildrenUsage {
+    /// User-mode CPU time, µs (`ru_utime`).
+    pub user_us: u64,
+    /// Kernel-mode CPU time, µs (`ru_stime`).
+    pub system_us: u64,
+    /// Minor faults (`ru_minflt`).
+    pub minor_faults: u64,
+    /// Major faults (`ru_majflt`).
+    pub major_faults: u64,
+    /// Voluntary context switches (`ru_nvcsw`).
+    pub voluntary_switches: u64,
+    /// Involuntary context switches (`ru_nivcsw`).
+    pub involuntary_switches: u64,
+    /// 512-byte blocks read from storage (`ru_inblock`).
+    pub read_blocks: u64,
+    /// 512-byte blocks written to storage (`ru_oublock`).
+    pub write_blocks: u64,
 }
 
-/// The exit report for `status`, with the CPU time of the command's tree and
-/// when it ended (a report kept for a server that was down still gives the
-/// run its true length).
-fn exit_report(status: ExitStatus, cpu_seconds: Option<f64>, ended_at_ms: i64) -> shared::api::ExitReport {
+/// The size of `ru_inblock`'s and `ru_oublock`'s blocks. They are not device
+/// blocks: the kernel (`include/linux/task_io_accounting_ops.h`) derives them
+/// from the very counters `/proc/PID/io` shows, `read_bytes >> 9` and
+/// `write_bytes >> 9`, each task's truncated when it is added to its parent.
+/// So × 512 gives `/proc/PID/io`'s `read_bytes`/`write_bytes` of the tree,
+/// less under 512 bytes per exited thread; like them, `write_bytes` counts
+/// pages dirtied (cancelled writes, a file truncated before writeback, are
+/// not taken off), and tmpfs writes count nothing. Checked by
+/// `tests/run_counters.rs` against a writer's own `/proc/PID/io`.
+const BLOCK_BYTES: u64 = 512;
+
+impl ChildrenUsage {
+    /// The totals now; `None` when the kernel refuses (it never does for
+    /// `RUSAGE_CHILDREN`).
+    pub fn now() -> Option<ChildrenUsage> {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+        let us = |t: nix::sys::time::TimeVal| {
+            u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec()).unwrap_or(0)
+        };
+        let count = |n: std::os::raw::c_long| u64::try_from(n).unwrap_or(0);
+        Some(ChildrenUsage {
+            user_us: us(usage.user_time()),
+            system_us: us(usage.system_time()),
+            minor_faults: count(usage.minor_page_faults()),
+            major_faults: count(usage.major_page_faults()),
+            voluntary_switches: count(usage.voluntary_context_switches()),
+            involuntary_switches: count(usage.involuntary_context_switches()),
+            read_blocks: count(usage.block_reads()),
+            write_blocks: count(usage.block_writes()),
+        })
+    }
+}
+
+/// The run's counters from the totals before the command and after its wait,
+/// over `wall_s` seconds. Only the tree's figures: the machine's (pressure,
+/// steal, GPUs) and the run's peaks are the server's own readings, and so is
+/// `peak_rss_bytes` — `ru_maxrss` is the largest single process's peak, not
+/// the tree's, and cannot be told apart from children waited for before.
+pub fn run_counters(
+    counted_from: CountedFrom,
+    wall_s: f64,
+    before: Option<ChildrenUsage>,
+    after: Option<ChildrenUsage>,
+) -> RunCounters {
+    let mut counters = RunCounters { counted_from, wall_s, ..RunCounters::default() };
+    let (Some(before), Some(after)) = (before, after) else {
+        for field in [
+            "cpu_user_s",
+            "cpu_system_s",
+            "minor_faults",
+            "major_faults",
+            "voluntary_switches",
+            "involuntary_switches",
+            "read_bytes",
+            "write_bytes",
+        ] {
+            counters.not_measured.insert(field.into(), "getrusage(RUSAGE_CHILDREN) failed".into());
+        }
+        return counters;
+    };
+    // The totals only grow; a saturating difference keeps a broken kernel's
+    // figures at 0 rather than a wrapped count.
+    let delta = |f: fn(&ChildrenUsage) -> u64| f(&after).saturating_sub(f(&before));
+    counters.cpu_user_s = Some(delta(|u| u.user_us) as f64 / 1e6);
+    counters.cpu_system_s = Some(delta(|u| u.system_us) as f64 / 1e6);
+    counters.minor_faults = Some(delta(|u| u.minor_faults));
+    counters.major_faults = Some(delta(|u| u.major_faults));
+    counters.voluntary_switches = Some(delta(|u| u.voluntary_switches));
+    counters.involuntary_switches = Some(delta(|u| u.involuntary_switches));
+    counters.read_bytes = Some(delta(|u| u.read_blocks) * BLOCK_BYTES);
+    counters.write_bytes = Some(delta(|u| u.write_blocks) * BLOCK_BYTES);
+    counters
+}
+
+/// The exit report for `status`, with the run's counters and when it ended (a
+/// report kept for a server that was down still gives the run its true
+/// length). `cpu_seconds` stays for servers that predate `counters`.
+fn exit_report(status: ExitStatus, counters: RunCounters, ended_at_ms: i64) -> shared::api::ExitReport {
     use std::os::unix::process::ExitStatusExt;
     let mut report = match (status.code(), status.signal()) {
         (Some(code), _) => shared::api::ExitReport::exited(code),
@@ -357,8 +470,9 @@ fn exit_report(status: ExitStatus, cpu_seconds: Option<f64>, ended_at_ms: i64) -
         // `wait` reports an exit or a death by signal; nothing else ends a process.
         (None, None) => shared::api::ExitReport::exited(1),
     };
-    report.cpu_seconds = cpu_seconds;
+    report.cpu_seconds = counters.cpu_s();
     report.ended_at_ms = Some(ended_at_ms);
+    report.counters = Some(counters);
     report
 }
 
@@ -481,14 +595,96 @@ mod tests {
         assert_eq!(exit_code(status_of("kill -TERM $$")), 128 + 15);
     }
 
+    /// Totals as a kernel might give them.
+    fn usage(seconds: u64, blocks: u64) -> ChildrenUsage {
+        ChildrenUsage {
+            user_us: seconds * 1_000_000,
+            system_us: seconds * 250_000,
+            minor_faults: 100 * seconds,
+            major_faults: seconds,
+            voluntary_switches: 10 * seconds,
+            involuntary_switches: 20 * seconds,
+            read_blocks: blocks,
+            write_blocks: 2 * blocks,
+        }
+    }
+
     #[test]
-    fn exit_reports_carry_the_exit_or_the_signal_and_the_cpu_time() {
-        let report = exit_report(status_of("exit 3"), Some(1.5), 1_700_000_000_000);
-        assert_eq!((report.exit_code, report.signal, report.cpu_seconds), (Some(3), None, Some(1.5)));
+    fn exit_reports_carry_the_exit_or_the_signal_and_the_counters() {
+        let counters = run_counters(CountedFrom::Start, 4.0, Some(usage(1, 8)), Some(usage(3, 10)));
+        let report = exit_report(status_of("exit 3"), counters.clone(), 1_700_000_000_000);
+        assert_eq!((report.exit_code, report.signal, report.cpu_seconds), (Some(3), None, Some(2.5)));
         assert_eq!(report.ended_at_ms, Some(1_700_000_000_000));
-        let report = exit_report(status_of("kill -TERM $$"), None, 1_700_000_000_000);
+        assert_eq!(report.counters.as_ref(), Some(&counters));
+        let counters = run_counters(CountedFrom::Start, 4.0, None, Some(usage(3, 10)));
+        let report = exit_report(status_of("kill -TERM $$"), counters, 1_700_000_000_000);
         assert_eq!((report.exit_code, report.signal, report.cpu_seconds), (None, Some(15), None));
         assert_eq!(report.invalid(), None);
+    }
+
+    #[test]
+    fn counters_are_the_change_in_the_totals_with_blocks_of_512_bytes() {
+        let counters = run_counters(CountedFrom::Registration, 4.0, Some(usage(1, 8)), Some(usage(3, 10)));
+        assert_eq!(counters.counted_from, CountedFrom::Registration);
+        assert_eq!(counters.wall_s, 4.0);
+        assert_eq!((counters.cpu_user_s, counters.cpu_system_s), (Some(2.0), Some(0.5)));
+        assert_eq!((counters.minor_faults, counters.major_faults), (Some(200), Some(2)));
+        assert_eq!((counters.voluntary_switches, counters.involuntary_switches), (Some(20), Some(40)));
+        assert_eq!((counters.read_bytes, counters.write_bytes), (Some(2 * 512), Some(4 * 512)));
+        // The server's own readings, never the wrapper's.
+        assert_eq!((counters.peak_rss_bytes, counters.cpu_wait_s, counters.io_some_s), (None, None, None));
+        assert!(counters.not_measured.is_empty());
+
+        let unknown = run_counters(CountedFrom::Start, 1.0, Some(usage(1, 8)), None);
+        assert_eq!(unknown.cpu_user_s, None);
+        assert!(unknown.not_measured["write_bytes"].contains("getrusage"));
+    }
+
+    #[test]
+    fn the_totals_grow_by_what_a_waited_for_child_did() {
+        let before = ChildrenUsage::now().expect("getrusage");
+        // Other tests reap children of their own at the same time: only a floor holds.
+        let burn = "i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done";
+        assert!(status_of(burn).success());
+        let after = ChildrenUsage::now().expect("getrusage");
+        let counters = run_counters(CountedFrom::Start, 1.0, Some(before), Some(after));
+        assert!(counters.cpu_s().is_some_and(|s| s > 0.01), "{counters:?}");
+        assert!(counters.minor_faults.is_some_and(|n| n > 0), "{counters:?}");
+    }
+
+    #[test]
+    fn a_kept_exit_keeps_its_counters() {
+        let dir = std::env::temp_dir().join(format!("perfmon-kept-counters-{}", std::process::id()));
+        let mut counters = run_counters(CountedFrom::Start, 2.25, Some(usage(1, 8)), Some(usage(3, 10)));
+        let mut perf = shared::why::RunPerf::default();
+        perf.events.insert(
+            "task-clock".into(),
+            shared::why::RunPerfEvent {
+                available: true,
+                reason: None,
+                value: Some(2012.3),
+                running_percent: Some(100.0),
+            },
+        );
+        perf.events.insert(
+            "cycles".into(),
+            shared::why::RunPerfEvent {
+                available: false,
+                reason: Some("no PMU".into()),
+                ..Default::default()
+            },
+        );
+        counters.perf = Some(perf);
+        let pending = crate::exits::PendingExit {
+            project: "p".into(),
+            run_id: "42-2026-01-01T00:00:00Z".into(),
+            report: exit_report(status_of("exit 0"), counters, 1_700_000_000_000),
+        };
+        crate::exits::save(&dir, 8000, &pending).expect("kept");
+        let waiting = crate::exits::waiting(&dir, 8000);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].0, pending, "read back as it was kept");
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //!   [`cadence`].
 //! - [`procfs`]: the one reader of `/proc/PID/stat`, for both the run's process
 //!   tree ([`proctree`]) and PerfMon's own cost.
+//! - [`run_perf`]: `perf stat`-style counters opened on one run's process
+//!   (`perfmon run`'s held command, a registered pid), inherited by its tree;
+//!   not machine-wide, so not the sampler's: `perfmon run` and the hub own them.
 
 pub mod cadence;
 pub mod cpu;
@@ -31,6 +34,7 @@ pub mod pressure;
 pub mod procfs;
 pub mod proctree;
 pub mod rates;
+pub mod run_perf;
 pub mod sensors;
 pub mod sockets;
 pub mod vmstat;
