@@ -326,6 +326,7 @@ fn run(id: &str, started: &str, code: i32, duration: f64, rss: f64) -> RunRecord
         peak_gpu_memory_gb: None,
         peak_process_count: 2,
         tokens: 10,
+        verdict: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! One run's report (`/projects/{p}/runs/{run_id}`, a real URL: a reload or a
-//! shared link opens it): its figures, its comparison with the project's run
+//! shared link opens it): where its time went first (the verdict's headline,
+//! its bar of shares, the evidence, what moved since the run before, the
+//! counters behind it), then its figures, its comparison with the project's run
 //! before it, the charts of its process tree and of the machine over its span
 //! (drag to zoom in), and its CSV. A run still going is asked for again every
 //! few seconds.
@@ -11,7 +13,7 @@ use shared::api::{RunOutcome, RunReport};
 use yew::prelude::*;
 
 use crate::components::charts::ChartSet;
-use crate::components::runs::{Comparison, RunSummary};
+use crate::components::runs::{Comparison, CountersTable, RunSummary, VerdictSection};
 use crate::hooks::{Load, Scheme, use_fetch};
 use crate::route::{dashboard_href, token};
 use crate::state::{Range, SharedTimeline, Timeline, Window};
@@ -108,6 +110,10 @@ pub fn run_report_page(props: &RunReportPageProps) -> Html {
         <div class="report" data-testid="report">
             { back }
             <h1 class="report__title">{ format!("Run: {title}") }</h1>
+            <VerdictSection verdict={run.verdict.clone()} previous={report.previous.clone()} changes={report.changes.clone()} />
+            if let Some(counters) = &report.counters {
+                <CountersTable counters={counters.clone()} />
+            }
             <p class="muted report__id">{ format!("{} · project {}", run.run_id, run.project) }</p>
             <RunSummary run={run.clone()} />
             <p><a class="download" href={csv} download="" data-testid="download-csv">{ "Download CSV" }</a></p>

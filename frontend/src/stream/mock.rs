@@ -1,7 +1,9 @@
 //! The dev-build mock: deterministic smooth waves shown while no live data is
 //! there, so the panel and the dashboard can be developed with
 //! `PERFMON_MOCK=1 trunk serve` and no server — a live sample every tick, the
-//! history of any range from the same waves, and two runs with their reports.
+//! history of any range from the same waves, and two runs with their reports
+//! (each with a verdict, its counters and, for the newer, what moved since the
+//! older; the live run with a state word that changes every 20 s).
 //! Compiled only into debug builds; release bundles contain none of it.
 
 use std::cell::Cell;
@@ -9,6 +11,7 @@ use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
 use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
+use shared::why::{Change, LiveState, RunCounters, RunPerf, RunPerfEvent, Share, ShareKind, Verdict};
 use shared::{
     Cpu, Disk, Gpu, GpuDevice, Memory, Network, PerfMetrics, Run, RunProcess, RunStatus, Timestamp, Tokens,
 };
@@ -36,6 +39,13 @@ fn round1(v: f64) -> f64 {
 /// states and both cadences show in development.
 pub fn is_live(t: f64) -> bool {
     (t / 60.0).floor() as i64 % 2 == 0
+}
+
+/// The live mock run's state word at `t`: a new one every 20 s, so the panel
+/// shows each in turn; none while the run is idle.
+pub fn live_state(t: f64) -> Option<LiveState> {
+    const STATES: [LiveState; 3] = [LiveState::CpuBound, LiveState::WaitingForCpu, LiveState::IoStalled];
+    is_live(t).then(|| STATES[(t / 20.0).floor().rem_euclid(3.0) as usize])
 }
 
 /// The server's cadence for the mock run's state at `t`.
@@ -110,6 +120,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
             pid: None,
             started_at: None,
             run_id: None,
+            state: live_state(t),
             ..Run::default()
         },
         tokens: Tokens {
@@ -188,13 +199,190 @@ fn mock_run(i: usize, project: &str) -> RunRecord {
         exit_code: Some(code),
         signal: None,
         duration_s: start - end,
-        cpu_seconds: (start - end) * 1.4,
+        cpu_seconds: (start - end) * CORES_BUSY[i],
         peak_cpu_percent: Some(if code == 0 { 96.5 } else { 71.0 }),
         peak_rss_mb: Some(if code == 0 { 5120.4 } else { 2210.0 }),
         peak_gpu_memory_gb: None,
         peak_process_count: if code == 0 { 14 } else { 6 },
         tokens: if code == 0 { 48_200 } else { 12_900 },
-        verdict: None,
+        verdict: Some(verdict(i, start - end)),
+    }
+}
+
+/// Mean cores each mock run kept busy (its CPU seconds over its wall time).
+const CORES_BUSY: [f64; 2] = [0.9, 3.1];
+
+/// Each mock run's shares of wall time, adding up to 100: the failed tests
+/// waited on storage, the build kept the CPUs busy.
+const SHARES: [[(ShareKind, f64); 5]; 2] = [
+    [
+        (ShareKind::Io, 47.0),
+        (ShareKind::Cpu, 22.0),
+        (ShareKind::Idle, 25.0),
+        (ShareKind::CpuWait, 4.0),
+        (ShareKind::Memory, 2.0),
+    ],
+    [
+        (ShareKind::Cpu, 78.0),
+        (ShareKind::CpuWait, 9.0),
+        (ShareKind::Idle, 7.0),
+        (ShareKind::Io, 5.0),
+        (ShareKind::Memory, 1.0),
+    ],
+];
+
+/// The verdict on mock run `i`, `wall_s` long.
+fn verdict(i: usize, wall_s: f64) -> Verdict {
+    let minutes = (wall_s / 60.0).round();
+    let cores = 4;
+    let shares: Vec<Share> = SHARES[i]
+        .iter()
+        .map(|&(kind, percent)| {
+            let s = wall_s * percent / 100.0;
+            let evidence = match kind {
+                ShareKind::Cpu => format!(
+                    "CPU {:.1} s user + {:.1} s system over {minutes:.0} min: {:.1} of {cores} cores busy",
+                    wall_s * CORES_BUSY[i] * 0.9,
+                    wall_s * CORES_BUSY[i] * 0.1,
+                    CORES_BUSY[i]
+                ),
+                ShareKind::CpuWait => format!("{s:.1} s runnable, waiting for a CPU (schedstat)"),
+                ShareKind::Io => format!("{s:.1} s stalled on IO (PSI io some {s:.1} s); 1.9 GB written"),
+                ShareKind::Memory => format!("{s:.1} s stalled on memory; 41 major faults, no swap"),
+                _ => format!("{s:.1} s neither on a CPU nor stalled: waiting outside the machine"),
+            };
+            Share { kind, percent, evidence }
+        })
+        .collect();
+    let (bound, top) = SHARES[i][0];
+    let headline = match bound {
+        ShareKind::Io => format!(
+            "IO-stalled for {top:.0} % of its {minutes:.0} min; {:.0} % idle, waiting outside",
+            SHARES[i][2].1
+        ),
+        _ => format!(
+            "CPU-bound on {:.1} of {cores} cores for {top:.0} % of its {minutes:.0} min; {:.0} % waiting for a CPU",
+            CORES_BUSY[i], SHARES[i][1].1
+        ),
+    };
+    let gpu_shares = if i == 1 {
+        vec![
+            Share {
+                kind: ShareKind::GpuBusy,
+                percent: 12.0,
+                evidence: format!("{:.0} s busy on Mock GPU", wall_s * 0.12),
+            },
+            Share {
+                kind: ShareKind::GpuStarved,
+                percent: 3.0,
+                evidence: format!("{:.0} s idle while the CPU was saturated", wall_s * 0.03),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    Verdict {
+        judged: true,
+        headline,
+        bound: Some(bound),
+        cores_busy: Some(CORES_BUSY[i]),
+        cores: Some(cores),
+        shares,
+        gpu_shares,
+    }
+}
+
+/// What moved from `before` to `after` by 5 points or more, biggest first.
+fn changes(before: &Verdict, after: &Verdict) -> Vec<Change> {
+    let percent = |v: &Verdict, kind| v.shares.iter().find(|s| s.kind == kind).map_or(0.0, |s| s.percent);
+    let mut changes: Vec<Change> = after
+        .shares
+        .iter()
+        .map(|s| (s.kind, percent(before, s.kind), s.percent))
+        .filter(|(_, b, a)| (a - b).abs() >= 5.0)
+        .map(|(kind, before, after)| Change {
+            kind,
+            before,
+            after,
+            text: format!("{} {before:.0} % → {after:.0} %", kind.label()),
+        })
+        .collect();
+    changes.sort_by(|x, y| (y.after - y.before).abs().total_cmp(&(x.after - x.before).abs()));
+    changes
+}
+
+/// The counters behind mock run `i`'s verdict: a VM without a CPU PMU, so
+/// the hardware events are not available and say why.
+fn counters(i: usize, wall_s: f64) -> RunCounters {
+    let cpu_s = wall_s * CORES_BUSY[i];
+    let share = |kind| SHARES[i].iter().find(|(k, _)| *k == kind).map_or(0.0, |(_, p)| wall_s * p / 100.0);
+    let pmu = "no hardware performance counters on this machine (a VM without a CPU PMU)";
+    let unavailable = || RunPerfEvent {
+        available: false,
+        reason: Some(pmu.to_owned()),
+        value: None,
+        running_percent: None,
+    };
+    let counted = |value: f64| RunPerfEvent {
+        available: true,
+        reason: None,
+        value: Some(value.round()),
+        running_percent: Some(100.0),
+    };
+    let mut events = BTreeMap::from([
+        ("task-clock".to_owned(), counted(cpu_s * 1000.0)),
+        ("context-switches".to_owned(), counted(wall_s * 210.0)),
+        ("cpu-migrations".to_owned(), counted(wall_s * 3.0)),
+        ("page-faults".to_owned(), counted(wall_s * 950.0)),
+    ]);
+    for name in ["cycles", "instructions", "cache-misses", "branch-misses"] {
+        events.insert(name.to_owned(), unavailable());
+    }
+    let gpu = i == 1;
+    let mut not_measured = BTreeMap::from([(
+        "gpu_process_percent".to_owned(),
+        format!("NVML does not report per-process utilisation on this GPU ({MOCK_MARKER})"),
+    )]);
+    if !gpu {
+        for field in ["gpu_peak_memory_bytes", "gpu_busy_s", "gpu_idle_cpu_saturated_s", "gpu_energy_j"] {
+            not_measured.insert(field.to_owned(), format!("mock GPU switched off ({MOCK_MARKER})"));
+        }
+    }
+    RunCounters {
+        wall_s,
+        cpu_user_s: Some(round1(cpu_s * 0.9)),
+        cpu_system_s: Some(round1(cpu_s * 0.1)),
+        cpu_wait_s: Some(round1(share(ShareKind::CpuWait))),
+        voluntary_switches: Some((wall_s * 180.0) as u64),
+        involuntary_switches: Some((wall_s * 30.0) as u64),
+        peak_threads: Some(if gpu { 48 } else { 11 }),
+        read_bytes: Some(if gpu { 820_000_000 } else { 95_000_000 }),
+        write_bytes: Some(if gpu { 310_000_000 } else { 1_900_000_000 }),
+        minor_faults: Some((wall_s * 950.0) as u64),
+        major_faults: Some(41),
+        peak_rss_bytes: Some(if gpu { 5_369_200_000 } else { 2_317_400_000 }),
+        io_some_s: Some(round1(share(ShareKind::Io))),
+        io_full_s: Some(round1(share(ShareKind::Io) * 0.6)),
+        memory_some_s: Some(round1(share(ShareKind::Memory))),
+        memory_full_s: Some(0.0),
+        cpu_some_s: Some(round1(share(ShareKind::CpuWait) * 1.2)),
+        swap_in_pages: Some(0),
+        swap_out_pages: Some(0),
+        machine_cpu_saturated_s: Some(round1(share(ShareKind::Cpu) * 0.4)),
+        machine_steal_s: Some(0.4),
+        gpu_peak_memory_bytes: gpu.then_some(3_100_000_000),
+        gpu_process_percent: None,
+        gpu_busy_s: gpu.then(|| round1(wall_s * 0.12)),
+        gpu_idle_cpu_saturated_s: gpu.then(|| round1(wall_s * 0.03)),
+        gpu_energy_j: gpu.then(|| (wall_s * 95.0).round()),
+        gpu_throttled_s: if gpu {
+            BTreeMap::from([("sw_power_cap".to_owned(), 12.5)])
+        } else {
+            BTreeMap::new()
+        },
+        perf: Some(RunPerf { events, ipc: None, ..RunPerf::default() }),
+        not_measured,
+        ..RunCounters::default()
     }
 }
 
@@ -282,7 +470,12 @@ pub fn report(project: &str, run_id: &str) -> Option<RunReport> {
     let start = crate::view::time::epoch_millis(run.started_at.as_str())?;
     let end = crate::view::time::epoch_millis(run.ended_at.as_ref()?.as_str())?;
     let previous = (i + 1 < RUNS.len()).then(|| mock_run(i + 1, project));
-    Some(RunReport { run, previous, history: history(start, end), counters: None, changes: Vec::new() })
+    let changes = match (&run.verdict, previous.as_ref().and_then(|p| p.verdict.as_ref())) {
+        (Some(after), Some(before)) => changes(before, after),
+        _ => Vec::new(),
+    };
+    let counters = Some(counters(i, run.duration_s));
+    Some(RunReport { history: history(start, end), run, previous, counters, changes })
 }
 
 #[cfg(test)]
@@ -348,6 +541,41 @@ mod tests {
         assert_eq!(idle, 4, "60, 63, 66, 69");
         assert_eq!(metrics("demo", 61.0, 1).run.status, RunStatus::Idle);
         assert_eq!(metrics("demo", 61.0, 1).interval_ms, 3000);
+    }
+
+    #[test]
+    fn the_live_run_names_its_state_and_the_idle_one_none() {
+        assert_eq!(metrics("demo", 5.0, 1).run.state, Some(LiveState::CpuBound));
+        assert_eq!(metrics("demo", 25.0, 1).run.state, Some(LiveState::WaitingForCpu));
+        assert_eq!(metrics("demo", 45.0, 1).run.state, Some(LiveState::IoStalled));
+        assert_eq!(metrics("demo", 61.0, 1).run.state, None, "an idle run has no state");
+    }
+
+    #[test]
+    fn mock_verdicts_add_up_and_the_newer_run_says_what_moved() {
+        for (i, cores_busy) in CORES_BUSY.into_iter().enumerate() {
+            let v = verdict(i, 600.0);
+            assert!((v.shares.iter().map(|s| s.percent).sum::<f64>() - 100.0).abs() < 1e-9);
+            assert_eq!(
+                v.bound,
+                v.shares.iter().max_by(|a, b| a.percent.total_cmp(&b.percent)).map(|s| s.kind)
+            );
+            assert_eq!(
+                counters(i, 600.0).cpu_s().map(|s| (s / 600.0 * 10.0).round() / 10.0),
+                Some(cores_busy)
+            );
+        }
+        let moved = changes(&verdict(1, 600.0), &verdict(0, 600.0));
+        let texts: Vec<&str> = moved.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "On CPU 78 % → 22 %",
+                "IO stall 5 % → 47 %",
+                "Idle (waiting outside) 7 % → 25 %",
+                "Waiting for CPU 9 % → 4 %"
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`time`]: the server's instants and durations, local clock times.
 //! - [`decimate`]: long series fitted to a chart's width, spikes kept.
 //! - [`runs`]: recorded runs in words, sorted, compared.
+//! - [`why`]: where a run's time went — the bar's segments, the bound in a
+//!   word, the live state, the counters with their reasons.
 //! - [`panel`]: [`panel::PanelView`], every value the panel shows for one sample at
 //!   display precision; equal views mean no visible change.
 
@@ -13,3 +15,4 @@ pub mod format;
 pub mod panel;
 pub mod runs;
 pub mod time;
+pub mod why;

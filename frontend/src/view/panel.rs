@@ -81,6 +81,9 @@ pub struct PanelView {
     pub disk_bar: Option<f64>,
     /// `Running`, `Paused`, …
     pub run_status: String,
+    /// `CPU-bound (last 30 s)`: where a live run's time went lately, once the
+    /// server has measured 30 s of it.
+    pub run_state: Option<String>,
     /// `pid 12345`, while the run is live.
     pub run_pid: Option<String>,
     /// The run's label, when it has one.
@@ -130,6 +133,7 @@ impl PanelView {
             disk_space: format::used_of_total_gb(m.disk.used_gb, m.disk.total_gb),
             disk_bar,
             run_status: run_text(&m.run),
+            run_state: m.run.state.map(super::why::live_state),
             run_pid: m.run.status.is_live().then_some(m.run.pid).flatten().map(|pid| format!("pid {pid}")),
             run_label: m.run.label.clone().filter(|l| !l.is_empty()),
             run_failed: m.run.status == RunStatus::Stopped
@@ -182,6 +186,7 @@ impl PanelView {
             disk_space: na(),
             disk_bar: None,
             run_status: na(),
+            run_state: None,
             run_pid: None,
             run_label: None,
             run_failed: false,
@@ -336,6 +341,18 @@ mod tests {
         assert_eq!(view.run_usage.as_deref(), Some("12.5 % CPU · 300.2 MB"));
         assert_eq!(view.run_status, "Running");
         assert!(view.live);
+        assert_eq!(view.run_state, None, "no state before 30 s were measured");
+    }
+
+    #[test]
+    fn a_live_runs_state_reads_in_a_word_with_its_window() {
+        let mut m = sample(1.0);
+        m.run.state = Some(shared::why::LiveState::IoStalled);
+        let view = PanelView::new(Some(&m));
+        assert_eq!(view.run_state.as_deref(), Some("IO-stalled (last 30 s)"));
+        assert_eq!(view.run_status, "Running", "the status keeps its own words");
+        m.run.state = Some(shared::why::LiveState::CpuBound);
+        assert_ne!(PanelView::new(Some(&m)), view, "a new state is a visible change");
     }
 
     #[test]

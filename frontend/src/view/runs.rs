@@ -110,6 +110,8 @@ pub enum SortKey {
     Outcome,
     /// Peak CPU.
     PeakCpu,
+    /// Where its time went: the verdict's bound.
+    Bound,
     /// Peak resident memory.
     PeakRss,
     /// Peak GPU memory.
@@ -120,12 +122,13 @@ pub enum SortKey {
 
 impl SortKey {
     /// Every column, in table order, with its heading.
-    pub const COLUMNS: [(SortKey, &'static str); 8] = [
+    pub const COLUMNS: [(SortKey, &'static str); 9] = [
         (SortKey::Start, "Start"),
         (SortKey::Label, "Label"),
         (SortKey::Duration, "Duration"),
         (SortKey::Outcome, "Exit"),
         (SortKey::PeakCpu, "Peak CPU"),
+        (SortKey::Bound, "Where time went"),
         (SortKey::PeakRss, "Peak RSS"),
         (SortKey::PeakGpu, "Peak GPU memory"),
         (SortKey::Tokens, "Tokens"),
@@ -141,6 +144,11 @@ fn by_option(a: Option<f64>, b: Option<f64>, descending: bool) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     }
+}
+
+/// The verdict's bound of a judged run.
+fn bound(run: &RunRecord) -> Option<shared::why::ShareKind> {
+    run.verdict.as_ref().filter(|v| v.judged).and_then(|v| v.bound)
 }
 
 /// Sorts `runs` by `key`; ties keep the newest first.
@@ -160,6 +168,13 @@ pub fn sort(runs: &mut [RunRecord], key: SortKey, descending: bool) {
             SortKey::Duration => by_option(Some(a.duration_s), Some(b.duration_s), descending),
             SortKey::Outcome => flip(failed(a).cmp(&failed(b)).then_with(|| a.exit_code.cmp(&b.exit_code))),
             SortKey::PeakCpu => by_option(a.peak_cpu_percent, b.peak_cpu_percent, descending),
+            // Runs bound alike sit together; runs not measured or not judged last.
+            SortKey::Bound => match (bound(a), bound(b)) {
+                (Some(x), Some(y)) => flip(x.cmp(&y)),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
             SortKey::PeakRss => by_option(a.peak_rss_mb, b.peak_rss_mb, descending),
             SortKey::PeakGpu => by_option(a.peak_gpu_memory_gb, b.peak_gpu_memory_gb, descending),
             SortKey::Tokens => flip(a.tokens.cmp(&b.tokens)),
@@ -237,6 +252,15 @@ mod tests {
         assert_eq!(ids(&runs)[0], "b", "failures first when descending");
         sort(&mut runs, SortKey::Label, false);
         assert_eq!(ids(&runs), ["a", "b", "c"]);
+        let judged = |kind| {
+            Some(shared::why::Verdict { judged: true, bound: Some(kind), ..shared::why::Verdict::default() })
+        };
+        runs[0].verdict = judged(shared::why::ShareKind::Io);
+        runs[2].verdict = judged(shared::why::ShareKind::Cpu);
+        sort(&mut runs, SortKey::Bound, false);
+        assert_eq!(ids(&runs), ["c", "a", "b"], "CPU, IO, then the run not measured");
+        sort(&mut runs, SortKey::Bound, true);
+        assert_eq!(ids(&runs), ["a", "c", "b"], "not measured last either way");
     }
 
     #[test]

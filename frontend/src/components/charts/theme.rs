@@ -61,7 +61,8 @@ impl Palette {
 mod tests {
     //! The page's colours, read from `styles.css` as the browser would, held to
     //! WCAG 2.1 AA in both schemes: text 4.5:1 on every surface it sits on,
-    //! chart lines and the accent 3:1 (non-text contrast).
+    //! chart lines, the accent and the verdict bar's shares 3:1 (non-text
+    //! contrast).
 
     use std::collections::HashMap;
 
@@ -130,6 +131,14 @@ mod tests {
                 let series = format!("--series-{i}");
                 let ratio = contrast(get(&series), get("--surface"));
                 assert!(ratio >= 3.0, "{scheme}: {series} on a chart is {ratio:.2}:1, AA needs 3:1");
+            }
+            // The verdict's bar: each share's colour against the report's surface.
+            for kind in
+                ["cpu", "cpu-wait", "io", "memory", "idle", "gpu-busy", "gpu-starved", "gpu-throttled"]
+            {
+                let name = format!("--why-{kind}");
+                let ratio = contrast(get(&name), get("--surface"));
+                assert!(ratio >= 3.0, "{scheme}: {name} in the time bar is {ratio:.2}:1, AA needs 3:1");
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The project's run: its label, how it stands (running, or how it ended), its
-//! pid and elapsed time while live, and what its tree uses.
+//! pid and elapsed time while live, where its time went over the last 30 s in
+//! a word (once the server measured that long), and what its tree uses.
 
 use yew::prelude::*;
 
@@ -24,7 +25,13 @@ pub fn run(props: &SectionProps) -> Html {
                 <div class="panel__run-label" data-testid="run-label" title={label.clone()}>{ label.clone() }</div>
             }
             <div class="panel__run" data-testid="run">
-                <span class={status_class} data-testid="run-status">{ line }</span>
+                <span class="run__line">
+                    <span class={status_class} data-testid="run-status">{ line }</span>
+                    if let Some(state) = &view.run_state {
+                        <span class="run__state" data-testid="run-state"
+                            title="Where the run's time went over the last 30 seconds">{ format!(" · {state}") }</span>
+                    }
+                </span>
                 if let Some(elapsed) = &view.run_elapsed {
                     <span class="run__elapsed" data-testid="run-elapsed" title="Time since the run started">{ elapsed.clone() }</span>
                 }

@@ -1,4 +1,5 @@
-//! A page of a project's runs: start, label, duration, how it ended, peaks and
+//! A page of a project's runs: start, label, duration, how it ended, peak CPU,
+//! where its time went (the verdict's bound in a word), the other peaks and
 //! tokens. Every column sorts (a button in its heading, `aria-sort` on it);
 //! each row links to the run's report; Newer and Older page through the store.
 
@@ -11,6 +12,7 @@ use crate::route::report_href;
 use crate::view::format::Unit;
 use crate::view::runs::{self, LiveRun, SortKey};
 use crate::view::time::{Clock, browser_offset, epoch_millis, local_instant, local_time};
+use crate::view::why::bound_cell;
 
 /// Props of [`RunsTable`].
 #[derive(Properties, PartialEq)]
@@ -127,6 +129,7 @@ pub fn runs_table(props: &RunsTableProps) -> Html {
         let outcome_class =
             if runs::failed(run) { "runs__outcome runs__outcome--failed" } else { "runs__outcome" };
         let (start, exact) = started(run);
+        let (bound, bound_title) = bound_cell(run);
         html! {
             <tr data-testid="run-row" data-run-id={run.run_id.clone()}>
                 <td><a href={href} title={exact} aria-label={link_name(run, &start)}>{ start }</a></td>
@@ -134,6 +137,7 @@ pub fn runs_table(props: &RunsTableProps) -> Html {
                 <td class="num">{ runs::duration(run) }</td>
                 <td class={outcome_class} data-testid="run-outcome">{ runs::outcome(run) }</td>
                 <td class="num">{ runs::figure(run.peak_cpu_percent, Unit::Percent) }</td>
+                <td class="runs__bound" title={bound_title} data-testid="run-bound">{ bound }</td>
                 <td class="num">{ runs::figure(run.peak_rss_mb, Unit::Megabytes) }</td>
                 <td class="num">{ runs::figure(run.peak_gpu_memory_gb, Unit::Gigabytes) }</td>
                 <td class="num">{ runs::tokens(run) }</td>
