@@ -16,6 +16,8 @@
 //! - [`store`]: every run and the machine's history in SQLite, written by its
 //!   own thread from what the hub hands over (the hub's `Recorder`); read by the
 //!   history API and `perfmon runs`/`report`.
+//! - [`verdict`]: where a run's wall time went, from its counters (pure rules,
+//!   with `docs/verdict.md`): the verdict, the live run's word, the changes.
 //! - `config`: the settings and credentials the command line fills in;
 //!   `control`: the per-server control secret writes need without a token;
 //!   `exits`: exit reports `perfmon run` keeps for a server that was down.
@@ -42,6 +44,7 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod units;
+pub mod verdict;
 mod web;
 
 pub use config::{Auth, Config, Secret};

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Local};
 use serde::de::DeserializeOwned;
 use shared::api::{RunRecord, RunReport, Runs};
+use shared::why::Share;
 
 use super::act::Target;
 use super::client::{ApiClient, ClientError, Method};
@@ -179,12 +180,54 @@ fn change(now: Option<f64>, before: Option<f64>) -> String {
     shared::api::percent_change(now, before).map(|c| format!(" ({c} vs previous)")).unwrap_or_default()
 }
 
-/// One run's summary.
+/// Cells in a share's text bar: one per 5 %.
+const BAR_CELLS: usize = 20;
+
+/// `████░░░…`: `percent` of [`BAR_CELLS`] filled.
+fn text_bar(percent: f64) -> String {
+    let filled = ((percent.clamp(0.0, 100.0) / 100.0 * BAR_CELLS as f64).round() as usize).min(BAR_CELLS);
+    format!("{}{}", "█".repeat(filled), "░".repeat(BAR_CELLS - filled))
+}
+
+/// Where the run's time went, as the report opens: the verdict's headline,
+/// each share of the bar with a text bar and, under it, its evidence; the
+/// GPUs' shares beside the bar; then what moved since the previous run.
+fn where_time_went(report: &RunReport) -> String {
+    let Some(verdict) = &report.run.verdict else {
+        return "where its time went: not measured (recorded before PerfMon measured runs)\n".into();
+    };
+    let mut out = format!("{}\n", verdict.headline);
+    let all = || verdict.shares.iter().chain(&verdict.gpu_shares);
+    let width = all().map(|s| s.kind.label().chars().count()).max().unwrap_or(0);
+    let share = |s: &Share| {
+        let percent = crate::verdict::percent_words(s.percent);
+        format!("  {:<width$}  {percent:>5}  {}\n      {}\n", s.kind.label(), text_bar(s.percent), s.evidence)
+    };
+    out.extend(verdict.shares.iter().map(share));
+    if !verdict.gpu_shares.is_empty() {
+        out.push_str("  beside the bar (the GPUs' time overlaps it):\n");
+        out.extend(verdict.gpu_shares.iter().map(share));
+    }
+    let previous = report.previous.as_ref().and_then(|p| p.verdict.as_ref());
+    if !report.changes.is_empty() {
+        out.push_str("since the previous run:\n");
+        out.extend(report.changes.iter().map(|c| format!("  {}\n", c.text)));
+    } else if verdict.judged && previous.is_some_and(|p| p.judged) {
+        out.push_str(&format!(
+            "since the previous run: no share moved by {} points or more\n",
+            crate::verdict::CHANGE_POINTS
+        ));
+    }
+    out
+}
+
+/// One run's summary: where its time went, then its record.
 pub fn summary(report: &RunReport) -> String {
     let r = &report.run;
     let p = report.previous.as_ref();
     let f = |v: Option<f64>, unit: &str| or_dash(v.map(|v| format!("{v}{unit}")));
-    let mut out = format!("run       {}\nproject   {}\n", r.run_id, r.project);
+    let mut out = where_time_went(report);
+    out.push_str(&format!("\nrun       {}\nproject   {}\n", r.run_id, r.project));
     if let Some(label) = &r.label {
         out.push_str(&format!("label     {label}\n"));
     }
@@ -216,6 +259,7 @@ pub fn summary(report: &RunReport) -> String {
 mod tests {
     use super::*;
     use shared::api::RunOutcome;
+    use shared::why::{Change, ShareKind, Verdict};
 
     fn record(run_id: &str, status: RunOutcome, exit_code: Option<i32>, signal: Option<i32>) -> RunRecord {
         RunRecord {
@@ -273,5 +317,67 @@ mod tests {
         assert!(text.contains("status    exit 3"), "{text}");
         assert!(text.contains("tokens    1000 (+25.0 % vs previous)"), "{text}");
         assert!(text.contains("peak cpu  50%"), "the peak CPU and its change are there: {text}");
+        assert!(
+            text.starts_with(
+                "where its time went: not measured (recorded before PerfMon measured runs)\n\nrun"
+            ),
+            "a run without a verdict says so first: {text}"
+        );
+    }
+
+    fn share(kind: ShareKind, percent: f64, evidence: &str) -> Share {
+        Share { kind, percent, evidence: evidence.into() }
+    }
+
+    #[test]
+    fn the_report_opens_with_the_verdict_its_bar_the_gpus_and_what_moved() {
+        let verdict = Verdict {
+            judged: true,
+            headline: "IO-stalled 37 % of its 41 min; 33 % on CPU".into(),
+            bound: Some(ShareKind::Io),
+            cores_busy: Some(0.33),
+            cores: Some(2),
+            shares: vec![
+                share(ShareKind::Cpu, 33.0, "CPU 13 min user"),
+                share(ShareKind::Io, 37.0, "some task on the machine stalled on IO"),
+                share(ShareKind::Idle, 30.0, "the rest"),
+            ],
+            gpu_shares: vec![share(ShareKind::GpuBusy, 100.0, "the busiest GPU")],
+        };
+        let mut run = record("22-b", RunOutcome::Exited, Some(0), None);
+        run.verdict = Some(verdict.clone());
+        let mut previous = record("1-a", RunOutcome::Exited, Some(0), None);
+        previous.verdict = Some(verdict);
+        let change =
+            Change { kind: ShareKind::Io, before: 4.0, after: 37.0, text: "IO stall 4 % → 37 %".into() };
+        let mut report = RunReport {
+            run,
+            previous: Some(previous),
+            history: Default::default(),
+            counters: None,
+            changes: vec![change],
+        };
+        let text = summary(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "IO-stalled 37 % of its 41 min; 33 % on CPU", "{text}");
+        assert_eq!(lines[1], "  On CPU                   33 %  ███████░░░░░░░░░░░░░", "{text}");
+        assert_eq!(lines[2], "      CPU 13 min user");
+        assert_eq!(lines[3], "  IO stall                 37 %  ███████░░░░░░░░░░░░░");
+        assert_eq!(lines[5], "  Idle (waiting outside)   30 %  ██████░░░░░░░░░░░░░░");
+        assert!(text.contains("  beside the bar (the GPUs' time overlaps it):\n  GPU busy                100 %  ████████████████████\n"), "{text}");
+        assert!(text.contains("since the previous run:\n  IO stall 4 % → 37 %\n\nrun       22-b"), "{text}");
+
+        report.changes.clear();
+        let text = summary(&report);
+        assert!(text.contains("since the previous run: no share moved by 5 points or more\n"), "{text}");
+        report.previous = None;
+        assert!(!summary(&report).contains("since the previous run"));
+        report.run.verdict = Some(Verdict {
+            judged: false,
+            headline: "Too short to judge: 4 s (needs 10 s)".into(),
+            ..Verdict::default()
+        });
+        let text = summary(&report);
+        assert!(text.starts_with("Too short to judge: 4 s (needs 10 s)\n\nrun"), "{text}");
     }
 }

@@ -282,25 +282,51 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
     writer.into_inner().unwrap_or_else(|err| err.into_inner().get_ref().clone())
 }
 
-/// Runs as CSV, one row per run, the JSON's fields as columns.
+/// Runs as CSV, one row per run: the JSON's fields as columns, then the
+/// verdict's `bound`, `headline` and one `<kind>_percent` per share of its bar
+/// (empty where the run has no verdict, is not judged, or the share was not
+/// measured: never a 0 it did not have).
 fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
     let mut out = csv_writer();
+    let verdict_columns =
+        crate::verdict::BAR.map(|kind| format!("{}_percent", crate::verdict::kind_key(kind)));
+    let header = RUN_CSV_HEADER
+        .iter()
+        .copied()
+        .chain(["bound", "headline"])
+        .chain(verdict_columns.iter().map(String::as_str));
     // Writes to memory cannot fail.
-    let _ = out.write_record(RUN_CSV_HEADER);
+    let _ = out.write_record(header);
     for run in runs {
         // Through JSON, so each cell keeps its type: only text gets the quote.
         let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(run) else { continue };
-        let _ = out.write_record(RUN_CSV_HEADER.iter().map(|name| match fields.get(*name) {
-            None | Some(serde_json::Value::Null) => String::new(),
-            Some(serde_json::Value::String(text)) => text_cell(text),
-            Some(other) => other.to_string(),
+        let mut row: Vec<String> = RUN_CSV_HEADER
+            .iter()
+            .map(|name| match fields.get(*name) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(text)) => text_cell(text),
+                Some(other) => other.to_string(),
+            })
+            .collect();
+        let verdict = run.verdict.as_ref();
+        row.push(
+            verdict
+                .and_then(|v| v.bound)
+                .map(|kind| crate::verdict::kind_key(kind).to_owned())
+                .unwrap_or_default(),
+        );
+        row.push(verdict.map(|v| text_cell(&v.headline)).unwrap_or_default());
+        row.extend(crate::verdict::BAR.map(|kind| {
+            let share = verdict.filter(|v| v.judged).and_then(|v| v.shares.iter().find(|s| s.kind == kind));
+            share.map(|s| serde_json::Value::from(s.percent).to_string()).unwrap_or_default()
         }));
+        let _ = out.write_record(&row);
     }
     finish(out)
 }
 
-/// The runs CSV's columns: every field of [`RunRecord`], in its order (a test
-/// checks that they agree).
+/// The runs CSV's first columns: every field of [`RunRecord`] but the verdict,
+/// in its order (a test checks that they agree); the verdict's follow.
 const RUN_CSV_HEADER: &[&str] = &[
     "run_id",
     "project",
@@ -360,6 +386,7 @@ fn history_csv(h: &HistorySeries) -> Vec<u8> {
 mod tests {
     use super::*;
     use shared::api::RunOutcome;
+    use shared::why::{Share, ShareKind, Verdict};
 
     #[test]
     fn history_csv_has_a_time_column_and_extremes_beside_means() {
@@ -422,16 +449,80 @@ mod tests {
     }
 
     #[test]
-    fn the_runs_csv_has_every_field_of_a_run_in_order() {
-        let json = serde_json::to_value(record("x")).expect("json");
-        let mut fields: Vec<&str> = json.as_object().expect("an object").keys().map(String::as_str).collect();
+    fn the_runs_csv_has_every_field_of_a_run_in_order_then_the_verdicts() {
+        let mut run = record("x");
+        run.verdict = Some(Verdict::default());
+        let json = serde_json::to_value(run).expect("json");
+        let mut fields: Vec<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "verdict")
+            .collect();
         let mut columns = RUN_CSV_HEADER.to_vec();
         // Compared as sets: serde_json's map may or may not keep the order.
         fields.sort_unstable();
         columns.sort_unstable();
         assert_eq!(fields, columns);
         let empty = String::from_utf8(runs_csv(&[])).expect("utf-8");
-        assert_eq!(empty.trim_end(), RUN_CSV_HEADER.join(","), "an empty list still names its columns");
+        let verdict_columns =
+            "bound,headline,cpu_percent,cpu_wait_percent,io_percent,memory_percent,idle_percent";
+        assert_eq!(
+            empty.trim_end(),
+            format!("{},{verdict_columns}", RUN_CSV_HEADER.join(",")),
+            "an empty list still names its columns"
+        );
+    }
+
+    #[test]
+    fn the_runs_csv_carries_the_verdict_and_leaves_what_was_not_measured_empty() {
+        let share = |kind, percent| Share { kind, percent, evidence: "figures".into() };
+        let mut judged = record("judged");
+        judged.verdict = Some(Verdict {
+            judged: true,
+            headline: "CPU-bound on 1 of 2 cores for 82 % of its 41 min".into(),
+            bound: Some(ShareKind::Cpu),
+            shares: vec![
+                share(ShareKind::Cpu, 82.0),
+                share(ShareKind::Io, 0.0),
+                share(ShareKind::Idle, 17.5),
+            ],
+            ..Verdict::default()
+        });
+        let mut short = record("short");
+        short.verdict = Some(Verdict {
+            judged: false,
+            headline: "Too short to judge: 4 s (needs 10 s)".into(),
+            ..Verdict::default()
+        });
+        let mut hostile = record("hostile");
+        hostile.verdict = Some(Verdict { judged: false, headline: "=cmd()".into(), ..Verdict::default() });
+        let written = runs_csv(&[judged, short, record("old"), hostile]);
+        let mut reader = csv::Reader::from_reader(&written[..]);
+        let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("parses")).collect();
+        let cell = |row: usize, name: &str| {
+            rows[row].get(header.iter().position(|h| h == name).expect(name)).expect(name).to_owned()
+        };
+        let bar = ["cpu_percent", "cpu_wait_percent", "io_percent", "memory_percent", "idle_percent"];
+        assert_eq!(cell(0, "bound"), "cpu");
+        assert_eq!(cell(0, "headline"), "CPU-bound on 1 of 2 cores for 82 % of its 41 min");
+        assert_eq!(
+            bar.map(|c| cell(0, c)),
+            ["82.0", "", "0.0", "", "17.5"],
+            "not measured is empty, measured 0 is 0"
+        );
+        assert_eq!(
+            (cell(1, "bound"), cell(1, "headline")),
+            (String::new(), "Too short to judge: 4 s (needs 10 s)".into())
+        );
+        assert_eq!(bar.map(|c| cell(1, c)), ["", "", "", "", ""]);
+        assert_eq!(
+            (cell(2, "bound"), cell(2, "headline"), cell(2, "cpu_percent")),
+            (String::new(), String::new(), String::new())
+        );
+        assert_eq!(cell(3, "headline"), "'=cmd()", "the headline is text like any other");
     }
 
     #[test]
