@@ -92,6 +92,19 @@ impl Loaded {
         let (cpu, rss) = self.perfmon.usage();
         (cpu, rss as f64 / 1e6)
     }
+
+    /// (PSS, anonymous) of the server process in MB, from
+    /// `/proc/PID/smaps_rollup`: what of its RSS is its own (shared library
+    /// pages split among the processes that map them) and what is heap and stacks.
+    fn shares(&self) -> (f64, f64) {
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{}/smaps_rollup", self.perfmon.pid())).unwrap_or_default();
+        let kib = |field: &str| {
+            let line = rollup.lines().find(|line| line.starts_with(field));
+            line.and_then(|line| line.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(f64::NAN)
+        };
+        (kib("Pss:") * 1024.0 / 1e6, kib("Anonymous:") * 1024.0 / 1e6)
+    }
 }
 
 /// What the readers saw.
@@ -228,11 +241,12 @@ async fn at_rest(options: &Options, with_client: bool) -> String {
     let t0 = Instant::now();
     let samples = read_for(&mut ws, Duration::from_secs(options.rest_seconds)).await;
     let (cpu1, rss) = loaded.usage();
+    let (pss, anon) = loaded.shares();
     let seconds = t0.elapsed().as_secs_f64();
     let state =
         if with_client { "one client, live run (1 s cadence)" } else { "idle, no client (3 s cadence)" };
     format!(
-        "| {state} | {seconds:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB |",
+        "| {state} | {seconds:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB | {pss:.1} MB | {anon:.1} MB |",
         cpu1 - cpu0,
         (cpu1 - cpu0) / seconds * 100.0
     )
@@ -265,8 +279,10 @@ async fn main() {
         println!();
         println!("Whole-process cost at rest (CPU time and RSS of the server from /proc)");
         println!();
-        println!("| state | window | samples received | server CPU time | CPU (of one core) | RSS |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!(
+            "| state | window | samples received | server CPU time | CPU (of one core) | RSS | PSS | anonymous |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         println!("{}", at_rest(&options, false).await);
         println!("{}", at_rest(&options, true).await);
     }
