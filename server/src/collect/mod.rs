@@ -16,7 +16,9 @@
 //!   (`sampling`'s slow sources), the first three kept between reads by
 //!   [`cadence`].
 //! - [`procfs`]: the one reader of `/proc/PID/stat`, for both the run's process
-//!   tree ([`proctree`]) and PerfMon's own cost.
+//!   tree ([`proctree`]) and PerfMon's own cost; [`tree_counters`]: the tree's
+//!   cumulative counters (CPU by mode, run-queue delay, switches, storage bytes,
+//!   faults) over every process that was in it.
 //! - [`run_perf`]: `perf stat`-style counters opened on one run's process
 //!   (`perfmon run`'s held command, a registered pid), inherited by its tree;
 //!   not machine-wide, so not the sampler's: `perfmon run` and the hub own them.
@@ -37,4 +39,5 @@ pub mod rates;
 pub mod run_perf;
 pub mod sensors;
 pub mod sockets;
+pub mod tree_counters;
 pub mod vmstat;

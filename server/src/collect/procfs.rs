@@ -37,11 +37,18 @@ impl ProcFile {
     /// The file's current text; `None` when it cannot be read (a process that
     /// exited, no /proc). Blocking.
     pub fn read(&mut self) -> Option<&str> {
+        self.try_read().ok()
+    }
+
+    /// The file's current text, or why it cannot be read: callers that must tell
+    /// a process that exited ([`gone`]) from a read the kernel refused (another
+    /// user's `/proc/PID/io`: EACCES). Blocking.
+    pub fn try_read(&mut self) -> std::io::Result<&str> {
         use std::os::unix::fs::FileExt;
         if self.file.is_none() {
-            self.file = File::open(&self.path).ok();
+            self.file = Some(File::open(&self.path)?);
         }
-        let file = self.file.as_ref()?;
+        let Some(file) = self.file.as_ref() else { unreachable!("opened just above") };
         if self.bytes.len() < FIRST_READ_BYTES {
             self.bytes.resize(FIRST_READ_BYTES, 0);
         }
@@ -57,17 +64,26 @@ impl ProcFile {
                     let grown = self.bytes.len() * 2;
                     self.bytes.resize(grown, 0);
                 }
-                Err(_) => {
+                Err(err) => {
                     self.file = None;
-                    return None;
+                    return Err(err);
                 }
             }
         }
         self.text.clear();
         // Process names may hold any bytes; the figures around them are ASCII.
         self.text.push_str(&String::from_utf8_lossy(&self.bytes[..filled]));
-        Some(&self.text)
+        Ok(&self.text)
     }
+}
+
+/// Whether a failed /proc read means the process (or thread) is no longer
+/// there: its directory gone (ENOENT), or a file kept open on it after it was
+/// reaped (ESRCH).
+pub fn gone(err: &std::io::Error) -> bool {
+    /// `ESRCH` on Linux.
+    const NO_SUCH_PROCESS: i32 = 3;
+    err.kind() == std::io::ErrorKind::NotFound || err.raw_os_error() == Some(NO_SUCH_PROCESS)
 }
 
 /// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ, fixed by
@@ -87,6 +103,18 @@ pub struct ProcStat {
     /// in 1/100 s ticks: what the kernel hands a parent when it reaps a child
     /// (`cutime` + `cstime`), so time of processes already gone is not lost.
     pub reaped_ticks: u64,
+    /// User-mode CPU time, its own and its reaped children's (`utime` +
+    /// `cutime`), 1/100 s ticks.
+    pub user_ticks: u64,
+    /// Kernel-mode CPU time, its own and its reaped children's (`stime` +
+    /// `cstime`), 1/100 s ticks.
+    pub system_ticks: u64,
+    /// Minor page faults, its own and its reaped children's (`minflt` +
+    /// `cminflt`).
+    pub minor_faults: u64,
+    /// Major page faults, its own and its reaped children's (`majflt` +
+    /// `cmajflt`).
+    pub major_faults: u64,
     /// Resident pages.
     pub rss_pages: u64,
     /// Exited but not yet reaped: no longer running.
@@ -101,14 +129,20 @@ pub struct ProcStat {
 /// the command name (field 2) may hold spaces and parentheses.
 pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // From field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16,
-    // cstime 17, threads 20, starttime 22, rss 24.
+    // From field 3 (state): ppid is field 4, minflt 10, cminflt 11, majflt 12,
+    // cmajflt 13, utime 14, stime 15, cutime 16, cstime 17, threads 20,
+    // starttime 22, rss 24.
     let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let (utime, stime, cutime, cstime) = (number(11)?, number(12)?, number(13)?, number(14)?);
     Some(ProcStat {
         pid,
         parent: u32::try_from(number(1)?).ok()?,
-        cpu_ticks: number(11)?.checked_add(number(12)?)?,
-        reaped_ticks: number(13)?.checked_add(number(14)?)?,
+        cpu_ticks: utime.checked_add(stime)?,
+        reaped_ticks: cutime.checked_add(cstime)?,
+        user_ticks: utime.checked_add(cutime)?,
+        system_ticks: stime.checked_add(cstime)?,
+        minor_faults: number(7)?.checked_add(number(8)?)?,
+        major_faults: number(9)?.checked_add(number(10)?)?,
         rss_pages: number(21)?,
         zombie: fields.first() == Some(&"Z"),
         threads: u32::try_from(number(17)?).ok()?,
@@ -249,7 +283,7 @@ mod tests {
 
     #[test]
     fn stat_lines_parse_after_the_command_name() {
-        let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 0 0 0 70 30 12 5 20 0 1 0 408805 2998272 372 18446744073709551615";
+        let line = "4242 (my (odd) cmd) S 4200 4242 4200 0 -1 4194304 99 3 2 1 70 30 12 5 20 0 1 0 408805 2998272 372 18446744073709551615";
         assert_eq!(
             parse_stat(4242, line),
             Some(ProcStat {
@@ -257,6 +291,10 @@ mod tests {
                 parent: 4200,
                 cpu_ticks: 100,
                 reaped_ticks: 17,
+                user_ticks: 70 + 12,
+                system_ticks: 30 + 5,
+                minor_faults: 99 + 3,
+                major_faults: 2 + 1,
                 rss_pages: 372,
                 zombie: false,
                 threads: 1,

@@ -8,6 +8,12 @@
 //! Elsewhere descendants can only be found by reading every process's parent, so
 //! it reads all of /proc every [`FULL_SCAN_EVERY`] (and when the roots change), and
 //! only the known trees' processes on the ticks in between.
+//!
+//! Each tree also has its counters ([`TreeCounters`], see
+//! [`super::tree_counters`]): CPU time by mode, faults and threads from the same
+//! `stat` reads every tick; run-queue delay, switches and storage bytes every
+//! [`COUNTERS_EVERY`] on a thread of their own, and at once for a new tree or
+//! one the caller asks for ([`Scanner::force_counters`]).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -15,6 +21,8 @@ use std::time::{Duration, Instant};
 use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
 use super::procfs::{self, ProcFile, ProcStat};
+pub use super::tree_counters::TreeCounters;
+use super::tree_counters::{COUNTERS_EVERY, CounterFiles, CounterWorker, Member, MemberId, SlowTree, Tally};
 
 /// How often the whole of /proc is read to find the trees' new descendants.
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(5);
@@ -30,14 +38,37 @@ pub struct ProcInfo {
     pub cpu_percent_of_core: f64,
     /// Resident memory in bytes.
     pub rss_bytes: u64,
-    /// Its own CPU time and that of the children it reaped, 1/100 s ticks;
-    /// `None` where /proc does not say (sysinfo's table).
-    pub total_ticks: Option<u64>,
+    /// Its own counters and those of the children it reaped; `None` where /proc
+    /// does not say (sysinfo's table).
+    pub counts: Option<StatCounts>,
+    /// Its threads (1 where /proc does not say).
+    pub threads: u32,
     /// Exited, not yet reaped: it runs no more, but its times are final.
     pub zombie: bool,
     /// When it started, 1/100 s ticks after boot (tells a pid's reuse); 0 where
     /// /proc does not say.
     pub start_ticks: u64,
+}
+
+/// A process's counters that its `stat` gives, its reaped children's
+/// included (what the kernel hands a parent on `wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatCounts {
+    /// User-mode CPU time, 1/100 s ticks.
+    pub user_ticks: u64,
+    /// Kernel-mode CPU time, 1/100 s ticks.
+    pub system_ticks: u64,
+    /// Minor page faults.
+    pub minor_faults: u64,
+    /// Major page faults.
+    pub major_faults: u64,
+}
+
+impl StatCounts {
+    /// As a [`Tally`] counts them.
+    fn values(self) -> [u64; 4] {
+        [self.user_ticks, self.system_ticks, self.minor_faults, self.major_faults]
+    }
 }
 
 /// What a tree uses in total.
@@ -50,92 +81,74 @@ pub struct TreeUsage {
     /// Summed resident memory, in bytes.
     pub rss_bytes: u64,
     /// CPU time of every process that has been in the tree since it was first
-    /// seen (see [`TreeCpu`]), 1/100 s ticks; `None` without /proc.
+    /// seen (see [`Tally`]), 1/100 s ticks; `None` without /proc.
     pub cpu_ticks: Option<u64>,
+    /// The tree's counters (from [`Scanner::trees`] only); `None` without /proc.
+    pub counters: Option<TreeCounters>,
+    /// When their slow part (run-queue delay, switches, storage bytes) was read.
+    pub counters_read_at: Option<Instant>,
     /// Each member (zombies too).
-    members: HashMap<u32, Member>,
+    members: HashMap<u32, MemberInfo>,
 }
 
-/// A process of a tree, as its CPU counter needs it.
+/// A process of a tree, as its counters need it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Member {
-    /// Its parent's pid.
-    parent: Option<u32>,
-    /// Its own and its reaped children's CPU time, 1/100 s ticks.
-    ticks: u64,
-    /// When it started (tells the same process from a reused pid).
-    start: u64,
+struct MemberInfo {
+    /// Its parent, start and `stat` counters (user, system, minor, major).
+    member: Member<4>,
+    /// Its threads.
+    threads: u32,
+    /// Exited, not yet reaped.
+    zombie: bool,
 }
 
-/// A tree's CPU time as a counter that takes in every process that ran in it:
-/// the members' own and reaped children's times (so a child that lived and was
-/// waited for between two readings is counted, through its parent's `cutime`),
-/// plus the last reading of members that left without being reaped inside the
-/// tree (the root, reaped by whoever started it; an orphan adopted by init).
-/// Never decreases.
-#[derive(Debug, Default)]
-struct TreeCpu {
-    /// The members at the previous reading.
-    members: HashMap<u32, Member>,
-    /// Ticks of members that left other than by being reaped inside the tree.
-    departed: u64,
-    /// The counter at the previous reading.
-    total: u64,
-    /// When that was.
-    at: Option<Instant>,
-}
-
-impl TreeCpu {
-    /// Takes a reading of the tree's members; the counter, and the CPU since
-    /// the previous reading in % of one core (`None` at the first). `now_of`
-    /// tells a process as it is now (its parent and start), if it still runs:
-    /// called only for members that left the tree since the previous reading.
-    fn update(
-        &mut self,
-        members: HashMap<u32, Member>,
-        now: Instant,
-        now_of: impl Fn(u32) -> Option<(Option<u32>, u64)>,
-    ) -> (u64, Option<f64>) {
-        for (&pid, gone) in &self.members {
-            if members.contains_key(&pid) {
-                continue;
-            }
-            let counted_elsewhere = match now_of(pid) {
-                // Still running under a parent in the tree: missed by this reading
-                // (a thread's children list read as it exited), back at the next.
-                Some((parent, start)) if start == gone.start => {
-                    parent.is_some_and(|parent| members.contains_key(&parent))
-                }
-                // Gone (or the pid reused) with an ancestor still in the tree: it
-                // was reaped on the way up (a whole subtree may end between two
-                // readings), so its time sits in that ancestor's reaped ticks.
-                _ => self.ancestors(pid).any(|a| members.contains_key(&a)),
-            };
-            // Otherwise it left for good, by a parent outside the tree (the root's
-            // starter) or orphaned to init: what it had stays counted.
-            if !counted_elsewhere {
-                self.departed += gone.ticks;
-            }
-        }
-        let total = (self.departed + members.values().map(|m| m.ticks).sum::<u64>()).max(self.total);
-        let percent = self.at.and_then(|at| {
-            procfs::cpu_percent(self.total, total, now.saturating_duration_since(at).as_secs_f64())
-        });
-        self.members = members;
-        (self.total, self.at) = (total, Some(now));
-        (total, percent)
+impl TreeUsage {
+    /// The members as the slow counters' read needs them.
+    fn member_ids(&self) -> Vec<MemberId> {
+        let id = |(&pid, m): (&u32, &MemberInfo)| MemberId {
+            pid,
+            parent: m.member.parent,
+            start: m.member.start,
+            threads: m.threads,
+        };
+        self.members.iter().map(id).collect()
     }
+}
 
-    /// `pid`'s ancestors among the previous reading's members, nearest first.
-    fn ancestors(&self, pid: u32) -> impl Iterator<Item = u32> + '_ {
-        let mut next = self.members.get(&pid).and_then(|m| m.parent);
-        // Bounded: a parent cycle from pid reuse must not loop forever.
-        std::iter::from_fn(move || {
-            let current = next?;
-            next = self.members.get(&current).and_then(|m| m.parent);
-            Some(current)
-        })
-        .take(self.members.len())
+/// A tree's counters that come from `stat`, kept between ticks.
+#[derive(Debug, Default)]
+struct TreeState {
+    /// User and system ticks, minor and major faults.
+    stat: Tally<4>,
+    /// The CPU counter at the previous reading, and when (for the rate).
+    cpu: Option<(u64, Instant)>,
+    /// Whether its slow counters were ever asked for (the first time, the tick
+    /// waits for them: a run counted from registration takes its base there).
+    slow_asked: bool,
+}
+
+impl TreeState {
+    /// Takes in the tree's members now: its CPU counter and rate, and the
+    /// `stat` part of its counters.
+    fn update(&mut self, tree: &mut TreeUsage, now: Instant) {
+        let members = tree.members.iter().map(|(&pid, m)| (pid, m.member)).collect();
+        let [user, system, minor_faults, major_faults] = self.stat.update(members, &running_now);
+        let total = user + system;
+        let percent = self.cpu.and_then(|(before, at)| {
+            procfs::cpu_percent(before, total, now.saturating_duration_since(at).as_secs_f64())
+        });
+        self.cpu = Some((total, now));
+        tree.cpu_ticks = Some(total);
+        tree.cpu_percent_of_core = percent.unwrap_or(0.0);
+        let threads = tree.members.values().filter(|m| !m.zombie).map(|m| m.threads).sum();
+        tree.counters = Some(TreeCounters {
+            user_s: user as f64 / procfs::TICKS_PER_SECOND,
+            system_s: system as f64 / procfs::TICKS_PER_SECOND,
+            threads,
+            minor_faults,
+            major_faults,
+            ..TreeCounters::default()
+        });
     }
 }
 
@@ -167,8 +180,15 @@ pub struct Scanner {
     page_bytes: u64,
     /// sysinfo's portable (and slower) process table, only where /proc is missing.
     fallback: Option<System>,
-    /// Each root's CPU counter.
-    counters: HashMap<u32, TreeCpu>,
+    /// Each root's counters from `stat`.
+    counters: HashMap<u32, TreeState>,
+    /// Reads the trees' slow counters on its own thread (started with the first
+    /// tree), or why it could not start.
+    worker: Option<Result<CounterWorker, String>>,
+    /// When the slow counters were last asked for.
+    slow_asked_at: Option<Instant>,
+    /// Roots whose slow counters the next [`Scanner::trees`] reads at once.
+    forced: HashSet<u32>,
 }
 
 impl Default for Scanner {
@@ -182,6 +202,9 @@ impl Default for Scanner {
             page_bytes: procfs::page_bytes(),
             fallback: None,
             counters: HashMap::new(),
+            worker: None,
+            slow_asked_at: None,
+            forced: HashSet::new(),
         }
     }
 }
@@ -190,23 +213,19 @@ impl Scanner {
     /// Each root's tree (`None` once the root has exited), its CPU over the
     /// interval since the previous call taken from the tree's counter, so that
     /// processes born and reaped between two readings count. Blocking.
+    /// Each tree carries its counters: the `stat` part as of now, the slow part
+    /// as last read (see [`Scanner::force_counters`]).
     pub fn trees(&mut self, roots: &[u32]) -> Vec<(u32, Option<TreeUsage>)> {
         let now = Instant::now();
         let procs = self.scan(roots);
         self.counters.retain(|root, _| roots.contains(root));
-        roots
+        let mut trees: Vec<(u32, Option<TreeUsage>)> = roots
             .iter()
             .map(|&root| {
                 let mut tree = usage(root, &procs);
                 match tree.as_mut().filter(|t| t.cpu_ticks.is_some()) {
-                    Some(tree) => {
-                        let counter = self.counters.entry(root).or_default();
-                        let members = std::mem::take(&mut tree.members);
-                        let (total, percent) = counter.update(members, now, running_now);
-                        tree.cpu_ticks = Some(total);
-                        tree.cpu_percent_of_core = percent.unwrap_or(0.0);
-                    }
-                    // A root gone takes its counter: a later process under its
+                    Some(tree) => self.counters.entry(root).or_default().update(tree, now),
+                    // A root gone takes its counters: a later process under its
                     // pid starts from nothing.
                     None => {
                         self.counters.remove(&root);
@@ -214,7 +233,60 @@ impl Scanner {
                 }
                 (root, tree)
             })
-            .collect()
+            .collect();
+        self.slow_counters(&mut trees, now);
+        trees
+    }
+
+    /// The next [`Scanner::trees`] reads these roots' slow counters at once and
+    /// waits for them (at most a second), instead of giving the last reading:
+    /// for a run's end, when the caller knows it comes.
+    pub fn force_counters(&mut self, roots: &[u32]) {
+        self.forced.extend(roots);
+    }
+
+    /// Asks for the trees' slow counters when due (every [`COUNTERS_EVERY`]),
+    /// and waits for them for a new tree or a forced one; fills each tree's
+    /// counters with their last reading.
+    fn slow_counters(&mut self, trees: &mut [(u32, Option<TreeUsage>)], now: Instant) {
+        let live: Vec<(u32, Vec<MemberId>)> = trees
+            .iter()
+            .filter_map(|(root, tree)| {
+                tree.as_ref().filter(|t| t.counters.is_some()).map(|t| (*root, t.member_ids()))
+            })
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let worker = self.worker.get_or_insert_with(|| {
+            CounterWorker::start().map_err(|err| format!("no thread to read them on: {err}"))
+        });
+        let Ok(worker) = worker.as_ref() else { return };
+        let mut wait =
+            std::mem::take(&mut self.forced).iter().any(|root| live.iter().any(|(r, _)| r == root));
+        for (root, _) in &live {
+            let state = self.counters.entry(*root).or_default();
+            wait |= !state.slow_asked;
+            state.slow_asked = true;
+        }
+        let due = self.slow_asked_at.is_none_or(|at| now.saturating_duration_since(at) >= COUNTERS_EVERY);
+        if wait {
+            worker.read_now(live);
+            self.slow_asked_at = Some(now);
+        } else if due && worker.ask(live) {
+            self.slow_asked_at = Some(now);
+        }
+        for (root, tree) in trees.iter_mut() {
+            let Some(tree) = tree.as_mut() else { continue };
+            let Some(counters) = tree.counters.as_mut() else { continue };
+            match worker.latest(*root) {
+                Some((slow, at)) => {
+                    fill_slow(counters, slow);
+                    tree.counters_read_at = Some(at);
+                }
+                None => fill_slow(counters, not_read("not read yet")),
+            }
+        }
     }
 
     /// The processes of the trees of `roots`, with their CPU use since the
@@ -305,7 +377,13 @@ impl Scanner {
                     parent: (p.parent != 0).then_some(p.parent),
                     cpu_percent_of_core: cpu.unwrap_or(0.0),
                     rss_bytes: p.rss_pages.saturating_mul(self.page_bytes),
-                    total_ticks: p.cpu_ticks.checked_add(p.reaped_ticks),
+                    counts: Some(StatCounts {
+                        user_ticks: p.user_ticks,
+                        system_ticks: p.system_ticks,
+                        minor_faults: p.minor_faults,
+                        major_faults: p.major_faults,
+                    }),
+                    threads: p.threads,
                     zombie: p.zombie,
                     start_ticks: p.start_ticks,
                 }
@@ -333,7 +411,8 @@ impl Scanner {
                 parent: p.parent().map(|pp| pp.as_u32()),
                 cpu_percent_of_core: f64::from(p.cpu_usage()),
                 rss_bytes: p.memory(),
-                total_ticks: None,
+                counts: None,
+                threads: 1,
                 zombie: false,
                 start_ticks: 0,
             })
@@ -374,6 +453,43 @@ pub fn cpu_ticks_now(root: u32) -> Option<u64> {
     usage_now(root)?.cpu_ticks
 }
 
+/// The counters of `root`'s tree now, as [`Scanner::trees`] counts them at a
+/// first reading (a run counted from registration takes its base from here);
+/// `None` if `root` is gone or /proc does not say. Blocking (reads every
+/// thread's files, once).
+pub fn counters_now(root: u32) -> Option<TreeCounters> {
+    let mut tree = usage_now(root).filter(|t| t.cpu_ticks.is_some())?;
+    TreeState::default().update(&mut tree, Instant::now());
+    let mut files = CounterFiles::new("/proc", std::process::id());
+    let mut slow = SlowTree::default();
+    slow.apply(files.read(&tree.member_ids()), &files, Instant::now());
+    let mut counters = tree.counters?;
+    let mut figures = TreeCounters::default();
+    slow.fill(&mut figures);
+    fill_slow(&mut counters, figures);
+    Some(counters)
+}
+
+/// Sets the slow fields of `counters` (run-queue delay, switches, storage
+/// bytes, and their reasons) to those of `slow`.
+fn fill_slow(counters: &mut TreeCounters, slow: TreeCounters) {
+    counters.wait_s = slow.wait_s;
+    counters.voluntary_switches = slow.voluntary_switches;
+    counters.involuntary_switches = slow.involuntary_switches;
+    counters.read_bytes = slow.read_bytes;
+    counters.write_bytes = slow.write_bytes;
+    counters.reasons = slow.reasons;
+}
+
+/// Slow fields that were not read, each with `reason`.
+fn not_read(reason: &str) -> TreeCounters {
+    let names = ["cpu_wait_s", "voluntary_switches", "involuntary_switches", "read_bytes", "write_bytes"];
+    TreeCounters {
+        reasons: names.iter().map(|n| (*n, reason.to_owned())).collect(),
+        ..TreeCounters::default()
+    }
+}
+
 /// A running (not zombie) process's parent and start, from /proc alone (the
 /// tree's counter exists only where /proc does). Blocking.
 fn running_now(pid: u32) -> Option<(Option<u32>, u64)> {
@@ -401,6 +517,7 @@ pub fn usage(root: u32, processes: &[ProcInfo]) -> Option<TreeUsage> {
         }
     }
     let mut total = TreeUsage { cpu_ticks: Some(0), ..TreeUsage::default() };
+    let mut counted = true;
     let mut stack = vec![root];
     let mut seen = HashSet::new();
     while let Some(pid) = stack.pop() {
@@ -414,13 +531,18 @@ pub fn usage(root: u32, processes: &[ProcInfo]) -> Option<TreeUsage> {
             }
             total.cpu_percent_of_core += p.cpu_percent_of_core;
             total.rss_bytes += p.rss_bytes;
-            total.cpu_ticks = total.cpu_ticks.zip(p.total_ticks).map(|(a, b)| a + b);
-            let member = Member { parent: p.parent, ticks: p.total_ticks.unwrap_or(0), start: p.start_ticks };
-            total.members.insert(pid, member);
+            counted &= p.counts.is_some();
+            let counts = p.counts.unwrap_or_default();
+            total.cpu_ticks = total.cpu_ticks.map(|t| t + counts.user_ticks + counts.system_ticks);
+            let member = Member { parent: p.parent, start: p.start_ticks, values: counts.values() };
+            total.members.insert(pid, MemberInfo { member, threads: p.threads, zombie: p.zombie });
         }
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
         }
+    }
+    if !counted {
+        total.cpu_ticks = None;
     }
     Some(total)
 }
@@ -435,7 +557,8 @@ mod tests {
             parent,
             cpu_percent_of_core: cpu,
             rss_bytes: rss,
-            total_ticks: None,
+            counts: None,
+            threads: 1,
             zombie: false,
             start_ticks: 0,
         }
@@ -507,44 +630,180 @@ mod tests {
         assert!(alive(std::process::id()));
     }
 
-    /// Members as (pid, parent, ticks), each started at its pid's tick.
-    fn members(list: &[(u32, Option<u32>, u64)]) -> HashMap<u32, Member> {
-        list.iter()
-            .map(|&(pid, parent, ticks)| (pid, Member { parent, ticks, start: u64::from(pid) }))
-            .collect()
+    /// A scratch dir for a test's files.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("perfmon-tree-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
     }
 
+    /// A shell running `script` as a run's root, killed with its tree on drop.
+    struct Run(std::process::Child);
+
+    impl Run {
+        fn start(script: &str) -> Self {
+            Run(std::process::Command::new("sh").args(["-c", script]).spawn().expect("sh"))
+        }
+        fn pid(&self) -> u32 {
+            self.0.id()
+        }
+    }
+
+    impl Drop for Run {
+        fn drop(&mut self) {
+            let _ =
+                std::process::Command::new("pkill").args(["-KILL", "-P", &self.0.id().to_string()]).status();
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Reads `root`'s tree at a 200 ms cadence until `done` exists (at most
+    /// 8 s), then once more with the slow counters read at once.
+    fn follow(scanner: &mut Scanner, root: u32, done: &std::path::Path) -> TreeCounters {
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while !done.exists() && Instant::now() < deadline {
+            scanner.trees(&[root]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(done.exists(), "the workload finished in time");
+        scanner.force_counters(&[root]);
+        let (_, tree) = scanner.trees(&[root]).pop().expect("one tree");
+        tree.and_then(|t| t.counters).expect("the root still runs, and /proc has counters")
+    }
+
+    /// A shell that burns CPU itself, then runs children that burn CPU and
+    /// fault pages in and exit long before the next slow read: their CPU and
+    /// faults are in the counters (through the shell's reaped figures), to the
+    /// tick of what the kernel says for the shell (`/proc/PID/stat`, own and
+    /// reaped), and the tree's counters never decrease on the way.
     #[test]
-    fn the_counter_counts_each_process_that_ran_in_the_tree_once() {
-        let start = Instant::now();
-        let at = |s: u64| start + Duration::from_secs(s);
-        let gone = |_: u32| None;
-        let mut cpu = TreeCpu::default();
-        // make (1) → sh (2) → gcc (3), then the whole subtree ends and is
-        // reaped before the next reading: make's reaped ticks take in all of it.
-        let (total, percent) =
-            cpu.update(members(&[(1, Some(0), 5), (2, Some(1), 1), (3, Some(2), 50)]), at(0), gone);
-        assert_eq!((total, percent), (56, None), "the first reading has no rate");
-        let (total, percent) = cpu.update(members(&[(1, Some(0), 5 + 1 + 120)]), at(1), gone);
-        assert_eq!(total, 126, "gcc's 120 ticks counted once, through make's cutime");
-        assert_eq!(percent, Some(70.0), "70 ticks in 1 s");
-        // A child orphaned out of the tree (still running, adopted by init):
-        // what it had is kept, as it will never reach make's reaped ticks.
-        cpu.update(members(&[(1, Some(0), 126), (4, Some(1), 0), (5, Some(4), 30)]), at(2), gone);
-        let (total, _) =
-            cpu.update(members(&[(1, Some(0), 126)]), at(3), |pid| (pid == 5).then_some((Some(1_000), 5)));
-        assert_eq!(total, 126 + 30);
-        // A member missed by one reading while it still runs under a member is
-        // not counted twice when it is back.
-        cpu.update(members(&[(1, Some(0), 126), (6, Some(1), 10)]), at(4), gone);
-        let (total, _) =
-            cpu.update(members(&[(1, Some(0), 126)]), at(5), |pid| (pid == 6).then_some((Some(1), 6)));
-        assert_eq!(total, 126 + 30 + 10, "the earlier counter stands");
-        let (total, _) = cpu.update(members(&[(1, Some(0), 126), (6, Some(1), 12)]), at(6), gone);
-        assert_eq!(total, 126 + 30 + 12, "its ticks once, not twice");
-        // A member reparented away then never lowers the counter.
-        let (total, _) = cpu.update(members(&[(1, Some(0), 100)]), at(7), gone);
-        assert_eq!(total, 168, "never decreases");
+    fn children_that_exit_early_still_count_their_cpu_and_faults() {
+        let dir = scratch("children");
+        let done = dir.join("done");
+        let burn = "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done";
+        let run = Run::start(&format!(
+            "{burn}; for j in 1 2 3 4; do sh -c '{burn}; head -c 8000000 /dev/zero | cat >/dev/null'; done; \
+             touch {done}; sleep 30",
+            done = done.display()
+        ));
+        let mut scanner = Scanner::default();
+        let first = scanner.trees(&[run.pid()]).pop().and_then(|(_, t)| t?.counters).expect("counters");
+        let counters = follow(&mut scanner, run.pid(), &done);
+        let stat = procfs::read_stat(run.pid()).expect("the shell's stat");
+        let _ = std::fs::remove_dir_all(&dir);
+        let seconds = |ticks: u64| ticks as f64 / procfs::TICKS_PER_SECOND;
+        // Same kernel figures read microseconds apart, the shell asleep: equal
+        // but for a tick of rounding.
+        let tolerance = 0.02;
+        assert!((counters.user_s - seconds(stat.user_ticks)).abs() <= tolerance, "{counters:?} vs {stat:?}");
+        assert!(
+            (counters.system_s - seconds(stat.system_ticks)).abs() <= tolerance,
+            "{counters:?} vs {stat:?}"
+        );
+        assert!(stat.reaped_ticks > 0, "the children burned CPU: {stat:?}");
+        assert!(counters.minor_faults >= stat.minor_faults, "{counters:?} vs {stat:?}");
+        assert!(counters.minor_faults > first.minor_faults + 100, "the children's faults: {counters:?}");
+        assert!(counters.user_s >= first.user_s && counters.wait_s >= first.wait_s, "never decreases");
+        assert!(counters.wait_s.is_some() && counters.voluntary_switches.is_some(), "{counters:?}");
+        assert_eq!(counters.threads, 2, "the shell and its sleep: {counters:?}");
+    }
+
+    /// Synchronous writes by a child that exits (`dd … conv=fsync`): the bytes
+    /// reach the tree's `write_bytes` through the shell that reaped it.
+    #[test]
+    fn synchronous_writes_move_write_bytes() {
+        let dir = scratch("writes");
+        let (done, file) = (dir.join("done"), dir.join("data"));
+        let run = Run::start(&format!(
+            "dd if=/dev/zero of={file} bs=64k count=64 conv=fsync 2>/dev/null; touch {done}; sleep 30",
+            file = file.display(),
+            done = done.display()
+        ));
+        let mut scanner = Scanner::default();
+        let counters = follow(&mut scanner, run.pid(), &done);
+        let _ = std::fs::remove_dir_all(&dir);
+        let written = counters.write_bytes.expect("/proc/PID/io is readable as root");
+        assert!(written >= 4 << 20, "4 MiB written and synced, {written} B counted");
+    }
+
+    /// Two threads of this process handing a token back and forth: each wait
+    /// is a voluntary switch, counted per thread (`/proc/PID/status` alone is
+    /// the leader's); the threads are read while they still live.
+    #[test]
+    fn two_threads_ping_ponging_move_voluntary_switches() {
+        use std::sync::mpsc::channel;
+        let me = std::process::id();
+        let mut scanner = Scanner::default();
+        scanner.force_counters(&[me]);
+        let before = scanner.trees(&[me]).pop().and_then(|(_, t)| t?.counters).expect("counters");
+        let (to_b, b_in) = channel::<u32>();
+        let (to_a, a_in) = channel::<u32>();
+        let (finished, wait_finished) = channel::<()>();
+        let (stop, stopped) = channel::<()>();
+        let b = std::thread::spawn(move || {
+            while let Ok(n) = b_in.recv() {
+                if to_a.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+        let a = std::thread::spawn(move || {
+            for n in 0..2000 {
+                let _ = to_b.send(n);
+                let _ = a_in.recv();
+            }
+            let _ = finished.send(());
+            // Alive until read: a thread's switches leave /proc with it.
+            let _ = stopped.recv();
+            drop(to_b);
+        });
+        wait_finished.recv_timeout(Duration::from_secs(8)).expect("2000 round trips");
+        scanner.force_counters(&[me]);
+        let after = scanner.trees(&[me]).pop().and_then(|(_, t)| t?.counters).expect("counters");
+        let _ = stop.send(());
+        let _ = a.join();
+        let _ = b.join();
+        let (before, after) =
+            (before.voluntary_switches.expect("read"), after.voluntary_switches.expect("read"));
+        assert!(after >= before + 2000, "two threads waiting 2000 times each: {before} → {after}");
+    }
+
+    /// Three CPU burners pinned to one core, each staying alive once done (a
+    /// thread's run-queue delay leaves /proc with it): the tree's threads
+    /// waited for the CPU about two thirds of the time they burned.
+    #[test]
+    fn burners_pinned_to_one_core_wait_for_it() {
+        let taskset = std::process::Command::new("taskset").arg("-V").output();
+        assert!(taskset.is_ok(), "taskset (util-linux) is missing: run scripts/setup.sh");
+        let dir = scratch("wait");
+        let done = dir.join("done");
+        let burn = "i=0; while [ $i -lt 600000 ]; do i=$((i+1)); done";
+        let burners: Vec<String> = (0..3)
+            .map(|j| {
+                format!(
+                    "taskset -c 0 sh -c '{burn}; touch {}; sleep 30' &",
+                    dir.join(format!("fin{j}")).display()
+                )
+            })
+            .collect();
+        let run = Run::start(&format!(
+            "{} while [ $(ls {dir} | grep -c fin) -lt 3 ]; do sleep 0.05; done; touch {done}; sleep 30",
+            burners.join(" "),
+            dir = dir.display(),
+            done = done.display()
+        ));
+        let mut scanner = Scanner::default();
+        let counters = follow(&mut scanner, run.pid(), &done);
+        let _ = std::fs::remove_dir_all(&dir);
+        let wait = counters.wait_s.expect("this kernel keeps run-queue delay");
+        let cpu = counters.user_s + counters.system_s;
+        assert!(
+            wait > 0.3 && wait > cpu / 3.0,
+            "3 burners on one core: {cpu:.2} s on CPU, {wait:.2} s waiting"
+        );
+        assert!(counters.involuntary_switches.is_some_and(|n| n > 10), "{counters:?}");
     }
 
     #[test]

@@ -33,7 +33,8 @@ use crate::collect::pressure::PressureCollector;
 use crate::collect::vmstat::{self, VmstatCollector};
 use crate::collect::{procfs, proctree};
 pub use sample::{
-    Depth, HostSample, MonitorReading, Sections, TreeReading, timestamp_millis, timestamp_seconds,
+    Depth, HostSample, MonitorReading, Sections, TreeCounters, TreeReading, timestamp_millis,
+    timestamp_seconds,
 };
 pub use slow::SLOW_EVERY;
 use slow::{Costs, SlowSampler, SlowSections};
@@ -199,6 +200,7 @@ impl HostSampler {
                         gpu_memory_reason: gpu_unknown.clone().flatten(),
                         process_count: tree.pids.len() as u32,
                         cpu_seconds: tree.cpu_ticks.map(|ticks| ticks as f64 / procfs::TICKS_PER_SECOND),
+                        counters: tree.counters,
                     }
                 });
                 sample.runs.insert(root, tree);
@@ -207,6 +209,13 @@ impl HostSampler {
         sample.gpu = gpu;
         self.costs = costs.into_vec();
         sample
+    }
+
+    /// The next sample reads these runs' tree counters at once, whatever their
+    /// age (they are read every few seconds otherwise): for a run's end, when
+    /// the caller knows it comes.
+    pub fn force_tree_counters(&mut self, run_pids: &[u32]) {
+        self.trees.force_counters(run_pids);
     }
 
     /// Times each source from the next tick on (off by default: the benchmark
@@ -345,6 +354,13 @@ pub fn process_alive_since(pid: u32, at: chrono::DateTime<Utc>) -> bool {
 /// (reaped children included); `None` if `root` is gone. Blocking.
 pub fn tree_cpu_seconds(root: u32) -> Option<f64> {
     proctree::cpu_ticks_now(root).map(|ticks| ticks as f64 / procfs::TICKS_PER_SECOND)
+}
+
+/// The counters of `root`'s tree now, as a run's tree counts them at its first
+/// reading (a run counted from registration takes its base here); `None` if
+/// `root` is gone. Blocking.
+pub fn tree_counters_now(root: u32) -> Option<TreeCounters> {
+    proctree::counters_now(root)
 }
 
 /// (CPU seconds used so far, resident bytes) of process `pid`; `None` if it is

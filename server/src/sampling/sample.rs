@@ -8,6 +8,7 @@ use shared::{Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, R
 
 use super::{CpuReading, DeviceReading, DiskReading, GpuReading, MemoryReading, NetworkReading};
 use crate::collect::gpu::{clock_event_reason_names, pstate_name};
+pub use crate::collect::proctree::TreeCounters;
 use crate::units::{gb, mb, round_to, round1, round2};
 
 /// What the machine looked like at one instant, exactly as read, plus what each
@@ -62,6 +63,11 @@ pub struct TreeReading {
     /// CPU time of every process that ran in the tree since PerfMon first read
     /// it, reaped ones included, seconds; `None` where /proc does not say.
     pub cpu_seconds: Option<f64>,
+    /// The tree's cumulative counters since PerfMon first read it (CPU by mode,
+    /// faults and threads as of this tick; run-queue delay, switches and
+    /// storage bytes as last read, every few seconds); `None` where /proc does
+    /// not say.
+    pub counters: Option<TreeCounters>,
 }
 
 impl TreeReading {
@@ -380,6 +386,7 @@ mod tests {
             gpu_memory_reason: None,
             process_count: 4,
             cpu_seconds: Some(1.0),
+            counters: None,
         };
         let expected = RunProcess {
             cpu_percent: Some(12.5),
