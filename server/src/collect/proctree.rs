@@ -123,8 +123,9 @@ struct TreeState {
     /// The CPU counter at the previous reading, and when (for the rate).
     cpu: Option<(u64, Instant)>,
     /// Whether its slow counters were ever asked for (the first time, the tick
-    /// waits for them: a run counted from registration takes its base there).
-    slow_asked: bool,
+    /// waits for them: a run counted from registration takes its base there),
+    /// and when first.
+    slow_asked: Option<Instant>,
 }
 
 impl TreeState {
@@ -249,11 +250,10 @@ impl Scanner {
     /// and waits for them for a new tree or a forced one; fills each tree's
     /// counters with their last reading.
     fn slow_counters(&mut self, trees: &mut [(u32, Option<TreeUsage>)], now: Instant) {
-        let live: Vec<(u32, Vec<MemberId>)> = trees
+        let live: Vec<u32> = trees
             .iter()
-            .filter_map(|(root, tree)| {
-                tree.as_ref().filter(|t| t.counters.is_some()).map(|t| (*root, t.member_ids()))
-            })
+            .filter(|(_, tree)| tree.as_ref().is_some_and(|t| t.counters.is_some()))
+            .map(|(root, _)| *root)
             .collect();
         if live.is_empty() {
             return;
@@ -262,18 +262,33 @@ impl Scanner {
             CounterWorker::start().map_err(|err| format!("no thread to read them on: {err}"))
         });
         let Ok(worker) = worker.as_ref() else { return };
-        let mut wait =
-            std::mem::take(&mut self.forced).iter().any(|root| live.iter().any(|(r, _)| r == root));
-        for (root, _) in &live {
+        let mut wait = std::mem::take(&mut self.forced).iter().any(|root| live.contains(root));
+        // A young tree is read oftener: what its processes did after their
+        // last reading is lost when they exit, and that is a larger share of a
+        // short run (at most a twelfth of its age, from 1 s to COUNTERS_EVERY).
+        let mut every = COUNTERS_EVERY;
+        for root in &live {
             let state = self.counters.entry(*root).or_default();
-            wait |= !state.slow_asked;
-            state.slow_asked = true;
+            wait |= state.slow_asked.is_none();
+            let age = now.saturating_duration_since(*state.slow_asked.get_or_insert(now));
+            every = every.min((age / 12).clamp(Duration::from_secs(1), COUNTERS_EVERY));
         }
-        let due = self.slow_asked_at.is_none_or(|at| now.saturating_duration_since(at) >= COUNTERS_EVERY);
+        // (A tick a little early is still on time.)
+        let slack = Duration::from_millis(100);
+        let due = self.slow_asked_at.is_none_or(|at| now.saturating_duration_since(at) + slack >= every);
+        // The member lists are built only for a read: most ticks take the last.
+        let members = || -> Vec<(u32, Vec<MemberId>)> {
+            trees
+                .iter()
+                .filter_map(|(root, tree)| {
+                    tree.as_ref().filter(|t| t.counters.is_some()).map(|t| (*root, t.member_ids()))
+                })
+                .collect()
+        };
         if wait {
-            worker.read_now(live);
+            worker.read_now(members());
             self.slow_asked_at = Some(now);
-        } else if due && worker.ask(live) {
+        } else if due && worker.ask(members()) {
             self.slow_asked_at = Some(now);
         }
         for (root, tree) in trees.iter_mut() {

@@ -190,14 +190,27 @@ impl HostSampler {
                 (None, None) if self.foreign_pids => Some(Some(FOREIGN_PIDS.to_owned())),
                 (None, None) => None,
             };
+            // The same for its GPU utilisation, which NVML samples per process
+            // on fewer devices than it lists memory on.
+            let percent_unknown: Option<Option<String>> =
+                match (&gpu.unavailable, &gpu.process_percent_unknown) {
+                    (Some(_), _) => Some(None),
+                    (None, Some(reason)) => Some(Some(reason.clone())),
+                    (None, None) if self.foreign_pids => Some(Some(FOREIGN_PIDS.to_owned())),
+                    (None, None) => None,
+                };
             for (root, tree) in trees {
                 let tree = tree.map(|tree| {
                     let gpu_bytes: u64 = tree.pids.iter().filter_map(|pid| gpu.process_memory.get(pid)).sum();
+                    let gpu_percent: f64 =
+                        tree.pids.iter().filter_map(|pid| gpu.process_percent.get(pid)).sum();
                     TreeReading {
                         cpu_percent: share_of_machine(tree.cpu_percent_of_core, cores),
                         rss_bytes: tree.rss_bytes,
                         gpu_memory_bytes: gpu_unknown.is_none().then_some(gpu_bytes),
                         gpu_memory_reason: gpu_unknown.clone().flatten(),
+                        gpu_percent: percent_unknown.is_none().then_some(gpu_percent),
+                        gpu_percent_reason: percent_unknown.clone().flatten(),
                         process_count: tree.pids.len() as u32,
                         cpu_seconds: tree.cpu_ticks.map(|ticks| ticks as f64 / procfs::TICKS_PER_SECOND),
                         counters: tree.counters,

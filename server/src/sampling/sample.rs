@@ -58,6 +58,12 @@ pub struct TreeReading {
     pub gpu_memory_bytes: Option<u64>,
     /// Why it cannot be told, while the GPU itself answers.
     pub gpu_memory_reason: Option<String>,
+    /// The tree's GPU (SM) utilisation, % of one device, summed over its
+    /// processes and devices, as NVML sampled it since the previous read;
+    /// `None` when it cannot be told.
+    pub gpu_percent: Option<f64>,
+    /// Why it cannot be told, while the GPU itself answers.
+    pub gpu_percent_reason: Option<String>,
     /// Processes in the tree.
     pub process_count: u32,
     /// CPU time of every process that ran in the tree since PerfMon first read
@@ -386,7 +392,7 @@ mod tests {
             gpu_memory_reason: None,
             process_count: 4,
             cpu_seconds: Some(1.0),
-            counters: None,
+            ..TreeReading::default()
         };
         let expected = RunProcess {
             cpu_percent: Some(12.5),
