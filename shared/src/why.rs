@@ -89,8 +89,9 @@ pub struct RunCounters {
     pub swap_out_pages: Option<u64>,
     /// Seconds the machine's CPU was saturated (≥ 90 % busy).
     pub machine_cpu_saturated_s: Option<f64>,
-    /// Seconds of the machine's CPU time stolen by the hypervisor, as a share
-    /// of one core-second per second summed (steal, all cores).
+    /// The machine's steal share integrated over the run's wall time: the
+    /// hypervisor's steal % of all cores × each interval, summed (10 s over a
+    /// 100 s run is 10 % steal on average, Netdata's alarm level).
     pub machine_steal_s: Option<f64>,
 
     // --- GPUs the run used (or every GPU, when the run's use cannot be told) ---
@@ -294,10 +295,10 @@ mod tests {
         };
         counters.not_measured.insert("cpu_wait_s".into(), "no schedstat".into());
         counters.gpu_throttled_s.insert("sw_power_cap".into(), 3.5);
-        let json = serde_json::to_value(&counters).unwrap();
+        let json = serde_json::to_value(&counters).expect("in the test");
         assert_eq!(json["counted_from"], "start");
         assert_eq!(json["cpu_wait_s"], serde_json::Value::Null);
-        assert_eq!(serde_json::from_value::<RunCounters>(json).unwrap(), counters);
+        assert_eq!(serde_json::from_value::<RunCounters>(json).expect("in the test"), counters);
         assert_eq!(counters.cpu_s(), Some(32.0));
 
         let verdict = Verdict {
@@ -307,12 +308,12 @@ mod tests {
             shares: vec![Share { kind: ShareKind::GpuStarved, percent: 12.0, evidence: "x".into() }],
             ..Verdict::default()
         };
-        let json = serde_json::to_value(&verdict).unwrap();
+        let json = serde_json::to_value(&verdict).expect("in the test");
         assert_eq!(json["bound"], "cpu_wait");
         assert_eq!(json["shares"][0]["kind"], "gpu_starved");
-        assert_eq!(serde_json::from_value::<Verdict>(json).unwrap(), verdict);
-        assert_eq!(serde_json::to_value(LiveState::WaitingForCpu).unwrap(), "waiting_for_cpu");
+        assert_eq!(serde_json::from_value::<Verdict>(json).expect("in the test"), verdict);
+        assert_eq!(serde_json::to_value(LiveState::WaitingForCpu).expect("in the test"), "waiting_for_cpu");
         // Older payloads without any of it still decode.
-        assert_eq!(serde_json::from_str::<RunCounters>("{}").unwrap(), RunCounters::default());
+        assert_eq!(serde_json::from_str::<RunCounters>("{}").expect("in the test"), RunCounters::default());
     }
 }

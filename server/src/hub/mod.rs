@@ -13,10 +13,13 @@
 //! - [`tokens`]: token reports.
 //! - [`history`]: the replay ring.
 //! - [`perfwatch`]: PerfWatch's machine-wide stream, every five seconds.
+//! - [`meter`]: each run's own counters, measured tick by tick, and the
+//!   machine's figures integrated over its life (`tracked` judges them).
 //! - [`record`]: what is handed on to be remembered (to a [`Recorder`]: the
 //!   store), without the hub ever waiting on it.
 
 mod history;
+pub mod meter;
 pub mod perfwatch;
 pub mod project;
 pub mod record;
@@ -440,12 +443,13 @@ impl Hub {
                     // Not measured this tick (it started after the tick began).
                     None => index += 1,
                     Some(Some(tree)) => {
-                        ticked.push((tracked.measure(tree, now, cores), tree.clone()));
+                        ticked.push((tracked.measure(&sample, tree, now, cores), tree.clone()));
                         index += 1;
                     }
                     Some(None) => {
                         tracing::info!("run {} of project {name} exited", tracked.summary.run_id);
                         tracked.summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
+                        tracked.judge(cores);
                         ended.push(tracked.summary.clone());
                         project.retire(index);
                         cadence_changed = true;

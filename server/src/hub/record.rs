@@ -66,6 +66,12 @@ pub struct RunSummary {
     /// registered before it ran its command), kept so a server that restarts
     /// during the run counts on from the same point; `None` until known.
     pub cpu_base: Option<f64>,
+    /// The run's own counters so far. In a tick's record only when they were
+    /// read again (every few seconds), so the store rewrites them no oftener.
+    /// (Boxed, as the verdict: most records in flight are ticks' and carry none.)
+    pub counters: Option<Box<shared::why::RunCounters>>,
+    /// Where its time went so far (judged with the counters).
+    pub verdict: Option<Box<shared::why::Verdict>>,
 }
 
 impl RunSummary {
@@ -94,6 +100,8 @@ impl RunSummary {
             peak_processes: 0,
             tokens: 0,
             cpu_base: None,
+            counters: None,
+            verdict: None,
         }
     }
 
@@ -128,9 +136,8 @@ mod tests {
             cpu_percent: cpu,
             rss_bytes: rss,
             gpu_memory_bytes: gpu,
-            gpu_memory_reason: None,
             process_count: procs,
-            cpu_seconds: None,
+            ..TreeReading::default()
         };
         // Half of a 4-core machine for 2 s is 4 CPU-seconds.
         run.add_tick(&tree(50.0, 100, Some(5), 2), 2.0, 4);

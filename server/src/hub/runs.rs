@@ -3,12 +3,14 @@
 //! and sending SIGSTOP/SIGCONT to a run's whole tree.
 
 use shared::api::{ExitReport, RunOutcome};
+use shared::why::CountedFrom;
 use shared::{Run, RunStatus};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, Signal, System};
 
 use super::project::ProjectName;
 use super::record::{Record, RunSummary};
 use super::{Hub, Project, SubscribeError, Tracked};
+use crate::collect::run_perf::RunPerfCounters;
 use crate::sampling;
 
 /// The longest run label accepted.
@@ -86,13 +88,17 @@ impl Hub {
             return Err(RunError::NoSuchProcess(pid));
         }
         let cpu_base = if from_start { Some(0.0) } else { sampling::tree_cpu_seconds(pid) };
-        self.start(project, pid, label, cpu_base)
+        // A held command's counters are `perfmon run`'s, opened before its
+        // exec; a running process's are opened here, from registration on.
+        let perf = (!from_start).then(|| RunPerfCounters::open(pid, CountedFrom::Registration));
+        self.start(project, pid, label, cpu_base, perf)
     }
 
     /// Starts a run of `pid` for `project`, now, counting its CPU from the first
     /// reading. Beside any live run: the stream shows the oldest live one.
+    /// (Without perf counters: the tests' runs are of made-up pids.)
     pub fn start_run(&self, project: &ProjectName, pid: u32, label: Option<String>) -> Result<Run, RunError> {
-        self.start(project, pid, label, None)
+        self.start(project, pid, label, None, None)
     }
 
     fn start(
@@ -101,6 +107,7 @@ impl Hub {
         pid: u32,
         label: Option<String>,
         cpu_base: Option<f64>,
+        perf: Option<RunPerfCounters>,
     ) -> Result<Run, RunError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -116,7 +123,9 @@ impl Hub {
         let run_id = inner.issued.unique(format!("{pid}-{}", started_at.as_str()), now.timestamp());
         let entry = inner.entry(project)?;
         let summary = RunSummary::started(run_id, project.to_string(), label, pid, now);
-        entry.live.push(Tracked::new(summary.clone(), started_at, cpu_base));
+        let mut tracked = Tracked::new(summary.clone(), started_at, cpu_base);
+        tracked.perf = perf;
+        entry.live.push(tracked);
         let run = entry.live.last().map(Tracked::contract).unwrap_or_default();
         drop(guard);
         self.remember(|| Record::Run(summary));
@@ -152,12 +161,14 @@ impl Hub {
     /// Stopping it here ends its record as `ended`: PerfMon stopped tracking it.
     pub fn set_status(&self, project: &ProjectName, status: RunStatus) -> Result<Run, RunError> {
         let mut inner = self.lock();
+        let cores = inner.last.as_ref().map_or(1, |s| s.cpu.per_core.len());
         let entry = inner.projects.get_mut(project).filter(|p| p.is_live()).ok_or(RunError::NotLive)?;
         let shown = &mut entry.live[0];
         shown.set_status(status);
         let run = shown.contract();
         let ended = (!status.is_live()).then(|| {
             shown.summary.end(chrono::Utc::now(), RunOutcome::Ended);
+            shown.judge(cores);
             shown.summary.clone()
         });
         if ended.is_some() {
@@ -188,8 +199,15 @@ impl Hub {
         }
         let outcome = report.outcome();
         let mut inner = self.lock();
+        let cores = inner.last.as_ref().map_or(1, |s| s.cpu.per_core.len());
         let Some(entry) = inner.projects.get_mut(project) else { return Ok(None) };
         let Some(tracked) = entry.find_mut(run_id) else { return Ok(None) };
+        if tracked.summary.exit_code.is_none()
+            && tracked.summary.signal.is_none()
+            && let Some(counters) = &report.counters
+        {
+            tracked.take_exit(counters, cores);
+        }
         let summary = &mut tracked.summary;
         if summary.exit_code.is_some() || summary.signal.is_some() {
             return if (summary.exit_code, summary.signal) == (report.exit_code, report.signal) {

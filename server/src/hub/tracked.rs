@@ -3,10 +3,18 @@
 
 use std::time::Instant;
 
+use shared::why::CountedFrom;
 use shared::{Run, RunStatus};
 
+use super::meter::Meter;
 use super::record::RunSummary;
-use crate::sampling::TreeReading;
+use crate::collect::run_perf::RunPerfCounters;
+use crate::sampling::{HostSample, TreeReading};
+
+/// How often a live run's counters and verdict so far go into its record
+/// (and so to the store): they change slowly, and the tree's counters are
+/// read no oftener.
+const RECORD_COUNTERS_EVERY_S: f64 = 5.0;
 
 /// A run, live or just ended.
 #[derive(Debug)]
@@ -19,6 +27,13 @@ pub(super) struct Tracked {
     pub summary: RunSummary,
     /// When its tree was last measured.
     pub measured_at: Option<Instant>,
+    /// Its own counters.
+    meter: Meter,
+    /// Wall seconds at which the counters last went into the record.
+    recorded_counters_at: Option<f64>,
+    /// The run's `perf stat`-style counters, for a run PerfMon counts from
+    /// registration (a command `perfmon run` started has the wrapper's).
+    pub perf: Option<RunPerfCounters>,
 }
 
 impl Tracked {
@@ -29,6 +44,9 @@ impl Tracked {
     /// reading.
     pub fn new(mut summary: RunSummary, started_at: shared::Timestamp, cpu_base: Option<f64>) -> Self {
         summary.cpu_base = cpu_base;
+        // A base of 0 is a command held until registered: everything counts.
+        let from = if cpu_base == Some(0.0) { CountedFrom::Start } else { CountedFrom::Registration };
+        let meter = Meter::new(from, summary.counters.as_deref().cloned());
         Tracked {
             run: Run {
                 status: RunStatus::Running,
@@ -40,6 +58,9 @@ impl Tracked {
             tree: None,
             summary,
             measured_at: None,
+            meter,
+            recorded_counters_at: None,
+            perf: None,
         }
     }
 
@@ -59,13 +80,24 @@ impl Tracked {
         self.run.status = status;
         if !status.is_live() {
             self.run.process = None;
+            self.run.state = None;
             self.tree = None;
         }
     }
 
-    /// Takes one reading of the tree at `now` on a machine of `cores` logical
-    /// cores; the record as it now stands.
-    pub fn measure(&mut self, tree: &TreeReading, now: Instant, cores: usize) -> RunSummary {
+    /// Takes one reading of the tree in `sample` at `now` on a machine of
+    /// `cores` logical cores; the record as it now stands (with the counters
+    /// and verdict so far every [`RECORD_COUNTERS_EVERY_S`]).
+    pub fn measure(
+        &mut self,
+        sample: &HostSample,
+        tree: &TreeReading,
+        now: Instant,
+        cores: usize,
+    ) -> RunSummary {
+        let wall_s = (sample.taken_at - self.summary.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+        self.meter.tick(sample, tree, wall_s);
+        self.run.state = self.meter.live_state(cores_u32(cores));
         self.tree = Some(tree.clone());
         self.run.process = Some(tree.to_contract());
         let seconds = self.measured_at.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
@@ -80,8 +112,38 @@ impl Tracked {
             self.summary.cpu_seconds = self.summary.cpu_seconds.max(counter - base);
         }
         self.measured_at = Some(now);
+        let due = self.recorded_counters_at.is_none_or(|at| wall_s - at >= RECORD_COUNTERS_EVERY_S);
+        if !due {
+            let mut summary = self.summary.clone();
+            (summary.counters, summary.verdict) = (None, None);
+            return summary;
+        }
+        self.recorded_counters_at = Some(wall_s);
+        self.judge(cores);
         self.summary.clone()
     }
+
+    /// Puts the counters so far, and the verdict on them, into the record.
+    /// Blocking: reads the run's perf counters (a `read(2)` per counter).
+    pub fn judge(&mut self, cores: usize) {
+        if let Some(perf) = &mut self.perf {
+            self.meter.set_perf(perf.read());
+        }
+        let counters = self.meter.counters().clone();
+        self.summary.verdict = Some(Box::new(crate::verdict::judge(&counters, cores_u32(cores))));
+        self.summary.counters = Some(Box::new(counters));
+    }
+
+    /// Takes in the counters `perfmon run` reported with the exit, and judges
+    /// the run again on them.
+    pub fn take_exit(&mut self, exit: &shared::why::RunCounters, cores: usize) {
+        self.meter.take_exit(exit);
+        self.judge(cores);
+    }
+}
+
+fn cores_u32(cores: usize) -> u32 {
+    u32::try_from(cores.max(1)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -102,23 +164,23 @@ mod tests {
         let now = Instant::now();
         // Registered before its command ran: everything counts.
         let mut run = tracked(Some(0.0));
-        assert_eq!(run.measure(&reading(Some(2.5), 0.0), now, 2).cpu_seconds, 2.5);
+        assert_eq!(run.measure(&HostSample::default(), &reading(Some(2.5), 0.0), now, 2).cpu_seconds, 2.5);
         // Registered while running: from registration on.
         let mut run = tracked(Some(10.0));
-        assert_eq!(run.measure(&reading(Some(13.0), 0.0), now, 2).cpu_seconds, 3.0);
+        assert_eq!(run.measure(&HostSample::default(), &reading(Some(13.0), 0.0), now, 2).cpu_seconds, 3.0);
         // Base unknown: from the first reading on.
         let mut run = tracked(None);
-        assert_eq!(run.measure(&reading(Some(40.0), 0.0), now, 2).cpu_seconds, 0.0);
-        assert_eq!(run.measure(&reading(Some(41.5), 0.0), now, 2).cpu_seconds, 1.5);
+        assert_eq!(run.measure(&HostSample::default(), &reading(Some(40.0), 0.0), now, 2).cpu_seconds, 0.0);
+        assert_eq!(run.measure(&HostSample::default(), &reading(Some(41.5), 0.0), now, 2).cpu_seconds, 1.5);
     }
 
     #[test]
     fn without_a_counter_the_rates_are_integrated() {
         let start = Instant::now();
         let mut run = tracked(Some(0.0));
-        run.measure(&reading(None, 50.0), start, 2);
+        run.measure(&HostSample::default(), &reading(None, 50.0), start, 2);
         let later = start + std::time::Duration::from_secs(2);
         // Half of two cores for two seconds.
-        assert_eq!(run.measure(&reading(None, 50.0), later, 2).cpu_seconds, 2.0);
+        assert_eq!(run.measure(&HostSample::default(), &reading(None, 50.0), later, 2).cpu_seconds, 2.0);
     }
 }

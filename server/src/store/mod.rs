@@ -130,7 +130,7 @@ enum Event {
     /// A tick or a run from the hub.
     Record(Record),
     /// An exit report for a run the hub no longer holds (after a restart).
-    Exit { project: String, run_id: String, report: ExitReport },
+    Exit { project: String, run_id: String, report: Box<ExitReport> },
     /// Done once everything handed over before it is; runs the roll-ups due.
     Flush,
 }
@@ -255,7 +255,11 @@ impl Store {
 
     /// Hands an exit report for a run the hub no longer holds to the writer.
     pub fn report_exit(&self, project: &ProjectName, run_id: &str, report: ExitReport) {
-        self.enqueue(Event::Exit { project: project.to_string(), run_id: run_id.to_owned(), report });
+        self.enqueue(Event::Exit {
+            project: project.to_string(),
+            run_id: run_id.to_owned(),
+            report: Box::new(report),
+        });
     }
 
     fn enqueue(&self, event: Event) {

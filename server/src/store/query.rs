@@ -368,7 +368,16 @@ impl Store {
         };
         let step_s = self.step_for(&q)?;
         let history = history(&conn, &q, step_s, now)?;
-        Ok(RunReport { run, previous, history, counters: None, changes: Vec::new() })
+        let counters = conn.query_row(
+            "SELECT counters FROM runs WHERE project = ?1 AND run_id = ?2",
+            params![project, run_id],
+            |row| json_column(row, 0),
+        )?;
+        let changes = match (&run.verdict, previous.as_ref().and_then(|p| p.verdict.as_ref())) {
+            (Some(now), Some(before)) if now.judged && before.judged => crate::verdict::changes(before, now),
+            _ => Vec::new(),
+        };
+        Ok(RunReport { run, previous, history, counters, changes })
     }
 
     /// The runs a previous server left `running` whose process still runs (the
@@ -378,7 +387,7 @@ impl Store {
         let conn = self.reader()?;
         let mut statement = conn.prepare(
             "SELECT run_id, project, label, pid, started_at, cpu_seconds, peak_cpu_percent, peak_rss_bytes,
-                 peak_gpu_bytes, peak_processes, tokens, cpu_base
+                 peak_gpu_bytes, peak_processes, tokens, cpu_base, counters
              FROM runs WHERE status = 'running' ORDER BY started_at",
         )?;
         let runs = statement
@@ -399,6 +408,7 @@ impl Store {
                 run.peak_processes = row.get(9)?;
                 run.tokens = row.get::<_, i64>(10)?.max(0) as u64;
                 run.cpu_base = row.get(11)?;
+                run.counters = json_column(row, 12)?;
                 Ok(run)
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -471,7 +481,21 @@ pub type RecordedExit = (Option<i32>, Option<i32>);
 
 const RUN_COLUMNS: &str = "run_id, project, label, pid, started_at, ended_at, status, exit_code, signal, \
                            cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens, \
-                           last_seen";
+                           last_seen, verdict";
+
+/// A JSON column (a run's counters or verdict) as its contract type; `None`
+/// when `NULL` (a run recorded before PerfMon measured it) or unreadable (a
+/// newer server's shape: better "not measured" than a failed page).
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(index)?;
+    Ok(text.and_then(|text| match serde_json::from_str(&text) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::warn!("a stored run's column {index} could not be read: {err}");
+            None
+        }
+    }))
+}
 
 fn outcome(name: &str) -> RunOutcome {
     match name {
@@ -518,7 +542,7 @@ fn record(row: &Row<'_>, now: i64, offline: bool) -> rusqlite::Result<RunRecord>
         peak_gpu_memory_gb: bytes(12)?.map(gb),
         peak_process_count: row.get(13)?,
         tokens: row.get::<_, i64>(14)?.max(0) as u64,
-        verdict: None,
+        verdict: json_column(row, 16)?,
     })
 }
 

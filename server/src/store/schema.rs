@@ -493,6 +493,13 @@ fn version_1() -> String {
 /// unknown, `NULL`).
 const VERSION_2: &str = "ALTER TABLE runs ADD COLUMN cpu_base REAL;";
 
+/// The SQL of schema version 4: each run's own counters and the verdict on
+/// where its time went, as the contract's JSON (`shared::why::RunCounters`,
+/// `shared::why::Verdict`): read whole with the run, never searched, and their
+/// fields grow additively. `NULL` in the runs already there: "not measured".
+const VERSION_4: &str =
+    "ALTER TABLE runs ADD COLUMN counters TEXT; ALTER TABLE runs ADD COLUMN verdict TEXT;";
+
 /// The SQL of schema version 3, the machine in depth: new columns in the
 /// machine's and the GPU devices' tables of every tier (`NULL` in the rows
 /// already there: nothing was read then), and the disks' and interfaces'
@@ -524,7 +531,7 @@ fn migrations() -> Migrations<'static> {
     static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let (v1, v3) = (V1.get_or_init(version_1), V3.get_or_init(version_3));
-    Migrations::new(vec![M::up(v1), M::up(VERSION_2), M::up(v3)])
+    Migrations::new(vec![M::up(v1), M::up(VERSION_2), M::up(v3), M::up(VERSION_4)])
 }
 
 /// Brings `conn`'s schema to the latest version.
@@ -579,7 +586,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 3);
+        assert_eq!(version(&conn).expect("version"), 4);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
@@ -617,7 +624,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 3);
+        assert_eq!(version(&conn).expect("version"), 4);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));
@@ -629,6 +636,10 @@ mod tests {
         assert_eq!(one("SELECT temp_max FROM gpu_10m WHERE ts = 0"), Some(71.0));
         assert_eq!(one("SELECT rss FROM run_raw WHERE run_id = '7-x'"), Some(1024.0));
         assert_eq!(one("SELECT cpu_base FROM runs WHERE run_id = '7-x'"), Some(0.5));
+        let counters: Option<String> = conn
+            .query_row("SELECT counters FROM runs WHERE run_id = '7-x'", [], |r| r.get(0))
+            .expect("counters");
+        assert_eq!(counters, None, "an older run reads as not measured");
         assert_eq!(one("SELECT value FROM meta WHERE key = 'rolled_1m'"), Some(60000.0));
         let cores: Vec<u8> =
             conn.query_row("SELECT cores FROM host_raw", [], |r| r.get(0)).expect("the core strip");

@@ -392,7 +392,9 @@ fn write_tick(
                  peak_rss_bytes = max(coalesce(peak_rss_bytes, ?4), coalesce(?4, peak_rss_bytes)),
                  peak_gpu_bytes = max(coalesce(peak_gpu_bytes, ?5), coalesce(?5, peak_gpu_bytes)),
                  peak_processes = max(peak_processes, ?6),
-                 last_seen = max(coalesce(last_seen, ?7), ?7)
+                 last_seen = max(coalesce(last_seen, ?7), ?7),
+                 counters = coalesce(?8, counters),
+                 verdict = coalesce(?9, verdict)
              WHERE run_id = ?1",
         )?
         .execute(params![
@@ -403,9 +405,17 @@ fn write_tick(
             summary.peak_gpu_bytes.map(saturating_i64),
             summary.peak_processes,
             ts,
+            json(&summary.counters),
+            json(&summary.verdict),
         ])?;
     }
     Ok(())
+}
+
+/// A run's counters or verdict as stored: the contract's JSON; `NULL` for
+/// none (a tick's record carries them only every few seconds).
+fn json<T: serde::Serialize>(value: &Option<T>) -> Option<String> {
+    value.as_ref().and_then(|v| serde_json::to_string(v).ok())
 }
 
 fn saturating_i64(v: u64) -> i64 {
@@ -435,8 +445,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                 .prepare_cached(
                     "INSERT INTO runs (run_id, project, label, pid, started_at, ended_at, status, exit_code, signal,
                      cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens,
-                     cpu_base)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                     cpu_base, counters, verdict)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
                  ON CONFLICT (run_id) DO UPDATE SET label = excluded.label,
                      ended_at = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN ended_at ELSE excluded.ended_at END,
                      status = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN status ELSE excluded.status END,
@@ -451,7 +461,9 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                          coalesce(excluded.peak_gpu_bytes, peak_gpu_bytes)),
                      peak_processes = max(peak_processes, excluded.peak_processes),
                      tokens = max(tokens, excluded.tokens),
-                     cpu_base = coalesce(cpu_base, excluded.cpu_base)
+                     cpu_base = coalesce(cpu_base, excluded.cpu_base),
+                     counters = coalesce(excluded.counters, counters),
+                     verdict = coalesce(excluded.verdict, verdict)
                  WHERE runs.project = excluded.project",
                 )?
                 .execute(params![
@@ -471,6 +483,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                     run.peak_processes,
                     saturating_i64(run.tokens),
                     run.cpu_base,
+                    json(&run.counters),
+                    json(&run.verdict),
                 ])?;
             if written == 0 {
                 tracing::warn!(
@@ -514,6 +528,22 @@ fn write_exit(
     }
     // The wrapper's time of the end, when it is a sane one.
     let ended_at = report.ended_at_within(started_at, chrono::Utc::now().timestamp_millis());
+    if let Some(exit) = &report.counters {
+        // What the server measured before it stopped, with the wrapper's exact
+        // totals taken in, judged again.
+        let stored: Option<String> =
+            tx.query_row("SELECT counters FROM runs WHERE run_id = ?1", [run_id], |r| r.get(0))?;
+        let mut counters: shared::why::RunCounters =
+            stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+        crate::hub::meter::merge_exit(&mut counters, exit);
+        let cores =
+            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+        let verdict = crate::verdict::judge(&counters, cores);
+        tx.execute(
+            "UPDATE runs SET counters = ?2, verdict = ?3 WHERE run_id = ?1",
+            params![run_id, json(&Some(counters)), json(&Some(verdict))],
+        )?;
+    }
     tx.execute(
         "UPDATE runs SET status = ?3, exit_code = ?4, signal = ?5,
              ended_at = COALESCE(?6, ended_at, last_seen, started_at),

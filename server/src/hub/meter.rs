@@ -1,0 +1,617 @@
+//! A run's own counters as the hub measures them, tick by tick: the tree's
+//! cumulative counters (CPU user/system, run-queue delay, switches, storage
+//! bytes, faults) from the run's base on, and the machine's figures integrated
+//! over the run's life (pressure stall seconds, swap, CPU saturation, steal,
+//! the GPUs' busy, starved and throttled seconds and their energy).
+//!
+//! The machine's figures are rates over the interval since the previous sample
+//! (PSI's `total` delta as a share of wall time, vmstat's per-second counts), so
+//! multiplying each by the interval and summing gives the exact integral, not a
+//! sampled guess. The tree's counters are the kernel's own totals, read every
+//! few seconds ([`crate::collect::proctree`]).
+//!
+//! The last [`LIVE_WINDOW_S`] of cumulative snapshots are kept, so the panel's
+//! one word for a live run is judged on the same counters as the verdict.
+//!
+//! At the end, what `perfmon run`'s own `wait` saw ([`merge_exit`]) replaces the
+//! tree's readings where it is exact: it counts every descendant the command
+//! waited for to the last instant.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use shared::why::{CountedFrom, LIVE_WINDOW_S, LiveState, RunCounters};
+
+use crate::collect::gpu::clock_event_reason_names;
+use crate::collect::proctree::TreeCounters;
+use crate::sampling::{HostSample, TreeReading};
+
+/// The machine's CPU counts as saturated at or above this busy share (the
+/// threshold of SageMaker Debugger's CPUBottleneck rule).
+pub const CPU_SATURATED_PERCENT: f64 = 90.0;
+
+/// A GPU counts as idle below this utilisation (CPUBottleneck's GPU side).
+pub const GPU_IDLE_PERCENT: f64 = 10.0;
+
+/// The longest interval one tick may add to the machine's integrals: a tick
+/// that comes late (a suspended machine) does not count the gap as stalls.
+const MAX_TICK_S: f64 = 5.0;
+
+/// What the run's counters are measured by.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    /// The counters so far.
+    counters: RunCounters,
+    /// The tree's counters at which the run's are 0 (`None` until the first
+    /// reading, for a run counted from registration).
+    base: Option<TreeCounters>,
+    /// Wall seconds at the previous tick.
+    last_wall_s: Option<f64>,
+    /// Each device's energy counter at the previous tick, mJ, by index.
+    energy_mj: BTreeMap<u32, u64>,
+    /// Cumulative snapshots of the last [`LIVE_WINDOW_S`] and a bit, oldest first.
+    window: VecDeque<RunCounters>,
+    /// The tree's GPU utilisation integrated over the seconds it could be
+    /// told (%·s, s): its mean is `gpu_process_percent`.
+    gpu_percent_s: (f64, f64),
+}
+
+impl Meter {
+    /// A meter for a run counted `from` its start (the tree's counters count
+    /// whole) or from registration (from the first reading on). `stored`: the
+    /// counters a previous start of the server had (a resumed run), which the
+    /// machine's integrals carry on from and the tree's never fall below.
+    pub fn new(from: CountedFrom, stored: Option<RunCounters>) -> Self {
+        let base = (from == CountedFrom::Start).then(TreeCounters::default);
+        let mut counters = stored.unwrap_or_default();
+        counters.counted_from = from;
+        // A resumed run's mean goes on with the weight of what it covered.
+        let gpu_percent_s =
+            counters.gpu_process_percent.map_or((0.0, 0.0), |p| (p * counters.wall_s, counters.wall_s));
+        Meter {
+            counters,
+            base,
+            last_wall_s: None,
+            energy_mj: BTreeMap::new(),
+            window: VecDeque::new(),
+            gpu_percent_s,
+        }
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> &RunCounters {
+        &self.counters
+    }
+
+    /// Takes one tick: `tree` as read in `sample`, `wall_s` seconds after the
+    /// run started.
+    pub fn tick(&mut self, sample: &HostSample, tree: &TreeReading, wall_s: f64) {
+        let dt = self.last_wall_s.map_or(wall_s.min(1.0), |last| wall_s - last).clamp(0.0, MAX_TICK_S);
+        self.last_wall_s = Some(wall_s);
+        let c = &mut self.counters;
+        c.wall_s = c.wall_s.max(wall_s);
+        if let Some(now) = &tree.counters {
+            // Counted from registration: from the first reading on, or, for a
+            // run a previous server was following, on from what it had.
+            let base = self.base.get_or_insert_with(|| carried_base(now, c));
+            add_tree(c, now, base);
+        }
+        c.peak_rss_bytes = max_opt(c.peak_rss_bytes, Some(tree.rss_bytes));
+        c.gpu_peak_memory_bytes = max_opt(c.gpu_peak_memory_bytes, tree.gpu_memory_bytes);
+        add_machine(c, sample, dt);
+        add_gpus(c, sample, dt, &mut self.energy_mj);
+        add_tree_gpu(c, tree, dt, &mut self.gpu_percent_s);
+        self.window.push_back(self.counters.clone());
+        while self.window.len() > 2 && self.window[1].wall_s <= wall_s - LIVE_WINDOW_S {
+            self.window.pop_front();
+        }
+    }
+
+    /// The counters over the last [`LIVE_WINDOW_S`]; `None` until that long
+    /// was measured.
+    pub fn last_window(&self) -> Option<RunCounters> {
+        let (first, last) = (self.window.front()?, self.window.back()?);
+        (last.wall_s - first.wall_s >= LIVE_WINDOW_S - 1.5).then(|| since(last, first))
+    }
+
+    /// The run's perf counters as last read.
+    pub fn set_perf(&mut self, perf: shared::why::RunPerf) {
+        self.counters.perf = Some(perf);
+    }
+
+    /// Takes in what `perfmon run` reported with the exit ([`merge_exit`]).
+    pub fn take_exit(&mut self, exit: &RunCounters) {
+        merge_exit(&mut self.counters, exit);
+    }
+
+    /// The live run's word for its last 30 s, on a machine of `cores`.
+    pub fn live_state(&self, cores: u32) -> Option<LiveState> {
+        crate::verdict::live_state(&self.last_window()?, cores)
+    }
+}
+
+/// The tree's counters at which a run counted from registration is 0, when
+/// its counters so far are `had` (all 0 for a new run: the first reading).
+fn carried_base(now: &TreeCounters, had: &RunCounters) -> TreeCounters {
+    let secs = |now: f64, had: Option<f64>| (now - had.unwrap_or(0.0)).max(0.0);
+    let count = |now: u64, had: Option<u64>| now.saturating_sub(had.unwrap_or(0));
+    TreeCounters {
+        user_s: secs(now.user_s, had.cpu_user_s),
+        system_s: secs(now.system_s, had.cpu_system_s),
+        wait_s: now.wait_s.map(|n| secs(n, had.cpu_wait_s)),
+        voluntary_switches: now.voluntary_switches.map(|n| count(n, had.voluntary_switches)),
+        involuntary_switches: now.involuntary_switches.map(|n| count(n, had.involuntary_switches)),
+        threads: now.threads,
+        read_bytes: now.read_bytes.map(|n| count(n, had.read_bytes)),
+        write_bytes: now.write_bytes.map(|n| count(n, had.write_bytes)),
+        minor_faults: count(now.minor_faults, had.minor_faults),
+        major_faults: count(now.major_faults, had.major_faults),
+        reasons: Vec::new(),
+    }
+}
+
+/// Sets the tree's fields of `c` to `now − base`, never lower than they were
+/// (a counter rebuilt after a restart may have lost what left the tree).
+fn add_tree(c: &mut RunCounters, now: &TreeCounters, base: &TreeCounters) {
+    let secs = |now: f64, base: f64, was: Option<f64>| Some(was.unwrap_or(0.0).max(now - base));
+    let count = |now: u64, base: u64, was: Option<u64>| Some(was.unwrap_or(0).max(now.saturating_sub(base)));
+    let opt_secs =
+        |now: Option<f64>, base: Option<f64>, was| now.and_then(|n| secs(n, base.unwrap_or(0.0), was));
+    let opt_count =
+        |now: Option<u64>, base: Option<u64>, was| now.and_then(|n| count(n, base.unwrap_or(0), was));
+    c.cpu_user_s = secs(now.user_s, base.user_s, c.cpu_user_s);
+    c.cpu_system_s = secs(now.system_s, base.system_s, c.cpu_system_s);
+    c.cpu_wait_s = opt_secs(now.wait_s, base.wait_s, c.cpu_wait_s).or(c.cpu_wait_s);
+    c.voluntary_switches = opt_count(now.voluntary_switches, base.voluntary_switches, c.voluntary_switches)
+        .or(c.voluntary_switches);
+    c.involuntary_switches =
+        opt_count(now.involuntary_switches, base.involuntary_switches, c.involuntary_switches)
+            .or(c.involuntary_switches);
+    c.read_bytes = opt_count(now.read_bytes, base.read_bytes, c.read_bytes).or(c.read_bytes);
+    c.write_bytes = opt_count(now.write_bytes, base.write_bytes, c.write_bytes).or(c.write_bytes);
+    c.minor_faults = count(now.minor_faults, base.minor_faults, c.minor_faults);
+    c.major_faults = count(now.major_faults, base.major_faults, c.major_faults);
+    c.peak_threads = Some(c.peak_threads.unwrap_or(0).max(now.threads));
+    for (field, reason) in &now.reasons {
+        c.not_measured.entry((*field).to_owned()).or_insert_with(|| reason.clone());
+    }
+}
+
+/// Adds `dt` seconds of the machine's pressure, swap, saturation and steal.
+fn add_machine(c: &mut RunCounters, sample: &HostSample, dt: f64) {
+    let pressure = &sample.depth.pressure;
+    let stall = |share: Option<f64>| share.map(|p| p / 100.0 * dt);
+    let fields: [(&str, &mut Option<f64>, Option<f64>); 5] = [
+        ("io_some_s", &mut c.io_some_s, pressure.io.and_then(|r| r.some_stall_percent)),
+        ("io_full_s", &mut c.io_full_s, pressure.io.and_then(|r| r.full_stall_percent)),
+        ("memory_some_s", &mut c.memory_some_s, pressure.memory.and_then(|r| r.some_stall_percent)),
+        ("memory_full_s", &mut c.memory_full_s, pressure.memory.and_then(|r| r.full_stall_percent)),
+        ("cpu_some_s", &mut c.cpu_some_s, pressure.cpu.and_then(|r| r.some_stall_percent)),
+    ];
+    let why_pressure =
+        pressure.reason.clone().unwrap_or_else(|| "the kernel gives no pressure stall information".into());
+    for (name, total, share) in fields {
+        add_or_say(total, stall(share), &mut c.not_measured, name, &why_pressure);
+    }
+    let paging = &sample.depth.paging;
+    let pages = |rate: Option<f64>| rate.map(|r| (r * dt).round().max(0.0) as u64);
+    let why_paging = "the kernel's /proc/vmstat could not be read";
+    add_count(
+        &mut c.swap_in_pages,
+        pages(paging.swap_in_pages_per_s),
+        &mut c.not_measured,
+        "swap_in_pages",
+        why_paging,
+    );
+    add_count(
+        &mut c.swap_out_pages,
+        pages(paging.swap_out_pages_per_s),
+        &mut c.not_measured,
+        "swap_out_pages",
+        why_paging,
+    );
+    let saturated = sample.cpu.percent.map(|p| if p >= CPU_SATURATED_PERCENT { dt } else { 0.0 });
+    add_or_say(
+        &mut c.machine_cpu_saturated_s,
+        saturated,
+        &mut c.not_measured,
+        "machine_cpu_saturated_s",
+        "/proc/stat could not be read",
+    );
+    let steal = sample.depth.cpu_detail.modes.as_ref().and_then(|m| m.steal_percent).map(|s| s / 100.0 * dt);
+    add_or_say(
+        &mut c.machine_steal_s,
+        steal,
+        &mut c.not_measured,
+        "machine_steal_s",
+        "the kernel's /proc/stat has no steal column",
+    );
+}
+
+/// Adds `dt` seconds of the GPUs: the busiest device's busy seconds, idle
+/// GPUs under a saturated CPU, throttled seconds by reason, and energy.
+fn add_gpus(c: &mut RunCounters, sample: &HostSample, dt: f64, energy_mj: &mut BTreeMap<u32, u64>) {
+    let gpu = &sample.gpu;
+    let answering: Vec<_> = gpu.devices.iter().filter(|d| d.lost.is_none()).collect();
+    if answering.is_empty() {
+        let why = gpu.unavailable.clone().unwrap_or_else(|| "no GPU answered".into());
+        for field in ["gpu_busy_s", "gpu_idle_cpu_saturated_s", "gpu_energy_j", "gpu_peak_memory_bytes"] {
+            c.not_measured.entry(field.into()).or_insert_with(|| why.clone());
+        }
+        c.not_measured.entry("gpu_process_percent".into()).or_insert(why);
+        return;
+    }
+    for field in ["gpu_busy_s", "gpu_idle_cpu_saturated_s", "gpu_energy_j", "gpu_peak_memory_bytes"] {
+        c.not_measured.remove(field);
+    }
+    let busiest = answering.iter().filter_map(|d| d.percent).max().map(f64::from);
+    add_or_say(
+        &mut c.gpu_busy_s,
+        busiest.map(|p| p / 100.0 * dt),
+        &mut c.not_measured,
+        "gpu_busy_s",
+        "NVML gives no utilisation",
+    );
+    let cpu_saturated = sample.cpu.percent.is_some_and(|p| p >= CPU_SATURATED_PERCENT);
+    let starved = busiest.map(|p| if p < GPU_IDLE_PERCENT && cpu_saturated { dt } else { 0.0 });
+    add_or_say(
+        &mut c.gpu_idle_cpu_saturated_s,
+        starved,
+        &mut c.not_measured,
+        "gpu_idle_cpu_saturated_s",
+        "NVML gives no utilisation",
+    );
+    // A reason held by any device counts once per interval.
+    let mut held: Vec<&str> = answering
+        .iter()
+        .filter_map(|d| d.clock_event_reasons)
+        .flat_map(clock_event_reason_names)
+        .filter(|name| *name != "gpu_idle")
+        .collect();
+    held.sort_unstable();
+    held.dedup();
+    for reason in held {
+        *c.gpu_throttled_s.entry(reason.to_owned()).or_insert(0.0) += dt;
+    }
+    let mut joules = None;
+    for device in &answering {
+        let added = match (device.energy_mj, energy_mj.get(&device.index)) {
+            (Some(now), Some(&before)) if now >= before => Some((now - before) as f64 / 1000.0),
+            (Some(_), _) => Some(0.0),
+            (None, _) => device.power_mw.map(|mw| f64::from(mw) / 1000.0 * dt),
+        };
+        if let Some(now) = device.energy_mj {
+            energy_mj.insert(device.index, now);
+        }
+        if let Some(j) = added {
+            joules = Some(joules.unwrap_or(0.0) + j);
+        }
+    }
+    add_or_say(
+        &mut c.gpu_energy_j,
+        joules,
+        &mut c.not_measured,
+        "gpu_energy_j",
+        "NVML gives neither an energy counter nor power",
+    );
+}
+
+/// Adds `dt` seconds of the tree's own GPU utilisation to its mean, or says
+/// why NVML cannot tell it (often: no per-process sampling on the device).
+fn add_tree_gpu(c: &mut RunCounters, tree: &TreeReading, dt: f64, sum: &mut (f64, f64)) {
+    match tree.gpu_percent {
+        Some(percent) => {
+            sum.0 += percent * dt;
+            sum.1 += dt;
+            if sum.1 > 0.0 {
+                c.gpu_process_percent = Some(sum.0 / sum.1);
+            }
+            c.not_measured.remove("gpu_process_percent");
+        }
+        None if c.gpu_process_percent.is_none() => {
+            if let Some(why) = &tree.gpu_percent_reason {
+                c.not_measured.insert("gpu_process_percent".into(), why.clone());
+            }
+        }
+        None => {}
+    }
+}
+
+/// Adds `value` to `total`; says why where it cannot be read (and forgets the
+/// reason once it can).
+fn add_or_say(
+    total: &mut Option<f64>,
+    value: Option<f64>,
+    why: &mut BTreeMap<String, String>,
+    field: &str,
+    reason: &str,
+) {
+    match value {
+        Some(v) => {
+            *total = Some(total.unwrap_or(0.0) + v);
+            why.remove(field);
+        }
+        None if total.is_none() => {
+            why.entry(field.to_owned()).or_insert_with(|| reason.to_owned());
+        }
+        None => {}
+    }
+}
+
+fn add_count(
+    total: &mut Option<u64>,
+    value: Option<u64>,
+    why: &mut BTreeMap<String, String>,
+    field: &str,
+    reason: &str,
+) {
+    match value {
+        Some(v) => {
+            *total = Some(total.unwrap_or(0).saturating_add(v));
+            why.remove(field);
+        }
+        None if total.is_none() => {
+            why.entry(field.to_owned()).or_insert_with(|| reason.to_owned());
+        }
+        None => {}
+    }
+}
+
+fn max_opt<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The counters between two cumulative snapshots (`now − earlier`); peaks and
+/// the reasons are `now`'s.
+pub fn since(now: &RunCounters, earlier: &RunCounters) -> RunCounters {
+    let s = |a: Option<f64>, b: Option<f64>| a.map(|a| (a - b.unwrap_or(0.0)).max(0.0));
+    let n = |a: Option<u64>, b: Option<u64>| a.map(|a| a.saturating_sub(b.unwrap_or(0)));
+    let mut throttled = now.gpu_throttled_s.clone();
+    for (reason, seconds) in throttled.iter_mut() {
+        *seconds = (*seconds - earlier.gpu_throttled_s.get(reason).copied().unwrap_or(0.0)).max(0.0);
+    }
+    throttled.retain(|_, s| *s > 0.0);
+    RunCounters {
+        counted_from: now.counted_from,
+        wall_s: (now.wall_s - earlier.wall_s).max(0.0),
+        cpu_user_s: s(now.cpu_user_s, earlier.cpu_user_s),
+        cpu_system_s: s(now.cpu_system_s, earlier.cpu_system_s),
+        cpu_wait_s: s(now.cpu_wait_s, earlier.cpu_wait_s),
+        voluntary_switches: n(now.voluntary_switches, earlier.voluntary_switches),
+        involuntary_switches: n(now.involuntary_switches, earlier.involuntary_switches),
+        peak_threads: now.peak_threads,
+        read_bytes: n(now.read_bytes, earlier.read_bytes),
+        write_bytes: n(now.write_bytes, earlier.write_bytes),
+        minor_faults: n(now.minor_faults, earlier.minor_faults),
+        major_faults: n(now.major_faults, earlier.major_faults),
+        peak_rss_bytes: now.peak_rss_bytes,
+        io_some_s: s(now.io_some_s, earlier.io_some_s),
+        io_full_s: s(now.io_full_s, earlier.io_full_s),
+        memory_some_s: s(now.memory_some_s, earlier.memory_some_s),
+        memory_full_s: s(now.memory_full_s, earlier.memory_full_s),
+        cpu_some_s: s(now.cpu_some_s, earlier.cpu_some_s),
+        swap_in_pages: n(now.swap_in_pages, earlier.swap_in_pages),
+        swap_out_pages: n(now.swap_out_pages, earlier.swap_out_pages),
+        machine_cpu_saturated_s: s(now.machine_cpu_saturated_s, earlier.machine_cpu_saturated_s),
+        machine_steal_s: s(now.machine_steal_s, earlier.machine_steal_s),
+        gpu_peak_memory_bytes: now.gpu_peak_memory_bytes,
+        gpu_process_percent: now.gpu_process_percent,
+        gpu_busy_s: s(now.gpu_busy_s, earlier.gpu_busy_s),
+        gpu_idle_cpu_saturated_s: s(now.gpu_idle_cpu_saturated_s, earlier.gpu_idle_cpu_saturated_s),
+        gpu_energy_j: s(now.gpu_energy_j, earlier.gpu_energy_j),
+        gpu_throttled_s: throttled,
+        perf: None,
+        not_measured: now.not_measured.clone(),
+    }
+}
+
+/// Takes in what `perfmon run`'s own `wait` and perf counters saw: exact
+/// totals of the command and every descendant it waited for, to the last
+/// instant. Its tree fields replace the server's readings (which stop a tick
+/// short and miss what left between readings) where it has them; the
+/// run-queue delay, peaks and the machine's figures stay the server's.
+pub fn merge_exit(measured: &mut RunCounters, exit: &RunCounters) {
+    fn take<T: Copy>(
+        ours: &mut Option<T>,
+        theirs: Option<T>,
+        field: &str,
+        why: &mut BTreeMap<String, String>,
+    ) {
+        if theirs.is_some() {
+            *ours = theirs;
+            why.remove(field);
+        }
+    }
+    let why = &mut measured.not_measured;
+    take(&mut measured.cpu_user_s, exit.cpu_user_s, "cpu_user_s", why);
+    take(&mut measured.cpu_system_s, exit.cpu_system_s, "cpu_system_s", why);
+    take(&mut measured.voluntary_switches, exit.voluntary_switches, "voluntary_switches", why);
+    take(&mut measured.involuntary_switches, exit.involuntary_switches, "involuntary_switches", why);
+    take(&mut measured.read_bytes, exit.read_bytes, "read_bytes", why);
+    take(&mut measured.write_bytes, exit.write_bytes, "write_bytes", why);
+    take(&mut measured.minor_faults, exit.minor_faults, "minor_faults", why);
+    take(&mut measured.major_faults, exit.major_faults, "major_faults", why);
+    if measured.cpu_wait_s.is_none() {
+        take(&mut measured.cpu_wait_s, exit.cpu_wait_s, "cpu_wait_s", why);
+    }
+    if exit.perf.is_some() {
+        measured.perf = exit.perf.clone();
+    }
+    // The wrapper's clock covers the command's whole life; ours may stop a
+    // tick early or start late.
+    if exit.wall_s.is_finite() && exit.wall_s > 0.0 {
+        measured.wall_s = measured.wall_s.max(exit.wall_s);
+    }
+    measured.counted_from = exit.counted_from;
+    for (field, reason) in &exit.not_measured {
+        if field.starts_with("perf") {
+            why.insert(field.clone(), reason.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::gpu::{DeviceReading, GpuReading};
+    use shared::depth::pressure::{Pressure, ResourcePressure};
+
+    fn sample(cpu: f64, io_some: f64) -> HostSample {
+        let mut sample = HostSample::default();
+        sample.cpu.percent = Some(cpu);
+        sample.depth.pressure = Pressure {
+            available: true,
+            io: Some(ResourcePressure {
+                some_stall_percent: Some(io_some),
+                full_stall_percent: Some(io_some / 2.0),
+                ..Default::default()
+            }),
+            memory: Some(ResourcePressure {
+                some_stall_percent: Some(0.0),
+                full_stall_percent: Some(0.0),
+                ..Default::default()
+            }),
+            cpu: Some(ResourcePressure { some_stall_percent: Some(10.0), ..Default::default() }),
+            ..Default::default()
+        };
+        sample.gpu = GpuReading { unavailable: Some("no NVIDIA driver".into()), ..Default::default() };
+        sample
+    }
+
+    fn tree(user: f64, faults: u64) -> TreeReading {
+        TreeReading {
+            rss_bytes: 1000,
+            counters: Some(TreeCounters {
+                user_s: user,
+                system_s: user / 10.0,
+                minor_faults: faults,
+                threads: 3,
+                ..TreeCounters::default()
+            }),
+            ..TreeReading::default()
+        }
+    }
+
+    #[test]
+    fn machine_rates_are_integrated_over_each_interval() {
+        let mut meter = Meter::new(CountedFrom::Start, None);
+        meter.tick(&sample(95.0, 50.0), &tree(1.0, 10), 1.0);
+        meter.tick(&sample(50.0, 20.0), &tree(2.0, 30), 3.0);
+        let c = meter.counters();
+        // 50 % of the first second, 20 % of the next two.
+        assert!((c.io_some_s.expect("measured") - 0.9).abs() < 1e-9, "{c:?}");
+        assert!((c.io_full_s.expect("measured") - 0.45).abs() < 1e-9);
+        assert!((c.cpu_some_s.expect("measured") - 0.3).abs() < 1e-9);
+        assert_eq!(c.machine_cpu_saturated_s, Some(1.0));
+        assert_eq!((c.cpu_user_s, c.minor_faults, c.peak_threads), (Some(2.0), Some(30), Some(3)));
+        assert_eq!(c.wall_s, 3.0);
+        assert_eq!(c.gpu_busy_s, None);
+        assert_eq!(c.not_measured.get("gpu_busy_s").map(String::as_str), Some("no NVIDIA driver"));
+        assert!(c.not_measured.contains_key("machine_steal_s"), "no cpu modes: steal is said unreadable");
+    }
+
+    #[test]
+    fn a_registered_run_counts_from_its_first_reading_and_never_lower() {
+        let mut meter = Meter::new(CountedFrom::Registration, None);
+        meter.tick(&sample(10.0, 0.0), &tree(100.0, 1000), 1.0);
+        meter.tick(&sample(10.0, 0.0), &tree(103.0, 1500), 2.0);
+        assert_eq!(meter.counters().cpu_user_s, Some(3.0));
+        assert_eq!(meter.counters().minor_faults, Some(500));
+        // A counter rebuilt lower (members lost) does not lower the run's.
+        meter.tick(&sample(10.0, 0.0), &tree(101.0, 1200), 3.0);
+        assert_eq!(meter.counters().cpu_user_s, Some(3.0));
+
+        // A server that restarts carries on from what the record had.
+        let had = meter.counters().clone();
+        let mut resumed = Meter::new(CountedFrom::Registration, Some(had));
+        resumed.tick(&sample(10.0, 0.0), &tree(200.0, 5000), 10.0);
+        assert_eq!(resumed.counters().cpu_user_s, Some(3.0));
+        resumed.tick(&sample(10.0, 0.0), &tree(202.0, 5100), 11.0);
+        assert_eq!((resumed.counters().cpu_user_s, resumed.counters().minor_faults), (Some(5.0), Some(600)));
+    }
+
+    #[test]
+    fn gpus_add_busy_starved_throttled_seconds_and_energy() {
+        let device = |percent, reasons, energy| DeviceReading {
+            index: 0,
+            percent: Some(percent),
+            clock_event_reasons: Some(reasons),
+            energy_mj: Some(energy),
+            ..DeviceReading::default()
+        };
+        let mut meter = Meter::new(CountedFrom::Start, None);
+        let mut s = sample(95.0, 0.0);
+        s.gpu = GpuReading { devices: vec![device(5, 0b1, 1_000)], ..Default::default() };
+        meter.tick(&s, &tree(1.0, 1), 1.0);
+        // sw_power_cap (bit 2) for the next 2 s, GPU busy 80 %, 500 J used.
+        s.gpu = GpuReading { devices: vec![device(80, 0b101, 501_000)], ..Default::default() };
+        meter.tick(&s, &tree(2.0, 1), 3.0);
+        let c = meter.counters();
+        assert!((c.gpu_busy_s.expect("measured") - (0.05 + 1.6)).abs() < 1e-9);
+        assert_eq!(c.gpu_idle_cpu_saturated_s, Some(1.0));
+        assert_eq!(c.gpu_throttled_s.get("sw_power_cap"), Some(&2.0));
+        assert!(!c.gpu_throttled_s.contains_key("gpu_idle"), "an idle GPU is not throttled");
+        assert_eq!(c.gpu_energy_j, Some(500.0));
+        assert_eq!(c.gpu_process_percent, None, "the tree's own share was never told");
+    }
+
+    #[test]
+    fn the_trees_own_gpu_share_is_its_mean_over_the_seconds_told() {
+        let mut meter = Meter::new(CountedFrom::Start, None);
+        let told = |percent| TreeReading { gpu_percent: Some(percent), ..tree(1.0, 1) };
+        let untold =
+            TreeReading { gpu_percent_reason: Some("NOT_SUPPORTED on GPU 0".into()), ..tree(1.0, 1) };
+        meter.tick(&sample(10.0, 0.0), &untold, 1.0);
+        assert_eq!(meter.counters().gpu_process_percent, None);
+        assert_eq!(
+            meter.counters().not_measured.get("gpu_process_percent").map(String::as_str),
+            Some("NOT_SUPPORTED on GPU 0")
+        );
+        meter.tick(&sample(10.0, 0.0), &told(90.0), 2.0);
+        meter.tick(&sample(10.0, 0.0), &told(30.0), 5.0);
+        // 90 % for 1 s, 30 % for 3 s.
+        assert_eq!(meter.counters().gpu_process_percent, Some(45.0));
+        assert!(!meter.counters().not_measured.contains_key("gpu_process_percent"));
+    }
+
+    #[test]
+    fn the_window_is_the_last_thirty_seconds() {
+        let mut meter = Meter::new(CountedFrom::Start, None);
+        for second in 1..=40 {
+            meter.tick(&sample(50.0, 0.0), &tree(f64::from(second) * 0.5, 0), f64::from(second));
+        }
+        let window = meter.last_window().expect("40 s measured");
+        assert!((window.wall_s - 30.0).abs() < 1.01, "{}", window.wall_s);
+        assert!((window.cpu_user_s.expect("measured") - window.wall_s * 0.5).abs() < 1e-9);
+        let mut short = Meter::new(CountedFrom::Start, None);
+        short.tick(&sample(50.0, 0.0), &tree(1.0, 0), 10.0);
+        assert!(short.last_window().is_none(), "not 30 s yet");
+    }
+
+    #[test]
+    fn the_wrappers_exact_totals_replace_the_readings() {
+        let mut measured = RunCounters {
+            cpu_user_s: Some(9.0),
+            cpu_wait_s: Some(1.0),
+            io_some_s: Some(2.0),
+            wall_s: 20.0,
+            ..RunCounters::default()
+        };
+        measured.not_measured.insert("read_bytes".into(), "EACCES".into());
+        let exit = RunCounters {
+            cpu_user_s: Some(9.4),
+            read_bytes: Some(4096),
+            wall_s: 20.3,
+            ..RunCounters::default()
+        };
+        merge_exit(&mut measured, &exit);
+        assert_eq!(
+            (measured.cpu_user_s, measured.read_bytes, measured.cpu_wait_s),
+            (Some(9.4), Some(4096), Some(1.0))
+        );
+        assert_eq!((measured.io_some_s, measured.wall_s), (Some(2.0), 20.3));
+        assert!(!measured.not_measured.contains_key("read_bytes"));
+    }
+}
