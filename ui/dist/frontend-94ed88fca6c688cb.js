@@ -880,58 +880,58 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref, Externref, NamedExternref("Array<any>")], shim_idx: 55, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hdb2dd718724942e7);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref, Externref, NamedExternref("Array<any>")], shim_idx: 53, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hf33954789487a10a);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref], shim_idx: 51, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h2cb177d6f5297709);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref], shim_idx: 49, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__ha493d94ccbe4cb54);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, NamedExternref("Array<any>")], shim_idx: 53, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4a0447ec3b498150);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, NamedExternref("Array<any>")], shim_idx: 51, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hb080c8f66338cfe0);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 57, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h82014849fd4b96c8);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 102, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h6524ce4c5d6208b0);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 74, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hc5c7c30aa8f4c8b2);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 55, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0c62a30585dcd9af);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 23, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_6);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 23, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_6);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 22, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_7);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 23, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_7);
             return ret;
         },
         __wbindgen_generic_0000000000000009: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 151, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h29b9432a62519fed);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 156, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__ha98fe5e7bb94be31);
             return ret;
         },
         __wbindgen_generic_000000000000000a: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 45, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h7a547a9ce70b79b5);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 43, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h864d59838a2ec320);
             return ret;
         },
         __wbindgen_generic_000000000000000b: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 20, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h22a805f3203decc2);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 21, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h6b4a7b8fe99da4be);
             return ret;
         },
         __wbindgen_generic_000000000000000c: function(arg0) {
@@ -959,53 +959,53 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h22a805f3203decc2(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h22a805f3203decc2(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h6b4a7b8fe99da4be(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h6b4a7b8fe99da4be(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h82014849fd4b96c8(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h82014849fd4b96c8(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h0c62a30585dcd9af(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h0c62a30585dcd9af(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_6(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_6(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_6(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_6(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_7(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h47c1cd6cb4dabef4_7(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_7(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_7(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__h29b9432a62519fed(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__h29b9432a62519fed(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__ha98fe5e7bb94be31(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__ha98fe5e7bb94be31(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__h7a547a9ce70b79b5(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__h7a547a9ce70b79b5(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__h864d59838a2ec320(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__h864d59838a2ec320(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__hc5c7c30aa8f4c8b2(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hc5c7c30aa8f4c8b2(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h6524ce4c5d6208b0(arg0, arg1, arg2) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h6524ce4c5d6208b0(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
 }
 
-function wasm_bindgen__convert__closures_____invoke__h4a0447ec3b498150(arg0, arg1, arg2, arg3) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h4a0447ec3b498150(arg0, arg1, arg2, arg3);
+function wasm_bindgen__convert__closures_____invoke__hb080c8f66338cfe0(arg0, arg1, arg2, arg3) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hb080c8f66338cfe0(arg0, arg1, arg2, arg3);
     return ret;
 }
 
-function wasm_bindgen__convert__closures_____invoke__h2cb177d6f5297709(arg0, arg1, arg2, arg3, arg4) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h2cb177d6f5297709(arg0, arg1, arg2, arg3, arg4);
+function wasm_bindgen__convert__closures_____invoke__ha493d94ccbe4cb54(arg0, arg1, arg2, arg3, arg4) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__ha493d94ccbe4cb54(arg0, arg1, arg2, arg3, arg4);
     return ret;
 }
 
-function wasm_bindgen__convert__closures_____invoke__hdb2dd718724942e7(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hdb2dd718724942e7(arg0, arg1, arg2, arg3, arg4, arg5, arg6);
+function wasm_bindgen__convert__closures_____invoke__hf33954789487a10a(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hf33954789487a10a(arg0, arg1, arg2, arg3, arg4, arg5, arg6);
     return ret;
 }
 
