@@ -450,7 +450,9 @@ pub async fn connect(addr: SocketAddr, project: &str) -> Client {
     connect_async(url).await.expect("websocket connects").0
 }
 
-/// The next server message, skipping protocol frames; fails the test after `limit`.
+/// The next server message, skipping protocol frames and `agent_status` (which
+/// repeats what every sample's `run.status` says, for AutoForge's panel:
+/// `server/tests/autoforge.rs` reads it); fails the test after `limit`.
 pub async fn next_msg_within(client: &mut Client, limit: Duration) -> ServerMsg {
     loop {
         let frame = tokio::time::timeout(limit, client.next())
@@ -460,7 +462,10 @@ pub async fn next_msg_within(client: &mut Client, limit: Duration) -> ServerMsg 
             .expect("no socket error");
         match frame {
             Message::Text(text) => {
-                return serde_json::from_str(text.as_str()).expect("server sends valid ServerMsg JSON");
+                match serde_json::from_str(text.as_str()).expect("server sends valid ServerMsg JSON") {
+                    ServerMsg::AgentStatus(_) => continue,
+                    msg => return msg,
+                }
             }
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected frame {other:?}"),

@@ -142,7 +142,11 @@ async fn bodies_that_are_not_json_are_refused_with_415() {
         }
     }
     let state = call(&server.api(), Method::GET, "/api/projects/demo/run", None).await.expect("run");
-    assert_eq!(state["status"], "idle", "nothing was registered");
+    assert_eq!(
+        (&state["status"], &state["run_id"]),
+        (&json!("stopped"), &json!(null)),
+        "nothing was registered"
+    );
     end(child);
     server.stop().await;
 }
@@ -180,7 +184,7 @@ async fn writes_without_the_control_secret_get_401_and_change_nothing() {
     let latest = call(&anyone, Method::GET, "/api/projects/demo/metrics", None).await;
     assert!(latest.is_ok() || latest.is_err_and(|(status, _)| status == 503));
     let other = call(&anyone, Method::GET, "/api/projects/other/run", None).await.expect("read");
-    assert_eq!(other["status"], "idle");
+    assert_eq!((&other["status"], &other["run_id"]), (&json!("stopped"), &json!(null)));
     // With the secret, the same pause works.
     call(&server.api(), Method::POST, "/api/projects/demo/run/pause", None).await.expect("paused");
     end(run);

@@ -443,7 +443,7 @@ async fn sandboxed_commands_leave_the_users_home_and_default_port_alone() {
         let runs = runs.map(|r| r["runs"].as_array().map(Vec::len));
         assert!(matches!(runs, Ok(Some(0)) | Err(_)), "a run reached the default port: {runs:?}");
         let run = call(&users_api, Method::GET, &format!("/api/projects/{project}/run"), None).await;
-        assert!(run.is_err() || run.as_ref().is_ok_and(|r| r["status"] == "idle"), "{run:?}");
+        assert!(run.is_err() || run.as_ref().is_ok_and(|r| r["status"] == "stopped"), "{run:?}");
     }
 }
 

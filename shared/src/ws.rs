@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
+    /// The project's run's status, in AutoForge's shape: sent first on connect
+    /// and again whenever the status changes (AutoForge's panel lights its
+    /// Live badge from this message alone).
+    AgentStatus(AgentStatusMsg),
     /// One sample of the machine and of the project's run.
     PerfMetrics(PerfMetrics),
     /// The project's recent samples, oldest first; sent once, right after connect.
@@ -129,25 +133,50 @@ pub struct History {
     pub samples: Vec<PerfMetrics>,
 }
 
-/// The lifecycle state of a project's agent run.
+/// `{"type":"agent_status","status":…}`: the status alone, as AutoForge's
+/// server sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatusMsg {
+    /// The project's run's status, as in [`Run::status`].
+    pub status: RunStatus,
+}
+
+/// The lifecycle state of a project's agent run, in AutoForge's vocabulary
+/// (its `AgentStatus`, less the client-side `loading`), so a host app's panel
+/// reads it unchanged. A project that never had a run is `stopped` with no
+/// `run_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// No run has been started, or the last one was cleared.
+    /// No run is live: none was started (`run_id` is `null`), or the last one
+    /// ended well (exit 0) or was stopped by PerfMon. (`idle`, which servers
+    /// before AutoForge compatibility sent for "none started", reads as this.)
     #[default]
-    Idle,
+    #[serde(alias = "idle")]
+    Stopped,
     /// The run's process is executing.
     Running,
     /// The run's process is stopped (SIGSTOP) but alive.
     Paused,
-    /// The run's process has exited.
-    Stopped,
+    /// The last run's command failed: it exited non-zero or was killed by a
+    /// signal (`exit_code` or `signal` says which).
+    Crashed,
 }
 
 impl RunStatus {
     /// Live runs are sampled every second and shown with a `Live` badge.
     pub fn is_live(self) -> bool {
         matches!(self, RunStatus::Running | RunStatus::Paused)
+    }
+
+    /// The status of a run that ended with `exit_code` or `signal` (both
+    /// `None` until the exit is reported, or when PerfMon stopped following it).
+    pub fn ended(exit_code: Option<i32>, signal: Option<i32>) -> RunStatus {
+        if signal.is_some() || exit_code.is_some_and(|code| code != 0) {
+            RunStatus::Crashed
+        } else {
+            RunStatus::Stopped
+        }
     }
 }
 

@@ -178,8 +178,14 @@ fn an_unknown_client_type_is_rejected() {
 fn live_means_running_or_paused() {
     assert!(RunStatus::Running.is_live());
     assert!(RunStatus::Paused.is_live());
-    assert!(!RunStatus::Idle.is_live());
     assert!(!RunStatus::Stopped.is_live());
+    assert!(!RunStatus::Crashed.is_live());
+    assert_eq!(RunStatus::ended(Some(0), None), RunStatus::Stopped);
+    assert_eq!(RunStatus::ended(None, None), RunStatus::Stopped, "stopped by PerfMon, or not reported yet");
+    assert_eq!(RunStatus::ended(Some(3), None), RunStatus::Crashed);
+    assert_eq!(RunStatus::ended(None, Some(9)), RunStatus::Crashed);
+    // A server before AutoForge compatibility said `idle` for "no run".
+    assert_eq!(serde_json::from_str::<RunStatus>(r#""idle""#).expect("an alias"), RunStatus::Stopped);
 }
 
 #[test]

@@ -140,7 +140,9 @@ impl Reducible for PerfState {
                     None => self,
                 }
             }
-            Event::Message(ServerMsg::Pong, _) => self,
+            // The run's status is in every sample too; this message is for
+            // AutoForge's panel, which reads its Live badge from it alone.
+            Event::Message(ServerMsg::Pong | ServerMsg::AgentStatus(_), _) => self,
             Event::Message(ServerMsg::Error(err), _) => {
                 self.with(|next| next.server_error = Some(err.message))
             }

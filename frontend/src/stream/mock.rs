@@ -116,7 +116,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
         timestamp: Timestamp(String::new()),
         project: project.to_owned(),
         run: Run {
-            status: if is_live(t) { RunStatus::Running } else { RunStatus::Idle },
+            status: if is_live(t) { RunStatus::Running } else { RunStatus::Stopped },
             pid: None,
             started_at: None,
             run_id: None,
@@ -539,7 +539,7 @@ mod tests {
         let mut clock = MockClock::default();
         let idle = (60..72).map(f64::from).filter(|t| clock.next("demo", *t).is_some()).count();
         assert_eq!(idle, 4, "60, 63, 66, 69");
-        assert_eq!(metrics("demo", 61.0, 1).run.status, RunStatus::Idle);
+        assert_eq!(metrics("demo", 61.0, 1).run.status, RunStatus::Stopped);
         assert_eq!(metrics("demo", 61.0, 1).interval_ms, 3000);
     }
 

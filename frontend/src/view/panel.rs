@@ -136,8 +136,9 @@ impl PanelView {
             run_state: m.run.state.map(super::why::live_state),
             run_pid: m.run.status.is_live().then_some(m.run.pid).flatten().map(|pid| format!("pid {pid}")),
             run_label: m.run.label.clone().filter(|l| !l.is_empty()),
-            run_failed: m.run.status == RunStatus::Stopped
-                && (m.run.signal.is_some() || m.run.exit_code.is_some_and(|c| c != 0)),
+            run_failed: m.run.status == RunStatus::Crashed
+                || (!m.run.status.is_live()
+                    && (m.run.signal.is_some() || m.run.exit_code.is_some_and(|c| c != 0))),
             run_elapsed: m
                 .run
                 .status
@@ -272,26 +273,20 @@ fn mb(value: Option<f64>) -> String {
     }
 }
 
-/// The label of a run status.
-/// The run's state in words: `Running`, `Paused`, `Idle`, and for a run that
-/// ended, how — `Finished · exit 0`, `Failed · exit 3`, `Killed (SIGTERM)` —
-/// or `Stopped` while its exit is not known (a run ended through the API).
+/// The run's state in words: `Running`, `Paused`, `Idle` (no run yet), and
+/// for a run that ended, how — `Finished · exit 0`, `Failed · exit 3`,
+/// `Killed (SIGTERM)` — or `Stopped` while its exit is not known (a run ended
+/// through the API).
 pub fn run_text(run: &shared::Run) -> String {
     match (run.status, run.exit_code, run.signal) {
-        (RunStatus::Stopped, _, Some(signal)) => format!("Killed ({})", shared::api::signal_name(signal)),
-        (RunStatus::Stopped, Some(0), None) => "Finished · exit 0".to_owned(),
-        (RunStatus::Stopped, Some(code), None) => format!("Failed · exit {code}"),
-        (status, ..) => status_text(status).to_owned(),
-    }
-}
-
-/// A run status as a word.
-pub fn status_text(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Idle => "Idle",
-        RunStatus::Running => "Running",
-        RunStatus::Paused => "Paused",
-        RunStatus::Stopped => "Stopped",
+        (RunStatus::Running, ..) => "Running".to_owned(),
+        (RunStatus::Paused, ..) => "Paused".to_owned(),
+        (_, _, Some(signal)) => format!("Killed ({})", shared::api::signal_name(signal)),
+        (_, Some(0), None) => "Finished · exit 0".to_owned(),
+        (_, Some(code), None) => format!("Failed · exit {code}"),
+        (RunStatus::Crashed, None, None) => "Failed".to_owned(),
+        (RunStatus::Stopped, None, None) if run.run_id.is_none() => "Idle".to_owned(),
+        (RunStatus::Stopped, None, None) => "Stopped".to_owned(),
     }
 }
 
@@ -406,7 +401,11 @@ mod tests {
         m.run.signal = Some(15);
         assert_eq!(PanelView::new(Some(&m)).run_status, "Killed (SIGTERM)");
         m.run.signal = None;
+        assert_eq!(PanelView::new(Some(&m)).run_status, "Idle", "no run yet (no run id)");
+        m.run.run_id = Some("7-2026-02-08T20:10:00Z".into());
         assert_eq!(PanelView::new(Some(&m)).run_status, "Stopped", "ended through the API: no exit known");
+        m.run.status = RunStatus::Crashed;
+        assert_eq!(PanelView::new(Some(&m)).run_status, "Failed", "failed, its exit not given");
         m.run.status = RunStatus::Running;
         assert_eq!(PanelView::new(Some(&m)).run_pid.as_deref(), Some("pid 7"));
     }

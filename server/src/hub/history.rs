@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn the_message_is_valid_history_json() {
         let mut h = History::default();
-        h.push(Frame::from(r#"{"type":"perf_metrics","timestamp":"t","project":"p","run":{"status":"idle","pid":null,"started_at":null,"run_id":null},"tokens":{"current_run":0,"total_session":0,"available":false},"cpu":{"percent":null},"memory":{"used_gb":null,"total_gb":null,"percent":null},"gpu":{"available":false,"percent":null,"vram_used_gb":null,"vram_total_gb":null},"seq":1}"#.to_owned()), Instant::now(), Duration::from_secs(1), 4);
+        h.push(Frame::from(r#"{"type":"perf_metrics","timestamp":"t","project":"p","run":{"status":"stopped","pid":null,"started_at":null,"run_id":null},"tokens":{"current_run":0,"total_session":0,"available":false},"cpu":{"percent":null},"memory":{"used_gb":null,"total_gb":null,"percent":null},"gpu":{"available":false,"percent":null,"vram_used_gb":null,"vram_total_gb":null},"seq":1}"#.to_owned()), Instant::now(), Duration::from_secs(1), 4);
         let msg: shared::ServerMsg = serde_json::from_str(h.message(usize::MAX).as_str()).expect("decodes");
         let shared::ServerMsg::History(history) = msg else { panic!("a history message") };
         assert_eq!(history.samples.len(), 1);

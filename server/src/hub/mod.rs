@@ -45,34 +45,49 @@ use tracked::Tracked;
 /// One serialised server message (JSON text), shared by every socket of a project:
 /// cloning it is a reference-count increment, not a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(Bytes);
+pub struct Frame {
+    text: Bytes,
+    /// For a project's `perf_metrics`: its run's status, so each socket can
+    /// send `agent_status` when it changes without parsing the text.
+    status: Option<RunStatus>,
+}
 
 impl Frame {
+    /// A project's `perf_metrics` text, whose run has `status`.
+    pub fn metrics(text: String, status: RunStatus) -> Self {
+        Frame { text: Bytes::from(text), status: Some(status) }
+    }
+
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         // Only ever built from a `String`, so always UTF-8.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// Its length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.text.len()
     }
 
     /// Whether it is empty (never, for a real message).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.text.is_empty()
     }
 
     /// The shared bytes, for the web layer to wrap.
     pub fn bytes(&self) -> Bytes {
-        self.0.clone()
+        self.text.clone()
+    }
+
+    /// The run's status, for a project's `perf_metrics`.
+    pub fn status(&self) -> Option<RunStatus> {
+        self.status
     }
 }
 
 impl From<String> for Frame {
     fn from(text: String) -> Self {
-        Frame(Bytes::from(text))
+        Frame { text: Bytes::from(text), status: None }
     }
 }
 
@@ -287,7 +302,7 @@ impl Project {
             }
         };
         let ServerMsg::PerfMetrics(mut metrics) = msg else { return };
-        let frame = Frame::from(text);
+        let frame = Frame::metrics(text, metrics.run.status);
         // The replay a new client gets keeps the four totals, the run and the
         // tokens of each sample, not the machine in depth: a full sample is
         // ~6 KB, and ten minutes of them would not fit one message. The

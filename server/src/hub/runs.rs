@@ -502,6 +502,10 @@ mod tests {
         let long = Some("x".repeat(MAX_LABEL_CHARS + 1));
         assert_eq!(register(1, long), Err(RunError::BadLabel));
         assert_eq!(register(1, Some("a\nb".into())), Err(RunError::BadLabel));
-        assert_eq!(hub.run(&project).status, RunStatus::Idle, "nothing changed");
+        assert_eq!(
+            (hub.run(&project).status, hub.run(&project).run_id),
+            (RunStatus::Stopped, None),
+            "nothing changed"
+        );
     }
 }

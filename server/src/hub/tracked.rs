@@ -67,12 +67,13 @@ impl Tracked {
     /// The run as the contract has it.
     pub fn contract(&self) -> Run {
         let mut run = self.run.clone();
-        if !run.status.is_live() {
-            run.process = None;
-        }
         run.label = self.summary.label.clone();
         run.exit_code = self.summary.exit_code;
         run.signal = self.summary.signal;
+        if !run.status.is_live() {
+            run.process = None;
+            run.status = RunStatus::ended(run.exit_code, run.signal);
+        }
         run
     }
 

@@ -33,6 +33,6 @@ pub async fn handler(
         // The newest sample at once, so a client has data before the next tick;
         // not the feed's last frame, which is as old as its last listener.
         let first = crate::hub::perfwatch::newest(&state.hub);
-        stream(socket, first, frames, state, slot, "the PerfWatch stream").await
+        stream(socket, first.into_iter().collect(), frames, state, slot, "the PerfWatch stream").await
     })
 }

@@ -6,9 +6,12 @@
 //! in the one error shape. After it: a
 //! missing or bad token closes with 4001 and an unlisted project with 4004, with
 //! the reason, before any data. Then the socket is split in two halves joined in
-//! one task: the **writer** replays the history, forwards the project's newest
-//! frame on every publish, sends the reader's replies and the server's pings, and
-//! drops a client that goes silent or stops reading; the **reader** answers
+//! one task: the **writer** sends the run's status (`agent_status`), replays the
+//! history, sends the newest sample whole, then forwards the project's newest
+//! frame on every publish (with `agent_status` first when the run's status
+//! changed: AutoForge's panel takes its Live badge from that message alone),
+//! sends the reader's replies and the server's pings, and drops a client that
+//! goes silent or stops reading; the **reader** answers
 //! `ping`, turns bad input into an `error` message, and closes an oversized frame
 //! with 1009. Server shutdown closes with 1001.
 
@@ -23,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use shared::{ClientMsg, ErrorCode, ErrorMsg, ServerMsg, close};
+use shared::{AgentStatusMsg, ClientMsg, ErrorCode, ErrorMsg, RunStatus, ServerMsg, close};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -157,7 +160,7 @@ impl LastHeard {
 
 async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, slot: ConnectionSlot) {
     let mut socket = socket;
-    let Subscription { history, frames } = match state.hub.subscribe(&project) {
+    let Subscription { history, mut frames } = match state.hub.subscribe(&project) {
         Ok(subscription) => subscription,
         Err(err) => {
             let refusal = ServerMsg::Error(ErrorMsg { code: ErrorCode::Busy, message: err.to_string() });
@@ -167,16 +170,29 @@ async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, sl
             return close_with(socket, close::TOO_MANY_PROJECTS, "too many projects".to_owned()).await;
         }
     };
-    stream(socket, history, frames, state, slot, project.as_str()).await
+    // The newest sample is the history's last, without the machine in depth:
+    // it follows whole, so a client that ignores `history` (AutoForge's) has
+    // data at once rather than at the next publish, seconds later.
+    let newest = frames.borrow_and_update().clone().filter(|frame| frame.status().is_some());
+    let status = newest.as_ref().and_then(Frame::status).map(agent_status);
+    let first = status.into_iter().chain(history).chain(newest).collect();
+    stream(socket, first, frames, state, slot, project.as_str()).await
 }
 
-/// Serves one accepted socket until either side ends it: `first` (a history
-/// replay, or the newest frame), then every newer frame of `frames`, with the
-/// reader's replies and the server's pings in between. `who` names the stream
-/// in logs.
+/// `{"type":"agent_status","status":…}` for `status`.
+fn agent_status(status: RunStatus) -> Frame {
+    let msg = ServerMsg::AgentStatus(AgentStatusMsg { status });
+    // A two-field message always serialises.
+    Frame::from(serde_json::to_string(&msg).unwrap_or_default())
+}
+
+/// Serves one accepted socket until either side ends it: `first` (the run's
+/// status, a history replay and the newest frame, or the newest frame), then
+/// every newer frame of `frames`, with the reader's replies and the server's
+/// pings in between. `who` names the stream in logs.
 pub(super) async fn stream(
     socket: WebSocket,
-    first: Option<Frame>,
+    first: Vec<Frame>,
     frames: watch::Receiver<Option<Frame>>,
     state: Arc<AppState>,
     _slot: ConnectionSlot,
@@ -198,7 +214,7 @@ pub(super) async fn stream(
 /// The writer half: the first frame, newer frames, replies, pings, and the close.
 async fn write(
     mut sink: SplitSink<WebSocket, Message>,
-    first: Option<Frame>,
+    first: Vec<Frame>,
     mut frames: watch::Receiver<Option<Frame>>,
     mut replies: mpsc::Receiver<Outgoing>,
     state: &AppState,
@@ -208,10 +224,11 @@ async fn write(
     let timeout = state.config.send_timeout;
     // The recent samples first, so charts fill at once; they end with the current
     // frame, which the receiver counts as seen.
-    if let Some(first) = first
-        && !send(&mut sink, timeout, Message::Text(text_of(&first))).await
-    {
-        return;
+    let mut status = first.iter().find_map(Frame::status);
+    for frame in &first {
+        if !send(&mut sink, timeout, Message::Text(text_of(frame))).await {
+            return;
+        }
     }
     let mut pings = tokio::time::interval(state.config.ping_interval);
     pings.reset();
@@ -227,10 +244,16 @@ async fn write(
                     return; // The hub dropped the channel: the server is going away.
                 }
                 let frame = frames.borrow_and_update().clone();
-                match frame {
-                    Some(frame) => Message::Text(text_of(&frame)),
-                    None => continue,
+                let Some(frame) = frame else { continue };
+                if let Some(now) = frame.status()
+                    && status != Some(now)
+                {
+                    status = Some(now);
+                    if !send(&mut sink, timeout, Message::Text(text_of(&agent_status(now)))).await {
+                        return;
+                    }
                 }
+                Message::Text(text_of(&frame))
             }
             _ = pings.tick() => {
                 if last_heard.silent_for() > state.config.client_timeout {
