@@ -22,6 +22,8 @@
 //! - [`run_perf`]: `perf stat`-style counters opened on one run's process
 //!   (`perfmon run`'s held command, a registered pid), inherited by its tree;
 //!   not machine-wide, so not the sampler's: `perfmon run` and the hub own them.
+//! - [`transcripts`]: agents' token usage (Claude Code, Codex), read from the
+//!   transcripts a run's agents write, on a thread of its own.
 
 pub mod cadence;
 pub mod cpu;
@@ -39,5 +41,6 @@ pub mod rates;
 pub mod run_perf;
 pub mod sensors;
 pub mod sockets;
+pub mod transcripts;
 pub mod tree_counters;
 pub mod vmstat;
