@@ -110,6 +110,12 @@ pub async fn run(
     let stored = store_control_secret(&mut config, addr.port())?;
     let token = CancellationToken::new();
     let mut hub = Hub::new(config.live_interval, config.idle_interval, config.history_window);
+    // Token usage from the runs' agents' own transcripts; a server that cannot
+    // start the reader's thread still serves everything else.
+    match crate::collect::transcripts::Transcripts::start() {
+        Ok(transcripts) => hub = hub.with_transcripts(transcripts),
+        Err(err) => tracing::warn!("token usage will not be read from transcripts: no thread for it: {err}"),
+    }
     if let Some(store) = &store {
         hub = hub.with_recorder(Arc::new(store.clone()));
     }

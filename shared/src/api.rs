@@ -248,6 +248,13 @@ pub struct RunRecord {
     /// `null` for runs recorded before PerfMon measured it ("not measured").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<crate::why::Verdict>,
+    /// Where its token count comes from (`claude-code`, `codex`, `api`);
+    /// absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_source: Option<crate::TokenSource>,
+    /// Its tokens by kind, when they were read from its agent's transcripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_detail: Option<crate::TokenDetail>,
 }
 
 impl RunRecord {

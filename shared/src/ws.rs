@@ -236,16 +236,76 @@ pub struct RunProcess {
     pub gpu_memory_reason: Option<String>,
 }
 
-/// Token usage reported by the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Token usage of the project's agent: read from its own transcripts while a
+/// run is live, or reported by it (`POST /api/projects/{project}/tokens`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Tokens {
-    /// Tokens used by the current run.
+    /// Tokens used by the current run (input, output, cache writes and cache
+    /// reads, summed, for counts read from transcripts).
     pub current_run: u64,
     /// Tokens used since the server started, across runs.
     pub total_session: u64,
-    /// False until the agent has reported usage at least once: the counts are then
-    /// placeholders and must not be shown as measured.
+    /// False until usage was read or reported at least once: the counts are
+    /// then placeholders and must not be shown as measured.
     pub available: bool,
+    /// Where the counts come from; absent while not available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<TokenSource>,
+    /// The run's tokens by kind, from its agent's transcripts; absent for
+    /// reported counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<TokenDetail>,
+}
+
+/// Where token counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenSource {
+    /// Claude Code's transcripts (`~/.claude/projects/…/*.jsonl`).
+    ClaudeCode,
+    /// OpenAI Codex CLI's session rollouts (`~/.codex/sessions/…`).
+    Codex,
+    /// Reported by the agent through the API.
+    Api,
+}
+
+/// A run's tokens by kind, as its agent's transcripts record them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TokenDetail {
+    /// Input tokens not read from the prompt cache.
+    pub input: u64,
+    /// Output tokens (reasoning included).
+    pub output: u64,
+    /// Input tokens written to the prompt cache (Claude's cache creation; 0 for Codex).
+    pub cache_write: u64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read: u64,
+    /// The models its turns used, as the transcripts name them.
+    pub models: Vec<String>,
+    /// Transcript sessions counted (each agent session is one file).
+    pub sessions: u32,
+    /// Model turns counted (each message or token-count event once).
+    pub turns: u64,
+    /// Tokens per minute between its first and last turn; `null` before two
+    /// turns a second apart.
+    pub burn_per_min: Option<f64>,
+    /// The latest turn's context (its input, cache writes and cache reads).
+    pub context_tokens: Option<u64>,
+    /// The latest turn's model's context window, tokens.
+    pub context_window: Option<u64>,
+    /// `context_tokens` as a share of `context_window`, 0–100; `null` when
+    /// either is not known (`usage_reason` says why).
+    pub usage_percent: Option<f64>,
+    /// Why `usage_percent` is `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_reason: Option<String>,
+    /// Transcript lines that were not valid JSON or lacked the usage fields:
+    /// skipped, counted.
+    pub malformed_lines: u64,
+    /// How its transcripts were tied to the run: `open files` (the run's
+    /// processes hold them) or `project folder` (Claude Code's folder for the
+    /// run's working directory, lines written since the run started).
+    pub found_by: String,
 }
 
 /// Whole-machine CPU use.

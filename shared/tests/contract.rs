@@ -20,7 +20,7 @@ fn seed_value() -> PerfMetrics {
             run_id: Some("12345-2026-02-08T20:10:00Z".into()),
             ..Run::default()
         },
-        tokens: Tokens { current_run: 1420, total_session: 9180, available: false },
+        tokens: Tokens { current_run: 1420, total_session: 9180, available: false, ..Tokens::default() },
         cpu: Cpu { percent: Some(37.2), ..Cpu::default() },
         memory: Memory { used_gb: Some(6.2), total_gb: Some(16.0), percent: Some(38.8), ..Memory::default() },
         gpu: Gpu::default(),

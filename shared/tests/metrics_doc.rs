@@ -50,6 +50,7 @@ fn structs() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         of::<Run>("run"),
         of::<RunProcess>("run.process"),
         of::<Tokens>("tokens"),
+        of::<shared::TokenDetail>("tokens.run"),
         of::<Cpu>("cpu"),
         of::<LoadAverage>("cpu.load_average"),
         of::<Memory>("memory"),

@@ -249,8 +249,31 @@ pub fn summary(report: &RunReport) -> String {
         r.tokens,
         change(Some(r.tokens as f64), p.map(|p| p.tokens as f64)),
     ));
+    out.push_str(&token_lines(r));
     if let Some(p) = p {
         out.push_str(&format!("previous  {} ({}, {})\n", p.run_id, duration(p.duration_s), outcome(p)));
+    }
+    out
+}
+
+/// Where a run's tokens came from and, read from transcripts, by kind.
+fn token_lines(r: &shared::api::RunRecord) -> String {
+    let source = match r.token_source {
+        Some(shared::TokenSource::ClaudeCode) => "Claude Code's transcripts",
+        Some(shared::TokenSource::Codex) => "Codex's session rollouts",
+        Some(shared::TokenSource::Api) => "reported through the API",
+        None => return String::new(),
+    };
+    let mut out = format!("  from    {source}\n");
+    if let Some(d) = &r.token_detail {
+        out.push_str(&format!(
+            "  kinds   input {} · output {} · cache write {} · cache read {}\n  models  {}\n",
+            d.input,
+            d.output,
+            d.cache_write,
+            d.cache_read,
+            if d.models.is_empty() { "-".to_owned() } else { d.models.join(", ") },
+        ));
     }
     out
 }
@@ -280,6 +303,8 @@ mod tests {
             peak_process_count: 3,
             tokens: 1000,
             verdict: None,
+            token_source: None,
+            token_detail: None,
         }
     }
 
@@ -314,6 +339,21 @@ mod tests {
             changes: Vec::new(),
         };
         let text = summary(&report);
+        assert!(!text.contains("  from "), "no token source, no line: {text}");
+        let mut run = report.run.clone();
+        run.token_source = Some(shared::TokenSource::ClaudeCode);
+        run.token_detail = Some(shared::TokenDetail {
+            input: 10,
+            output: 20,
+            cache_write: 30,
+            cache_read: 940,
+            models: vec!["claude-sonnet-4-5".into()],
+            ..Default::default()
+        });
+        let tokens = token_lines(&run);
+        assert!(tokens.contains("from    Claude Code's transcripts"), "{tokens}");
+        assert!(tokens.contains("input 10 · output 20 · cache write 30 · cache read 940"), "{tokens}");
+        assert!(tokens.contains("models  claude-sonnet-4-5"), "{tokens}");
         assert!(text.contains("status    exit 3"), "{text}");
         assert!(text.contains("tokens    1000 (+25.0 % vs previous)"), "{text}");
         assert!(text.contains("peak cpu  50%"), "the peak CPU and its change are there: {text}");

@@ -26,6 +26,7 @@ pub mod record;
 mod runs;
 mod tokens;
 mod tracked;
+mod transcripts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -126,6 +127,8 @@ pub struct Hub {
     recorder: Option<Arc<dyn Recorder>>,
     /// PerfWatch's stream of the machine's samples.
     perfwatch: perfwatch::PerfWatchFeed,
+    /// Reads the runs' agents' transcripts, if on.
+    transcripts: Option<transcripts::Follower>,
 }
 
 #[derive(Debug, Default)]
@@ -242,6 +245,8 @@ impl Project {
         if self.live.is_empty() {
             // Its count stays the project's current run until another starts.
             self.tokens.current_run = run.summary.tokens;
+            self.tokens.source = run.summary.token_source;
+            self.tokens.run = run.summary.token_detail.as_deref().cloned();
         }
         if self.ended.len() == KEEP_ENDED {
             self.ended.pop_front();
@@ -255,7 +260,10 @@ impl Project {
         let mut tokens = self.tokens.clone();
         if let Some(run) = self.live.first() {
             tokens.current_run = run.summary.tokens;
+            tokens.source = run.summary.token_source;
+            tokens.run = run.summary.token_detail.as_deref().cloned();
         }
+        tokens.available |= tokens.source.is_some();
         tokens
     }
 
@@ -387,6 +395,7 @@ impl Hub {
             cadence: Notify::new(),
             recorder: None,
             perfwatch: perfwatch::PerfWatchFeed::default(),
+            transcripts: None,
         }
     }
 
@@ -453,7 +462,12 @@ impl Hub {
         let slack = self.live_interval / 2;
         for (name, project) in inner.projects.iter_mut() {
             let mut index = 0;
+            // Tokens the runs' transcripts added this tick, for the session.
+            let mut added = 0u64;
             while let Some(tracked) = project.live.get_mut(index) {
+                if let Some(found) = self.transcripts_of(&tracked.summary.run_id) {
+                    added = added.saturating_add(tracked.take_transcripts(&found));
+                }
                 match tracked.run.pid.and_then(|pid| sample.runs.get(&pid)) {
                     // Not measured this tick (it started after the tick began).
                     None => index += 1,
@@ -463,6 +477,7 @@ impl Hub {
                     }
                     Some(None) => {
                         tracing::info!("run {} of project {name} exited", tracked.summary.run_id);
+                        self.forget_transcripts(&tracked.summary.run_id);
                         tracked.summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
                         tracked.judge(cores);
                         ended.push(tracked.summary.clone());
@@ -470,6 +485,10 @@ impl Hub {
                         cadence_changed = true;
                     }
                 }
+            }
+            if added > 0 {
+                project.tokens.total_session = project.tokens.total_session.saturating_add(added);
+                project.tokens.available = true;
             }
             let shown = project.run();
             let due = project.is_live()

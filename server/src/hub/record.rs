@@ -72,6 +72,10 @@ pub struct RunSummary {
     pub counters: Option<Box<shared::why::RunCounters>>,
     /// Where its time went so far (judged with the counters).
     pub verdict: Option<Box<shared::why::Verdict>>,
+    /// Where its token count comes from, once it has one.
+    pub token_source: Option<shared::TokenSource>,
+    /// Its tokens by kind, when read from its agent's transcripts.
+    pub token_detail: Option<Box<shared::TokenDetail>>,
 }
 
 impl RunSummary {
@@ -102,6 +106,8 @@ impl RunSummary {
             cpu_base: None,
             counters: None,
             verdict: None,
+            token_source: None,
+            token_detail: None,
         }
     }
 

@@ -128,6 +128,7 @@ impl Hub {
         entry.live.push(tracked);
         let run = entry.live.last().map(Tracked::contract).unwrap_or_default();
         drop(guard);
+        self.follow_transcripts(&summary.run_id, pid, now);
         self.remember(|| Record::Run(summary));
         self.cadence.notify_one();
         Ok(run)
@@ -149,6 +150,7 @@ impl Hub {
         inner.issued.unique(summary.run_id.clone(), summary.started_at.timestamp());
         let entry = inner.entry(&project)?;
         let started_at = sampling::timestamp_seconds(summary.started_at);
+        self.follow_transcripts(&summary.run_id, summary.pid, summary.started_at);
         entry.live.push(Tracked::new(summary, started_at, cpu_base));
         entry.live.sort_by_key(|t| t.summary.started_at);
         let run = entry.run();
@@ -167,6 +169,7 @@ impl Hub {
         shown.set_status(status);
         let run = shown.contract();
         let ended = (!status.is_live()).then(|| {
+            self.forget_transcripts(&shown.summary.run_id);
             shown.summary.end(chrono::Utc::now(), RunOutcome::Ended);
             shown.judge(cores);
             shown.summary.clone()

@@ -17,12 +17,21 @@ impl Hub {
         }
         let mut inner = self.lock();
         let entry = inner.entry(project)?;
+        // A run whose transcripts are read counts what they say: a report
+        // for it would count the same calls twice, and is not added.
+        if entry.live.first().is_some_and(|run| run.counts_transcripts()) {
+            return Ok(entry.tokens());
+        }
         // Reported tokens belong to the shown run, or to the project while no
         // run is live; never to another live run.
         let live_summary = entry.live.first_mut().map(|run| {
             run.summary.tokens = run.summary.tokens.saturating_add(tokens);
+            run.summary.token_source = Some(shared::TokenSource::Api);
             run.summary.clone()
         });
+        if live_summary.is_none() {
+            entry.tokens.source = Some(shared::TokenSource::Api);
+        }
         if live_summary.is_none() {
             entry.tokens.current_run = entry.tokens.current_run.saturating_add(tokens);
         }

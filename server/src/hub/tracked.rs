@@ -4,11 +4,12 @@
 use std::time::Instant;
 
 use shared::why::CountedFrom;
-use shared::{Run, RunStatus};
+use shared::{Run, RunStatus, TokenSource};
 
 use super::meter::Meter;
 use super::record::RunSummary;
 use crate::collect::run_perf::RunPerfCounters;
+use crate::collect::transcripts::RunTranscripts;
 use crate::sampling::{HostSample, TreeReading};
 
 /// How often a live run's counters and verdict so far go into its record
@@ -34,6 +35,9 @@ pub(super) struct Tracked {
     /// The run's `perf stat`-style counters, for a run PerfMon counts from
     /// registration (a command `perfmon run` started has the wrapper's).
     pub perf: Option<RunPerfCounters>,
+    /// The tokens its transcripts said at the last reading (the session's
+    /// total grows by what they add).
+    transcript_tokens: u64,
 }
 
 impl Tracked {
@@ -61,6 +65,7 @@ impl Tracked {
             meter,
             recorded_counters_at: None,
             perf: None,
+            transcript_tokens: 0,
         }
     }
 
@@ -133,6 +138,25 @@ impl Tracked {
         let counters = self.meter.counters().clone();
         self.summary.verdict = Some(Box::new(crate::verdict::judge(&counters, cores_u32(cores))));
         self.summary.counters = Some(Box::new(counters));
+    }
+
+    /// Takes in what its agent's transcripts say (they replace any reported
+    /// count: see [`super::transcripts`]); the tokens they add to the
+    /// session since the last reading.
+    pub fn take_transcripts(&mut self, found: &RunTranscripts) -> u64 {
+        let Some(detail) = super::transcripts::detail(found) else { return 0 };
+        let total = found.total().tokens();
+        let added = total.saturating_sub(self.transcript_tokens);
+        self.transcript_tokens = self.transcript_tokens.max(total);
+        self.summary.tokens = self.transcript_tokens;
+        self.summary.token_source = found.source().map(super::transcripts::source);
+        self.summary.token_detail = Some(Box::new(detail));
+        added
+    }
+
+    /// Whether its count comes from its agent's transcripts.
+    pub fn counts_transcripts(&self) -> bool {
+        matches!(self.summary.token_source, Some(TokenSource::ClaudeCode | TokenSource::Codex))
     }
 
     /// Takes in the counters `perfmon run` reported with the exit, and judges

@@ -481,7 +481,7 @@ pub type RecordedExit = (Option<i32>, Option<i32>);
 
 const RUN_COLUMNS: &str = "run_id, project, label, pid, started_at, ended_at, status, exit_code, signal, \
                            cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens, \
-                           last_seen, verdict";
+                           last_seen, verdict, token_source, token_detail";
 
 /// A JSON column (a run's counters or verdict) as its contract type; `None`
 /// when `NULL` (a run recorded before PerfMon measured it) or unreadable (a
@@ -543,6 +543,8 @@ fn record(row: &Row<'_>, now: i64, offline: bool) -> rusqlite::Result<RunRecord>
         peak_process_count: row.get(13)?,
         tokens: row.get::<_, i64>(14)?.max(0) as u64,
         verdict: json_column(row, 16)?,
+        token_source: json_column(row, 17)?,
+        token_detail: json_column(row, 18)?,
     })
 }
 

@@ -500,6 +500,13 @@ const VERSION_2: &str = "ALTER TABLE runs ADD COLUMN cpu_base REAL;";
 const VERSION_4: &str =
     "ALTER TABLE runs ADD COLUMN counters TEXT; ALTER TABLE runs ADD COLUMN verdict TEXT;";
 
+/// The SQL of schema version 5, token usage read from the agents' transcripts:
+/// where a run's count comes from, and its tokens by kind, as the contract's
+/// JSON (`shared::TokenSource`, `shared::TokenDetail`). `NULL` in the runs
+/// already there: a reported count, or none.
+const VERSION_5: &str =
+    "ALTER TABLE runs ADD COLUMN token_source TEXT; ALTER TABLE runs ADD COLUMN token_detail TEXT;";
+
 /// The SQL of schema version 3, the machine in depth: new columns in the
 /// machine's and the GPU devices' tables of every tier (`NULL` in the rows
 /// already there: nothing was read then), and the disks' and interfaces'
@@ -531,7 +538,7 @@ fn migrations() -> Migrations<'static> {
     static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let (v1, v3) = (V1.get_or_init(version_1), V3.get_or_init(version_3));
-    Migrations::new(vec![M::up(v1), M::up(VERSION_2), M::up(v3), M::up(VERSION_4)])
+    Migrations::new(vec![M::up(v1), M::up(VERSION_2), M::up(v3), M::up(VERSION_4), M::up(VERSION_5)])
 }
 
 /// Brings `conn`'s schema to the latest version.
@@ -586,7 +593,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 4);
+        assert_eq!(version(&conn).expect("version"), 5);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
@@ -624,7 +631,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 4);
+        assert_eq!(version(&conn).expect("version"), 5);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));

@@ -394,7 +394,9 @@ fn write_tick(
                  peak_processes = max(peak_processes, ?6),
                  last_seen = max(coalesce(last_seen, ?7), ?7),
                  counters = coalesce(?8, counters),
-                 verdict = coalesce(?9, verdict)
+                 verdict = coalesce(?9, verdict),
+                 token_source = coalesce(?10, token_source),
+                 token_detail = coalesce(?11, token_detail)
              WHERE run_id = ?1",
         )?
         .execute(params![
@@ -407,6 +409,8 @@ fn write_tick(
             ts,
             json(&summary.counters),
             json(&summary.verdict),
+            json(&summary.token_source),
+            json(&summary.token_detail),
         ])?;
     }
     Ok(())
@@ -445,8 +449,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                 .prepare_cached(
                     "INSERT INTO runs (run_id, project, label, pid, started_at, ended_at, status, exit_code, signal,
                      cpu_seconds, peak_cpu_percent, peak_rss_bytes, peak_gpu_bytes, peak_processes, tokens,
-                     cpu_base, counters, verdict)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                     cpu_base, counters, verdict, token_source, token_detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
                  ON CONFLICT (run_id) DO UPDATE SET label = excluded.label,
                      ended_at = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN ended_at ELSE excluded.ended_at END,
                      status = CASE WHEN runs.exit_code IS NOT NULL OR runs.signal IS NOT NULL THEN status ELSE excluded.status END,
@@ -463,7 +467,9 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                      tokens = max(tokens, excluded.tokens),
                      cpu_base = coalesce(cpu_base, excluded.cpu_base),
                      counters = coalesce(excluded.counters, counters),
-                     verdict = coalesce(excluded.verdict, verdict)
+                     verdict = coalesce(excluded.verdict, verdict),
+                     token_source = coalesce(excluded.token_source, token_source),
+                     token_detail = coalesce(excluded.token_detail, token_detail)
                  WHERE runs.project = excluded.project",
                 )?
                 .execute(params![
@@ -485,6 +491,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                     run.cpu_base,
                     json(&run.counters),
                     json(&run.verdict),
+                    json(&run.token_source),
+                    json(&run.token_detail),
                 ])?;
             if written == 0 {
                 tracing::warn!(

@@ -420,6 +420,8 @@ mod tests {
             peak_process_count: 1,
             tokens: 0,
             verdict: None,
+            token_source: None,
+            token_detail: None,
         }
     }
 

@@ -281,6 +281,32 @@ impl Exposition {
             &labels,
             per_project(&|p| p.tokens.available.then_some(p.tokens.current_run as f64)),
         )?;
+        // The run's tokens by kind, where they were read from its transcripts.
+        let kinds: Series<f64> = projects
+            .iter()
+            .filter_map(|p| p.tokens.run.as_ref().map(|d| (p, d)))
+            .flat_map(|(p, d)| {
+                [
+                    ("input", d.input),
+                    ("output", d.output),
+                    ("cache_write", d.cache_write),
+                    ("cache_read", d.cache_read),
+                ]
+                .map(|(kind, n)| (vec![p.name.to_string(), kind.to_owned()], n as f64))
+            })
+            .collect();
+        self.gauges(
+            "tokens_current_run_by_kind",
+            "Tokens used by the current run, by kind, as its agent's transcripts record them.",
+            &["project", "kind"],
+            kinds,
+        )?;
+        self.gauges(
+            "tokens_context_percent",
+            "The current run's latest turn's context as a share of its model's window.",
+            &labels,
+            per_project(&|p| p.tokens.run.as_ref().and_then(|d| d.usage_percent)),
+        )?;
         let session = projects
             .iter()
             .filter(|p| p.tokens.available)
