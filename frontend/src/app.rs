@@ -4,7 +4,6 @@
 
 use yew::prelude::*;
 
-use crate::components::panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{ConnectionBanner, Footer, Header, PerfMonButton, StoreBanner};
 use crate::hooks::{use_color_scheme, use_perf_metrics, use_server_info};
 use crate::pages::{Dashboard, RunReportPage};
@@ -50,7 +49,7 @@ pub fn app() -> Html {
     html! {
         <>
             <Header project={AttrValue::from(project.clone())}>
-                <PerfMonButton data={data.clone()} token_budget={budget.unwrap_or(DEFAULT_TOKEN_BUDGET)} />
+                <PerfMonButton data={data.clone()} token_budget={*budget} />
             </Header>
             <ConnectionBanner {data} />
             <StoreBanner server={server.clone()} />

@@ -35,7 +35,7 @@ fn full_metrics() -> PerfMetrics {
     let mut m = seed_metrics();
     m.seq = 9;
     m.interval_ms = 1000;
-    m.tokens = Tokens { current_run: 50_000, total_session: 91_800, available: true };
+    m.tokens = Tokens { current_run: 50_000, total_session: 91_800, available: true, ..Tokens::default() };
     m.cpu = Cpu {
         percent: Some(91.4),
         per_core: vec![88.0, 95.0],
@@ -130,7 +130,7 @@ fn render_panel(data: PerfState) -> Element {
         root.clone(),
         PerfPanelProps {
             data,
-            token_budget: 200_000,
+            token_budget: Some(200_000),
             style: AttrValue::default(),
             on_close: Callback::noop(),
             node_ref: NodeRef::default(),

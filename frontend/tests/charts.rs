@@ -327,6 +327,8 @@ fn run(id: &str, started: &str, code: i32, duration: f64, rss: f64) -> RunRecord
         peak_process_count: 2,
         tokens: 10,
         verdict: None,
+        token_source: None,
+        token_detail: None,
     }
 }
 

@@ -208,6 +208,8 @@ fn run(id: &str, started: &str, verdict: Option<Verdict>) -> RunRecord {
         peak_process_count: 1,
         tokens: 0,
         verdict,
+        token_source: None,
+        token_detail: None,
     }
 }
 

@@ -7,7 +7,6 @@ use gloo_events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::components::panel::DEFAULT_TOKEN_BUDGET;
 use crate::components::{Badge, PerfPanel};
 use crate::state::{Connection, PerfState};
 
@@ -19,9 +18,9 @@ const GAP_PX: f64 = 8.0;
 pub struct PerfMonButtonProps {
     /// The stream the panel shows.
     pub data: PerfState,
-    /// The run's token budget, for the tokens bar.
-    #[prop_or(DEFAULT_TOKEN_BUDGET)]
-    pub token_budget: u64,
+    /// The run's token budget (`?budget=`), for the tokens bar.
+    #[prop_or_default]
+    pub token_budget: Option<u64>,
 }
 
 /// The panel's fixed position under `button`: its top just below the button, its

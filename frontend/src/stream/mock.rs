@@ -127,6 +127,7 @@ pub fn metrics(project: &str, t: f64, seq: u64) -> PerfMetrics {
             current_run: wave(t, 12.0, 0.0, 900.0, 3200.0).round() as u64,
             total_session: session.round() as u64,
             available: true,
+            ..Tokens::default()
         },
         cpu: Cpu { percent: Some(round1(cpu)), per_core, load_average: None },
         memory: Memory {
@@ -206,6 +207,8 @@ fn mock_run(i: usize, project: &str) -> RunRecord {
         peak_process_count: if code == 0 { 14 } else { 6 },
         tokens: if code == 0 { 48_200 } else { 12_900 },
         verdict: Some(verdict(i, start - end)),
+        token_source: Some(shared::TokenSource::ClaudeCode),
+        token_detail: None,
     }
 }
 

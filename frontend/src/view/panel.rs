@@ -53,6 +53,11 @@ pub struct PanelView {
     pub live: bool,
     /// `(current run, session)` once the agent has reported tokens.
     pub tokens: Option<(u64, u64)>,
+    /// Where the tokens come from, and from transcripts their burn rate and
+    /// context use: `Claude Code · 1,200/min · context 41 % of 200,000`.
+    pub token_note: Option<String>,
+    /// The latest turn's context as a share of its model's window.
+    pub token_context_percent: Option<f64>,
     /// CPU text and bar.
     pub cpu: String,
     /// CPU bar value.
@@ -114,6 +119,8 @@ impl PanelView {
         PanelView {
             live: m.run.status.is_live(),
             tokens: m.tokens.available.then_some((m.tokens.current_run, m.tokens.total_session)),
+            token_note: m.tokens.available.then(|| token_note(&m.tokens)).flatten(),
+            token_context_percent: m.tokens.run.as_ref().and_then(|d| d.usage_percent),
             cpu: format::percent(m.cpu.percent),
             cpu_bar: format::round1(m.cpu.percent),
             cores: m.cpu.per_core.iter().map(|c| c.clamp(0.0, 100.0).round() as u8).collect(),
@@ -173,6 +180,8 @@ impl PanelView {
         PanelView {
             live: false,
             tokens: None,
+            token_note: None,
+            token_context_percent: None,
             cpu: na(),
             cpu_bar: None,
             cores: Vec::new(),
@@ -271,6 +280,29 @@ fn mb(value: Option<f64>) -> String {
         Some(v) if v.is_finite() => format!("{v:.1} MB"),
         _ => NOT_AVAILABLE.to_owned(),
     }
+}
+
+/// Where a sample's tokens come from, with the transcripts' burn rate and
+/// context use where known.
+pub fn token_note(tokens: &shared::Tokens) -> Option<String> {
+    let source = match tokens.source? {
+        shared::TokenSource::ClaudeCode => "Claude Code",
+        shared::TokenSource::Codex => "Codex",
+        shared::TokenSource::Api => "reported",
+    };
+    let mut parts = vec![source.to_owned()];
+    if let Some(detail) = &tokens.run {
+        if let Some(rate) = detail.burn_per_min {
+            parts.push(format!("{}/min", format::count(rate.round() as u64)));
+        }
+        match (detail.usage_percent, detail.context_window) {
+            (Some(percent), Some(window)) => {
+                parts.push(format!("context {percent:.0} % of {}", format::count(window)))
+            }
+            _ => parts.push("context use not known".to_owned()),
+        }
+    }
+    Some(parts.join(" · "))
 }
 
 /// The run's state in words: `Running`, `Paused`, `Idle` (no run yet), and
@@ -408,6 +440,30 @@ mod tests {
         assert_eq!(PanelView::new(Some(&m)).run_status, "Failed", "failed, its exit not given");
         m.run.status = RunStatus::Running;
         assert_eq!(PanelView::new(Some(&m)).run_pid.as_deref(), Some("pid 7"));
+    }
+
+    #[test]
+    fn tokens_name_their_source_burn_rate_and_context_use() {
+        let mut m = sample(1.0);
+        m.tokens = shared::Tokens { current_run: 5, total_session: 5, available: true, ..Default::default() };
+        assert_eq!(PanelView::new(Some(&m)).token_note, None, "an older server says nothing of a source");
+        m.tokens.source = Some(shared::TokenSource::Api);
+        assert_eq!(PanelView::new(Some(&m)).token_note.as_deref(), Some("reported"));
+        m.tokens.source = Some(shared::TokenSource::ClaudeCode);
+        m.tokens.run = Some(shared::TokenDetail {
+            burn_per_min: Some(1200.0),
+            usage_percent: Some(41.0),
+            context_window: Some(200_000),
+            ..Default::default()
+        });
+        let view = PanelView::new(Some(&m));
+        assert_eq!(view.token_note.as_deref(), Some("Claude Code · 1,200/min · context 41 % of 200,000"));
+        assert_eq!(view.token_context_percent, Some(41.0));
+        m.tokens.run = Some(shared::TokenDetail::default());
+        assert_eq!(
+            PanelView::new(Some(&m)).token_note.as_deref(),
+            Some("Claude Code · context use not known")
+        );
     }
 
     #[test]

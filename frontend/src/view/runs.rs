@@ -35,6 +35,29 @@ pub fn tokens(run: &RunRecord) -> String {
     count(run.tokens)
 }
 
+/// A run's tokens with where they come from and, read from its agent's
+/// transcripts, by kind: `1,410 · Claude Code: input 120, output 300, cache
+/// write 200, cache read 790`.
+pub fn tokens_in_full(run: &RunRecord) -> String {
+    let source = match run.token_source {
+        Some(shared::TokenSource::ClaudeCode) => "Claude Code",
+        Some(shared::TokenSource::Codex) => "Codex",
+        Some(shared::TokenSource::Api) => "reported",
+        None => return count(run.tokens),
+    };
+    match &run.token_detail {
+        Some(d) => format!(
+            "{} · {source}: input {}, output {}, cache write {}, cache read {}",
+            count(run.tokens),
+            count(d.input),
+            count(d.output),
+            count(d.cache_write),
+            count(d.cache_read)
+        ),
+        None => format!("{} · {source}", count(run.tokens)),
+    }
+}
+
 /// What the live stream says of the run it shows while it runs: enough to
 /// keep that run's row moving between fetches of the table.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -214,7 +237,30 @@ mod tests {
             peak_process_count: 1,
             tokens: 0,
             verdict: None,
+            token_source: None,
+            token_detail: None,
         }
+    }
+
+    #[test]
+    fn tokens_say_where_they_come_from_and_their_kinds() {
+        let mut r = run("a", "2026-12-01T10:00:00Z", Some(0), 1.0, None);
+        r.tokens = 1410;
+        assert_eq!(tokens_in_full(&r), "1,410");
+        r.token_source = Some(shared::TokenSource::Api);
+        assert_eq!(tokens_in_full(&r), "1,410 · reported");
+        r.token_source = Some(shared::TokenSource::ClaudeCode);
+        r.token_detail = Some(shared::TokenDetail {
+            input: 120,
+            output: 300,
+            cache_write: 200,
+            cache_read: 790,
+            ..Default::default()
+        });
+        assert_eq!(
+            tokens_in_full(&r),
+            "1,410 · Claude Code: input 120, output 300, cache write 200, cache read 790"
+        );
     }
 
     #[test]

@@ -400,6 +400,8 @@ mod tests {
             peak_process_count: 1,
             tokens: 0,
             verdict,
+            token_source: None,
+            token_detail: None,
         }
     }
 

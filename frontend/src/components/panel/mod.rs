@@ -26,9 +26,9 @@ pub const DEFAULT_TOKEN_BUDGET: u64 = 200_000;
 pub struct PerfPanelProps {
     /// The stream's state and newest sample.
     pub data: PerfState,
-    /// The run's token budget, for the tokens bar.
-    #[prop_or(DEFAULT_TOKEN_BUDGET)]
-    pub token_budget: u64,
+    /// The run's token budget (`?budget=`), for the tokens bar.
+    #[prop_or_default]
+    pub token_budget: Option<u64>,
     /// Where the panel sits (set by the button, which knows where it is).
     #[prop_or_default]
     pub style: AttrValue,
@@ -75,7 +75,7 @@ pub fn perf_panel(props: &PerfPanelProps) -> Html {
             }
             <run::Run view={view.clone()} />
             <div class="panel__values">
-                <tokens::Tokens tokens={view.tokens} budget={props.token_budget} />
+                <tokens::Tokens tokens={view.tokens} note={view.token_note.clone()} context_percent={view.token_context_percent} budget={props.token_budget} />
                 <cpu::Cpu view={view.clone()} history={history(|p| p.cpu)} />
                 <memory::Memory view={view.clone()} history={history(|p| p.memory)} />
                 <gpu::Gpu view={view.clone()} history={history(|p| p.gpu)} />

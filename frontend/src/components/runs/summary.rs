@@ -6,7 +6,7 @@
 use shared::api::RunRecord;
 use yew::prelude::*;
 
-use crate::view::format::{NOT_AVAILABLE, Unit, count};
+use crate::view::format::{NOT_AVAILABLE, Unit};
 use crate::view::runs;
 use crate::view::time::{browser_offset, epoch_millis, local_instant};
 
@@ -49,7 +49,7 @@ pub fn run_summary(props: &RunSummaryProps) -> Html {
             "figure__value",
         ),
         ("peak-processes", "Peak processes", run.peak_process_count.to_string(), "figure__value"),
-        ("tokens", "Tokens", count(run.tokens), "figure__value"),
+        ("tokens", "Tokens", runs::tokens_in_full(run), "figure__value"),
     ];
     html! {
         <dl class="figures" data-testid="run-summary">
