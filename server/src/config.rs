@@ -54,6 +54,9 @@ pub struct Config {
     /// Where runs and history are kept; `None` keeps only the last minutes in
     /// memory (`--no-store`, and tests that need no files).
     pub store: Option<crate::store::StoreConfig>,
+    /// A TOML file of model prices added over the built-in table
+    /// (`--prices`); read at start, a bad one refuses the start.
+    pub prices_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             control_secret: None,
+            prices_file: None,
             control_dir: None,
             exit_dirs: Vec::new(),
             projects: None,

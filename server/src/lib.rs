@@ -6,6 +6,7 @@
 //! other crates need are public; the rest are private, their API re-exported here.
 //!
 //! - `units`: the payload's units and display rounding, defined once.
+//! - `prices`: what a model's tokens cost (a built-in table, `--prices FILE`).
 //! - `collect`: one file per source of readings (cpu, memory, disk, network,
 //!   gpu behind the `nvml` feature, proctree) and `procfs`, the one reader of
 //!   `/proc/PID/stat`. Exact values; `None` for what cannot be read.
@@ -38,6 +39,7 @@ mod config;
 pub mod control;
 mod exits;
 mod hub;
+mod prices;
 pub mod sampling;
 mod service;
 pub mod store;

@@ -41,6 +41,9 @@ pub enum ServeError {
     /// The data directory is another server's.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The prices file cannot be used.
+    #[error(transparent)]
+    Prices(#[from] crate::prices::PricesError),
     /// The listener failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -112,8 +115,12 @@ pub async fn run(
     let mut hub = Hub::new(config.live_interval, config.idle_interval, config.history_window);
     // Token usage from the runs' agents' own transcripts; a server that cannot
     // start the reader's thread still serves everything else.
+    let prices = match &config.prices_file {
+        Some(path) => crate::prices::Prices::load(path)?,
+        None => crate::prices::Prices::builtin(),
+    };
     match crate::collect::transcripts::Transcripts::start() {
-        Ok(transcripts) => hub = hub.with_transcripts(transcripts),
+        Ok(transcripts) => hub = hub.with_transcripts(transcripts, prices),
         Err(err) => tracing::warn!("token usage will not be read from transcripts: no thread for it: {err}"),
     }
     if let Some(store) = &store {

@@ -141,8 +141,16 @@ async fn a_runs_tokens_come_from_its_agents_transcript_and_nothing_else_is_kept(
     let sandbox = Sandbox::new("transcripts");
     let log_path = sandbox.home().join("perfmon.log");
     let log = std::fs::File::create(&log_path).expect("a log file");
+    // The unknown model gets a price from the server's prices file.
+    let prices = sandbox.home().join("prices.toml");
+    std::fs::write(
+        &prices,
+        "[models.\"mystery-model-9\"]\ninput = 1.0\noutput = 2.0\ncache_write = 0.0\ncache_read = 0.0\n",
+    )
+    .expect("a prices file");
     let mut serve = sandbox.command(PERFMON);
     serve.args(["serve", "--bind", &sandbox.addr().to_string()]).stdout(Stdio::null()).stderr(log);
+    serve.arg("--prices").arg(&prices);
     serve.env_remove("CLAUDE_CONFIG_DIR").env_remove("CODEX_HOME");
     let perfmon = Perfmon::start(serve, &sandbox).await;
     let api = perfmon.api();
@@ -177,6 +185,21 @@ async fn a_runs_tokens_come_from_its_agents_transcript_and_nothing_else_is_kept(
     assert_eq!((detail.turns, detail.sessions, detail.malformed_lines), (3, 1, 1), "{detail:?}");
     assert_eq!(detail.models, ["claude-opus-4-1", "claude-sonnet-4-5", "mystery-model-9"]);
     assert_eq!(detail.found_by, "project folder");
+    // Each model's kinds at its price per million: Sonnet 4.5 (built in), Opus
+    // 4.1 (built in), the mystery model (the file's).
+    let expected = (10.0 * 3.0
+        + 20.0 * 15.0
+        + 30.0 * 3.75
+        + 40.0 * 0.30
+        + 1.0 * 15.0
+        + 2.0 * 75.0
+        + 3.0 * 18.75
+        + 4.0 * 1.50
+        + 100.0 * 1.0
+        + 200.0 * 2.0)
+        / 1e6;
+    let cost = detail.cost_usd.expect("every model has a price");
+    assert!((cost - expected).abs() < 1e-6, "{cost} vs {expected}");
     assert_eq!(detail.usage_percent, None, "the latest turn's model has no known window");
     assert!(detail.usage_reason.as_deref().is_some_and(|r| r.contains("mystery-model-9")), "{detail:?}");
 
@@ -218,4 +241,25 @@ async fn a_runs_tokens_come_from_its_agents_transcript_and_nothing_else_is_kept(
             assert!(!contains(bytes, private), "{private} is in {}", what.display());
         }
     }
+}
+
+#[test]
+fn a_bad_prices_file_refuses_the_start_and_says_where() {
+    let sandbox = Sandbox::new("bad-prices");
+    let prices = sandbox.home().join("prices.toml");
+    std::fs::create_dir_all(sandbox.home()).expect("home");
+    std::fs::write(
+        &prices,
+        "[models.\"x\"]\ninput = 1.0\noutput = \"free\"\ncache_write = 0.0\ncache_read = 0.0\n",
+    )
+    .expect("a prices file");
+    let out = sandbox
+        .command(PERFMON)
+        .args(["serve", "--bind", &sandbox.addr().to_string(), "--no-store", "--prices"])
+        .arg(&prices)
+        .output()
+        .expect("perfmon serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad prices file refuses the start: {stderr}");
+    assert!(stderr.contains("prices.toml") && stderr.contains("line 3"), "{stderr}");
 }

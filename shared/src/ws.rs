@@ -299,6 +299,13 @@ pub struct TokenDetail {
     /// Why `usage_percent` is `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_reason: Option<String>,
+    /// What its tokens cost, US dollars, from each model's list price
+    /// (PerfMon's table, or the server's `--prices` file); `null` when a model
+    /// has no price (`cost_reason` names it).
+    pub cost_usd: Option<f64>,
+    /// Why `cost_usd` is `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_reason: Option<String>,
     /// Transcript lines that were not valid JSON or lacked the usage fields:
     /// skipped, counted.
     pub malformed_lines: u64,

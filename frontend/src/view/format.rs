@@ -29,6 +29,15 @@ pub fn used_of_total_gb(used: Option<f64>, total: Option<f64>) -> String {
     }
 }
 
+/// US dollars: cents from ten cents up, four decimals under (a short run
+/// costs fractions of a cent): `$12.34`, `$0.42`, `$0.0012`.
+pub fn dollars(usd: f64) -> String {
+    if !usd.is_finite() {
+        return NOT_AVAILABLE.to_owned();
+    }
+    if usd >= 0.1 { format!("${usd:.2}") } else { format!("${usd:.4}") }
+}
+
 /// A count with thousands separators: `12,345`.
 pub fn count(value: u64) -> String {
     let digits = value.to_string();

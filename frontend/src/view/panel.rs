@@ -292,6 +292,9 @@ pub fn token_note(tokens: &shared::Tokens) -> Option<String> {
     };
     let mut parts = vec![source.to_owned()];
     if let Some(detail) = &tokens.run {
+        if let Some(dollars) = detail.cost_usd {
+            parts.push(format::dollars(dollars));
+        }
         if let Some(rate) = detail.burn_per_min {
             parts.push(format!("{}/min", format::count(rate.round() as u64)));
         }
@@ -451,13 +454,17 @@ mod tests {
         assert_eq!(PanelView::new(Some(&m)).token_note.as_deref(), Some("reported"));
         m.tokens.source = Some(shared::TokenSource::ClaudeCode);
         m.tokens.run = Some(shared::TokenDetail {
+            cost_usd: Some(0.4237),
             burn_per_min: Some(1200.0),
             usage_percent: Some(41.0),
             context_window: Some(200_000),
             ..Default::default()
         });
         let view = PanelView::new(Some(&m));
-        assert_eq!(view.token_note.as_deref(), Some("Claude Code · 1,200/min · context 41 % of 200,000"));
+        assert_eq!(
+            view.token_note.as_deref(),
+            Some("Claude Code · $0.42 · 1,200/min · context 41 % of 200,000")
+        );
         assert_eq!(view.token_context_percent, Some(41.0));
         m.tokens.run = Some(shared::TokenDetail::default());
         assert_eq!(

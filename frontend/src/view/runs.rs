@@ -47,12 +47,13 @@ pub fn tokens_in_full(run: &RunRecord) -> String {
     };
     match &run.token_detail {
         Some(d) => format!(
-            "{} · {source}: input {}, output {}, cache write {}, cache read {}",
+            "{} · {source}: input {}, output {}, cache write {}, cache read {}{}",
             count(run.tokens),
             count(d.input),
             count(d.output),
             count(d.cache_write),
-            count(d.cache_read)
+            count(d.cache_read),
+            d.cost_usd.map(|usd| format!(" · {}", crate::view::format::dollars(usd))).unwrap_or_default()
         ),
         None => format!("{} · {source}", count(run.tokens)),
     }
@@ -255,11 +256,12 @@ mod tests {
             output: 300,
             cache_write: 200,
             cache_read: 790,
+            cost_usd: Some(0.00118),
             ..Default::default()
         });
         assert_eq!(
             tokens_in_full(&r),
-            "1,410 · Claude Code: input 120, output 300, cache write 200, cache read 790"
+            "1,410 · Claude Code: input 120, output 300, cache write 200, cache read 790 · $0.0012"
         );
     }
 

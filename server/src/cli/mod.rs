@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// commas; `any` turns the check off.
     #[arg(long = "allowed-host", env = "PERFMON_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// A TOML file of model prices (USD per million tokens) added over the
+    /// built-in table, for the cost of tokens read from agents' transcripts.
+    #[arg(long = "prices", env = "PERFMON_PRICES")]
+    pub prices_file: Option<PathBuf>,
     /// Only these projects may be watched (comma-separated); others get close code 4004.
     #[arg(long, env = "PERFMON_PROJECTS", value_delimiter = ',', value_parser = parse_project)]
     pub projects: Option<Vec<ProjectName>>,
@@ -227,6 +231,7 @@ impl ServeArgs {
             live_interval: std::time::Duration::from_millis(self.live_interval_ms),
             idle_interval: std::time::Duration::from_millis(self.idle_interval_ms),
             store: self.store.config(),
+            prices_file: self.prices_file.clone(),
             ..Config::default()
         }
     }

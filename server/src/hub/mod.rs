@@ -465,8 +465,10 @@ impl Hub {
             // Tokens the runs' transcripts added this tick, for the session.
             let mut added = 0u64;
             while let Some(tracked) = project.live.get_mut(index) {
-                if let Some(found) = self.transcripts_of(&tracked.summary.run_id) {
-                    added = added.saturating_add(tracked.take_transcripts(&found));
+                if let (Some(found), Some(prices)) =
+                    (self.transcripts_of(&tracked.summary.run_id), self.prices())
+                {
+                    added = added.saturating_add(tracked.take_transcripts(&found, prices));
                 }
                 match tracked.run.pid.and_then(|pid| sample.runs.get(&pid)) {
                     // Not measured this tick (it started after the tick began).

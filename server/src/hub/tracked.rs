@@ -10,6 +10,7 @@ use super::meter::Meter;
 use super::record::RunSummary;
 use crate::collect::run_perf::RunPerfCounters;
 use crate::collect::transcripts::RunTranscripts;
+use crate::prices::Prices;
 use crate::sampling::{HostSample, TreeReading};
 
 /// How often a live run's counters and verdict so far go into its record
@@ -143,8 +144,8 @@ impl Tracked {
     /// Takes in what its agent's transcripts say (they replace any reported
     /// count: see [`super::transcripts`]); the tokens they add to the
     /// session since the last reading.
-    pub fn take_transcripts(&mut self, found: &RunTranscripts) -> u64 {
-        let Some(detail) = super::transcripts::detail(found) else { return 0 };
+    pub fn take_transcripts(&mut self, found: &RunTranscripts, prices: &Prices) -> u64 {
+        let Some(detail) = super::transcripts::detail(found, prices) else { return 0 };
         let total = found.total().tokens();
         let added = total.saturating_sub(self.transcript_tokens);
         self.transcript_tokens = self.transcript_tokens.max(total);

@@ -16,14 +16,16 @@ use shared::{TokenDetail, TokenSource};
 
 use super::Hub;
 use crate::collect::transcripts::{Agent, RunTranscripts, Transcripts};
+use crate::prices::Prices;
 
 /// The context window of the models whose transcripts do not say it (Claude
 /// Code's): Anthropic's standard window for every Claude model. A model named
 /// otherwise has no known window, and its `usage_percent` is `null`.
 pub const CLAUDE_CONTEXT_WINDOW: u64 = 200_000;
 
-/// The transcripts worker, as the hub holds it.
-pub struct Follower(Arc<Transcripts>);
+/// The transcripts worker, as the hub holds it, and the prices its tokens
+/// are costed with.
+pub struct Follower(Arc<Transcripts>, Prices);
 
 impl std::fmt::Debug for Follower {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,27 +35,32 @@ impl std::fmt::Debug for Follower {
 
 impl Hub {
     /// The same hub, reading each run's token usage from its agent's
-    /// transcripts with `transcripts`.
-    pub fn with_transcripts(mut self, transcripts: Transcripts) -> Self {
-        self.transcripts = Some(Follower(Arc::new(transcripts)));
+    /// transcripts with `transcripts`, and costing it with `prices`.
+    pub fn with_transcripts(mut self, transcripts: Transcripts, prices: Prices) -> Self {
+        self.transcripts = Some(Follower(Arc::new(transcripts), prices));
         self
+    }
+
+    /// The prices tokens are costed with.
+    pub(super) fn prices(&self) -> Option<&Prices> {
+        self.transcripts.as_ref().map(|Follower(_, prices)| prices)
     }
 
     /// Starts following `run_id`'s transcripts, whose tree is `pid`'s.
     pub(super) fn follow_transcripts(&self, run_id: &str, pid: u32, started_at: DateTime<Utc>) {
-        if let Some(Follower(transcripts)) = &self.transcripts {
+        if let Some(Follower(transcripts, _)) = &self.transcripts {
             transcripts.follow(run_id, pid, started_at);
         }
     }
 
     /// What `run_id`'s transcripts said at the worker's latest poll.
     pub(super) fn transcripts_of(&self, run_id: &str) -> Option<RunTranscripts> {
-        self.transcripts.as_ref().and_then(|Follower(t)| t.latest(run_id))
+        self.transcripts.as_ref().and_then(|Follower(t, _)| t.latest(run_id))
     }
 
     /// Stops following `run_id`'s transcripts.
     pub(super) fn forget_transcripts(&self, run_id: &str) {
-        if let Some(Follower(transcripts)) = &self.transcripts {
+        if let Some(Follower(transcripts, _)) = &self.transcripts {
             transcripts.forget(run_id);
         }
     }
@@ -67,9 +74,9 @@ pub fn source(agent: Agent) -> TokenSource {
     }
 }
 
-/// A run's tokens by kind from what its transcripts say; `None` before any
-/// turn was counted.
-pub fn detail(found: &RunTranscripts) -> Option<TokenDetail> {
+/// A run's tokens by kind from what its transcripts say, costed with
+/// `prices`; `None` before any turn was counted.
+pub fn detail(found: &RunTranscripts, prices: &Prices) -> Option<TokenDetail> {
     let total = found.total();
     let turns: u64 = found.sessions.iter().map(|s| s.turns).fold(0, u64::saturating_add);
     if turns == 0 {
@@ -104,6 +111,11 @@ pub fn detail(found: &RunTranscripts) -> Option<TokenDetail> {
             }),
         ),
     };
+    let (cost_usd, cost_reason) = match prices.cost(&found.by_model()) {
+        // To the micro-dollar: a short run costs fractions of a cent.
+        Ok(dollars) => (Some((dollars * 1e6).round() / 1e6), None),
+        Err(why) => (None, Some(why)),
+    };
     Some(TokenDetail {
         input: total.input,
         output: total.output,
@@ -117,6 +129,8 @@ pub fn detail(found: &RunTranscripts) -> Option<TokenDetail> {
         context_window,
         usage_percent,
         usage_reason,
+        cost_usd,
+        cost_reason,
         malformed_lines: found.malformed_lines,
         found_by: found.how.to_owned(),
     })

@@ -76,7 +76,7 @@
 //! - [`find`]: the files a run's process tree owns.
 //! - [`worker`]: the thread, [`Transcripts`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -144,6 +144,9 @@ pub struct SessionUsage {
     pub usage: Usage,
     /// Every model its counted turns used, as written (unknown ones too).
     pub models: BTreeSet<String>,
+    /// Its tokens by model (what a cost is computed from): turns that named
+    /// no model, and those of models past [`MAX_MODELS`], are under `""`.
+    pub by_model: BTreeMap<String, Usage>,
     /// Model responses that reported usage.
     pub turns: u64,
     /// Its first counted turn.
@@ -166,6 +169,7 @@ impl SessionUsage {
             session,
             usage: Usage::default(),
             models: BTreeSet::new(),
+            by_model: BTreeMap::new(),
             turns: 0,
             first_at: None,
             last_at: None,
@@ -173,6 +177,16 @@ impl SessionUsage {
             context_window: None,
             last_model: None,
         }
+    }
+
+    /// Adds `usage` to `model`'s share (to `""` for none, or past
+    /// [`MAX_MODELS`]).
+    pub(crate) fn add_model_usage(&mut self, model: Option<&str>, usage: Usage) {
+        let key = match model {
+            Some(model) if self.by_model.contains_key(model) || self.by_model.len() < MAX_MODELS => model,
+            _ => "",
+        };
+        self.by_model.entry(key.to_owned()).or_default().add(usage);
     }
 
     /// Folds another file's share of the same session into this one: sums,
@@ -184,6 +198,9 @@ impl SessionUsage {
             if self.models.len() < MAX_MODELS {
                 self.models.insert(model.clone());
             }
+        }
+        for (model, usage) in &other.by_model {
+            self.add_model_usage(Some(model.as_str()).filter(|m| !m.is_empty()), *usage);
         }
         self.first_at = match (self.first_at, other.first_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -220,6 +237,17 @@ pub struct RunTranscripts {
 }
 
 impl RunTranscripts {
+    /// Every session's usage by model, summed (`""`: turns naming none).
+    pub fn by_model(&self) -> BTreeMap<String, Usage> {
+        let mut all: BTreeMap<String, Usage> = BTreeMap::new();
+        for session in &self.sessions {
+            for (model, usage) in &session.by_model {
+                all.entry(model.clone()).or_default().add(*usage);
+            }
+        }
+        all
+    }
+
     /// Every session's usage, summed.
     pub fn total(&self) -> Usage {
         let mut total = Usage::default();

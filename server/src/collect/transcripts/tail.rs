@@ -333,6 +333,7 @@ impl Tally {
         let agent = self.agent;
         let s = self.sessions.entry(name).or_insert_with_key(|name| SessionUsage::new(agent, name.clone()));
         s.usage.add(usage);
+        s.add_model_usage(model.as_deref(), usage);
         s.turns = s.turns.saturating_add(1);
         if let Some(model) = &model
             && s.models.len() < super::MAX_MODELS
