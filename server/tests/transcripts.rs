@@ -6,7 +6,9 @@
 //! another project's folder writing at the same time. The run's record counts
 //! exactly its own session's tokens, once each; a run without a transcript has
 //! none; and the secret, the transcript's file name and its folder appear in no
-//! answer of the API, no file of the store and no line of the log.
+//! answer of the API, no file of the store and no line of the log. A child that
+//! behaves like Codex holds its session rollout open and writes token-count
+//! events (one repeated): the run counts the growth of Codex's running total.
 
 use std::io::Write;
 use std::path::Path;
@@ -262,4 +264,104 @@ fn a_bad_prices_file_refuses_the_start_and_says_where() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a bad prices file refuses the start: {stderr}");
     assert!(stderr.contains("prices.toml") && stderr.contains("line 3"), "{stderr}");
+}
+
+/// The Codex-like child's rollout file name (under `sessions/YYYY/MM/DD/`).
+const ROLLOUT: &str = "rollout-2026-12-03T05-00-00-0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.jsonl";
+
+/// One Codex rollout line of `kind` with `payload`, stamped now.
+fn rollout_line(kind: &str, payload: serde_json::Value) -> String {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    format!("{}\n", serde_json::json!({ "timestamp": now, "type": kind, "payload": payload }))
+}
+
+/// A `token_count` event: the running total, and the latest response's.
+fn token_count(total: [u64; 4], last: [u64; 4]) -> String {
+    let usage = |[input, cached, output, reasoning]: [u64; 4]| {
+        serde_json::json!({
+            "input_tokens": input, "cached_input_tokens": cached, "output_tokens": output,
+            "reasoning_output_tokens": reasoning, "total_tokens": input + output
+        })
+    };
+    rollout_line(
+        "event_msg",
+        serde_json::json!({ "type": "token_count",
+            "info": { "total_token_usage": usage(total), "last_token_usage": usage(last), "model_context_window": 272000 },
+            "rate_limits": { "primary": { "used_percent": 7.0, "window_minutes": 300 } } }),
+    )
+}
+
+#[test]
+#[ignore = "the Codex-like child of a_codex_runs_tokens_come_from_the_rollout_it_holds_open"]
+fn codex_child() {
+    let home = std::env::var("HOME").expect("HOME");
+    let day = Path::new(&home).join(".codex/sessions/2026/12/03");
+    std::fs::create_dir_all(&day).expect("the sessions folder");
+    // Codex keeps its rollout open for the session's life.
+    let mut file =
+        std::fs::OpenOptions::new().create(true).append(true).open(day.join(ROLLOUT)).expect("the rollout");
+    let mut write = |text: &str| {
+        file.write_all(text.as_bytes()).expect("append");
+        file.flush().expect("flush");
+    };
+    write(&rollout_line(
+        "session_meta",
+        serde_json::json!({ "id": "0199a1b2-c3d4", "cwd": "/the/agents/own/folder", "instructions": SECRET }),
+    ));
+    write(&rollout_line(
+        "turn_context",
+        serde_json::json!({ "model": "gpt-5-codex", "cwd": "/the/agents/own/folder" }),
+    ));
+    write(&rollout_line(
+        "response_item",
+        serde_json::json!({ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": SECRET }] }),
+    ));
+    write(&token_count([1000, 200, 50, 20], [1000, 200, 50, 20]));
+    // Codex repeats an event when nothing new was used: it adds nothing.
+    write(&token_count([1000, 200, 50, 20], [1000, 200, 50, 20]));
+    std::thread::sleep(Duration::from_millis(2500));
+    write(&token_count([2500, 1100, 80, 25], [1500, 900, 30, 5]));
+    std::thread::sleep(Duration::from_millis(3000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_runs_tokens_come_from_the_rollout_it_holds_open() {
+    let sandbox = Sandbox::new("codex");
+    let mut serve = sandbox.command(PERFMON);
+    serve.args(["serve", "--bind", &sandbox.addr().to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+    serve.env_remove("CLAUDE_CONFIG_DIR").env_remove("CODEX_HOME");
+    let perfmon = Perfmon::start(serve, &sandbox).await;
+    let api = perfmon.api();
+    let me = std::env::current_exe().expect("this test binary");
+    let status = sandbox
+        .tokio_command(PERFMON)
+        .args(["run", "--project", "codex", "--"])
+        .arg(&me)
+        .args(["--exact", "codex_child", "--ignored", "--nocapture"])
+        .env_remove("CODEX_HOME")
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .expect("perfmon run");
+    assert!(status.success(), "the Codex-like child ended {status}");
+
+    let report = recorded(&api, "codex", |r| r.ended_at.is_some() && r.token_source.is_some()).await;
+    let run = &report.run;
+    assert_eq!(run.token_source, Some(TokenSource::Codex));
+    let detail = run.token_detail.clone().expect("tokens by kind");
+    // The running total's growth: 2,500 input of which 1,100 cached, 80 output.
+    assert_eq!(
+        (detail.input, detail.output, detail.cache_write, detail.cache_read),
+        (2500 - 1100, 80, 0, 1100),
+        "{detail:?}"
+    );
+    assert_eq!(run.tokens, 2580);
+    assert_eq!((detail.turns, detail.found_by.as_str()), (2, "open files"), "{detail:?}");
+    assert_eq!(detail.models, ["gpt-5-codex"]);
+    assert_eq!(detail.context_window, Some(272_000));
+    // GPT-5-Codex: $1.25 per million input, $10 output, $0.125 cached.
+    let cost = detail.cost_usd.expect("a price");
+    assert!((cost - (1400.0 * 1.25 + 80.0 * 10.0 + 1100.0 * 0.125) / 1e6).abs() < 1e-6, "{cost}");
+    let body = get(&api, &format!("/api/projects/codex/runs/{}", run.run_id)).await;
+    assert!(!body.contains(SECRET) && !body.contains(ROLLOUT), "{body}");
 }

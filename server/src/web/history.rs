@@ -285,7 +285,8 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 /// Runs as CSV, one row per run: the JSON's fields as columns, then the
 /// verdict's `bound`, `headline` and one `<kind>_percent` per share of its bar
 /// (empty where the run has no verdict, is not judged, or the share was not
-/// measured: never a 0 it did not have).
+/// measured: never a 0 it did not have), then where its tokens come from and,
+/// read from transcripts, by kind and their cost ([`TOKEN_CSV_HEADER`]).
 fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
     let mut out = csv_writer();
     let verdict_columns =
@@ -294,7 +295,8 @@ fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
         .iter()
         .copied()
         .chain(["bound", "headline"])
-        .chain(verdict_columns.iter().map(String::as_str));
+        .chain(verdict_columns.iter().map(String::as_str))
+        .chain(TOKEN_CSV_HEADER.iter().copied());
     // Writes to memory cannot fail.
     let _ = out.write_record(header);
     for run in runs {
@@ -320,6 +322,19 @@ fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
             let share = verdict.filter(|v| v.judged).and_then(|v| v.shares.iter().find(|s| s.kind == kind));
             share.map(|s| serde_json::Value::from(s.percent).to_string()).unwrap_or_default()
         }));
+        row.push(run.token_source.map(token_source_key).unwrap_or_default().to_owned());
+        let detail = run.token_detail.as_ref();
+        let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+        row.extend([
+            number(detail.map(|d| d.input)),
+            number(detail.map(|d| d.output)),
+            number(detail.map(|d| d.cache_write)),
+            number(detail.map(|d| d.cache_read)),
+            detail
+                .and_then(|d| d.cost_usd)
+                .map(|c| serde_json::Value::from(c).to_string())
+                .unwrap_or_default(),
+        ]);
         let _ = out.write_record(&row);
     }
     finish(out)
@@ -345,6 +360,20 @@ const RUN_CSV_HEADER: &[&str] = &[
     "peak_process_count",
     "tokens",
 ];
+
+/// The runs CSV's last columns: where a run's tokens come from, and its tokens
+/// by kind and their cost when read from transcripts (empty otherwise).
+const TOKEN_CSV_HEADER: &[&str] =
+    &["token_source", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost_usd"];
+
+/// The contract's name of a token source.
+fn token_source_key(source: shared::TokenSource) -> &'static str {
+    match source {
+        shared::TokenSource::ClaudeCode => "claude-code",
+        shared::TokenSource::Codex => "codex",
+        shared::TokenSource::Api => "api",
+    }
+}
 
 /// A text cell a spreadsheet will show as text: one that would start a formula
 /// (or, after a tab or carriage return, hide one) gets a leading `'`.
@@ -460,7 +489,7 @@ mod tests {
             .expect("an object")
             .keys()
             .map(String::as_str)
-            .filter(|k| *k != "verdict")
+            .filter(|k| !["verdict", "token_source", "token_detail"].contains(k))
             .collect();
         let mut columns = RUN_CSV_HEADER.to_vec();
         // Compared as sets: serde_json's map may or may not keep the order.
@@ -470,11 +499,26 @@ mod tests {
         let empty = String::from_utf8(runs_csv(&[])).expect("utf-8");
         let verdict_columns =
             "bound,headline,cpu_percent,cpu_wait_percent,io_percent,memory_percent,idle_percent";
+        let token_columns =
+            "token_source,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,cost_usd";
         assert_eq!(
             empty.trim_end(),
-            format!("{},{verdict_columns}", RUN_CSV_HEADER.join(",")),
+            format!("{},{verdict_columns},{token_columns}", RUN_CSV_HEADER.join(",")),
             "an empty list still names its columns"
         );
+        let mut priced = record("x");
+        priced.token_source = Some(shared::TokenSource::Codex);
+        priced.token_detail = Some(shared::TokenDetail {
+            input: 1400,
+            output: 80,
+            cache_read: 1100,
+            cost_usd: Some(0.002688),
+            ..Default::default()
+        });
+        let text = String::from_utf8(runs_csv(&[priced, record("y")])).expect("utf-8");
+        let rows: Vec<&str> = text.lines().collect();
+        assert!(rows[1].ends_with(",codex,1400,80,0,1100,0.002688"), "{}", rows[1]);
+        assert!(rows[2].ends_with(",,,,,,"), "no tokens, no figures: {}", rows[2]);
     }
 
     #[test]
