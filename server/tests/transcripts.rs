@@ -187,6 +187,14 @@ async fn a_runs_tokens_come_from_its_agents_transcript_and_nothing_else_is_kept(
     assert_eq!((detail.turns, detail.sessions, detail.malformed_lines), (3, 1, 1), "{detail:?}");
     assert_eq!(detail.models, ["claude-opus-4-1", "claude-sonnet-4-5", "mystery-model-9"]);
     assert_eq!(detail.found_by, "project folder");
+    // One session: its share is the run's, under a hash, never its id.
+    let [session] = detail.by_session.as_slice() else { panic!("one session: {:?}", detail.by_session) };
+    assert_eq!((session.input, session.output, session.turns), (111, 222, 3));
+    assert!(
+        session.session.len() == 12 && session.session.chars().all(|c| c.is_ascii_hexdigit()),
+        "{}",
+        session.session
+    );
     // Each model's kinds at its price per million: Sonnet 4.5 (built in), Opus
     // 4.1 (built in), the mystery model (the file's).
     let expected = (10.0 * 3.0
@@ -358,6 +366,8 @@ async fn a_codex_runs_tokens_come_from_the_rollout_it_holds_open() {
     assert_eq!(run.tokens, 2580);
     assert_eq!((detail.turns, detail.found_by.as_str()), (2, "open files"), "{detail:?}");
     assert_eq!(detail.models, ["gpt-5-codex"]);
+    let [session] = detail.by_session.as_slice() else { panic!("one session: {:?}", detail.by_session) };
+    assert_eq!((session.agent, session.cache_read), (Some(TokenSource::Codex), 1100));
     assert_eq!(detail.context_window, Some(272_000));
     // GPT-5-Codex: $1.25 per million input, $10 output, $0.125 cached.
     let cost = detail.cost_usd.expect("a price");

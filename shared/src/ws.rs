@@ -257,6 +257,30 @@ pub struct Tokens {
     pub run: Option<TokenDetail>,
 }
 
+/// One agent session's share of a run's tokens.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SessionTokens {
+    /// An opaque short hash of the agent's session id: tells sessions apart
+    /// without naming them.
+    pub session: String,
+    /// The agent that wrote it.
+    pub agent: Option<TokenSource>,
+    /// Input tokens not read from or written to the prompt cache.
+    pub input: u64,
+    /// Output tokens (reasoning included).
+    pub output: u64,
+    /// Input tokens written to the prompt cache.
+    pub cache_write: u64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read: u64,
+    /// The models its turns used.
+    pub models: Vec<String>,
+    /// Model responses counted.
+    pub turns: u64,
+    /// What its tokens cost, US dollars; `null` when a model has no price.
+    pub cost_usd: Option<f64>,
+}
+
 /// Where token counts come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -306,6 +330,10 @@ pub struct TokenDetail {
     /// Why `cost_usd` is `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_reason: Option<String>,
+    /// Each agent session the run's tokens came from, with its own tokens by
+    /// kind (the run's are their sum).
+    #[serde(default)]
+    pub by_session: Vec<SessionTokens>,
     /// Transcript lines that were not valid JSON or lacked the usage fields:
     /// skipped, counted.
     pub malformed_lines: u64,

@@ -51,6 +51,7 @@ fn structs() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         of::<RunProcess>("run.process"),
         of::<Tokens>("tokens"),
         of::<shared::TokenDetail>("tokens.run"),
+        of::<shared::SessionTokens>("tokens.run.by_session[]"),
         of::<Cpu>("cpu"),
         of::<LoadAverage>("cpu.load_average"),
         of::<Memory>("memory"),

@@ -274,6 +274,19 @@ fn token_lines(r: &shared::api::RunRecord) -> String {
             d.cache_read,
             if d.models.is_empty() { "-".to_owned() } else { d.models.join(", ") },
         ));
+        if let Some(usd) = d.cost_usd {
+            out.push_str(&format!("  cost    ${usd:.4}\n"));
+        } else if let Some(why) = &d.cost_reason {
+            out.push_str(&format!("  cost    - ({why})\n"));
+        }
+        if d.by_session.len() > 1 {
+            for s in &d.by_session {
+                out.push_str(&format!(
+                    "  session {}: input {} · output {} · cache write {} · cache read {}\n",
+                    s.session, s.input, s.output, s.cache_write, s.cache_read
+                ));
+            }
+        }
     }
     out
 }

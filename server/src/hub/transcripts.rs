@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use shared::{TokenDetail, TokenSource};
+use shared::{SessionTokens, TokenDetail, TokenSource};
 
 use super::Hub;
 use crate::collect::transcripts::{Agent, RunTranscripts, Transcripts};
@@ -111,9 +111,23 @@ pub fn detail(found: &RunTranscripts, prices: &Prices) -> Option<TokenDetail> {
             }),
         ),
     };
+    let by_session = found
+        .sessions
+        .iter()
+        .map(|s| SessionTokens {
+            session: s.session.clone(),
+            agent: Some(source(s.agent)),
+            input: s.usage.input,
+            output: s.usage.output,
+            cache_write: s.usage.cache_write,
+            cache_read: s.usage.cache_read,
+            models: s.models.iter().cloned().collect(),
+            turns: s.turns,
+            cost_usd: prices.cost(&s.by_model).ok().map(micro_dollars),
+        })
+        .collect();
     let (cost_usd, cost_reason) = match prices.cost(&found.by_model()) {
-        // To the micro-dollar: a short run costs fractions of a cent.
-        Ok(dollars) => (Some((dollars * 1e6).round() / 1e6), None),
+        Ok(dollars) => (Some(micro_dollars(dollars)), None),
         Err(why) => (None, Some(why)),
     };
     Some(TokenDetail {
@@ -131,7 +145,13 @@ pub fn detail(found: &RunTranscripts, prices: &Prices) -> Option<TokenDetail> {
         usage_reason,
         cost_usd,
         cost_reason,
+        by_session,
         malformed_lines: found.malformed_lines,
         found_by: found.how.to_owned(),
     })
+}
+
+/// Dollars to the micro-dollar: a short run costs fractions of a cent.
+fn micro_dollars(dollars: f64) -> f64 {
+    (dollars * 1e6).round() / 1e6
 }
