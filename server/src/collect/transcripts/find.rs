@@ -143,6 +143,66 @@ pub(super) fn project_files(
     files
 }
 
+/// The most of a rollout's first line read for its working directory: the
+/// `session_meta` line carries the session's instructions before it.
+const MAX_META_BYTES: u64 = 256 * 1024;
+
+/// Codex's rollouts modified at or after `since` whose session ran in one of
+/// `cwds` (its `session_meta` line's `cwd`): a Codex run can end between two
+/// polls, when nothing holds its rollout open any more. Looked for in the
+/// roots' `YYYY/MM/DD` folders of the days from `since` to now (local time, as
+/// Codex names them) and flat in the roots (older versions). `checked` keeps
+/// each file's answer, so a first line is read once.
+pub(super) fn codex_files(
+    codex_roots: &[PathBuf],
+    cwds: &BTreeSet<PathBuf>,
+    since: SystemTime,
+    checked: &mut std::collections::BTreeMap<PathBuf, bool>,
+) -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    let first_day = chrono::DateTime::<chrono::Local>::from(since).date_naive();
+    let today = chrono::Local::now().date_naive();
+    for root in codex_roots {
+        jsonl_files(root, since, 0, &mut candidates);
+        // A run longer than a few days still looks at its first and last days.
+        for day in first_day.iter_days().take_while(|d| *d <= today).take(7).chain([today]) {
+            let dir = root.join(day.format("%Y/%m/%d").to_string());
+            jsonl_files(&dir, since, 0, &mut candidates);
+        }
+    }
+    candidates.sort();
+    candidates.dedup();
+    candidates
+        .into_iter()
+        .filter(|path| {
+            *checked.entry(path.clone()).or_insert_with(|| meta_cwd(path).is_some_and(|c| cwds.contains(&c)))
+        })
+        .collect()
+}
+
+/// The working directory a rollout's `session_meta` line names. Blocking.
+fn meta_cwd(path: &Path) -> Option<PathBuf> {
+    use std::io::{BufRead, Read};
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "type")]
+        kind: String,
+        payload: Payload,
+    }
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        cwd: Option<PathBuf>,
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let mut first = Vec::new();
+    std::io::BufReader::new(file.take(MAX_META_BYTES)).read_until(b'\n', &mut first).ok()?;
+    let meta: Meta = serde_json::from_slice(&first).ok()?;
+    if meta.kind != "session_meta" {
+        return None;
+    }
+    meta.payload.cwd
+}
+
 /// The `.jsonl` files in `dir` and `depth` levels below modified at or after
 /// `since`.
 fn jsonl_files(dir: &Path, since: SystemTime, depth: usize, out: &mut Vec<PathBuf>) {
@@ -167,6 +227,33 @@ pub(super) mod tests {
 
     use super::super::tail::tests::scratch;
     use super::*;
+
+    #[test]
+    fn a_codex_rollout_is_the_runs_when_its_session_ran_in_the_runs_folder() {
+        let dir = scratch("rollout-cwd");
+        let root = dir.join("sessions");
+        let today = root.join(chrono::Local::now().format("%Y/%m/%d").to_string());
+        std::fs::create_dir_all(&today).expect("mkdir");
+        let meta = |cwd: &str| {
+            format!(
+                "{{\"timestamp\":\"2026-12-03T05:00:00Z\",\"type\":\"session_meta\",\"payload\":{{\"id\":\"a\",\"cwd\":\"{cwd}\",\"instructions\":\"secret\"}}}}\n"
+            )
+        };
+        std::fs::write(today.join("rollout-a.jsonl"), meta("/work/my.app")).expect("write");
+        std::fs::write(today.join("rollout-b.jsonl"), meta("/work/other")).expect("write");
+        std::fs::write(today.join("rollout-c.jsonl"), "not json\n").expect("write");
+        let cwds: BTreeSet<PathBuf> = [PathBuf::from("/work/my.app")].into();
+        let since = SystemTime::now() - Duration::from_secs(60);
+        let mut checked = std::collections::BTreeMap::new();
+        let found = codex_files(std::slice::from_ref(&root), &cwds, since, &mut checked);
+        assert_eq!(found, [today.join("rollout-a.jsonl")]);
+        assert_eq!(checked.values().filter(|v| **v).count(), 1);
+        assert_eq!(checked.len(), 3, "each looked at once, its answer kept");
+        // Modified before the run started: not looked at.
+        let later = SystemTime::now() + Duration::from_secs(60);
+        assert!(codex_files(std::slice::from_ref(&root), &cwds, later, &mut checked).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_working_directory_is_named_as_claude_code_names_its_folder() {

@@ -27,12 +27,17 @@
 //!    its transcripts modified since the run started are the run's. Two
 //!    sessions running at once in the same folder cannot be told apart this
 //!    way: both are counted. A session in any other folder never is.
+//! 3. **Rollout working directory.** A Codex run can end between two polls,
+//!    when nothing holds its rollout open any more: a rollout of the days since
+//!    the run started, modified since then, whose first line (`session_meta`)
+//!    names one of the tree's working directories as its `cwd` is the run's.
+//!    Only that field of that line is read from rollouts of other folders.
 //!
 //! A file once attributed stays attributed for the run's life (Codex closes
 //! its rollout when it exits, the run's report comes after). In every file only
 //! lines stamped at or after the run's start count, so an older session resumed
 //! into the run, or the earlier part of a folder's transcript, is not charged
-//! to it. [`RunTranscripts::how`] says which of the two found the files.
+//! to it. [`RunTranscripts::how`] says which of them found the files.
 //!
 //! # What is counted ([`Usage`])
 //! - Claude Code: each assistant line carries its message's
@@ -231,8 +236,8 @@ pub struct RunTranscripts {
     /// the agent writes (not JSON, a usage line without its fields, a line
     /// over [`tail::MAX_LINE`]).
     pub malformed_lines: u64,
-    /// Which attribution found the files: "open files", "project folder" or
-    /// "open files and project folder".
+    /// Which attributions found the files: "open files", "project folder",
+    /// "rollout working directory", or two or three of them joined.
     pub how: &'static str,
 }
 

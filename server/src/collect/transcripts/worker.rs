@@ -168,6 +168,11 @@ pub(super) struct RunState {
     files: BTreeMap<PathBuf, TranscriptFile>,
     /// Whether a file was found open.
     by_open_file: bool,
+    /// Whether a Codex rollout was found by the working directory it names.
+    by_rollout_cwd: bool,
+    /// Each Codex rollout looked at: whether its session ran in the tree's
+    /// working directories.
+    rollouts_checked: BTreeMap<PathBuf, bool>,
     /// Whether a file was found in a project folder.
     by_folder: bool,
 }
@@ -184,6 +189,8 @@ impl RunState {
             files: BTreeMap::new(),
             by_open_file: false,
             by_folder: false,
+            by_rollout_cwd: false,
+            rollouts_checked: BTreeMap::new(),
         }
     }
 
@@ -203,6 +210,15 @@ impl RunState {
                 self.by_folder = true;
                 self.files
                     .insert(path.clone(), TranscriptFile::new(path, Agent::ClaudeCode, self.started_at));
+            }
+        }
+        let rollouts =
+            find::codex_files(&roots.codex, &self.cwds, self.modified_since, &mut self.rollouts_checked);
+        for path in rollouts {
+            let Ok(path) = path.canonicalize() else { continue };
+            if !self.files.contains_key(&path) {
+                self.by_rollout_cwd = true;
+                self.files.insert(path.clone(), TranscriptFile::new(path, Agent::Codex, self.started_at));
             }
         }
         for file in self.files.values_mut() {
@@ -226,10 +242,14 @@ impl RunState {
                 }
             }
         }
-        let how = match (self.by_open_file, self.by_folder) {
-            (true, true) => "open files and project folder",
-            (true, false) => "open files",
-            _ => "project folder",
+        let how = match (self.by_open_file, self.by_folder, self.by_rollout_cwd) {
+            (true, true, true) => "open files, project folder and rollout working directory",
+            (true, true, false) => "open files and project folder",
+            (true, false, true) => "open files and rollout working directory",
+            (true, false, false) => "open files",
+            (false, true, true) => "project folder and rollout working directory",
+            (false, false, true) => "rollout working directory",
+            (false, _, false) => "project folder",
         };
         Some(RunTranscripts {
             sessions: sessions.into_values().collect(),
