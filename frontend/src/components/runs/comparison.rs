@@ -1,5 +1,5 @@
-//! A run beside the project's run before it: duration, peaks and tokens, and
-//! the change of each in percent.
+//! A run beside the project's run before it: duration, peaks, tokens and their
+//! cost, and the change of each in percent.
 
 use shared::api::RunRecord;
 use yew::prelude::*;
@@ -29,6 +29,8 @@ enum Shown {
     In(Unit),
     /// A grouped count.
     Count,
+    /// US dollars.
+    Dollars,
 }
 
 impl Shown {
@@ -37,8 +39,14 @@ impl Shown {
             Shown::Duration => crate::view::time::elapsed(value.round() as i64),
             Shown::In(unit) => unit.format(value),
             Shown::Count => crate::view::format::count(value as u64),
+            Shown::Dollars => crate::view::format::dollars(value),
         }
     }
+}
+
+/// What a run's tokens cost, where its transcripts and the prices tell it.
+fn cost(run: &RunRecord) -> Option<f64> {
+    run.token_detail.as_ref().and_then(|d| d.cost_usd)
 }
 
 /// The comparison table.
@@ -59,6 +67,7 @@ pub fn comparison(props: &ComparisonProps) -> Html {
         ("Peak RSS", run.peak_rss_mb, previous.peak_rss_mb, Shown::In(Unit::Megabytes)),
         ("Peak GPU memory", run.peak_gpu_memory_gb, previous.peak_gpu_memory_gb, Shown::In(Unit::Gigabytes)),
         ("Tokens", Some(run.tokens as f64), Some(previous.tokens as f64), Shown::Count),
+        ("Token cost", cost(run), cost(previous), Shown::Dollars),
     ];
     let href = report_href(&previous.project, &previous.run_id, props.token.as_deref());
     html! {
