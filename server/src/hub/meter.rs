@@ -325,18 +325,10 @@ fn add_or_say(
     field: &str,
     reason: &str,
 ) {
-    match value {
-        Some(v) => {
-            *total = Some(total.unwrap_or(0.0) + v);
-            why.remove(field);
-        }
-        None if total.is_none() => {
-            why.entry(field.to_owned()).or_insert_with(|| reason.to_owned());
-        }
-        None => {}
-    }
+    accumulate(total, value, why, field, reason, |a, b| a + b);
 }
 
+/// [`add_or_say`] for counts (saturating).
 fn add_count(
     total: &mut Option<u64>,
     value: Option<u64>,
@@ -344,9 +336,20 @@ fn add_count(
     field: &str,
     reason: &str,
 ) {
+    accumulate(total, value, why, field, reason, u64::saturating_add);
+}
+
+fn accumulate<T: Copy + Default>(
+    total: &mut Option<T>,
+    value: Option<T>,
+    why: &mut BTreeMap<String, String>,
+    field: &str,
+    reason: &str,
+    add: impl Fn(T, T) -> T,
+) {
     match value {
         Some(v) => {
-            *total = Some(total.unwrap_or(0).saturating_add(v));
+            *total = Some(add(total.unwrap_or_default(), v));
             why.remove(field);
         }
         None if total.is_none() => {
