@@ -10,7 +10,7 @@
 //! length between two polls cannot be seen; agents do not rewrite their
 //! transcripts that way.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -176,6 +176,45 @@ impl Seen {
     }
 }
 
+/// The messages the files of one run have counted, each by the file that read
+/// it first: Claude Code writes some messages to two files (a subagent's file
+/// and its session's, a continued session's copy), and each counts once. A
+/// window of the latest keys, as [`Seen`], for the same reason.
+#[derive(Debug, Default)]
+pub struct Claims {
+    /// Each key's file.
+    owner: HashMap<u64, u32>,
+    /// The same keys, oldest first.
+    order: VecDeque<u64>,
+}
+
+impl Claims {
+    /// Whether file `file` counts message `key`: it is new, or `file`'s own.
+    fn claim(&mut self, key: u64, file: u32) -> bool {
+        if let Some(owner) = self.owner.get(&key) {
+            return *owner == file;
+        }
+        self.owner.insert(key, file);
+        self.order.push_back(key);
+        if self.order.len() > MAX_SEEN
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.owner.remove(&oldest);
+        }
+        true
+    }
+
+    /// Forgets what `file` claimed (it is read again from its start).
+    fn release(&mut self, file: u32) {
+        self.owner.retain(|_, owner| *owner != file);
+        let owner = &self.owner;
+        self.order.retain(|key| owner.contains_key(key));
+    }
+}
+
+/// The claims of one run's files, shared by them on the reader's thread.
+pub type SharedClaims = std::rc::Rc<std::cell::RefCell<Claims>>;
+
 /// One transcript, followed: its [`Tail`] and what its lines added up to.
 #[derive(Debug)]
 pub struct TranscriptFile {
@@ -199,6 +238,8 @@ struct Tally {
     sessions: BTreeMap<String, SessionUsage>,
     /// Claude: the messages counted, so a streamed one counts once.
     seen: Seen,
+    /// Claude: the run's claims, and this file's number among its files.
+    claims: Option<(SharedClaims, u32)>,
     /// Codex: the totals and model so far.
     codex: codex::Session,
     /// Lines that were neither usage nor anything else the agent writes.
@@ -215,10 +256,25 @@ impl TranscriptFile {
             fallback,
             sessions: BTreeMap::new(),
             seen: Seen::default(),
+            claims: None,
             codex: codex::Session::default(),
             malformed: 0,
         };
         TranscriptFile { tail: Tail::new(path), tally }
+    }
+
+    /// [`TranscriptFile::new`] for one of a run's files, numbered `file`: a
+    /// message another of them counted first is not counted again.
+    pub fn in_run(
+        path: PathBuf,
+        agent: Agent,
+        since: DateTime<Utc>,
+        claims: SharedClaims,
+        file: u32,
+    ) -> TranscriptFile {
+        let mut this = TranscriptFile::new(path, agent, since);
+        this.tally.claims = Some((claims, file));
+        this
     }
 
     /// Reads what was appended since the last poll. Blocking.
@@ -263,6 +319,9 @@ impl Tally {
             Event::Restart => {
                 self.sessions.clear();
                 self.seen = Seen::default();
+                if let Some((claims, file)) = &self.claims {
+                    claims.borrow_mut().release(*file);
+                }
                 self.codex = codex::Session::default();
                 self.malformed = 0;
             }
@@ -291,6 +350,11 @@ impl Tally {
         match claude::parse(text) {
             claude::Line::Turn(turn) => {
                 if turn.at < self.since || turn.dedup.is_some_and(|key| !self.seen.insert(key)) {
+                    return;
+                }
+                if let (Some(key), Some((claims, file))) = (turn.dedup, &self.claims)
+                    && !claims.borrow_mut().claim(key, *file)
+                {
                     return;
                 }
                 let session = turn.session_id.as_deref().map(session_name);

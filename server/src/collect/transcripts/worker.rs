@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 
 use super::find::{self, Known};
-use super::tail::TranscriptFile;
+use super::tail::{SharedClaims, TranscriptFile};
 use super::{Agent, Roots, RunTranscripts, SessionUsage};
 
 /// How often every followed run's transcripts are looked at.
@@ -168,6 +168,8 @@ pub(super) struct RunState {
     files: BTreeMap<PathBuf, TranscriptFile>,
     /// Whether a file was found open.
     by_open_file: bool,
+    /// The messages its files counted, so one written to two counts once.
+    claims: SharedClaims,
     /// Whether a Codex rollout was found by the working directory it names.
     by_rollout_cwd: bool,
     /// Each Codex rollout looked at: whether its session ran in the tree's
@@ -188,6 +190,7 @@ impl RunState {
             cwds: BTreeSet::new(),
             files: BTreeMap::new(),
             by_open_file: false,
+            claims: SharedClaims::default(),
             by_folder: false,
             by_rollout_cwd: false,
             rollouts_checked: BTreeMap::new(),
@@ -200,7 +203,8 @@ impl RunState {
         for (path, agent) in find::open_files(&pids, &self.known) {
             if !self.files.contains_key(&path) {
                 self.by_open_file = true;
-                self.files.insert(path.clone(), TranscriptFile::new(path, agent, self.started_at));
+                let file = self.file(path.clone(), agent);
+                self.files.insert(path, file);
             }
         }
         self.cwds.extend(find::cwds(&pids));
@@ -208,8 +212,8 @@ impl RunState {
             let Ok(path) = path.canonicalize() else { continue };
             if !self.files.contains_key(&path) {
                 self.by_folder = true;
-                self.files
-                    .insert(path.clone(), TranscriptFile::new(path, Agent::ClaudeCode, self.started_at));
+                let file = self.file(path.clone(), Agent::ClaudeCode);
+                self.files.insert(path, file);
             }
         }
         let rollouts =
@@ -218,7 +222,8 @@ impl RunState {
             let Ok(path) = path.canonicalize() else { continue };
             if !self.files.contains_key(&path) {
                 self.by_rollout_cwd = true;
-                self.files.insert(path.clone(), TranscriptFile::new(path, Agent::Codex, self.started_at));
+                let file = self.file(path.clone(), Agent::Codex);
+                self.files.insert(path, file);
             }
         }
         for file in self.files.values_mut() {
@@ -226,6 +231,12 @@ impl RunState {
             // poll tries again.
             let _ = file.poll();
         }
+    }
+
+    /// A new file of the run's, sharing its claims.
+    fn file(&self, path: PathBuf, agent: Agent) -> TranscriptFile {
+        let number = u32::try_from(self.files.len()).unwrap_or(u32::MAX);
+        TranscriptFile::in_run(path, agent, self.started_at, self.claims.clone(), number)
     }
 
     /// What the files say, each session's shares merged; `None` without a file.
@@ -338,6 +349,14 @@ mod tests {
         run.poll(&setup.roots);
         assert_eq!(run.reads(), reads, "no transcript grew: no read");
         assert_eq!(run.result(), Some(result));
+
+        // Claude Code writes a subagent's messages to its own file too: the
+        // copies count once.
+        let subagents = setup.claude.with_extension("").join("subagents");
+        std::fs::create_dir_all(&subagents).expect("mkdir");
+        fixture("claude.jsonl", &subagents, "agent-1.jsonl");
+        run.poll(&setup.roots);
+        assert_eq!(run.result().expect("both files").total(), CLAUDE_TOTAL, "each message once");
     }
 
     #[test]
