@@ -4,10 +4,12 @@
 //!
 //! Prices are USD per million tokens of each kind the providers bill: input not
 //! read from the cache, output, cache writes and cache reads. A model is found
-//! by its exact name, else by the longest name in the table its own name starts
-//! with (`claude-sonnet-4-5-20250929` is priced as `claude-sonnet-4-5`). A run
-//! that used a model with no price has no cost, with the reason naming the
-//! model: a cost that left some calls out would read as the whole.
+//! by its exact name, else as a dated release of a name in the table
+//! (`claude-sonnet-4-5-20250929`, `gpt-5-mini-2025-08-07`, `…@20250929`,
+//! `…-latest`): never by a mere prefix, which would price `gpt-4.1-mini` as
+//! `gpt-4.1` or `o3-pro` as `o3`. A run that used a model with no price has no
+//! cost, with the reason naming the model: a cost that left some calls out, or
+//! priced them as another model, would read as the whole.
 //!
 //! The file:
 //!
@@ -56,10 +58,24 @@ const BUILTIN: &[(&str, Price)] = &[
     ("gpt-5-codex", price(1.25, 10.0, 0.0, 0.125)),
     ("gpt-5-mini", price(0.25, 2.0, 0.0, 0.025)),
     ("gpt-5-nano", price(0.05, 0.40, 0.0, 0.005)),
+    ("gpt-5.1", price(1.25, 10.0, 0.0, 0.125)),
+    ("gpt-5.1-codex", price(1.25, 10.0, 0.0, 0.125)),
     ("gpt-4.1", price(2.0, 8.0, 0.0, 0.50)),
+    ("gpt-4.1-mini", price(0.40, 1.60, 0.0, 0.10)),
+    ("gpt-4.1-nano", price(0.10, 0.40, 0.0, 0.025)),
     ("o3", price(2.0, 8.0, 0.0, 0.50)),
     ("o4-mini", price(1.10, 4.40, 0.0, 0.275)),
 ];
+
+/// What a dated release adds to a model's name: `-20250929`, `-2025-08-07`,
+/// `@20250929`, `-latest`.
+fn is_release_suffix(rest: &str) -> bool {
+    match rest.strip_prefix('-').or_else(|| rest.strip_prefix('@')) {
+        Some("latest") => true,
+        Some(date) => date.len() >= 6 && date.chars().all(|c| c.is_ascii_digit() || c == '-'),
+        None => false,
+    }
+}
 
 const fn price(input: f64, output: f64, cache_write: f64, cache_read: f64) -> Price {
     Price { input, output, cache_write, cache_read }
@@ -143,12 +159,13 @@ impl Prices {
         Prices::with_toml(&text, &name)
     }
 
-    /// `model`'s price: by its exact name, else the longest name it starts with.
+    /// `model`'s price: by its exact name, else as a dated release of a name
+    /// in the table (the longest such name).
     pub fn of(&self, model: &str) -> Option<&Price> {
         self.models.get(model).or_else(|| {
             self.models
                 .iter()
-                .filter(|(name, _)| model.starts_with(name.as_str()))
+                .filter(|(name, _)| model.strip_prefix(name.as_str()).is_some_and(is_release_suffix))
                 .max_by_key(|(name, _)| name.len())
                 .map(|(_, price)| price)
         })
@@ -189,14 +206,19 @@ mod tests {
     }
 
     #[test]
-    fn a_dated_model_is_priced_as_the_longest_name_it_starts_with() {
+    fn a_dated_release_is_priced_as_its_model_and_another_model_never_is() {
         let prices = Prices::builtin();
         assert_eq!(prices.of("claude-sonnet-4-5-20250929").map(|p| p.input), Some(3.0));
         assert_eq!(prices.of("claude-opus-4-1-20250805").map(|p| p.input), Some(15.0));
         assert_eq!(prices.of("claude-opus-4-5-20251101").map(|p| p.input), Some(5.0));
+        assert_eq!(prices.of("claude-sonnet-4-5@20250929").map(|p| p.input), Some(3.0));
         assert_eq!(prices.of("gpt-5-mini-2025-08-07").map(|p| p.output), Some(2.0));
         assert_eq!(prices.of("gpt-5.1-codex").map(|p| p.output), Some(10.0));
-        assert_eq!(prices.of("mystery-model-9"), None);
+        assert_eq!(prices.of("gpt-4.1-mini").map(|p| p.input), Some(0.40), "its own price, not gpt-4.1's");
+        // Not a release of a priced model: no price rather than a wrong one.
+        for other in ["o3-pro", "gpt-5-pro", "gpt-5-codex-mini", "claude-opus-4-7", "mystery-model-9"] {
+            assert_eq!(prices.of(other), None, "{other}");
+        }
     }
 
     #[test]

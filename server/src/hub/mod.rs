@@ -54,7 +54,8 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// A project's `perf_metrics` text, whose run has `status`.
+    /// A project's `perf_metrics` (or `agent_status`) text, whose run has
+    /// `status`.
     pub fn metrics(text: String, status: RunStatus) -> Self {
         Frame { text: Bytes::from(text), status: Some(status) }
     }
@@ -139,6 +140,10 @@ struct Inner {
     last: Option<Arc<HostSample>>,
     /// Run ids handed out this second, so none is handed out twice.
     issued: runs::IssuedIds,
+    /// Runs that ended, whose transcripts are read once more before they are
+    /// forgotten (the agent's last lines may come after the last reading):
+    /// project, run id, when.
+    finishing: Vec<(ProjectName, String, Instant)>,
 }
 
 impl Inner {
@@ -254,6 +259,19 @@ impl Project {
         self.ended.push_back(run);
     }
 
+    /// Adds what its runs' transcripts changed to the session's count.
+    fn add_session_tokens(&mut self, delta: i64) {
+        let session = &mut self.tokens.total_session;
+        *session = if delta >= 0 {
+            session.saturating_add(delta.unsigned_abs())
+        } else {
+            session.saturating_sub(delta.unsigned_abs())
+        };
+        if delta != 0 {
+            self.tokens.available = true;
+        }
+    }
+
     /// Token counts as the stream shows them: the shown live run's own, else
     /// the project's (the last run's, and reports made while none was live).
     fn tokens(&self) -> Tokens {
@@ -316,10 +334,13 @@ impl Project {
         // ~6 KB, and ten minutes of them would not fit one message. The
         // dashboard reads the depth's history from the store.
         let depth = take_depth(&mut metrics);
+        // Nor the run's tokens by kind and session: the newest sample has them.
+        let token_detail = metrics.tokens.run.take();
         let msg = ServerMsg::PerfMetrics(metrics);
         let replayed = serde_json::to_string(&msg).map(Frame::from);
         let ServerMsg::PerfMetrics(mut metrics) = msg else { return };
         put_depth(&mut metrics, depth);
+        metrics.tokens.run = token_detail;
         self.seq = metrics.seq;
         self.last_sent_run = Some((metrics.run.run_id.clone(), metrics.run.status));
         self.latest = Some(metrics);
@@ -368,6 +389,9 @@ pub struct Subscription {
     pub history: Option<Frame>,
     /// Newer frames; the current one is already in `history`.
     pub frames: watch::Receiver<Option<Frame>>,
+    /// The project's run's status now (for `agent_status` on connect, sample
+    /// or not).
+    pub status: RunStatus,
 }
 
 /// One project as a scrape sees it.
@@ -442,7 +466,8 @@ impl Hub {
             entry.push(self, project, sections, Instant::now());
         }
         let history = (!entry.history.is_empty()).then(|| entry.history.message(MAX_MESSAGE_BYTES));
-        Ok(Subscription { history, frames: entry.frames.subscribe() })
+        let status = entry.run().status;
+        Ok(Subscription { history, frames: entry.frames.subscribe(), status })
     }
 
     /// Publishes one host sample: updates runs from it, then pushes a frame to
@@ -456,14 +481,16 @@ impl Hub {
         let mut ended = Vec::new();
         let mut ticked = Vec::new();
         let mut inner = self.lock();
+        self.finish_transcripts(&mut inner, now, &mut ended);
         inner.projects.retain(|_, project| project.is_kept(now));
         // Idle projects ride on a faster tick when another project is live; half a
         // live interval of slack keeps them from slipping a whole tick late.
         let slack = self.live_interval / 2;
+        let mut finishing = Vec::new();
         for (name, project) in inner.projects.iter_mut() {
             let mut index = 0;
-            // Tokens the runs' transcripts added this tick, for the session.
-            let mut added = 0u64;
+            // What the runs' transcripts changed this tick, for the session.
+            let mut added = 0i64;
             while let Some(tracked) = project.live.get_mut(index) {
                 if let (Some(found), Some(prices)) =
                     (self.transcripts_of(&tracked.summary.run_id), self.prices())
@@ -479,7 +506,7 @@ impl Hub {
                     }
                     Some(None) => {
                         tracing::info!("run {} of project {name} exited", tracked.summary.run_id);
-                        self.forget_transcripts(&tracked.summary.run_id);
+                        finishing.push((name.clone(), tracked.summary.run_id.clone()));
                         tracked.summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
                         tracked.judge(cores);
                         ended.push(tracked.summary.clone());
@@ -488,10 +515,7 @@ impl Hub {
                     }
                 }
             }
-            if added > 0 {
-                project.tokens.total_session = project.tokens.total_session.saturating_add(added);
-                project.tokens.available = true;
-            }
+            project.add_session_tokens(added);
             let shown = project.run();
             let due = project.is_live()
                 || project.last_sent_run.as_ref() != Some(&(shown.run_id, shown.status))
@@ -501,6 +525,9 @@ impl Hub {
             if due {
                 project.push(self, name, &sections, now);
             }
+        }
+        for (name, run_id) in finishing {
+            self.read_transcripts_once_more(&mut inner, name, run_id, now);
         }
         inner.last = Some(sample.clone());
         drop(inner);

@@ -2,6 +2,8 @@
 //! the one place PerfMon acts on processes: checking a pid before registering it,
 //! and sending SIGSTOP/SIGCONT to a run's whole tree.
 
+use std::time::Instant;
+
 use shared::api::{ExitReport, RunOutcome};
 use shared::why::CountedFrom;
 use shared::{Run, RunStatus};
@@ -127,8 +129,9 @@ impl Hub {
         tracked.perf = perf;
         entry.live.push(tracked);
         let run = entry.live.last().map(Tracked::contract).unwrap_or_default();
-        drop(guard);
+        // Under the lock: a tick that ends the run at once finds it followed.
         self.follow_transcripts(&summary.run_id, pid, now);
+        drop(guard);
         self.remember(|| Record::Run(summary));
         self.cadence.notify_one();
         Ok(run)
@@ -169,13 +172,18 @@ impl Hub {
         shown.set_status(status);
         let run = shown.contract();
         let ended = (!status.is_live()).then(|| {
-            self.forget_transcripts(&shown.summary.run_id);
             shown.summary.end(chrono::Utc::now(), RunOutcome::Ended);
             shown.judge(cores);
             shown.summary.clone()
         });
-        if ended.is_some() {
+        if let Some(summary) = &ended {
             entry.retire(0);
+            self.read_transcripts_once_more(
+                &mut inner,
+                project.clone(),
+                summary.run_id.clone(),
+                Instant::now(),
+            );
         }
         drop(inner);
         if let Some(summary) = ended {
@@ -238,6 +246,7 @@ impl Hub {
         let index = entry.live.iter().position(|t| t.summary.run_id == run_id);
         if let Some(index) = index {
             entry.retire(index);
+            self.read_transcripts_once_more(&mut inner, project.clone(), run_id.to_owned(), Instant::now());
         }
         drop(inner);
         self.remember(|| Record::Run(summary.clone()));

@@ -52,6 +52,12 @@ impl Tracked {
         // A base of 0 is a command held until registered: everything counts.
         let from = if cpu_base == Some(0.0) { CountedFrom::Start } else { CountedFrom::Registration };
         let meter = Meter::new(from, summary.counters.as_deref().cloned());
+        // A run a previous start of the server followed: its transcripts'
+        // tokens so far were that server's session's, not this one's.
+        let transcript_tokens = match summary.token_source {
+            Some(TokenSource::ClaudeCode | TokenSource::Codex) => summary.tokens,
+            _ => 0,
+        };
         Tracked {
             run: Run {
                 status: RunStatus::Running,
@@ -66,7 +72,7 @@ impl Tracked {
             meter,
             recorded_counters_at: None,
             perf: None,
-            transcript_tokens: 0,
+            transcript_tokens,
         }
     }
 
@@ -142,17 +148,20 @@ impl Tracked {
     }
 
     /// Takes in what its agent's transcripts say (they replace any reported
-    /// count: see [`super::transcripts`]); the tokens they add to the
-    /// session since the last reading.
-    pub fn take_transcripts(&mut self, found: &RunTranscripts, prices: &Prices) -> u64 {
+    /// count: see [`super::transcripts`]); what that changes in the session's
+    /// count since the last reading: what they add, less what was reported
+    /// for it before they were found (the same calls).
+    pub fn take_transcripts(&mut self, found: &RunTranscripts, prices: &Prices) -> i64 {
         let Some(detail) = super::transcripts::detail(found, prices) else { return 0 };
+        let retracted =
+            if self.summary.token_source == Some(TokenSource::Api) { self.summary.tokens } else { 0 };
         let total = found.total().tokens();
         let added = total.saturating_sub(self.transcript_tokens);
         self.transcript_tokens = self.transcript_tokens.max(total);
         self.summary.tokens = self.transcript_tokens;
         self.summary.token_source = found.source().map(super::transcripts::source);
         self.summary.token_detail = Some(Box::new(detail));
-        added
+        i64::try_from(added).unwrap_or(i64::MAX).saturating_sub(i64::try_from(retracted).unwrap_or(i64::MAX))
     }
 
     /// Whether its count comes from its agent's transcripts.

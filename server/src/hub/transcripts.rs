@@ -14,14 +14,22 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use shared::{SessionTokens, TokenDetail, TokenSource};
 
-use super::Hub;
-use crate::collect::transcripts::{Agent, RunTranscripts, Transcripts};
+use std::time::{Duration, Instant};
+
+use super::project::ProjectName;
+use super::record::RunSummary;
+use super::{Hub, Inner};
+use crate::collect::transcripts::{Agent, RunTranscripts, Transcripts, Usage};
 use crate::prices::Prices;
 
 /// The context window of the models whose transcripts do not say it (Claude
 /// Code's): Anthropic's standard window for every Claude model. A model named
 /// otherwise has no known window, and its `usage_percent` is `null`.
 pub const CLAUDE_CONTEXT_WINDOW: u64 = 200_000;
+
+/// How long after a run's end its transcripts are read the last time: past
+/// the reader's next poll, so lines the agent wrote as it exited count.
+const FINISH_AFTER: Duration = crate::collect::transcripts::POLL_EVERY.saturating_add(Duration::from_secs(1));
 
 /// The transcripts worker, as the hub holds it, and the prices its tokens
 /// are costed with.
@@ -59,9 +67,51 @@ impl Hub {
     }
 
     /// Stops following `run_id`'s transcripts.
-    pub(super) fn forget_transcripts(&self, run_id: &str) {
+    fn forget_transcripts(&self, run_id: &str) {
         if let Some(Follower(transcripts, _)) = &self.transcripts {
             transcripts.forget(run_id);
+        }
+    }
+
+    /// `run_id` of `project` ended: its transcripts are read once more after
+    /// the reader's next poll ([`FINISH_AFTER`]), then forgotten.
+    pub(super) fn read_transcripts_once_more(
+        &self,
+        inner: &mut Inner,
+        project: ProjectName,
+        run_id: String,
+        now: Instant,
+    ) {
+        if self.transcripts.is_some() {
+            inner.finishing.push((project, run_id, now + FINISH_AFTER));
+        }
+    }
+
+    /// Takes in the last reading of the ended runs that are due, into their
+    /// records (appended to `records`), and stops following them.
+    pub(super) fn finish_transcripts(&self, inner: &mut Inner, now: Instant, records: &mut Vec<RunSummary>) {
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut inner.finishing).into_iter().partition(|f| f.2 <= now);
+        inner.finishing = later;
+        for (name, run_id, _) in due {
+            let found = self.transcripts_of(&run_id);
+            self.forget_transcripts(&run_id);
+            let (Some(found), Some(prices), Some(project)) =
+                (found, self.prices(), inner.projects.get_mut(&name))
+            else {
+                continue;
+            };
+            let Some(tracked) = project.find_mut(&run_id) else { continue };
+            let added = tracked.take_transcripts(&found, prices);
+            let summary = tracked.summary.clone();
+            // The project's count is this run's while no other started.
+            if project.live.is_empty() && project.ended.back().is_some_and(|t| t.summary.run_id == run_id) {
+                project.tokens.current_run = summary.tokens;
+                project.tokens.source = summary.token_source;
+                project.tokens.run = summary.token_detail.as_deref().cloned();
+            }
+            project.add_session_tokens(added);
+            records.push(summary);
         }
     }
 }
@@ -83,7 +133,7 @@ pub fn detail(found: &RunTranscripts, prices: &Prices) -> Option<TokenDetail> {
         return None;
     }
     let models: std::collections::BTreeSet<String> =
-        found.sessions.iter().flat_map(|s| s.models.iter().cloned()).collect();
+        found.sessions.iter().flat_map(|s| s.models.iter().cloned()).take(MAX_MODELS).collect();
     let first = found.sessions.iter().filter_map(|s| s.first_at).min();
     let latest = found.sessions.iter().filter(|s| s.last_at.is_some()).max_by_key(|s| s.last_at);
     let last = latest.and_then(|s| s.last_at);
@@ -111,21 +161,7 @@ pub fn detail(found: &RunTranscripts, prices: &Prices) -> Option<TokenDetail> {
             }),
         ),
     };
-    let by_session = found
-        .sessions
-        .iter()
-        .map(|s| SessionTokens {
-            session: s.session.clone(),
-            agent: Some(source(s.agent)),
-            input: s.usage.input,
-            output: s.usage.output,
-            cache_write: s.usage.cache_write,
-            cache_read: s.usage.cache_read,
-            models: s.models.iter().cloned().collect(),
-            turns: s.turns,
-            cost_usd: prices.cost(&s.by_model).ok().map(micro_dollars),
-        })
-        .collect();
+    let by_session = by_session(found, prices);
     let (cost_usd, cost_reason) = match prices.cost(&found.by_model()) {
         Ok(dollars) => (Some(micro_dollars(dollars)), None),
         Err(why) => (None, Some(why)),
@@ -154,4 +190,97 @@ pub fn detail(found: &RunTranscripts, prices: &Prices) -> Option<TokenDetail> {
 /// Dollars to the micro-dollar: a short run costs fractions of a cent.
 fn micro_dollars(dollars: f64) -> f64 {
     (dollars * 1e6).round() / 1e6
+}
+
+/// The most sessions a run's payload lists one by one; the rest are summed
+/// into one entry named `others` (a harness that starts hundreds of sessions
+/// must not make every sample tens of KB).
+pub const MAX_SESSIONS: usize = 16;
+
+/// The most model names a run's payload lists.
+const MAX_MODELS: usize = 16;
+
+/// Each session's share: the [`MAX_SESSIONS`] − 1 with the most tokens, and
+/// the rest summed, when there are more.
+fn by_session(found: &RunTranscripts, prices: &Prices) -> Vec<SessionTokens> {
+    let entry = |name: String, agent, usage: Usage, models: Vec<String>, turns, by_model| SessionTokens {
+        session: name,
+        agent,
+        input: usage.input,
+        output: usage.output,
+        cache_write: usage.cache_write,
+        cache_read: usage.cache_read,
+        models,
+        turns,
+        cost_usd: prices.cost(by_model).ok().map(micro_dollars),
+    };
+    let mut sessions: Vec<_> = found.sessions.iter().collect();
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.usage.tokens()));
+    let keep = if sessions.len() > MAX_SESSIONS { MAX_SESSIONS - 1 } else { sessions.len() };
+    let mut out: Vec<SessionTokens> = sessions[..keep]
+        .iter()
+        .map(|s| {
+            let models = s.models.iter().take(MAX_MODELS).cloned().collect();
+            entry(s.session.clone(), Some(source(s.agent)), s.usage, models, s.turns, &s.by_model)
+        })
+        .collect();
+    if let Some(rest) = sessions.get(keep..).filter(|rest| !rest.is_empty()) {
+        let (mut usage, mut turns) = (Usage::default(), 0u64);
+        let mut models = std::collections::BTreeSet::new();
+        let mut by_model: std::collections::BTreeMap<String, Usage> = std::collections::BTreeMap::new();
+        for s in rest {
+            usage.add(s.usage);
+            turns = turns.saturating_add(s.turns);
+            models.extend(s.models.iter().cloned());
+            for (model, u) in &s.by_model {
+                by_model.entry(model.clone()).or_default().add(*u);
+            }
+        }
+        let models = models.into_iter().take(MAX_MODELS).collect();
+        out.push(entry(format!("others ({})", rest.len()), None, usage, models, turns, &by_model));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::transcripts::SessionUsage;
+
+    fn session(n: u64) -> SessionUsage {
+        let usage = Usage { input: n, output: n, cache_write: 0, cache_read: 0 };
+        SessionUsage {
+            agent: Agent::ClaudeCode,
+            session: format!("s{n:02}"),
+            usage,
+            models: ["claude-sonnet-4-5".to_owned()].into(),
+            by_model: [("claude-sonnet-4-5".to_owned(), usage)].into(),
+            turns: 1,
+            first_at: None,
+            last_at: None,
+            last_context_tokens: None,
+            context_window: None,
+            last_model: None,
+        }
+    }
+
+    #[test]
+    fn many_sessions_are_listed_up_to_a_bound_and_the_rest_summed() {
+        let found = RunTranscripts {
+            sessions: (1..=20).map(session).collect(),
+            malformed_lines: 0,
+            how: "project folder",
+        };
+        let detail = detail(&found, &Prices::builtin()).expect("turns");
+        assert_eq!(detail.by_session.len(), MAX_SESSIONS);
+        assert_eq!(detail.by_session[0].session, "s20", "the largest first");
+        let others = detail.by_session.last().expect("others");
+        assert_eq!(
+            (others.session.as_str(), others.turns, others.input),
+            ("others (5)", 5, 1 + 2 + 3 + 4 + 5)
+        );
+        let listed: u64 = detail.by_session.iter().map(|s| s.input).sum();
+        assert_eq!(listed, detail.input, "nothing lost");
+        assert!(others.cost_usd.is_some());
+    }
 }

@@ -387,7 +387,7 @@ impl Store {
         let conn = self.reader()?;
         let mut statement = conn.prepare(
             "SELECT run_id, project, label, pid, started_at, cpu_seconds, peak_cpu_percent, peak_rss_bytes,
-                 peak_gpu_bytes, peak_processes, tokens, cpu_base, counters
+                 peak_gpu_bytes, peak_processes, tokens, cpu_base, counters, token_source, token_detail
              FROM runs WHERE status = 'running' ORDER BY started_at",
         )?;
         let runs = statement
@@ -409,6 +409,8 @@ impl Store {
                 run.tokens = row.get::<_, i64>(10)?.max(0) as u64;
                 run.cpu_base = row.get(11)?;
                 run.counters = json_column(row, 12)?;
+                run.token_source = json_column(row, 13)?;
+                run.token_detail = json_column(row, 14)?;
                 Ok(run)
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -396,7 +396,8 @@ fn write_tick(
                  counters = coalesce(?8, counters),
                  verdict = coalesce(?9, verdict),
                  token_source = coalesce(?10, token_source),
-                 token_detail = coalesce(?11, token_detail)
+                 token_detail = coalesce(?11, token_detail),
+                 tokens = max(tokens, ?12)
              WHERE run_id = ?1",
         )?
         .execute(params![
@@ -411,6 +412,7 @@ fn write_tick(
             json(&summary.verdict),
             json(&summary.token_source),
             json(&summary.token_detail),
+            saturating_i64(summary.tokens),
         ])?;
     }
     Ok(())

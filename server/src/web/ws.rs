@@ -160,7 +160,7 @@ impl LastHeard {
 
 async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, slot: ConnectionSlot) {
     let mut socket = socket;
-    let Subscription { history, mut frames } = match state.hub.subscribe(&project) {
+    let Subscription { history, mut frames, status } = match state.hub.subscribe(&project) {
         Ok(subscription) => subscription,
         Err(err) => {
             let refusal = ServerMsg::Error(ErrorMsg { code: ErrorCode::Busy, message: err.to_string() });
@@ -174,16 +174,16 @@ async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, sl
     // it follows whole, so a client that ignores `history` (AutoForge's) has
     // data at once rather than at the next publish, seconds later.
     let newest = frames.borrow_and_update().clone().filter(|frame| frame.status().is_some());
-    let status = newest.as_ref().and_then(Frame::status).map(agent_status);
-    let first = status.into_iter().chain(history).chain(newest).collect();
+    let first = std::iter::once(agent_status(status)).chain(history).chain(newest).collect();
     stream(socket, first, frames, state, slot, project.as_str()).await
 }
 
 /// `{"type":"agent_status","status":…}` for `status`.
 fn agent_status(status: RunStatus) -> Frame {
     let msg = ServerMsg::AgentStatus(AgentStatusMsg { status });
-    // A two-field message always serialises.
-    Frame::from(serde_json::to_string(&msg).unwrap_or_default())
+    // A two-field message always serialises; it carries the status it says,
+    // so the writer sends the next one only when a sample's differs.
+    Frame::metrics(serde_json::to_string(&msg).unwrap_or_default(), status)
 }
 
 /// Serves one accepted socket until either side ends it: `first` (the run's

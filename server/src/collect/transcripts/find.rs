@@ -172,16 +172,32 @@ pub(super) fn codex_files(
     }
     candidates.sort();
     candidates.dedup();
-    candidates
-        .into_iter()
-        .filter(|path| {
-            *checked.entry(path.clone()).or_insert_with(|| meta_cwd(path).is_some_and(|c| cwds.contains(&c)))
-        })
-        .collect()
+    let mut found = Vec::new();
+    for path in candidates {
+        let ours = match checked.get(&path) {
+            Some(ours) => *ours,
+            // Only a definite answer is kept: a first line not written whole
+            // yet is looked at again at the next poll.
+            None => match meta_cwd(&path) {
+                Some(cwd) => {
+                    let ours = cwd.is_some_and(|c| cwds.contains(&c));
+                    checked.insert(path.clone(), ours);
+                    ours
+                }
+                None => false,
+            },
+        };
+        if ours {
+            found.push(path);
+        }
+    }
+    found
 }
 
-/// The working directory a rollout's `session_meta` line names. Blocking.
-fn meta_cwd(path: &Path) -> Option<PathBuf> {
+/// The working directory a rollout's `session_meta` line names (`Some(None)`:
+/// it names none, or the line is not one); `None` while its first line is not
+/// whole yet or cannot be read. Blocking.
+fn meta_cwd(path: &Path) -> Option<Option<PathBuf>> {
     use std::io::{BufRead, Read};
     #[derive(serde::Deserialize)]
     struct Meta {
@@ -196,11 +212,12 @@ fn meta_cwd(path: &Path) -> Option<PathBuf> {
     let file = std::fs::File::open(path).ok()?;
     let mut first = Vec::new();
     std::io::BufReader::new(file.take(MAX_META_BYTES)).read_until(b'\n', &mut first).ok()?;
-    let meta: Meta = serde_json::from_slice(&first).ok()?;
-    if meta.kind != "session_meta" {
-        return None;
+    if first.last() != Some(&b'\n') {
+        // Not whole yet, or longer than is read: a definite no only past the bound.
+        return (first.len() as u64 >= MAX_META_BYTES).then_some(None);
     }
-    meta.payload.cwd
+    let Ok(meta) = serde_json::from_slice::<Meta>(&first) else { return Some(None) };
+    Some(if meta.kind == "session_meta" { meta.payload.cwd } else { None })
 }
 
 /// The `.jsonl` files in `dir` and `depth` levels below modified at or after

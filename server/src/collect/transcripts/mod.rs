@@ -93,7 +93,7 @@ mod find;
 pub(crate) mod tail;
 mod worker;
 
-pub use worker::Transcripts;
+pub use worker::{POLL_EVERY, Transcripts};
 
 /// Which agent wrote a transcript.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -207,7 +207,12 @@ impl RunState {
                 self.files.insert(path, file);
             }
         }
+        let known_cwds = self.cwds.len();
         self.cwds.extend(find::cwds(&pids));
+        if self.cwds.len() > known_cwds {
+            // A rollout ruled out for the folders known then may be in a new one.
+            self.rollouts_checked.retain(|_, ours| *ours);
+        }
         for path in find::project_files(&roots.claude, &self.cwds, self.modified_since) {
             let Ok(path) = path.canonicalize() else { continue };
             if !self.files.contains_key(&path) {
