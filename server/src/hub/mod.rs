@@ -492,9 +492,13 @@ impl Hub {
             // What the runs' transcripts changed this tick, for the session.
             let mut added = 0i64;
             while let Some(tracked) = project.live.get_mut(index) {
-                if let (Some(found), Some(prices)) =
-                    (self.transcripts_of(&tracked.summary.run_id), self.prices())
-                {
+                // Only a reading that changed is taken in: the tick copies nothing
+                // while the agent writes nothing.
+                if let (Some((version, found)), Some(prices)) = (
+                    self.transcripts_changed(&tracked.summary.run_id, tracked.transcripts_seen),
+                    self.prices(),
+                ) {
+                    tracked.transcripts_seen = version;
                     added = added.saturating_add(tracked.take_transcripts(&found, prices));
                 }
                 match tracked.run.pid.and_then(|pid| sample.runs.get(&pid)) {

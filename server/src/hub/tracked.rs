@@ -39,6 +39,10 @@ pub(super) struct Tracked {
     /// The tokens its transcripts said at the last reading (the session's
     /// total grows by what they add).
     transcript_tokens: u64,
+    /// The version of the transcripts' reading last taken in.
+    pub transcripts_seen: u64,
+    /// Whether a reading was taken in since the record last carried it.
+    tokens_changed: bool,
 }
 
 impl Tracked {
@@ -73,6 +77,8 @@ impl Tracked {
             recorded_counters_at: None,
             perf: None,
             transcript_tokens,
+            transcripts_seen: 0,
+            tokens_changed: false,
         }
     }
 
@@ -126,14 +132,19 @@ impl Tracked {
         }
         self.measured_at = Some(now);
         let due = self.recorded_counters_at.is_none_or(|at| wall_s - at >= RECORD_COUNTERS_EVERY_S);
-        if !due {
-            let mut summary = self.summary.clone();
-            (summary.counters, summary.verdict) = (None, None);
-            return summary;
+        if due {
+            self.recorded_counters_at = Some(wall_s);
+            self.judge(cores);
         }
-        self.recorded_counters_at = Some(wall_s);
-        self.judge(cores);
-        self.summary.clone()
+        let mut summary = self.summary.clone();
+        if !due {
+            (summary.counters, summary.verdict) = (None, None);
+        }
+        // Its tokens by kind go to the store when its transcripts said more.
+        if !std::mem::take(&mut self.tokens_changed) {
+            summary.token_detail = None;
+        }
+        summary
     }
 
     /// Puts the counters so far, and the verdict on them, into the record.
@@ -161,6 +172,7 @@ impl Tracked {
         self.summary.tokens = self.transcript_tokens;
         self.summary.token_source = found.source().map(super::transcripts::source);
         self.summary.token_detail = Some(Box::new(detail));
+        self.tokens_changed = true;
         i64::try_from(added).unwrap_or(i64::MAX).saturating_sub(i64::try_from(retracted).unwrap_or(i64::MAX))
     }
 

@@ -62,8 +62,13 @@ impl Hub {
     }
 
     /// What `run_id`'s transcripts said at the worker's latest poll.
-    pub(super) fn transcripts_of(&self, run_id: &str) -> Option<RunTranscripts> {
+    fn transcripts_of(&self, run_id: &str) -> Option<RunTranscripts> {
         self.transcripts.as_ref().and_then(|Follower(t, _)| t.latest(run_id))
+    }
+
+    /// The same with its version, when that is not `seen`.
+    pub(super) fn transcripts_changed(&self, run_id: &str, seen: u64) -> Option<(u64, RunTranscripts)> {
+        self.transcripts.as_ref().and_then(|Follower(t, _)| t.changed(run_id, seen))
     }
 
     /// Stops following `run_id`'s transcripts.

@@ -38,13 +38,17 @@ enum Command {
     Stop,
 }
 
+/// Each run's latest result, with its version.
+type Latest = HashMap<String, (u64, RunTranscripts)>;
+
 /// The transcripts worker: one thread, polling every [`POLL_EVERY`]; costs no
 /// read when no transcript grew.
 pub struct Transcripts {
     /// To the thread.
     commands: mpsc::Sender<Command>,
-    /// Each run's latest result, written by the thread, read by callers.
-    latest: Arc<Mutex<HashMap<String, RunTranscripts>>>,
+    /// Each run's latest result and its version (bumped only when the result
+    /// changes), written by the thread, read by callers.
+    latest: Arc<Mutex<Latest>>,
     /// Joined on drop, so no read outlives the owner.
     thread: Option<JoinHandle<()>>,
 }
@@ -82,7 +86,13 @@ impl Transcripts {
     /// What `run`'s transcripts said at the latest poll; `None` until one is
     /// found.
     pub fn latest(&self, run: &str) -> Option<RunTranscripts> {
-        self.lock().get(run).cloned()
+        self.lock().get(run).map(|(_, result)| result.clone())
+    }
+
+    /// `run`'s latest result and its version, when that is not `seen` (a
+    /// caller asking every second copies nothing while nothing changed).
+    pub fn changed(&self, run: &str, seen: u64) -> Option<(u64, RunTranscripts)> {
+        self.lock().get(run).filter(|(version, _)| *version != seen).map(|(v, r)| (*v, r.clone()))
     }
 
     /// Reads `run`'s transcripts now and waits for the result (at most a
@@ -97,7 +107,7 @@ impl Transcripts {
         self.latest(run)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunTranscripts>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Latest> {
         // A panic elsewhere while holding it left whole results: still good.
         self.latest.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -113,12 +123,16 @@ impl Drop for Transcripts {
 }
 
 /// The thread's loop: commands as they come, every run at each tick.
-fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<HashMap<String, RunTranscripts>>, roots: &Roots) {
+fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Roots) {
     let mut runs: HashMap<String, RunState> = HashMap::new();
     let mut next = Instant::now() + POLL_EVERY;
-    let publish = |run: &str, result: Option<RunTranscripts>| {
-        if let Some(result) = result {
-            latest.lock().unwrap_or_else(PoisonError::into_inner).insert(run.to_owned(), result);
+    let mut version = 0u64;
+    let mut publish = |run: &str, result: Option<RunTranscripts>| {
+        let Some(result) = result else { return };
+        let mut latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+        if latest.get(run).is_none_or(|(_, had)| *had != result) {
+            version += 1;
+            latest.insert(run.to_owned(), (version, result));
         }
     };
     loop {
@@ -414,8 +428,13 @@ mod tests {
             Usage { input: 2500, output: 110, cache_write: 0, cache_read: 2500 }
         );
         assert_eq!((result.sessions[0].turns, result.sessions[1].turns), (4, 4));
-        assert_eq!(transcripts.latest("r1"), Some(result));
+        assert_eq!(transcripts.latest("r1"), Some(result.clone()));
         assert!(!format!("{:?}", transcripts.latest("r1")).contains("SECRET-7f3a9c"));
+        // A caller that took this version is handed nothing until it changes.
+        let (version, changed) = transcripts.changed("r1", 0).expect("a version");
+        assert_eq!(changed, result);
+        transcripts.poll_now("r1");
+        assert_eq!(transcripts.changed("r1", version), None, "nothing new: no copy");
 
         transcripts.forget("r1");
         assert_eq!(transcripts.latest("r1"), None);
