@@ -455,18 +455,25 @@ pub async fn connect(addr: SocketAddr, project: &str) -> Client {
 /// `server/tests/autoforge.rs` reads it); fails the test after `limit`.
 pub async fn next_msg_within(client: &mut Client, limit: Duration) -> ServerMsg {
     loop {
+        let text = next_text_within(client, limit).await;
+        match serde_json::from_str(&text).expect("server sends valid ServerMsg JSON") {
+            ServerMsg::AgentStatus(_) => continue,
+            msg => return msg,
+        }
+    }
+}
+
+/// The next text frame as sent, skipping protocol frames; fails the test after
+/// `limit`.
+pub async fn next_text_within(client: &mut Client, limit: Duration) -> String {
+    loop {
         let frame = tokio::time::timeout(limit, client.next())
             .await
             .expect("a message in time")
             .expect("stream open")
             .expect("no socket error");
         match frame {
-            Message::Text(text) => {
-                match serde_json::from_str(text.as_str()).expect("server sends valid ServerMsg JSON") {
-                    ServerMsg::AgentStatus(_) => continue,
-                    msg => return msg,
-                }
-            }
+            Message::Text(text) => return text.as_str().to_owned(),
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected frame {other:?}"),
         }

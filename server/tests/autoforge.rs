@@ -22,10 +22,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use server::cli::client::Method;
-use server::testkit::{Client, TestServer, call, connect, fast_config};
+use server::testkit::{Client, TestServer, call, connect, fast_config, next_text_within};
 use tokio_tungstenite::tungstenite::Message;
 
 /// AutoForge's `AgentStatus`, less the client-side `loading`.
@@ -34,24 +34,12 @@ const AGENT_STATUS: [&str; 4] = ["stopped", "running", "paused", "crashed"];
 /// How long one message may take on a loaded machine.
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// The next text message as JSON, skipping protocol frames.
+/// The next text message as JSON, skipping protocol frames, held to
+/// AutoForge's facts.
 async fn next(client: &mut Client) -> Value {
-    loop {
-        let frame = tokio::time::timeout(LIMIT, client.next())
-            .await
-            .expect("a message in time")
-            .expect("stream open")
-            .expect("no socket error");
-        match frame {
-            Message::Text(text) => {
-                let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
-                assert_autoforge_reads(&value);
-                return value;
-            }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
+    let value: Value = serde_json::from_str(&next_text_within(client, LIMIT).await).expect("JSON");
+    assert_autoforge_reads(&value);
+    value
 }
 
 fn kind(msg: &Value) -> &str {

@@ -293,6 +293,26 @@ pub enum TokenSource {
     Api,
 }
 
+impl TokenSource {
+    /// Its name in the contract: `claude-code`, `codex`, `api`.
+    pub fn key(self) -> &'static str {
+        match self {
+            TokenSource::ClaudeCode => "claude-code",
+            TokenSource::Codex => "codex",
+            TokenSource::Api => "api",
+        }
+    }
+
+    /// In words, as the page says it: `Claude Code`, `Codex`, `reported`.
+    pub fn words(self) -> &'static str {
+        match self {
+            TokenSource::ClaudeCode => "Claude Code",
+            TokenSource::Codex => "Codex",
+            TokenSource::Api => "reported",
+        }
+    }
+}
+
 /// A run's tokens by kind, as its agent's transcripts record them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TokenDetail {

@@ -258,3 +258,11 @@ fn exit_reports_and_history_answers_keep_their_documented_shape() {
         serde_json::json!({"step_s":1,"tier":"raw","timestamps":[0],"series":{"cpu.percent":[null]}})
     );
 }
+
+#[test]
+fn a_token_sources_key_is_its_serde_name() {
+    use shared::TokenSource;
+    for source in [TokenSource::ClaudeCode, TokenSource::Codex, TokenSource::Api] {
+        assert_eq!(serde_json::to_value(source).expect("serialises"), source.key());
+    }
+}

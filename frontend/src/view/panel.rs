@@ -285,12 +285,7 @@ fn mb(value: Option<f64>) -> String {
 /// Where a sample's tokens come from, with the transcripts' burn rate and
 /// context use where known.
 pub fn token_note(tokens: &shared::Tokens) -> Option<String> {
-    let source = match tokens.source? {
-        shared::TokenSource::ClaudeCode => "Claude Code",
-        shared::TokenSource::Codex => "Codex",
-        shared::TokenSource::Api => "reported",
-    };
-    let mut parts = vec![source.to_owned()];
+    let mut parts = vec![tokens.source?.words().to_owned()];
     if let Some(detail) = &tokens.run {
         if let Some(dollars) = detail.cost_usd {
             parts.push(format::dollars(dollars));

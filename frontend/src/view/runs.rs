@@ -39,12 +39,7 @@ pub fn tokens(run: &RunRecord) -> String {
 /// transcripts, by kind: `1,410 · Claude Code: input 120, output 300, cache
 /// write 200, cache read 790`.
 pub fn tokens_in_full(run: &RunRecord) -> String {
-    let source = match run.token_source {
-        Some(shared::TokenSource::ClaudeCode) => "Claude Code",
-        Some(shared::TokenSource::Codex) => "Codex",
-        Some(shared::TokenSource::Api) => "reported",
-        None => return count(run.tokens),
-    };
+    let Some(source) = run.token_source.map(shared::TokenSource::words) else { return count(run.tokens) };
     match &run.token_detail {
         Some(d) => format!(
             "{} · {source}: input {}, output {}, cache write {}, cache read {}{}",

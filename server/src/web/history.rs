@@ -322,7 +322,7 @@ fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
             let share = verdict.filter(|v| v.judged).and_then(|v| v.shares.iter().find(|s| s.kind == kind));
             share.map(|s| serde_json::Value::from(s.percent).to_string()).unwrap_or_default()
         }));
-        row.push(run.token_source.map(token_source_key).unwrap_or_default().to_owned());
+        row.push(run.token_source.map(shared::TokenSource::key).unwrap_or_default().to_owned());
         let detail = run.token_detail.as_ref();
         let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
         row.extend([
@@ -365,15 +365,6 @@ const RUN_CSV_HEADER: &[&str] = &[
 /// by kind and their cost when read from transcripts (empty otherwise).
 const TOKEN_CSV_HEADER: &[&str] =
     &["token_source", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost_usd"];
-
-/// The contract's name of a token source.
-fn token_source_key(source: shared::TokenSource) -> &'static str {
-    match source {
-        shared::TokenSource::ClaudeCode => "claude-code",
-        shared::TokenSource::Codex => "codex",
-        shared::TokenSource::Api => "api",
-    }
-}
 
 /// A text cell a spreadsheet will show as text: one that would start a formula
 /// (or, after a tab or carriage return, hide one) gets a leading `'`.
