@@ -296,7 +296,7 @@ pub trait Sink: Send + Sync + 'static {
     /// Resolves when the cadence may have changed, so a run that turns live need
     /// not wait out a long idle sleep.
     fn cadence_changed(&self) -> impl Future<Output = ()> + Send + '_;
-    /// Takes one sample.
+    /// Takes one sample. Called on a blocking thread: it may block briefly.
     fn publish(&self, sample: HostSample);
     /// Sampling panicked; the loop goes on with a fresh source next tick.
     fn sampling_failed(&self);
@@ -324,16 +324,18 @@ pub async fn run<S: Source, K: Sink>(
         }
         let Some(mut current) = source.take() else { continue };
         let run_pids = sink.live_pids();
+        // Publishing is blocking work too (the live runs' perf counters are read
+        // there, every project's frame serialised): on the same blocking thread,
+        // never on an async worker.
+        let publisher = sink.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let sample = current.sample(&run_pids);
-            (current, sample)
+            publisher.publish(sample);
+            current
         })
         .await;
         match joined {
-            Ok((current, sample)) => {
-                source = Some(current);
-                sink.publish(sample);
-            }
+            Ok(current) => source = Some(current),
             Err(err) => {
                 // A panic inside sysinfo or NVML: start from a fresh reader next
                 // tick rather than leave every client without data.
