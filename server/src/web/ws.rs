@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use shared::{AgentStatusMsg, ClientMsg, ErrorCode, ErrorMsg, RunStatus, ServerMsg, close};
+use shared::{ClientMsg, ErrorCode, ErrorMsg, RunStatus, ServerMsg, close};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -178,12 +178,21 @@ async fn serve(socket: WebSocket, project: ProjectName, state: Arc<AppState>, sl
     stream(socket, first, frames, state, slot, project.as_str()).await
 }
 
-/// `{"type":"agent_status","status":…}` for `status`.
+/// `{"type":"agent_status","status":…}` for `status`, carrying the status it
+/// says, so the writer sends the next one only when a sample's differs.
 fn agent_status(status: RunStatus) -> Frame {
-    let msg = ServerMsg::AgentStatus(AgentStatusMsg { status });
-    // A two-field message always serialises; it carries the status it says,
-    // so the writer sends the next one only when a sample's differs.
-    Frame::metrics(serde_json::to_string(&msg).unwrap_or_default(), status)
+    Frame::metrics(agent_status_text(status).to_owned(), status)
+}
+
+/// The `agent_status` message for each status, written once: a status change
+/// reaches every client of a project, which must not serialise it each.
+fn agent_status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Stopped => r#"{"type":"agent_status","status":"stopped"}"#,
+        RunStatus::Running => r#"{"type":"agent_status","status":"running"}"#,
+        RunStatus::Paused => r#"{"type":"agent_status","status":"paused"}"#,
+        RunStatus::Crashed => r#"{"type":"agent_status","status":"crashed"}"#,
+    }
 }
 
 /// Serves one accepted socket until either side ends it: `first` (the run's
@@ -249,7 +258,8 @@ async fn write(
                     && status != Some(now)
                 {
                     status = Some(now);
-                    if !send(&mut sink, timeout, Message::Text(text_of(&agent_status(now)))).await {
+                    let text = Utf8Bytes::from_static(agent_status_text(now));
+                    if !send(&mut sink, timeout, Message::Text(text)).await {
                         return;
                     }
                 }
@@ -364,6 +374,14 @@ fn text_of(frame: &Frame) -> Utf8Bytes {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn each_agent_status_text_is_the_message_serde_writes() {
+        for status in [RunStatus::Stopped, RunStatus::Running, RunStatus::Paused, RunStatus::Crashed] {
+            let msg = ServerMsg::AgentStatus(shared::AgentStatusMsg { status });
+            assert_eq!(agent_status_text(status), serde_json::to_string(&msg).expect("serialises"));
+        }
+    }
 
     #[test]
     fn ping_gets_pong() {
