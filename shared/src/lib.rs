@@ -11,6 +11,7 @@
 //!   sections. Re-exported here, since every client uses them.
 //! - [`api`]: bodies of the HTTP API (`/api/…`), including [`api::ApiError`], the one
 //!   shape of every HTTP error.
+//! - [`alerts`]: alert events, silences and the effective settings.
 //! - [`series`]: the names of the recorded series `/api/history` answers with.
 //! - [`perfwatch`]: the `/api/ws/metrics` stream in PerfWatch's shape.
 //! - [`why`]: a run's own counters and the verdict on where its time went.
@@ -26,6 +27,7 @@
 //! one decimal; rates and totals are exact bytes. Timestamps are UTC RFC 3339
 //! strings with milliseconds ([`Timestamp`]).
 
+pub mod alerts;
 pub mod api;
 pub mod depth;
 pub mod perfwatch;
