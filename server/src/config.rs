@@ -57,6 +57,10 @@ pub struct Config {
     /// A TOML file of model prices added over the built-in table
     /// (`--prices`); read at start, a bad one refuses the start.
     pub prices_file: Option<std::path::PathBuf>,
+    /// The configuration file of alert rules and destinations (`--config`, or
+    /// the default path where one exists); read at start, a bad one refuses
+    /// the start. `None`: the default rules, delivered nowhere but the page.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
             control_secret: None,
             prices_file: None,
+            config_file: None,
             control_dir: None,
             exit_dirs: Vec::new(),
             projects: None,

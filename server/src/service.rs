@@ -41,6 +41,9 @@ pub enum ServeError {
     /// The data directory is another server's.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configuration file cannot be used.
+    #[error(transparent)]
+    Config(#[from] crate::alerts::ConfigError),
     /// The prices file cannot be used.
     #[error(transparent)]
     Prices(#[from] crate::prices::PricesError),
@@ -126,11 +129,14 @@ pub async fn run(
     if let Some(store) = &store {
         hub = hub.with_recorder(Arc::new(store.clone()));
     }
+    let alerts = start_alerts(&config, store.clone()).await?;
+    hub = hub.with_recorder(alerts.recorder());
     let hub = Arc::new(hub);
     if let Some(store) = &store {
         resume_runs(store.clone(), hub.clone()).await;
     }
-    let state = AppState::with_store(&config, hub.clone(), store.clone(), token.clone());
+    let state =
+        AppState::with_store(&config, hub.clone(), store.clone(), Some(alerts.clone()), token.clone());
     let perfwatch_every = Duration::from_millis(shared::perfwatch::PERFWATCH_INTERVAL_MS);
     tokio::spawn(crate::hub::perfwatch::run(hub.clone(), perfwatch_every, token.clone()));
     let sampler = tokio::spawn(supervise_sampling(hub, token.clone()));
@@ -156,6 +162,8 @@ pub async fn run(
     if let Some((path, secret)) = stored {
         control::remove(&path, secret.expose());
     }
+    // Deliveries under way get a moment; a receiver that hangs does not hold the exit.
+    let _ = tokio::task::spawn_blocking(move || alerts.shutdown(ALERTS_CLOSE_LIMIT)).await;
     if let Some(store) = store {
         // What the last ticks handed over is committed before the process ends.
         let _ = tokio::task::spawn_blocking(move || store.close(STORE_CLOSE_LIMIT)).await;
@@ -237,6 +245,24 @@ async fn resume_runs(store: Store, hub: Arc<Hub>) {
     if resumed > 0 {
         tracing::info!("following again {resumed} run(s) still running from before the restart");
     }
+}
+
+/// The longest shutdown waits for alert deliveries under way.
+const ALERTS_CLOSE_LIMIT: Duration = Duration::from_secs(3);
+
+/// Reads the configuration file and starts the alerts (off the async
+/// workers: files, the store). A bad file refuses the start.
+async fn start_alerts(config: &Config, store: Option<Store>) -> Result<crate::alerts::Alerting, ServeError> {
+    let file = config.config_file.clone();
+    let started = tokio::task::spawn_blocking(move || {
+        let alert_config = match &file {
+            Some(path) => crate::alerts::AlertConfig::load(path)?,
+            None => crate::alerts::AlertConfig::default(),
+        };
+        crate::alerts::Alerting::start(alert_config, store).map_err(ServeError::Io)
+    })
+    .await;
+    started.map_err(|err| ServeError::Io(std::io::Error::other(err.to_string())))?
 }
 
 /// The longest shutdown waits for the store to commit what is queued.

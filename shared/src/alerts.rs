@@ -30,13 +30,21 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The word used in texts and configuration (`warning`).
+    /// Every severity, least first.
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
+    /// The word used in texts, configuration and the store (`warning`).
     pub fn key(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Critical => "critical",
         }
+    }
+
+    /// The severity [`Severity::key`] names.
+    pub fn from_key(key: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.key() == key)
     }
 }
 
@@ -50,6 +58,25 @@ pub enum AlertState {
     Resolved,
     /// A one-off happening with nothing to resolve (a run finished or failed).
     Event,
+}
+
+impl AlertState {
+    /// Every state.
+    pub const ALL: [AlertState; 3] = [AlertState::Firing, AlertState::Resolved, AlertState::Event];
+
+    /// The word sent and stored (`firing`).
+    pub fn key(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+            AlertState::Event => "event",
+        }
+    }
+
+    /// The state [`AlertState::key`] names.
+    pub fn from_key(key: &str) -> Option<AlertState> {
+        AlertState::ALL.into_iter().find(|s| s.key() == key)
+    }
 }
 
 /// One firing, resolution or one-off event.
@@ -227,6 +254,18 @@ mod tests {
             r#"{"perfmon_alert":1,"id":7,"state":"event","rule":"run_finished","severity":"info","title":"t","message":"m","fired_at":"2026-12-03T00:00:00.000Z"}"#
         );
         assert_eq!(serde_json::from_str::<AlertEvent>(&text).unwrap(), event);
+    }
+
+    #[test]
+    fn keys_name_what_serde_writes() {
+        for s in Severity::ALL {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.key()));
+            assert_eq!(Severity::from_key(s.key()), Some(s));
+        }
+        for s in AlertState::ALL {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.key()));
+            assert_eq!(AlertState::from_key(s.key()), Some(s));
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /api/projects/{project}/run`: register an existing process as the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRun {
     /// The run's root process.
@@ -18,6 +18,23 @@ pub struct RegisterRun {
     /// from registration on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_start: bool,
+    /// Where this run's alerts go besides the configured destinations
+    /// (`perfmon run --notify URL`): URLs, or `KIND:URL`. Secrets: never
+    /// echoed, logged or shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+}
+
+// By hand: `notify` holds secrets, which a debug print must not show.
+impl std::fmt::Debug for RegisterRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRun")
+            .field("pid", &self.pid)
+            .field("label", &self.label)
+            .field("from_start", &self.from_start)
+            .field("notify", &format_args!("[{} destination(s)]", self.notify.len()))
+            .finish()
+    }
 }
 
 /// `POST /api/projects/{project}/tokens`: tokens used since the last report.

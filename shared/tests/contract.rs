@@ -193,11 +193,11 @@ fn api_bodies_refuse_unknown_fields_and_wrong_types() {
     use shared::api::{RegisterRun, TokenDelta};
     assert_eq!(
         serde_json::from_str::<RegisterRun>(r#"{"pid":42}"#).ok(),
-        Some(RegisterRun { pid: 42, label: None, from_start: false })
+        Some(RegisterRun { pid: 42, label: None, from_start: false, notify: vec![] })
     );
     assert_eq!(
         serde_json::from_str::<RegisterRun>(r#"{"pid":42,"label":"nightly"}"#).ok(),
-        Some(RegisterRun { pid: 42, label: Some("nightly".into()), from_start: false })
+        Some(RegisterRun { pid: 42, label: Some("nightly".into()), from_start: false, notify: vec![] })
     );
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":-1}"#).is_err());
     assert!(serde_json::from_str::<RegisterRun>(r#"{"pid":"42"}"#).is_err());

@@ -7,9 +7,11 @@
 //! - [`act`]: `register`, `end`, `pause`, `resume`, `tokens`: the writes an agent
 //!   or a script needs, with the credential found for them.
 //! - [`history`]: `runs` and `report`: what the store remembers, as text.
+//! - [`alerts`]: `alerts`: what fired, what fires now; `alerts silence SPAN`.
 //! - [`client`]: the HTTP client they use to talk to a running server.
 
 pub mod act;
+pub mod alerts;
 pub mod client;
 pub mod history;
 pub mod hold;
@@ -132,6 +134,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PERFMON_IDLE_INTERVAL_MS", default_value_t = shared::IDLE_INTERVAL_MS,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub idle_interval_ms: u64,
+    /// The configuration file of alert rules and destinations (TOML;
+    /// docs/alerts.md) [default: $XDG_CONFIG_HOME/perfmon/config.toml, or
+    /// ~/.config/perfmon/config.toml, where one exists].
+    #[arg(long = "config", env = "PERFMON_CONFIG")]
+    pub config_file: Option<PathBuf>,
     /// Where runs and history are kept.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -232,6 +239,10 @@ impl ServeArgs {
             idle_interval: std::time::Duration::from_millis(self.idle_interval_ms),
             store: self.store.config(),
             prices_file: self.prices_file.clone(),
+            config_file: self
+                .config_file
+                .clone()
+                .or_else(|| crate::alerts::AlertConfig::default_path().filter(|path| path.is_file())),
             ..Config::default()
         }
     }
@@ -254,6 +265,11 @@ enum Command {
         /// A label for the run's record (`nightly build`), at most 128 characters.
         #[arg(long)]
         label: Option<String>,
+        /// Also send this run's alerts (its end: finished, failed, OOM-killed;
+        /// stalled) to URL: a webhook, an ntfy topic, a Slack or Discord
+        /// webhook (told from the URL, or `KIND:URL`). Repeatable.
+        #[arg(long = "notify", value_name = "URL")]
+        notify: Vec<String>,
         #[command(flatten)]
         serve: ServeArgs,
         /// The command and its arguments (after `--`).
@@ -288,6 +304,12 @@ enum Command {
         /// Where the store is, read when no server answers.
         #[arg(long, env = "PERFMON_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// What fires now and what fired lately; `perfmon alerts silence 2h`
+    /// holds deliveries back.
+    Alerts {
+        #[command(flatten)]
+        args: alerts::AlertsArgs,
     },
     /// Register a process you already started as the project's run.
     Register {
@@ -325,9 +347,10 @@ impl Cli {
     pub async fn run(self) -> ExitCode {
         match self.command {
             Command::Serve { serve } => serve::until_signal(serve).await,
-            Command::Run { project, label, serve, command } => {
-                run::wrap(&project, label, serve, command).await
+            Command::Run { project, label, notify, serve, command } => {
+                run::wrap(&project, label, notify, serve, command).await
             }
+            Command::Alerts { args } => alerts::alerts(args).await,
             Command::Hold { command } => hold::become_command(&command),
             Command::Runs { target, limit, data_dir } => history::runs(target, limit, data_dir).await,
             Command::Report { target, run_id, data_dir } => history::report(target, &run_id, data_dir).await,

@@ -58,7 +58,13 @@ pub const GRACE: Duration = Duration::from_secs(10);
 
 /// Runs `command` as `project`'s run; the command's exit code (127 when it is
 /// not found, 126 when it cannot be executed, 2 for bad arguments).
-pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command: Vec<String>) -> ExitCode {
+pub async fn wrap(
+    project: &str,
+    label: Option<String>,
+    notify: Vec<String>,
+    args: ServeArgs,
+    command: Vec<String>,
+) -> ExitCode {
     // First of all: once a handler is installed, which signals were ignored
     // when the wrapper started can no longer be told.
     let mut signals = Forwarder::listen();
@@ -77,6 +83,12 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
     if label.as_deref().is_some_and(|l| !crate::hub::label_is_valid(l)) {
         eprintln!("perfmon: --label: {}", crate::hub::RunError::BadLabel);
         return ExitCode::from(2);
+    }
+    for spec in &notify {
+        if let Err(err) = crate::alerts::deliver::Destination::parse_spec("--notify", spec) {
+            eprintln!("perfmon: --notify: {err}");
+            return ExitCode::from(2);
+        }
     }
     let config = args.config();
     let bind = args.connect.bind;
@@ -107,7 +119,7 @@ pub async fn wrap(project: &str, label: Option<String>, args: ServeArgs, command
         }
     };
     let run_id = match (&api, held.pid()) {
-        (Some(api), Some(pid)) => register(api, &project, pid, label, held.is_held()).await,
+        (Some(api), Some(pid)) => register(api, &project, pid, label, notify, held.is_held()).await,
         _ => None,
     };
     // A command that could not be held started before anything counted it:
@@ -225,10 +237,11 @@ async fn register(
     project: &ProjectName,
     pid: u32,
     label: Option<String>,
+    notify: Vec<String>,
     from_start: bool,
 ) -> Option<String> {
-    let body =
-        serde_json::to_string(&shared::api::RegisterRun { pid, label, from_start }).unwrap_or_default();
+    let body = serde_json::to_string(&shared::api::RegisterRun { pid, label, from_start, notify })
+        .unwrap_or_default();
     let why = match api.call(Method::POST, &format!("/api/projects/{project}/run"), Some(body)).await {
         Ok(answer) => match serde_json::from_str::<shared::Run>(&answer).ok().and_then(|run| run.run_id) {
             Some(run_id) => return Some(run_id),

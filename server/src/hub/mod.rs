@@ -125,7 +125,7 @@ pub struct Hub {
     /// Wakes the tick loop when the cadence may have changed.
     cadence: Notify,
     /// Where ticks and runs are handed on to be remembered (the store), if anywhere.
-    recorder: Option<Arc<dyn Recorder>>,
+    recorders: Vec<Arc<dyn Recorder>>,
     /// PerfWatch's stream of the machine's samples.
     perfwatch: perfwatch::PerfWatchFeed,
     /// Reads the runs' agents' transcripts, if on.
@@ -417,7 +417,7 @@ impl Hub {
             history_window,
             inner: Mutex::default(),
             cadence: Notify::new(),
-            recorder: None,
+            recorders: Vec::new(),
             perfwatch: perfwatch::PerfWatchFeed::default(),
             transcripts: None,
         }
@@ -428,16 +428,22 @@ impl Hub {
         &self.perfwatch
     }
 
-    /// The same hub, handing ticks and runs on to `recorder`.
+    /// The same hub, handing ticks and runs on to `recorder` too (the store,
+    /// the alerts).
     pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
-        self.recorder = Some(recorder);
+        self.recorders.push(recorder);
         self
     }
 
-    /// Hands `record` on, if there is a recorder.
+    /// Hands `record` on to every recorder (built once; a tick's record is
+    /// shared pieces, so a copy is cheap).
     fn remember(&self, record: impl FnOnce() -> Record) {
-        if let Some(recorder) = &self.recorder {
-            recorder.record(record());
+        if let Some((last, others)) = self.recorders.split_last() {
+            let record = record();
+            for recorder in others {
+                recorder.record(record.clone());
+            }
+            last.record(record);
         }
     }
 

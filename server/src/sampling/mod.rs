@@ -388,6 +388,24 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
     ))
 }
 
+/// The process with the most resident memory, by name only (`comm`, never
+/// its command line: arguments may hold secrets), and its resident bytes: in
+/// `root`'s tree, or on the whole machine for `None`. `None` when there is no
+/// such process. Blocking (a scan of /proc).
+pub fn biggest_process(root: Option<u32>) -> Option<(String, u64)> {
+    let tree = match root {
+        Some(root) => Some(proctree::tree_now(root)?),
+        None => None,
+    };
+    let stats = procfs::scan()?;
+    let biggest = stats
+        .iter()
+        .filter(|s| !s.zombie && tree.as_ref().is_none_or(|t| t.contains(&s.pid)))
+        .max_by_key(|s| s.rss_pages)?;
+    let name = std::fs::read_to_string(format!("/proc/{}/comm", biggest.pid)).ok()?;
+    Some((name.trim().to_owned(), biggest.rss_pages.saturating_mul(procfs::page_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

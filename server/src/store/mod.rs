@@ -37,7 +37,7 @@ use shared::api::{ExitReport, StoreHealth};
 
 use crate::hub::project::ProjectName;
 use crate::hub::{Record, Recorder};
-pub use query::{HistoryQuery, QueryError};
+pub use query::{AlertQuery, HistoryQuery, QueryError};
 
 /// The database's file name in the data directory.
 pub const DB_FILE: &str = "perfmon.db";
@@ -131,6 +131,8 @@ enum Event {
     Record(Record),
     /// An exit report for a run the hub no longer holds (after a restart).
     Exit { project: String, run_id: String, report: Box<ExitReport> },
+    /// An alert's firing, resolution or one-off event (the row by its id).
+    Alert(Box<shared::alerts::AlertEvent>),
     /// Done once everything handed over before it is; runs the roll-ups due.
     Flush,
 }
@@ -260,6 +262,12 @@ impl Store {
             run_id: run_id.to_owned(),
             report: Box::new(report),
         });
+    }
+
+    /// Hands an alert's firing, resolution or event to the writer (a
+    /// resolution updates its firing's row).
+    pub fn record_alert(&self, event: shared::alerts::AlertEvent) {
+        self.enqueue(Event::Alert(Box::new(event)));
     }
 
     fn enqueue(&self, event: Event) {

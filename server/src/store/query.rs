@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use shared::alerts::{AlertEvent, AlertState, Severity};
 use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
 
 use super::schema::{self, Metric, NAMED, Named, RUN, Tier};
@@ -430,6 +431,35 @@ impl Store {
             .optional()?)
     }
 
+    /// Stored alerts, the one most recently fired or resolved first. Blocking.
+    pub fn alerts(&self, q: &AlertQuery) -> Result<Vec<AlertEvent>, QueryError> {
+        let conn = self.reader()?;
+        let mut statement = conn.prepare_cached(
+            "SELECT id, rule, severity, state, title, message, project, run_id, series, value, threshold,
+                 fired_at, resolved_at, silenced FROM alerts
+             WHERE (?1 IS NULL OR project = ?1 OR project IS NULL) AND (?2 IS NULL OR run_id = ?2)
+                 AND (?3 IS NULL OR coalesce(resolved_at, CASE state WHEN 'firing' THEN ?5 ELSE fired_at END) >= ?3)
+                 AND (?4 IS NULL OR fired_at <= ?4)
+             ORDER BY max(fired_at, coalesce(resolved_at, 0)) DESC, id DESC LIMIT ?6",
+        )?;
+        let rows = statement
+            .query_map(params![q.project, q.run_id, q.from_ms, q.to_ms, i64::MAX, q.limit], alert_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The highest alert id stored (0 for none), and the alerts still firing
+    /// (a server that stopped while they fired). Blocking.
+    pub fn alerts_at_start(&self) -> Result<(i64, Vec<AlertEvent>), QueryError> {
+        let conn = self.reader()?;
+        let max: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM alerts", [], |r| r.get(0))?;
+        let mut statement = conn.prepare(
+            "SELECT id, rule, severity, state, title, message, project, run_id, series, value, threshold,
+                 fired_at, resolved_at, silenced FROM alerts WHERE state = 'firing' ORDER BY id",
+        )?;
+        let open = statement.query_map([], alert_from_row)?.collect::<Result<_, _>>()?;
+        Ok((max, open))
+    }
+
     /// Whether `project` has a stored run `run_id`. Blocking.
     pub fn has_run(&self, project: &str, run_id: &str) -> Result<bool, QueryError> {
         let conn = self.reader()?;
@@ -765,4 +795,45 @@ mod tests {
         let acc = slot.expect("values");
         assert_eq!((acc.min, acc.max, acc.sum / acc.weight), (1.0, 8.0, 3.5));
     }
+}
+
+/// Which stored alerts [`Store::alerts`] lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// That project's alerts and the machine's; `None`: every one.
+    pub project: Option<String>,
+    /// Only that run's.
+    pub run_id: Option<String>,
+    /// Only alerts active at or after this instant, unix ms.
+    pub from_ms: Option<i64>,
+    /// Only alerts fired at or before this instant, unix ms.
+    pub to_ms: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// One row of `alerts` as the contract has it.
+fn alert_from_row(r: &Row<'_>) -> rusqlite::Result<AlertEvent> {
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).map(crate::sampling::timestamp_millis).unwrap_or_default()
+    };
+    let severity: String = r.get(2)?;
+    let state: String = r.get(3)?;
+    Ok(AlertEvent {
+        perfmon_alert: shared::alerts::ALERT_SCHEMA,
+        id: r.get(0)?,
+        rule: r.get(1)?,
+        severity: Severity::from_key(&severity).unwrap_or_default(),
+        state: AlertState::from_key(&state).unwrap_or(AlertState::Event),
+        title: r.get(4)?,
+        message: r.get(5)?,
+        project: r.get(6)?,
+        run_id: r.get(7)?,
+        series: r.get(8)?,
+        value: r.get(9)?,
+        threshold: r.get(10)?,
+        fired_at: time(r.get(11)?),
+        resolved_at: r.get::<_, Option<i64>>(12)?.map(time),
+        silenced: r.get(13)?,
+    })
 }

@@ -507,6 +507,15 @@ const VERSION_4: &str =
 const VERSION_5: &str =
     "ALTER TABLE runs ADD COLUMN token_source TEXT; ALTER TABLE runs ADD COLUMN token_detail TEXT;";
 
+/// The SQL of schema version 6, alerts: one row per firing (its resolution
+/// fills `resolved_at`) or one-off event, as `shared::alerts::AlertEvent`
+/// lists them; kept as long as runs are.
+const VERSION_6: &str = "CREATE TABLE alerts (id INTEGER PRIMARY KEY, rule TEXT NOT NULL, severity TEXT NOT NULL,
+     state TEXT NOT NULL, title TEXT NOT NULL, message TEXT NOT NULL, project TEXT, run_id TEXT, series TEXT,
+     value REAL, threshold REAL, fired_at INTEGER NOT NULL, resolved_at INTEGER, silenced INTEGER NOT NULL DEFAULT 0);
+     CREATE INDEX alerts_fired ON alerts (fired_at);
+     CREATE INDEX alerts_run ON alerts (project, run_id);";
+
 /// The SQL of schema version 3, the machine in depth: new columns in the
 /// machine's and the GPU devices' tables of every tier (`NULL` in the rows
 /// already there: nothing was read then), and the disks' and interfaces'
@@ -538,7 +547,14 @@ fn migrations() -> Migrations<'static> {
     static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let (v1, v3) = (V1.get_or_init(version_1), V3.get_or_init(version_3));
-    Migrations::new(vec![M::up(v1), M::up(VERSION_2), M::up(v3), M::up(VERSION_4), M::up(VERSION_5)])
+    Migrations::new(vec![
+        M::up(v1),
+        M::up(VERSION_2),
+        M::up(v3),
+        M::up(VERSION_4),
+        M::up(VERSION_5),
+        M::up(VERSION_6),
+    ])
 }
 
 /// Brings `conn`'s schema to the latest version.
@@ -593,7 +609,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 5);
+        assert_eq!(version(&conn).expect("version"), 6);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
@@ -631,7 +647,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 5);
+        assert_eq!(version(&conn).expect("version"), 6);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));

@@ -505,8 +505,40 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
             }
         }
         Event::Exit { project, run_id, report } => write_exit(tx, project, run_id, report)?,
+        Event::Alert(alert) => write_alert(tx, alert)?,
         Event::Record(Record::Tick { .. }) | Event::Flush => {}
     }
+    Ok(())
+}
+
+/// An alert's row: a firing or event inserts it; a resolution (same id)
+/// marks it resolved and keeps what fired it.
+fn write_alert(tx: &rusqlite::Transaction<'_>, a: &shared::alerts::AlertEvent) -> rusqlite::Result<()> {
+    let ms = |t: &shared::Timestamp| {
+        chrono::DateTime::parse_from_rfc3339(t.as_str()).ok().map(|t| t.timestamp_millis())
+    };
+    tx.prepare_cached(
+        "INSERT INTO alerts (id, rule, severity, state, title, message, project, run_id, series, value, threshold,
+             fired_at, resolved_at, silenced)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, resolved_at = excluded.resolved_at",
+    )?
+    .execute(params![
+        a.id,
+        a.rule,
+        a.severity.key(),
+        a.state.key(),
+        a.title,
+        a.message,
+        a.project,
+        a.run_id,
+        a.series,
+        a.value,
+        a.threshold,
+        ms(&a.fired_at).unwrap_or_default(),
+        a.resolved_at.as_ref().and_then(ms),
+        a.silenced,
+    ])?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{RegisterRun, TokenDelta};
 use shared::{Run, RunStatus};
@@ -38,9 +39,30 @@ async fn blocking<T: Send + 'static>(
 pub async fn register_run(
     State(state): State<Arc<AppState>>,
     Project(project): Project,
-    JsonBody(RegisterRun { pid, label, from_start }): JsonBody<RegisterRun>,
+    JsonBody(RegisterRun { pid, label, from_start, notify }): JsonBody<RegisterRun>,
 ) -> ApiResult<Run> {
-    blocking(&state, move |hub| hub.register_run(&project, pid, label, from_start)).await
+    // Checked before the run starts: a bad destination refuses the request.
+    let destinations = notify
+        .iter()
+        .map(|spec| crate::alerts::deliver::Destination::parse_spec("--notify", spec))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_notify", format!("notify: {err}")).on("notify")
+        })?;
+    if !destinations.is_empty() && state.alerts.is_none() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "alerts_off",
+            "this server evaluates no alerts",
+        ));
+    }
+    let Json(run) = blocking(&state, move |hub| hub.register_run(&project, pid, label, from_start)).await?;
+    if let (Some(alerts), Some(run_id)) = (&state.alerts, &run.run_id) {
+        for destination in destinations {
+            alerts.notify_run(run_id, destination);
+        }
+    }
+    Ok(Json(run))
 }
 
 /// `DELETE /api/projects/{project}/run`: stops tracking the run (its processes are

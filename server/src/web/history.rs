@@ -55,11 +55,11 @@ impl Params {
         Ok(Params(map))
     }
 
-    fn text(&self, name: &str) -> Option<&str> {
+    pub(super) fn text(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 
-    fn instant(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    pub(super) fn instant(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.text(name)
             .map(|text| {
                 DateTime::parse_from_rfc3339(text)
@@ -69,7 +69,7 @@ impl Params {
             .transpose()
     }
 
-    fn number(
+    pub(super) fn number(
         &self,
         name: &'static str,
         range: std::ops::RangeInclusive<u64>,
@@ -114,7 +114,7 @@ impl Params {
 /// What `before` takes.
 const BEFORE: &str = "an RFC 3339 instant, or the next_before of a page of runs";
 
-fn invalid(field: &str, expected: &str) -> ApiError {
+pub(super) fn invalid(field: &str, expected: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: expected {expected}"))
         .on(field)
 }

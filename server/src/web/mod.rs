@@ -11,6 +11,7 @@
 //!   project name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
 //! - [`assets`]: the built frontend.
 
+mod alerts;
 mod api;
 mod assets;
 mod auth;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub hosts: HostRules,
     /// What is remembered: runs and history; `None` with `--no-store`.
     pub store: Option<Store>,
+    /// The alert rules and their delivery; `None` where none run (router tests).
+    pub alerts: Option<crate::alerts::Alerting>,
     /// WebSockets open now.
     connections: AtomicUsize,
 }
@@ -70,14 +73,16 @@ impl Drop for ConnectionSlot {
 impl AppState {
     /// State for a server with `config` over `hub`; `shutdown` ends every socket.
     pub fn new(config: &Config, hub: Arc<Hub>, shutdown: CancellationToken) -> Arc<Self> {
-        Self::with_store(config, hub, None, shutdown)
+        Self::with_store(config, hub, None, None, shutdown)
     }
 
-    /// State for a server with `config` over `hub`, answering history from `store`.
+    /// State for a server with `config` over `hub`, answering history from
+    /// `store` and alerts from `alerts`.
     pub fn with_store(
         config: &Config,
         hub: Arc<Hub>,
         store: Option<Store>,
+        alerts: Option<crate::alerts::Alerting>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let hosts = HostRules::new(config.listen, &config.allowed_hosts);
@@ -87,6 +92,7 @@ impl AppState {
             config: config.clone(),
             hosts,
             store,
+            alerts,
             connections: AtomicUsize::new(0),
         })
     }
@@ -121,6 +127,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{project}/runs/{run_id}", get(history::report))
         .route("/api/projects/{project}/runs/{run_id}/exit", post(history::exit))
         .route("/api/history", get(history::history))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/silence", post(alerts::silence))
+        .route("/api/settings", get(alerts::settings))
         .route("/metrics", get(api::prometheus))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_write_credential))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));

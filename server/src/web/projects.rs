@@ -262,7 +262,7 @@ mod tests {
     }
 
     fn router(config: &Config, hub: Arc<Hub>, store: Option<Store>) -> axum::Router {
-        crate::app(AppState::with_store(config, hub, store, tokio_util::sync::CancellationToken::new()))
+        crate::app(AppState::with_store(config, hub, store, None, tokio_util::sync::CancellationToken::new()))
     }
 
     #[tokio::test]

@@ -1,0 +1,374 @@
+//! A destination's worker thread: takes events from its own bounded queue,
+//! one at a time, and sends each with retries. A receiver that hangs or fails
+//! holds up only this thread and this queue.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use shared::alerts::{AlertEvent, DestinationStatus};
+use ureq::http::HeaderMap;
+
+use super::Retry;
+use super::destination::Destination;
+use super::payload::{self, Request};
+
+/// The most of a response body read (and thrown away) so the connection can
+/// be reused; what a receiver answers does not matter beyond its status.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Counters stay usable after a panic elsewhere.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What every worker and the deliverer share: a signal of change, for
+/// `shutdown` (and the tests) to wait on events instead of polling, and the
+/// word to give up.
+#[derive(Debug, Default)]
+pub(super) struct Control {
+    /// Bumped after every delivery's outcome and every worker's end. A leaf
+    /// lock: nothing else is locked while it is held.
+    generation: Mutex<u64>,
+    /// Notified on every bump, and on abandon.
+    changed: Condvar,
+    /// Set when `shutdown`'s limit has passed: retries stop and whatever is
+    /// still queued is given up.
+    abandoned: AtomicBool,
+}
+
+impl Control {
+    /// Wakes whoever waits for a change.
+    pub(super) fn bump(&self) {
+        *lock(&self.generation) += 1;
+        self.changed.notify_all();
+    }
+
+    pub(super) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+        self.bump();
+    }
+
+    pub(super) fn abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps `duration` (a backoff), or less if the deliverer gives up.
+    fn sleep(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut generation = lock(&self.generation);
+        // Checked under the lock `abandon` notifies under, so its wake-up
+        // cannot be missed.
+        while !self.abandoned() {
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            generation =
+                self.changed.wait_timeout(generation, until - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Waits until `done` holds (checked after every change) or `deadline`
+    /// passes; whether it held.
+    pub(super) fn wait_until(&self, deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+        loop {
+            let seen = *lock(&self.generation);
+            // Outside the lock: `done` takes other locks.
+            if done() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let generation = lock(&self.generation);
+            if *generation == seen {
+                let _ = self.changed.wait_timeout(generation, deadline - now);
+            }
+        }
+    }
+}
+
+/// A destination and how its deliveries went, shared by its worker and the
+/// deliverer.
+#[derive(Debug)]
+pub(super) struct Slot {
+    /// Where the worker sends.
+    pub(super) destination: Destination,
+    /// The masked URL, computed once for every log line and status.
+    pub(super) target: String,
+    /// The counters behind its [`DestinationStatus`].
+    stats: Mutex<Stats>,
+    /// Set when the worker has ended: the status of a removed destination
+    /// disappears then.
+    ended: AtomicBool,
+}
+
+/// Counters for [`DestinationStatus`].
+#[derive(Debug, Default)]
+struct Stats {
+    /// Accepted by the receiver.
+    delivered: u64,
+    /// Given up on, or dropped.
+    failed: u64,
+    /// In the queue or being sent.
+    queued: u64,
+    /// The last failure, in words.
+    last_error: Option<String>,
+    /// When it happened.
+    last_error_at: Option<shared::Timestamp>,
+}
+
+impl Slot {
+    pub(super) fn new(destination: Destination) -> Slot {
+        let target = destination.masked();
+        Slot { destination, target, stats: Mutex::default(), ended: AtomicBool::new(false) }
+    }
+
+    pub(super) fn status(&self) -> DestinationStatus {
+        let stats = lock(&self.stats);
+        DestinationStatus {
+            name: self.destination.name.clone(),
+            kind: self.destination.kind.key().to_owned(),
+            target: self.target.clone(),
+            delivered: stats.delivered,
+            failed: stats.failed,
+            queued: stats.queued,
+            last_error: stats.last_error.clone(),
+            last_error_at: stats.last_error_at.clone(),
+        }
+    }
+
+    pub(super) fn ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Counts an event about to be queued.
+    pub(super) fn queue_one(&self) {
+        lock(&self.stats).queued += 1;
+    }
+
+    /// Counts `count` queued events as finished: delivered, or failed for
+    /// `error` (logged).
+    pub(super) fn finish(&self, count: u64, error: Option<&str>) {
+        let mut stats = lock(&self.stats);
+        stats.queued = stats.queued.saturating_sub(count);
+        match error {
+            None => stats.delivered += count,
+            Some(error) => {
+                stats.failed += count;
+                stats.last_error = Some(error.to_owned());
+                stats.last_error_at = Some(crate::sampling::timestamp_millis(chrono::Utc::now()));
+            }
+        }
+        drop(stats);
+        if let Some(error) = error {
+            tracing::warn!(
+                destination = %self.destination.name,
+                target = %self.target,
+                "alert not delivered: {error}"
+            );
+        }
+    }
+
+    /// Records a failure before any event was queued (the worker could not start).
+    pub(super) fn broken(&self, error: String) {
+        let mut stats = lock(&self.stats);
+        stats.last_error = Some(error);
+        stats.last_error_at = Some(crate::sampling::timestamp_millis(chrono::Utc::now()));
+    }
+}
+
+/// Marks the slot ended however the worker leaves (a panic included), so
+/// `remove` and `shutdown` never wait for a worker that is gone.
+struct EndGuard<'a>(&'a Slot, &'a Control);
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::SeqCst);
+        self.1.bump();
+    }
+}
+
+/// The worker thread's body: returns once its queue is closed (removed, shut
+/// down, or the deliverer dropped) and empty.
+pub(super) fn run(
+    slot: Arc<Slot>,
+    queue: Receiver<Arc<AlertEvent>>,
+    agent: ureq::Agent,
+    retry: Retry,
+    control: Arc<Control>,
+) {
+    let _end = EndGuard(&slot, &control);
+    while let Ok(event) = queue.recv() {
+        if control.abandoned() {
+            // Past shutdown's limit: no more requests, one line for the lot.
+            let count = 1 + queue.try_iter().count() as u64;
+            slot.finish(count, Some(&format!("{count} not sent: the server shut down")));
+            break;
+        }
+        let outcome = deliver(&agent, &slot, &retry, &control, &event);
+        slot.finish(1, outcome.err().as_deref());
+        control.bump();
+    }
+}
+
+/// One attempt's outcome.
+#[derive(Debug, PartialEq)]
+enum Attempt {
+    /// A 2xx.
+    Delivered,
+    /// Something no retry changes (a 4xx, a TLS failure): the whole message.
+    Refused(String),
+    /// Worth another try: why, and how long the receiver asked us to wait.
+    Failed { reason: String, retry_after: Option<Duration> },
+}
+
+/// Sends `event` with retries; the reason it was given up on, if it was.
+fn deliver(
+    agent: &ureq::Agent,
+    slot: &Slot,
+    retry: &Retry,
+    control: &Control,
+    event: &AlertEvent,
+) -> Result<(), String> {
+    let request = payload::request(&slot.destination, event)
+        .map_err(|err| format!("could not build the request: {err}"))?;
+    let attempts = retry.attempts.max(1);
+    let mut backoff = retry.first_backoff;
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        if attempt > 1 && control.abandoned() {
+            return Err(format!(
+                "{last} after {} attempt{}, then the server shut down",
+                attempt - 1,
+                plural(attempt - 1)
+            ));
+        }
+        match send(agent, &slot.destination, &request) {
+            Attempt::Delivered => return Ok(()),
+            Attempt::Refused(reason) => return Err(reason),
+            Attempt::Failed { reason, retry_after } => {
+                if attempt < attempts {
+                    let wait = retry_after.unwrap_or(backoff).min(retry.max_backoff);
+                    tracing::debug!(
+                        destination = %slot.destination.name,
+                        target = %slot.target,
+                        "alert delivery attempt {attempt} failed ({reason}); retrying in {wait:?}"
+                    );
+                    control.sleep(wait);
+                    backoff = backoff.saturating_mul(2).min(retry.max_backoff);
+                }
+                last = reason;
+            }
+        }
+    }
+    Err(format!("{last} after {attempts} attempt{}", plural(attempts)))
+}
+
+fn plural(count: u32) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// One POST.
+fn send(agent: &ureq::Agent, destination: &Destination, request: &Request) -> Attempt {
+    let mut call = agent.post(destination.request_url());
+    for (name, value) in &request.headers {
+        call = call.header(*name, value);
+    }
+    if let Some(authorization) = destination.authorization() {
+        call = call.header("Authorization", authorization);
+    }
+    match call.send(&request.body[..]) {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let retry_after = retry_after(response.headers());
+            // The status has decided; a body that fails to arrive changes nothing.
+            let _ = response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec();
+            status_outcome(status, retry_after)
+        }
+        Err(err) => error_outcome(&err, destination.request_url().starts_with("https:")),
+    }
+}
+
+fn status_outcome(status: u16, retry_after: Option<Duration>) -> Attempt {
+    match status {
+        200..=299 => Attempt::Delivered,
+        429 | 503 => Attempt::Failed { reason: format!("HTTP {status}"), retry_after },
+        500..=599 => Attempt::Failed { reason: format!("HTTP {status}"), retry_after: None },
+        _ => Attempt::Refused(format!("HTTP {status}: refused, not retried")),
+    }
+}
+
+/// `Retry-After` in seconds (Discord sends fractions); dates are ignored.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: f64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// Words for a failed request over TLS or not. ureq's own messages are never
+/// used whole: some quote the URL.
+fn error_outcome(err: &ureq::Error, tls: bool) -> Attempt {
+    let failed = |reason: &str| Attempt::Failed { reason: reason.to_owned(), retry_after: None };
+    match err {
+        ureq::Error::Timeout(_) => failed("timed out"),
+        ureq::Error::HostNotFound => failed("host not found"),
+        ureq::Error::ConnectionFailed => failed("connection failed"),
+        // rustls reports a failed handshake (a bad certificate, a receiver
+        // that does not speak TLS) as invalid data, in words of its own.
+        ureq::Error::Io(io) if tls && io.kind() == std::io::ErrorKind::InvalidData => {
+            Attempt::Refused(format!("TLS: {io}, not retried"))
+        }
+        ureq::Error::Io(io) => failed(&io.kind().to_string()),
+        ureq::Error::ConnectProxyFailed(_) | ureq::Error::InvalidProxyUrl => failed("the proxy failed"),
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) | ureq::Error::BodyStalled => {
+            failed("the answer was not HTTP")
+        }
+        // Certificates and handshakes do not fix themselves between retries.
+        ureq::Error::Rustls(tls) => Attempt::Refused(format!("TLS: {tls}, not retried")),
+        ureq::Error::Tls(tls) => Attempt::Refused(format!("TLS: {tls}, not retried")),
+        _ => failed("request failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_decide_delivered_retried_or_refused() {
+        let after = Some(Duration::from_secs(2));
+        assert_eq!(status_outcome(204, None), Attempt::Delivered);
+        assert_eq!(
+            status_outcome(500, after),
+            Attempt::Failed { reason: "HTTP 500".into(), retry_after: None }
+        );
+        assert_eq!(
+            status_outcome(503, after),
+            Attempt::Failed { reason: "HTTP 503".into(), retry_after: after }
+        );
+        assert_eq!(
+            status_outcome(429, after),
+            Attempt::Failed { reason: "HTTP 429".into(), retry_after: after }
+        );
+        assert_eq!(status_outcome(404, None), Attempt::Refused("HTTP 404: refused, not retried".into()));
+        assert_eq!(status_outcome(301, None), Attempt::Refused("HTTP 301: refused, not retried".into()));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let header = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("retry-after", value.parse().expect("a header value"));
+            retry_after(&headers)
+        };
+        assert_eq!(header("3"), Some(Duration::from_secs(3)));
+        assert_eq!(header(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(header("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(header("-1"), None);
+        assert_eq!(header("1e300"), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,426 @@
+//! Alerts that need no open page: rules evaluated on every tick on a thread of
+//! their own, their firings and resolutions stored and delivered.
+//!
+//! The hub hands every tick and run record to the alerts as it does to the
+//! store (a [`Recorder`] that never blocks: a full queue drops the record and
+//! counts it). The alerts thread runs the [`engine`] over it; each event it
+//! makes is kept (the store's `alerts` table, or the last ones in memory with
+//! `--no-store`), listed by `GET /api/alerts`, and delivered unless a silence
+//! holds it back. Delivery has threads of its own per destination
+//! ([`deliver`]), so a receiver that hangs delays nothing else.
+//!
+//! # Layout
+//! - [`config`]: the configuration file, validated at start.
+//! - `threshold`: one condition over time (for, clear, repeat).
+//! - `series`: a configured rule's recorded series, read from a tick.
+//! - `engine`: the rules over the records: the events they make.
+//! - [`deliver`]: webhook, ntfy, Slack and Discord delivery, retried.
+//! - This page: [`Alerting`], the handle the service starts and the web layer
+//!   asks.
+
+pub mod config;
+pub mod deliver;
+mod engine;
+mod series;
+mod threshold;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use shared::alerts::{AlertEvent, AlertState, Alerts, DestinationStatus, RuleSetting};
+
+pub use config::{AlertConfig, ConfigError};
+use deliver::{Deliverer, Destination, DestinationId};
+use engine::Engine;
+
+use crate::hub::{Record, Recorder};
+use crate::store::{AlertQuery, Store};
+
+/// Records waiting for the alerts thread; more are dropped (and counted): a
+/// thread that fell this far behind catches up on the newest.
+const QUEUE: usize = 256;
+
+/// Events kept in memory for `GET /api/alerts` when there is no store.
+const KEEP_RECENT: usize = 200;
+
+/// The most alerts one listing returns.
+pub const MAX_LIST: u32 = 1000;
+
+/// The running alerts: their thread, their state and their delivery.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Records for the thread.
+    queue: SyncSender<Input>,
+    /// What the thread publishes and the web layer reads.
+    state: Mutex<State>,
+    /// What the rules are.
+    config: Arc<AlertConfig>,
+    /// Where events go.
+    deliverer: Deliverer,
+    /// Where events are kept, if anywhere.
+    store: Option<Store>,
+    /// Records dropped because the queue was full.
+    dropped: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Firing now, by id.
+    active: BTreeMap<i64, AlertEvent>,
+    /// Latest events, newest last (the listing without a store).
+    recent: VecDeque<AlertEvent>,
+    /// Deliveries are held back until then.
+    silenced_until: Option<DateTime<Utc>>,
+    /// Each live run's one-off destinations (`perfmon run --notify`).
+    run_destinations: HashMap<String, Vec<DestinationId>>,
+}
+
+/// What the thread is handed.
+#[derive(Debug)]
+enum Input {
+    /// A tick or run record from the hub (boxed: a run's record is large,
+    /// and the queue holds many).
+    Record(Box<Record>),
+    /// Stop once everything before it is handled: the runs whose end waits
+    /// on their exit report are reported as they stand; then says so.
+    Stop(std::sync::mpsc::Sender<()>),
+}
+
+/// Hands the hub's records to the alerts thread.
+#[derive(Debug)]
+struct Feed(Arc<Inner>);
+
+impl Recorder for Feed {
+    fn record(&self, record: Record) {
+        match self.0.queue.try_send(Input::Record(Box::new(record))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                if self.0.dropped.fetch_add(1, Ordering::Relaxed).is_multiple_of(60) {
+                    tracing::warn!("the alerts fell behind the ticks: a record was dropped");
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+impl Alerting {
+    /// Starts the alerts thread over `config`, keeping events in `store`.
+    /// Blocking (reads where the store's alert ids stand); call it off the
+    /// async workers.
+    pub fn start(config: AlertConfig, store: Option<Store>) -> std::io::Result<Alerting> {
+        let config = Arc::new(config);
+        let (queue, records) = std::sync::mpsc::sync_channel(QUEUE);
+        let deliverer = Deliverer::start(config.destinations.clone(), deliver::Retry::default());
+        let (next_id, open) = match &store {
+            Some(store) => match store.alerts_at_start() {
+                Ok((max, open)) => (max + 1, open),
+                Err(err) => {
+                    tracing::warn!("cannot read the stored alerts, numbering new ones after the time: {err}");
+                    (Utc::now().timestamp_millis(), Vec::new())
+                }
+            },
+            None => (1, Vec::new()),
+        };
+        let inner = Arc::new(Inner {
+            queue,
+            state: Mutex::new(State::default()),
+            config: config.clone(),
+            deliverer,
+            store,
+            dropped: AtomicU64::new(0),
+        });
+        // Alerts that fired before a restart are closed: the rules start over
+        // and fire again if they still hold.
+        let now = Utc::now();
+        for firing in open {
+            let resolution = AlertEvent {
+                state: AlertState::Resolved,
+                title: format!("Resolved: {}", firing.title),
+                message: "Closed when PerfMon restarted; it fires again if it still holds.".into(),
+                resolved_at: Some(crate::sampling::timestamp_millis(now)),
+                ..firing
+            };
+            inner.publish(resolution, now);
+        }
+        let engine = Engine::new(config, next_id);
+        let thread_inner = inner.clone();
+        std::thread::Builder::new()
+            .name("perfmon-alerts".into())
+            .spawn(move || thread_inner.run(engine, records))?;
+        Ok(Alerting { inner })
+    }
+
+    /// What the hub hands its records to.
+    pub fn recorder(&self) -> Arc<dyn Recorder> {
+        Arc::new(Feed(self.inner.clone()))
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &AlertConfig {
+        &self.inner.config
+    }
+
+    /// Active alerts, recent ones matching `query`, the silence and delivery.
+    /// Blocking (the store's query).
+    pub fn list(&self, query: &AlertQuery) -> Result<Alerts, crate::store::QueryError> {
+        let recent = match &self.inner.store {
+            Some(store) => store.alerts(query)?,
+            None => {
+                let state = self.inner.lock();
+                let matches = |e: &&AlertEvent| {
+                    query
+                        .project
+                        .as_ref()
+                        .is_none_or(|p| e.project.is_none() || e.project.as_ref() == Some(p))
+                        && query.run_id.as_ref().is_none_or(|r| e.run_id.as_ref() == Some(r))
+                };
+                // One entry per alert, as the store lists them: the newest event of each.
+                let mut seen = std::collections::HashSet::new();
+                state
+                    .recent
+                    .iter()
+                    .rev()
+                    .filter(matches)
+                    .filter(|e| seen.insert(e.id))
+                    .take(query.limit as usize)
+                    .cloned()
+                    .collect()
+            }
+        };
+        let state = self.inner.lock();
+        let active = state
+            .active
+            .values()
+            .filter(|e| {
+                query.project.as_ref().is_none_or(|p| e.project.is_none() || e.project.as_ref() == Some(p))
+            })
+            .filter(|e| query.run_id.as_ref().is_none_or(|r| e.run_id.as_ref() == Some(r)))
+            .cloned()
+            .collect();
+        Ok(Alerts {
+            active,
+            recent,
+            silenced_until: silence_of(&state, Utc::now()),
+            destinations: self.inner.deliverer.status(),
+            stored: self.inner.store.is_some(),
+        })
+    }
+
+    /// Holds deliveries back for `span` from now (zero lifts a silence);
+    /// until when.
+    pub fn silence(&self, span: Duration) -> Option<shared::Timestamp> {
+        let now = Utc::now();
+        let mut state = self.inner.lock();
+        state.silenced_until =
+            chrono::Duration::from_std(span).ok().filter(|d| !d.is_zero()).map(|d| now + d);
+        match state.silenced_until {
+            Some(until) => tracing::info!("alerts silenced until {until}"),
+            None => tracing::info!("alerts no longer silenced"),
+        }
+        silence_of(&state, now)
+    }
+
+    /// Until when deliveries are silenced.
+    pub fn silenced_until(&self) -> Option<shared::Timestamp> {
+        silence_of(&self.inner.lock(), Utc::now())
+    }
+
+    /// Each destination's delivery.
+    pub fn destinations(&self) -> Vec<DestinationStatus> {
+        self.inner.deliverer.status()
+    }
+
+    /// The rules in effect, for the settings page.
+    pub fn rules(&self) -> Vec<RuleSetting> {
+        rule_settings(&self.inner.config)
+    }
+
+    /// Sends `run_id`'s alerts to `destination` too, until the run's end has
+    /// been sent (`perfmon run --notify URL`).
+    pub fn notify_run(&self, run_id: &str, destination: Destination) {
+        let id = self.inner.deliverer.add(destination);
+        self.inner.lock().run_destinations.entry(run_id.to_owned()).or_default().push(id);
+    }
+
+    /// Stops the thread after what it was handed (a run that just ended is
+    /// reported), and waits up to `limit` in all for that and the deliveries
+    /// under way. Blocking.
+    pub fn shutdown(&self, limit: Duration) {
+        let started = std::time::Instant::now();
+        let (done, stopped) = std::sync::mpsc::channel();
+        if self.inner.queue.send(Input::Stop(done)).is_ok() {
+            let _ = stopped.recv_timeout(limit);
+        }
+        self.inner.deliverer.shutdown(limit.saturating_sub(started.elapsed()));
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Plain data: usable after a panic elsewhere.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The thread: records in, events out; wakes for a run's end that waits
+    /// on its exit report when no record comes.
+    fn run(self: Arc<Self>, mut engine: Engine, records: Receiver<Input>) {
+        loop {
+            let wait = engine
+                .next_due()
+                .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(Duration::from_secs(60));
+            let events = match records.recv_timeout(wait) {
+                Ok(Input::Record(record)) => engine.observe(&record, Utc::now()),
+                Ok(Input::Stop(done)) => {
+                    let now = Utc::now();
+                    for event in
+                        engine.due(now + chrono::Duration::from_std(engine::EXIT_GRACE).unwrap_or_default())
+                    {
+                        self.publish(event, now);
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => engine.due(Utc::now()),
+            };
+            let now = Utc::now();
+            for event in events {
+                self.publish(event, now);
+            }
+        }
+    }
+
+    /// Keeps, lists and delivers one event.
+    fn publish(&self, mut event: AlertEvent, now: DateTime<Utc>) {
+        let mut state = self.lock();
+        event.silenced = state.silenced_until.is_some_and(|until| until > now);
+        match event.state {
+            AlertState::Firing => {
+                state.active.insert(event.id, event.clone());
+            }
+            AlertState::Resolved => {
+                state.active.remove(&event.id);
+            }
+            AlertState::Event => {}
+        }
+        state.recent.push_back(event.clone());
+        if state.recent.len() > KEEP_RECENT {
+            state.recent.pop_front();
+        }
+        let run_destinations = event.run_id.as_ref().and_then(|run| {
+            // A run's end is its one-off destinations' last event.
+            if event.state == AlertState::Event {
+                state.run_destinations.remove(run)
+            } else {
+                state.run_destinations.get(run).cloned()
+            }
+        });
+        drop(state);
+        let verb = match event.state {
+            AlertState::Firing => "fired",
+            AlertState::Resolved => "resolved",
+            AlertState::Event => "happened",
+        };
+        tracing::info!("alert {} {verb}: {}", event.rule, event.title);
+        if let Some(store) = &self.store {
+            store.record_alert(event.clone());
+        }
+        if !event.silenced {
+            self.deliverer.send(&event);
+        }
+        for id in run_destinations.iter().flatten() {
+            if !event.silenced {
+                self.deliverer.send_to(*id, &event);
+            }
+            if event.state == AlertState::Event {
+                self.deliverer.remove(*id);
+            }
+        }
+    }
+}
+
+fn silence_of(state: &State, now: DateTime<Utc>) -> Option<shared::Timestamp> {
+    state.silenced_until.filter(|until| *until > now).map(crate::sampling::timestamp_millis)
+}
+
+/// The rules in effect, in words.
+fn rule_settings(config: &AlertConfig) -> Vec<RuleSetting> {
+    use shared::alerts::Severity;
+    let words = |d: Duration| crate::verdict::duration_words(d.as_secs_f64());
+    let mut rules: Vec<RuleSetting> = config
+        .defaults
+        .iter()
+        .map(|(name, rule)| {
+            let (condition, severity) = match (*name, rule.threshold) {
+                ("run_finished", _) => ("a run ends with exit 0 (with its duration and verdict)".into(), Severity::Info),
+                ("run_failed", _) => ("a run ends with a non-zero exit or a signal".into(), Severity::Warning),
+                ("run_oom", _) => (
+                    "a run is killed by SIGKILL while the kernel's OOM-kill count rose, or its memory cgroup records an OOM kill"
+                        .into(),
+                    Severity::Critical,
+                ),
+                ("run_stalled", Some(t)) => {
+                    (format!("a live run uses no CPU and does no disk IO for {}", words(t.hold)), Severity::Warning)
+                }
+                ("memory_low", Some(t)) => (
+                    format!(
+                        "memory available below {} % for {} (resolves above {} %)",
+                        t.trigger,
+                        words(t.hold),
+                        t.clear
+                    ),
+                    Severity::Critical,
+                ),
+                ("filesystem_full", Some(t)) => (
+                    format!("a filesystem above {} % used (resolves at {} %)", t.trigger, t.clear),
+                    Severity::Critical,
+                ),
+                ("gpu_idle", Some(t)) => (
+                    format!(
+                        "a run holds GPU memory while the GPU is below {} % busy for {} (resolves at {} %)",
+                        t.trigger,
+                        words(t.hold),
+                        t.clear
+                    ),
+                    Severity::Warning,
+                ),
+                (other, _) => (other.to_owned(), Severity::Info),
+            };
+            RuleSetting {
+                name: (*name).to_owned(),
+                condition,
+                severity,
+                source: "default".into(),
+                enabled: rule.enabled,
+                project: None,
+                repeat_s: rule.threshold.and_then(|t| t.repeat).map(|d| d.as_secs()),
+            }
+        })
+        .collect();
+    rules.extend(config.rules.iter().map(|r| {
+        let t = r.threshold;
+        let held = if t.hold.is_zero() { String::new() } else { format!(" for {}", words(t.hold)) };
+        let clear = if t.clear == t.trigger { String::new() } else { format!(" (resolves at {})", t.clear) };
+        RuleSetting {
+            name: r.name.clone(),
+            condition: format!("{} {} {}{held}{clear}", r.series_name, t.op.word(), t.trigger),
+            severity: r.severity,
+            source: "config".into(),
+            enabled: true,
+            project: r.project.clone(),
+            repeat_s: t.repeat.map(|d| d.as_secs()),
+        }
+    }));
+    rules
+}
