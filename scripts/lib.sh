@@ -9,6 +9,8 @@ TOOLS_DIR="${PERFMON_TOOLS_DIR:-$HOME/.cache/perfmon-tools}"
 # toolchain) is kept as it is.
 command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
 export PATH="$TOOLS_DIR/binaryen/node_modules/.bin:$PATH"
+# promtool, amtool, victoria-metrics: unpacked from Debian's packages by setup.sh.
+export PATH="$TOOLS_DIR/debian/usr/bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 # Where cargo puts what it builds.
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"

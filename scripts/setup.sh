@@ -10,10 +10,12 @@
 #                            exact version in Cargo.lock), binaryen's wasm-opt and
 #                            the frontend's npm packages (uPlot)
 #   scripts/setup.sh         testing (test.sh): all of the above, plus Chromium
-#                            and ChromeDriver (browser tests), promtool (the
-#                            /metrics lint, Debian's prometheus package), and the
-#                            reference tools the collectors are checked against
-#                            (vmstat, iostat from sysstat, perf from linux-perf, ss)
+#                            and ChromeDriver (browser tests), the reference tools
+#                            the collectors are checked against (vmstat, iostat
+#                            from sysstat, perf from linux-perf, ss), and, unpacked
+#                            from Debian's packages without installing them,
+#                            promtool (the /metrics lint, the alerting rules'
+#                            tests), amtool and victoria-metrics
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mode=test
@@ -48,7 +50,6 @@ debian_packages=()
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null || debian_packages+=(chromium)
   command -v chromedriver >/dev/null || debian_packages+=(chromium-driver)
-  command -v promtool >/dev/null || debian_packages+=(prometheus)
   # The reference tools the collectors' tests read in the same second:
   # vmstat (procps), iostat (sysstat), perf stat (linux-perf), ss (iproute2).
   command -v vmstat >/dev/null || debian_packages+=(procps)
@@ -56,13 +57,56 @@ if [ "$mode" = test ]; then
   command -v perf >/dev/null || debian_packages+=(linux-perf)
   command -v ss >/dev/null || debian_packages+=(iproute2)
 fi
-if [ ${#debian_packages[@]} -gt 0 ]; then
-  say "Installing ${debian_packages[*]} (Debian packages: the browser tests, the /metrics lint and the collectors' reference tools)"
+
+# Prometheus 2.42 (promtool), Alertmanager 0.25 (amtool) and VictoriaMetrics
+# 1.79, from Debian but never installed: their packages' scripts would add
+# users and start services (a Prometheus on :9090, an Alertmanager on :9093).
+# Each .deb is fetched into $DEBIAN_DEBS and unpacked with dpkg -x into
+# $DEBIAN_TOOLS, so the binaries land in $TOOLS_DIR/debian/usr/bin: promtool,
+# prometheus, amtool, prometheus-alertmanager (Debian's name for alertmanager),
+# victoria-metrics, vmalert. lib.sh puts that directory on PATH; the tests look
+# there too (server/tests/prometheus_rules.rs). The Go binaries need only libc,
+# and victoria-metrics libzstd1 (in every Debian base). $DEBIAN_TOOLS/versions
+# says which package versions were unpacked (victoria-metrics -version prints
+# nothing in Debian's build).
+DEBIAN_TOOLS="$TOOLS_DIR/debian"
+DEBIAN_DEBS="$DEBIAN_TOOLS/debs"
+debian_unpack=()
+if [ "$mode" = test ]; then
+  [ -x "$DEBIAN_TOOLS/usr/bin/promtool" ] || debian_unpack+=(prometheus)
+  [ -x "$DEBIAN_TOOLS/usr/bin/amtool" ] || debian_unpack+=(prometheus-alertmanager)
+  [ -x "$DEBIAN_TOOLS/usr/bin/victoria-metrics" ] || debian_unpack+=(victoria-metrics)
+fi
+# A package already fetched (an earlier run stopped before unpacking it) is not fetched again.
+debian_fetch=()
+for package in "${debian_unpack[@]}"; do
+  compgen -G "$DEBIAN_DEBS/${package}_*.deb" >/dev/null || debian_fetch+=("$package")
+done
+
+if [ ${#debian_packages[@]} -gt 0 ] || [ ${#debian_fetch[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
+fi
+if [ ${#debian_packages[@]} -gt 0 ]; then
+  say "Installing ${debian_packages[*]} (Debian packages: the browser tests and the collectors' reference tools)"
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${debian_packages[@]}" >/dev/null
 fi
+if [ ${#debian_fetch[@]} -gt 0 ]; then
+  say "Fetching ${debian_fetch[*]} (Debian packages, unpacked only: no service is started) into $DEBIAN_DEBS"
+  mkdir -p "$DEBIAN_DEBS"
+  # apt-get download writes into the current directory; as root it warns that
+  # its _apt user cannot write there, and downloads all the same.
+  (cd "$DEBIAN_DEBS" && apt-get download -qq "${debian_fetch[@]}" 2> >(grep -v "unsandboxed as root" >&2))
+fi
+for package in "${debian_unpack[@]}"; do
+  deb="$(ls -t "$DEBIAN_DEBS/${package}"_*.deb | head -n 1)"
+  say "Unpacking $(basename "$deb") into $DEBIAN_TOOLS"
+  dpkg -x "$deb" "$DEBIAN_TOOLS"
+  touch "$DEBIAN_TOOLS/versions"
+  { grep -v "^$package " "$DEBIAN_TOOLS/versions" || true; echo "$package $(dpkg-deb -f "$deb" Version)"; } >"$DEBIAN_TOOLS/versions.new"
+  mv "$DEBIAN_TOOLS/versions.new" "$DEBIAN_TOOLS/versions"
+done
 
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   say "Installing trunk $TRUNK_VERSION, which builds the UI (about 11 minutes on 2 cores)"
@@ -108,5 +152,5 @@ fi
 if [ "$mode" = ui ]; then
   say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted"
 else
-  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted, axe-core $axe_wanted, $(chromedriver --version | awk '{print $1, $2}'), $(promtool --version 2>&1 | head -n 1 | awk '{print $1, $3}')"
+  say "Tools ready: $(trunk --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), uPlot $uplot_wanted, axe-core $axe_wanted, $(chromedriver --version | awk '{print $1, $2}'), $("$DEBIAN_TOOLS/usr/bin/promtool" --version 2>&1 | head -n 1 | awk '{print $1, $3}'), $("$DEBIAN_TOOLS/usr/bin/amtool" --version 2>&1 | head -n 1 | awk '{print $1, $3}'), victoria-metrics $(awk '$1 == "victoria-metrics" { print $2 }' "$DEBIAN_TOOLS/versions") (in $DEBIAN_TOOLS/usr/bin)"
 fi

@@ -19,7 +19,7 @@
 //!   history API and `perfmon runs`/`report`.
 //! - [`verdict`]: where a run's wall time went, from its counters (pure rules,
 //!   with `docs/verdict.md`): the verdict, the live run's word, the changes.
-//! - `alerts`: rules evaluated on every record the hub hands on (on a thread
+//! - [`alerts`]: rules evaluated on every record the hub hands on (on a thread
 //!   of their own, like the store), their events kept in the store and
 //!   delivered to webhooks, ntfy, Slack and Discord; the configuration file.
 //! - `config`: the settings and credentials the command line fills in;
@@ -36,7 +36,7 @@
 //!
 //! The binary (`src/main.rs`, `perfmon`) only parses arguments and calls [`cli`].
 
-mod alerts;
+pub mod alerts;
 pub mod cli;
 mod collect;
 mod config;

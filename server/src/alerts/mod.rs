@@ -35,7 +35,7 @@ use shared::alerts::{AlertEvent, AlertState, Alerts, DestinationStatus, RuleSett
 
 pub use config::{AlertConfig, ConfigError};
 use deliver::{Deliverer, Destination, DestinationId};
-use engine::Engine;
+pub use engine::Engine;
 
 use crate::hub::{Record, Recorder};
 use crate::store::{AlertQuery, Store};
