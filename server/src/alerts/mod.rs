@@ -424,3 +424,47 @@ fn rule_settings(config: &AlertConfig) -> Vec<RuleSetting> {
     }));
     rules
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_closes_what_was_firing() {
+        let dir = std::env::temp_dir().join(format!("perfmon-alerts-{}", std::process::id()));
+        let config = crate::store::StoreConfig { dir: dir.clone(), retention: Default::default() };
+        let store = Store::open(&config).expect("store");
+        let firing = AlertEvent {
+            perfmon_alert: shared::alerts::ALERT_SCHEMA,
+            id: 41,
+            state: AlertState::Firing,
+            rule: "memory_low".into(),
+            severity: shared::alerts::Severity::Critical,
+            title: "Memory almost full".into(),
+            message: "m".into(),
+            project: None,
+            run_id: None,
+            series: None,
+            value: Some(3.0),
+            threshold: Some(5.0),
+            fired_at: crate::sampling::timestamp_millis(Utc::now()),
+            resolved_at: None,
+            silenced: false,
+        };
+        store.record_alert(firing);
+        assert!(store.flush(Duration::from_secs(10)));
+        let alerting = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
+        assert!(store.flush(Duration::from_secs(10)));
+        let listed = alerting.list(&AlertQuery { limit: 10, ..AlertQuery::default() }).expect("listed");
+        assert!(listed.active.is_empty(), "{listed:#?}");
+        let closed = &listed.recent[0];
+        assert_eq!((closed.id, closed.state), (41, AlertState::Resolved));
+        assert!(closed.resolved_at.is_some() && closed.value == Some(3.0), "{closed:#?}");
+        // Nothing is open any more, and new alerts number on after it.
+        let (max, open) = store.alerts_at_start().expect("read");
+        assert_eq!((max, open.len()), (41, 0));
+        alerting.shutdown(Duration::from_secs(1));
+        store.close(Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
