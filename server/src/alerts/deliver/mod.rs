@@ -150,6 +150,9 @@ impl Deliverer {
     fn spawn(&self, destination: Destination, everyone: bool) -> DestinationId {
         let inner = &self.inner;
         let id = DestinationId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        // Held throughout, so `shutdown` (which sets `closed`, then takes the
+        // lock) cannot miss this destination.
+        let mut entries = lock(&inner.entries);
         if inner.closed.load(Ordering::SeqCst) {
             // After shutdown: an id that takes nothing.
             return id;
@@ -170,7 +173,6 @@ impl Deliverer {
             );
             slot.broken(format!("no delivery thread: {err}"));
         }
-        let mut entries = lock(&inner.entries);
         prune(&mut entries);
         entries.push(Entry { id, everyone, queue: Some(sender), slot });
         id

@@ -18,6 +18,7 @@ use super::payload::{self, Request};
 /// be reused; what a receiver answers does not matter beyond its status.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
+/// Locks `mutex`, poisoned or not.
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Counters stay usable after a panic elsewhere.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -173,11 +174,13 @@ impl Slot {
         }
     }
 
-    /// Records a failure before any event was queued (the worker could not start).
+    /// Records that the worker could not start: its status says why, and it
+    /// counts as ended, so removing it is not waited for.
     pub(super) fn broken(&self, error: String) {
         let mut stats = lock(&self.stats);
         stats.last_error = Some(error);
         stats.last_error_at = Some(crate::sampling::timestamp_millis(chrono::Utc::now()));
+        self.ended.store(true, Ordering::SeqCst);
     }
 }
 
@@ -222,8 +225,13 @@ enum Attempt {
     Delivered,
     /// Something no retry changes (a 4xx, a TLS failure): the whole message.
     Refused(String),
-    /// Worth another try: why, and how long the receiver asked us to wait.
-    Failed { reason: String, retry_after: Option<Duration> },
+    /// Worth another try.
+    Failed {
+        /// Why, in words ("HTTP 503", "timed out").
+        reason: String,
+        /// How long the receiver asked us to wait, if it did.
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Sends `event` with retries; the reason it was given up on, if it was.
