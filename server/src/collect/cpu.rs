@@ -407,6 +407,19 @@ impl CpuCollector {
         self.cores
     }
 
+    /// The machine's fork count since boot (`processes` in `/proc/stat`, every
+    /// process and thread ever created), as the [`read`] at `now` read it;
+    /// `None` when that read did not read `/proc/stat` (too soon after the
+    /// previous one, or no /proc), so it is not known to be current.
+    ///
+    /// [`read`]: CpuCollector::read
+    pub fn forks_read_at(&self, now: Instant) -> Option<u64> {
+        match &self.source {
+            Source::Proc(kernel) if self.last_refresh == now => kernel.previous.forks,
+            _ => None,
+        }
+    }
+
     /// The detail (time by mode, scheduler rates) of the reading [`read`]
     /// last made, from the same `/proc/stat` text; all `None` where there is no
     /// /proc or before a second reading.

@@ -190,6 +190,21 @@ pub struct Scanner {
     slow_asked_at: Option<Instant>,
     /// Roots whose slow counters the next [`Scanner::trees`] reads at once.
     forced: HashSet<u32>,
+    /// What the last walk of the children lists found, and the machine's fork
+    /// count then: while that count stands still, no process was created, so
+    /// the trees can only have lost members, which their own `stat` shows.
+    steady: Option<Steady>,
+}
+
+/// The trees as the last walk found them.
+#[derive(Debug)]
+struct Steady {
+    /// The machine's fork count at that walk.
+    forks: u64,
+    /// The roots walked.
+    roots: Vec<u32>,
+    /// Every member and its parent then, in the walk's order.
+    members: Vec<(u32, u32)>,
 }
 
 impl Default for Scanner {
@@ -206,6 +221,7 @@ impl Default for Scanner {
             worker: None,
             slow_asked_at: None,
             forced: HashSet::new(),
+            steady: None,
         }
     }
 }
@@ -216,9 +232,11 @@ impl Scanner {
     /// processes born and reaped between two readings count. Blocking.
     /// Each tree carries its counters: the `stat` part as of now, the slow part
     /// as last read (see [`Scanner::force_counters`]).
-    pub fn trees(&mut self, roots: &[u32]) -> Vec<(u32, Option<TreeUsage>)> {
+    /// `forks`: the machine's fork count read this tick, if it was (see
+    /// [`Scanner::scan`]).
+    pub fn trees(&mut self, roots: &[u32], forks: Option<u64>) -> Vec<(u32, Option<TreeUsage>)> {
         let now = Instant::now();
-        let procs = self.scan(roots);
+        let procs = self.scan(roots, forks);
         self.counters.retain(|root, _| roots.contains(root));
         let mut trees: Vec<(u32, Option<TreeUsage>)> = roots
             .iter()
@@ -307,11 +325,25 @@ impl Scanner {
     /// The processes of the trees of `roots`, with their CPU use since the
     /// previous scan (0 for a process seen for the first time): all of /proc every
     /// [`FULL_SCAN_EVERY`] or when the roots change, the known trees' processes
-    /// otherwise. Blocking.
-    pub fn scan(&mut self, roots: &[u32]) -> Vec<ProcInfo> {
+    /// otherwise. Where the kernel lists children, the trees are walked from
+    /// their roots, unless `forks` (the machine's fork count, read this tick)
+    /// has not moved since the last walk: then only the members' `stat` files
+    /// are read. Blocking.
+    pub fn scan(&mut self, roots: &[u32], forks: Option<u64>) -> Vec<ProcInfo> {
         let now = Instant::now();
         if self.walk {
-            let stats = self.walk_trees(roots);
+            let stats = match self.steady_members(roots, forks) {
+                Some(stats) => stats,
+                None => {
+                    let stats = self.walk_trees(roots);
+                    self.steady = forks.map(|forks| Steady {
+                        forks,
+                        roots: roots.to_vec(),
+                        members: stats.iter().map(|s| (s.pid, s.parent)).collect(),
+                    });
+                    stats
+                }
+            };
             return self.rates(&stats, now);
         }
         let known =
@@ -342,6 +374,25 @@ impl Scanner {
             self.known = Some(Known { roots: roots.to_vec(), pids, at: now });
         }
         infos
+    }
+
+    /// The members of the last walk, each read again, while nothing can have
+    /// joined the trees (no fork anywhere since: `forks` unchanged) and nothing
+    /// has left them (each member still there, with the same parent: a process
+    /// whose parent exited is handed to another and leaves its tree); `None`
+    /// when the trees must be walked again.
+    fn steady_members(&mut self, roots: &[u32], forks: Option<u64>) -> Option<Vec<ProcStat>> {
+        let steady = self.steady.as_ref().filter(|s| Some(s.forks) == forks && s.roots == roots)?;
+        let mut stats = Vec::with_capacity(steady.members.len());
+        for &(pid, parent) in &steady.members {
+            let file = self.files.entry(pid).or_insert_with(|| ProcFile::new(format!("/proc/{pid}/stat")));
+            let stat = file.read().and_then(|text| procfs::parse_stat(pid, text))?;
+            if stat.parent != parent && !roots.contains(&pid) {
+                return None;
+            }
+            stats.push(stat);
+        }
+        Some(stats)
     }
 
     /// Every process of the trees of `roots`, found by following the kernel's
@@ -459,7 +510,7 @@ pub fn tree_now(root: u32) -> Option<HashSet<u32>> {
 
 /// `root`'s tree as one fresh scan finds it. Blocking.
 fn usage_now(root: u32) -> Option<TreeUsage> {
-    usage(root, &Scanner::default().scan(&[root]))
+    usage(root, &Scanner::default().scan(&[root], None))
 }
 
 /// The CPU time of `root`'s tree now, as [`TreeUsage::cpu_ticks`] counts it at
@@ -603,7 +654,7 @@ mod tests {
         let root = shell.id();
         let mut tree = None;
         for _ in 0..100 {
-            let procs = scanner.scan(&[root]);
+            let procs = scanner.scan(&[root], None);
             tree = usage(root, &procs);
             if tree.as_ref().is_some_and(|t| t.pids.len() == 3) {
                 break;
@@ -614,25 +665,82 @@ mod tests {
         let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &root.to_string()]).status();
         let _ = shell.kill();
         let _ = shell.wait();
-        assert!(usage(root, &scanner.scan(&[root])).is_none(), "gone at the next scan");
+        assert!(usage(root, &scanner.scan(&[root], None)).is_none(), "gone at the next scan");
         assert!(scanner.files.is_empty() && scanner.children.is_empty(), "its files are closed");
+    }
+
+    #[test]
+    fn with_no_fork_the_members_are_read_without_a_walk_and_an_orphan_still_leaves_the_tree() {
+        let mut scanner = Scanner::default();
+        // The root, a child shell, and its sleep (a grandchild); and a sleep of the root's.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sh -c 'sleep 30 & wait' & sleep 30 & wait"])
+            .spawn()
+            .expect("sh");
+        let root = shell.id();
+        // A fork count no real one equals: the first scan walks and keeps it.
+        let forks = Some(u64::MAX);
+        let mut tree = None;
+        for _ in 0..100 {
+            scanner.steady = None;
+            tree = usage(root, &scanner.scan(&[root], forks));
+            if tree.as_ref().is_some_and(|t| t.pids.len() == 4) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let tree = tree.expect("the tree");
+        assert_eq!(tree.pids.len(), 4, "the shell, the child shell, two sleeps");
+        // The same count: the walk is skipped, the members are read again.
+        scanner.children.clear();
+        let again = usage(root, &scanner.scan(&[root], forks)).expect("the tree");
+        assert_eq!(again.pids, tree.pids);
+        assert!(scanner.children.is_empty(), "no children list was read");
+        // The child shell is killed: its sleep is handed to another parent and
+        // leaves the tree, which its `stat` shows even though the count (here)
+        // did not move.
+        let child = tree.pids.iter().copied().find(|pid| {
+            *pid != root
+                && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sh")
+        });
+        let child = child.expect("the child shell");
+        let grandchild = *std::fs::read_to_string(format!("/proc/{child}/task/{child}/children"))
+            .ok()
+            .and_then(|t| procfs::parse_children(&t).collect::<Vec<_>>().first().copied())
+            .as_ref()
+            .expect("its sleep");
+        let _ = std::process::Command::new("kill").args(["-KILL", &child.to_string()]).status();
+        let mut left = None;
+        for _ in 0..100 {
+            left = usage(root, &scanner.scan(&[root], forks));
+            if left.as_ref().is_some_and(|t| !t.pids.contains(&grandchild) && !t.pids.contains(&child)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let left = left.expect("the tree");
+        assert!(!left.pids.contains(&grandchild), "the orphan left the tree: {:?}", left.pids);
+        let _ = std::process::Command::new("kill").args(["-KILL", &grandchild.to_string()]).status();
+        let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &root.to_string()]).status();
+        let _ = shell.kill();
+        let _ = shell.wait();
     }
 
     #[test]
     fn a_full_scan_finds_this_process_and_its_parent() {
         let me = std::process::id();
         let mut scanner = Scanner { walk: false, ..Scanner::default() };
-        let procs = scanner.scan(&[me]);
+        let procs = scanner.scan(&[me], None);
         let this = procs.iter().find(|p| p.pid == me).expect("this process is listed");
         assert!(this.rss_bytes > 0);
         assert!(this.parent.is_some());
         // The next scan reads only the known tree: this process (and its threads'
         // children, none here), not the whole machine.
-        let again = scanner.scan(&[me]);
+        let again = scanner.scan(&[me], None);
         assert!(again.iter().any(|p| p.pid == me));
         assert!(again.len() < procs.len(), "{} of {}", again.len(), procs.len());
         // Other roots force a full scan.
-        let other = scanner.scan(&[1]);
+        let other = scanner.scan(&[1], None);
         assert!(other.len() > again.len(), "a full scan lists the machine");
     }
 
@@ -679,12 +787,12 @@ mod tests {
     fn follow(scanner: &mut Scanner, root: u32, done: &std::path::Path) -> TreeCounters {
         let deadline = Instant::now() + Duration::from_secs(8);
         while !done.exists() && Instant::now() < deadline {
-            scanner.trees(&[root]);
+            scanner.trees(&[root], None);
             std::thread::sleep(Duration::from_millis(200));
         }
         assert!(done.exists(), "the workload finished in time");
         scanner.force_counters(&[root]);
-        let (_, tree) = scanner.trees(&[root]).pop().expect("one tree");
+        let (_, tree) = scanner.trees(&[root], None).pop().expect("one tree");
         tree.and_then(|t| t.counters).expect("the root still runs, and /proc has counters")
     }
 
@@ -704,7 +812,7 @@ mod tests {
             done = done.display()
         ));
         let mut scanner = Scanner::default();
-        let first = scanner.trees(&[run.pid()]).pop().and_then(|(_, t)| t?.counters).expect("counters");
+        let first = scanner.trees(&[run.pid()], None).pop().and_then(|(_, t)| t?.counters).expect("counters");
         let counters = follow(&mut scanner, run.pid(), &done);
         let stat = procfs::read_stat(run.pid()).expect("the shell's stat");
         let _ = std::fs::remove_dir_all(&dir);
@@ -752,7 +860,7 @@ mod tests {
         let me = std::process::id();
         let mut scanner = Scanner::default();
         scanner.force_counters(&[me]);
-        let before = scanner.trees(&[me]).pop().and_then(|(_, t)| t?.counters).expect("counters");
+        let before = scanner.trees(&[me], None).pop().and_then(|(_, t)| t?.counters).expect("counters");
         let (to_b, b_in) = channel::<u32>();
         let (to_a, a_in) = channel::<u32>();
         let (finished, wait_finished) = channel::<()>();
@@ -776,7 +884,7 @@ mod tests {
         });
         wait_finished.recv_timeout(Duration::from_secs(8)).expect("2000 round trips");
         scanner.force_counters(&[me]);
-        let after = scanner.trees(&[me]).pop().and_then(|(_, t)| t?.counters).expect("counters");
+        let after = scanner.trees(&[me], None).pop().and_then(|(_, t)| t?.counters).expect("counters");
         let _ = stop.send(());
         let _ = a.join();
         let _ = b.join();

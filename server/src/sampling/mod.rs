@@ -181,7 +181,9 @@ impl HostSampler {
         };
         if !run_pids.is_empty() {
             let cores = self.cores();
-            let trees = self.trees.trees(run_pids);
+            // A tree can only grow by a fork: with none anywhere since the last
+            // tick, its children lists need not be read again.
+            let trees = self.trees.trees(run_pids, self.cpu.forks_read_at(now));
             // Whether a run's GPU memory can be told, and if not, why (no reason
             // when the GPU section itself has none to show).
             let gpu_unknown: Option<Option<String>> = match (&gpu.unavailable, &gpu.process_memory_unknown) {
