@@ -33,13 +33,7 @@ pub async fn list(
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<Alerts>, ApiError> {
     let params = Params::parse(pairs, &["project", "run_id", "from", "to", "limit"])?;
-    let project = params
-        .text("project")
-        .map(|p| {
-            crate::hub::project::ProjectName::parse(p).map_err(|err| invalid("project", &err.to_string()))
-        })
-        .transpose()?
-        .map(|p| p.to_string());
+    let project = params.project()?;
     let run_id = params.text("run_id").map(str::to_owned);
     if run_id.as_ref().is_some_and(|r| r.is_empty() || r.len() > 128) {
         return Err(invalid("run_id", "a run id, such as 1234-2026-12-03T08:00:00Z"));

@@ -59,6 +59,16 @@ impl Params {
         self.0.get(name).map(String::as_str)
     }
 
+    /// `project`, a valid project name, if given.
+    pub(super) fn project(&self) -> Result<Option<String>, ApiError> {
+        self.text("project")
+            .map(|p| {
+                crate::hub::project::ProjectName::parse(p).map_err(|err| invalid("project", &err.to_string()))
+            })
+            .transpose()
+            .map(|p| p.map(|p| p.to_string()))
+    }
+
     pub(super) fn instant(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.text(name)
             .map(|text| {
@@ -221,13 +231,7 @@ pub async fn history(
     let to = params.instant("to")?.unwrap_or_else(Utc::now);
     let from = params.instant("from")?.unwrap_or(to - chrono::Duration::hours(1));
     let step_s = params.number("step", 1..=31_536_000)?;
-    let project = params
-        .text("project")
-        .map(|p| {
-            crate::hub::project::ProjectName::parse(p).map_err(|err| invalid("project", &err.to_string()))
-        })
-        .transpose()?
-        .map(|p| p.to_string());
+    let project = params.project()?;
     let csv = params.csv()?;
     let q = HistoryQuery {
         from_ms: from.timestamp_millis(),
