@@ -448,3 +448,43 @@ async fn a_malformed_configuration_is_refused_with_its_line() {
         assert!(stderr.contains(&format!("{file}{words}")), "{file}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_alert_requests_are_refused_by_name_and_a_silence_needs_the_credential() {
+    let server = serve("").await;
+    let api = server.api();
+    for (path, field) in [
+        ("/api/alerts?limit=0", "limit"),
+        ("/api/alerts?limit=5000", "limit"),
+        ("/api/alerts?colour=red", "colour"),
+        ("/api/alerts?from=yesterday", "from"),
+        ("/api/alerts?project=a%2Fb", "project"),
+    ] {
+        match api.call(Method::GET, path, None).await {
+            Err(server::cli::client::ClientError::Refused { status, body }) => {
+                assert_eq!(status.as_u16(), 400, "{path}: {body}");
+                assert!(body.contains(field), "{path}: {body}");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    let week = serde_json::json!({ "seconds": 8 * 86_400 }).to_string();
+    let refused = api.call(Method::POST, "/api/alerts/silence", Some(week)).await;
+    assert!(
+        matches!(refused, Err(server::cli::client::ClientError::Refused { status, .. }) if status == 400)
+    );
+    // Without the control secret a silence is refused, and nothing is silenced.
+    let anyone = ApiClient::new(server.addr);
+    let hour = serde_json::json!({ "seconds": 3600 }).to_string();
+    let refused = anyone.call(Method::POST, "/api/alerts/silence", Some(hour)).await;
+    assert!(
+        matches!(refused, Err(server::cli::client::ClientError::Refused { status, .. }) if status == 401)
+    );
+    assert_eq!(alerts(&api, "").await.silenced_until, None);
+    // The settings say what runs: the seven default rules, the file read.
+    let body = api.call(Method::GET, "/api/settings", None).await.expect("settings");
+    let settings: shared::alerts::Settings = serde_json::from_str(&body).expect("settings");
+    assert_eq!(settings.rules.len(), 7, "{settings:#?}");
+    assert!(settings.config_file.as_deref().is_some_and(|f| f.ends_with("perfmon/config.toml")));
+    assert_eq!(settings.live_interval_ms, 250);
+}
