@@ -1,13 +1,16 @@
 //! The root component: reads the page from the URL ([`Route`]), subscribes to
 //! the project's stream, hands the data to the header's PerfMon button and the
-//! page's feed to the page.
+//! page's feed to the page. It polls the project's alerts and notifies new
+//! ones here, on every page, so a notification needs only some PerfMon page
+//! open; the dashboard shows them.
 
 use yew::prelude::*;
 
 use crate::components::{ConnectionBanner, Footer, Header, PerfMonButton, StoreBanner};
-use crate::hooks::{use_color_scheme, use_perf_metrics, use_server_info};
-use crate::pages::{Dashboard, RunReportPage};
+use crate::hooks::{use_alerts, use_color_scheme, use_notifications, use_perf_metrics, use_server_info};
+use crate::pages::{Dashboard, RunReportPage, SettingsPage};
 use crate::route::{Route, dashboard_href, query_param, token};
+use crate::stream::http::AlertQuery;
 
 /// The PerfMon app.
 #[function_component(App)]
@@ -19,11 +22,14 @@ pub fn app() -> Html {
     let data = use_perf_metrics(&project);
     let server = use_server_info();
     let scheme = use_color_scheme();
+    let alerts = use_alerts(AlertQuery::project(&project));
+    let notifications = use_notifications(&alerts);
     {
         // The tab says which project (and run) it shows.
         let title = match &*route {
             Route::Dashboard { project } => format!("PerfMon — {project}"),
             Route::RunReport { project, run_id } => format!("PerfMon — {project} — run {run_id}"),
+            Route::Settings { .. } => "PerfMon — settings".to_owned(),
             Route::NotFound => "PerfMon".to_owned(),
         };
         use_effect_with(title, |title| {
@@ -34,8 +40,10 @@ pub fn app() -> Html {
     }
     let page = match &*route {
         Route::Dashboard { project } => html! {
-            <Dashboard project={project.clone()} feed={data.feed.clone()} {scheme} server={server.clone()} />
+            <Dashboard project={project.clone()} feed={data.feed.clone()} {scheme} server={server.clone()}
+                {alerts} {notifications} />
         },
+        Route::Settings { project } => html! { <SettingsPage project={project.clone()} /> },
         Route::RunReport { project, run_id } => html! {
             <RunReportPage project={project.clone()} run_id={run_id.clone()} {scheme} />
         },

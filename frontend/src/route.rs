@@ -17,6 +17,12 @@ pub enum Route {
         /// The run.
         run_id: String,
     },
+    /// `/settings` (`?project=NAME`): what the server runs with, read-only;
+    /// the project is the one its links go back to.
+    Settings {
+        /// The project the page came from.
+        project: String,
+    },
     /// Any other path.
     NotFound,
 }
@@ -31,6 +37,7 @@ impl Route {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             [""] => Route::Dashboard { project },
+            ["settings"] => Route::Settings { project },
             ["projects", p] if !p.is_empty() => Route::Dashboard { project: decode(p) },
             ["projects", p, "runs", run] if !p.is_empty() && !run.is_empty() => {
                 Route::RunReport { project: decode(p), run_id: decode(run) }
@@ -48,7 +55,9 @@ impl Route {
     /// The project the page is about.
     pub fn project(&self) -> &str {
         match self {
-            Route::Dashboard { project } | Route::RunReport { project, .. } => project,
+            Route::Dashboard { project } | Route::RunReport { project, .. } | Route::Settings { project } => {
+                project
+            }
             Route::NotFound => DEFAULT_PROJECT,
         }
     }
@@ -143,6 +152,15 @@ pub fn report_href(project: &str, run_id: &str, token: Option<&str>) -> String {
     href
 }
 
+/// The settings page, coming from `project`, keeping the page's token.
+pub fn settings_href(project: &str, token: Option<&str>) -> String {
+    let mut href = format!("/settings?project={}", encode(project));
+    if let Some(token) = token {
+        href.push_str(&format!("&token={}", encode(token)));
+    }
+    href
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +181,8 @@ mod tests {
             Route::Dashboard { project: "demo".into() }
         );
         assert_eq!(Route::parse("/nope", None), Route::NotFound);
+        assert_eq!(Route::parse("/settings", Some("demo")), Route::Settings { project: "demo".into() });
+        assert_eq!(Route::parse("/settings/", None), Route::Settings { project: "default".into() });
     }
 
     #[test]
@@ -175,5 +195,6 @@ mod tests {
             Route::RunReport { project: "demo".into(), run_id: "42-2026-11-25T08:00:00Z".into() }
         );
         assert_eq!(dashboard_href("demo", None), "/?project=demo");
+        assert_eq!(settings_href("my app", Some("t")), "/settings?project=my%20app&token=t");
     }
 }

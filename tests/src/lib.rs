@@ -10,6 +10,8 @@
 //! - [`dist_dir`]: where `trunk build` put the frontend.
 //! - [`axe_violations`] / [`sideways_overflow`]: what axe-core finds on a page,
 //!   and whether it scrolls sideways.
+//! - [`set_permission`]: the answer to a browser's permission prompt, which
+//!   headless Chromium cannot show.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -185,4 +187,27 @@ pub async fn sideways_overflow(client: &Client) -> i64 {
         .await
         .expect("the page's width");
     width.as_i64().expect("a number")
+}
+
+/// Sets the permission `name` (`notifications`) of the page `client` shows
+/// to `state` (`granted`, `denied` or `prompt`), as the user's answer to the
+/// browser's prompt would: headless Chromium shows no prompt (it answers
+/// `denied` to every request), so a test stands in for the user with
+/// WebDriver's Set Permission command, which ChromeDriver implements and
+/// fantoccini does not wrap.
+pub async fn set_permission(driver: &ChromeDriver, client: &Client, name: &str, state: &str) {
+    let session = client.session_id().await.expect("the session's id").expect("a session");
+    let addr: std::net::SocketAddr =
+        driver.url.trim_start_matches("http://").parse().expect("ChromeDriver's address");
+    let body = serde_json::json!({ "descriptor": { "name": name }, "state": state }).to_string();
+    let host = addr.to_string();
+    let reply = server::testkit::raw_http(
+        addr,
+        "POST",
+        &format!("/session/{session}/permissions"),
+        &[("host", host.as_str()), ("content-type", "application/json")],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "set permission {name} {state}: {}", reply.text());
 }

@@ -1,6 +1,8 @@
 //! Components: one file each; the panel is a folder of one component per section,
-//! the dashboard's charts and the runs' views folders of their own.
+//! the dashboard's charts, the runs' views, the alerts and the settings' tables
+//! folders of their own.
 
+pub mod alerts;
 pub mod badge;
 pub mod charts;
 pub mod connection_banner;
@@ -11,6 +13,7 @@ pub mod panel;
 pub mod perfmon_button;
 pub mod project_switcher;
 pub mod runs;
+pub mod settings;
 pub mod sparkline;
 pub mod store_banner;
 

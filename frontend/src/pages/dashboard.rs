@@ -3,6 +3,12 @@
 //! (`/api/history`) and kept moving by the live stream without refetching, or a
 //! span dragged across a chart — and the project's runs.
 //!
+//! Above the charts, the project's alerts and the machine's
+//! ([`AlertsSection`]: the app polls them, and notifies new ones when allowed);
+//! on the charts, a mark where each alert in the range fell — those the store
+//! lists for the range (asked for with the range) and the newest the app's
+//! poll brings, so a live range's marks come as the alerts do.
+//!
 //! A server without a store (`--no-store`) still has its stream's last ten
 //! minutes: the dashboard shows those and says why there is no more.
 //!
@@ -16,18 +22,21 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use shared::alerts::Alerts;
 use shared::api::Health;
 use shared::{PerfMetrics, RunStatus};
 use yew::prelude::*;
 
+use crate::components::alerts::AlertsSection;
 use crate::components::charts::{ChartSet, ComparePicker, RangePicker};
 use crate::components::runs::RunsTable;
-use crate::hooks::{Load, Scheme, use_fetch};
+use crate::hooks::{Load, Notifications, Scheme, use_fetch};
 use crate::route::{query_param, replace_query, report_href, token};
 use crate::state::range::Compare;
 use crate::state::timeline::Earlier;
 use crate::state::{Feed, FeedEvent, Preset, Range, SharedTimeline, Timeline, Window};
-use crate::stream::http;
+use crate::stream::http::{self, AlertQuery};
+use crate::view::alerts::merged;
 use crate::view::runs::LiveRun;
 use crate::view::time::{browser_offset, span_text};
 
@@ -43,6 +52,12 @@ pub struct DashboardProps {
     /// What the server says of itself: how far back its store keeps history.
     #[prop_or_default]
     pub server: Option<Health>,
+    /// The project's alerts and the machine's, as the app's poll last had them.
+    #[prop_or(Load::Loading)]
+    pub alerts: Load<Alerts>,
+    /// The browser's notifications of them.
+    #[prop_or_default]
+    pub notifications: Notifications,
 }
 
 /// Where the charts' data comes from.
@@ -71,6 +86,9 @@ struct Asked {
 
 /// Runs per page of the table.
 const RUNS_PER_PAGE: u32 = 20;
+
+/// The most alerts asked for over a range: the server's own cap.
+const ALERTS_PER_RANGE: u32 = 1000;
 
 /// How long the stream's own samples are kept for a server without a store.
 const STREAM_KEEP_MS: f64 = 10.0 * 60_000.0;
@@ -291,6 +309,27 @@ pub fn dashboard(props: &DashboardProps) -> Html {
         |(project, before, _)| async move { http::runs(&project, RUNS_PER_PAGE, before.as_deref()).await },
     );
 
+    // The alerts of the range for the charts' marks, asked for with it; the
+    // poll's newest are added, so a live range gets the new ones as they come.
+    let ranged = use_fetch((props.project.to_string(), *range), |(project, range)| async move {
+        let w = range.window(now());
+        let query = AlertQuery {
+            span: Some((w.from, w.to)),
+            limit: Some(ALERTS_PER_RANGE),
+            ..AlertQuery::project(&project)
+        };
+        http::alerts(&query).await
+    });
+    let marked = use_memo((ranged.clone(), props.alerts.clone()), |(ranged, polled)| {
+        let mut lists: Vec<&[shared::alerts::AlertEvent]> = Vec::new();
+        for answer in [ranged, polled] {
+            if let Load::Ready(a) = answer {
+                lists.extend([a.active.as_slice(), a.recent.as_slice()]);
+            }
+        }
+        Rc::new(merged(&lists))
+    });
+
     let on_pick = {
         let (range, last_preset) = (range.clone(), last_preset.clone());
         Callback::from(move |picked: Range| {
@@ -407,9 +446,10 @@ pub fn dashboard(props: &DashboardProps) -> Html {
                 <p class="notice" role="status" data-testid="compare-notice">
                     { format!("The same span {failed}.") }</p>
             }
+            <AlertsSection alerts={props.alerts.clone()} notifications={props.notifications.clone()} />
             <ChartSet timeline={(*timeline).clone()} version={version.0} window={w} scheme={props.scheme}
                 {on_zoom} {on_open_run} gpu_reason={(*gpu_reason).clone().map(AttrValue::from)}
-                depth=true latest={(*latest).clone()} earlier={(*earlier).clone()} />
+                depth=true latest={(*latest).clone()} earlier={(*earlier).clone()} alerts={(*marked).clone()} />
             { runs_view }
         </div>
     }

@@ -3,8 +3,9 @@
 //! its bar of shares, the evidence, what moved since the run before, the
 //! counters behind it), then its figures, its comparison with the project's run
 //! before it, the charts of its process tree and of the machine over its span
-//! (drag to zoom in), and its CSV. A run still going is asked for again every
-//! few seconds.
+//! (drag to zoom in), and its CSV; then its alerts, listed and marked on its
+//! charts. A run still going is asked for again every few seconds; its alerts
+//! always are (the run's end is an alert of its own, a moment after it).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -12,12 +13,14 @@ use std::time::Duration;
 use shared::api::{RunOutcome, RunReport};
 use yew::prelude::*;
 
+use crate::components::alerts::{AlertList, unavailable};
 use crate::components::charts::ChartSet;
 use crate::components::runs::{Comparison, CountersTable, RunSummary, VerdictSection};
-use crate::hooks::{Load, Scheme, use_fetch};
+use crate::hooks::{Load, Scheme, use_alerts, use_fetch};
 use crate::route::{dashboard_href, token};
 use crate::state::{Range, SharedTimeline, Timeline, Window};
-use crate::stream::http;
+use crate::stream::http::{self, AlertQuery};
+use crate::view::alerts::merged;
 use crate::view::time::epoch_millis;
 
 /// Props of [`RunReportPage`].
@@ -57,6 +60,14 @@ pub fn run_report_page(props: &RunReportPageProps) -> Html {
         use_fetch((props.project.to_string(), props.run_id.to_string(), *refresh), |(p, r, _)| async move {
             http::report(&p, &r).await
         });
+    let alerts = use_alerts(AlertQuery {
+        run_id: Some(props.run_id.to_string()),
+        ..AlertQuery::project(&props.project)
+    });
+    let run_alerts = use_memo(alerts.clone(), |alerts| match alerts {
+        Load::Ready(a) => Rc::new(merged(&[&a.active, &a.recent])),
+        _ => Rc::default(),
+    });
     let zoom = use_state(|| None::<Window>);
     let timeline = use_memo(report.clone(), |report| match report {
         Load::Ready(r) => SharedTimeline::new(Timeline::from_history(r.history.clone())),
@@ -106,6 +117,19 @@ pub fn run_report_page(props: &RunReportPageProps) -> Html {
     let run = &report.run;
     let csv = http::report_csv_href(&props.project, &props.run_id, token.as_deref());
     let title = run.label.clone().unwrap_or_else(|| format!("pid {}", run.pid));
+    let alerts_view = match &alerts {
+        Load::Loading => html! { <p class="muted">{ "Loading the run's alerts…" }</p> },
+        Load::Failed(err) => match unavailable(err) {
+            Some(words) => html! { <p class="muted">{ words }</p> },
+            None => html! {
+                <p class="notice" role="status">{ format!("The run's alerts could not be read: {err}") }</p>
+            },
+        },
+        Load::Ready(_) if run_alerts.is_empty() => {
+            html! { <p class="muted" data-testid="run-alerts-none">{ "No alerts for this run." }</p> }
+        }
+        Load::Ready(_) => html! { <AlertList alerts={(*run_alerts).clone()} /> },
+    };
     html! {
         <div class="report" data-testid="report">
             { back }
@@ -118,8 +142,13 @@ pub fn run_report_page(props: &RunReportPageProps) -> Html {
             <RunSummary run={run.clone()} />
             <p><a class="download" href={csv} download="" data-testid="download-csv">{ "Download CSV" }</a></p>
             <Comparison run={run.clone()} previous={report.previous.clone()} token={token.map(AttrValue::from)} />
+            <section class="alerts" aria-labelledby="run-alerts-title" data-testid="run-alerts">
+                <h2 class="section__title" id="run-alerts-title">{ "Alerts" }</h2>
+                { alerts_view }
+            </section>
             <div class="dashboard__bar">{ for reset }</div>
-            <ChartSet timeline={(*timeline).clone()} version={*refresh} {window} scheme={props.scheme} {on_zoom} />
+            <ChartSet timeline={(*timeline).clone()} version={*refresh} {window} scheme={props.scheme} {on_zoom}
+                alerts={(*run_alerts).clone()} />
         </div>
     }
 }

@@ -1,13 +1,14 @@
 //! What the store remembers, over HTTP: the machine's history for a range, a
-//! project's runs, one run's report. Every request carries the page's token as
+//! project's runs, one run's report, the alerts, the server's settings. Every request carries the page's token as
 //! a bearer credential when the page has one; an error answer is the server's
 //! one JSON shape, shown as its message.
 //!
 //! In dev builds made with `PERFMON_MOCK`, a request no server answers falls
-//! back to the [`super::mock`]'s history and runs, so the dashboard can be
-//! worked on with no server; a server that answers always wins.
+//! back to the [`super::mock`]'s history, runs, alerts and settings, so the
+//! pages can be worked on with no server; a server that answers always wins.
 
 use serde::de::DeserializeOwned;
+use shared::alerts::{Alerts, Settings};
 use shared::api::{ApiError, HistorySeries, Projects, RunReport, Runs};
 
 use crate::route::{encode, token};
@@ -140,9 +141,86 @@ pub fn report_csv_href(project: &str, run_id: &str, token: Option<&str>) -> Stri
     href
 }
 
+/// Which alerts `GET /api/alerts` lists; every part optional.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertQuery {
+    /// That project's alerts and the machine-wide ones.
+    pub project: Option<String>,
+    /// Only that run's (with `project`).
+    pub run_id: Option<String>,
+    /// Alerts whose span overlaps `[from, to]`, unix ms.
+    pub span: Option<(f64, f64)>,
+    /// At most this many recent ones (the server's default: 100).
+    pub limit: Option<u32>,
+}
+
+impl AlertQuery {
+    /// `project`'s alerts and the machine's, the newest first.
+    pub fn project(project: &str) -> AlertQuery {
+        AlertQuery { project: Some(project.to_owned()), ..AlertQuery::default() }
+    }
+
+    /// The path that asks for them, instants as RFC 3339 (`rfc3339` writes them).
+    pub fn path(&self, rfc3339: impl Fn(f64) -> String) -> String {
+        let mut parts = Vec::new();
+        if let Some(project) = &self.project {
+            parts.push(format!("project={}", encode(project)));
+        }
+        if let Some(run_id) = &self.run_id {
+            parts.push(format!("run_id={}", encode(run_id)));
+        }
+        if let Some((from, to)) = self.span {
+            parts.push(format!("from={}&to={}", encode(&rfc3339(from)), encode(&rfc3339(to))));
+        }
+        if let Some(limit) = self.limit {
+            parts.push(format!("limit={limit}"));
+        }
+        if parts.is_empty() { "/api/alerts".to_owned() } else { format!("/api/alerts?{}", parts.join("&")) }
+    }
+}
+
+/// The alerts `query` names: the active ones, the recent ones, silence and
+/// delivery.
+pub async fn alerts(query: &AlertQuery) -> Result<Alerts, FetchError> {
+    let answer = get_json(&query.path(rfc3339)).await;
+    #[cfg(debug_assertions)]
+    if answer.is_err() && super::mock::enabled() {
+        let project = query.project.as_deref().unwrap_or(crate::route::DEFAULT_PROJECT);
+        return Ok(super::mock::alerts(project, query.run_id.as_deref()));
+    }
+    answer
+}
+
+/// The settings the server runs with.
+pub async fn settings() -> Result<Settings, FetchError> {
+    let answer = get_json("/api/settings").await;
+    #[cfg(debug_assertions)]
+    if answer.is_err() && super::mock::enabled() {
+        return Ok(super::mock::settings());
+    }
+    answer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alert_queries_name_only_what_they_ask_for() {
+        let iso = |ms: f64| format!("T{ms}");
+        assert_eq!(AlertQuery::default().path(iso), "/api/alerts");
+        assert_eq!(AlertQuery::project("my app").path(iso), "/api/alerts?project=my%20app");
+        let run = AlertQuery {
+            run_id: Some("42-2026-11-25T08:00:00Z".into()),
+            span: Some((1.0, 2.0)),
+            limit: Some(1000),
+            ..AlertQuery::project("demo")
+        };
+        assert_eq!(
+            run.path(iso),
+            "/api/alerts?project=demo&run_id=42-2026-11-25T08%3A00%3A00Z&from=T1&to=T2&limit=1000"
+        );
+    }
 
     #[test]
     fn the_csv_link_carries_the_pages_token() {

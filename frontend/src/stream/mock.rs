@@ -3,13 +3,18 @@
 //! `PERFMON_MOCK=1 trunk serve` and no server — a live sample every tick, the
 //! history of any range from the same waves, and two runs with their reports
 //! (each with a verdict, its counters and, for the newer, what moved since the
-//! older; the live run with a state word that changes every 20 s).
+//! older; the live run with a state word that changes every 20 s), and
+//! alerts: each run's end, a memory alert that fired and resolved, and a disk
+//! alert firing now; the settings name a few rules and a failing destination.
 //! Compiled only into debug builds; release bundles contain none of it.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
+use shared::alerts::{
+    ALERT_SCHEMA, AlertEvent, AlertState, Alerts, DestinationStatus, RuleSetting, Settings, Severity,
+};
 use shared::api::{HistorySeries, RunBand, RunOutcome, RunRecord, RunReport, Runs};
 use shared::why::{Change, LiveState, RunCounters, RunPerf, RunPerfEvent, Share, ShareKind, Verdict};
 use shared::{
@@ -479,6 +484,109 @@ pub fn report(project: &str, run_id: &str) -> Option<RunReport> {
     };
     let counters = Some(counters(i, run.duration_s));
     Some(RunReport { history: history(start, end), run, previous, counters, changes })
+}
+
+/// The mock's alerts of `project` (only `run_id`'s, when given), newest first
+/// in `recent`: each run's end, `memory_low` that fired 40 minutes before the
+/// epoch and resolved 25 minutes later, and `filesystem_full` firing since 90
+/// seconds before it.
+pub fn alerts(project: &str, run_id: Option<&str>) -> Alerts {
+    let iso = |ms: f64| Timestamp(String::from(js_sys::Date::new(&ms.into()).to_iso_string()));
+    let at = |seconds_before: f64| iso(epoch() - seconds_before * 1000.0);
+    let alert = |id: i64, state, rule: &str, severity, title: String, fired: f64| AlertEvent {
+        perfmon_alert: ALERT_SCHEMA,
+        id,
+        state,
+        rule: rule.to_owned(),
+        severity,
+        message: format!("{title} ({MOCK_MARKER})."),
+        title,
+        project: None,
+        run_id: None,
+        series: None,
+        value: None,
+        threshold: None,
+        fired_at: at(fired),
+        resolved_at: None,
+        silenced: false,
+    };
+    let firing =
+        alert(4, AlertState::Firing, "filesystem_full", Severity::Critical, "/ is 96 % full".into(), 90.0);
+    let mut recent = vec![firing.clone()];
+    recent.extend((0..RUNS.len()).map(|i| {
+        let run = mock_run(i, project);
+        let (_, label, _, end, code) = RUNS[i];
+        let (rule, severity, how) = if code == 0 {
+            ("run_finished", Severity::Info, "finished".to_owned())
+        } else {
+            ("run_failed", Severity::Warning, format!("failed: exit {code}"))
+        };
+        AlertEvent {
+            project: Some(project.to_owned()),
+            run_id: Some(run.run_id),
+            ..alert(3 - i as i64 * 2, AlertState::Event, rule, severity, format!("Run “{label}” {how}"), end)
+        }
+    }));
+    let resolved = AlertEvent {
+        resolved_at: Some(at(15.0 * 60.0)),
+        ..alert(
+            2,
+            AlertState::Resolved,
+            "memory_low",
+            Severity::Warning,
+            "Memory low: 4.2 % available".into(),
+            40.0 * 60.0,
+        )
+    };
+    recent.insert(2, resolved);
+    if let Some(run_id) = run_id {
+        recent.retain(|e| e.run_id.as_deref() == Some(run_id));
+        return Alerts { recent, ..Alerts::default() };
+    }
+    Alerts { active: vec![firing], recent, ..Alerts::default() }
+}
+
+/// The mock's settings: three of the default rules, one of the user's, and a
+/// destination whose deliveries fail.
+pub fn settings() -> Settings {
+    let rule = |name: &str, condition: &str, severity, source: &str| RuleSetting {
+        name: name.to_owned(),
+        condition: condition.to_owned(),
+        severity,
+        source: source.to_owned(),
+        enabled: true,
+        project: None,
+        repeat_s: None,
+    };
+    Settings {
+        config_file: Some(format!("/home/{MOCK_MARKER}/.config/perfmon/config.toml")),
+        how_to_change: String::new(),
+        live_interval_ms: shared::LIVE_INTERVAL_MS,
+        idle_interval_ms: shared::IDLE_INTERVAL_MS,
+        history_window_s: 600,
+        data_dir: None,
+        retention_s: Vec::new(),
+        rules: vec![
+            rule("run_finished", "a run ends with exit 0", Severity::Info, "default"),
+            rule("run_failed", "a run ends with a non-zero exit or a signal", Severity::Warning, "default"),
+            rule("memory_low", "memory available below 5 % for 1 min", Severity::Critical, "default"),
+            RuleSetting {
+                repeat_s: Some(1800),
+                ..rule("hot-gpu", "gpu.0.temperature_c above 85 for 2 min", Severity::Warning, "config")
+            },
+        ],
+        destinations: vec![DestinationStatus {
+            name: "phone".to_owned(),
+            kind: "ntfy".to_owned(),
+            target: "https://ntfy.sh/…".to_owned(),
+            delivered: 12,
+            failed: 1,
+            queued: 0,
+            last_error: Some(format!("HTTP 500 after 5 attempts ({MOCK_MARKER})")),
+            last_error_at: None,
+        }],
+        silenced_until: None,
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 //! chart, the machine in depth's too, then draws it faint under its lines and
 //! says how each mean changed; the run report does not (off by default).
 //!
+//! Every chart marks the alerts it is handed where they fell in its span,
+//! placed once here for all of them.
+//!
 //! Memory charts are scaled to what is used, like every other chart (half a
 //! gigabyte moving on a 24 GB machine is a line, not a floor), and their titles
 //! say what is installed.
@@ -16,6 +19,7 @@
 use std::rc::Rc;
 
 use shared::PerfMetrics;
+use shared::alerts::AlertEvent;
 use shared::series::{self, device, run};
 use yew::prelude::*;
 
@@ -23,7 +27,9 @@ use super::{HeatStrip, Line, MachineDepth, TimeChart};
 use crate::hooks::Scheme;
 use crate::state::timeline::Earlier;
 use crate::state::{SharedTimeline, Timeline, Window};
+use crate::view::alerts::marks;
 use crate::view::format::Unit;
+use crate::view::time::browser_offset;
 
 /// Props of [`ChartSet`].
 #[derive(Properties, PartialEq)]
@@ -56,6 +62,9 @@ pub struct ChartSetProps {
     /// default, and the run report's): no comparison.
     #[prop_or_default]
     pub earlier: Option<Earlier>,
+    /// Alerts, marked on every chart where they fell.
+    #[prop_or_default]
+    pub alerts: Rc<Vec<AlertEvent>>,
 }
 
 /// The largest value of `name` in the timeline.
@@ -85,13 +94,17 @@ pub fn installed_title(title: &str, totals: &[f64]) -> String {
 /// The charts.
 #[function_component(ChartSet)]
 pub fn chart_set(props: &ChartSetProps) -> Html {
+    let marks = use_memo((props.alerts.clone(), props.window), |(alerts, w)| {
+        Rc::new(marks(alerts, w.from, w.to, browser_offset))
+    });
+    let marks: Rc<Vec<_>> = (*marks).clone();
     let timeline = props.timeline.0.borrow();
     let chart = |id: &str, title: &str, unit: Unit, lines: Vec<Line>| {
         html! {
             <TimeChart id={id.to_owned()} title={title.to_owned()} {unit} {lines}
                 timeline={props.timeline.clone()} version={props.version} window={props.window}
                 scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
-                earlier={props.earlier.clone()} />
+                earlier={props.earlier.clone()} marks={marks.clone()} />
         }
     };
     let tree = |field: &str| series::run_tree(field);
@@ -149,7 +162,7 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
                 <TimeChart id="cpu" title="CPU (all cores)" unit={Unit::Percent} lines={vec![Line::new(series::CPU_PERCENT, "CPU")]}
                     timeline={props.timeline.clone()} version={props.version} window={props.window}
                     scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
-                    earlier={props.earlier.clone()}>
+                    earlier={props.earlier.clone()} marks={marks.clone()}>
                     { for cores }
                 </TimeChart>
                 { chart("memory", &memory_title, Unit::Gigabytes,
@@ -163,7 +176,7 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
             if props.depth {
                 <MachineDepth timeline={props.timeline.clone()} version={props.version} window={props.window}
                     scheme={props.scheme} on_zoom={props.on_zoom.clone()} on_open_run={props.on_open_run.clone()}
-                    latest={props.latest.clone()} earlier={props.earlier.clone()} />
+                    latest={props.latest.clone()} earlier={props.earlier.clone()} marks={marks.clone()} />
             }
         </div>
     }

@@ -23,6 +23,14 @@
 //! `nothing recorded a day earlier`), the readout adds the earlier values
 //! under the cursor and the text alternative their means ([`super::earlier`]).
 //! Without one, nothing of this is drawn or said.
+//!
+//! Alerts in the window are marked over the plot ([`Mark`], placed by
+//! [`crate::view::alerts::marks`]): a thin line in the severity's colour where
+//! each fired, shaded on to where it resolved (to the right edge while it
+//! fires). They are elements, not canvas drawing, so each has a title to
+//! hover and a name a screen reader reads (`memory_low fired 14:02:11`);
+//! placed by fractions of the window, inside a box that each drawing moves
+//! onto uPlot's plot area.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -40,6 +48,7 @@ use super::uplot::{self, UPlot};
 use crate::hooks::Scheme;
 use crate::state::timeline::{Column, Earlier};
 use crate::state::{SharedTimeline, Timeline, Window};
+use crate::view::alerts::Mark;
 use crate::view::decimate::{self, DecimatedLine, LineData};
 use crate::view::format::Unit;
 use crate::view::time::{Clock, browser_offset, local_time};
@@ -99,6 +108,10 @@ pub struct TimeChartProps {
     /// the head; `None` (the default, and the run report's): no comparison.
     #[prop_or_default]
     pub earlier: Option<Earlier>,
+    /// The alerts in the window, placed (the chart set places them once for
+    /// all its charts).
+    #[prop_or_default]
+    pub marks: Rc<Vec<Mark>>,
 }
 
 /// What uPlot's callbacks read, brought up to date by every render.
@@ -392,7 +405,10 @@ fn create(
     callbacks.push(Box::new(on_select));
     let on_clear = {
         let live = live.clone();
-        Closure::<dyn FnMut(UPlot)>::new(move |plot: UPlot| draw_bands(&plot, &live))
+        Closure::<dyn FnMut(UPlot)>::new(move |plot: UPlot| {
+            draw_bands(&plot, &live);
+            place_plot_area(&plot);
+        })
     };
     uplot::set(&opts, &["hooks", "drawClear"], &uplot::hook_list(on_clear.as_ref().unchecked_ref()));
     callbacks.push(Box::new(on_clear));
@@ -481,6 +497,27 @@ fn draw_bands(plot: &UPlot, live: &Live) {
     if let Ok(Some(figure)) = plot.over().closest("figure") {
         let _ = figure.set_attribute("data-drawn-bands", &slots.len().to_string());
         let _ = figure.set_attribute("data-labelled-bands", &labelled.to_string());
+    }
+}
+
+/// Sets the chart's `--plot-left`, `--plot-top`, `--plot-width` and
+/// `--plot-height` to uPlot's plot area (past its axes), CSS px: the box the
+/// alert marks are placed in by fractions of the window, as the x scale is.
+/// Called as each drawing starts, when uPlot has laid the plot out for it
+/// (its axes' sizes follow the data, so the area moves after the first).
+fn place_plot_area(plot: &UPlot) {
+    let Some(area) = plot.over().closest(".chart__area").ok().flatten() else { return };
+    let Ok(area) = area.dyn_into::<web_sys::HtmlElement>() else { return };
+    let bbox = plot.bbox();
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(0.1);
+    let style = area.style();
+    for (name, key) in [
+        ("--plot-left", "left"),
+        ("--plot-top", "top"),
+        ("--plot-width", "width"),
+        ("--plot-height", "height"),
+    ] {
+        let _ = style.set_property(name, &format!("{:.1}px", uplot::number(&bbox, key) / ratio));
     }
 }
 
@@ -814,6 +851,22 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
         (summary, comparison.and_then(|(change, _)| change))
     });
     let (summary, compared) = &*texts;
+    let marks = &props.marks;
+    // Always there, empty without alerts: a list added beside the plot
+    // later would make Yew recreate the plot's element, and lose uPlot's
+    // drawing in it.
+    let marks = html! {
+        <ul class="chart__alerts" aria-label="Alerts in this span" data-testid="alert-marks" hidden={marks.is_empty()}>
+            { for marks.iter().map(|m| html! {
+                <li class={classes!("alert-mark", format!("alert-mark--{}", m.severity.key()),
+                        (!m.line).then_some("alert-mark--open"))}
+                    style={m.style()} title={m.label.clone()} data-testid="alert-mark"
+                    data-alert-id={m.id.to_string()}>
+                    <span class="visually-hidden">{ m.label.clone() }</span>
+                </li>
+            }) }
+        </ul>
+    };
     html! {
         <figure class="chart" data-testid={props.id.clone()} ref={figure}>
             <figcaption class="chart__head">
@@ -823,7 +876,10 @@ pub fn time_chart(props: &TimeChartProps) -> Html {
                 }
                 <span class="chart__readout" data-testid="readout" aria-live="off">{ readout(props, *hover) }</span>
             </figcaption>
-            <div class="chart__plot" ref={container} aria-hidden="true"></div>
+            <div class="chart__area">
+                <div class="chart__plot" ref={container} aria-hidden="true"></div>
+                { marks }
+            </div>
             <p class="chart__summary" data-testid="summary">{ summary.clone() }</p>
             { props.children.clone() }
         </figure>

@@ -43,6 +43,7 @@ use super::{Line, TimeChart};
 use crate::hooks::Scheme;
 use crate::state::timeline::Earlier;
 use crate::state::{SharedTimeline, Timeline, Window};
+use crate::view::alerts::Mark;
 use crate::view::format::Unit;
 
 /// Props of [`MachineDepth`] and of each of its sections.
@@ -70,6 +71,9 @@ pub struct DepthProps {
     /// "Compare with").
     #[prop_or_default]
     pub earlier: Option<Earlier>,
+    /// The alerts in the window, placed, marked on every chart.
+    #[prop_or_default]
+    pub marks: Rc<Vec<Mark>>,
 }
 
 /// The part.
@@ -164,7 +168,8 @@ impl<'a> Chart<'a> {
             <TimeChart id={self.id} title={self.title} unit={self.unit} lines={self.lines}
                 stacked={self.stacked} height={self.height}
                 timeline={p.timeline.clone()} version={p.version} window={p.window} scheme={p.scheme}
-                on_zoom={p.on_zoom.clone()} on_open_run={p.on_open_run.clone()} earlier={p.earlier.clone()}>
+                on_zoom={p.on_zoom.clone()} on_open_run={p.on_open_run.clone()} earlier={p.earlier.clone()}
+                marks={p.marks.clone()}>
                 { for legend }
                 { for note }
             </TimeChart>

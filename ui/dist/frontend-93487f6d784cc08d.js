@@ -55,6 +55,10 @@ function __wbg_get_imports() {
         __wbg_addEventListener_f2d27251d333a631: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
             arg0.addEventListener(getStringFromWasm0(arg1, arg2), arg3, arg4);
         }, arguments); },
+        __wbg_altKey_f158b37d4bccf5ff: function(arg0) {
+            const ret = arg0.altKey;
+            return ret;
+        },
         __wbg_bbox_ded997979db7959c: function(arg0) {
             const ret = arg0.bbox;
             return ret;
@@ -69,6 +73,10 @@ function __wbg_get_imports() {
         },
         __wbg_bubbles_d16d240e1d91bfa3: function(arg0) {
             const ret = arg0.bubbles;
+            return ret;
+        },
+        __wbg_button_653210370515dd71: function(arg0) {
+            const ret = arg0.button;
             return ret;
         },
         __wbg_cache_key_b632302705d13aa5: function(arg0) {
@@ -124,6 +132,10 @@ function __wbg_get_imports() {
         }, arguments); },
         __wbg_createTextNode_2b48c3fc75dfcc67: function(arg0, arg1, arg2) {
             const ret = arg0.createTextNode(getStringFromWasm0(arg1, arg2));
+            return ret;
+        },
+        __wbg_ctrlKey_97b77227d0599549: function(arg0) {
+            const ret = arg0.ctrlKey;
             return ret;
         },
         __wbg_ctx_4c91944ff840e543: function(arg0) {
@@ -250,6 +262,10 @@ function __wbg_get_imports() {
             const ret = arg0.hasAttribute(getStringFromWasm0(arg1, arg2));
             return ret;
         },
+        __wbg_has_2c4d5cf25ec8c1cf: function() { return handleError(function (arg0, arg1) {
+            const ret = Reflect.has(arg0, arg1);
+            return ret;
+        }, arguments); },
         __wbg_hash_20c2dd23244d8e75: function() { return handleError(function (arg0, arg1) {
             const ret = arg1.hash;
             const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -320,6 +336,16 @@ function __wbg_get_imports() {
             const ret = result;
             return ret;
         },
+        __wbg_instanceof_HtmlElement_ea32ea7121e0a496: function(arg0) {
+            let result;
+            try {
+                result = arg0 instanceof HTMLElement;
+            } catch (_) {
+                result = false;
+            }
+            const ret = result;
+            return ret;
+        },
         __wbg_instanceof_HtmlSelectElement_e8e746c4e56224c9: function(arg0) {
             let result;
             try {
@@ -344,6 +370,16 @@ function __wbg_get_imports() {
             let result;
             try {
                 result = arg0 instanceof Node;
+            } catch (_) {
+                result = false;
+            }
+            const ret = result;
+            return ret;
+        },
+        __wbg_instanceof_Notification_283f80e85a925231: function(arg0) {
+            let result;
+            try {
+                result = arg0 instanceof Notification;
             } catch (_) {
                 result = false;
             }
@@ -447,6 +483,10 @@ function __wbg_get_imports() {
             const ret = arg0.message;
             return ret;
         },
+        __wbg_metaKey_34b378e7ba352fd6: function(arg0) {
+            const ret = arg0.metaKey;
+            return ret;
+        },
         __wbg_name_d1fa514fdca6a975: function(arg0) {
             const ret = arg0.name;
             return ret;
@@ -510,6 +550,10 @@ function __wbg_get_imports() {
             const ret = new Array(arg0 >>> 0);
             return ret;
         },
+        __wbg_new_with_options_bdb564c0b1ac6378: function() { return handleError(function (arg0, arg1, arg2) {
+            const ret = new Notification(getStringFromWasm0(arg0, arg1), arg2);
+            return ret;
+        }, arguments); },
         __wbg_new_with_str_499339d8540f7f96: function() { return handleError(function (arg0, arg1) {
             const ret = new URLSearchParams(getStringFromWasm0(arg0, arg1));
             return ret;
@@ -569,9 +613,16 @@ function __wbg_get_imports() {
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         }, arguments); },
+        __wbg_permission_a549cb6b5580cb14: function() {
+            const ret = Notification.permission;
+            return (__wbindgen_enum_NotificationPermission.indexOf(ret) + 1 || 4) - 1;
+        },
         __wbg_posToVal_76c2ced9073d3900: function(arg0, arg1, arg2, arg3) {
             const ret = arg0.posToVal(arg1, getStringFromWasm0(arg2, arg3));
             return ret;
+        },
+        __wbg_preventDefault_cfb06b02e7406899: function(arg0) {
+            arg0.preventDefault();
         },
         __wbg_protocol_c60aedf8a6fa9fca: function() { return handleError(function (arg0, arg1) {
             const ret = arg1.protocol;
@@ -617,6 +668,10 @@ function __wbg_get_imports() {
         __wbg_replaceState_1dad4255f11a05e4: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4, arg5) {
             arg0.replaceState(arg1, getStringFromWasm0(arg2, arg3), arg4 === 0 ? undefined : getStringFromWasm0(arg4, arg5));
         }, arguments); },
+        __wbg_requestPermission_b2d3915a489f652d: function() { return handleError(function () {
+            const ret = Notification.requestPermission();
+            return ret;
+        }, arguments); },
         __wbg_resolve_dbf78ab4942478b0: function(arg0) {
             const ret = Promise.resolve(arg0);
             return ret;
@@ -655,6 +710,9 @@ function __wbg_get_imports() {
         __wbg_setData_f24482a22380f04d: function(arg0, arg1) {
             arg0.setData(arg1);
         },
+        __wbg_setProperty_3fe74e09d53acb0b: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
+            arg0.setProperty(getStringFromWasm0(arg1, arg2), getStringFromWasm0(arg3, arg4));
+        }, arguments); },
         __wbg_setSelect_352900b4690fe624: function(arg0, arg1, arg2) {
             arg0.setSelect(arg1, arg2 !== 0);
         },
@@ -681,6 +739,9 @@ function __wbg_get_imports() {
         }, arguments); },
         __wbg_set_binaryType_d5b4dafd0f127fb2: function(arg0, arg1) {
             arg0.binaryType = __wbindgen_enum_BinaryType[arg1];
+        },
+        __wbg_set_body_36d695514d0e1984: function(arg0, arg1, arg2) {
+            arg0.body = getStringFromWasm0(arg1, arg2);
         },
         __wbg_set_cache_key_91e49caa7ae4d5b5: function(arg0, arg1) {
             arg0.__yew_subtree_cache_key = arg1 >>> 0;
@@ -733,6 +794,12 @@ function __wbg_get_imports() {
         __wbg_set_once_ee3e8ed5823add1f: function(arg0, arg1) {
             arg0.once = arg1 !== 0;
         },
+        __wbg_set_onerror_c858280898d8a3ca: function(arg0, arg1) {
+            arg0.onerror = arg1;
+        },
+        __wbg_set_onshow_be9eaafd1c928ed2: function(arg0, arg1) {
+            arg0.onshow = arg1;
+        },
         __wbg_set_passive_ac655beafedbb0a5: function(arg0, arg1) {
             arg0.passive = arg1 !== 0;
         },
@@ -744,6 +811,9 @@ function __wbg_get_imports() {
         },
         __wbg_set_subtree_id_b14992cda6ba260e: function(arg0, arg1) {
             arg0.__yew_subtree_id = arg1 >>> 0;
+        },
+        __wbg_set_tag_32b68d2fbe663837: function(arg0, arg1, arg2) {
+            arg0.tag = getStringFromWasm0(arg1, arg2);
         },
         __wbg_set_textAlign_0a32c51401892c11: function(arg0, arg1, arg2) {
             arg0.textAlign = getStringFromWasm0(arg1, arg2);
@@ -762,6 +832,10 @@ function __wbg_get_imports() {
         },
         __wbg_set_width_5f89a551b5472887: function(arg0, arg1) {
             arg0.width = arg1 >>> 0;
+        },
+        __wbg_shiftKey_6a84be2563ae8a55: function(arg0) {
+            const ret = arg0.shiftKey;
+            return ret;
         },
         __wbg_slice_984d22ab53865879: function(arg0, arg1) {
             const ret = arg1.slice();
@@ -804,9 +878,20 @@ function __wbg_get_imports() {
             const ret = arg0.status;
             return ret;
         },
+        __wbg_style_f499e599ac70277f: function(arg0) {
+            const ret = arg0.style;
+            return ret;
+        },
         __wbg_subtree_id_068c7f13aa377848: function(arg0) {
             const ret = arg0.__yew_subtree_id;
             return isLikeNone(ret) ? Number.MAX_SAFE_INTEGER : (ret) >>> 0;
+        },
+        __wbg_tag_9be161185888eb87: function(arg0, arg1) {
+            const ret = arg1.tag;
+            var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            var len1 = WASM_VECTOR_LEN;
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
         __wbg_target_e5cd9c7aa87dd8df: function(arg0) {
             const ret = arg0.target;
@@ -823,6 +908,13 @@ function __wbg_get_imports() {
         __wbg_then_e3f7f2d365708be8: function(arg0, arg1) {
             const ret = arg0.then(arg1);
             return ret;
+        },
+        __wbg_title_fe3d3d7159fae6b9: function(arg0, arg1) {
+            const ret = arg1.title;
+            const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len1 = WASM_VECTOR_LEN;
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
         __wbg_toISOString_51ebc75332aba76a: function(arg0) {
             const ret = arg0.toISOString();
@@ -880,58 +972,58 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref, Externref, NamedExternref("Array<any>")], shim_idx: 53, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hf33954789487a10a);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref, Externref, NamedExternref("Array<any>")], shim_idx: 58, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h02b96546ca9640a2);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref], shim_idx: 49, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__ha493d94ccbe4cb54);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, Externref, Externref], shim_idx: 54, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hdf27255efef9e543);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, NamedExternref("Array<any>")], shim_idx: 51, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hb080c8f66338cfe0);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref, NamedExternref("Array<any>")], shim_idx: 56, ret: NamedExternref("Array<any>"), inner_ret: Some(NamedExternref("Array<any>")) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h83e73e0607a8ddc5);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 102, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 106, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h6524ce4c5d6208b0);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 55, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0c62a30585dcd9af);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 60, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h3ddf9c87026e9a2a);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 23, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("CloseEvent")], shim_idx: 27, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 23, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_6);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 27, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914_6);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 23, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_7);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 27, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914_7);
             return ret;
         },
         __wbindgen_generic_0000000000000009: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 156, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__ha98fe5e7bb94be31);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 160, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h9a6273e2df5ec336);
             return ret;
         },
         __wbindgen_generic_000000000000000a: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 43, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h864d59838a2ec320);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 48, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h9d6012ec6cbbbb11);
             return ret;
         },
         __wbindgen_generic_000000000000000b: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 21, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h6b4a7b8fe99da4be);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 25, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h257006ae44ecba40);
             return ret;
         },
         __wbindgen_generic_000000000000000c: function(arg0) {
@@ -959,32 +1051,32 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h6b4a7b8fe99da4be(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h6b4a7b8fe99da4be(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h257006ae44ecba40(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h257006ae44ecba40(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h0c62a30585dcd9af(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h0c62a30585dcd9af(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h3ddf9c87026e9a2a(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h3ddf9c87026e9a2a(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_6(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_6(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914_6(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914_6(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_7(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h14bb7db5f1965556_7(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914_7(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h1f62fb6c46214914_7(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__ha98fe5e7bb94be31(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__ha98fe5e7bb94be31(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__h9a6273e2df5ec336(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__h9a6273e2df5ec336(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__h864d59838a2ec320(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__h864d59838a2ec320(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__h9d6012ec6cbbbb11(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__h9d6012ec6cbbbb11(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h6524ce4c5d6208b0(arg0, arg1, arg2) {
@@ -994,23 +1086,26 @@ function wasm_bindgen__convert__closures_____invoke__h6524ce4c5d6208b0(arg0, arg
     }
 }
 
-function wasm_bindgen__convert__closures_____invoke__hb080c8f66338cfe0(arg0, arg1, arg2, arg3) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hb080c8f66338cfe0(arg0, arg1, arg2, arg3);
+function wasm_bindgen__convert__closures_____invoke__h83e73e0607a8ddc5(arg0, arg1, arg2, arg3) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h83e73e0607a8ddc5(arg0, arg1, arg2, arg3);
     return ret;
 }
 
-function wasm_bindgen__convert__closures_____invoke__ha493d94ccbe4cb54(arg0, arg1, arg2, arg3, arg4) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__ha493d94ccbe4cb54(arg0, arg1, arg2, arg3, arg4);
+function wasm_bindgen__convert__closures_____invoke__hdf27255efef9e543(arg0, arg1, arg2, arg3, arg4) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hdf27255efef9e543(arg0, arg1, arg2, arg3, arg4);
     return ret;
 }
 
-function wasm_bindgen__convert__closures_____invoke__hf33954789487a10a(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__hf33954789487a10a(arg0, arg1, arg2, arg3, arg4, arg5, arg6);
+function wasm_bindgen__convert__closures_____invoke__h02b96546ca9640a2(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h02b96546ca9640a2(arg0, arg1, arg2, arg3, arg4, arg5, arg6);
     return ret;
 }
 
 
 const __wbindgen_enum_BinaryType = ["blob", "arraybuffer"];
+
+
+const __wbindgen_enum_NotificationPermission = ["default", "denied", "granted"];
 
 function addToExternrefTable0(obj) {
     const idx = wasm.__externref_table_alloc();
