@@ -248,22 +248,22 @@ mod tests {
             resolved_at: None,
             silenced: false,
         };
-        let text = serde_json::to_string(&event).unwrap();
+        let text = serde_json::to_string(&event).expect("serialises");
         assert_eq!(
             text,
             r#"{"perfmon_alert":1,"id":7,"state":"event","rule":"run_finished","severity":"info","title":"t","message":"m","fired_at":"2026-12-03T00:00:00.000Z"}"#
         );
-        assert_eq!(serde_json::from_str::<AlertEvent>(&text).unwrap(), event);
+        assert_eq!(serde_json::from_str::<AlertEvent>(&text).expect("parses"), event);
     }
 
     #[test]
     fn keys_name_what_serde_writes() {
         for s in Severity::ALL {
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.key()));
+            assert_eq!(serde_json::to_string(&s).expect("serialises"), format!("\"{}\"", s.key()));
             assert_eq!(Severity::from_key(s.key()), Some(s));
         }
         for s in AlertState::ALL {
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.key()));
+            assert_eq!(serde_json::to_string(&s).expect("serialises"), format!("\"{}\"", s.key()));
             assert_eq!(AlertState::from_key(s.key()), Some(s));
         }
     }
