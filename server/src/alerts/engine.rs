@@ -278,16 +278,10 @@ impl Engine {
                 Some(project) => match runs.iter().find(|(s, _)| s.project == *project) {
                     Some(_) => rule.series.read(sample, &mut host, None),
                     None => {
-                        self.watch(
-                            &rule.name,
-                            &subject,
-                            &rule.threshold,
-                            Reading::Known { bad: false, clear: true },
-                            None,
-                            now,
-                            events,
-                            |_| unreachable_alert(),
-                        );
+                        let key = (rule.name.clone(), subject);
+                        self.close(&key, now, Some(rule.threshold.clear), events, |took| {
+                            format!("No longer holds, after {took}.")
+                        });
                         continue;
                     }
                 },
@@ -409,16 +403,29 @@ impl Engine {
         }
     }
 
+    /// Forgets a condition whose subject is gone; a firing resolves, saying
+    /// `how` (given how long it fired).
+    fn close(
+        &mut self,
+        key: &(String, String),
+        now: DateTime<Utc>,
+        clear: Option<f64>,
+        events: &mut Vec<AlertEvent>,
+        how: impl FnOnce(String) -> String,
+    ) {
+        if let Some(firing) = self.watches.remove(key).and_then(|w| w.firing) {
+            let took = since(&firing, now);
+            events.push(resolved(firing, now, None, clear, how(took)));
+        }
+    }
+
     /// A run's end: its watches resolve, and one event says how it ended.
     fn end_run(&mut self, run: RunState, now: DateTime<Utc>, events: &mut Vec<AlertEvent>) {
         let s = &run.summary;
         let open: Vec<(String, String)> =
             self.watches.keys().filter(|(_, subject)| *subject == s.run_id).cloned().collect();
         for key in open {
-            if let Some(firing) = self.watches.remove(&key).and_then(|w| w.firing) {
-                let how = format!("The run ended, after {} firing.", since(&firing, now));
-                events.push(resolved(firing, now, None, None, how));
-            }
+            self.close(&key, now, None, events, |took| format!("The run ended, after {took} firing."));
         }
         self.done.push_back(s.run_id.clone());
         if self.done.len() > KEEP_DONE {
@@ -541,7 +548,7 @@ fn since(firing: &AlertEvent, now: DateTime<Utc>) -> String {
 }
 
 /// A firing's resolution.
-fn resolved(
+pub(super) fn resolved(
     firing: AlertEvent,
     now: DateTime<Utc>,
     value: Option<f64>,
@@ -558,11 +565,6 @@ fn resolved(
         silenced: false,
         ..firing
     }
-}
-
-/// Never built: a rule that cannot hold does not fire.
-fn unreachable_alert() -> Alert {
-    Alert::new(Severity::Info, String::new(), String::new())
 }
 
 /// An alert's words and context, before it has an id.

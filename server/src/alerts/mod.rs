@@ -143,14 +143,9 @@ impl Alerting {
         // and fire again if they still hold.
         let now = Utc::now();
         for firing in open {
-            let resolution = AlertEvent {
-                state: AlertState::Resolved,
-                title: format!("Resolved: {}", firing.title),
-                message: "Closed when PerfMon restarted; it fires again if it still holds.".into(),
-                resolved_at: Some(crate::sampling::timestamp_millis(now)),
-                ..firing
-            };
-            inner.publish(resolution, now);
+            let (value, threshold) = (firing.value, firing.threshold);
+            let how = "Closed when PerfMon restarted; it fires again if it still holds.".to_owned();
+            inner.publish(engine::resolved(firing, now, value, threshold, how), now);
         }
         let engine = Engine::new(config, next_id);
         let thread_inner = inner.clone();
