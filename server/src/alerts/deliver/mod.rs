@@ -12,12 +12,11 @@
 //! - `payload`: what each kind is sent (pure, tested against exact bodies).
 //! - `worker`: a destination's thread: its queue, the retry loop, what each
 //!   status or error means, its counters.
-//! - `client`: [`http_agent`], the one HTTP client setup (rustls, the
-//!   system's roots), for delivery and later outbound HTTP.
+//! - [`http_agent`] is `crate::outbound`'s, the one HTTP client setup
+//!   (rustls, the system's roots), shared with remote write.
 //! - here: [`Deliverer`], the handle the rules engine and `perfmon run` use,
 //!   and [`Retry`].
 
-mod client;
 pub mod destination;
 mod payload;
 mod worker;
@@ -32,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use shared::alerts::{AlertEvent, DestinationStatus};
 
-pub use client::http_agent;
+pub use crate::outbound::http_agent;
 pub use destination::{Destination, Kind};
 use worker::{Control, Slot, lock};
 

@@ -12,8 +12,8 @@ use shared::alerts::{AlertEvent, AlertState, Severity};
 
 use super::destination::{Destination, Kind};
 
-/// Sent with every request, so a receiver's logs can tell where it came from.
-pub const USER_AGENT: &str = concat!("perfmon/", env!("CARGO_PKG_VERSION"));
+// Sent with every request, so a receiver's logs can tell where it came from.
+pub use crate::outbound::USER_AGENT;
 
 /// ntfy's largest message; a longer body is turned into an attachment.
 const NTFY_MESSAGE_BYTES: usize = 4096;

@@ -316,28 +316,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
-/// Words for a failed request over TLS or not. ureq's own messages are never
-/// used whole: some quote the URL.
+/// A failed request: a certificate or handshake does not fix itself
+/// between retries; anything else may.
 fn error_outcome(err: &ureq::Error, tls: bool) -> Attempt {
-    let failed = |reason: &str| Attempt::Failed { reason: reason.to_owned(), retry_after: None };
-    match err {
-        ureq::Error::Timeout(_) => failed("timed out"),
-        ureq::Error::HostNotFound => failed("host not found"),
-        ureq::Error::ConnectionFailed => failed("connection failed"),
-        // rustls reports a failed handshake (a bad certificate, a receiver
-        // that does not speak TLS) as invalid data, in words of its own.
-        ureq::Error::Io(io) if tls && io.kind() == std::io::ErrorKind::InvalidData => {
-            Attempt::Refused(format!("TLS: {io}, not retried"))
-        }
-        ureq::Error::Io(io) => failed(&io.kind().to_string()),
-        ureq::Error::ConnectProxyFailed(_) | ureq::Error::InvalidProxyUrl => failed("the proxy failed"),
-        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) | ureq::Error::BodyStalled => {
-            failed("the answer was not HTTP")
-        }
-        // Certificates and handshakes do not fix themselves between retries.
-        ureq::Error::Rustls(tls) => Attempt::Refused(format!("TLS: {tls}, not retried")),
-        ureq::Error::Tls(tls) => Attempt::Refused(format!("TLS: {tls}, not retried")),
-        _ => failed("request failed"),
+    let failure = crate::outbound::failure(err, tls);
+    if failure.lasting {
+        Attempt::Refused(format!("{}, not retried", failure.words))
+    } else {
+        Attempt::Failed { reason: failure.words, retry_after: None }
     }
 }
 
