@@ -61,6 +61,9 @@ pub struct Config {
     /// the default path where one exists); read at start, a bad one refuses
     /// the start. `None`: the default rules, delivered nowhere but the page.
     pub config_file: Option<std::path::PathBuf>,
+    /// Where the machine's history is pushed (`--remote-write`); needs the
+    /// store, which it sends from.
+    pub remote_write: Option<crate::fleet::RemoteWriteConfig>,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             control_secret: None,
             prices_file: None,
             config_file: None,
+            remote_write: None,
             control_dir: None,
             exit_dirs: Vec::new(),
             projects: None,

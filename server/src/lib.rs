@@ -22,6 +22,10 @@
 //! - [`alerts`]: rules evaluated on every record the hub hands on (on a thread
 //!   of their own, like the store), their events kept in the store and
 //!   delivered to webhooks, ntfy, Slack and Discord; the configuration file.
+//! - [`outbound`]: the one HTTP client setup for what the server sends out.
+//! - [`fleet`]: Prometheus remote write: each receiver's sender reads its
+//!   batches from the store, after the position it has reached, so an outage
+//!   is sent afterwards, oldest first.
 //! - `config`: the settings and credentials the command line fills in;
 //!   `control`: the per-server control secret writes need without a token;
 //!   `exits`: exit reports `perfmon run` keeps for a server that was down.
@@ -42,7 +46,9 @@ mod collect;
 mod config;
 pub mod control;
 mod exits;
+pub mod fleet;
 mod hub;
+pub mod outbound;
 mod prices;
 pub mod sampling;
 mod service;
@@ -60,4 +66,4 @@ pub use hub::{
 };
 pub use sampling::HostSample;
 pub use service::{ServeError, check_exposure, hub_for, run};
-pub use web::{AppState, app};
+pub use web::{AppState, Services, app};

@@ -15,7 +15,7 @@ use crate::control::{self, ControlError};
 use crate::hub::Hub;
 use crate::sampling;
 use crate::store::{Store, StoreError};
-use crate::web::{AppState, HostRules, app};
+use crate::web::{AppState, HostRules, Services, app};
 
 /// The kernel's send buffer of every accepted connection. Linux grows a
 /// socket's buffer up to `tcp_wmem`'s maximum (often 4 MiB) while a peer does not
@@ -135,8 +135,10 @@ pub async fn run(
     if let Some(store) = &store {
         resume_runs(store.clone(), hub.clone()).await;
     }
-    let state =
-        AppState::with_store(&config, hub.clone(), store.clone(), Some(alerts.clone()), token.clone());
+    let remote_write = start_remote_write(&config, store.as_ref())?;
+    let services =
+        Services { store: store.clone(), alerts: Some(alerts.clone()), remote_write: remote_write.clone() };
+    let state = AppState::with_store(&config, hub.clone(), services, token.clone());
     let perfwatch_every = Duration::from_millis(shared::perfwatch::PERFWATCH_INTERVAL_MS);
     tokio::spawn(crate::hub::perfwatch::run(hub.clone(), perfwatch_every, token.clone()));
     let sampler = tokio::spawn(supervise_sampling(hub, token.clone()));
@@ -161,6 +163,11 @@ pub async fn run(
     }
     if let Some((path, secret)) = stored {
         control::remove(&path, secret.expose());
+    }
+    // A push under way finishes on its own; what it carried is sent again at
+    // the next start if the receiver did not take it.
+    if let Some(remote_write) = remote_write {
+        remote_write.stop();
     }
     // Deliveries under way get a moment; a receiver that hangs does not hold the exit.
     let _ = tokio::task::spawn_blocking(move || alerts.shutdown(ALERTS_CLOSE_LIMIT)).await;
@@ -263,6 +270,21 @@ async fn start_alerts(config: &Config, store: Option<Store>) -> Result<crate::al
     })
     .await;
     started.map_err(|err| ServeError::Io(std::io::Error::other(err.to_string())))?
+}
+
+/// Starts a sender per remote-write receiver: they read the store, so there
+/// is none without one (the command line refuses `--no-store` with
+/// `--remote-write`; a store that could not be opened is said here).
+fn start_remote_write(
+    config: &Config,
+    store: Option<&Store>,
+) -> Result<Option<crate::fleet::RemoteWrite>, ServeError> {
+    let Some(remote) = &config.remote_write else { return Ok(None) };
+    let Some(store) = store else {
+        tracing::error!("remote write is off: it sends from the store, and there is none");
+        return Ok(None);
+    };
+    Ok(Some(crate::fleet::RemoteWrite::start(remote, store)?))
 }
 
 /// The longest shutdown waits for the store to commit what is queued.

@@ -65,6 +65,7 @@ async fn fake_health() -> axum::Json<shared::api::Health> {
         commit: "fake".into(),
         connections: 0,
         store: None,
+        remote_write: Vec::new(),
     })
 }
 

@@ -76,6 +76,43 @@ pub struct Health {
     /// The store's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreHealth>,
+    /// Each remote-write receiver's state (`perfmon serve --remote-write`);
+    /// empty (and absent) when nothing is pushed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<RemoteWriteHealth>,
+}
+
+/// One remote-write receiver's state in `/api/health`. Its credentials, path
+/// and query never appear here: the health check is public.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteWriteHealth {
+    /// The receiver's origin (`https://vm.example.com:8428`).
+    pub receiver: String,
+    /// `starting` (nothing sent yet), `live` (caught up, sending each
+    /// batch), `catching_up` (sending what it missed from the store, oldest
+    /// first) or `retrying` (the receiver is unreachable or answered 5xx or
+    /// 429: PerfMon keeps its place and tries again).
+    pub state: String,
+    /// How old the newest sample the receiver has accepted is, milliseconds:
+    /// the push's delay behind the machine. Absent before the first accepted
+    /// batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
+    /// When the receiver last accepted a batch, unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sent_ms: Option<i64>,
+    /// The last failure, in plain words (`HTTP 503: …`, `connection
+    /// refused`), until a batch is accepted again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When that failure happened, unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_ms: Option<i64>,
+    /// Samples the receiver has accepted since the server started.
+    pub samples_sent: u64,
+    /// Batches the receiver refused with a 4xx other than 429 (logged and
+    /// skipped, never retried) since the server started.
+    pub batches_skipped: u64,
 }
 
 /// `POST /api/projects/{project}/runs/{run_id}/exit`: how a run's command ended,

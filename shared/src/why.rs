@@ -221,6 +221,33 @@ pub enum ShareKind {
 }
 
 impl ShareKind {
+    /// Every kind, in the bar's order.
+    pub const ALL: [ShareKind; 8] = [
+        ShareKind::Cpu,
+        ShareKind::CpuWait,
+        ShareKind::Io,
+        ShareKind::Memory,
+        ShareKind::Idle,
+        ShareKind::GpuBusy,
+        ShareKind::GpuStarved,
+        ShareKind::GpuThrottled,
+    ];
+
+    /// Its name on the wire (`cpu_wait`), as JSON has it: a label value in
+    /// Prometheus's series.
+    pub fn key(self) -> &'static str {
+        match self {
+            ShareKind::Cpu => "cpu",
+            ShareKind::CpuWait => "cpu_wait",
+            ShareKind::Io => "io",
+            ShareKind::Memory => "memory",
+            ShareKind::Idle => "idle",
+            ShareKind::GpuBusy => "gpu_busy",
+            ShareKind::GpuStarved => "gpu_starved",
+            ShareKind::GpuThrottled => "gpu_throttled",
+        }
+    }
+
     /// Its name in the bar and in comparisons ("IO stall").
     pub fn label(self) -> &'static str {
         match self {
@@ -284,6 +311,13 @@ impl LiveState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_share_kind_key_is_its_json_name() {
+        for kind in ShareKind::ALL {
+            assert_eq!(serde_json::to_value(kind).expect("in the test"), kind.key());
+        }
+    }
 
     #[test]
     fn counters_and_verdicts_round_trip_and_name_their_kinds_in_snake_case() {

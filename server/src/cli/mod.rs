@@ -142,6 +142,75 @@ pub struct ServeArgs {
     /// Where runs and history are kept.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Where the machine's history is pushed (docs/fleet.md).
+    #[command(flatten)]
+    pub remote_write: RemoteWriteArgs,
+}
+
+/// Prometheus remote write: receivers, cadence, labels and credentials files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RemoteWriteArgs {
+    /// Push every sample to this Prometheus remote-write receiver
+    /// (Prometheus: http://HOST:9090/api/v1/write; VictoriaMetrics:
+    /// http://HOST:8428/api/v1/write). Repeat or separate with commas. What
+    /// the receiver misses while it is down is sent when it is back.
+    #[arg(long = "remote-write", value_name = "URL", env = "PERFMON_REMOTE_WRITE", value_delimiter = ',')]
+    pub urls: Vec<String>,
+    /// How often to push what was sampled since the last push.
+    #[arg(long = "remote-write-interval", env = "PERFMON_REMOTE_WRITE_INTERVAL", default_value = "5s",
+          value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+    /// The `host` label of every pushed series [default: the machine's
+    /// hostname]. The only place PerfMon sends a host name anywhere, and only
+    /// with --remote-write.
+    #[arg(long = "host-label", value_name = "NAME", env = "PERFMON_HOST_LABEL")]
+    pub host_label: Option<String>,
+    /// A label added to every pushed series (`team=ml`). Repeat or separate
+    /// with commas.
+    #[arg(
+        long = "remote-write-label",
+        value_name = "NAME=VALUE",
+        env = "PERFMON_REMOTE_WRITE_LABELS",
+        value_delimiter = ','
+    )]
+    pub labels: Vec<String>,
+    /// A file holding the bearer token sent to the receivers (or set
+    /// PERFMON_REMOTE_WRITE_BEARER_TOKEN); never on the command line.
+    #[arg(
+        long = "remote-write-bearer-token-file",
+        value_name = "FILE",
+        env = "PERFMON_REMOTE_WRITE_BEARER_TOKEN_FILE"
+    )]
+    pub bearer_file: Option<PathBuf>,
+    /// A file holding USER:PASSWORD for the receivers' basic auth (or set
+    /// PERFMON_REMOTE_WRITE_BASIC_AUTH).
+    #[arg(
+        long = "remote-write-basic-auth-file",
+        value_name = "FILE",
+        env = "PERFMON_REMOTE_WRITE_BASIC_AUTH_FILE"
+    )]
+    pub basic_file: Option<PathBuf>,
+}
+
+impl RemoteWriteArgs {
+    /// The push's settings (`None` without a receiver), or why they are refused.
+    pub fn config(&self, no_store: bool) -> Result<Option<crate::fleet::RemoteWriteConfig>, String> {
+        // The secrets themselves are read from the environment only: a flag
+        // would put them in `ps` and the shell's history.
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        crate::fleet::Given {
+            urls: self.urls.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect(),
+            interval: self.interval,
+            host_label: self.host_label.clone(),
+            labels: self.labels.clone(),
+            bearer_file: self.bearer_file.clone(),
+            bearer_env: env("PERFMON_REMOTE_WRITE_BEARER_TOKEN"),
+            basic_file: self.basic_file.clone(),
+            basic_env: env("PERFMON_REMOTE_WRITE_BASIC_AUTH"),
+            no_store,
+        }
+        .check()
+    }
 }
 
 /// Where the store lives and how long it keeps each resolution.
@@ -207,8 +276,10 @@ fn parse_project(name: &str) -> Result<ProjectName, String> {
 }
 
 impl ServeArgs {
-    /// The server's configuration from these arguments.
-    pub fn config(&self) -> Config {
+    /// The server's configuration from these arguments, or why they are
+    /// refused.
+    pub fn config(&self) -> Result<Config, String> {
+        let remote_write = self.remote_write.config(self.store.no_store)?;
         if self.static_dir.is_none() && !crate::web::embedded_ui() {
             eprintln!(
                 "perfmon: this build has no UI (it was built before the frontend); the stream and the API \
@@ -224,7 +295,7 @@ impl ServeArgs {
                 dir.display()
             );
         }
-        Config {
+        Ok(Config {
             static_dir: self.static_dir.clone(),
             auth: Auth { token: self.connect.token.clone(), jwt_secret: self.jwt_secret.clone() },
             allowed_origins: self.allowed_origins.clone(),
@@ -243,8 +314,9 @@ impl ServeArgs {
                 .config_file
                 .clone()
                 .or_else(|| crate::alerts::AlertConfig::default_path().filter(|path| path.is_file())),
+            remote_write,
             ..Config::default()
-        }
+        })
     }
 }
 

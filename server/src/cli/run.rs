@@ -90,7 +90,13 @@ pub async fn wrap(
             return ExitCode::from(2);
         }
     }
-    let config = args.config();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("perfmon: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let bind = args.connect.bind;
     if let Err(err) = crate::service::check_exposure(&config, bind) {
         eprintln!("perfmon: {err}");

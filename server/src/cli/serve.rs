@@ -8,7 +8,13 @@ use super::ServeArgs;
 
 /// Serves until Ctrl-C or SIGTERM; exit 2 for a configuration PerfMon refuses.
 pub async fn until_signal(args: ServeArgs) -> ExitCode {
-    let config = args.config();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("perfmon: {err}");
+            return ExitCode::from(2);
+        }
+    };
     if let Err(err) = crate::service::check_exposure(&config, args.connect.bind) {
         eprintln!("perfmon: {err}");
         return ExitCode::from(2);

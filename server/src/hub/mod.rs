@@ -401,6 +401,8 @@ pub struct ProjectSnapshot {
     pub name: ProjectName,
     /// Whether its run is running or paused.
     pub live: bool,
+    /// The ids of its live runs, oldest first.
+    pub live_runs: Vec<String>,
     /// What the live run's tree used at the newest sample, exactly as read.
     pub tree: Option<TreeReading>,
     /// Its token counts.
@@ -612,6 +614,7 @@ impl Hub {
             .map(|(name, p)| ProjectSnapshot {
                 name: name.clone(),
                 live: p.is_live(),
+                live_runs: p.live.iter().map(|t| t.summary.run_id.clone()).collect(),
                 tree: p.tree().cloned(),
                 tokens: p.tokens(),
             })

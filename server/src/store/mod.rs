@@ -14,12 +14,14 @@
 //! - [`writer`]: the writer thread and its database connection.
 //! - [`retention`]: roll-ups and pruning.
 //! - [`query`]: runs, a run's report, and history between two instants.
+//! - `export`: the raw tier in order, for remote write ([`Exporter`]).
 //!
 //! What is kept: the machine's totals and, since schema version 3, the
 //! machine in depth (CPU by mode, pressure, memory detail, paging, sockets,
 //! hardware counters, each GPU's clocks, PCIe and throttling, each disk and
 //! interface: at most 32 of each a tick), every figure in every tier.
 
+mod export;
 pub mod query;
 mod retention;
 pub mod schema;
@@ -37,6 +39,7 @@ use shared::api::{ExitReport, StoreHealth};
 
 use crate::hub::project::ProjectName;
 use crate::hub::{Record, Recorder};
+pub use export::{Exporter, FinishedRun, RawBatch, RawRun, RawTick};
 pub use query::{AlertQuery, HistoryQuery, QueryError};
 
 /// The database's file name in the data directory.
@@ -133,6 +136,8 @@ enum Event {
     Exit { project: String, run_id: String, report: Box<ExitReport> },
     /// An alert's firing, resolution or one-off event (the row by its id).
     Alert(Box<shared::alerts::AlertEvent>),
+    /// A remote-write receiver has accepted the raw tier up to this tick.
+    Sent { receiver: String, to_ms: i64 },
     /// Done once everything handed over before it is; runs the roll-ups due.
     Flush,
 }
@@ -268,6 +273,12 @@ impl Store {
     /// resolution updates its firing's row).
     pub fn record_alert(&self, event: shared::alerts::AlertEvent) {
         self.enqueue(Event::Alert(Box::new(event)));
+    }
+
+    /// Keeps how far a remote-write receiver has accepted the raw tier (unix
+    /// ms of the newest tick it took), committed with the next batch.
+    pub fn record_sent(&self, receiver: &str, to_ms: i64) {
+        self.enqueue(Event::Sent { receiver: receiver.to_owned(), to_ms });
     }
 
     fn enqueue(&self, event: Event) {

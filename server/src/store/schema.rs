@@ -516,6 +516,13 @@ const VERSION_6: &str = "CREATE TABLE alerts (id INTEGER PRIMARY KEY, rule TEXT 
      CREATE INDEX alerts_fired ON alerts (fired_at);
      CREATE INDEX alerts_run ON alerts (project, run_id);";
 
+/// The SQL of schema version 7, remote write: how far each receiver has
+/// accepted the raw tier (unix ms of the newest tick it took), so a restart
+/// carries on from there and sends what the receiver missed. Keyed by the
+/// receiver's URL as given; a receiver no longer configured keeps its row
+/// (a few bytes), and takes up where it left off if it comes back.
+const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, sent_to INTEGER NOT NULL);";
+
 /// The SQL of schema version 3, the machine in depth: new columns in the
 /// machine's and the GPU devices' tables of every tier (`NULL` in the rows
 /// already there: nothing was read then), and the disks' and interfaces'
@@ -554,6 +561,7 @@ fn migrations() -> Migrations<'static> {
         M::up(VERSION_4),
         M::up(VERSION_5),
         M::up(VERSION_6),
+        M::up(VERSION_7),
     ])
 }
 
@@ -609,7 +617,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 6);
+        assert_eq!(version(&conn).expect("version"), 7);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
@@ -647,7 +655,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 6);
+        assert_eq!(version(&conn).expect("version"), 7);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));

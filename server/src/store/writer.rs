@@ -506,6 +506,14 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
         }
         Event::Exit { project, run_id, report } => write_exit(tx, project, run_id, report)?,
         Event::Alert(alert) => write_alert(tx, alert)?,
+        Event::Sent { receiver, to_ms } => {
+            // Never backwards: a late write of an older position loses to a newer one.
+            tx.prepare_cached(
+                "INSERT INTO remote_write (receiver, sent_to) VALUES (?1, ?2)
+                 ON CONFLICT (receiver) DO UPDATE SET sent_to = max(sent_to, excluded.sent_to)",
+            )?
+            .execute(params![receiver, to_ms])?;
+        }
         Event::Record(Record::Tick { .. }) | Event::Flush => {}
     }
     Ok(())

@@ -111,7 +111,20 @@ pub async fn latest(
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
-    match super::prometheus::render(&state.hub) {
+    // Each recent project's last finished run is the store's (off the async
+    // workers); a store that cannot answer leaves those families out.
+    let last_runs = match state.store.clone() {
+        Some(store) => tokio::task::spawn_blocking(move || {
+            store.last_runs(crate::fleet::series::MAX_PROJECTS).unwrap_or_else(|err| {
+                tracing::debug!("/metrics without the last runs: {err}");
+                Vec::new()
+            })
+        })
+        .await
+        .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    match super::prometheus::render(&state.hub, &last_runs) {
         Ok(text) => ([("content-type", super::prometheus::CONTENT_TYPE)], text).into_response(),
         Err(err) => {
             tracing::error!("could not encode /metrics: {err}");

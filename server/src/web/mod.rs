@@ -21,7 +21,7 @@ mod guard;
 mod history;
 mod perfwatch;
 mod projects;
-mod prometheus;
+pub(crate) mod prometheus;
 mod ws;
 
 use std::sync::Arc;
@@ -56,8 +56,22 @@ pub struct AppState {
     pub store: Option<Store>,
     /// The alert rules and their delivery; `None` where none run (router tests).
     pub alerts: Option<crate::alerts::Alerting>,
+    /// The remote-write senders; `None` without `--remote-write`.
+    pub remote_write: Option<crate::fleet::RemoteWrite>,
     /// WebSockets open now.
     connections: AtomicUsize,
+}
+
+/// What the server runs besides the hub, for the API to read; each `None`
+/// where it does not run.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    /// Runs and history (`None` with `--no-store`).
+    pub store: Option<Store>,
+    /// The alert rules and their delivery.
+    pub alerts: Option<crate::alerts::Alerting>,
+    /// The remote-write senders.
+    pub remote_write: Option<crate::fleet::RemoteWrite>,
 }
 
 /// One open WebSocket's place under [`Config::max_connections`]; freed on drop.
@@ -73,19 +87,19 @@ impl Drop for ConnectionSlot {
 impl AppState {
     /// State for a server with `config` over `hub`; `shutdown` ends every socket.
     pub fn new(config: &Config, hub: Arc<Hub>, shutdown: CancellationToken) -> Arc<Self> {
-        Self::with_store(config, hub, None, None, shutdown)
+        Self::with_store(config, hub, Services::default(), shutdown)
     }
 
-    /// State for a server with `config` over `hub`, answering history from
-    /// `store` and alerts from `alerts`.
+    /// State for a server with `config` over `hub`, answering history,
+    /// alerts and the push's health from `services`.
     pub fn with_store(
         config: &Config,
         hub: Arc<Hub>,
-        store: Option<Store>,
-        alerts: Option<crate::alerts::Alerting>,
+        services: Services,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let hosts = HostRules::new(config.listen, &config.allowed_hosts);
+        let Services { store, alerts, remote_write } = services;
         Arc::new(AppState {
             hub,
             shutdown,
@@ -93,6 +107,7 @@ impl AppState {
             hosts,
             store,
             alerts,
+            remote_write,
             connections: AtomicUsize::new(0),
         })
     }
@@ -165,5 +180,6 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<shared::api::Health>
                 keeps_s: None,
             },
         }),
+        remote_write: state.remote_write.as_ref().map(crate::fleet::RemoteWrite::health).unwrap_or_default(),
     })
 }

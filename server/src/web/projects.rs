@@ -262,7 +262,12 @@ mod tests {
     }
 
     fn router(config: &Config, hub: Arc<Hub>, store: Option<Store>) -> axum::Router {
-        crate::app(AppState::with_store(config, hub, store, None, tokio_util::sync::CancellationToken::new()))
+        crate::app(AppState::with_store(
+            config,
+            hub,
+            crate::web::Services { store, ..crate::web::Services::default() },
+            tokio_util::sync::CancellationToken::new(),
+        ))
     }
 
     #[tokio::test]

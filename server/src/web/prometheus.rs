@@ -36,21 +36,25 @@ use shared::depth::network::{Interfaces, Sockets};
 use shared::depth::perf::{CPU_CLOCK, PerfEvents};
 use shared::depth::pressure::Pressure;
 
+use crate::fleet::series::{LAST_RUN_FAMILIES, last_run};
 use crate::hub::{Hub, ProjectSnapshot};
 use crate::sampling::{DeviceReading, HostSample, MemoryReading};
+use crate::store::FinishedRun;
 use crate::units::BYTES_PER_GB;
 
 /// The content type of the text format this module writes.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The exposition text for everything the hub knows now.
-pub fn render(hub: &Hub) -> Result<String, prometheus::Error> {
+/// The exposition text for everything the hub knows now, and each recent
+/// project's last finished run (`last_runs`, from the store).
+pub fn render(hub: &Hub, last_runs: &[FinishedRun]) -> Result<String, prometheus::Error> {
     let (host, projects) = hub.snapshot();
     let out = Exposition(Registry::new_custom(Some("perfmon".into()), None)?);
     if let Some(host) = &host {
         out.host(host)?;
     }
     out.projects(&projects)?;
+    out.last_runs(last_runs)?;
     let mut text = Vec::new();
     TextEncoder::new().encode(&out.0.gather(), &mut text)?;
     String::from_utf8(text).map_err(|err| prometheus::Error::Msg(err.to_string()))
@@ -257,6 +261,16 @@ impl Exposition {
             &labels,
             per_project(&|p| Some(if p.live { 1.0 } else { 0.0 })),
         )?;
+        let live_runs = projects
+            .iter()
+            .flat_map(|p| p.live_runs.iter().map(|id| (vec![p.name.to_string(), id.clone()], 1.0)))
+            .collect();
+        self.gauges(
+            "run_info",
+            "1 for each live run, by its id; absent once it ends (Grafana draws each as an annotation region).",
+            &["project", "run_id"],
+            live_runs,
+        )?;
         self.gauges(
             "run_cpu_percent",
             "CPU of the run's process tree, share of the machine, 0-100.",
@@ -316,6 +330,22 @@ impl Exposition {
     }
 }
 
+/// Each project's last finished run, as remote write pushes it.
+impl Exposition {
+    fn last_runs(&self, runs: &[FinishedRun]) -> prometheus::Result<()> {
+        let figures: Vec<_> = runs.iter().flat_map(last_run).collect();
+        for (family, labels, help) in LAST_RUN_FAMILIES {
+            let series = figures
+                .iter()
+                .filter(|(name, _, _)| *name == family)
+                .map(|(_, values, value)| (values.iter().map(|(_, v)| v.clone()).collect(), *value))
+                .collect();
+            self.gauges(family, help, labels, series)?;
+        }
+        Ok(())
+    }
+}
+
 /// The GPU figures beyond use and memory, and the machine in depth, one method
 /// per section.
 impl Exposition {
@@ -364,6 +394,16 @@ impl Exposition {
                 })
             })
             .collect();
+        self.gauges(
+            "gpu_throttled",
+            "1 while a clock-event reason other than idle holds the clocks down, else 0 (what the store keeps \
+             a tick, and its history's share of time throttled).",
+            &labels,
+            of(&|d| {
+                let names = d.clock_event_reasons.map(crate::collect::gpu::clock_event_reason_names);
+                shared::series::throttled(names.as_deref())
+            }),
+        )?;
         self.gauges(
             "gpu_clock_event_reason",
             "1 while this reason holds the clocks below their maximum (NVML's clock-event reasons), else 0.",
