@@ -21,6 +21,10 @@ use serde_json::json;
 use server::cli::client::Method;
 use server::testkit::{Perfmon, Sleeper, call};
 
+#[path = "support/engines.rs"]
+mod engines;
+use engines::tool;
+
 const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
 const RULES: &str = "packaging/prometheus/perfmon-rules.yml";
 const RULES_TEST: &str = "packaging/prometheus/perfmon-rules.test.yml";
@@ -33,32 +37,6 @@ fn root() -> PathBuf {
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
-}
-
-/// Where scripts/setup.sh unpacks Debian's Prometheus tools: scripts/lib.sh's
-/// `TOOLS_DIR` (`$PERFMON_TOOLS_DIR`, else `~/.cache/perfmon-tools`), `debian/usr/bin`.
-fn debian_bin() -> PathBuf {
-    let tools = std::env::var_os("PERFMON_TOOLS_DIR").filter(|dir| !dir.is_empty()).map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/perfmon-tools"),
-        PathBuf::from,
-    );
-    tools.join("debian/usr/bin")
-}
-
-/// `name` from where setup.sh puts it, else from PATH; fails the test when
-/// neither has it.
-fn tool(name: &str) -> PathBuf {
-    let unpacked = debian_bin().join(name);
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join(name)).collect::<Vec<_>>())
-        .unwrap_or_default();
-    std::iter::once(unpacked).chain(on_path).find(|path| path.is_file()).unwrap_or_else(|| {
-        panic!(
-            "{name} is neither in {} nor on PATH: run scripts/setup.sh, which unpacks Debian's prometheus \
-             and prometheus-alertmanager packages there",
-            debian_bin().display()
-        )
-    })
 }
 
 /// Runs `name args` in the workspace root; fails the test with what it said
