@@ -6,7 +6,7 @@
 
 use yew::prelude::*;
 
-use crate::components::{ConnectionBanner, Footer, Header, PerfMonButton, StoreBanner};
+use crate::components::{ConnectionBanner, Footer, Header, PerfMonButton, RemoteWriteBanner, StoreBanner};
 use crate::hooks::{use_alerts, use_color_scheme, use_notifications, use_perf_metrics, use_server_info};
 use crate::pages::{Dashboard, RunReportPage, SettingsPage};
 use crate::route::{Route, dashboard_href, query_param, token};
@@ -61,6 +61,7 @@ pub fn app() -> Html {
             </Header>
             <ConnectionBanner {data} />
             <StoreBanner server={server.clone()} />
+            <RemoteWriteBanner server={server.clone()} />
             <main class="content">{ page }</main>
             <Footer {server} />
         </>

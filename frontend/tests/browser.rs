@@ -5,11 +5,13 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use frontend::components::remote_write_banner::RemoteWriteBannerProps;
 use frontend::components::store_banner::StoreBannerProps;
-use frontend::components::{PerfMonButton, PerfPanel, PerfPanelProps, StoreBanner};
+use frontend::components::{PerfMonButton, PerfPanel, PerfPanelProps, RemoteWriteBanner, StoreBanner};
 use frontend::state::PerfState;
 use frontend::stream::Event;
 use frontend::view::format::NOT_AVAILABLE;
+use shared::api::RemoteWriteHealth;
 use shared::{
     Cpu, Disk, Gpu, GpuDevice, LoadAverage, Memory, Monitor, Network, PerfMetrics, RunProcess, ServerMsg,
     Tokens,
@@ -445,6 +447,7 @@ fn health_with_store(state: &str, reason: Option<&str>, dropped: u64) -> shared:
             dropped_samples: dropped,
             keeps_s: None,
         }),
+        remote_write: Vec::new(),
     }
 }
 
@@ -462,4 +465,64 @@ async fn a_degraded_store_is_announced_with_its_reason_and_a_healthy_one_is_not(
     let text = banner.text_content().unwrap_or_default();
     assert!(text.contains("the disk is full") && text.contains("12 samples were not kept"), "{text}");
     assert!(fine.query_selector("[data-testid=store-banner]").ok().flatten().is_none(), "no banner when ok");
+}
+
+fn receiver(url: &str, state: &str, lag_ms: Option<u64>, error: Option<&str>) -> RemoteWriteHealth {
+    RemoteWriteHealth {
+        receiver: url.into(),
+        state: state.into(),
+        lag_ms,
+        last_sent_ms: Some(1_770_581_730_000),
+        last_error: error.map(str::to_owned),
+        last_error_ms: error.map(|_| 1_770_581_731_000),
+        samples_sent: 1_234,
+        batches_skipped: 0,
+    }
+}
+
+fn render_remote_write_banner(receivers: Vec<RemoteWriteHealth>) -> Element {
+    let root = mount_point();
+    let mut health = health_with_store("ok", None, 0);
+    health.remote_write = receivers;
+    let props = RemoteWriteBannerProps { server: Some(health) };
+    yew::Renderer::<RemoteWriteBanner>::with_root_and_props(root.clone(), props).render();
+    root
+}
+
+#[wasm_bindgen_test]
+async fn a_lagging_push_is_announced_one_line_a_receiver_and_a_live_one_is_not() {
+    let lagging = render_remote_write_banner(vec![
+        receiver("http://prom:9090", "retrying", Some(120_000), Some("HTTP 503 Service Unavailable")),
+        receiver("http://vm:8428", "catching_up", Some(12 * 60_000), None),
+        receiver("https://mimir:443", "live", Some(2_000), None),
+    ]);
+    let live = render_remote_write_banner(vec![receiver("http://vm:8428", "live", Some(3_000), None)]);
+    let slow = render_remote_write_banner(vec![receiver("http://vm:8428", "live", Some(16_000), None)]);
+    let none = render_remote_write_banner(Vec::new());
+    let unknown = mount_point();
+    let props = RemoteWriteBannerProps { server: None };
+    yew::Renderer::<RemoteWriteBanner>::with_root_and_props(unknown.clone(), props).render();
+    settle().await;
+
+    let banner = find(&lagging, "remote-write-banner").expect("a banner");
+    assert_eq!(banner.get_attribute("role").as_deref(), Some("status"));
+    let lines = banner.query_selector_all("[data-testid=remote-write-line]").expect("valid selector");
+    let lines: Vec<String> = (0..lines.length())
+        .filter_map(|i| lines.item(i))
+        .map(|line| line.text_content().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "Pushing to http://prom:9090 is 2 min behind: HTTP 503 Service Unavailable. PerfMon keeps every \
+             sample and sends what it missed when the receiver answers.",
+            "Catching up with http://vm:8428: 12 min behind, sending what it missed, oldest first.",
+        ],
+        "the live receiver under the threshold has no line"
+    );
+    let slow = find(&slow, "remote-write-banner").expect("a banner for a live receiver 16 s behind");
+    assert!(slow.text_content().unwrap_or_default().contains("is 16 s behind"));
+    assert!(find(&live, "remote-write-banner").is_none(), "no banner while every receiver keeps up");
+    assert!(find(&none, "remote-write-banner").is_none(), "no banner when nothing is pushed");
+    assert!(find(&unknown, "remote-write-banner").is_none(), "no banner before the health answer");
 }
