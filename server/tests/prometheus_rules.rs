@@ -133,13 +133,18 @@ async fn every_perfmon_name_in_the_rules_is_served_with_the_labels_the_unit_test
     let _ = std::fs::remove_dir_all(&dir);
 
     // The unit tests' series: each family's labels as PerfMon writes them, plus
-    // the job and instance a scrape adds.
+    // the job and instance a scrape adds (or the host remote write adds).
     let tests = read(RULES_TEST);
     let series = values_of(&tests, "- series:");
     assert!(series.len() >= 20, "the scan found the tests' series: {series:?}");
     for quoted in &series {
         let (name, mut labels) = labelled(quoted.trim_matches('\''));
-        assert!(labels.remove("job") && labels.remove("instance"), "{quoted}: a scraped series has both");
+        // A scraped series has job and instance; a pushed one, host instead.
+        let scraped = labels.remove("job") && labels.remove("instance");
+        assert!(
+            scraped || labels.remove("host"),
+            "{quoted}: a scraped series has job and instance, a pushed one host"
+        );
         let served =
             families.get(&name).unwrap_or_else(|| panic!("{RULES_TEST}: {name} is not on /metrics\n{text}"));
         assert_eq!(&labels, served, "{RULES_TEST}: {quoted} has other labels than /metrics gives {name}");
