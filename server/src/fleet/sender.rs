@@ -270,6 +270,11 @@ impl Sender {
                         quoted(&answer)
                     );
                 }
+                // The next try sends these ticks and no more: a receiver that
+                // took them but whose answer was lost refuses a resend holding
+                // anything older than its newest sample as out of order,
+                // whole, so a longer resend would lose the ticks it added.
+                *max_ticks = raw.ticks.len();
                 return Err(why);
             }
         }
