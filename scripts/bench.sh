@@ -9,7 +9,9 @@
 #   5. the release binary's size and start-up time to the first byte of its page;
 #   6. the store: 30 simulated days at 1 Hz, its size, write and query costs;
 #   7. the dashboard's charts: a day at 1 Hz drawn in headless Chromium with uPlot,
-#      with and without decimation, against a bare canvas polyline.
+#      with and without decimation, against a bare canvas polyline;
+#   8. remote write: the sender's cost per 5 s batch and catching up an hour, and
+#      the whole process at rest again while it pushes to a local VictoriaMetrics.
 # Arguments go to the load tool (e.g. --clients 1,100 --seconds 5 --rest-seconds 10).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -63,3 +65,15 @@ echo "| drawing | median | max (of 15) |"
 echo "|---|---:|---:|"
 cargo test --locked -p frontend --release --target wasm32-unknown-unknown --test chart_bench -- --include-ignored --nocapture 2>&1 |
   sed -n 's/.*chart-bench \(| .*\)/\1/p'
+
+say "Remote write: the sender per batch and catching up an hour"
+cargo bench --locked -p server --bench remote_write 2>/dev/null
+
+say "Remote write: the whole process at rest while it pushes (VictoriaMetrics on loopback)"
+vm_dir=$(mktemp -d)
+vm_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+victoria-metrics -httpListenAddr="127.0.0.1:$vm_port" -storageDataPath="$vm_dir" -loggerLevel=ERROR &
+vm_pid=$!
+trap 'kill $vm_pid 2>/dev/null; rm -rf "$vm_dir"' EXIT
+./target/release/loadgen --clients 1 --seconds 5 --rest-seconds "${REST_SECONDS:-60}" \
+  --remote-write "http://127.0.0.1:$vm_port/api/v1/write"

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use ureq::tls::{RootCerts, TlsConfig};
 
+/// Each pooled connection's input and output buffer.
+const BUFFER_BYTES: usize = 16 * 1024;
+
 /// `User-Agent` of every request PerfMon sends.
 pub const USER_AGENT: &str = concat!("perfmon/", env!("CARGO_PKG_VERSION"));
 
@@ -15,10 +18,15 @@ pub const USER_AGENT: &str = concat!("perfmon/", env!("CARGO_PKG_VERSION"));
 /// `ALL_PROXY` and `NO_PROXY` are honoured. Statuses are returned, not turned
 /// into errors, and redirects are not followed (a redirected POST would lose
 /// its body), so the caller decides what each status means. Cheap to clone:
-/// clones share one connection pool.
+/// clones share one connection pool. Each connection's buffers are 16 KiB
+/// each way, not ureq's 128 KiB: answers here are a status and a line, bodies
+/// stream through, and a kept-alive connection holds its buffers for as long
+/// as it stays in the pool (remote write's is always there).
 pub fn http_agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
+        .input_buffer_size(BUFFER_BYTES)
+        .output_buffer_size(BUFFER_BYTES)
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(USER_AGENT)

@@ -83,19 +83,5 @@ pub fn judge(counters: &RunCounters, cores: u32) -> Verdict {
     }
 }
 
-/// A kind's name as the wire and the runs CSV spell it (`cpu_wait`).
-pub fn kind_key(kind: ShareKind) -> &'static str {
-    match kind {
-        ShareKind::Cpu => "cpu",
-        ShareKind::CpuWait => "cpu_wait",
-        ShareKind::Io => "io",
-        ShareKind::Memory => "memory",
-        ShareKind::Idle => "idle",
-        ShareKind::GpuBusy => "gpu_busy",
-        ShareKind::GpuStarved => "gpu_starved",
-        ShareKind::GpuThrottled => "gpu_throttled",
-    }
-}
-
 #[cfg(test)]
 mod tests;

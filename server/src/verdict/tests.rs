@@ -556,10 +556,3 @@ fn changes_need_two_judged_verdicts_and_skip_a_share_only_one_measured() {
     let texts: Vec<String> = changes(&calm, &judge(&c, 2)).into_iter().map(|c| c.text).collect();
     assert_eq!(texts, ["IO stall 0 % → 37 %", "On CPU 95 % → 60 %"]);
 }
-
-#[test]
-fn kind_keys_are_the_wire_names() {
-    for kind in BAR.into_iter().chain([ShareKind::GpuBusy, ShareKind::GpuStarved, ShareKind::GpuThrottled]) {
-        assert_eq!(serde_json::to_value(kind).expect("serialises"), kind_key(kind));
-    }
-}

@@ -293,8 +293,7 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 /// read from transcripts, by kind and their cost ([`TOKEN_CSV_HEADER`]).
 fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
     let mut out = csv_writer();
-    let verdict_columns =
-        crate::verdict::BAR.map(|kind| format!("{}_percent", crate::verdict::kind_key(kind)));
+    let verdict_columns = crate::verdict::BAR.map(|kind| format!("{}_percent", kind.key()));
     let header = RUN_CSV_HEADER
         .iter()
         .copied()
@@ -315,12 +314,7 @@ fn runs_csv(runs: &[RunRecord]) -> Vec<u8> {
             })
             .collect();
         let verdict = run.verdict.as_ref();
-        row.push(
-            verdict
-                .and_then(|v| v.bound)
-                .map(|kind| crate::verdict::kind_key(kind).to_owned())
-                .unwrap_or_default(),
-        );
+        row.push(verdict.and_then(|v| v.bound).map(|kind| kind.key().to_owned()).unwrap_or_default());
         row.push(verdict.map(|v| text_cell(&v.headline)).unwrap_or_default());
         row.extend(crate::verdict::BAR.map(|kind| {
             let share = verdict.filter(|v| v.judged).and_then(|v| v.shares.iter().find(|s| s.kind == kind));

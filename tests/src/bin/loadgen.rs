@@ -3,11 +3,13 @@
 //! fixed time, and prints a table per N: delivery latency from the sample's
 //! timestamp to the client's receipt (p50/p99/max), samples lost by readers,
 //! the server's CPU (% of one core, from /proc CPU time over the window) and RSS.
-//! Then the self-cost at rest: one client for a minute.
+//! Then the self-cost at rest: one client for a minute; with `--remote-write
+//! URL`, the at-rest rows with the server pushing there every 5 s.
 //!
 //! ```text
 //! cargo build --release -p server
-//! cargo run --release -p tests --bin loadgen -- [--clients 1,100,1000,10000] [--seconds 15] [--rest-seconds 60]
+//! cargo run --release -p tests --bin loadgen -- [--clients 1,100,1000,10000] [--seconds 15] [--rest-seconds 60] \
+//!     [--remote-write http://127.0.0.1:8428/api/v1/write]
 //! ```
 //! (`scripts/bench.sh` does all of it.)
 
@@ -30,6 +32,8 @@ struct Options {
     clients: Vec<usize>,
     seconds: u64,
     rest_seconds: u64,
+    /// A remote-write receiver the server pushes to during the at-rest rows.
+    remote_write: Option<String>,
 }
 
 fn options() -> Options {
@@ -38,6 +42,7 @@ fn options() -> Options {
         clients: vec![1, 100, 1_000, 10_000],
         seconds: 15,
         rest_seconds: 60,
+        remote_write: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -49,6 +54,7 @@ fn options() -> Options {
             }
             "--seconds" => o.seconds = value().parse().expect("seconds"),
             "--rest-seconds" => o.rest_seconds = value().parse().expect("seconds"),
+            "--remote-write" => o.remote_write = Some(value()),
             other => panic!("unknown option {other}; see the doc comment of tests/src/bin/loadgen.rs"),
         }
     }
@@ -73,9 +79,12 @@ impl Drop for Loaded {
 }
 
 impl Loaded {
-    async fn start(binary: &std::path::Path, live: bool) -> Loaded {
-        let perfmon =
-            Perfmon::serve(binary, &["--max-connections", "20000", "--static-dir", "/nonexistent"]).await;
+    async fn start(binary: &std::path::Path, live: bool, remote_write: Option<&str>) -> Loaded {
+        let mut args = vec!["--max-connections", "20000", "--static-dir", "/nonexistent"];
+        if let Some(url) = remote_write {
+            args.extend(["--remote-write", url]);
+        }
+        let perfmon = Perfmon::serve(binary, &args).await;
         let mut loaded = Loaded { perfmon, run: None };
         if live {
             let run = Command::new("sleep").arg("3600").spawn().expect("spawn a run");
@@ -134,7 +143,7 @@ fn now_ms() -> f64 {
 
 /// One round: N clients for the window; a row of the table.
 async fn round(options: &Options, n: usize) -> String {
-    let perfmon = Loaded::start(&options.server, true).await;
+    let perfmon = Loaded::start(&options.server, true, None).await;
     let url = format!("ws://{}/ws/projects/load", perfmon.perfmon.addr);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let opened = Arc::new(AtomicU64::new(0));
@@ -228,7 +237,7 @@ async fn read_for(ws: &mut Option<server::testkit::Client>, how_long: Duration) 
 /// either idle with nobody watching (3 s cadence) or with one client of a live run
 /// (1 s cadence). A row of the self-cost table.
 async fn at_rest(options: &Options, with_client: bool) -> String {
-    let loaded = Loaded::start(&options.server, with_client).await;
+    let loaded = Loaded::start(&options.server, with_client, options.remote_write.as_deref()).await;
     let mut ws = match with_client {
         true => Some(
             connect_async(format!("ws://{}/ws/projects/load", loaded.perfmon.addr)).await.expect("connect").0,
@@ -245,6 +254,10 @@ async fn at_rest(options: &Options, with_client: bool) -> String {
     let seconds = t0.elapsed().as_secs_f64();
     let state =
         if with_client { "one client, live run (1 s cadence)" } else { "idle, no client (3 s cadence)" };
+    let state = match &options.remote_write {
+        Some(_) => format!("{state}, pushing every 5 s"),
+        None => state.to_owned(),
+    };
     format!(
         "| {state} | {seconds:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB | {pss:.1} MB | {anon:.1} MB |",
         cpu1 - cpu0,
@@ -277,7 +290,9 @@ async fn main() {
     }
     if options.rest_seconds > 0 {
         println!();
-        println!("Whole-process cost at rest (CPU time and RSS of the server from /proc)");
+        let pushing =
+            options.remote_write.as_ref().map(|url| format!(", remote write to {url}")).unwrap_or_default();
+        println!("Whole-process cost at rest (CPU time and RSS of the server from /proc{pushing})");
         println!();
         println!(
             "| state | window | samples received | server CPU time | CPU (of one core) | RSS | PSS | anonymous |"
