@@ -164,10 +164,11 @@ pub async fn run(
     if let Some((path, secret)) = stored {
         control::remove(&path, secret.expose());
     }
-    // A push under way finishes on its own; what it carried is sent again at
-    // the next start if the receiver did not take it.
+    // A push under way gets a moment to end, so its position is committed
+    // with the store's last batch below; a receiver that hangs does not hold
+    // the exit (the batch is sent again at the next start).
     if let Some(remote_write) = remote_write {
-        remote_write.stop();
+        let _ = tokio::task::spawn_blocking(move || remote_write.stop(REMOTE_WRITE_CLOSE_LIMIT)).await;
     }
     // Deliveries under way get a moment; a receiver that hangs does not hold the exit.
     let _ = tokio::task::spawn_blocking(move || alerts.shutdown(ALERTS_CLOSE_LIMIT)).await;
@@ -256,6 +257,9 @@ async fn resume_runs(store: Store, hub: Arc<Hub>) {
 
 /// The longest shutdown waits for alert deliveries under way.
 const ALERTS_CLOSE_LIMIT: Duration = Duration::from_secs(3);
+
+/// The longest shutdown waits for a push under way.
+const REMOTE_WRITE_CLOSE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Reads the configuration file and starts the alerts (off the async
 /// workers: files, the store). A bad file refuses the start.

@@ -103,30 +103,45 @@ async fn outage(engine: &mut Engine, perfmons: &[&Perfmon]) -> (i64, i64) {
     (down, up)
 }
 
-/// Whether `samples` cover `from`..`to` with no step longer than the
-/// sampler's (one live tick, 1 s, with slack for a loaded machine); why not.
-fn gapless(samples: &[(i64, f64)], from: i64, to: i64) -> Result<(), String> {
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-        return Err("no samples".into());
-    };
-    if first.0 > from || last.0 < to {
-        return Err(format!("samples cover {}..{}, not the outage {from}..{to}", first.0, last.0));
+/// The ticks `perfmon` stored with a CPU figure between `from` and `to`
+/// (unix ms), read from its database.
+fn stored_ticks(perfmon: &Perfmon, from: i64, to: i64) -> Vec<i64> {
+    let db = perfmon.sandbox().data_dir().join(server::store::DB_FILE);
+    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|err| panic!("{}: {err}", db.display()));
+    let mut statement = conn
+        .prepare("SELECT ts FROM host_raw WHERE ts BETWEEN ?1 AND ?2 AND cpu IS NOT NULL ORDER BY ts")
+        .expect("a query");
+    statement.query_map([from, to], |row| row.get(0)).expect("rows").map(|ts| ts.expect("a time")).collect()
+}
+
+/// Whether every tick of `stored` is in `received`, `stored` covering the
+/// outage `from`..`to`; what is missing.
+fn missing(stored: &[i64], received: &[i64], from: i64, to: i64) -> Result<(), String> {
+    if stored.first().is_none_or(|first| *first > from) || stored.last().is_none_or(|last| *last < to) {
+        return Err(format!("the store has not got the outage's ticks yet: {stored:?}"));
     }
-    let worst = samples.windows(2).map(|w| w[1].0 - w[0].0).max().unwrap_or(0);
-    if worst > 2_500 {
-        return Err(format!("a gap of {worst} ms in the receiver's samples: {samples:?}"));
+    let received: BTreeSet<i64> = received.iter().copied().collect();
+    let lost: Vec<i64> = stored.iter().copied().filter(|ts| !received.contains(ts)).collect();
+    if lost.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} of {} stored ticks not received: {lost:?}", lost.len(), stored.len()))
     }
-    Ok(())
 }
 
 /// Waits (up to 30 s: an engine makes what it was just sent searchable
-/// within a second or two) until `engine` holds `selector`'s samples over
-/// the outage `down`..`up` with no gap; fails the test saying what is missing.
-async fn assert_no_gap(engine: &Engine, selector: &str, down: i64, up: i64) {
+/// within a second or two) until `engine` holds every tick `perfmon` stored
+/// from before the outage `down`..`up` to after it, under `selector`; fails
+/// the test naming the ticks missing.
+async fn assert_no_gap(engine: &Engine, perfmon: &Perfmon, selector: &str, down: i64, up: i64) {
+    let (from, to) = (down - 60_000, up + 2_000);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let samples = tokio::task::block_in_place(|| engine.samples(selector, down - 5_000, up + 2_000));
-        match gapless(&samples, down, up) {
+        let stored = stored_ticks(perfmon, from, to);
+        let samples = tokio::task::block_in_place(|| engine.samples(selector, from, to));
+        let received: Vec<i64> = samples.iter().map(|(ts, _)| *ts).collect();
+        match missing(&stored, &received, down, up) {
             Ok(()) => return,
             Err(why) => assert!(tokio::time::Instant::now() < deadline, "{selector}: {why}"),
         }
@@ -153,8 +168,8 @@ async fn prometheus_gets_every_sample_through_an_outage_and_every_dashboard_quer
     call(&api, Method::POST, "/api/projects/fleet/run", Some(json!({ "pid": run.0.id() })))
         .await
         .expect("registered");
-    // A run that ends during the outage, long enough to be judged: its
-    // outcome reaches Prometheus afterwards, from the store.
+    // A run long enough to be judged, which ends while the test runs (most
+    // likely during the outage, which then sends its outcome from the store).
     let mut finished = perfmon
         .sandbox()
         .tokio_command(PERFMON)
@@ -171,7 +186,7 @@ async fn prometheus_gets_every_sample_through_an_outage_and_every_dashboard_quer
     .await;
 
     let (down, up) = outage(&mut prometheus, &[&perfmon]).await;
-    assert_no_gap(&prometheus, cpu, down, up).await;
+    assert_no_gap(&prometheus, &perfmon, cpu, down, up).await;
 
     assert_eq!(finished.wait().await.expect("the run ended").code(), Some(3));
     let code = r#"perfmon_run_last_exit_code{host="alpha",project="fleet-done"}"#;
@@ -228,9 +243,9 @@ async fn victoria_metrics_gets_two_hosts_and_every_sample_through_an_outage() {
     .await;
 
     let (down, up) = outage(&mut vm, &[&a, &b]).await;
-    for host in ["box-a", "box-b"] {
+    for (host, perfmon) in [("box-a", &a), ("box-b", &b)] {
         let selector = format!(r#"perfmon_cpu_usage_percent{{host="{host}"}}"#);
-        assert_no_gap(&vm, &selector, down, up).await;
+        assert_no_gap(&vm, perfmon, &selector, down, up).await;
     }
     // The GPU and the run arrive with their labels.
     let gpu = tokio::task::block_in_place(|| vm.query(r#"perfmon_gpu_memory_used_bytes{host="box-a"}"#));
@@ -349,6 +364,11 @@ async fn a_receiver_down_across_a_restart_still_gets_what_was_sampled_before_it(
         (state["state"] == "retrying" && state["last_error"] == "HTTP 503").then_some(())
     })
     .await;
+    // A few ticks stored while the receiver refuses them all.
+    eventually(Duration::from_secs(30), "ticks stored before the restart", || async {
+        (stored_ticks(&first, started, now_ms()).len() >= 3).then_some(())
+    })
+    .await;
     let sandbox: Sandbox = first.sandbox().clone();
     let status = tokio::task::block_in_place(|| first.terminate(Duration::from_secs(20)));
     assert!(status.success(), "{status}");
@@ -368,6 +388,11 @@ async fn a_receiver_down_across_a_restart_still_gets_what_was_sampled_before_it(
         times[0]
     );
     assert!(times.windows(2).all(|w| w[0] < w[1]), "oldest first, never twice: {times:?}");
+    let before = stored_ticks(&again, started, restarted);
+    assert!(before.len() >= 3, "the first server stored ticks: {before:?}");
+    let received: BTreeSet<i64> = times.iter().copied().collect();
+    let lost: Vec<&i64> = before.iter().filter(|ts| !received.contains(ts)).collect();
+    assert!(lost.is_empty(), "ticks stored before the restart and never sent: {lost:?}");
     drop(again);
 }
 

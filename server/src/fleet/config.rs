@@ -23,12 +23,20 @@ pub struct RemoteWriteConfig {
 }
 
 /// A receiver's URL, and its origin for what is shown publicly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Receiver {
     /// The URL requests are sent to.
     pub url: String,
     /// `scheme://host:port`: what `/api/health` and the logs name it by.
     pub origin: String,
+}
+
+// By hand: a URL's query may hold a key (`?api_key=`), which a debug print
+// must not show.
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").field("origin", &self.origin).finish_non_exhaustive()
+    }
 }
 
 /// How requests authenticate. Never printed: `Debug` masks it.
@@ -63,7 +71,7 @@ impl Credentials {
 }
 
 /// What the command line and the environment gave, before checking.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Given {
     /// `--remote-write` URLs.
     pub urls: Vec<String>,
@@ -83,6 +91,20 @@ pub struct Given {
     pub basic_env: Option<String>,
     /// `--no-store`: nothing to send from.
     pub no_store: bool,
+}
+
+// By hand: the secrets from the environment are never printed.
+impl std::fmt::Debug for Given {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Given")
+            .field("receivers", &self.urls.len())
+            .field("interval", &self.interval)
+            .field("host_label", &self.host_label)
+            .field("labels", &self.labels)
+            .field("bearer_file", &self.bearer_file)
+            .field("basic_file", &self.basic_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The shortest and longest interval between batches.
@@ -105,7 +127,14 @@ impl Given {
                 humantime::format_duration(self.interval)
             ));
         }
-        let receivers = self.urls.iter().map(|url| receiver(url)).collect::<Result<Vec<_>, _>>()?;
+        let mut receivers: Vec<Receiver> = Vec::new();
+        for url in &self.urls {
+            let checked = receiver(url)?;
+            // The same receiver twice would get every sample twice.
+            if !receivers.iter().any(|r| r.url == checked.url) {
+                receivers.push(checked);
+            }
+        }
         let host = match &self.host_label {
             Some(host) => host.trim().to_owned(),
             None => sysinfo::System::host_name().unwrap_or_default(),
@@ -114,13 +143,23 @@ impl Given {
             return Err("--host-label: give a name (the machine's hostname cannot be read)".into());
         }
         let labels = self.labels.iter().map(|l| label(l)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(RemoteWriteConfig {
-            receivers,
-            interval: self.interval,
-            host,
-            labels,
-            credentials: self.credentials()?,
-        }))
+        if let Some((name, _)) = labels.iter().enumerate().find_map(|(i, (n, _))| {
+            labels[..i].iter().find(|(earlier, _)| earlier == n).map(|l| (l.0.clone(), ()))
+        }) {
+            // A series may carry a label once: receivers refuse it twice.
+            return Err(format!("--remote-write-label {name:?} is given twice"));
+        }
+        let credentials = self.credentials()?;
+        if credentials.is_some() {
+            for r in receivers.iter().filter(|r| r.origin.starts_with("http://") && !loopback(&r.origin)) {
+                tracing::warn!(
+                    "remote write to {} sends its credentials unencrypted (http://): anyone on the way can \
+                     read them; use https:// or a receiver on this machine",
+                    r.origin
+                );
+            }
+        }
+        Ok(Some(RemoteWriteConfig { receivers, interval: self.interval, host, labels, credentials }))
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, String> {
@@ -179,6 +218,17 @@ fn receiver(url: &str) -> Result<Receiver, String> {
         return refused("the URL has no host");
     }
     Ok(Receiver { url: url.to_owned(), origin: format!("{}://{authority}", scheme.to_ascii_lowercase()) })
+}
+
+/// Whether an origin names this machine.
+fn loopback(origin: &str) -> bool {
+    let host = origin.split("://").nth(1).unwrap_or_default();
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(host, port)| if port.chars().all(|c| c.is_ascii_digit()) { host } else { origin });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A `NAME=VALUE` label, checked.
@@ -285,6 +335,12 @@ mod tests {
         let mut g = given(&["http://h/w"]);
         g.host_label = Some("  ".into());
         assert!(refused(&g).contains("--host-label"));
+        let mut g = given(&["http://h/w"]);
+        g.labels = vec!["team=a".into(), "team=b".into()];
+        assert!(refused(&g).contains("given twice"));
+        let twice =
+            given(&["http://h/w", "http://h/w", "http://i/w"]).check().expect("accepted").expect("a push");
+        assert_eq!(twice.receivers.len(), 2, "the same receiver once");
     }
 
     #[test]
@@ -298,6 +354,17 @@ mod tests {
         let credentials = g.check().expect("accepted").expect("a push").credentials.expect("credentials");
         assert_eq!(credentials.header(), "Bearer s3cret");
         assert!(!format!("{credentials:?}").contains("s3cret"));
+        let mut from_env = given(&["http://h/w?api_key=k3y"]);
+        from_env.bearer_env = Some("env-s3cret".into());
+        let config = from_env.check().expect("accepted").expect("a push");
+        let printed = format!("{from_env:?} {config:?}");
+        assert!(!printed.contains("env-s3cret") && !printed.contains("k3y"), "{printed}");
+        assert!(
+            loopback("http://127.0.0.1:9090")
+                && loopback("http://[::1]:8428")
+                && loopback("http://localhost")
+        );
+        assert!(!loopback("http://vm.example.com:8428") && !loopback("http://10.0.0.2"));
 
         let mut g = given(&["http://h/w"]);
         g.basic_env = Some("me:pw".into());

@@ -35,6 +35,7 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct RemoteWrite {
     senders: Arc<Vec<(Receiver, Arc<Mutex<Status>>)>>,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
     stop: Arc<Stop>,
 }
 
@@ -45,6 +46,7 @@ impl RemoteWrite {
         let agent = crate::outbound::http_agent(REQUEST_TIMEOUT);
         let labels = series::BaseLabels::new(&config.host, &config.labels);
         let mut senders = Vec::new();
+        let mut threads = Vec::new();
         for receiver in &config.receivers {
             let status = Arc::new(Mutex::new(Status { state: "starting", ..Status::default() }));
             let sender = Sender {
@@ -57,7 +59,11 @@ impl RemoteWrite {
                 status: status.clone(),
                 stop: stop.clone(),
             };
-            std::thread::Builder::new().name("perfmon-remote-write".into()).spawn(move || sender.run())?;
+            threads.push(
+                std::thread::Builder::new()
+                    .name("perfmon-remote-write".into())
+                    .spawn(move || sender.run())?,
+            );
             tracing::info!(
                 "pushing to {} every {} as host {:?}",
                 receiver.origin,
@@ -66,7 +72,7 @@ impl RemoteWrite {
             );
             senders.push((receiver.clone(), status));
         }
-        Ok(RemoteWrite { senders: Arc::new(senders), stop })
+        Ok(RemoteWrite { senders: Arc::new(senders), threads: Arc::new(Mutex::new(threads)), stop })
     }
 
     /// Each receiver's state, for `/api/health`.
@@ -90,10 +96,23 @@ impl RemoteWrite {
             .collect()
     }
 
-    /// Stops every sender at its next wait (a request under way finishes or
-    /// times out on its own; what it carried is sent again at the next start
-    /// if it was not taken).
-    pub fn stop(&self) {
+    /// Stops every sender and waits up to `limit` for them to finish: a
+    /// request under way ends (or times out) and its position is handed to
+    /// the store before the store closes, so a restart does not send it
+    /// again. A sender still busy after `limit` is left; what it carried is
+    /// sent again at the next start if it was not taken. Blocking.
+    pub fn stop(&self, limit: std::time::Duration) {
         self.stop.stop();
+        let deadline = std::time::Instant::now() + limit;
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for thread in threads {
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
     }
 }

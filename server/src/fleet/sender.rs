@@ -4,7 +4,8 @@
 //!
 //! - 2xx: the position moves to the batch's newest tick, kept in the store.
 //! - No answer, 5xx, 429, or an answer that refuses every batch until
-//!   someone fixes something (401, 403, 404, 407, 408): the position stays;
+//!   someone fixes something (3xx, 401, 403, 404, 405, 407, 408, 415): the
+//!   position stays;
 //!   tried again after 1 s, doubling to 10 s. What was missed is then read
 //!   from the store, oldest first, a request at most every
 //!   [`CATCH_UP_PAUSE`] until caught up.
@@ -140,13 +141,38 @@ impl Sender {
     /// The thread's body: returns once stopped.
     pub fn run(self) {
         let Some((exporter, mut position, mut outcomes)) = self.start() else { return };
+        let mut exporter = Some(exporter);
         let mut backoff = FIRST_BACKOFF;
-        let mut max_ticks = MAX_TICKS;
+        // Slow start: the first request carries one tick, and each one taken
+        // (or skipped) doubles the next, up to MAX_TICKS. A crash can lose the
+        // last second's position; the receiver then refuses the ticks it
+        // already has as out of order, a small request at a time, instead of
+        // a full one that holds new ticks with them.
+        let mut max_ticks = 1;
         loop {
-            let (wait, accepted) = match self.step(&exporter, &mut position, &mut outcomes, &mut max_ticks) {
+            let step = match exporter.as_ref() {
+                Some(reader) => self.step(reader, &mut position, &mut outcomes, &mut max_ticks),
+                // Opened again after a failed read: the writer may have moved
+                // a corrupt file aside and started a new database.
+                None => match self.store.exporter() {
+                    Ok(reader) => {
+                        exporter = Some(reader);
+                        continue;
+                    }
+                    Err(err) => Err(Failure::Store(err.to_string())),
+                },
+            };
+            let (wait, accepted) = match step {
                 Ok(Step::Idle) => (self.interval, true),
                 Ok(Step::Sent { full }) => (if full { CATCH_UP_PAUSE } else { self.interval }, true),
-                Err(why) => {
+                Err(failure) => {
+                    let why = match failure {
+                        Failure::Store(why) => {
+                            exporter = None;
+                            format!("cannot read the store: {why}")
+                        }
+                        Failure::Receiver(why) => why,
+                    };
                     self.failed(&why);
                     (backoff, false)
                 }
@@ -203,10 +229,9 @@ impl Sender {
         position: &mut i64,
         outcomes: &mut Outcomes,
         max_ticks: &mut usize,
-    ) -> Result<Step, String> {
-        let raw = exporter
-            .ticks_after(*position, *max_ticks)
-            .map_err(|err| format!("cannot read the store: {err}"))?;
+    ) -> Result<Step, Failure> {
+        let raw =
+            exporter.ticks_after(*position, *max_ticks).map_err(|err| Failure::Store(err.to_string()))?;
         let Some(newest) = raw.ticks.last().map(|t| t.ts) else {
             let mut status = lock(&self.status);
             if status.state != "retrying" {
@@ -217,7 +242,7 @@ impl Sender {
         let full = raw.ticks.len() == *max_ticks;
         let ended = exporter
             .finished_runs(Some(*position - ENDS_SLACK_MS), newest, MAX_PROJECTS)
-            .map_err(|err| format!("cannot read the store: {err}"))?;
+            .map_err(|err| Failure::Store(err.to_string()))?;
         // The outcomes move on only with a batch the receiver took (or
         // refused for good): a retried batch is built again as it was.
         let mut next = outcomes.clone();
@@ -228,7 +253,8 @@ impl Sender {
             batch.tick(&raw, tick, &mut next);
         }
         let samples = batch.samples() as u64;
-        let body = wire::encode(&batch.into_request()).map_err(|err| format!("cannot compress: {err}"))?;
+        let body = wire::encode(&batch.into_request())
+            .map_err(|err| Failure::Receiver(format!("cannot compress: {err}")))?;
         match self.send(body) {
             Outcome::Accepted => {
                 let mut status = lock(&self.status);
@@ -251,13 +277,20 @@ impl Sender {
                 return Ok(Step::Sent { full: true });
             }
             Outcome::Refused { status: code, answer } => {
-                tracing::warn!(
-                    "remote write to {} refused a batch of {samples} samples for good (HTTP {code}{}): skipped",
-                    self.receiver.origin,
-                    quoted(&answer)
-                );
                 let mut status = lock(&self.status);
                 status.batches_skipped += 1;
+                // The first and every hundredth: a long outage caught up
+                // into a receiver that takes nothing that old refuses
+                // thousands in a row.
+                let skipped = status.batches_skipped;
+                if skipped == 1 || skipped.is_multiple_of(100) {
+                    tracing::warn!(
+                        "remote write to {} refused a batch of {samples} samples for good (HTTP {code}{}): \
+                         skipped ({skipped} so far)",
+                        self.receiver.origin,
+                        quoted(&answer)
+                    );
+                }
                 status.last_error =
                     Some(format!("HTTP {code}: a batch was refused and skipped (see the log)"));
                 status.last_error_ms = Some(now_ms());
@@ -275,7 +308,7 @@ impl Sender {
                 // anything older than its newest sample as out of order,
                 // whole, so a longer resend would lose the ticks it added.
                 *max_ticks = raw.ticks.len();
-                return Err(why);
+                return Err(Failure::Receiver(why));
             }
         }
         *position = newest;
@@ -324,6 +357,14 @@ impl Sender {
     }
 }
 
+/// Why a step sent nothing.
+enum Failure {
+    /// The store could not be read: the reader is opened again.
+    Store(String),
+    /// The receiver did not take the batch: tried again as it was.
+    Receiver(String),
+}
+
 /// What one step did.
 enum Step {
     /// Nothing new in the store.
@@ -340,8 +381,13 @@ pub fn outcome(status: u16, answer: &str) -> Outcome {
         // Not the batch's fault: the receiver is overloaded or down, or it
         // refuses everyone until its owner fixes credentials or the URL.
         // Skipping would lose every batch until then; the position waits.
-        401 | 403 | 404 | 407 | 408 | 429 | 500..=599 => {
+        401 | 403 | 404 | 405 | 407 | 408 | 415 | 429 | 500..=599 => {
             Outcome::Failed { why: format!("HTTP {status}"), answer }
+        }
+        // Requests are never redirected (a redirected POST loses its body):
+        // the receiver moved, and every batch would be refused the same way.
+        300..=399 => {
+            Outcome::Failed { why: format!("HTTP {status}: redirected; give the URL it points to"), answer }
         }
         _ => Outcome::Refused { status, answer },
     }
@@ -373,6 +419,8 @@ mod tests {
         assert_eq!(outcome(401, ""), failed("HTTP 401", ""));
         assert_eq!(outcome(404, "no such path"), failed("HTTP 404", "no such path"));
         assert_eq!(outcome(422, ""), refused(422, ""));
+        assert_eq!(outcome(308, ""), failed("HTTP 308: redirected; give the URL it points to", ""));
+        assert_eq!(outcome(415, ""), failed("HTTP 415", ""));
         let long = "x".repeat(1000);
         assert_eq!(outcome(413, &long), refused(413, &"x".repeat(MAX_ANSWER)));
     }

@@ -241,12 +241,14 @@ impl BaseLabels {
 /// finished run as of a tick, the ends not yet reached (the tick loop moves
 /// it on before adding each tick), and the runs live at the tick before (so
 /// an ended run's series are marked stale at once, rather than lingering in
-/// queries for Prometheus's 5-minute lookback).
+/// queries for Prometheus's 5-minute lookback), with each project's run
+/// figures sent then.
 #[derive(Debug, Clone, Default)]
 pub struct Outcomes {
     latest: BTreeMap<String, FinishedRun>,
     waiting: Vec<FinishedRun>,
     live: BTreeSet<(String, String)>,
+    figures: BTreeSet<(&'static str, String)>,
 }
 
 impl Outcomes {
@@ -384,16 +386,8 @@ impl<'a> Batch<'a> {
         let ts = tick.ts;
         let live: BTreeSet<(String, String)> =
             tick.runs.iter().map(|r| (r.project.clone(), r.run_id.clone())).collect();
-        let projects: BTreeSet<&str> = live.iter().map(|(p, _)| p.as_str()).collect();
         for (project, run_id) in outcomes.live.difference(&live) {
             self.end("run_info", vec![("project", project.clone()), ("run_id", run_id.clone())], ts);
-        }
-        let ended: BTreeSet<&str> =
-            outcomes.live.iter().map(|(p, _)| p.as_str()).filter(|p| !projects.contains(p)).collect();
-        for project in ended {
-            for (_, _, push) in &resolved().run {
-                self.end(push.name, vec![("project", project.to_owned())], ts);
-            }
         }
         outcomes.live = live;
         let mut live: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
@@ -411,6 +405,23 @@ impl<'a> Batch<'a> {
                 }
             }
         }
+        // Each project's run figures sent now; those sent at the tick before
+        // and not now end here (its runs ended, or a figure stopped being
+        // read). A figure never sent gets no marker.
+        let figures: BTreeSet<(&'static str, String)> = live
+            .iter()
+            .flat_map(|(project, sums)| {
+                resolved()
+                    .run
+                    .iter()
+                    .filter(|(i, _, _)| sums.get(*i).copied().flatten().is_some())
+                    .map(|(_, _, push)| (push.name, (*project).to_owned()))
+            })
+            .collect();
+        for (family, project) in outcomes.figures.difference(&figures) {
+            self.end(family, vec![("project", project.clone())], ts);
+        }
+        outcomes.figures = figures;
         let project = |p: &str| vec![("project", p.to_owned())];
         for (name, sums) in &live {
             self.add("run_live", project(name), ts, 1.0);

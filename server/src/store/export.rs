@@ -5,7 +5,8 @@
 //! A sender reads often (every few seconds, and in quick succession while it
 //! catches up), so it keeps one read connection, an [`Exporter`], rather than
 //! opening one per query as the history API does. Each read is a few short
-//! statements, so the writer's checkpoints are never held up for long.
+//! statements in one read transaction, so the writer's checkpoints are
+//! never held up for long.
 //!
 //! Figures are returned as stored (bytes, tenths of a percent, thousandths of
 //! a GiB: see [`schema::Metric`]); the caller scales them with the metric's
@@ -149,11 +150,20 @@ impl Exporter {
     /// Up to `max_ticks` ticks taken after `after_ms`, oldest first, with
     /// every figure kept of each. Blocking.
     pub fn ticks_after(&self, after_ms: i64, max_ticks: usize) -> Result<RawBatch, QueryError> {
-        // No transaction: each table is read for ticks the first read saw,
-        // whose rows were all committed with them.
-        let tx = &self.conn;
+        // One read transaction: every table as of one moment. The ticks' rows
+        // were committed together, but pruning deletes each table's oldest
+        // rows in a transaction of its own, which must not fall between these
+        // reads and leave a tick with its machine row and nothing else.
+        let snapshot = self.conn.unchecked_transaction()?;
+        let batch = self.read_after(after_ms, max_ticks)?;
+        snapshot.commit()?;
+        Ok(batch)
+    }
+
+    fn read_after(&self, after_ms: i64, max_ticks: usize) -> Result<RawBatch, QueryError> {
+        let conn = &self.conn;
         let limit = i64::try_from(max_ticks).unwrap_or(i64::MAX);
-        let mut ticks: Vec<RawTick> = tx
+        let mut ticks: Vec<RawTick> = conn
             .prepare_cached(&self.host_sql)?
             .query_map(params![after_ms, limit], |row| {
                 Ok(RawTick {
@@ -173,7 +183,7 @@ impl Exporter {
         let index: HashMap<i64, usize> = ticks.iter().enumerate().map(|(i, t)| (t.ts, i)).collect();
         let at = |ts: i64| index.get(&ts).copied();
 
-        let mut statement = tx.prepare_cached(&self.device_sql)?;
+        let mut statement = conn.prepare_cached(&self.device_sql)?;
         let mut rows = statement.query(params![first, last])?;
         while let Some(row) = rows.next()? {
             if let Some(i) = at(row.get(0)?) {
@@ -182,7 +192,7 @@ impl Exporter {
             }
         }
         for (kind, sql) in NAMED.iter().zip(&self.named_sql) {
-            let mut statement = tx.prepare_cached(sql)?;
+            let mut statement = conn.prepare_cached(sql)?;
             let mut rows = statement.query(params![first, last])?;
             while let Some(row) = rows.next()? {
                 if let Some(i) = at(row.get(0)?) {
@@ -195,7 +205,7 @@ impl Exporter {
                 }
             }
         }
-        let mut statement = tx.prepare_cached(&self.run_sql)?;
+        let mut statement = conn.prepare_cached(&self.run_sql)?;
         let mut rows = statement.query(params![first, last])?;
         while let Some(row) = rows.next()? {
             if let Some(i) = at(row.get(0)?) {
@@ -206,7 +216,7 @@ impl Exporter {
                 });
             }
         }
-        let gpu_names = tx
+        let gpu_names = conn
             .prepare_cached("SELECT device, name FROM gpu_names")?
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;

@@ -520,8 +520,12 @@ const VERSION_6: &str = "CREATE TABLE alerts (id INTEGER PRIMARY KEY, rule TEXT 
 /// accepted the raw tier (unix ms of the newest tick it took), so a restart
 /// carries on from there and sends what the receiver missed. Keyed by the
 /// receiver's URL as given; a receiver no longer configured keeps its row
-/// (a few bytes), and takes up where it left off if it comes back.
-const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, sent_to INTEGER NOT NULL);";
+/// (a few bytes), and takes up where it left off if it comes back. Runs by
+/// their end, for the runs that ended since the last batch and each
+/// project's last finished one (`/metrics` and the push), without a scan.
+const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, sent_to INTEGER NOT NULL);
+     CREATE INDEX runs_by_end ON runs (ended_at);
+     CREATE INDEX runs_by_project_end ON runs (project, ended_at);";
 
 /// The SQL of schema version 3, the machine in depth: new columns in the
 /// machine's and the GPU devices' tables of every tier (`NULL` in the rows

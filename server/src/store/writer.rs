@@ -56,7 +56,15 @@ pub(super) fn run(shared: &Shared) {
         let (ticks, events, stop) = take(shared);
         let handled = (ticks.len() + events.len()) as u64;
         let flush = events.iter().any(|e| matches!(e, Event::Flush));
-        writer.held.extend(events.into_iter().filter(|e| !matches!(e, Event::Flush)));
+        for event in events.into_iter().filter(|e| !matches!(e, Event::Flush)) {
+            // A receiver's newer position replaces one not yet written: while
+            // the database cannot be written, a push catching up must not
+            // crowd run records out of the held queue.
+            if let Event::Sent { receiver, .. } = &event {
+                writer.held.retain(|held| !matches!(held, Event::Sent { receiver: r, .. } if r == receiver));
+            }
+            writer.held.push_back(event);
+        }
         while writer.held.len() > MAX_HELD_RUN_EVENTS {
             writer.held.pop_front();
             tracing::warn!("the store cannot keep up with run records: the oldest was given up");

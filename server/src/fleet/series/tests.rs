@@ -263,7 +263,8 @@ fn runs_are_per_project_live_while_their_rows_are_there_and_their_last_outcome_f
     let stale = |v: Option<f64>| v.is_some_and(|v| v.to_bits() == STALE_NAN);
     assert!(stale(value(&request, "run_info", &[("project", "alpha"), ("run_id", "a1")], 2_000)));
     assert!(stale(value(&request, "run_cpu_percent", &alpha, 2_000)));
-    assert_eq!(value(&request, "run_info", &[("project", "alpha"), ("run_id", "a1")], 3_000), None);
+    // A figure never sent (no GPU memory) gets no marker either.
+    assert_eq!(value(&request, "run_gpu_memory_bytes", &alpha, 2_000), None);
     assert_eq!(value(&request, "run_live", &alpha, 2_000), Some(0.0), "a known project with no live run");
     // alpha's last run ended at 1.5 s: absent before, there after (killed by SIGKILL: 137).
     assert_eq!(value(&request, "run_last_exit_code", &alpha, 1_000), None);
