@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use shared::api::RemoteWriteHealth;
 
 pub use config::{Credentials, Given, Receiver, RemoteWriteConfig};
-use sender::{REQUEST_TIMEOUT, Sender, Status, Stop, now_ms};
+use sender::{REQUEST_TIMEOUT, Sender, Status, Stop, lock, now_ms};
 
 use crate::store::Store;
 
@@ -81,7 +81,7 @@ impl RemoteWrite {
         self.senders
             .iter()
             .map(|(receiver, status)| {
-                let s = status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                let s = lock(status).clone();
                 RemoteWriteHealth {
                     receiver: receiver.origin.clone(),
                     state: s.state.to_owned(),
@@ -104,8 +104,7 @@ impl RemoteWrite {
     pub fn stop(&self, limit: std::time::Duration) {
         self.stop.stop();
         let deadline = std::time::Instant::now() + limit;
-        let threads =
-            std::mem::take(&mut *self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let threads = std::mem::take(&mut *lock(&self.threads));
         for thread in threads {
             while !thread.is_finished() && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(10));

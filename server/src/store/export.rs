@@ -278,7 +278,6 @@ fn figures(row: &Row<'_>, from: usize, n: usize) -> rusqlite::Result<Vec<Option<
 }
 
 fn finished(row: &Row<'_>) -> rusqlite::Result<FinishedRun> {
-    let verdict: Option<String> = row.get(6)?;
     Ok(FinishedRun {
         project: row.get(0)?,
         run_id: row.get(1)?,
@@ -287,6 +286,6 @@ fn finished(row: &Row<'_>) -> rusqlite::Result<FinishedRun> {
         exit_code: row.get(4)?,
         signal: row.get(5)?,
         // A verdict this build cannot read is left out, as the report does.
-        verdict: verdict.and_then(|text| serde_json::from_str(&text).ok()),
+        verdict: super::query::json_column(row, 6)?,
     })
 }

@@ -518,7 +518,10 @@ const RUN_COLUMNS: &str = "run_id, project, label, pid, started_at, ended_at, st
 /// A JSON column (a run's counters or verdict) as its contract type; `None`
 /// when `NULL` (a run recorded before PerfMon measured it) or unreadable (a
 /// newer server's shape: better "not measured" than a failed page).
-fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>> {
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<T>> {
     let text: Option<String> = row.get(index)?;
     Ok(text.and_then(|text| match serde_json::from_str(&text) {
         Ok(value) => Some(value),
