@@ -103,6 +103,8 @@ fn full_timeline() -> Timeline {
         }),
         (series::gpu_device(0, series::device::MEMORY_CLOCK_MHZ), |_| Some(2619.0)),
         (series::gpu_device(0, series::device::THROTTLED), |i| Some(if i < 100 { 0.0 } else { 1.0 })),
+        (series::gpu_device(0, "held_by_sw_power_cap"), |i| Some(if i < 100 { 0.0 } else { 1.0 })),
+        (series::gpu_device(0, "held_by_hw_slowdown"), |_| Some(0.0)),
     ];
     for disk in ["vda", "nvme0n1"] {
         use series::disk_device as f;
@@ -365,10 +367,19 @@ async fn a_gpus_clocks_its_throttling_and_what_holds_it_now() {
     let clocks = find(&gpu, "[data-testid='gpu-0-clocks']");
     assert_eq!(text(&clocks, ".chart__title"), "GPU 0 clocks (at most SM 1980 MHz, memory 2619 MHz)");
     until("the clocks drawn", || drawn(&clocks) > 0).await;
-    let held = find(&gpu, "[data-testid='gpu-0-throttled']");
-    until("the throttling band drawn", || drawn(&held) > 0).await;
-    assert_eq!(held.get_attribute("data-y-top").as_deref(), Some("1"));
-    assert!(text(&held, "[data-testid='summary']").contains("Held: latest yes"));
+    // A band per reason that held the clocks: the power cap, not the
+    // hardware slowdown that was read and never held.
+    let held = find(&gpu, "[data-testid='gpu-0-held']");
+    assert_eq!(held.get_attribute("data-rows").as_deref(), Some("1"));
+    assert_eq!(text(&held, ".heat__label"), "power cap");
+    let canvas = find(&held, "canvas");
+    let lit = || canvas.get_attribute("data-lit-cells").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    until("the power cap's band drawn", || lit() > 0).await;
+    let summary = text(&held, "[data-testid='summary']");
+    assert!(
+        summary.starts_with("Held by the power cap ") && summary.ends_with(" % of the time."),
+        "{summary}"
+    );
     let pcie = text(&gpu, "[data-testid='gpu-0-pcie'] [data-testid='summary']");
     assert_eq!(pcie, "No data in this range.", "PCIe not recorded here: the chart says so");
 }

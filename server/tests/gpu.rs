@@ -14,7 +14,7 @@ use fake_nvml::{Config, Device, FakeGpus, GIB, Init};
 use serde_json::json;
 use server::cli::client::Method;
 use server::sampling::{GpuReading, HostSampler};
-use server::testkit::{Perfmon, Sandbox, call, connect, metrics_until, private_mount_namespace};
+use server::testkit::{Perfmon, Sandbox, call, connect, eventually, metrics_until, private_mount_namespace};
 use shared::{GpuDevice, PerfMetrics};
 
 const PERFMON: &str = env!("CARGO_BIN_EXE_perfmon");
@@ -370,6 +370,24 @@ async fn every_depth_figure_arrives_with_the_value_the_driver_gave() {
     assert_eq!(reason("0", "GPU-D", "hw_thermal_slowdown"), Some(1.0));
     assert_eq!(reason("0", "GPU-D", "gpu_idle"), Some(0.0));
     assert_eq!(reason("1", "GPU-E", "sw_power_cap"), Some(0.0), "nothing holds the idle device");
+
+    // And kept: a series per reason in the store's history (the last hour by
+    // default), 1 where the reason held the clocks, 0 where it did not — the
+    // dashboard's bands.
+    let api = perfmon.api();
+    let history = eventually(Duration::from_secs(20), "the reasons are stored", || async {
+        let text = api.call(Method::GET, "/api/history?step=1", None).await.ok()?;
+        let history: shared::api::HistorySeries = serde_json::from_str(&text).expect("a history");
+        let latest = |name: &str| history.series.get(name)?.iter().rev().find_map(|v| *v);
+        latest("gpu.0.held_by_sw_power_cap").is_some().then_some(history)
+    })
+    .await;
+    let latest = |name: &str| history.series.get(name).and_then(|v| v.iter().rev().find_map(|v| *v));
+    assert_eq!(latest("gpu.0.held_by_sw_power_cap"), Some(1.0));
+    assert_eq!(latest("gpu.0.held_by_hw_thermal_slowdown"), Some(1.0));
+    assert_eq!(latest("gpu.0.held_by_hw_slowdown"), Some(0.0), "read, and not holding");
+    assert_eq!(latest("gpu.1.held_by_sw_power_cap"), Some(0.0), "nothing holds the idle device");
+    assert_eq!(latest("gpu.0.throttled"), Some(1.0));
 }
 
 #[tokio::test]

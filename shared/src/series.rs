@@ -11,8 +11,9 @@
 //!   [`run_tree`]) and a module of field names ([`device`], [`disk_device`],
 //!   [`interface`], [`run`]).
 //! - [`sample_values`]: one live sample under these names;
-//!   [`machine_depth_values`], [`disk_values`], [`interface_values`] and
-//!   [`throttled`]: the pieces of it the store records from the same sections.
+//!   [`machine_depth_values`], [`disk_values`], [`interface_values`],
+//!   [`throttled`] and [`held_by`]: the pieces of it the store records from
+//!   the same sections.
 
 /// Busy share of all cores, 0–100.
 pub const CPU_PERCENT: &str = "cpu.percent";
@@ -222,6 +223,25 @@ pub mod device {
     pub const PCIE_TX: &str = "pcie_tx_bytes_per_s";
     /// 1 while any clock-event reason but `gpu_idle` holds the clocks down, else 0.
     pub const THROTTLED: &str = "throttled";
+    /// 1 while this clock-event reason holds the clocks down, else 0: one series
+    /// for each of [`crate::GPU_CLOCK_EVENT_REASONS`] but `gpu_idle`, in its
+    /// order (`held_by_` and the reason's name). Over a span, the share of it
+    /// that reason held: the dashboard's bands.
+    pub const HELD_BY: [&str; 8] = [
+        "held_by_applications_clocks_setting",
+        "held_by_sw_power_cap",
+        "held_by_hw_slowdown",
+        "held_by_sync_boost",
+        "held_by_sw_thermal_slowdown",
+        "held_by_hw_thermal_slowdown",
+        "held_by_hw_power_brake_slowdown",
+        "held_by_display_clock_setting",
+    ];
+    /// The clock-event reason a [`HELD_BY`] field is of (`sw_power_cap` of
+    /// `held_by_sw_power_cap`).
+    pub fn held_reason(field: &str) -> Option<&str> {
+        field.strip_prefix("held_by_")
+    }
 }
 
 /// The fields of the run tree's series.
@@ -329,6 +349,17 @@ pub fn throttled<S: AsRef<str>>(reasons: Option<&[S]>) -> Option<f64> {
     reasons.map(|reasons| if reasons.iter().any(|r| r.as_ref() != idle) { 1.0 } else { 0.0 })
 }
 
+/// Each of [`device::HELD_BY`] from a device's clock-event reasons by name: 1
+/// where that reason is set, 0 where it is not, `None` for all when they could
+/// not be read.
+pub fn held_by<S: AsRef<str>>(reasons: Option<&[S]>) -> [Option<f64>; 8] {
+    let held = |i: usize| {
+        let name = crate::GPU_CLOCK_EVENT_REASONS[i + 1];
+        reasons.map(|reasons| if reasons.iter().any(|r| r.as_ref() == name) { 1.0 } else { 0.0 })
+    };
+    std::array::from_fn(held)
+}
+
 /// One live sample's values under these names, as the store would record
 /// them (the run's tree only while it is live; a lost device's figures `None`),
 /// so a chart can append the stream's samples to the store's history.
@@ -369,7 +400,10 @@ pub fn sample_values(m: &crate::PerfMetrics) -> Vec<(String, Option<f64>)> {
             (device::PCIE_TX, d.pcie_tx_bytes_per_s),
             (device::THROTTLED, throttled(d.clock_event_reasons.as_deref())),
         ];
-        row.extend(fields.map(|(field, value)| (gpu_device(d.index, field), value.filter(|_| d.available))));
+        let held = device::HELD_BY.into_iter().zip(held_by(d.clock_event_reasons.as_deref()));
+        for (field, value) in fields.into_iter().chain(held) {
+            row.push((gpu_device(d.index, field), value.filter(|_| d.available)));
+        }
     }
     let depth = machine_depth_values(
         &m.cpu_detail,
@@ -426,7 +460,8 @@ mod tests {
         assert_eq!(row["gpu.1.throttled"], None);
         assert_eq!(row["run.cpu_percent"], None, "no tree without a live run");
         assert_eq!(row[CPU_USER], None, "the machine in depth is named even where unread");
-        assert_eq!(row.len(), 17 + 2 + 10 + 4 + 38);
+        assert_eq!(row["gpu.1.held_by_sw_power_cap"], None);
+        assert_eq!(row.len(), 17 + 2 + 10 + 8 + 4 + 38);
     }
 
     #[test]
@@ -484,6 +519,11 @@ mod tests {
         let interfaces = row.keys().filter(|k| k.starts_with(INTERFACE_PREFIX)).count();
         assert_eq!(interfaces, 32 * 8, "at most 32 interfaces, as the store keeps");
         assert_eq!((row["gpu.0.sm_clock_mhz"], row["gpu.0.throttled"]), (Some(1980.0), Some(1.0)));
+        assert_eq!(
+            (row["gpu.0.held_by_sw_power_cap"], row["gpu.0.held_by_hw_slowdown"]),
+            (Some(1.0), Some(0.0)),
+            "a band for each reason"
+        );
     }
 
     #[test]
@@ -493,6 +533,19 @@ mod tests {
         assert_eq!(reasons(&["gpu_idle"]), Some(0.0));
         assert_eq!(reasons(&["gpu_idle", "hw_slowdown"]), Some(1.0));
         assert_eq!(throttled::<&str>(None), None, "unreadable");
+    }
+
+    #[test]
+    fn each_reason_but_idle_has_its_band() {
+        for (i, field) in device::HELD_BY.iter().enumerate() {
+            assert_eq!(device::held_reason(field), Some(crate::GPU_CLOCK_EVENT_REASONS[i + 1]));
+        }
+        let held = held_by(Some(&["gpu_idle", "sw_power_cap", "hw_thermal_slowdown"]));
+        let on: Vec<&str> = (0..8).filter(|i| held[*i] == Some(1.0)).map(|i| device::HELD_BY[i]).collect();
+        assert_eq!(on, ["held_by_sw_power_cap", "held_by_hw_thermal_slowdown"]);
+        assert!(held.iter().all(Option::is_some), "the others are 0, not unknown");
+        assert_eq!(held_by::<&str>(None), [None; 8], "unreadable");
+        assert_eq!(device::held_reason("throttled"), None);
     }
 
     #[test]

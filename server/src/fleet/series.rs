@@ -146,6 +146,15 @@ const DEVICE: &[Push] = &[
     push("pcie_rx", "gpu_pcie_receive_bytes_per_second", 1.0),
     push("pcie_tx", "gpu_pcie_transmit_bytes_per_second", 1.0),
     push("throttled", "gpu_throttled", 1.0),
+    // Each reason but `gpu_idle` (not stored: an idle GPU is not held back).
+    labelled("held_apps_clocks", "gpu_clock_event_reason", ("reason", "applications_clocks_setting"), 1.0),
+    labelled("held_power_cap", "gpu_clock_event_reason", ("reason", "sw_power_cap"), 1.0),
+    labelled("held_hw_slowdown", "gpu_clock_event_reason", ("reason", "hw_slowdown"), 1.0),
+    labelled("held_sync_boost", "gpu_clock_event_reason", ("reason", "sync_boost"), 1.0),
+    labelled("held_sw_thermal", "gpu_clock_event_reason", ("reason", "sw_thermal_slowdown"), 1.0),
+    labelled("held_hw_thermal", "gpu_clock_event_reason", ("reason", "hw_thermal_slowdown"), 1.0),
+    labelled("held_power_brake", "gpu_clock_event_reason", ("reason", "hw_power_brake_slowdown"), 1.0),
+    labelled("held_display_clock", "gpu_clock_event_reason", ("reason", "display_clock_setting"), 1.0),
 ];
 
 /// Each disk's figures (label `device`).

@@ -12,7 +12,7 @@
 //! tables are [`HOST`], [`DEVICE`] and [`RUN`]; version 3 added the machine in
 //! depth as [`HOST_DEPTH`] and [`DEVICE_DEPTH`] (new columns of the same
 //! tables) and [`DISK`] and [`INTERFACE`] (tables of their own, keyed by the
-//! device's name). Inserts, roll-ups and queries read the concatenations,
+//! device's name); version 8 each GPU's clock-event reasons, [`DEVICE_REASONS`]. Inserts, roll-ups and queries read the concatenations,
 //! [`host_metrics`] and [`device_metrics`]. A new figure is a new list and a
 //! new migration.
 //!
@@ -165,6 +165,22 @@ pub const DEVICE_DEPTH: &[Metric] = &[
     fixed("throttled", device::THROTTLED, 2),
 ];
 
+/// Each GPU device's clock-event reasons (schema version 8), after
+/// [`DEVICE_DEPTH`]'s: a column per reason but `gpu_idle`
+/// ([`device::HELD_BY`]'s order), 0 or 1 a tick; over a span, the share of it
+/// that reason held the clocks down — the dashboard's bands. Whole numbers, so
+/// a tick's eight zeros take a byte each.
+pub const DEVICE_REASONS: &[Metric] = &[
+    fixed("held_apps_clocks", device::HELD_BY[0], 2),
+    fixed("held_power_cap", device::HELD_BY[1], 2),
+    fixed("held_hw_slowdown", device::HELD_BY[2], 2),
+    fixed("held_sync_boost", device::HELD_BY[3], 2),
+    fixed("held_sw_thermal", device::HELD_BY[4], 2),
+    fixed("held_hw_thermal", device::HELD_BY[5], 2),
+    fixed("held_power_brake", device::HELD_BY[6], 2),
+    fixed("held_display_clock", device::HELD_BY[7], 2),
+];
+
 /// Each disk's figures (series `disks.{name}.…`), in the order of
 /// [`shared::series::disk_values`].
 pub const DISK: &[Metric] = &[
@@ -195,10 +211,11 @@ pub fn host_metrics() -> &'static [Metric] {
     ALL.get_or_init(|| [HOST, HOST_DEPTH].concat())
 }
 
-/// Every column of the GPU devices' tables: [`DEVICE`], then [`DEVICE_DEPTH`].
+/// Every column of the GPU devices' tables: [`DEVICE`], [`DEVICE_DEPTH`],
+/// then [`DEVICE_REASONS`].
 pub fn device_metrics() -> &'static [Metric] {
     static ALL: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH].concat())
+    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH, DEVICE_REASONS].concat())
 }
 
 /// One device's row of a tick: its name and its figures as stored.
@@ -329,6 +346,7 @@ pub fn device_values(d: &DeviceReading) -> Option<Vec<Option<f64>>> {
             series::throttled(reasons.as_deref()),
         ];
         values.extend(stored(DEVICE_DEPTH, depth));
+        values.extend(stored(DEVICE_REASONS, series::held_by(reasons.as_deref())));
         values
     })
 }
@@ -527,6 +545,19 @@ const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, s
      CREATE INDEX runs_by_end ON runs (ended_at);
      CREATE INDEX runs_by_project_end ON runs (project, ended_at);";
 
+/// The SQL of schema version 8: each GPU's clock-event reasons, new columns
+/// of the devices' tables in every tier (`NULL` in the rows already there:
+/// only "held for any reason" was kept then).
+fn version_8() -> String {
+    let mut sql = String::new();
+    for tier in Tier::ALL {
+        for column in columns(DEVICE_REASONS, tier) {
+            sql.push_str(&format!("ALTER TABLE gpu_{} ADD COLUMN {column} REAL;\n", tier.suffix()));
+        }
+    }
+    sql
+}
+
 /// The SQL of schema version 3, the machine in depth: new columns in the
 /// machine's and the GPU devices' tables of every tier (`NULL` in the rows
 /// already there: nothing was read then), and the disks' and interfaces'
@@ -557,7 +588,8 @@ fn version_3() -> String {
 fn migrations() -> Migrations<'static> {
     static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let (v1, v3) = (V1.get_or_init(version_1), V3.get_or_init(version_3));
+    static V8: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let (v1, v3, v8) = (V1.get_or_init(version_1), V3.get_or_init(version_3), V8.get_or_init(version_8));
     Migrations::new(vec![
         M::up(v1),
         M::up(VERSION_2),
@@ -566,6 +598,7 @@ fn migrations() -> Migrations<'static> {
         M::up(VERSION_5),
         M::up(VERSION_6),
         M::up(VERSION_7),
+        M::up(v8),
     ])
 }
 
@@ -621,7 +654,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 7);
+        assert_eq!(version(&conn).expect("version"), 8);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
@@ -659,7 +692,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 7);
+        assert_eq!(version(&conn).expect("version"), 8);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));
@@ -686,6 +719,13 @@ mod tests {
         conn.execute("INSERT INTO interface_1h (ts, name, rx_drops_max) VALUES (0, 'eth0', 1)", [])
             .expect("an interface");
         assert!(v3.contains("ALTER TABLE host_raw ADD COLUMN cpu_user REAL;"));
+        assert_eq!(
+            one("SELECT held_power_cap FROM gpu_raw WHERE ts = 1000"),
+            None,
+            "only kept since version 8"
+        );
+        conn.execute("INSERT INTO gpu_1m (ts, device, held_power_cap_avg) VALUES (0, 0, 25)", [])
+            .expect("version 8's columns");
     }
 
     #[test]
@@ -760,10 +800,15 @@ mod tests {
         assert!((DISKS.rows)(&depth).iter().all(|(_, v)| v.len() == DISK.len()));
         assert!((INTERFACES.rows)(&depth).iter().all(|(_, v)| v.len() == INTERFACE.len()));
         let throttled = |mask| DeviceReading { clock_event_reasons: mask, ..DeviceReading::default() };
-        let last = |d: DeviceReading| device_values(&d).and_then(|v| v.last().copied().flatten());
-        assert_eq!(last(throttled(Some(0b1))), Some(0.0), "gpu_idle alone is not throttling");
-        assert_eq!(last(throttled(Some(0b101))), Some(100.0), "sw_power_cap is (1, in hundredths)");
-        assert_eq!(last(throttled(None)), None);
+        let column = |name: &str| device_metrics().iter().position(|m| m.column == name).expect(name);
+        let at = |d: &DeviceReading, name: &str| device_values(d).and_then(|v| v[column(name)]);
+        assert_eq!(at(&throttled(Some(0b1)), "throttled"), Some(0.0), "gpu_idle alone is not throttling");
+        let power_cap = throttled(Some(0b101));
+        assert_eq!(at(&power_cap, "throttled"), Some(100.0), "sw_power_cap is (1, in hundredths)");
+        assert_eq!(at(&power_cap, "held_power_cap"), Some(100.0), "its own band");
+        assert_eq!(at(&power_cap, "held_hw_thermal"), Some(0.0), "and not the others'");
+        assert_eq!(at(&throttled(None), "throttled"), None);
+        assert_eq!(at(&throttled(None), "held_power_cap"), None);
         assert_eq!(cores_blob(&[12.4, 99.6, 140.0]), [12, 100, 100]);
     }
 }

@@ -23,7 +23,7 @@ use shared::alerts::AlertEvent;
 use shared::series::{self, device, run};
 use yew::prelude::*;
 
-use super::{HeatStrip, Line, MachineDepth, TimeChart};
+use super::{HeatStrip, Line, MachineDepth, TimeChart, heat_strip};
 use crate::hooks::Scheme;
 use crate::state::timeline::Earlier;
 use crate::state::{SharedTimeline, Timeline, Window};
@@ -149,7 +149,9 @@ pub fn chart_set(props: &ChartSetProps) -> Html {
     };
     let cores = (timeline.cores() > 0).then(|| {
         html! {
-            <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window} scheme={props.scheme} />
+            <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window}
+                scheme={props.scheme} rows={heat_strip::core_rows(&timeline)} full={100.0} title="Per core"
+                testid="cpu-cores" summary={heat_strip::describe(&timeline, props.window)} />
         }
     });
     let memory_title =

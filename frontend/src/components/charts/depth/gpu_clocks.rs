@@ -1,14 +1,120 @@
-//! Each GPU's clocks — SM and memory, MHz, against their maximum — whether
-//! something held them below it (a filled band wherever the `throttled` series
-//! is 1), and its PCIe traffic; the newest sample names what holds the clocks
-//! now, in words, and the P-state.
+//! Each GPU's clocks — SM and memory, MHz, against their maximum — what held
+//! them below it (a band per clock-event reason, brighter where it held longer:
+//! the `held_by_…` series), and its PCIe traffic; the newest sample names what
+//! holds the clocks now, in words, and the P-state.
 
 use shared::series::{self, device as field};
 use shared::{GpuDevice, PerfMetrics};
 use yew::prelude::*;
 
 use super::{Chart, DepthProps, DepthSection, any_values, first_few, newest};
+use crate::components::charts::heat_strip::{HeatStrip, StripRow};
+use crate::state::{Timeline, Window};
+use crate::view::decimate;
 use crate::view::format::Unit;
+
+/// A clock-event reason in a band's few letters (its words in full are the
+/// label's title and the strip's text).
+fn reason_label(name: &str) -> String {
+    match name {
+        "applications_clocks_setting" => "app clocks".to_owned(),
+        "sw_power_cap" => "power cap".to_owned(),
+        "hw_slowdown" => "HW slowdown".to_owned(),
+        "sync_boost" => "sync boost".to_owned(),
+        "sw_thermal_slowdown" => "SW thermal".to_owned(),
+        "hw_thermal_slowdown" => "HW thermal".to_owned(),
+        "hw_power_brake_slowdown" => "power brake".to_owned(),
+        "display_clock_setting" => "display clock".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// What held device `index`'s clocks over the window: each reason with a
+/// value in it and the share of the window's readings it held (its series'
+/// mean), most first; `None` when no reason was read at all.
+pub fn held_shares(timeline: &Timeline, index: u32, window: Window) -> Option<Vec<(&'static str, f64)>> {
+    let mut read = false;
+    let mut shares: Vec<(&'static str, f64)> = field::HELD_BY
+        .iter()
+        .filter_map(|f| {
+            let column = timeline.column(&series::gpu_device(index, f))?;
+            let summary = decimate::summarise(&timeline.times, &column.line(), window.from, window.to)?;
+            read = true;
+            Some((field::held_reason(f)?, summary.mean)).filter(|(_, mean)| *mean > 0.0)
+        })
+        .collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    read.then_some(shares)
+}
+
+/// The bands' text: `Held by the power cap 25 % of the time, temperature
+/// (hardware slowdown) 3 %.`
+pub fn held_text(label: &str, shares: Option<&[(&str, f64)]>) -> String {
+    match shares {
+        None => format!("No clock-event reasons for {label} in this range."),
+        Some([]) => format!("Nothing held {label}'s clocks in this range (an idle GPU's low clocks aside)."),
+        Some(shares) => {
+            let parts: Vec<String> = shares
+                .iter()
+                .enumerate()
+                .map(|(i, (reason, share))| {
+                    let percent = if *share < 0.01 {
+                        "under 1 %".to_owned()
+                    } else {
+                        format!("{:.0} %", share * 100.0)
+                    };
+                    let of_time = if i == 0 { " of the time" } else { "" };
+                    format!("{} {percent}{of_time}", reason_words(reason))
+                })
+                .collect();
+            format!("Held by {}.", parts.join(", "))
+        }
+    }
+}
+
+/// The bands of device `index`: one row per reason that held its clocks in
+/// the window (a strip of none says so in its text). A history from before
+/// the reasons were kept has one band, "held" for any reason.
+fn reason_bands(props: &DepthProps, index: u32, label: &str) -> Html {
+    let timeline = props.timeline.0.borrow();
+    let shares = held_shares(&timeline, index, props.window);
+    let any = series::gpu_device(index, field::THROTTLED);
+    let rows: Vec<StripRow> = match &shares {
+        Some(shares) => shares
+            .iter()
+            .map(|(reason, _)| StripRow {
+                series: series::gpu_device(index, &format!("held_by_{reason}")),
+                label: reason_label(reason),
+                title: reason_words(reason),
+            })
+            .collect(),
+        None if timeline.has_values(&any) => vec![StripRow {
+            series: any,
+            label: "held".to_owned(),
+            title: "held for a reason not kept then".to_owned(),
+        }],
+        None => Vec::new(),
+    };
+    let text = match rows.first().filter(|_| shares.is_none()) {
+        Some(row) => {
+            let mean = timeline.column(&row.series).and_then(|c| {
+                decimate::summarise(&timeline.times, &c.line(), props.window.from, props.window.to)
+            });
+            match mean {
+                Some(s) => format!("Held {:.0} % of the time (by what, not kept then).", s.mean * 100.0),
+                None => held_text(label, None),
+            }
+        }
+        None => held_text(label, shares.as_deref()),
+    };
+    html! {
+        <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window}
+            scheme={props.scheme} rows={rows} full={1.0} labelled=true
+            title={format!("What held {label}'s clocks down")}
+            testid={format!("gpu-{index}-held")}
+            summary={text} />
+    }
+}
 
 /// A clock-event reason (NVML's, as the stream names them) in words.
 pub fn reason_words(name: &str) -> String {
@@ -75,7 +181,7 @@ fn device(props: &DepthProps, index: u32, name: &str, sampled: Option<&GpuDevice
     let key = |f: &str| series::gpu_device(index, f);
     let fields =
         [field::SM_CLOCK_MHZ, field::MEMORY_CLOCK_MHZ, field::THROTTLED, field::PCIE_RX, field::PCIE_TX];
-    let names: Vec<String> = fields.iter().map(|f| key(f)).collect();
+    let names: Vec<String> = fields.iter().chain(&field::HELD_BY).map(|f| key(f)).collect();
     let label = format!("GPU {index}");
     let charts = if any_values(&timeline, &names) {
         html! {
@@ -84,11 +190,7 @@ fn device(props: &DepthProps, index: u32, name: &str, sampled: Option<&GpuDevice
                     .line(key(field::SM_CLOCK_MHZ), "SM")
                     .line(key(field::MEMORY_CLOCK_MHZ), "Memory")
                     .html() }
-                { Chart::new(props, format!("gpu-{index}-throttled"),
-                        format!("{label} held below its clocks (any reason but idle)"), Unit::Flag)
-                    .line(key(field::THROTTLED), "Held")
-                    .stacked(100)
-                    .html() }
+                { reason_bands(props, index, &label) }
                 { Chart::new(props, format!("gpu-{index}-pcie"), format!("{label} PCIe"), Unit::BytesPerSecond)
                     .line(key(field::PCIE_RX), "Received")
                     .line(key(field::PCIE_TX), "Sent")
@@ -193,6 +295,53 @@ mod tests {
         assert_eq!(clock_state(&unsupported), "P0 · what holds the clocks: not supported by the driver");
         let lost = GpuDevice { available: false, reason: Some("GPU is lost".into()), ..GpuDevice::default() };
         assert_eq!(clock_state(&lost), "not answering: GPU is lost");
+    }
+
+    fn held(reasons: &[&[&str]]) -> Timeline {
+        let mut t = Timeline::default();
+        for (s, reasons) in reasons.iter().enumerate() {
+            let mut device = gpu(Some("P0"), Some(reasons));
+            device.available = true;
+            t.push(&PerfMetrics {
+                timestamp: shared::Timestamp(format!("2026-12-01T10:00:{s:02}.000Z")),
+                gpu: shared::Gpu { available: true, devices: vec![device], ..shared::Gpu::default() },
+                ..PerfMetrics::default()
+            });
+        }
+        t
+    }
+
+    #[test]
+    fn the_bands_say_what_held_the_clocks_and_for_how_long() {
+        let idle: &[&str] = &["gpu_idle"];
+        let t = held(&[&["sw_power_cap", "hw_thermal_slowdown"], &["sw_power_cap"], &["sw_power_cap"], idle]);
+        let window = Window { from: t.times[0], to: t.times[3] };
+        let shares = held_shares(&t, 0, window).expect("the reasons were read");
+        assert_eq!(
+            shares,
+            [("sw_power_cap", 0.75), ("hw_thermal_slowdown", 0.25)],
+            "most first; idle is no band"
+        );
+        assert_eq!(
+            held_text("GPU 0", Some(&shares)),
+            "Held by the power cap 75 % of the time, temperature (hardware slowdown) 25 %."
+        );
+        assert_eq!(held_shares(&t, 1, window), None, "no such device");
+        assert_eq!(held_text("GPU 1", None), "No clock-event reasons for GPU 1 in this range.");
+        let calm = held(&[idle, &[]]);
+        let window = Window { from: calm.times[0], to: calm.times[1] };
+        assert_eq!(held_shares(&calm, 0, window), Some(vec![]), "read, and nothing held them");
+        assert_eq!(
+            held_text("GPU 0", Some(&[])),
+            "Nothing held GPU 0's clocks in this range (an idle GPU's low clocks aside)."
+        );
+        assert_eq!(
+            held_text("GPU 0", Some(&[("hw_slowdown", 0.004)])),
+            "Held by a hardware slowdown under 1 % of the time."
+        );
+        let labels: Vec<String> =
+            shared::GPU_CLOCK_EVENT_REASONS[1..].iter().map(|r| reason_label(r)).collect();
+        assert!(labels.iter().all(|l| l.len() <= 13 && !l.contains('_')), "{labels:?} fit the 72 px labels");
     }
 
     #[test]
