@@ -108,11 +108,13 @@ fn reason_bands(props: &DepthProps, index: u32, label: &str) -> Html {
         None => held_text(label, shares.as_deref()),
     };
     html! {
-        <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window}
-            scheme={props.scheme} rows={rows} full={1.0} labelled=true
-            title={format!("What held {label}'s clocks down")}
-            testid={format!("gpu-{index}-held")}
-            summary={text} />
+        <div class="chart">
+            <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window}
+                scheme={props.scheme} rows={rows} full={1.0} labelled=true
+                title={format!("What held {label}'s clocks down")}
+                testid={format!("gpu-{index}-held")}
+                summary={text} />
+        </div>
     }
 }
 
