@@ -1,27 +1,58 @@
-//! The machine's sockets: TCP connections by state (`/proc/net/tcp` and `tcp6`),
-//! UDP sockets (`/proc/net/udp` and `udp6`) and TCP retransmits (`RetransSegs` of
-//! `/proc/net/snmp`), read at most every [`SOCKETS_EVERY`]: the TCP tables hold a
-//! line per socket, which on a busy server is many thousands (`ss` asks netlink
-//! instead; the text tables are the kernel's stable interface and need no
-//! privilege). Between reads the last reading is given again with its age. The
-//! retransmit counter is read at the same cadence: its rate over 5 s is as exact
-//! as over 1 s, and the tick stays one file lighter.
+//! The machine's sockets: TCP connections by state (a netlink `sock_diag` dump,
+//! as `ss` asks, or `/proc/net/tcp` and `tcp6`), UDP sockets (`/proc/net/udp`
+//! and `udp6`) and TCP retransmits (`RetransSegs` of `/proc/net/snmp`), read at
+//! most every [`SOCKETS_EVERY`]. Between reads the last reading is given again
+//! with its age. The retransmit counter is read at the same cadence: its rate
+//! over 5 s is as exact as over 1 s, and the tick stays one file lighter.
 //!
-//! The tables are those of this process's network namespace (in a container,
+//! TCP states come from netlink because the text tables make the kernel walk
+//! every bucket of the established hash, which is sized by memory, not by
+//! sockets: 3.5–4.2 ms a table on a 24 GiB machine with one socket open, 0.16 %
+//! of a core at a read every 5 s, more than the whole server may take at rest.
+//! The two dumps (`inet_diag_req_v2` takes one family: `AF_UNSPEC` is refused
+//! with `ENOENT`, and the legacy request that takes it is the compat interface)
+//! cost less than half of that: 3.8 ms against 8.9 ms for both tables, median
+//! of 20 on that machine. Neither needs privilege. Where netlink is refused (a
+//! sandbox, a kernel without `inet_diag`) or a dump fails, the text tables are
+//! read instead, from then on, and a debug log line says once which source the
+//! counts come from. The UDP tables (~100 µs) and `snmp` are cheap and stay
+//! text.
+//!
+//! The request and answer layouts are those of `netlink-packet-sock-diag` (the
+//! rust-netlink crates, as in `ss`'s `inet_diag_req_v2`), so no protocol struct
+//! is written here; the socket is `nix`'s, already a dependency, which also
+//! sets the receive timeout that `netlink-sys`'s socket would need a third
+//! crate for.
+//!
+//! The sockets are those of this process's network namespace (in a container,
 //! the container's), as `ss` run beside the server would list them.
 //!
 //! # Layout
 //! - [`SocketsCollector`]: `new()` for this machine, `with_root` over a fake
-//!   `/proc/net`; [`SocketsCollector::read`] at every tick.
-//! - [`count_tcp_states`], [`count_entries`], [`parse_retransmits`]: the pure
-//!   parsers (the tables are streamed line by line, never held whole).
+//!   `/proc/net` (text tables only); [`SocketsCollector::read`] at every tick.
+//! - `SockDiag`: the kept netlink socket, one `SOCK_DIAG_BY_FAMILY` dump per
+//!   family at each read.
+//! - [`count_sock_diag`], [`count_tcp_states`], [`count_entries`],
+//!   [`parse_retransmits`]: the pure parsers (the dump and the tables are
+//!   streamed, never held whole).
 //! - [`SocketsReading`]: the reading, and its `to_contract`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::ops::ControlFlow;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use netlink_packet_core::{
+    DoneBuffer, ErrorBuffer, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR,
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, Parseable,
+};
+use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
+use netlink_packet_sock_diag::{AF_INET, AF_INET6, IPPROTO_TCP, SOCK_DIAG_BY_FAMILY, SockDiagMessage};
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, sockopt};
+use nix::sys::time::TimeVal;
 use shared::depth::network::Sockets;
 
 use super::cadence::{Kept, age_ms};
@@ -89,7 +120,8 @@ pub struct SocketsReading {
     /// How long before this reading was handed out the tables were read, in ms;
     /// `None` when nothing was read.
     pub age_ms: Option<u64>,
-    /// TCP sockets by state; `None` when neither TCP table can be read.
+    /// TCP sockets by state; `None` when neither netlink nor a TCP table can be
+    /// read.
     pub tcp: Option<TcpStates>,
     /// UDP sockets, IPv4 and IPv6; `None` when neither UDP table can be read.
     pub udp: Option<u64>,
@@ -139,6 +171,8 @@ pub struct SocketsCollector {
 struct SocketTables {
     /// `/proc/net` (this process's network namespace).
     proc_net: PathBuf,
+    /// Where the TCP states come from.
+    tcp: TcpSource,
     /// The rate of `RetransSegs`.
     retransmits: RateCounter,
     /// Whether `RetransSegs` was read before (the first read has no rate).
@@ -147,26 +181,48 @@ struct SocketTables {
     line: String,
 }
 
+/// Where the TCP states come from.
+#[derive(Debug)]
+enum TcpSource {
+    /// Netlink, not tried yet: the first read opens its socket with this
+    /// (injectable, so tests can have it refused).
+    Untried(fn() -> nix::Result<OwnedFd>),
+    /// Netlink, its socket kept open.
+    SockDiag(SockDiag),
+    /// The text tables: netlink was refused or failed, or `/proc/net` is a fake.
+    Tables,
+}
+
 /// How much of a table is read at once.
 const TABLE_BUFFER_BYTES: usize = 16 * 1024;
 
 impl SocketsCollector {
     /// This machine's sockets. Reads nothing yet.
     pub fn new() -> Self {
-        Self::with_root("/proc/net")
+        Self::with_sock_diag(SockDiag::open)
     }
 
-    /// The sockets of another `/proc/net` (a fake one in tests).
+    /// The sockets of another `/proc/net` (a fake one in tests), TCP states
+    /// from its text tables: netlink would answer for this machine instead.
     pub fn with_root(proc_net: impl Into<PathBuf>) -> Self {
         SocketsCollector {
             tables: SocketTables {
                 proc_net: proc_net.into(),
+                tcp: TcpSource::Tables,
                 retransmits: RateCounter::default(),
                 retransmits_seen: false,
                 line: String::new(),
             },
             last: Kept::new(SOCKETS_EVERY),
         }
+    }
+
+    /// This machine's sockets, TCP states from a netlink socket that `open`
+    /// opens at the first read (the text tables if it fails).
+    fn with_sock_diag(open: fn() -> nix::Result<OwnedFd>) -> Self {
+        let mut sockets = Self::with_root("/proc/net");
+        sockets.tables.tcp = TcpSource::Untried(open);
+        sockets
     }
 
     /// The sockets, read again when the last reading is [`SOCKETS_EVERY`] old
@@ -184,14 +240,7 @@ impl SocketsCollector {
 impl SocketTables {
     /// Reads every table now. Blocking.
     fn read(&mut self, now: Instant) -> SocketsReading {
-        let mut tcp: Option<TcpStates> = None;
-        for table in ["tcp", "tcp6"] {
-            let Ok(file) = File::open(self.proc_net.join(table)) else { continue };
-            let states = tcp.get_or_insert_with(TcpStates::default);
-            // A table cut short by a read error still counts what it listed.
-            let _ =
-                count_tcp_states(BufReader::with_capacity(TABLE_BUFFER_BYTES, file), &mut self.line, states);
-        }
+        let tcp = self.sock_diag_states().or_else(|| self.table_states());
         let mut udp: Option<u64> = None;
         for table in ["udp", "udp6"] {
             let Ok(file) = File::open(self.proc_net.join(table)) else { continue };
@@ -216,6 +265,223 @@ impl SocketTables {
         let age_ms = unavailable.is_none().then_some(0);
         SocketsReading { unavailable, age_ms, tcp, udp, tcp_retransmits: retransmits, tcp_retransmits_per_s }
     }
+
+    /// The TCP states from netlink; `None` when it is not (or no longer) the
+    /// source, the text tables' turn. The first outcome, and a later failure,
+    /// are logged once each: the source never comes back to netlink.
+    fn sock_diag_states(&mut self) -> Option<TcpStates> {
+        let first = matches!(self.tcp, TcpSource::Untried(_));
+        if let TcpSource::Untried(open) = self.tcp {
+            match open().map_err(std::io::Error::from).and_then(SockDiag::new) {
+                Ok(diag) => self.tcp = TcpSource::SockDiag(diag),
+                Err(err) => {
+                    self.tcp = TcpSource::Tables;
+                    tracing::debug!(
+                        "sockets: TCP states from {}/tcp and tcp6, netlink sock_diag refused: {err}",
+                        self.proc_net.display()
+                    );
+                }
+            }
+        }
+        let TcpSource::SockDiag(diag) = &mut self.tcp else { return None };
+        match diag.count() {
+            Ok(states) => {
+                if first {
+                    tracing::debug!("sockets: TCP states from netlink sock_diag");
+                }
+                Some(states)
+            }
+            Err(err) => {
+                self.tcp = TcpSource::Tables;
+                tracing::debug!(
+                    "sockets: TCP states from {}/tcp and tcp6 from now on, a netlink sock_diag dump failed: {err}",
+                    self.proc_net.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// The TCP states from the text tables; `None` when neither can be opened.
+    fn table_states(&mut self) -> Option<TcpStates> {
+        let mut tcp: Option<TcpStates> = None;
+        for table in ["tcp", "tcp6"] {
+            let Ok(file) = File::open(self.proc_net.join(table)) else { continue };
+            let states = tcp.get_or_insert_with(TcpStates::default);
+            // A table cut short by a read error still counts what it listed.
+            let _ =
+                count_tcp_states(BufReader::with_capacity(TABLE_BUFFER_BYTES, file), &mut self.line, states);
+        }
+        tcp
+    }
+}
+
+/// A `NETLINK_SOCK_DIAG` socket, kept open from read to read.
+#[derive(Debug)]
+struct SockDiag {
+    /// The socket; the kernel binds it at the first send.
+    socket: OwnedFd,
+    /// The last request's sequence number: an answer to another is skipped.
+    sequence: u32,
+}
+
+/// The states a dump asks for: those the text tables list, 1 (`ESTABLISHED`)
+/// to 11 (`CLOSING`), and 12 (`NEW_SYN_RECV`, a listener's pending
+/// connections, answered as 3 `SYN_RECV`, as the tables print them; the kernel
+/// adds 12 to a mask with 3, named here all the same). Not 13
+/// (`BOUND_INACTIVE`, Linux 6.7: bound, never listening nor connected), which
+/// neither the tables nor `ss -a` list.
+const DUMPED_STATES: u32 = 0x1ffe;
+
+/// How long a dump may wait for the kernel's next datagram: the slow-sources
+/// thread must never hang on a kernel that stops answering.
+const DUMP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The receive buffer: the kernel fills a dump's datagrams up to the largest
+/// buffer a read offered, at most 32 KiB, so none is ever cut short.
+const DUMP_BUFFER_BYTES: usize = 32 * 1024;
+
+impl SockDiag {
+    /// Opens a `NETLINK_SOCK_DIAG` socket (the default opener).
+    fn open() -> nix::Result<OwnedFd> {
+        socket::socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkSockDiag,
+        )
+    }
+
+    /// Keeps `socket`, with [`DUMP_TIMEOUT`] on its reads.
+    fn new(socket: OwnedFd) -> std::io::Result<Self> {
+        let timeout = TimeVal::new(DUMP_TIMEOUT.as_secs().try_into().unwrap_or(1), 0);
+        socket::setsockopt(&socket, sockopt::ReceiveTimeout, &timeout)?;
+        Ok(SockDiag { socket, sequence: 0 })
+    }
+
+    /// The TCP sockets by state, IPv4 and IPv6: a dump each (`inet_diag_req_v2`
+    /// takes one family). Blocking.
+    fn count(&mut self) -> std::io::Result<TcpStates> {
+        let mut states = TcpStates::default();
+        let mut buffer = vec![0; DUMP_BUFFER_BYTES];
+        self.dump(AF_INET, &mut buffer, &mut states)?;
+        self.dump(AF_INET6, &mut buffer, &mut states)?;
+        Ok(states)
+    }
+
+    /// Counts `family`'s TCP sockets into `states`, reading into `buffer`.
+    fn dump(&mut self, family: u8, buffer: &mut [u8], states: &mut TcpStates) -> std::io::Result<()> {
+        self.sequence = self.sequence.wrapping_add(1);
+        let socket_id = if family == AF_INET6 { SocketId::new_v6() } else { SocketId::new_v4() };
+        self.send_request(family, socket_id)?;
+        loop {
+            let length = self.receive(buffer)?;
+            let datagram = buffer.get(..length).ok_or_else(|| {
+                invalid(format!("a dump datagram of {length} bytes, over the {} read", buffer.len()))
+            })?;
+            if count_sock_diag(datagram, self.sequence, states)?.is_break() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Asks for a dump of `family`'s TCP sockets in [`DUMPED_STATES`].
+    fn send_request(&self, family: u8, socket_id: SocketId) -> std::io::Result<()> {
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = self.sequence;
+        let request = SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::from_bits_retain(DUMPED_STATES),
+            socket_id,
+        });
+        let mut message = NetlinkMessage::new(header, request.into());
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        loop {
+            match socket::send(self.socket.as_raw_fd(), &bytes, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                Err(err) => return Err(err.into()),
+                Ok(sent) if sent == bytes.len() => return Ok(()),
+                Ok(sent) => {
+                    return Err(invalid(format!("{sent} of the request's {} bytes sent", bytes.len())));
+                }
+            }
+        }
+    }
+
+    /// The next datagram into `buffer`; its whole length (`MSG_TRUNC`), which
+    /// is over the buffer's if it was cut short.
+    fn receive(&self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match socket::recv(self.socket.as_raw_fd(), buffer, MsgFlags::MSG_TRUNC) {
+                // SO_RCVTIMEO calls are not restarted after a signal handler.
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no dump datagram within {DUMP_TIMEOUT:?}"),
+                    ));
+                }
+                result => return Ok(result?),
+            }
+        }
+    }
+}
+
+/// An answer that does not decode.
+fn invalid(why: impl Into<String>) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why.into())
+}
+
+/// Counts the sockets of one datagram of a `SOCK_DIAG_BY_FAMILY` dump into
+/// `states` (the state byte of each `inet_diag_msg`), skipping messages not of
+/// request `sequence`. `Break` at `NLMSG_DONE`, the dump's end; an
+/// `NLMSG_ERROR`, a `NLMSG_DONE` with an error, or a message that does not
+/// decode is an error (what was counted before it is then no count: the caller
+/// drops `states`).
+pub fn count_sock_diag(
+    mut datagram: &[u8],
+    sequence: u32,
+    states: &mut TcpStates,
+) -> std::io::Result<ControlFlow<()>> {
+    let decode = |err: netlink_packet_core::DecodeError| invalid(err.to_string());
+    while !datagram.is_empty() {
+        let message = NetlinkBuffer::new_checked(datagram).map_err(decode)?;
+        let length = message.length() as usize;
+        if message.sequence_number() == sequence {
+            match message.message_type() {
+                NLMSG_DONE => {
+                    // Its payload is the dump's status, an errno when negative.
+                    let code = DoneBuffer::new_checked(message.payload()).map_or(0, |done| done.code());
+                    return match code {
+                        0 => Ok(ControlFlow::Break(())),
+                        code => Err(std::io::Error::from_raw_os_error(code.saturating_abs())),
+                    };
+                }
+                NLMSG_ERROR => {
+                    let error = ErrorBuffer::new_checked(message.payload()).map_err(decode)?;
+                    return match error.code() {
+                        // An acknowledgement, which a dump never asks for: its end all the same.
+                        None => Ok(ControlFlow::Break(())),
+                        Some(code) => Err(std::io::Error::from_raw_os_error(code.get().saturating_abs())),
+                    };
+                }
+                SOCK_DIAG_BY_FAMILY => {
+                    let socket = InetResponseHeader::parse(message.payload()).map_err(decode)?;
+                    states.count(socket.state);
+                }
+                // NLMSG_NOOP and the like carry no socket.
+                _ => {}
+            }
+        }
+        let aligned = length.next_multiple_of(usize::from(NLMSG_ALIGNTO));
+        datagram = datagram.get(aligned..).unwrap_or_default();
+    }
+    Ok(ControlFlow::Continue(()))
 }
 
 /// Counts the sockets of a `/proc/net/tcp` or `tcp6` table by state (the `st`
@@ -505,6 +771,7 @@ mod tests {
 
     #[test]
     fn loopback_sockets_move_the_counts_as_ss_sees_them() {
+        let _alone = LOOPBACK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut sockets = SocketsCollector::new();
         // Others open and close sockets too: a few tries for a quiet moment, and
         // 2 sockets of slack each way per state.
@@ -560,12 +827,270 @@ mod tests {
 
     #[test]
     fn this_machines_tables_are_readable() {
-        let reading = SocketsCollector::new().read(Instant::now());
+        let mut sockets = SocketsCollector::new();
+        let reading = sockets.read(Instant::now());
         assert_eq!(reading.unavailable, None);
         assert!(
             reading.tcp.is_some() && reading.udp.is_some() && reading.tcp_retransmits.is_some(),
             "{reading:?}"
         );
         assert!(Path::new("/proc/net/tcp").exists());
+        assert!(matches!(sockets.tables.tcp, TcpSource::SockDiag(_)), "TCP states from netlink here");
+    }
+
+    /// The tests that open loopback sockets and count them, one at a time: each
+    /// would see the other's sockets come and go.
+    static LOOPBACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Established pairs on `::1` (none where the machine has no IPv6), with
+    /// their listener.
+    const V6_PAIRS: usize = 2;
+
+    fn open_v6_pairs() -> Vec<TcpStream> {
+        let Ok(listener) = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))) else {
+            eprintln!("no ::1 here: IPv6 pairs skipped");
+            return Vec::new();
+        };
+        let to = listener.local_addr().expect("its address");
+        let mut open = Vec::new();
+        for _ in 0..V6_PAIRS {
+            open.push(TcpStream::connect(to).expect("connects on ::1"));
+            open.push(listener.accept().expect("accepts on ::1").0);
+        }
+        // The listener closes; its accepted sockets stay established.
+        open
+    }
+
+    /// A client in `SYN_SENT`: its SYN is dropped by a listener whose accept
+    /// queue (backlog 0) is already full.
+    fn open_syn_sent() -> (socket2::Socket, TcpStream, socket2::Socket) {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        listener.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).expect("binds");
+        listener.listen(0).expect("listens");
+        let to = listener.local_addr().expect("its address").as_socket().expect("an inet address");
+        let queued = TcpStream::connect(to).expect("the first connection fills the queue");
+        let client = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        client.set_nonblocking(true).expect("non-blocking");
+        let _in_progress = client.connect(&to.into());
+        (listener, queued, client)
+    }
+
+    /// The TCP states of one family, from netlink and from its text table.
+    fn both_sources(diag: &mut SockDiag, family: u8) -> (TcpStates, TcpStates) {
+        let mut buffer = vec![0; DUMP_BUFFER_BYTES];
+        let mut from_netlink = TcpStates::default();
+        diag.dump(family, &mut buffer, &mut from_netlink).expect("a sock_diag dump");
+        let table = if family == AF_INET6 { "/proc/net/tcp6" } else { "/proc/net/tcp" };
+        let mut from_table = TcpStates::default();
+        let file = File::open(table).expect("the text table");
+        count_tcp_states(BufReader::new(file), &mut String::new(), &mut from_table).expect("reads");
+        (from_netlink, from_table)
+    }
+
+    #[test]
+    fn netlink_counts_equal_the_text_tables_family_by_family() {
+        let _alone = LOOPBACK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = SockDiag::open().expect("a NETLINK_SOCK_DIAG socket (refused in this sandbox?)");
+        let mut diag = SockDiag::new(open).expect("its timeout");
+        let own = open_own_sockets();
+        let v6 = open_v6_pairs();
+        let syn_sent = open_syn_sent();
+        // The last FINs cross loopback at once; give the states a moment.
+        std::thread::sleep(Duration::from_millis(50));
+        // Other processes open and close sockets between the two reads: a few
+        // tries for a moment when nothing moved.
+        let mut differences = Vec::new();
+        for _ in 0..5 {
+            let (v4_netlink, v4_table) = both_sources(&mut diag, AF_INET);
+            let (v6_netlink, v6_table) = both_sources(&mut diag, AF_INET6);
+            if v4_netlink == v4_table && v6_netlink == v6_table {
+                eprintln!("IPv4 {v4_netlink:?}\nIPv6 {v6_netlink:?}");
+                // Our own sockets are among them (the states are not all zero).
+                assert!(v4_netlink.listen >= 2 && v4_netlink.established >= 2 * PAIRS, "{v4_netlink:?}");
+                assert!(v4_netlink.close_wait >= HALF_CLOSED && v4_netlink.fin_wait2 >= HALF_CLOSED);
+                assert!(v4_netlink.time_wait >= CLOSED, "TIME_WAIT sockets are in the dump");
+                if !v6.is_empty() {
+                    assert!(v6_netlink.established >= v6.len() as u64, "{v6_netlink:?}");
+                }
+                assert!(v4_netlink.syn_sent >= 1, "the client whose SYN was dropped");
+                drop((own, v6, syn_sent));
+                return;
+            }
+            differences.push(format!(
+                "IPv4 netlink {v4_netlink:?} table {v4_table:?}; IPv6 netlink {v6_netlink:?} table {v6_table:?}"
+            ));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("netlink and the text tables disagree: {differences:#?}");
+    }
+
+    /// One netlink message of `sequence`: an `inet_diag_msg` of `family` in
+    /// `state`, or a `NLMSG_DONE` or `NLMSG_ERROR` with `code`.
+    enum Message {
+        Socket { family: u8, state: u8 },
+        Done(i32),
+        Error(i32),
+    }
+
+    fn emit(sequence: u32, messages: &[Message]) -> Vec<u8> {
+        use netlink_packet_core::{DoneMessage, ErrorMessage, NetlinkPayload};
+        use netlink_packet_sock_diag::inet::InetResponse;
+        let mut datagram = Vec::new();
+        for message in messages {
+            let payload = match *message {
+                Message::Socket { family, state } => {
+                    let socket_id = if family == AF_INET6 { SocketId::new_v6() } else { SocketId::new_v4() };
+                    let header = InetResponseHeader {
+                        family,
+                        state,
+                        timer: None,
+                        socket_id,
+                        recv_queue: 0,
+                        send_queue: 0,
+                        uid: 1000,
+                        inode: 4242,
+                    };
+                    let response = InetResponse { header, nlas: Default::default() };
+                    NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(Box::new(response)))
+                }
+                Message::Done(code) => {
+                    let mut done = DoneMessage::default();
+                    done.code = code;
+                    NetlinkPayload::Done(done)
+                }
+                Message::Error(code) => {
+                    let mut error = ErrorMessage::default();
+                    error.code = std::num::NonZeroI32::new(code);
+                    NetlinkPayload::Error(error)
+                }
+            };
+            let mut header = NetlinkHeader::default();
+            header.sequence_number = sequence;
+            header.flags = netlink_packet_core::NLM_F_MULTIPART;
+            let mut message = NetlinkMessage::new(header, payload);
+            message.finalize();
+            let start = datagram.len();
+            datagram.resize(start + message.buffer_len(), 0);
+            message.serialize(&mut datagram[start..]);
+        }
+        datagram
+    }
+
+    #[test]
+    fn a_dump_is_counted_by_the_state_byte_until_done() {
+        let socket = |family, state| Message::Socket { family, state };
+        let mut states = TcpStates::default();
+        let part =
+            emit(7, &[socket(AF_INET, 1), socket(AF_INET, 12), socket(AF_INET6, 10), socket(AF_INET6, 6)]);
+        assert_eq!(count_sock_diag(&part, 7, &mut states).expect("decodes"), ControlFlow::Continue(()));
+        let mut other = emit(6, &[socket(AF_INET, 1), Message::Done(0)]);
+        other.extend(emit(7, &[socket(AF_INET, 8), socket(AF_INET, 99), Message::Done(0)]));
+        other.extend(emit(7, &[socket(AF_INET, 1)]));
+        assert_eq!(count_sock_diag(&other, 7, &mut states).expect("decodes"), ControlFlow::Break(()));
+        assert_eq!(
+            states,
+            TcpStates {
+                established: 1,
+                syn_recv: 1,
+                listen: 1,
+                time_wait: 1,
+                close_wait: 1,
+                ..TcpStates::default()
+            },
+            "another request's answer skipped, nothing counted after NLMSG_DONE, an unknown state ignored"
+        );
+        assert_eq!(count_sock_diag(&[], 7, &mut states).expect("empty"), ControlFlow::Continue(()));
+    }
+
+    #[test]
+    fn a_dump_that_fails_or_does_not_decode_is_an_error() {
+        let mut states = TcpStates::default();
+        let errno = |datagram: &[u8]| {
+            count_sock_diag(datagram, 1, &mut TcpStates::default()).expect_err("an error").raw_os_error()
+        };
+        assert_eq!(errno(&emit(1, &[Message::Error(-(Errno::EINVAL as i32))])), Some(Errno::EINVAL as i32));
+        assert_eq!(errno(&emit(1, &[Message::Done(-(Errno::EINTR as i32))])), Some(Errno::EINTR as i32));
+        let acknowledged = emit(1, &[Message::Error(0)]);
+        assert_eq!(count_sock_diag(&acknowledged, 1, &mut states).expect("an ack"), ControlFlow::Break(()));
+
+        let whole = emit(1, &[Message::Socket { family: AF_INET, state: 1 }, Message::Done(0)]);
+        for cut in [5, 40, whole.len() - 3] {
+            let err = count_sock_diag(&whole[..cut], 1, &mut states).expect_err("cut short");
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "cut at {cut}: {err}");
+        }
+        // A socket message too short for an inet_diag_msg.
+        let mut short = emit(1, &[Message::Done(0)]);
+        short[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        let err = count_sock_diag(&short, 1, &mut states).expect_err("too short");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    }
+
+    #[test]
+    fn the_text_tables_count_when_netlink_is_refused() {
+        let _listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a listener");
+        let mut refused = SocketsCollector::with_sock_diag(|| Err(Errno::EACCES));
+        let reading = refused.read(Instant::now());
+        assert!(matches!(refused.tables.tcp, TcpSource::Tables));
+        assert!(reading.unavailable.is_none(), "{reading:?}");
+        assert!(reading.tcp.is_some_and(|t| t.listen >= 1), "at least this test's listener: {reading:?}");
+
+        // A socket that is no netlink socket: the request cannot be sent.
+        let mut not_netlink = SocketsCollector::with_sock_diag(|| {
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map(OwnedFd::from).map_err(|_| Errno::EADDRNOTAVAIL)
+        });
+        assert!(not_netlink.read(Instant::now()).tcp.is_some());
+        assert!(matches!(not_netlink.tables.tcp, TcpSource::Tables));
+    }
+
+    #[test]
+    fn a_kernel_that_never_answers_times_out_to_the_text_tables() {
+        // Requests go to a UDP socket kept open and never read: no answer comes.
+        static SILENT: std::sync::OnceLock<UdpSocket> = std::sync::OnceLock::new();
+        let mut silent = SocketsCollector::with_sock_diag(|| {
+            let sink = SILENT.get_or_init(|| UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a sink"));
+            let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a socket");
+            socket.connect(sink.local_addr().expect("its address")).expect("connects");
+            Ok(OwnedFd::from(socket))
+        });
+        let started = Instant::now();
+        let reading = silent.read(started);
+        let waited = started.elapsed();
+        assert!(reading.tcp.is_some() && matches!(silent.tables.tcp, TcpSource::Tables), "{reading:?}");
+        assert!(waited >= DUMP_TIMEOUT && waited < DUMP_TIMEOUT * 3, "waited {waited:?}");
+    }
+
+    /// Not a check: the cost of each source on this machine, for the record
+    /// (`cargo test -p server --lib sockets::tests::cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn cost_of_the_text_tables_and_of_netlink() {
+        fn median(mut read: impl FnMut()) -> Duration {
+            let mut times: Vec<Duration> = (0..20)
+                .map(|_| {
+                    let start = Instant::now();
+                    read();
+                    start.elapsed()
+                })
+                .collect();
+            times.sort();
+            times[times.len() / 2]
+        }
+        let mut tables = SocketsCollector::with_root("/proc/net");
+        let text = median(|| {
+            std::hint::black_box(tables.tables.table_states());
+        });
+        let mut diag = SockDiag::new(SockDiag::open().expect("netlink")).expect("its timeout");
+        let netlink = median(|| {
+            std::hint::black_box(diag.count().expect("a dump"));
+        });
+        let mut line = String::new();
+        let udp = median(|| {
+            for table in ["/proc/net/udp", "/proc/net/udp6"] {
+                let file = File::open(table).expect("udp table");
+                count_entries(BufReader::new(file), &mut line);
+            }
+        });
+        eprintln!("median of 20: tcp+tcp6 text {text:?}, sock_diag v4+v6 {netlink:?}, udp+udp6 text {udp:?}");
     }
 }
