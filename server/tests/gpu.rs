@@ -388,6 +388,11 @@ async fn every_depth_figure_arrives_with_the_value_the_driver_gave() {
     assert_eq!(latest("gpu.0.held_by_hw_slowdown"), Some(0.0), "read, and not holding");
     assert_eq!(latest("gpu.1.held_by_sw_power_cap"), Some(0.0), "nothing holds the idle device");
     assert_eq!(latest("gpu.0.throttled"), Some(1.0));
+    // Every other number of the device too.
+    assert_eq!((latest("gpu.0.pstate"), latest("gpu.0.fan_percent")), (Some(2.0), Some(56.0)));
+    assert_eq!((latest("gpu.0.encoder_percent"), latest("gpu.0.decoder_percent")), (Some(12.0), Some(34.0)));
+    assert_eq!(latest("gpu.0.sm_clock_max_mhz"), Some(1980.0));
+    assert!(latest("gpu.0.energy_power_w").is_some_and(|w| (w - 250.0).abs() <= 25.0));
 }
 
 #[tokio::test]

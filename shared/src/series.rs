@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - The machine's series: the four totals ([`CPU_PERCENT`] …), then the
-//!   machine in depth ([`CPU_USER`] … [`PERF_PAGE_FAULTS`]).
+//!   machine in depth ([`CPU_USER`] … [`PERF_PAGE_FAULTS`], then schema
+//!   version 8's [`CPU_IDLE`] … [`PERF_CPU_CLOCK`]).
 //! - Per core, GPU device, disk, interface and run: a prefix, a name helper
 //!   ([`cpu_core`], [`gpu_device`], [`disk_device()`], [`interface()`],
 //!   [`run_tree`]) and a module of field names ([`device`], [`disk_device`],
@@ -128,6 +129,60 @@ pub const PERF_CONTEXT_SWITCHES: &str = "perf.context_switches_per_s";
 /// `perf_metrics.perf_events.events["page-faults"].per_s`, as the payload has it.
 pub const PERF_PAGE_FAULTS: &str = "perf.page_faults_per_s";
 
+// Added in the store's schema version 8, so every numeric figure of the
+// machine-wide sections has its series (the store keeps `NULL` before it).
+/// `perf_metrics.cpu_detail.modes.idle_percent`, as the payload has it.
+pub const CPU_IDLE: &str = "cpu.idle_percent";
+/// `perf_metrics.cpu_detail.forks_per_s`, as the payload has it.
+pub const FORKS: &str = "cpu.forks_per_s";
+/// `perf_metrics.pressure.cpu.full_stall_percent`, as the payload has it.
+pub const PRESSURE_CPU_FULL: &str = "pressure.cpu.full_percent";
+/// `perf_metrics.memory_detail.free_gb`, as the payload has it.
+pub const MEMORY_FREE_GB: &str = "memory.free_gb";
+/// `perf_metrics.memory_detail.writeback_gb`, as the payload has it.
+pub const MEMORY_WRITEBACK_GB: &str = "memory.writeback_gb";
+/// `perf_metrics.memory_detail.shared_gb`, as the payload has it.
+pub const MEMORY_SHARED_GB: &str = "memory.shared_gb";
+/// `perf_metrics.memory_detail.slab_reclaimable_gb`, as the payload has it.
+pub const MEMORY_SLAB_RECLAIMABLE_GB: &str = "memory.slab_reclaimable_gb";
+/// `perf_metrics.memory_detail.hugepages_total`, as the payload has it.
+pub const HUGEPAGES_TOTAL: &str = "memory.hugepages_total";
+/// `perf_metrics.memory_detail.hugepages_free`, as the payload has it.
+pub const HUGEPAGES_FREE: &str = "memory.hugepages_free";
+/// `perf_metrics.memory_detail.hugepages_reserved`, as the payload has it.
+pub const HUGEPAGES_RESERVED: &str = "memory.hugepages_reserved";
+/// `perf_metrics.paging.oom_kills` (since boot), as the payload has it.
+pub const OOM_KILLS: &str = "paging.oom_kills";
+/// `perf_metrics.sockets.tcp_syn_sent`, as the payload has it.
+pub const TCP_SYN_SENT: &str = "sockets.tcp_syn_sent";
+/// `perf_metrics.sockets.tcp_syn_recv`, as the payload has it.
+pub const TCP_SYN_RECV: &str = "sockets.tcp_syn_recv";
+/// `perf_metrics.sockets.tcp_fin_wait1`, as the payload has it.
+pub const TCP_FIN_WAIT1: &str = "sockets.tcp_fin_wait1";
+/// `perf_metrics.sockets.tcp_fin_wait2`, as the payload has it.
+pub const TCP_FIN_WAIT2: &str = "sockets.tcp_fin_wait2";
+/// `perf_metrics.sockets.tcp_close`, as the payload has it.
+pub const TCP_CLOSE: &str = "sockets.tcp_close";
+/// `perf_metrics.sockets.tcp_close_wait`, as the payload has it.
+pub const TCP_CLOSE_WAIT: &str = "sockets.tcp_close_wait";
+/// `perf_metrics.sockets.tcp_last_ack`, as the payload has it.
+pub const TCP_LAST_ACK: &str = "sockets.tcp_last_ack";
+/// `perf_metrics.sockets.tcp_listen`, as the payload has it.
+pub const TCP_LISTEN: &str = "sockets.tcp_listen";
+/// `perf_metrics.sockets.tcp_closing`, as the payload has it.
+pub const TCP_CLOSING: &str = "sockets.tcp_closing";
+/// `perf_metrics.sockets.udp`, as the payload has it.
+pub const UDP_SOCKETS: &str = "sockets.udp";
+/// `perf_metrics.perf_events.events["cache-references"].per_s`, as the payload has it.
+pub const PERF_CACHE_REFERENCES: &str = "perf.cache_references_per_s";
+/// `perf_metrics.perf_events.events["branches"].per_s`, as the payload has it.
+pub const PERF_BRANCHES: &str = "perf.branches_per_s";
+/// `perf_metrics.perf_events.events["cpu-migrations"].per_s`, as the payload has it.
+pub const PERF_CPU_MIGRATIONS: &str = "perf.cpu_migrations_per_s";
+/// `perf_metrics.perf_events.events["cpu-clock"].per_s` (msec of CPU time a
+/// second, as `perf stat` counts it), as the payload has it.
+pub const PERF_CPU_CLOCK: &str = "perf.cpu_clock_msec_per_s";
+
 /// The prefix of each core's series (`cpu.core.3`).
 pub const CPU_CORE_PREFIX: &str = "cpu.core.";
 /// The prefix of each GPU device's series (`gpu.0.percent`).
@@ -223,6 +278,23 @@ pub mod device {
     pub const PCIE_TX: &str = "pcie_tx_bytes_per_s";
     /// 1 while any clock-event reason but `gpu_idle` holds the clocks down, else 0.
     pub const THROTTLED: &str = "throttled";
+    /// The SM clock's maximum, MHz.
+    pub const SM_CLOCK_MAX_MHZ: &str = "sm_clock_max_mhz";
+    /// The memory clock's maximum, MHz.
+    pub const MEMORY_CLOCK_MAX_MHZ: &str = "memory_clock_max_mhz";
+    /// The performance state as its number (`P2` → 2; 0 is the fastest).
+    pub const PSTATE: &str = "pstate";
+    /// Video encoder use, 0–100.
+    pub const ENCODER_PERCENT: &str = "encoder_percent";
+    /// Video decoder use, 0–100.
+    pub const DECODER_PERCENT: &str = "decoder_percent";
+    /// Fan speed, % of its maximum.
+    pub const FAN_PERCENT: &str = "fan_percent";
+    /// Memory-controller use (the share of time memory was read or written), 0–100.
+    pub const MEMORY_CONTROLLER_PERCENT: &str = "memory_controller_percent";
+    /// Power from the energy counter, W; over a span its mean times the span
+    /// is the energy used.
+    pub const ENERGY_POWER_W: &str = "energy_power_w";
     /// 1 while this clock-event reason holds the clocks down, else 0: one series
     /// for each of [`crate::GPU_CLOCK_EVENT_REASONS`] but `gpu_idle`, in its
     /// order (`held_by_` and the reason's name). Over a span, the share of it
@@ -265,7 +337,7 @@ pub fn machine_depth_values(
     paging: &crate::depth::memory::Paging,
     sockets: &crate::depth::network::Sockets,
     perf: &crate::depth::perf::PerfEvents,
-) -> [(&'static str, Option<f64>); 38] {
+) -> [(&'static str, Option<f64>); 63] {
     use crate::depth::perf as event;
     let mode = |f: fn(&crate::depth::cpu::CpuModes) -> Option<f64>| cpu.modes.as_ref().and_then(f);
     let count = |v: Option<u64>| v.map(|v| v as f64);
@@ -312,6 +384,32 @@ pub fn machine_depth_values(
         (PERF_BRANCH_MISSES, perf.per_s(event::BRANCH_MISSES)),
         (PERF_CONTEXT_SWITCHES, perf.per_s(event::CONTEXT_SWITCHES)),
         (PERF_PAGE_FAULTS, perf.per_s(event::PAGE_FAULTS)),
+        // Schema version 8's.
+        (CPU_IDLE, mode(|m| m.idle_percent)),
+        (FORKS, cpu.forks_per_s),
+        (PRESSURE_CPU_FULL, full(&pressure.cpu)),
+        (MEMORY_FREE_GB, memory.free_gb),
+        (MEMORY_WRITEBACK_GB, memory.writeback_gb),
+        (MEMORY_SHARED_GB, memory.shared_gb),
+        (MEMORY_SLAB_RECLAIMABLE_GB, memory.slab_reclaimable_gb),
+        (HUGEPAGES_TOTAL, count(memory.hugepages_total)),
+        (HUGEPAGES_FREE, count(memory.hugepages_free)),
+        (HUGEPAGES_RESERVED, count(memory.hugepages_reserved)),
+        (OOM_KILLS, count(paging.oom_kills)),
+        (TCP_SYN_SENT, count(sockets.tcp_syn_sent)),
+        (TCP_SYN_RECV, count(sockets.tcp_syn_recv)),
+        (TCP_FIN_WAIT1, count(sockets.tcp_fin_wait1)),
+        (TCP_FIN_WAIT2, count(sockets.tcp_fin_wait2)),
+        (TCP_CLOSE, count(sockets.tcp_close)),
+        (TCP_CLOSE_WAIT, count(sockets.tcp_close_wait)),
+        (TCP_LAST_ACK, count(sockets.tcp_last_ack)),
+        (TCP_LISTEN, count(sockets.tcp_listen)),
+        (TCP_CLOSING, count(sockets.tcp_closing)),
+        (UDP_SOCKETS, count(sockets.udp)),
+        (PERF_CACHE_REFERENCES, perf.per_s(event::CACHE_REFERENCES)),
+        (PERF_BRANCHES, perf.per_s(event::BRANCHES)),
+        (PERF_CPU_MIGRATIONS, perf.per_s(event::CPU_MIGRATIONS)),
+        (PERF_CPU_CLOCK, perf.per_s(event::CPU_CLOCK)),
     ]
 }
 
@@ -347,6 +445,12 @@ pub fn interface_values(i: &crate::depth::network::Interface) -> [(&'static str,
 pub fn throttled<S: AsRef<str>>(reasons: Option<&[S]>) -> Option<f64> {
     let idle = crate::GPU_CLOCK_EVENT_REASONS[0];
     reasons.map(|reasons| if reasons.iter().any(|r| r.as_ref() != idle) { 1.0 } else { 0.0 })
+}
+
+/// [`device::PSTATE`] from the payload's name (`P2` → 2); `None` for no
+/// name or one not of that form.
+pub fn pstate_number(name: Option<&str>) -> Option<f64> {
+    name?.strip_prefix('P')?.parse::<u8>().ok().map(f64::from)
 }
 
 /// Each of [`device::HELD_BY`] from a device's clock-event reasons by name: 1
@@ -399,6 +503,14 @@ pub fn sample_values(m: &crate::PerfMetrics) -> Vec<(String, Option<f64>)> {
             (device::PCIE_RX, d.pcie_rx_bytes_per_s),
             (device::PCIE_TX, d.pcie_tx_bytes_per_s),
             (device::THROTTLED, throttled(d.clock_event_reasons.as_deref())),
+            (device::SM_CLOCK_MAX_MHZ, d.sm_clock_max_mhz.map(f64::from)),
+            (device::MEMORY_CLOCK_MAX_MHZ, d.memory_clock_max_mhz.map(f64::from)),
+            (device::PSTATE, pstate_number(d.pstate.as_deref())),
+            (device::ENCODER_PERCENT, d.encoder_percent),
+            (device::DECODER_PERCENT, d.decoder_percent),
+            (device::FAN_PERCENT, d.fan_percent),
+            (device::MEMORY_CONTROLLER_PERCENT, d.memory_controller_percent),
+            (device::ENERGY_POWER_W, d.energy_power_w),
         ];
         let held = device::HELD_BY.into_iter().zip(held_by(d.clock_event_reasons.as_deref()));
         for (field, value) in fields.into_iter().chain(held) {
@@ -461,7 +573,7 @@ mod tests {
         assert_eq!(row["run.cpu_percent"], None, "no tree without a live run");
         assert_eq!(row[CPU_USER], None, "the machine in depth is named even where unread");
         assert_eq!(row["gpu.1.held_by_sw_power_cap"], None);
-        assert_eq!(row.len(), 17 + 2 + 10 + 8 + 4 + 38);
+        assert_eq!(row.len(), 17 + 2 + 18 + 8 + 4 + 63);
     }
 
     #[test]
@@ -533,6 +645,14 @@ mod tests {
         assert_eq!(reasons(&["gpu_idle"]), Some(0.0));
         assert_eq!(reasons(&["gpu_idle", "hw_slowdown"]), Some(1.0));
         assert_eq!(throttled::<&str>(None), None, "unreadable");
+    }
+
+    #[test]
+    fn a_pstate_is_its_number() {
+        assert_eq!(pstate_number(Some("P0")), Some(0.0));
+        assert_eq!(pstate_number(Some("P15")), Some(15.0));
+        assert_eq!(pstate_number(Some("unknown")), None);
+        assert_eq!(pstate_number(None), None);
     }
 
     #[test]

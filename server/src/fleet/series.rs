@@ -51,6 +51,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "event",
     "kind",
     "window",
+    "reason",
 ];
 
 /// How one stored figure is pushed: its series (without the prefix), the
@@ -132,6 +133,32 @@ const HOST: &[Push] = &[
     labelled("perf_branch_misses", "perf_events_per_second", ("event", "branch-misses"), 1.0),
     labelled("perf_context_switches", "perf_events_per_second", ("event", "context-switches"), 1.0),
     labelled("perf_page_faults", "perf_events_per_second", ("event", "page-faults"), 1.0),
+    // Schema version 8's.
+    labelled("cpu_idle", "cpu_mode_percent", ("mode", "idle"), 1.0),
+    push("forks", "forks_per_second", 1.0),
+    labelled("psi_cpu_full", "pressure_full_stall_percent", ("resource", "cpu"), 1.0),
+    push("mem_free", "memory_free_bytes", GIB),
+    push("mem_writeback", "memory_writeback_bytes", GIB),
+    push("mem_shared", "memory_shared_bytes", GIB),
+    push("mem_slab_reclaimable", "memory_slab_reclaimable_bytes", GIB),
+    push("hugepages_total", "hugepages_pool_pages", 1.0),
+    push("hugepages_free", "hugepages_free_pages", 1.0),
+    push("hugepages_reserved", "hugepages_reserved_pages", 1.0),
+    push("oom_kills", "oom_kills_total", 1.0),
+    labelled("tcp_syn_sent", "tcp_connections", ("state", "syn_sent"), 1.0),
+    labelled("tcp_syn_recv", "tcp_connections", ("state", "syn_recv"), 1.0),
+    labelled("tcp_fin_wait1", "tcp_connections", ("state", "fin_wait1"), 1.0),
+    labelled("tcp_fin_wait2", "tcp_connections", ("state", "fin_wait2"), 1.0),
+    labelled("tcp_close", "tcp_connections", ("state", "close"), 1.0),
+    labelled("tcp_close_wait", "tcp_connections", ("state", "close_wait"), 1.0),
+    labelled("tcp_last_ack", "tcp_connections", ("state", "last_ack"), 1.0),
+    labelled("tcp_listen", "tcp_connections", ("state", "listen"), 1.0),
+    labelled("tcp_closing", "tcp_connections", ("state", "closing"), 1.0),
+    push("udp", "udp_sockets", 1.0),
+    labelled("perf_cache_refs", "perf_events_per_second", ("event", "cache-references"), 1.0),
+    labelled("perf_branches", "perf_events_per_second", ("event", "branches"), 1.0),
+    labelled("perf_migrations", "perf_events_per_second", ("event", "cpu-migrations"), 1.0),
+    push("perf_cpu_clock", "perf_cpu_clock_seconds_per_second", 1e-3),
 ];
 
 /// Each GPU device's figures (labels `gpu`, `name`).
@@ -146,6 +173,14 @@ const DEVICE: &[Push] = &[
     push("pcie_rx", "gpu_pcie_receive_bytes_per_second", 1.0),
     push("pcie_tx", "gpu_pcie_transmit_bytes_per_second", 1.0),
     push("throttled", "gpu_throttled", 1.0),
+    push("sm_clock_max", "gpu_sm_clock_max_hertz", 1e6),
+    push("mem_clock_max", "gpu_memory_clock_max_hertz", 1e6),
+    push("pstate", "gpu_performance_state", 1.0),
+    push("encoder", "gpu_encoder_usage_percent", 1.0),
+    push("decoder", "gpu_decoder_usage_percent", 1.0),
+    push("fan", "gpu_fan_speed_percent", 1.0),
+    push("mem_ctrl", "gpu_memory_controller_usage_percent", 1.0),
+    push("energy_power", "gpu_energy_power_watts", 1.0),
     // Each reason but `gpu_idle` (not stored: an idle GPU is not held back).
     labelled("held_apps_clocks", "gpu_clock_event_reason", ("reason", "applications_clocks_setting"), 1.0),
     labelled("held_power_cap", "gpu_clock_event_reason", ("reason", "sw_power_cap"), 1.0),

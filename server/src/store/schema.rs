@@ -12,7 +12,8 @@
 //! tables are [`HOST`], [`DEVICE`] and [`RUN`]; version 3 added the machine in
 //! depth as [`HOST_DEPTH`] and [`DEVICE_DEPTH`] (new columns of the same
 //! tables) and [`DISK`] and [`INTERFACE`] (tables of their own, keyed by the
-//! device's name); version 8 each GPU's clock-event reasons, [`DEVICE_REASONS`]. Inserts, roll-ups and queries read the concatenations,
+//! device's name); version 8 the rest of the payload's numeric figures,
+//! [`HOST_V8`] and [`DEVICE_V8`] (each GPU's clock-event reasons among them). Inserts, roll-ups and queries read the concatenations,
 //! [`host_metrics`] and [`device_metrics`]. A new figure is a new list and a
 //! new migration.
 //!
@@ -165,12 +166,20 @@ pub const DEVICE_DEPTH: &[Metric] = &[
     fixed("throttled", device::THROTTLED, 2),
 ];
 
-/// Each GPU device's clock-event reasons (schema version 8), after
-/// [`DEVICE_DEPTH`]'s: a column per reason but `gpu_idle`
-/// ([`device::HELD_BY`]'s order), 0 or 1 a tick; over a span, the share of it
-/// that reason held the clocks down — the dashboard's bands. Whole numbers, so
-/// a tick's eight zeros take a byte each.
-pub const DEVICE_REASONS: &[Metric] = &[
+/// Each GPU device's figures added in schema version 8, after
+/// [`DEVICE_DEPTH`]'s: the rest of the payload's numbers, then a column per
+/// clock-event reason but `gpu_idle` ([`device::HELD_BY`]'s order), 0 or 1 a
+/// tick; over a span, the share of it that reason held the clocks down — the
+/// dashboard's bands. Whole numbers, so a tick's zeros take a byte each.
+pub const DEVICE_V8: &[Metric] = &[
+    fixed("sm_clock_max", device::SM_CLOCK_MAX_MHZ, 0),
+    fixed("mem_clock_max", device::MEMORY_CLOCK_MAX_MHZ, 0),
+    fixed("pstate", device::PSTATE, 0),
+    fixed("encoder", device::ENCODER_PERCENT, 0),
+    fixed("decoder", device::DECODER_PERCENT, 0),
+    fixed("fan", device::FAN_PERCENT, 0),
+    fixed("mem_ctrl", device::MEMORY_CONTROLLER_PERCENT, 0),
+    fixed("energy_power", device::ENERGY_POWER_W, 1),
     fixed("held_apps_clocks", device::HELD_BY[0], 2),
     fixed("held_power_cap", device::HELD_BY[1], 2),
     fixed("held_hw_slowdown", device::HELD_BY[2], 2),
@@ -205,17 +214,49 @@ pub const INTERFACE: &[Metric] = &[
     fixed("tx_drops", interface::TX_DROPS_PER_S, 1),
 ];
 
-/// Every column of the machine's tables: [`HOST`], then [`HOST_DEPTH`].
+/// The rest of the machine-wide sections' numeric figures (schema version 8),
+/// after [`HOST_DEPTH`]'s, in the order of
+/// [`shared::series::machine_depth_values`] (which lists both).
+pub const HOST_V8: &[Metric] = &[
+    fixed("cpu_idle", series::CPU_IDLE, 1),
+    fixed("forks", series::FORKS, 1),
+    fixed("psi_cpu_full", series::PRESSURE_CPU_FULL, 2),
+    fixed("mem_free", series::MEMORY_FREE_GB, 3),
+    fixed("mem_writeback", series::MEMORY_WRITEBACK_GB, 3),
+    fixed("mem_shared", series::MEMORY_SHARED_GB, 3),
+    fixed("mem_slab_reclaimable", series::MEMORY_SLAB_RECLAIMABLE_GB, 3),
+    fixed("hugepages_total", series::HUGEPAGES_TOTAL, 0),
+    fixed("hugepages_free", series::HUGEPAGES_FREE, 0),
+    fixed("hugepages_reserved", series::HUGEPAGES_RESERVED, 0),
+    fixed("oom_kills", series::OOM_KILLS, 0),
+    fixed("tcp_syn_sent", series::TCP_SYN_SENT, 1),
+    fixed("tcp_syn_recv", series::TCP_SYN_RECV, 1),
+    fixed("tcp_fin_wait1", series::TCP_FIN_WAIT1, 1),
+    fixed("tcp_fin_wait2", series::TCP_FIN_WAIT2, 1),
+    fixed("tcp_close", series::TCP_CLOSE, 1),
+    fixed("tcp_close_wait", series::TCP_CLOSE_WAIT, 1),
+    fixed("tcp_last_ack", series::TCP_LAST_ACK, 1),
+    fixed("tcp_listen", series::TCP_LISTEN, 1),
+    fixed("tcp_closing", series::TCP_CLOSING, 1),
+    fixed("udp", series::UDP_SOCKETS, 1),
+    fixed("perf_cache_refs", series::PERF_CACHE_REFERENCES, 1),
+    fixed("perf_branches", series::PERF_BRANCHES, 1),
+    fixed("perf_migrations", series::PERF_CPU_MIGRATIONS, 1),
+    fixed("perf_cpu_clock", series::PERF_CPU_CLOCK, 1),
+];
+
+/// Every column of the machine's tables: [`HOST`], [`HOST_DEPTH`], then
+/// [`HOST_V8`].
 pub fn host_metrics() -> &'static [Metric] {
     static ALL: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| [HOST, HOST_DEPTH].concat())
+    ALL.get_or_init(|| [HOST, HOST_DEPTH, HOST_V8].concat())
 }
 
 /// Every column of the GPU devices' tables: [`DEVICE`], [`DEVICE_DEPTH`],
-/// then [`DEVICE_REASONS`].
+/// then [`DEVICE_V8`].
 pub fn device_metrics() -> &'static [Metric] {
     static ALL: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH, DEVICE_REASONS].concat())
+    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH, DEVICE_V8].concat())
 }
 
 /// One device's row of a tick: its name and its figures as stored.
@@ -321,7 +362,8 @@ pub fn host_values(s: &HostSample) -> Vec<Option<f64>> {
         gpu_sum(|d| d.memory_used_bytes),
         gpu_sum(|d| d.memory_total_bytes),
     ];
-    values.extend(stored(HOST_DEPTH, depth.map(|(_, v)| v)));
+    let depth_metrics = HOST_DEPTH.iter().chain(HOST_V8);
+    values.extend(depth_metrics.zip(depth).map(|(m, (_, v))| v.map(|v| m.stored(v))));
     values
 }
 
@@ -346,7 +388,18 @@ pub fn device_values(d: &DeviceReading) -> Option<Vec<Option<f64>>> {
             series::throttled(reasons.as_deref()),
         ];
         values.extend(stored(DEVICE_DEPTH, depth));
-        values.extend(stored(DEVICE_REASONS, series::held_by(reasons.as_deref())));
+        let v8 = [
+            d.sm_clock_max_mhz.map(f64::from),
+            d.memory_clock_max_mhz.map(f64::from),
+            d.pstate.map(f64::from),
+            d.encoder_percent.map(f64::from),
+            d.decoder_percent.map(f64::from),
+            d.fan_percent.map(f64::from),
+            d.memory_controller_percent.map(f64::from),
+            d.energy_power_w,
+        ];
+        let held = series::held_by(reasons.as_deref());
+        values.extend(stored(DEVICE_V8, v8.into_iter().chain(held)));
         values
     })
 }
@@ -545,14 +598,17 @@ const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, s
      CREATE INDEX runs_by_end ON runs (ended_at);
      CREATE INDEX runs_by_project_end ON runs (project, ended_at);";
 
-/// The SQL of schema version 8: each GPU's clock-event reasons, new columns
-/// of the devices' tables in every tier (`NULL` in the rows already there:
-/// only "held for any reason" was kept then).
+/// The SQL of schema version 8: the rest of the payload's numeric figures,
+/// each GPU's clock-event reasons among them, as new columns of the machine's
+/// and the devices' tables in every tier (`NULL` in the rows already there:
+/// not kept then; of the reasons, only "held for any reason" was).
 fn version_8() -> String {
     let mut sql = String::new();
     for tier in Tier::ALL {
-        for column in columns(DEVICE_REASONS, tier) {
-            sql.push_str(&format!("ALTER TABLE gpu_{} ADD COLUMN {column} REAL;\n", tier.suffix()));
+        for (table, metrics) in [("host", HOST_V8), ("gpu", DEVICE_V8)] {
+            for column in columns(metrics, tier) {
+                sql.push_str(&format!("ALTER TABLE {table}_{} ADD COLUMN {column} REAL;\n", tier.suffix()));
+            }
         }
     }
     sql
@@ -726,6 +782,9 @@ mod tests {
         );
         conn.execute("INSERT INTO gpu_1m (ts, device, held_power_cap_avg) VALUES (0, 0, 25)", [])
             .expect("version 8's columns");
+        assert_eq!(one("SELECT tcp_listen FROM host_raw WHERE ts = 1000"), None);
+        conn.execute("INSERT INTO host_1h (ts, udp_max, oom_kills_avg) VALUES (3600000, 3, 1)", [])
+            .expect("version 8's machine columns");
     }
 
     #[test]
@@ -751,7 +810,8 @@ mod tests {
             &Default::default(),
         )
         .map(|(name, _)| name);
-        assert_eq!(names.to_vec(), HOST_DEPTH.iter().map(|m| m.series).collect::<Vec<_>>());
+        let stored: Vec<&str> = HOST_DEPTH.iter().chain(HOST_V8).map(|m| m.series).collect();
+        assert_eq!(names.to_vec(), stored);
         let disk = series::disk_values(&Default::default()).map(|(name, _)| name);
         assert_eq!(disk.to_vec(), DISK.iter().map(|m| m.series).collect::<Vec<_>>());
         let interface = series::interface_values(&Default::default()).map(|(name, _)| name);
@@ -809,6 +869,15 @@ mod tests {
         assert_eq!(at(&power_cap, "held_hw_thermal"), Some(0.0), "and not the others'");
         assert_eq!(at(&throttled(None), "throttled"), None);
         assert_eq!(at(&throttled(None), "held_power_cap"), None);
+        let figures = DeviceReading {
+            pstate: Some(2),
+            fan_percent: Some(56),
+            energy_power_w: Some(249.5),
+            ..DeviceReading::default()
+        };
+        assert_eq!((at(&figures, "pstate"), at(&figures, "fan")), (Some(2.0), Some(56.0)));
+        assert_eq!(at(&figures, "energy_power"), Some(2495.0), "W in tenths");
+        assert_eq!(at(&figures, "encoder"), None, "not read: no figure");
         assert_eq!(cores_blob(&[12.4, 99.6, 140.0]), [12, 100, 100]);
     }
 }

@@ -17,6 +17,7 @@ fn depth() -> crate::sampling::Depth {
     let mut depth = crate::hub::perfwatch::tests::depth();
     let c = &mut depth.cpu_detail;
     (c.context_switches_per_s, c.procs_running, c.procs_blocked) = (Some(2400.5), Some(3), Some(1));
+    c.forks_per_s = Some(12.5);
     let stalled = ResourcePressure {
         some_stall_percent: Some(12.25),
         full_stall_percent: Some(3.5),
@@ -27,6 +28,8 @@ fn depth() -> crate::sampling::Depth {
         (Some(stalled), Some(stalled), Some(stalled));
     let m = &mut depth.memory_detail;
     (m.available_gb, m.dirty_gb, m.slab_gb) = (Some(5.125), Some(0.004), Some(0.375));
+    (m.writeback_gb, m.slab_reclaimable_gb) = (Some(0.001), Some(0.25));
+    depth.paging.oom_kills = Some(3);
     depth.sockets.tcp_retransmits_per_s = Some(0.4);
     depth.perf_events.ipc = Some(1.234);
     depth.interfaces.interfaces[0].tx_drops_per_s = Some(0.0);
@@ -68,6 +71,14 @@ fn sample() -> HostSample {
                 sm_clock_mhz: Some(1410),
                 memory_clock_mhz: Some(1593),
                 clock_event_reasons: Some(0x44),
+                sm_clock_max_mhz: Some(1980),
+                memory_clock_max_mhz: Some(2619),
+                pstate: Some(2),
+                encoder_percent: Some(12),
+                decoder_percent: Some(34),
+                fan_percent: Some(56),
+                memory_controller_percent: Some(78),
+                energy_power_w: Some(250.5),
                 pcie_rx_bytes_per_s: Some(2_097_152),
                 pcie_tx_bytes_per_s: Some(1_048_576),
                 ..DeviceReading::default()
@@ -139,6 +150,22 @@ fn scraped(text: &str) -> BTreeMap<Key, f64> {
             ((name.to_owned(), labels), value.parse().expect("a number"))
         })
         .collect()
+}
+
+#[test]
+fn every_label_a_list_sets_is_reserved() {
+    for push in HOST.iter().chain(DEVICE).chain(DISK).chain(INTERFACE).chain(RUN) {
+        if let Some((name, _)) = push.label {
+            assert!(
+                RESERVED_LABELS.contains(&name),
+                "{name} of {}: a user's label could repeat it",
+                push.name
+            );
+        }
+    }
+    for name in ["gpu", "name", "device", "interface", "core", "project", "run_id"] {
+        assert!(RESERVED_LABELS.contains(&name), "{name}");
+    }
 }
 
 #[test]
