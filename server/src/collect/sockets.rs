@@ -15,9 +15,9 @@
 //! against 7.0 ms for both tables, median of 20 on that machine (2.9 ms for a
 //! newer dump per family, the way taken where the older request is refused).
 //! Neither needs privilege. Where netlink is refused (a sandbox, a kernel
-//! without `inet_diag`) or a dump fails, the text tables are read instead,
-//! from then on, and a debug log line says once which source the counts come
-//! from. The UDP tables (~100 µs) and `snmp` are cheap and stay text.
+//! without `inet_diag`) or a dump fails, the text tables are read instead for
+//! ten minutes, then a new netlink socket is tried; a debug log line says at
+//! each switch which source the counts come from. The UDP tables (~100 µs) and `snmp` are cheap and stay text.
 //!
 //! The newer request and the answers are laid out by `netlink-packet-sock-diag`
 //! (the rust-netlink crates), so only the older request's 60 bytes are written
@@ -182,17 +182,30 @@ struct SocketTables {
     line: String,
 }
 
+/// Opens a `NETLINK_SOCK_DIAG` socket: [`SockDiag::open`], or a test's.
+type Opener = fn() -> nix::Result<OwnedFd>;
+
 /// Where the TCP states come from.
 #[derive(Debug)]
 enum TcpSource {
     /// Netlink, not tried yet: the first read opens its socket with this
     /// (injectable, so tests can have it refused).
-    Untried(fn() -> nix::Result<OwnedFd>),
-    /// Netlink, its socket kept open.
-    SockDiag(SockDiag),
-    /// The text tables: netlink was refused or failed, or `/proc/net` is a fake.
-    Tables,
+    Untried(Opener),
+    /// Netlink, its socket kept open, and what opened it (for a new one after
+    /// a failure).
+    SockDiag(SockDiag, Opener),
+    /// The text tables: `/proc/net` is a fake, or netlink was refused or
+    /// failed — then netlink is tried again (a new socket) from `retry`.
+    Tables {
+        /// The opener and when to try it again; `None` over a fake `/proc/net`.
+        retry: Option<(Opener, Instant)>,
+    },
 }
+
+/// How long the text tables stand in after netlink was refused or failed,
+/// before a new netlink socket is tried (a dump that failed halfway leaves its
+/// socket unusable, and a refusal may have been a moment's).
+const NETLINK_RETRY_EVERY: Duration = Duration::from_secs(600);
 
 /// How much of a table is read at once.
 const TABLE_BUFFER_BYTES: usize = 16 * 1024;
@@ -209,7 +222,7 @@ impl SocketsCollector {
         SocketsCollector {
             tables: SocketTables {
                 proc_net: proc_net.into(),
-                tcp: TcpSource::Tables,
+                tcp: TcpSource::Tables { retry: None },
                 retransmits: RateCounter::default(),
                 retransmits_seen: false,
                 line: String::new(),
@@ -220,7 +233,7 @@ impl SocketsCollector {
 
     /// This machine's sockets, TCP states from a netlink socket that `open`
     /// opens at the first read (the text tables if it fails).
-    fn with_sock_diag(open: fn() -> nix::Result<OwnedFd>) -> Self {
+    fn with_sock_diag(open: Opener) -> Self {
         let mut sockets = Self::with_root("/proc/net");
         sockets.tables.tcp = TcpSource::Untried(open);
         sockets
@@ -241,7 +254,7 @@ impl SocketsCollector {
 impl SocketTables {
     /// Reads every table now. Blocking.
     fn read(&mut self, now: Instant) -> SocketsReading {
-        let tcp = self.sock_diag_states().or_else(|| self.table_states());
+        let tcp = self.sock_diag_states(now).or_else(|| self.table_states());
         let mut udp: Option<u64> = None;
         for table in ["udp", "udp6"] {
             let Ok(file) = File::open(self.proc_net.join(table)) else { continue };
@@ -267,24 +280,31 @@ impl SocketTables {
         SocketsReading { unavailable, age_ms, tcp, udp, tcp_retransmits: retransmits, tcp_retransmits_per_s }
     }
 
-    /// The TCP states from netlink; `None` when it is not (or no longer) the
-    /// source, the text tables' turn. The first outcome, and a later failure,
-    /// are logged once each: the source never comes back to netlink.
-    fn sock_diag_states(&mut self) -> Option<TcpStates> {
+    /// The TCP states from netlink; `None` when it is not (or not now) the
+    /// source, the text tables' turn. Each switch is logged once: to netlink
+    /// at a socket's first dump, to the tables at a refusal or a failure (and
+    /// back to netlink, with a new socket, [`NETLINK_RETRY_EVERY`] later).
+    fn sock_diag_states(&mut self, now: Instant) -> Option<TcpStates> {
+        if let TcpSource::Tables { retry: Some((open, at)) } = self.tcp
+            && now >= at
+        {
+            self.tcp = TcpSource::Untried(open);
+        }
         let first = matches!(self.tcp, TcpSource::Untried(_));
         if let TcpSource::Untried(open) = self.tcp {
             match open().map_err(std::io::Error::from).and_then(SockDiag::new) {
-                Ok(diag) => self.tcp = TcpSource::SockDiag(diag),
+                Ok(diag) => self.tcp = TcpSource::SockDiag(diag, open),
                 Err(err) => {
-                    self.tcp = TcpSource::Tables;
+                    self.tcp = TcpSource::Tables { retry: Some((open, now + NETLINK_RETRY_EVERY)) };
                     tracing::debug!(
-                        "sockets: TCP states from {}/tcp and tcp6, netlink sock_diag refused: {err}",
+                        "sockets: TCP states from {}/tcp and tcp6 for now, netlink sock_diag refused: {err}",
                         self.proc_net.display()
                     );
                 }
             }
         }
-        let TcpSource::SockDiag(diag) = &mut self.tcp else { return None };
+        let TcpSource::SockDiag(diag, open) = &mut self.tcp else { return None };
+        let open = *open;
         match diag.count() {
             Ok(states) => {
                 if first {
@@ -293,9 +313,9 @@ impl SocketTables {
                 Some(states)
             }
             Err(err) => {
-                self.tcp = TcpSource::Tables;
+                self.tcp = TcpSource::Tables { retry: Some((open, now + NETLINK_RETRY_EVERY)) };
                 tracing::debug!(
-                    "sockets: TCP states from {}/tcp and tcp6 from now on, a netlink sock_diag dump failed: {err}",
+                    "sockets: TCP states from {}/tcp and tcp6 for now, a netlink sock_diag dump failed: {err}",
                     self.proc_net.display()
                 );
                 None
@@ -390,20 +410,27 @@ impl SockDiag {
             let mut states = TcpStates::default();
             match self.dump(Dump::BothFamilies, &mut buffer, &mut states) {
                 Ok(()) => return Ok(states),
-                // A kernel that does not answer would not answer the other request either.
-                Err(err) if err.kind() == std::io::ErrorKind::TimedOut => return Err(err),
-                Err(err) => {
+                // The kernel answered the request with an error: it ended the
+                // dump (or never began it), and the other request may do.
+                Err(err) if err.raw_os_error().is_some() => {
                     self.one_walk = false;
                     tracing::debug!(
                         "sockets: a dump per family from now on, the one-walk request refused: {err}"
                     );
                 }
+                // No answer, or one cut short: a dump may still be running on
+                // this socket, which would refuse another (EBUSY).
+                Err(err) => return Err(err),
             }
         }
         let mut states = TcpStates::default();
         self.dump(Dump::Family(AF_INET), &mut buffer, &mut states)?;
-        self.dump(Dump::Family(AF_INET6), &mut buffer, &mut states)?;
-        Ok(states)
+        match self.dump(Dump::Family(AF_INET6), &mut buffer, &mut states) {
+            // A kernel without IPv6 has no handler for its family: no IPv6
+            // sockets, as a missing `tcp6` table says.
+            Err(err) if err.raw_os_error() == Some(Errno::ENOENT as i32) => Ok(states),
+            other => other.map(|()| states),
+        }
     }
 
     /// Counts the TCP sockets `dump` asks for into `states`, reading into `buffer`.
@@ -904,7 +931,7 @@ mod tests {
         );
         assert!(Path::new("/proc/net/tcp").exists());
         assert!(
-            matches!(&sockets.tables.tcp, TcpSource::SockDiag(diag) if diag.one_walk),
+            matches!(&sockets.tables.tcp, TcpSource::SockDiag(diag, _) if diag.one_walk),
             "TCP states from netlink here, both families in one walk"
         );
     }
@@ -1151,7 +1178,7 @@ mod tests {
         let _listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a listener");
         let mut refused = SocketsCollector::with_sock_diag(|| Err(Errno::EACCES));
         let reading = refused.read(Instant::now());
-        assert!(matches!(refused.tables.tcp, TcpSource::Tables));
+        assert!(matches!(refused.tables.tcp, TcpSource::Tables { .. }));
         assert!(reading.unavailable.is_none(), "{reading:?}");
         assert!(reading.tcp.is_some_and(|t| t.listen >= 1), "at least this test's listener: {reading:?}");
 
@@ -1160,7 +1187,30 @@ mod tests {
             UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map(OwnedFd::from).map_err(|_| Errno::EADDRNOTAVAIL)
         });
         assert!(not_netlink.read(Instant::now()).tcp.is_some());
-        assert!(matches!(not_netlink.tables.tcp, TcpSource::Tables));
+        assert!(matches!(not_netlink.tables.tcp, TcpSource::Tables { .. }));
+    }
+
+    #[test]
+    fn netlink_is_tried_again_a_while_after_a_refusal() {
+        static REFUSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+        let mut sockets = SocketsCollector::with_sock_diag(|| {
+            if REFUSE.load(std::sync::atomic::Ordering::SeqCst) {
+                Err(Errno::EACCES)
+            } else {
+                SockDiag::open()
+            }
+        });
+        let t0 = Instant::now();
+        assert!(sockets.tables.read(t0).tcp.is_some(), "the text tables stand in");
+        assert!(matches!(sockets.tables.tcp, TcpSource::Tables { retry: Some(_) }));
+        REFUSE.store(false, std::sync::atomic::Ordering::SeqCst);
+        sockets.tables.read(t0 + Duration::from_secs(5));
+        assert!(matches!(sockets.tables.tcp, TcpSource::Tables { .. }), "not before its time");
+        assert!(sockets.tables.read(t0 + NETLINK_RETRY_EVERY).tcp.is_some());
+        assert!(matches!(sockets.tables.tcp, TcpSource::SockDiag(..)), "a new socket, and netlink again");
+        let mut fake = SocketsCollector::with_root("/proc/net");
+        fake.tables.read(t0 + NETLINK_RETRY_EVERY * 2);
+        assert!(matches!(fake.tables.tcp, TcpSource::Tables { retry: None }), "a fake /proc/net never is");
     }
 
     #[test]
@@ -1176,7 +1226,10 @@ mod tests {
         let started = Instant::now();
         let reading = silent.read(started);
         let waited = started.elapsed();
-        assert!(reading.tcp.is_some() && matches!(silent.tables.tcp, TcpSource::Tables), "{reading:?}");
+        assert!(
+            reading.tcp.is_some() && matches!(silent.tables.tcp, TcpSource::Tables { .. }),
+            "{reading:?}"
+        );
         assert!(waited >= DUMP_TIMEOUT && waited < DUMP_TIMEOUT * 3, "waited {waited:?}");
     }
 

@@ -198,7 +198,7 @@ fn run(shared: &Shared) {
                 Instant::now(),
             )),
             sockets: Some((
-                costs.time("sockets (netlink sock_diag, /proc/net/udp*, snmp)", || sockets.read(now)),
+                costs.time("sockets (netlink or /proc/net/tcp*; udp*, snmp)", || sockets.read(now)),
                 Instant::now(),
             )),
             perf: Some((costs.time("perf counters (read(2) per CPU)", || perf.read()), Instant::now())),

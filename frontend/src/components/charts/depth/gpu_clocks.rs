@@ -29,42 +29,73 @@ fn reason_label(name: &str) -> String {
     }
 }
 
-/// What held device `index`'s clocks over the window: each reason with a
-/// value in it and the share of the window's readings it held (its series'
-/// mean), most first; `None` when no reason was read at all.
-pub fn held_shares(timeline: &Timeline, index: u32, window: Window) -> Option<Vec<(&'static str, f64)>> {
-    let mut read = false;
-    let mut shares: Vec<(&'static str, f64)> = field::HELD_BY
-        .iter()
-        .filter_map(|f| {
-            let column = timeline.column(&series::gpu_device(index, f))?;
-            let summary = decimate::summarise(&timeline.times, &column.line(), window.from, window.to)?;
-            read = true;
-            Some((field::held_reason(f)?, summary.mean)).filter(|(_, mean)| *mean > 0.0)
-        })
-        .collect();
-    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
-    read.then_some(shares)
+/// One clock-event reason that held a device's clocks in a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
+    /// Its series' field (one of [`field::HELD_BY`]).
+    pub field: &'static str,
+    /// The reason, as the stream names it.
+    pub reason: &'static str,
+    /// The share of the window's readings it held (its series' mean), 0–1.
+    pub share: f64,
 }
 
-/// The bands' text: `Held by the power cap 25 % of the time, temperature
-/// (hardware slowdown) 3 %.`
-pub fn held_text(label: &str, shares: Option<&[(&str, f64)]>) -> String {
+/// What held device `index`'s clocks over the window: each reason that held
+/// them at some point, in [`field::HELD_BY`]'s order (so a live view's bands
+/// keep their places); `None` when no reason was read at all.
+pub fn held_shares(timeline: &Timeline, index: u32, window: Window) -> Option<Vec<Held>> {
+    let mut read = false;
+    let held = field::HELD_BY
+        .iter()
+        .filter_map(|field| {
+            let column = timeline.column(&series::gpu_device(index, field))?;
+            let summary = decimate::summarise(&timeline.times, &column.line(), window.from, window.to)?;
+            read = true;
+            let reason = field::held_reason(field)?;
+            (summary.mean > 0.0).then_some(Held { field, reason, share: summary.mean })
+        })
+        .collect();
+    read.then_some(held)
+}
+
+/// Whether device `index` has readings in the window that say it was held but
+/// not by what (kept before the store kept the reasons).
+fn held_before_reasons(timeline: &Timeline, index: u32, window: Window) -> bool {
+    let Some(any) = timeline.column(&series::gpu_device(index, field::THROTTLED)) else { return false };
+    let reasons: Vec<_> =
+        field::HELD_BY.iter().filter_map(|f| timeline.column(&series::gpu_device(index, f))).collect();
+    let start = timeline.times.partition_point(|t| *t < window.from);
+    let end = timeline.times.partition_point(|t| *t <= window.to);
+    (start..end).any(|i| {
+        any.mean.get(i).copied().flatten().is_some()
+            && reasons.iter().all(|r| r.mean.get(i).copied().flatten().is_none())
+    })
+}
+
+/// A share as the text says it: `25 %`, never 0 or 100 % unless it was.
+fn share_words(share: f64) -> String {
+    match share * 100.0 {
+        p if p < 1.0 => "under 1 %".to_owned(),
+        p if p > 99.0 && share < 1.0 => "over 99 %".to_owned(),
+        p => format!("{p:.0} %"),
+    }
+}
+
+/// The bands' text, most first: `Held by the power cap 25 % of the time,
+/// temperature (hardware slowdown) 3 %.`
+pub fn held_text(label: &str, shares: Option<&[Held]>) -> String {
     match shares {
         None => format!("No clock-event reasons for {label} in this range."),
         Some([]) => format!("Nothing held {label}'s clocks in this range (an idle GPU's low clocks aside)."),
         Some(shares) => {
-            let parts: Vec<String> = shares
+            let mut most_first = shares.to_vec();
+            most_first.sort_by(|a, b| b.share.total_cmp(&a.share));
+            let parts: Vec<String> = most_first
                 .iter()
                 .enumerate()
-                .map(|(i, (reason, share))| {
-                    let percent = if *share < 0.01 {
-                        "under 1 %".to_owned()
-                    } else {
-                        format!("{:.0} %", share * 100.0)
-                    };
+                .map(|(i, held)| {
                     let of_time = if i == 0 { " of the time" } else { "" };
-                    format!("{} {percent}{of_time}", reason_words(reason))
+                    format!("{} {}{of_time}", reason_words(held.reason), share_words(held.share))
                 })
                 .collect();
             format!("Held by {}.", parts.join(", "))
@@ -73,40 +104,40 @@ pub fn held_text(label: &str, shares: Option<&[(&str, f64)]>) -> String {
 }
 
 /// The bands of device `index`: one row per reason that held its clocks in
-/// the window (a strip of none says so in its text). A history from before
-/// the reasons were kept has one band, "held" for any reason.
+/// the window (a strip of none says so in its text), and where part of the
+/// window was kept before the reasons were, a band "any reason" from the
+/// one flag kept then.
 fn reason_bands(props: &DepthProps, index: u32, label: &str) -> Html {
     let timeline = props.timeline.0.borrow();
     let shares = held_shares(&timeline, index, props.window);
-    let any = series::gpu_device(index, field::THROTTLED);
-    let rows: Vec<StripRow> = match &shares {
-        Some(shares) => shares
-            .iter()
-            .map(|(reason, _)| StripRow {
-                series: series::gpu_device(index, &format!("held_by_{reason}")),
-                label: reason_label(reason),
-                title: reason_words(reason),
-            })
-            .collect(),
-        None if timeline.has_values(&any) => vec![StripRow {
-            series: any,
-            label: "held".to_owned(),
-            title: "held for a reason not kept then".to_owned(),
-        }],
-        None => Vec::new(),
-    };
-    let text = match rows.first().filter(|_| shares.is_none()) {
-        Some(row) => {
-            let mean = timeline.column(&row.series).and_then(|c| {
-                decimate::summarise(&timeline.times, &c.line(), props.window.from, props.window.to)
-            });
-            match mean {
-                Some(s) => format!("Held {:.0} % of the time (by what, not kept then).", s.mean * 100.0),
-                None => held_text(label, None),
-            }
+    let mut rows: Vec<StripRow> = shares
+        .iter()
+        .flatten()
+        .map(|held| StripRow {
+            series: series::gpu_device(index, held.field),
+            label: reason_label(held.reason),
+            title: reason_words(held.reason),
+        })
+        .collect();
+    let mut text = held_text(label, shares.as_deref());
+    if held_before_reasons(&timeline, index, props.window) {
+        let any = series::gpu_device(index, field::THROTTLED);
+        let mean = timeline.column(&any).and_then(|c| {
+            decimate::summarise(&timeline.times, &c.line(), props.window.from, props.window.to)
+        });
+        if let Some(summary) = mean {
+            let before = format!(
+                "Over the whole range, held {} of the time for any reason (which, not kept before schema version 8).",
+                share_words(summary.mean)
+            );
+            text = if shares.is_some() { format!("{text} {before}") } else { before };
         }
-        None => held_text(label, shares.as_deref()),
-    };
+        rows.push(StripRow {
+            series: any,
+            label: "any reason".to_owned(),
+            title: "held for any reason".to_owned(),
+        });
+    }
     html! {
         <div class="chart">
             <HeatStrip timeline={props.timeline.clone()} version={props.version} window={props.window}
@@ -319,11 +350,16 @@ mod tests {
         let t = held(&[&["sw_power_cap", "hw_thermal_slowdown"], &["sw_power_cap"], &["sw_power_cap"], idle]);
         let window = Window { from: t.times[0], to: t.times[3] };
         let shares = held_shares(&t, 0, window).expect("the reasons were read");
+        let named: Vec<(&str, &str, f64)> = shares.iter().map(|h| (h.field, h.reason, h.share)).collect();
         assert_eq!(
-            shares,
-            [("sw_power_cap", 0.75), ("hw_thermal_slowdown", 0.25)],
-            "most first; idle is no band"
+            named,
+            [
+                ("held_by_sw_power_cap", "sw_power_cap", 0.75),
+                ("held_by_hw_thermal_slowdown", "hw_thermal_slowdown", 0.25)
+            ],
+            "in the series' order; idle is no band"
         );
+        assert!(!held_before_reasons(&t, 0, window), "every reading has its reasons");
         assert_eq!(
             held_text("GPU 0", Some(&shares)),
             "Held by the power cap 75 % of the time, temperature (hardware slowdown) 25 %."
@@ -337,13 +373,31 @@ mod tests {
             held_text("GPU 0", Some(&[])),
             "Nothing held GPU 0's clocks in this range (an idle GPU's low clocks aside)."
         );
+        let held = |reason: &'static str, share| Held { field: "", reason, share };
         assert_eq!(
-            held_text("GPU 0", Some(&[("hw_slowdown", 0.004)])),
-            "Held by a hardware slowdown under 1 % of the time."
+            held_text("GPU 0", Some(&[held("hw_slowdown", 0.004), held("sw_power_cap", 0.996)])),
+            "Held by the power cap over 99 % of the time, a hardware slowdown under 1 %.",
+            "most first in the text; never 0 or 100 % unless it was"
+        );
+        assert_eq!(
+            held_text("GPU 0", Some(&[held("sync_boost", 1.0)])),
+            "Held by sync boost (held to another GPU's clocks) 100 % of the time."
         );
         let labels: Vec<String> =
             shared::GPU_CLOCK_EVENT_REASONS[1..].iter().map(|r| reason_label(r)).collect();
         assert!(labels.iter().all(|l| l.len() <= 13 && !l.contains('_')), "{labels:?} fit the 72 px labels");
+    }
+
+    #[test]
+    fn a_range_kept_before_the_reasons_has_a_band_for_any_reason() {
+        let mut h = shared::api::HistorySeries { step_s: 1, tier: "raw".into(), ..Default::default() };
+        h.timestamps = vec![1_000, 2_000, 3_000, 4_000];
+        h.series.insert("gpu.0.throttled".into(), vec![Some(1.0), Some(0.0), Some(1.0), Some(0.0)]);
+        h.series.insert("gpu.0.held_by_sw_power_cap".into(), vec![None, None, Some(1.0), Some(0.0)]);
+        let t = Timeline::from_history(h);
+        assert!(held_before_reasons(&t, 0, Window { from: 1_000.0, to: 4_000.0 }), "its first half");
+        assert!(!held_before_reasons(&t, 0, Window { from: 3_000.0, to: 4_000.0 }), "reasons throughout");
+        assert!(!held_before_reasons(&t, 1, Window { from: 1_000.0, to: 4_000.0 }), "no such device");
     }
 
     #[test]
