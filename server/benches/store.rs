@@ -103,7 +103,16 @@ fn main() {
     );
     println!("| hub → store hand-off per tick | {:.2} µs | |", handoff.as_secs_f64() * 1e6 / samples as f64);
 
-    for (name, span) in [("1 h", 3_600_000), ("24 h", DAY_MS), ("7 d", 7 * DAY_MS), ("30 d", 30 * DAY_MS)] {
+    // The dashboard's queries (the figures it charts), then a month of every
+    // kept figure (`all=true`).
+    let ranges = [
+        ("1 h", 3_600_000, false),
+        ("24 h", DAY_MS, false),
+        ("7 d", 7 * DAY_MS, false),
+        ("30 d", 30 * DAY_MS, false),
+        ("30 d, every figure", 30 * DAY_MS, true),
+    ];
+    for (name, span, all) in ranges {
         let q = HistoryQuery {
             from_ms: end - span,
             to_ms: end,
@@ -111,6 +120,7 @@ fn main() {
             project: Some("bench".into()),
             run_id: None,
             points: 2_000,
+            all,
         };
         let mut times = Vec::new();
         let mut points = 0;

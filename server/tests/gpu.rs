@@ -376,7 +376,7 @@ async fn every_depth_figure_arrives_with_the_value_the_driver_gave() {
     // dashboard's bands.
     let api = perfmon.api();
     let history = eventually(Duration::from_secs(20), "the reasons are stored", || async {
-        let text = api.call(Method::GET, "/api/history?step=1", None).await.ok()?;
+        let text = api.call(Method::GET, "/api/history?step=1&all=true", None).await.ok()?;
         let history: shared::api::HistorySeries = serde_json::from_str(&text).expect("a history");
         let latest = |name: &str| history.series.get(name)?.iter().rev().find_map(|v| *v);
         latest("gpu.0.held_by_sw_power_cap").is_some().then_some(history)
@@ -393,6 +393,15 @@ async fn every_depth_figure_arrives_with_the_value_the_driver_gave() {
     assert_eq!((latest("gpu.0.encoder_percent"), latest("gpu.0.decoder_percent")), (Some(12.0), Some(34.0)));
     assert_eq!(latest("gpu.0.sm_clock_max_mhz"), Some(1980.0));
     assert!(latest("gpu.0.energy_power_w").is_some_and(|w| (w - 250.0).abs() <= 25.0));
+    // Without `all=true`, the figures the dashboard charts: the bands, not the rest.
+    let text = api.call(Method::GET, "/api/history?step=1", None).await.expect("a history");
+    let charted: shared::api::HistorySeries = serde_json::from_str(&text).expect("a history");
+    assert!(charted.series.contains_key("gpu.0.held_by_sw_power_cap"));
+    assert!(
+        !charted.series.contains_key("gpu.0.fan_percent") && !charted.series.contains_key("memory.free_gb")
+    );
+    let text = api.call(Method::GET, "/api/history?all=yes", None).await.expect_err("refused");
+    assert!(text.to_string().contains("all: expected true or false"), "{text}");
 }
 
 #[tokio::test]

@@ -49,6 +49,14 @@ pub fn sample(ms: i64, i: i64) -> HostSample {
         pcie_rx_bytes_per_s: Some(wave(40, 2e9) as u64),
         pcie_tx_bytes_per_s: Some(wave(70, 5e8) as u64),
         clock_event_reasons: Some(if i % 7 == 0 { 0b100 } else { 0 }),
+        sm_clock_max_mhz: Some(1980),
+        memory_clock_max_mhz: Some(2619),
+        pstate: Some(if i % 300 < 250 { 0 } else { 2 }),
+        encoder_percent: Some(0),
+        decoder_percent: Some(0),
+        fan_percent: Some(40 + (wave(600, 20.0) as u32)),
+        memory_controller_percent: Some(wave(300, 60.0) as u32),
+        energy_power_w: Some(((150.0 + wave(300, 400.0)) * 10.0).round() / 10.0),
         ..DeviceReading::default()
     }];
     s.depth = depth(i, &wave);
@@ -76,6 +84,7 @@ fn depth(i: i64, wave: &dyn Fn(i64, f64) -> f64) -> Depth {
     d.cpu_detail.interrupts_per_s = Some(r1(wave(70, 25_000.0)));
     d.cpu_detail.procs_running = Some(1 + (i % 9) as u64);
     d.cpu_detail.procs_blocked = Some((i % 3) as u64);
+    d.cpu_detail.forks_per_s = Some(r1(wave(40, 30.0)));
     let psi = |p: i64, scale: f64| {
         Some(pressure::ResourcePressure {
             some_stall_percent: Some(r2(wave(p, scale))),
@@ -97,6 +106,13 @@ fn depth(i: i64, wave: &dyn Fn(i64, f64) -> f64) -> Depth {
         buffers_gb: Some(r3(0.4 + wave(1800, 0.05))),
         dirty_gb: Some(r3(wave(30, 0.2))),
         slab_gb: Some(r3(1.2 + wave(3000, 0.1))),
+        free_gb: Some(r3(6.0 + wave(3600, 3.0))),
+        writeback_gb: Some(r3(wave(30, 0.01))),
+        shared_gb: Some(r3(0.3 + wave(7200, 0.05))),
+        slab_reclaimable_gb: Some(r3(0.8 + wave(3000, 0.1))),
+        hugepages_total: Some(0),
+        hugepages_free: Some(0),
+        hugepages_reserved: Some(0),
         ..Default::default()
     };
     d.paging = memory::Paging {
@@ -107,12 +123,23 @@ fn depth(i: i64, wave: &dyn Fn(i64, f64) -> f64) -> Depth {
         swap_out_pages_per_s: Some(0.0),
         page_faults_per_s: Some(r1(wave(20, 30_000.0))),
         major_faults_per_s: Some(r1(wave(200, 5.0))),
+        oom_kills: Some(0),
         ..Default::default()
     };
     d.sockets = network::Sockets {
         available: true,
         tcp_established: Some(40 + (i % 13) as u64),
         tcp_time_wait: Some((i % 29) as u64),
+        tcp_syn_sent: Some((i % 2) as u64),
+        tcp_syn_recv: Some(0),
+        tcp_fin_wait1: Some((i % 3) as u64),
+        tcp_fin_wait2: Some((i % 5) as u64),
+        tcp_close: Some(0),
+        tcp_close_wait: Some((i % 4) as u64),
+        tcp_last_ack: Some(0),
+        tcp_listen: Some(14),
+        tcp_closing: Some(0),
+        udp: Some(9),
         tcp_retransmits_per_s: Some(r1(wave(100, 2.0))),
         ..Default::default()
     };
@@ -124,6 +151,10 @@ fn depth(i: i64, wave: &dyn Fn(i64, f64) -> f64) -> Depth {
         (perf::BRANCH_MISSES, 9.0e7),
         (perf::CONTEXT_SWITCHES, 4.0e4),
         (perf::PAGE_FAULTS, 3.0e4),
+        (perf::CACHE_REFERENCES, 4.0e8),
+        (perf::BRANCHES, 5.0e9),
+        (perf::CPU_MIGRATIONS, 300.0),
+        (perf::CPU_CLOCK, 7900.0),
     ] {
         events.insert(
             name.to_owned(),

@@ -72,6 +72,9 @@ pub struct HistoryQuery {
     pub run_id: Option<String>,
     /// About how many points to answer with when no step is given.
     pub points: u64,
+    /// Every kept figure; else those the dashboard charts (all but the
+    /// figures schema version 8 added, [`schema::charted_host_metrics`]).
+    pub all: bool,
 }
 
 /// Why a query got no answer.
@@ -366,6 +369,7 @@ impl Store {
             project: Some(project.to_owned()),
             run_id: Some(run_id.to_owned()),
             points: REPORT_POINTS,
+            all: false,
         };
         let step_s = self.step_for(&q)?;
         let history = history(&conn, &q, step_s, now)?;
@@ -621,7 +625,11 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     let tier = parts.iter().max_by_key(|(_, from, to)| to - from).map_or(Tier::Raw, |(t, _, _)| *t);
     let downsampled = step_s > 1 || parts.iter().any(|(t, _, _)| *t != Tier::Raw);
 
-    let (host_metrics, device_metrics) = (schema::host_metrics(), schema::device_metrics());
+    let (host_metrics, device_metrics) = if q.all {
+        (schema::host_metrics(), schema::device_metrics())
+    } else {
+        (schema::charted_host_metrics(), schema::charted_device_metrics())
+    };
     let mut host = Grid::new(host_metrics.len(), buckets);
     let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
     let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();

@@ -82,6 +82,7 @@ fn a_step_that_is_not_whole_minutes_reads_the_minutes_where_raw_rows_are_pruned(
             project: None,
             run_id: None,
             points: 0,
+            all: false,
         };
         let h = store.history(&q).expect("history");
         let cpu = &h.series["cpu.percent"];
@@ -121,6 +122,7 @@ fn where_the_minutes_are_pruned_too_the_hours_answer_and_the_newest_part_is_read
         project: None,
         run_id: None,
         points: 0,
+        all: false,
     };
     let h = store.history(&q).expect("history");
     assert_eq!(h.tier, "hour");
@@ -140,8 +142,15 @@ fn disks_are_rolled_up_and_pruned_with_the_machine_and_answered_from_every_tier(
         assert_eq!(oldest(&format!("disk_{t}")), oldest(&format!("host_{t}")), "{t}: pruned alike");
     }
     // Over the whole span: hours where only they are left, then minutes, then raw.
-    let q =
-        HistoryQuery { from_ms: T0, to_ms: end, step_s: Some(3600), project: None, run_id: None, points: 0 };
+    let q = HistoryQuery {
+        from_ms: T0,
+        to_ms: end,
+        step_s: Some(3600),
+        project: None,
+        run_id: None,
+        points: 0,
+        all: false,
+    };
     let h = store.history(&q).expect("history");
     assert_eq!(h.series["disks.vda.util_percent"], h.series["cpu.percent"], "the same figures, the same way");
     // The mean of 0..59 each hour (the last one merges rows of finer tiers).

@@ -13,7 +13,8 @@
 //! depth as [`HOST_DEPTH`] and [`DEVICE_DEPTH`] (new columns of the same
 //! tables) and [`DISK`] and [`INTERFACE`] (tables of their own, keyed by the
 //! device's name); version 8 the rest of the payload's numeric figures,
-//! [`HOST_V8`] and [`DEVICE_V8`] (each GPU's clock-event reasons among them). Inserts, roll-ups and queries read the concatenations,
+//! [`HOST_V8`] and [`DEVICE_V8`], and each GPU's clock-event reasons,
+//! [`DEVICE_REASONS`]. Inserts, roll-ups and queries read the concatenations,
 //! [`host_metrics`] and [`device_metrics`]. A new figure is a new list and a
 //! new migration.
 //!
@@ -167,10 +168,8 @@ pub const DEVICE_DEPTH: &[Metric] = &[
 ];
 
 /// Each GPU device's figures added in schema version 8, after
-/// [`DEVICE_DEPTH`]'s: the rest of the payload's numbers, then a column per
-/// clock-event reason but `gpu_idle` ([`device::HELD_BY`]'s order), 0 or 1 a
-/// tick; over a span, the share of it that reason held the clocks down — the
-/// dashboard's bands. Whole numbers, so a tick's zeros take a byte each.
+/// [`DEVICE_DEPTH`]'s: the rest of the payload's numbers (not charted: a
+/// history answers with them when asked for every figure).
 pub const DEVICE_V8: &[Metric] = &[
     fixed("sm_clock_max", device::SM_CLOCK_MAX_MHZ, 0),
     fixed("mem_clock_max", device::MEMORY_CLOCK_MAX_MHZ, 0),
@@ -180,6 +179,14 @@ pub const DEVICE_V8: &[Metric] = &[
     fixed("fan", device::FAN_PERCENT, 0),
     fixed("mem_ctrl", device::MEMORY_CONTROLLER_PERCENT, 0),
     fixed("energy_power", device::ENERGY_POWER_W, 1),
+];
+
+/// Each GPU device's clock-event reasons (schema version 8), after
+/// [`DEVICE_V8`]'s: a column per reason but `gpu_idle` ([`device::HELD_BY`]'s
+/// order), 0 or 1 a tick; over a span, the share of it that reason held the
+/// clocks down — the dashboard's bands. Whole numbers, so a tick's zeros take
+/// a byte each.
+pub const DEVICE_REASONS: &[Metric] = &[
     fixed("held_apps_clocks", device::HELD_BY[0], 2),
     fixed("held_power_cap", device::HELD_BY[1], 2),
     fixed("held_hw_slowdown", device::HELD_BY[2], 2),
@@ -253,10 +260,24 @@ pub fn host_metrics() -> &'static [Metric] {
 }
 
 /// Every column of the GPU devices' tables: [`DEVICE`], [`DEVICE_DEPTH`],
-/// then [`DEVICE_V8`].
+/// [`DEVICE_V8`], then [`DEVICE_REASONS`].
 pub fn device_metrics() -> &'static [Metric] {
     static ALL: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH, DEVICE_V8].concat())
+    ALL.get_or_init(|| [DEVICE, DEVICE_DEPTH, DEVICE_V8, DEVICE_REASONS].concat())
+}
+
+/// The machine's columns the dashboard charts, which a history answers with
+/// unless asked for every figure: all but [`HOST_V8`] (a query's time grows
+/// with its columns).
+pub fn charted_host_metrics() -> &'static [Metric] {
+    static CHARTED: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
+    CHARTED.get_or_init(|| [HOST, HOST_DEPTH].concat())
+}
+
+/// The GPU devices' columns the dashboard charts: all but [`DEVICE_V8`].
+pub fn charted_device_metrics() -> &'static [Metric] {
+    static CHARTED: std::sync::OnceLock<Vec<Metric>> = std::sync::OnceLock::new();
+    CHARTED.get_or_init(|| [DEVICE, DEVICE_DEPTH, DEVICE_REASONS].concat())
 }
 
 /// One device's row of a tick: its name and its figures as stored.
@@ -398,8 +419,8 @@ pub fn device_values(d: &DeviceReading) -> Option<Vec<Option<f64>>> {
             d.memory_controller_percent.map(f64::from),
             d.energy_power_w,
         ];
-        let held = series::held_by(reasons.as_deref());
-        values.extend(stored(DEVICE_V8, v8.into_iter().chain(held)));
+        values.extend(stored(DEVICE_V8, v8));
+        values.extend(stored(DEVICE_REASONS, series::held_by(reasons.as_deref())));
         values
     })
 }
@@ -605,7 +626,7 @@ const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, s
 fn version_8() -> String {
     let mut sql = String::new();
     for tier in Tier::ALL {
-        for (table, metrics) in [("host", HOST_V8), ("gpu", DEVICE_V8)] {
+        for (table, metrics) in [("host", HOST_V8), ("gpu", DEVICE_V8), ("gpu", DEVICE_REASONS)] {
             for column in columns(metrics, tier) {
                 sql.push_str(&format!("ALTER TABLE {table}_{} ADD COLUMN {column} REAL;\n", tier.suffix()));
             }

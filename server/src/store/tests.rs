@@ -147,6 +147,7 @@ fn query(from: i64, to: i64) -> HistoryQuery {
         project: Some("p".into()),
         run_id: None,
         points: 2000,
+        all: false,
     }
 }
 
@@ -506,8 +507,17 @@ fn the_store_names_its_series_as_the_live_stream_names_a_sample() {
     let runs = vec![(run.clone(), tree(50.0, 150))];
     store.record(Record::Tick { sample: Arc::new(sample(T0 + 1000, 50.0)), runs });
     assert!(store.flush(FLUSH), "committed");
-    let h = store.history(&HistoryQuery { step_s: Some(1), ..query(T0, T0 + 5000) }).expect("history");
+    let every = HistoryQuery { step_s: Some(1), all: true, ..query(T0, T0 + 5000) };
+    let h = store.history(&every).expect("history");
     let stored: std::collections::BTreeSet<String> = h.series.keys().cloned().collect();
+    // Without `all`, the figures the dashboard charts: those schema version 8
+    // added but the GPU's reasons left out.
+    let charted = store.history(&HistoryQuery { all: false, ..every }).expect("history");
+    let left_out: Vec<&String> = stored.iter().filter(|name| !charted.series.contains_key(*name)).collect();
+    let v8 = schema::HOST_V8.iter().map(|m| m.series.to_owned());
+    let v8_devices = schema::DEVICE_V8.iter().map(|m| shared::series::gpu_device(0, m.series));
+    let expected: std::collections::BTreeSet<String> = v8.chain(v8_devices).collect();
+    assert_eq!(left_out.into_iter().cloned().collect::<std::collections::BTreeSet<_>>(), expected);
 
     let sampled = sample(T0 + 1000, 50.0);
     let sections = sampled.sections();

@@ -112,6 +112,15 @@ impl Params {
         }
     }
 
+    /// A yes-or-no parameter: `true` or `false`, absent is `false`.
+    fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.text(name) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(invalid(name, "true or false")),
+        }
+    }
+
     fn csv(&self) -> Result<bool, ApiError> {
         match self.text("format") {
             None | Some("json") => Ok(false),
@@ -221,13 +230,14 @@ pub async fn report(
     Ok(if csv { csv_response(&run_id, history_csv(&report.history)) } else { Json(report).into_response() })
 }
 
-/// `GET /api/history?from=&to=&step=&project=`: the machine's series between
-/// two instants (default: the last hour).
+/// `GET /api/history?from=&to=&step=&project=&all=`: the machine's series
+/// between two instants (default: the last hour); the figures the dashboard
+/// charts, or with `all=true` every kept figure.
 pub async fn history(
     State(state): State<Arc<AppState>>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(pairs, &["from", "to", "step", "project", "format"])?;
+    let params = Params::parse(pairs, &["from", "to", "step", "project", "format", "all"])?;
     let to = params.instant("to")?.unwrap_or_else(Utc::now);
     let from = params.instant("from")?.unwrap_or(to - chrono::Duration::hours(1));
     let step_s = params.number("step", 1..=31_536_000)?;
@@ -240,6 +250,7 @@ pub async fn history(
         project,
         run_id: None,
         points: query::HISTORY_POINTS,
+        all: params.flag("all")?,
     };
     let series: HistorySeries = blocking(store(&state)?, move |store| store.history(&q)).await?;
     Ok(if csv { csv_response("history", history_csv(&series)) } else { Json(series).into_response() })
