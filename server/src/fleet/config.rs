@@ -143,11 +143,11 @@ impl Given {
             return Err("--host-label: give a name (the machine's hostname cannot be read)".into());
         }
         let labels = self.labels.iter().map(|l| label(l)).collect::<Result<Vec<_>, _>>()?;
-        if let Some((name, _)) = labels.iter().enumerate().find_map(|(i, (n, _))| {
-            labels[..i].iter().find(|(earlier, _)| earlier == n).map(|l| (l.0.clone(), ()))
-        }) {
-            // A series may carry a label once: receivers refuse it twice.
-            return Err(format!("--remote-write-label {name:?} is given twice"));
+        // A series may carry a label once: receivers refuse it twice.
+        for (i, (name, _)) in labels.iter().enumerate() {
+            if labels[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(format!("--remote-write-label {name:?} is given twice"));
+            }
         }
         let credentials = self.credentials()?;
         if credentials.is_some() {
