@@ -3,7 +3,8 @@
 //! children, the periodic full /proc scan) land where they land in production — a
 //! tight loop would spread them over thousands of iterations. Prints the mean,
 //! p50, p99 and max of 60 ticks without a run and with one (a tree of 9 processes),
-//! then each source's share of a tick, and the slow sources' reads on their thread.
+//! then each source's share of a tick without the run and with it, and the slow
+//! sources' reads on their thread.
 //!
 //! `cargo bench -p server --bench tick [-- TICKS]` (scripts/bench.sh runs it).
 
@@ -66,31 +67,33 @@ fn main() {
     );
     std::thread::sleep(Duration::from_millis(300));
     row("with a run (a tree of 9 processes)", ticks(&mut sampler, &[tree.0.id()], n));
-    drop(tree);
 
-    // Each source on its own, at the same cadence, without a run: where a
-    // tick's time goes. The slow sources are read on their own thread every
-    // 5 s; their reads are timed there.
+    // Each source on its own, at the same cadence, without a run and with it:
+    // where a tick's time goes. The slow sources are read on their own thread
+    // every 5 s; their reads are timed there.
     sampler.time_sources(true);
-    let mut per_source: Vec<(&'static str, Vec<Duration>)> = Vec::new();
-    let start = Instant::now();
-    for i in 0..n {
-        let due = start + Duration::from_secs(i as u64 + 1);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        std::hint::black_box(sampler.sample(&[]));
-        for (name, took) in sampler.costs() {
-            match per_source.iter_mut().find(|(n, _)| n == name) {
-                Some((_, all)) => all.push(*took),
-                None => per_source.push((name, vec![*took])),
+    for (label, roots) in [("no run", vec![]), ("with the run", vec![tree.0.id()])] {
+        let mut per_source: Vec<(&'static str, Vec<Duration>)> = Vec::new();
+        let start = Instant::now();
+        for i in 0..n {
+            let due = start + Duration::from_secs(i as u64 + 1);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            std::hint::black_box(sampler.sample(&roots));
+            for (name, took) in sampler.costs() {
+                match per_source.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, all)) => all.push(*took),
+                    None => per_source.push((name, vec![*took])),
+                }
             }
         }
+        println!();
+        println!("| source, at the 1 s cadence ({label}) | ticks | mean | p50 | p99 | max |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for (name, took) in per_source {
+            row(name, took);
+        }
     }
-    println!();
-    println!("| source, at the 1 s cadence (no run) | ticks | mean | p50 | p99 | max |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (name, took) in per_source {
-        row(name, took);
-    }
+    drop(tree);
     println!();
     println!("| slow source, its last read (every 5 s, own thread) | took |");
     println!("|---|---:|");

@@ -24,6 +24,7 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let addr = listener.local_addr().unwrap_or(args.connect.bind);
+    raise_open_file_limit();
     let serving = crate::service::run(listener, config, shutdown_signal());
     tokio::pin!(serving);
     // Said only once it serves: the server may still refuse to start (a data
@@ -43,6 +44,31 @@ pub async fn until_signal(args: ServeArgs) -> ExitCode {
             eprintln!("perfmon: server failed: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The open-file limit `perfmon serve` raises its soft limit to, where the hard
+/// limit allows.
+const OPEN_FILES: u64 = 65_536;
+
+/// Raises this process's soft limit on open files towards [`OPEN_FILES`], within
+/// its hard limit. PerfMon keeps a few files open per process of each run's tree
+/// (its `stat`, `schedstat` and children list, and each thread's counters),
+/// beside its clients' sockets: a build of a few hundred processes would pass the
+/// usual soft limit of 1,024, and a file that cannot be opened reads as a process
+/// gone. Only the long-lived server does this: `perfmon run`'s own server starts
+/// the user's command, which should get the limits it would get without PerfMon.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < OPEN_FILES.min(hard) => {
+            let raised = OPEN_FILES.min(hard);
+            if let Err(err) = setrlimit(Resource::RLIMIT_NOFILE, raised, hard) {
+                tracing::warn!("cannot raise the open-file limit from {soft} to {raised}: {err}");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!("cannot read the open-file limit: {err}"),
     }
 }
 
@@ -106,4 +132,22 @@ pub async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+    use super::*;
+
+    #[test]
+    fn the_open_file_limit_is_raised_within_the_hard_limit() {
+        let (before, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("the limit");
+        // From the usual default (a lower soft limit is always allowed).
+        setrlimit(Resource::RLIMIT_NOFILE, 1024.min(hard), hard).expect("lowered");
+        raise_open_file_limit();
+        let (soft, after) = getrlimit(Resource::RLIMIT_NOFILE).expect("the limit");
+        assert_eq!((soft, after), (OPEN_FILES.min(hard), hard));
+        setrlimit(Resource::RLIMIT_NOFILE, before.max(soft), hard).expect("as it was");
+    }
 }

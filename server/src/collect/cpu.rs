@@ -1,6 +1,7 @@
 //! Whole-machine CPU use and the run-queue load averages: from `/proc/stat` and
 //! `/proc/loadavg` kept open (the tick's most expensive reads when cold), with
-//! sysinfo where there is no /proc.
+//! sysinfo where there is no /proc. The kernel computes the load averages every
+//! 5 s, so `/proc/loadavg` is read every [`LOADAVG_EVERY`], not every tick.
 //!
 //! The same `/proc/stat` text also gives the detail ([`CpuDetailReading`]): time
 //! by mode for the machine and each core, and the scheduler's counters (context
@@ -316,11 +317,17 @@ pub(super) fn rate(
     before.map(|_| rate)
 }
 
+/// How often `/proc/loadavg` is read: the kernel updates its averages every
+/// 5 s (`LOAD_FREQ`), so reading it every tick reads the same figures.
+pub const LOADAVG_EVERY: Duration = Duration::from_secs(5);
+
 /// The kernel's counters, kept open.
 #[derive(Debug)]
 struct Kernel {
     stat: ProcFile,
     loadavg: ProcFile,
+    /// The load averages as last read, and when.
+    load: Option<(Option<[f64; 3]>, Instant)>,
     /// The last `/proc/stat` parsed.
     previous: Stat,
     /// The buffer the next is parsed into; the two swap after each reading.
@@ -373,6 +380,7 @@ impl CpuCollector {
                 Source::Proc(Box::new(Kernel {
                     stat,
                     loadavg: ProcFile::new(proc.join("loadavg")),
+                    load: None,
                     previous: baseline,
                     current: Stat::default(),
                     rates,
@@ -438,7 +446,7 @@ impl CpuCollector {
         let due = due(self.last_refresh, now);
         match &mut self.source {
             Source::Proc(kernel) => {
-                let Kernel { stat, loadavg, previous, current, rates } = &mut **kernel;
+                let Kernel { stat, loadavg, load: kept_load, previous, current, rates } = &mut **kernel;
                 if due && stat.read().is_some_and(|text| current.parse_from(text)) {
                     if let Some(percent) = current.total.times().percent_since(previous.total.times()) {
                         let per_core = match self.last.take() {
@@ -465,7 +473,10 @@ impl CpuCollector {
                     mem::swap(previous, current);
                     self.last_refresh = now;
                 }
-                load = loadavg.read().and_then(parse_loadavg);
+                if kept_load.is_none_or(|(_, at)| now.saturating_duration_since(at) >= LOADAVG_EVERY) {
+                    *kept_load = Some((loadavg.read().and_then(parse_loadavg), now));
+                }
+                load = kept_load.and_then(|(averages, _)| averages);
             }
             Source::Sysinfo(Some(system)) => {
                 if due {
@@ -720,6 +731,21 @@ procs_blocked 0
         assert_eq!(c.modes.and_then(|m| m.user_percent), d.modes.and_then(|m| m.user).map(round1));
         assert_eq!(c.per_core.len(), 3);
         assert_eq!(c.sensors, shared::depth::cpu::CpuSensors::default());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_load_averages_are_read_every_5_s_as_the_kernel_computes_them() {
+        let dir = fake_proc("load", STAT_A);
+        let mut cpu = CpuCollector::with_root(&dir);
+        let t0 = Instant::now() + MINIMUM_INTERVAL;
+        assert_eq!(cpu.read(t0).load, Some([0.5, 0.4, 0.3]));
+        std::fs::write(dir.join("loadavg"), "1.50 0.60 0.35 2/100 999\n").expect("rewrite");
+        let kept = cpu.read(t0 + Duration::from_secs(1)).load;
+        assert_eq!(kept, Some([0.5, 0.4, 0.3]), "not read again within 5 s");
+        assert_eq!(cpu.read(t0 + LOADAVG_EVERY).load, Some([1.5, 0.6, 0.35]));
+        std::fs::write(dir.join("loadavg"), "garbage").expect("rewrite");
+        assert_eq!(cpu.read(t0 + LOADAVG_EVERY * 2).load, None, "unreadable is unknown, not the last figure");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -16,7 +16,8 @@
 //!   (`sampling`'s slow sources), the first three kept between reads by
 //!   [`cadence`].
 //! - [`procfs`]: the one reader of `/proc/PID/stat`, for both the run's process
-//!   tree ([`proctree`]) and PerfMon's own cost; [`tree_counters`]: the tree's
+//!   tree ([`proctree`], which skips the `stat` of a member that has not run
+//!   since it was read: [`asleep`]); [`own`]: PerfMon's own cost; [`tree_counters`]: the tree's
 //!   cumulative counters (CPU by mode, run-queue delay, switches, storage bytes,
 //!   faults) over every process that was in it.
 //! - [`run_perf`]: `perf stat`-style counters opened on one run's process
@@ -25,6 +26,7 @@
 //! - [`transcripts`]: agents' token usage (Claude Code, Codex), read from the
 //!   transcripts a run's agents write, on a thread of its own.
 
+pub mod asleep;
 pub mod cadence;
 pub mod cpu;
 pub mod disk;
@@ -33,6 +35,7 @@ pub mod gpu;
 pub mod meminfo;
 pub mod memory;
 pub mod network;
+pub mod own;
 pub mod perf;
 pub mod pressure;
 pub mod procfs;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
+use super::asleep::Asleep;
 use super::procfs::{self, ProcFile, ProcStat};
 pub use super::tree_counters::TreeCounters;
 use super::tree_counters::{COUNTERS_EVERY, CounterFiles, CounterWorker, Member, MemberId, SlowTree, Tally};
@@ -175,6 +176,9 @@ pub struct Scanner {
     files: HashMap<u32, ProcFile>,
     /// The children file of each known single-threaded process, kept open.
     children: HashMap<u32, ProcFile>,
+    /// Which walked members have not run since their `stat` was read, so that
+    /// it need not be read again.
+    asleep: Asleep,
     /// Whether this kernel lists children (`/proc/PID/task/TID/children`).
     walk: bool,
     /// Bytes per memory page, for resident sizes in /proc.
@@ -214,6 +218,7 @@ impl Default for Scanner {
             known: None,
             files: HashMap::new(),
             children: HashMap::new(),
+            asleep: Asleep::default(),
             walk: children_listed(),
             page_bytes: procfs::page_bytes(),
             fallback: None,
@@ -332,10 +337,10 @@ impl Scanner {
     pub fn scan(&mut self, roots: &[u32], forks: Option<u64>) -> Vec<ProcInfo> {
         let now = Instant::now();
         if self.walk {
-            let stats = match self.steady_members(roots, forks) {
+            let stats = match self.steady_members(roots, forks, now) {
                 Some(stats) => stats,
                 None => {
-                    let stats = self.walk_trees(roots);
+                    let stats = self.walk_trees(roots, now);
                     self.steady = forks.map(|forks| Steady {
                         forks,
                         roots: roots.to_vec(),
@@ -381,12 +386,19 @@ impl Scanner {
     /// has left them (each member still there, with the same parent: a process
     /// whose parent exited is handed to another and leaves its tree); `None`
     /// when the trees must be walked again.
-    fn steady_members(&mut self, roots: &[u32], forks: Option<u64>) -> Option<Vec<ProcStat>> {
+    fn steady_members(&mut self, roots: &[u32], forks: Option<u64>, now: Instant) -> Option<Vec<ProcStat>> {
         let steady = self.steady.as_ref().filter(|s| Some(s.forks) == forks && s.roots == roots)?;
         let mut stats = Vec::with_capacity(steady.members.len());
+        // Members whose parent has exited this tick were handed to another
+        // parent without running themselves: their kept `stat` would still name
+        // the old one. (The walk lists parents before their children.)
+        let mut exited: Vec<u32> = Vec::new();
         for &(pid, parent) in &steady.members {
             let file = self.files.entry(pid).or_insert_with(|| ProcFile::new(format!("/proc/{pid}/stat")));
-            let stat = file.read().and_then(|text| procfs::parse_stat(pid, text))?;
+            let stat = self.asleep.stat(pid, file, now, !exited.contains(&parent))?;
+            if stat.zombie {
+                exited.push(pid);
+            }
             if stat.parent != parent && !roots.contains(&pid) {
                 return None;
             }
@@ -397,7 +409,7 @@ impl Scanner {
 
     /// Every process of the trees of `roots`, found by following the kernel's
     /// children lists from each root.
-    fn walk_trees(&mut self, roots: &[u32]) -> Vec<ProcStat> {
+    fn walk_trees(&mut self, roots: &[u32], now: Instant) -> Vec<ProcStat> {
         let mut seen = HashSet::new();
         let mut stats = Vec::new();
         let mut stack = roots.to_vec();
@@ -406,7 +418,10 @@ impl Scanner {
                 continue;
             }
             let file = self.files.entry(pid).or_insert_with(|| ProcFile::new(format!("/proc/{pid}/stat")));
-            let Some(stat) = file.read().and_then(|text| procfs::parse_stat(pid, text)) else { continue };
+            // A member that has not run has made no child since its children
+            // list was last read, but that list is read again all the same: an
+            // orphan may have been handed to it (a subreaper).
+            let Some(stat) = self.asleep.stat(pid, file, now, true) else { continue };
             if stat.threads <= 1 {
                 let file = self
                     .children
@@ -423,6 +438,7 @@ impl Scanner {
         let found: HashSet<u32> = stats.iter().map(|s| s.pid).collect();
         self.files.retain(|pid, _| found.contains(pid));
         self.children.retain(|pid, _| found.contains(pid));
+        self.asleep.retain(|pid| found.contains(&pid));
         stats
     }
 
@@ -724,6 +740,60 @@ mod tests {
         let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &root.to_string()]).status();
         let _ = shell.kill();
         let _ = shell.wait();
+    }
+
+    #[test]
+    fn an_orphan_whose_parent_is_not_reaped_leaves_the_tree_although_it_did_not_run() {
+        let mut scanner = Scanner::default();
+        // The root becomes a `sleep` that never reaps: its child shell, killed,
+        // stays a zombie, and the child's sleep is handed to another parent.
+        let mut root_process = std::process::Command::new("sh")
+            .args(["-c", "sh -c 'sleep 30 & wait' & exec sleep 30"])
+            .spawn()
+            .expect("sh");
+        let root = root_process.id();
+        let forks = Some(u64::MAX);
+        let mut tree = None;
+        for _ in 0..100 {
+            scanner.steady = None;
+            tree = usage(root, &scanner.scan(&[root], forks));
+            let execed =
+                std::fs::read_to_string(format!("/proc/{root}/comm")).is_ok_and(|c| c.trim() == "sleep");
+            if execed && tree.as_ref().is_some_and(|t| t.pids.len() == 3) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let tree = tree.expect("the tree");
+        assert_eq!(tree.pids.len(), 3, "the root, its shell, the shell's sleep");
+        let shell =
+            tree.pids.iter().copied().find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sh")
+            });
+        let shell = shell.expect("the child shell");
+        let orphan = *tree.pids.iter().find(|pid| **pid != root && **pid != shell).expect("its sleep");
+        // Steady, with every member's `stat` kept: the sleeps have not run.
+        for _ in 0..3 {
+            usage(root, &scanner.scan(&[root], forks));
+        }
+        let _ = std::process::Command::new("kill").args(["-KILL", &shell.to_string()]).status();
+        let mut left = None;
+        for _ in 0..100 {
+            left = usage(root, &scanner.scan(&[root], forks));
+            if left.as_ref().is_some_and(|t| !t.pids.contains(&orphan)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let left = left.expect("the tree");
+        assert!(!left.pids.contains(&orphan), "the orphan left the tree: {:?}", left.pids);
+        assert!(
+            std::fs::read_to_string(format!("/proc/{shell}/stat")).is_ok_and(|s| s.contains(") Z ")),
+            "its parent was still a zombie: the orphan was told by its own stat"
+        );
+        let _ = std::process::Command::new("kill").args(["-KILL", &orphan.to_string()]).status();
+        let _ = root_process.kill();
+        let _ = root_process.wait();
     }
 
     #[test]

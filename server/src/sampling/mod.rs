@@ -29,6 +29,7 @@ use crate::collect::memory::MemoryCollector;
 pub use crate::collect::memory::MemoryReading;
 use crate::collect::network::NetworkCollector;
 pub use crate::collect::network::NetworkReading;
+use crate::collect::own::OwnCollector;
 use crate::collect::pressure::PressureCollector;
 use crate::collect::vmstat::{self, VmstatCollector};
 use crate::collect::{procfs, proctree};
@@ -68,12 +69,8 @@ pub struct HostSampler {
     foreign_pids: bool,
     /// Reads /proc for run trees, with the previous scan's CPU counters.
     trees: proctree::Scanner,
-    /// This process's own stat file, kept open.
-    own_stat: procfs::ProcFile,
-    /// This process's CPU ticks at the previous reading, and when.
-    own: Option<(u64, Instant)>,
-    /// Bytes per memory page, for PerfMon's own resident size.
-    page_bytes: u64,
+    /// PerfMon's own CPU and memory.
+    own: OwnCollector,
 }
 
 impl Default for HostSampler {
@@ -102,9 +99,7 @@ impl HostSampler {
             costs: Vec::new(),
             foreign_pids: procfs::in_nested_pid_namespace(),
             trees: proctree::Scanner::default(),
-            own_stat: procfs::ProcFile::new("/proc/self/stat"),
-            own: None,
-            page_bytes: procfs::page_bytes(),
+            own: OwnCollector::default(),
         };
         let now = Instant::now();
         sampler.network.read(now);
@@ -147,7 +142,7 @@ impl HostSampler {
         let pressure = costs.time("pressure (/proc/pressure/*)", || self.pressure.read(now).to_contract());
         let paging =
             costs.time("paging (/proc/vmstat)", || vmstat::to_contract(self.vmstat.read(now).as_ref()));
-        let monitor = costs.time("PerfMon itself (/proc/self/stat)", || self.monitor(now));
+        let monitor = costs.time("PerfMon itself (getrusage, statm)", || self.monitor(now));
         let slow = costs.time("slow sources' latest (no read)", || self.slow_sections(now));
         let mut cpu_detail = self.cpu.detail().to_contract(slow.sensors.as_ref());
         if slow.sensors.is_none() {
@@ -183,7 +178,9 @@ impl HostSampler {
             let cores = self.cores();
             // A tree can only grow by a fork: with none anywhere since the last
             // tick, its children lists need not be read again.
-            let trees = self.trees.trees(run_pids, self.cpu.forks_read_at(now));
+            let forks = self.cpu.forks_read_at(now);
+            let trees =
+                costs.time("runs' trees (/proc/PID/stat, schedstat)", || self.trees.trees(run_pids, forks));
             // Whether a run's GPU memory can be told, and if not, why (no reason
             // when the GPU section itself has none to show).
             let gpu_unknown: Option<Option<String>> = match (&gpu.unavailable, &gpu.process_memory_unknown) {
@@ -257,15 +254,12 @@ impl HostSampler {
 
     /// PerfMon's own CPU (since the previous reading) and resident memory.
     fn monitor(&mut self, now: Instant) -> MonitorReading {
-        let me = self.own_stat.read().and_then(|text| procfs::parse_stat(std::process::id(), text));
-        let Some(me) = me else { return MonitorReading::default() };
+        let own = self.own.read(now);
         let cores = self.cores();
-        let cpu_percent = self.own.and_then(|(ticks, at)| {
-            procfs::cpu_percent(ticks, me.cpu_ticks, now.saturating_duration_since(at).as_secs_f64())
-                .map(|of_core| share_of_machine(of_core, cores))
-        });
-        self.own = Some((me.cpu_ticks, now));
-        MonitorReading { cpu_percent, rss_bytes: Some(me.rss_pages.saturating_mul(self.page_bytes)) }
+        MonitorReading {
+            cpu_percent: own.cpu_percent_of_core.map(|of_core| share_of_machine(of_core, cores)),
+            rss_bytes: own.rss_bytes,
+        }
     }
 }
 
