@@ -3,7 +3,8 @@
 //! fixed time, and prints a table per N: delivery latency from the sample's
 //! timestamp to the client's receipt (p50/p99/max), samples lost by readers,
 //! the server's CPU (% of one core, from /proc CPU time over the window) and RSS.
-//! Then the self-cost at rest: one client for a minute; with `--remote-write
+//! Then the self-cost at rest, idle and with one client for a minute, and where
+//! it goes, per thread (schedstat, to the ns); with `--remote-write
 //! URL`, the at-rest rows with the server pushing there every 5 s.
 //!
 //! ```text
@@ -233,10 +234,33 @@ async fn read_for(ws: &mut Option<server::testkit::Client>, how_long: Duration) 
     samples
 }
 
+/// Each of the server's threads' time on a CPU so far, in ns, summed by thread
+/// name (`/proc/PID/task/TID/schedstat`: nanoseconds, where `stat` counts 10 ms
+/// ticks, too coarse for a process that runs a millisecond a second).
+fn thread_times(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut times = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return times };
+    for task in tasks.flatten() {
+        let read = |name: &str| std::fs::read_to_string(task.path().join(name)).unwrap_or_default();
+        let on_cpu = read("schedstat").split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok());
+        if let Some(ns) = on_cpu {
+            *times.entry(read("comm").trim().to_owned()).or_insert(0) += ns;
+        }
+    }
+    times
+}
+
+/// One at-rest window: its row of the self-cost table, and each thread name's
+/// share of a core over it (threads that ended within the window are missed).
+struct Rest {
+    row: String,
+    threads: Vec<(String, f64)>,
+}
+
 /// The whole server process over `rest_seconds`: CPU time and RSS from /proc,
 /// either idle with nobody watching (3 s cadence) or with one client of a live run
 /// (1 s cadence). A row of the self-cost table.
-async fn at_rest(options: &Options, with_client: bool) -> String {
+async fn at_rest(options: &Options, with_client: bool) -> Rest {
     let loaded = Loaded::start(&options.server, with_client, options.remote_write.as_deref()).await;
     let mut ws = match with_client {
         true => Some(
@@ -247,9 +271,11 @@ async fn at_rest(options: &Options, with_client: bool) -> String {
     // Settle first: start-up work is not the cost of watching.
     read_for(&mut ws, Duration::from_secs(3)).await;
     let (cpu0, _) = loaded.usage();
+    let threads0 = thread_times(loaded.perfmon.pid());
     let t0 = Instant::now();
     let samples = read_for(&mut ws, Duration::from_secs(options.rest_seconds)).await;
     let (cpu1, rss) = loaded.usage();
+    let threads1 = thread_times(loaded.perfmon.pid());
     let (pss, anon) = loaded.shares();
     let seconds = t0.elapsed().as_secs_f64();
     let state =
@@ -258,11 +284,39 @@ async fn at_rest(options: &Options, with_client: bool) -> String {
         Some(_) => format!("{state}, pushing every 5 s"),
         None => state.to_owned(),
     };
-    format!(
+    let row = format!(
         "| {state} | {seconds:.0} s | {samples} | {:.3} s | {:.3} % | {rss:.1} MB | {pss:.1} MB | {anon:.1} MB |",
         cpu1 - cpu0,
         (cpu1 - cpu0) / seconds * 100.0
-    )
+    );
+    let share = |ns: u64| ns as f64 / 1e9 / seconds * 100.0;
+    let threads = threads1
+        .iter()
+        .map(|(name, ns)| (name.clone(), share(ns.saturating_sub(threads0.get(name).copied().unwrap_or(0)))))
+        .collect();
+    Rest { row, threads }
+}
+
+/// The per-thread table of the at-rest windows: a row per thread name, a column
+/// per window, and their sum.
+fn thread_table(rests: &[(&str, Rest)]) {
+    let mut names: Vec<&String> = rests.iter().flat_map(|(_, r)| r.threads.iter().map(|(n, _)| n)).collect();
+    names.sort();
+    names.dedup();
+    let columns: Vec<&str> = rests.iter().map(|(label, _)| *label).collect();
+    println!("| thread (schedstat, ns) | {} |", columns.join(" | "));
+    println!("|---|{}", "---:|".repeat(rests.len()));
+    let cell =
+        |rest: &Rest, name: &str| rest.threads.iter().find(|(n, _)| n == name).map_or(0.0, |(_, s)| *s);
+    for name in names {
+        let cells: Vec<String> = rests.iter().map(|(_, r)| format!("{:.3} %", cell(r, name))).collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
+    let sums: Vec<String> = rests
+        .iter()
+        .map(|(_, r)| format!("**{:.3} %**", r.threads.iter().map(|(_, s)| s).sum::<f64>()))
+        .collect();
+    println!("| all | {} |", sums.join(" | "));
 }
 
 #[tokio::main]
@@ -298,7 +352,13 @@ async fn main() {
             "| state | window | samples received | server CPU time | CPU (of one core) | RSS | PSS | anonymous |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-        println!("{}", at_rest(&options, false).await);
-        println!("{}", at_rest(&options, true).await);
+        let idle = at_rest(&options, false).await;
+        println!("{}", idle.row);
+        let watched = at_rest(&options, true).await;
+        println!("{}", watched.row);
+        println!();
+        println!("Where it goes, per thread (each thread's time on a CPU over the same windows)");
+        println!();
+        thread_table(&[("idle, no client", idle), ("one client, live run", watched)]);
     }
 }
