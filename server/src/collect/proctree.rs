@@ -262,6 +262,18 @@ impl Scanner {
         trees
     }
 
+    /// With no tree to follow (the last run ended), closes the files kept open
+    /// for the trees' processes, which would otherwise stay open until the next
+    /// run's first walk.
+    pub fn close_files(&mut self) {
+        if !self.files.is_empty() || !self.children.is_empty() {
+            self.files.clear();
+            self.children.clear();
+            self.asleep.retain(|_| false);
+            self.steady = None;
+        }
+    }
+
     /// The next [`Scanner::trees`] reads these roots' slow counters at once and
     /// waits for them (at most a second), instead of giving the last reading:
     /// for a run's end, when the caller knows it comes.
@@ -668,21 +680,53 @@ mod tests {
         let mut shell =
             std::process::Command::new("sh").args(["-c", "sleep 30 & sleep 30 & wait"]).spawn().expect("sh");
         let root = shell.id();
-        let mut tree = None;
-        for _ in 0..100 {
-            let procs = scanner.scan(&[root], None);
-            tree = usage(root, &procs);
-            if tree.as_ref().is_some_and(|t| t.pids.len() == 3) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        // No fork count: every scan walks.
+        let tree = scan_until(&mut scanner, root, None, false, |t| t.pids.len() == 3);
         assert_eq!(tree.map(|t| t.pids.len()), Some(3), "the shell and its two sleeps");
         let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &root.to_string()]).status();
         let _ = shell.kill();
         let _ = shell.wait();
         assert!(usage(root, &scanner.scan(&[root], None)).is_none(), "gone at the next scan");
         assert!(scanner.files.is_empty() && scanner.children.is_empty(), "its files are closed");
+    }
+
+    #[test]
+    fn with_no_tree_left_to_follow_the_kept_files_are_closed() {
+        let mut scanner = Scanner::default();
+        let mut shell = std::process::Command::new("sh").args(["-c", "sleep 30 & wait"]).spawn().expect("sh");
+        let root = shell.id();
+        let tree = scan_until(&mut scanner, root, Some(u64::MAX), true, |t| t.pids.len() == 2);
+        assert_eq!(tree.map(|t| t.pids.len()), Some(2), "the shell and its sleep");
+        assert!(!scanner.files.is_empty() && !scanner.children.is_empty());
+        // The run ends while its processes live on (a daemon it left behind).
+        scanner.close_files();
+        assert!(scanner.files.is_empty() && scanner.children.is_empty() && scanner.steady.is_none());
+        let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &root.to_string()]).status();
+        let _ = shell.kill();
+        let _ = shell.wait();
+    }
+
+    /// Scans `root`'s tree until `done` holds of it (at most 2 s), walking it
+    /// afresh each time where `walk`; the last tree found.
+    fn scan_until(
+        scanner: &mut Scanner,
+        root: u32,
+        forks: Option<u64>,
+        walk: bool,
+        done: impl Fn(&TreeUsage) -> bool,
+    ) -> Option<TreeUsage> {
+        let mut tree = None;
+        for _ in 0..100 {
+            if walk {
+                scanner.steady = None;
+            }
+            tree = usage(root, &scanner.scan(&[root], forks));
+            if tree.as_ref().is_some_and(&done) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        tree
     }
 
     #[test]
@@ -696,16 +740,7 @@ mod tests {
         let root = shell.id();
         // A fork count no real one equals: the first scan walks and keeps it.
         let forks = Some(u64::MAX);
-        let mut tree = None;
-        for _ in 0..100 {
-            scanner.steady = None;
-            tree = usage(root, &scanner.scan(&[root], forks));
-            if tree.as_ref().is_some_and(|t| t.pids.len() == 4) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let tree = tree.expect("the tree");
+        let tree = scan_until(&mut scanner, root, forks, true, |t| t.pids.len() == 4).expect("the tree");
         assert_eq!(tree.pids.len(), 4, "the shell, the child shell, two sleeps");
         // The same count: the walk is skipped, the members are read again.
         scanner.children.clear();
@@ -726,14 +761,9 @@ mod tests {
             .as_ref()
             .expect("its sleep");
         let _ = std::process::Command::new("kill").args(["-KILL", &child.to_string()]).status();
-        let mut left = None;
-        for _ in 0..100 {
-            left = usage(root, &scanner.scan(&[root], forks));
-            if left.as_ref().is_some_and(|t| !t.pids.contains(&grandchild) && !t.pids.contains(&child)) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let left = scan_until(&mut scanner, root, forks, false, |t| {
+            !t.pids.contains(&grandchild) && !t.pids.contains(&child)
+        });
         let left = left.expect("the tree");
         assert!(!left.pids.contains(&grandchild), "the orphan left the tree: {:?}", left.pids);
         let _ = std::process::Command::new("kill").args(["-KILL", &grandchild.to_string()]).status();
@@ -753,18 +783,10 @@ mod tests {
             .expect("sh");
         let root = root_process.id();
         let forks = Some(u64::MAX);
-        let mut tree = None;
-        for _ in 0..100 {
-            scanner.steady = None;
-            tree = usage(root, &scanner.scan(&[root], forks));
-            let execed =
-                std::fs::read_to_string(format!("/proc/{root}/comm")).is_ok_and(|c| c.trim() == "sleep");
-            if execed && tree.as_ref().is_some_and(|t| t.pids.len() == 3) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let tree = tree.expect("the tree");
+        let execed =
+            || std::fs::read_to_string(format!("/proc/{root}/comm")).is_ok_and(|c| c.trim() == "sleep");
+        let tree =
+            scan_until(&mut scanner, root, forks, true, |t| execed() && t.pids.len() == 3).expect("the tree");
         assert_eq!(tree.pids.len(), 3, "the root, its shell, the shell's sleep");
         let shell =
             tree.pids.iter().copied().find(|pid| {
@@ -777,15 +799,8 @@ mod tests {
             usage(root, &scanner.scan(&[root], forks));
         }
         let _ = std::process::Command::new("kill").args(["-KILL", &shell.to_string()]).status();
-        let mut left = None;
-        for _ in 0..100 {
-            left = usage(root, &scanner.scan(&[root], forks));
-            if left.as_ref().is_some_and(|t| !t.pids.contains(&orphan)) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let left = left.expect("the tree");
+        let left =
+            scan_until(&mut scanner, root, forks, false, |t| !t.pids.contains(&orphan)).expect("the tree");
         assert!(!left.pids.contains(&orphan), "the orphan left the tree: {:?}", left.pids);
         assert!(
             std::fs::read_to_string(format!("/proc/{shell}/stat")).is_ok_and(|s| s.contains(") Z ")),

@@ -217,6 +217,8 @@ impl HostSampler {
                 });
                 sample.runs.insert(root, tree);
             }
+        } else {
+            self.trees.close_files();
         }
         sample.gpu = gpu;
         self.costs = costs.into_vec();
