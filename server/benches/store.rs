@@ -4,7 +4,8 @@
 //! real writer thread, with the store's clock moved along so roll-ups and pruning
 //! run as they would. Prints a table: the database's size, the writer's cost per
 //! sample, the hub's hand-off cost, and query times for 1 h, 24 h, 7 d and 30 d
-//! at about 2,000 points. `cargo bench -p server --bench store` (a few minutes).
+//! at about 2,000 points. `cargo bench -p server --bench store` (a few minutes;
+//! with `PERFMON_BENCH_KEEP_DB` set, the database is left for a look inside).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -142,5 +143,11 @@ fn main() {
     }
     store.close(Duration::from_secs(30));
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    // Kept when asked, to look inside (`sqlite3 FILE "SELECT name, sum(pgsize)
+    // FROM dbstat GROUP BY name"` gives each table's share).
+    if std::env::var_os("PERFMON_BENCH_KEEP_DB").is_some() {
+        println!("\nkept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

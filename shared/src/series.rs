@@ -7,12 +7,15 @@
 //! - The machine's series: the four totals ([`CPU_PERCENT`] …), then the
 //!   machine in depth ([`CPU_USER`] … [`PERF_PAGE_FAULTS`], then schema
 //!   version 8's [`CPU_IDLE`] … [`PERF_CPU_CLOCK`]).
-//! - Per core, GPU device, disk, interface and run: a prefix, a name helper
-//!   ([`cpu_core`], [`gpu_device`], [`disk_device()`], [`interface()`],
-//!   [`run_tree`]) and a module of field names ([`device`], [`disk_device`],
-//!   [`interface`], [`run`]).
+//! - Per core, GPU device, disk, interface, filesystem, temperature sensor and
+//!   run: a prefix, a name helper ([`cpu_core`], [`core_detail()`],
+//!   [`gpu_device`], [`disk_device()`], [`interface()`], [`filesystem()`],
+//!   [`temperature`], [`run_tree`]) and a module of field names
+//!   ([`core_detail`], [`device`], [`disk_device`], [`interface`],
+//!   [`filesystem`], [`run`]).
 //! - [`sample_values`]: one live sample under these names;
-//!   [`machine_depth_values`], [`disk_values`], [`interface_values`],
+//!   [`machine_depth_values`], [`core_values`], [`disk_values`],
+//!   [`interface_values`], [`filesystem_values`], [`sensor_names`],
 //!   [`throttled`] and [`held_by`]: the pieces of it the store records from
 //!   the same sections.
 
@@ -218,6 +221,75 @@ pub fn disk_device(name: &str, field: &str) -> String {
 /// Interface `name`'s `field` (one of [`interface`]'s).
 pub fn interface(name: &str, field: &str) -> String {
     format!("{INTERFACE_PREFIX}{name}.{field}")
+}
+
+/// The prefix of each core's detail (`cores.3.iowait_percent`); its busy share
+/// alone is [`cpu_core`]'s.
+pub const CORE_DETAIL_PREFIX: &str = "cores.";
+/// The prefix of each temperature sensor's series
+/// (`temperatures.coretemp Package id 0.temperature_c`).
+pub const TEMPERATURE_PREFIX: &str = "temperatures.";
+/// The prefix of each filesystem's series (`filesystems.vda1.used_percent`).
+pub const FILESYSTEM_PREFIX: &str = "filesystems.";
+
+/// Core `index`'s `field` (one of [`core_detail`]'s).
+pub fn core_detail(index: usize, field: &str) -> String {
+    format!("{CORE_DETAIL_PREFIX}{index}.{field}")
+}
+
+/// Temperature sensor `name`'s reading ([`TEMPERATURE_C`]); `name` as
+/// [`sensor_names`] makes it.
+pub fn temperature(name: &str) -> String {
+    format!("{TEMPERATURE_PREFIX}{name}.{TEMPERATURE_C}")
+}
+
+/// Filesystem `device`'s `field` (one of [`filesystem`]'s).
+pub fn filesystem(device: &str, field: &str) -> String {
+    format!("{FILESYSTEM_PREFIX}{device}.{field}")
+}
+
+/// A temperature sensor's one field: degrees Celsius.
+pub const TEMPERATURE_C: &str = "temperature_c";
+
+/// The fields of each core's detail (`perf_metrics.cpu_detail.per_core[]`
+/// and `cpu_detail.sensors`' per-core lists).
+pub mod core_detail {
+    /// Time in user mode, 0–100.
+    pub const USER_PERCENT: &str = "user_percent";
+    /// Time in user mode at a lowered priority, 0–100.
+    pub const NICE_PERCENT: &str = "nice_percent";
+    /// Time in the kernel, 0–100.
+    pub const SYSTEM_PERCENT: &str = "system_percent";
+    /// Time idle, 0–100.
+    pub const IDLE_PERCENT: &str = "idle_percent";
+    /// Time idle with IO outstanding, 0–100.
+    pub const IOWAIT_PERCENT: &str = "iowait_percent";
+    /// Time serving interrupts, 0–100.
+    pub const IRQ_PERCENT: &str = "irq_percent";
+    /// Time serving soft interrupts, 0–100.
+    pub const SOFTIRQ_PERCENT: &str = "softirq_percent";
+    /// Time the hypervisor ran something else, 0–100.
+    pub const STEAL_PERCENT: &str = "steal_percent";
+    /// Time running a guest, 0–100.
+    pub const GUEST_PERCENT: &str = "guest_percent";
+    /// Current frequency, MHz.
+    pub const FREQUENCY_MHZ: &str = "frequency_mhz";
+    /// Times the core was throttled for its own temperature since boot.
+    pub const THROTTLES: &str = "throttles";
+    /// Times its package was throttled since boot.
+    pub const PACKAGE_THROTTLES: &str = "package_throttles";
+}
+
+/// The fields of each filesystem's series (`perf_metrics.filesystems.filesystems[]`).
+pub mod filesystem {
+    /// Its size, GB (GiB).
+    pub const SIZE_GB: &str = "size_gb";
+    /// Space in use, GB (GiB).
+    pub const USED_GB: &str = "used_gb";
+    /// Space an unprivileged user may still fill, GB (GiB).
+    pub const FREE_GB: &str = "free_gb";
+    /// `used / (used + free)`, 0–100.
+    pub const USED_PERCENT: &str = "used_percent";
 }
 
 /// The fields of each disk's series (`perf_metrics.disks.devices[]`).
@@ -439,6 +511,61 @@ pub fn interface_values(i: &crate::depth::network::Interface) -> [(&'static str,
     ]
 }
 
+/// Core `index`'s detail (of [`core_detail`]), in the order the store keeps
+/// them: its modes, frequency and throttle counts from the payload's lists;
+/// `None` where a list has nothing for it.
+pub fn core_values(cpu: &crate::depth::cpu::CpuDetail, index: usize) -> [(&'static str, Option<f64>); 12] {
+    let modes = cpu.per_core.get(index).copied().flatten();
+    let mode = |f: fn(&crate::depth::cpu::CpuModes) -> Option<f64>| modes.as_ref().and_then(f);
+    let at = |list: &[Option<u64>]| list.get(index).copied().flatten().map(|n| n as f64);
+    let sensors = &cpu.sensors;
+    [
+        (core_detail::USER_PERCENT, mode(|m| m.user_percent)),
+        (core_detail::NICE_PERCENT, mode(|m| m.nice_percent)),
+        (core_detail::SYSTEM_PERCENT, mode(|m| m.system_percent)),
+        (core_detail::IDLE_PERCENT, mode(|m| m.idle_percent)),
+        (core_detail::IOWAIT_PERCENT, mode(|m| m.iowait_percent)),
+        (core_detail::IRQ_PERCENT, mode(|m| m.irq_percent)),
+        (core_detail::SOFTIRQ_PERCENT, mode(|m| m.softirq_percent)),
+        (core_detail::STEAL_PERCENT, mode(|m| m.steal_percent)),
+        (core_detail::GUEST_PERCENT, mode(|m| m.guest_percent)),
+        (core_detail::FREQUENCY_MHZ, sensors.frequency_mhz.get(index).copied().flatten()),
+        (core_detail::THROTTLES, at(&sensors.throttle.core)),
+        (core_detail::PACKAGE_THROTTLES, at(&sensors.throttle.package)),
+    ]
+}
+
+/// How many cores' detail a sample has: the longest of its per-core lists.
+pub fn cores_with_detail(cpu: &crate::depth::cpu::CpuDetail) -> usize {
+    let s = &cpu.sensors;
+    cpu.per_core.len().max(s.frequency_mhz.len()).max(s.throttle.core.len()).max(s.throttle.package.len())
+}
+
+/// The sensors' names as series name them: each sensor's own, and where one
+/// repeats (two drives' `nvme Composite`), `#2`, `#3`… after it in the
+/// kernel's order, so no two sensors share a series.
+pub fn sensor_names(sensors: &[crate::depth::cpu::Temperature]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    sensors
+        .iter()
+        .map(|t| {
+            let n = seen.entry(t.name.as_str()).or_insert(0);
+            *n += 1;
+            if *n == 1 { t.name.clone() } else { format!("{} #{n}", t.name) }
+        })
+        .collect()
+}
+
+/// One filesystem's fields (of [`filesystem`]), in the order the store keeps them.
+pub fn filesystem_values(f: &crate::depth::disks::Filesystem) -> [(&'static str, Option<f64>); 4] {
+    [
+        (filesystem::SIZE_GB, f.size_gb),
+        (filesystem::USED_GB, f.used_gb),
+        (filesystem::FREE_GB, f.free_gb),
+        (filesystem::USED_PERCENT, f.used_percent),
+    ]
+}
+
 /// [`device::THROTTLED`] from a device's clock-event reasons by name: 1 when
 /// any but `gpu_idle` is set (an idle GPU lowering its clocks is not held
 /// back), 0 when none is, `None` when they could not be read.
@@ -533,6 +660,15 @@ pub fn sample_values(m: &crate::PerfMetrics) -> Vec<(String, Option<f64>)> {
     for i in m.interfaces.interfaces.iter().take(crate::depth::network::MAX_INTERFACES) {
         row.extend(interface_values(i).map(|(field, value)| (interface(&i.name, field), value)));
     }
+    let sensors = &m.cpu_detail.sensors.temperatures.sensors;
+    for (name, t) in sensor_names(sensors).iter().zip(sensors) {
+        row.push((temperature(name), t.temperature_c));
+    }
+    for f in m.filesystems.filesystems.iter().take(crate::depth::disks::MAX_FILESYSTEMS) {
+        row.extend(filesystem_values(f).map(|(field, value)| (filesystem(&f.device, field), value)));
+    }
+    // Each core's detail is recorded but not charted (a dozen series a core):
+    // a live sample leaves it out, as the dashboard's history does.
     let process = m.run.process.as_ref().filter(|_| m.run.status.is_live());
     let tree = [
         (run::CPU_PERCENT, process.and_then(|p| p.cpu_percent)),

@@ -1,5 +1,6 @@
 //! A busy 8-core machine's samples for the benchmarks: one GPU, two disks,
-//! two interfaces, every figure of the machine in depth read, each a slow
+//! two interfaces, two filesystems, four temperature sensors, every figure of
+//! the machine in depth read (each core's too), each a slow
 //! wave so the store's roll-ups and the push's compression see real-looking
 //! data. Included with `#[path = "support/machine.rs"] mod machine;`.
 
@@ -80,6 +81,59 @@ fn depth(i: i64, wave: &dyn Fn(i64, f64) -> f64) -> Depth {
         steal_percent: Some(0.0),
         guest_percent: Some(0.0),
     });
+    // Each core's modes, frequency and throttle counts (schema version 9).
+    d.cpu_detail.per_core = (0..8)
+        .map(|c| {
+            let user = r1(wave(600 + c * 7, 80.0));
+            let system = r1(wave(500 + c * 5, 12.0));
+            Some(cpu::CpuModes {
+                user_percent: Some(user),
+                nice_percent: Some(0.0),
+                system_percent: Some(system),
+                idle_percent: Some(r1(100.0 - user - system)),
+                iowait_percent: Some(r1(wave(130 + c, 3.0))),
+                irq_percent: Some(0.0),
+                softirq_percent: Some(r1(wave(80 + c, 1.1))),
+                steal_percent: Some(0.0),
+                guest_percent: Some(0.0),
+            })
+        })
+        .collect();
+    let sensors = &mut d.cpu_detail.sensors;
+    // Read every 5 s off the tick, as the slow sources are.
+    let age = Some(1000 * (i % 5) as u64);
+    sensors.age_ms = age;
+    sensors.frequency_mhz = (0..8).map(|c| Some(r1(2000.0 + wave(300 + c * 11, 1500.0)))).collect();
+    sensors.throttle.available = true;
+    sensors.throttle.core = (0..8).map(|c| Some((i / 3600 + c) as u64)).collect();
+    sensors.throttle.package = vec![Some((i / 1800) as u64); 8];
+    sensors.temperatures.available = true;
+    sensors.temperatures.sensors =
+        ["coretemp Package id 0", "coretemp Core 0", "coretemp Core 1", "nvme Composite"]
+            .iter()
+            .enumerate()
+            .map(|(n, name)| cpu::Temperature {
+                name: (*name).into(),
+                temperature_c: Some(r1(40.0 + wave(600 + n as i64 * 13, 35.0))),
+            })
+            .collect();
+    d.filesystems = disks::Filesystems {
+        available: true,
+        age_ms: age,
+        filesystems: ["nvme0n1p2", "sda1"]
+            .iter()
+            .map(|device| disks::Filesystem {
+                device: (*device).into(),
+                fs_type: "ext4".into(),
+                mount_point: Some("/".into()),
+                size_gb: Some(476.9),
+                used_gb: Some(r1(200.0 + (i / 86_400) as f64)),
+                free_gb: Some(r1(252.6 - (i / 86_400) as f64)),
+                used_percent: Some(r1(44.2 + (i / 86_400) as f64 / 4.5)),
+            })
+            .collect(),
+        ..Default::default()
+    };
     d.cpu_detail.context_switches_per_s = Some(r1(wave(60, 40_000.0)));
     d.cpu_detail.interrupts_per_s = Some(r1(wave(70, 25_000.0)));
     d.cpu_detail.procs_running = Some(1 + (i % 9) as u64);

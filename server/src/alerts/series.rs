@@ -118,4 +118,28 @@ mod tests {
         assert_eq!(read("run.rss_mb", &mut host), Some(3.0));
         assert_eq!(read("gpu.0.percent", &mut host), None);
     }
+
+    #[test]
+    fn a_sensor_a_filesystem_and_a_cores_detail_are_watched_by_name() {
+        use shared::depth::cpu::{CpuModes, Temperature};
+        let mut sample = HostSample::default();
+        let package = Temperature { name: "coretemp Package id 0".into(), temperature_c: Some(91.5) };
+        sample.depth.cpu_detail.sensors.temperatures.sensors = vec![package];
+        sample.depth.cpu_detail.per_core =
+            vec![None, Some(CpuModes { iowait_percent: Some(35.5), ..CpuModes::default() })];
+        sample.depth.filesystems.filesystems = vec![shared::depth::disks::Filesystem {
+            device: "vda1".into(),
+            used_percent: Some(96.2),
+            ..Default::default()
+        }];
+        let mut host = None;
+        let read = |name: &str, host: &mut Option<Vec<Option<f64>>>| {
+            Series::parse(name).expect(name).read(&sample, host, None)
+        };
+        assert_eq!(read("temperatures.coretemp Package id 0.temperature_c", &mut host), Some(91.5));
+        assert_eq!(read("filesystems.vda1.used_percent", &mut host), Some(96.2));
+        assert_eq!(read("cores.1.iowait_percent", &mut host), Some(35.5));
+        assert_eq!(read("cores.0.iowait_percent", &mut host), None, "no reading: no value, not 0");
+        assert!(Series::parse("cores.1.nope").is_none());
+    }
 }

@@ -5,8 +5,10 @@
 //!
 //! The push is built from the store's raw tier, never from the live sample,
 //! so what a receiver missed and gets later is exactly what it would have got
-//! live. The store keeps fewer figures than `/metrics` shows (no per-core
-//! modes, sensors, filesystems or tokens); those are scrape-only.
+//! live. The store keeps fewer figures than `/metrics` shows (no tokens), and
+//! its temperature sensors and filesystems are not pushed (`/metrics` labels
+//! them by a sensor's place and a filesystem's type, which the store does not
+//! keep); those are scrape-only.
 //!
 //! # Layout
 //! - `Push` and the lists: which stored column becomes which series, and its
@@ -45,6 +47,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "device",
     "interface",
     "core",
+    "cpu",
     "mode",
     "resource",
     "state",
@@ -214,6 +217,22 @@ const INTERFACE: &[Push] = &[
     push("tx_drops", "network_interface_transmit_drops_per_second", 1.0),
 ];
 
+/// Each core's detail (label `cpu`, as `/metrics` has it).
+const CORE: &[Push] = &[
+    labelled("user", "cpu_core_mode_percent", ("mode", "user"), 1.0),
+    labelled("nice", "cpu_core_mode_percent", ("mode", "nice"), 1.0),
+    labelled("system", "cpu_core_mode_percent", ("mode", "system"), 1.0),
+    labelled("idle", "cpu_core_mode_percent", ("mode", "idle"), 1.0),
+    labelled("iowait", "cpu_core_mode_percent", ("mode", "iowait"), 1.0),
+    labelled("irq", "cpu_core_mode_percent", ("mode", "irq"), 1.0),
+    labelled("softirq", "cpu_core_mode_percent", ("mode", "softirq"), 1.0),
+    labelled("steal", "cpu_core_mode_percent", ("mode", "steal"), 1.0),
+    labelled("guest", "cpu_core_mode_percent", ("mode", "guest"), 1.0),
+    push("frequency", "cpu_frequency_hertz", 1e6),
+    push("throttles", "cpu_core_throttles_total", 1.0),
+    push("package_throttles", "cpu_package_throttles_total", 1.0),
+];
+
 /// A run tree's figures, summed over a project's live runs (label `project`).
 const RUN: &[Push] = &[
     push("cpu", "run_cpu_percent", 1.0),
@@ -225,14 +244,20 @@ const RUN: &[Push] = &[
 /// once. A column the store does not have is a bug the tests catch, and is
 /// left out rather than pushed wrong.
 struct Resolved {
-    host: Vec<(usize, Metric, Push)>,
-    device: Vec<(usize, Metric, Push)>,
-    disk: Vec<(usize, Metric, Push)>,
-    interface: Vec<(usize, Metric, Push)>,
-    run: Vec<(usize, Metric, Push)>,
+    host: Vec<Resolve>,
+    device: Vec<Resolve>,
+    /// Each kind of [`schema::NAMED`], in its order, with the label its
+    /// device's name goes in; `None` for a kind not pushed (sensors and
+    /// filesystems: `/metrics` labels them by what the store does not keep,
+    /// the sensor's place and the filesystem's type).
+    named: Vec<Option<(&'static str, Vec<Resolve>)>>,
+    run: Vec<Resolve>,
 }
 
-fn resolve(list: &[Push], metrics: &[Metric]) -> Vec<(usize, Metric, Push)> {
+/// A list's entry with the place of its column among the stored metrics.
+type Resolve = (usize, Metric, Push);
+
+fn resolve(list: &[Push], metrics: &[Metric]) -> Vec<Resolve> {
     list.iter()
         .filter_map(|p| metrics.iter().position(|m| m.column == p.column).map(|i| (i, metrics[i], *p)))
         .collect()
@@ -243,8 +268,18 @@ fn resolved() -> &'static Resolved {
     RESOLVED.get_or_init(|| Resolved {
         host: resolve(HOST, schema::host_metrics()),
         device: resolve(DEVICE, schema::device_metrics()),
-        disk: resolve(DISK, schema::DISK),
-        interface: resolve(INTERFACE, schema::INTERFACE),
+        named: schema::NAMED
+            .iter()
+            .map(|kind| {
+                let pushed = match kind.table {
+                    t if t == schema::DISKS.table => Some(("device", DISK)),
+                    t if t == schema::INTERFACES.table => Some(("interface", INTERFACE)),
+                    t if t == schema::CORES.table => Some(("cpu", CORE)),
+                    _ => None,
+                };
+                pushed.map(|(label, list)| (label, resolve(list, kind.metrics)))
+            })
+            .collect(),
         run: resolve(RUN, schema::RUN),
     })
 }
@@ -389,7 +424,7 @@ impl<'a> Batch<'a> {
 
     fn figures(
         &mut self,
-        list: &[(usize, Metric, Push)],
+        list: &[Resolve],
         values: &[Option<f64>],
         labels: &[(&'static str, String)],
         ts: i64,
@@ -417,11 +452,11 @@ impl<'a> Batch<'a> {
             let name = batch.gpu_names.get(device).cloned().unwrap_or_default();
             self.figures(&r.device, values, &[("gpu", device.to_string()), ("name", name)], ts);
         }
-        for (disk, values) in &tick.disks {
-            self.figures(&r.disk, values, &[("device", disk.clone())], ts);
-        }
-        for (interface, values) in &tick.interfaces {
-            self.figures(&r.interface, values, &[("interface", interface.clone())], ts);
+        for (pushed, rows) in r.named.iter().zip(&tick.named) {
+            let Some((label, list)) = pushed else { continue };
+            for (name, values) in rows {
+                self.figures(list, values, &[(label, name.clone())], ts);
+            }
         }
         self.runs(tick, outcomes);
     }

@@ -32,10 +32,10 @@ pub struct RawTick {
     pub cores: Vec<u8>,
     /// Each GPU device's figures by index, in [`schema::device_metrics`]' order.
     pub devices: Vec<(u32, Vec<Option<f64>>)>,
-    /// Each disk's figures by name, in [`schema::DISK`]'s order.
-    pub disks: Vec<(String, Vec<Option<f64>>)>,
-    /// Each network interface's figures by name, in [`schema::INTERFACE`]'s order.
-    pub interfaces: Vec<(String, Vec<Option<f64>>)>,
+    /// Each kind of [`NAMED`], in its order (disks, interfaces, cores'
+    /// detail, temperature sensors, filesystems): each device's name and its
+    /// figures, in the kind's metrics' order.
+    pub named: [Vec<(String, Vec<Option<f64>>)>; NAMED.len()],
     /// Each live run's tree.
     pub runs: Vec<RawRun>,
 }
@@ -89,7 +89,7 @@ pub struct Exporter {
     /// The SELECT of each table's raw figures after `ts > ?1 AND ts <= ?2`.
     host_sql: String,
     device_sql: String,
-    named_sql: [String; 2],
+    named_sql: [String; NAMED.len()],
     run_sql: String,
 }
 
@@ -171,8 +171,7 @@ impl Exporter {
                     cores: row.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default(),
                     host: figures(row, 2, schema::host_metrics().len())?,
                     devices: Vec::new(),
-                    disks: Vec::new(),
-                    interfaces: Vec::new(),
+                    named: Default::default(),
                     runs: Vec::new(),
                 })
             })?
@@ -191,17 +190,12 @@ impl Exporter {
                 ticks[i].devices.push((device, figures(row, 2, schema::device_metrics().len())?));
             }
         }
-        for (kind, sql) in NAMED.iter().zip(&self.named_sql) {
+        for (k, (kind, sql)) in NAMED.iter().zip(&self.named_sql).enumerate() {
             let mut statement = conn.prepare_cached(sql)?;
             let mut rows = statement.query(params![first, last])?;
             while let Some(row) = rows.next()? {
                 if let Some(i) = at(row.get(0)?) {
-                    let named = (row.get(1)?, figures(row, 2, kind.metrics.len())?);
-                    if kind.table == schema::DISKS.table {
-                        ticks[i].disks.push(named);
-                    } else {
-                        ticks[i].interfaces.push(named);
-                    }
+                    ticks[i].named[k].push((row.get(1)?, figures(row, 2, kind.metrics.len())?));
                 }
             }
         }

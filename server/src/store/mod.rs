@@ -25,6 +25,7 @@ mod export;
 pub mod query;
 mod retention;
 pub mod schema;
+mod thin;
 mod writer;
 
 use std::collections::VecDeque;

@@ -181,6 +181,26 @@ impl Grid {
         Ok(())
     }
 
+    /// Fills each bucket that holds a tick (`ticked`) and no value with the
+    /// value before it, at most [`schema::HELD_FOR_MS`] back: a
+    /// [`schema::Cadence::Reading`] kind's reading stands until the next one,
+    /// as the stream repeats it at each tick.
+    fn hold(&mut self, ticked: &[bool], step_ms: i64) {
+        let reach = usize::try_from(schema::HELD_FOR_MS / step_ms.max(1)).unwrap_or(0);
+        for slots in &mut self.figures {
+            let mut last: Option<(usize, Acc)> = None;
+            for (b, slot) in slots.iter_mut().enumerate() {
+                match slot {
+                    Some(acc) => last = Some((b, *acc)),
+                    None if ticked.get(b) == Some(&true) => {
+                        *slot = last.filter(|(at, _)| b - at <= reach).map(|(_, acc)| acc);
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
     /// Writes the grid's series as `prefix + metric.series`.
     fn emit(self, metrics: &[Metric], prefix: &str, bands: bool, out: &mut HistorySeries) {
         for (metric, slots) in metrics.iter().zip(self.figures) {
@@ -631,11 +651,13 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         (schema::charted_host_metrics(), schema::charted_device_metrics())
     };
     let mut host = Grid::new(host_metrics.len(), buckets);
+    // The buckets that hold a tick of the machine's.
+    let mut ticked = vec![false; buckets];
     let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
     let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();
     let mut runs = Grid::new(RUN.len(), buckets);
     let mut named: Vec<(Named, BTreeSet<String>, BTreeMap<String, Grid>)> = Vec::new();
-    for kind in NAMED {
+    for kind in NAMED.into_iter().filter(|kind| kind.charted || q.all) {
         named.push((kind, named_kept(conn, kind, &parts)?, BTreeMap::new()));
     }
     let bucket_of = |ts: i64| usize::try_from((ts - origin).div_euclid(step)).ok().filter(|b| *b < buckets);
@@ -655,6 +677,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         let mut rows = statement.query(params![from, to])?;
         while let Some(row) = rows.next()? {
             let Some(b) = bucket_of(row.get(0)?) else { continue };
+            ticked[b] = true;
             host.add_row(row, b, weight, 1, part)?;
             if let ValueRef::Blob(blob) = row.get_ref(1 + width(host_metrics))? {
                 if cores.len() < blob.len() {
@@ -741,7 +764,10 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         );
     }
     for (kind, _, grids) in named {
-        for (name, grid) in grids {
+        for (name, mut grid) in grids {
+            if matches!(kind.cadence, schema::Cadence::Reading { .. }) {
+                grid.hold(&ticked, step);
+            }
             grid.emit(kind.metrics, &format!("{}{name}.", kind.prefix), downsampled, &mut out);
         }
     }

@@ -14,9 +14,11 @@
 //! tables) and [`DISK`] and [`INTERFACE`] (tables of their own, keyed by the
 //! device's name); version 8 the rest of the payload's numeric figures,
 //! [`HOST_V8`] and [`DEVICE_V8`], and each GPU's clock-event reasons,
-//! [`DEVICE_REASONS`]. Inserts, roll-ups and queries read the concatenations,
-//! [`host_metrics`] and [`device_metrics`]. A new figure is a new list and a
-//! new migration.
+//! [`DEVICE_REASONS`]; version 9 each core's detail, temperature sensor and
+//! filesystem ([`CORE`], [`SENSOR`], [`FILESYSTEM`]: tables of their own, like
+//! the disks'). Inserts, roll-ups and queries read the concatenations,
+//! [`host_metrics`] and [`device_metrics`], and the kinds kept by name,
+//! [`NAMED`]. A new figure is a new list and a new migration.
 //!
 //! # Layout
 //! - [`Metric`] and the lists; [`Named`]: the kinds of device kept by name.
@@ -27,7 +29,9 @@
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
-use shared::series::{self, device, disk_device, interface, run};
+use std::borrow::Cow;
+
+use shared::series::{self, core_detail, device, disk_device, filesystem, interface, run};
 
 use crate::collect::gpu::clock_event_reason_names;
 use crate::sampling::{Depth, DeviceReading, HostSample, TreeReading};
@@ -221,6 +225,39 @@ pub const INTERFACE: &[Metric] = &[
     fixed("tx_drops", interface::TX_DROPS_PER_S, 1),
 ];
 
+/// Each core's detail (series `cores.{index}.…`, schema version 9), in the
+/// order of [`shared::series::core_values`]: its modes, frequency and
+/// thermal-throttle counts (counters since boot: over a span, their `max`
+/// less their `min` is the throttling in it).
+pub const CORE: &[Metric] = &[
+    fixed("user", core_detail::USER_PERCENT, 1),
+    fixed("nice", core_detail::NICE_PERCENT, 1),
+    fixed("system", core_detail::SYSTEM_PERCENT, 1),
+    fixed("idle", core_detail::IDLE_PERCENT, 1),
+    fixed("iowait", core_detail::IOWAIT_PERCENT, 1),
+    fixed("irq", core_detail::IRQ_PERCENT, 1),
+    fixed("softirq", core_detail::SOFTIRQ_PERCENT, 1),
+    fixed("steal", core_detail::STEAL_PERCENT, 1),
+    fixed("guest", core_detail::GUEST_PERCENT, 1),
+    fixed("frequency", core_detail::FREQUENCY_MHZ, 1),
+    fixed("throttles", core_detail::THROTTLES, 0),
+    fixed("package_throttles", core_detail::PACKAGE_THROTTLES, 0),
+];
+
+/// Each temperature sensor's reading (series `temperatures.{name}.…`,
+/// schema version 9).
+pub const SENSOR: &[Metric] = &[fixed("celsius", series::TEMPERATURE_C, 1)];
+
+/// Each filesystem's space (series `filesystems.{device}.…`, schema version
+/// 9), in the order of [`shared::series::filesystem_values`]; GB to the
+/// payload's one decimal.
+pub const FILESYSTEM: &[Metric] = &[
+    fixed("size", filesystem::SIZE_GB, 1),
+    fixed("used", filesystem::USED_GB, 1),
+    fixed("free", filesystem::FREE_GB, 1),
+    fixed("used_percent", filesystem::USED_PERCENT, 1),
+];
+
 /// The rest of the machine-wide sections' numeric figures (schema version 8),
 /// after [`HOST_DEPTH`]'s, in the order of
 /// [`shared::series::machine_depth_values`] (which lists both).
@@ -281,7 +318,13 @@ pub fn charted_device_metrics() -> &'static [Metric] {
 }
 
 /// One device's row of a tick: its name and its figures as stored.
-pub type NamedRow<'a> = (&'a str, Vec<Option<f64>>);
+pub type NamedRow<'a> = (Cow<'a, str>, Vec<Option<f64>>);
+
+/// The most cores whose detail is stored (the first ones): a dozen figures a
+/// core, about 8 MB a core over a month (BENCHMARKS.md, The store), so a large
+/// machine's detail stays bounded, as the disks' and interfaces' do; every
+/// core's busy share is kept whatever their number (the heat strip's bytes).
+pub const MAX_CORES_KEPT: usize = 32;
 
 /// A kind of device kept by its name (`vda`, `eth0`): a table per tier keyed
 /// by `(ts, name)`, series `{prefix}{name}.{field}`.
@@ -299,7 +342,49 @@ pub struct Named {
     /// Each device of a sample's depth sections, as listed: its name and
     /// figures as stored ([`fixed`]), in [`Named::metrics`]' order.
     pub rows: fn(&Depth) -> Vec<NamedRow<'_>>,
+    /// Whether the dashboard charts it, so a history answers with it unless
+    /// asked for every figure (a query's time grows with its rows).
+    pub charted: bool,
+    /// When a row is written.
+    pub cadence: Cadence,
 }
+
+/// When a kind's rows are written. A row costs about 40 bytes on disk however
+/// few its figures, so kinds that change slowly, or that a machine has many
+/// of, are not written every tick (BENCHMARKS.md, The store).
+#[derive(Debug, Clone, Copy)]
+pub enum Cadence {
+    /// A row each tick.
+    Tick,
+    /// A row at the first tick of each `ms` window, standing for the ticks
+    /// since the row before: its first `means` figures (rates, shares of time)
+    /// are their mean over those ticks, the rest (readings, counters) the
+    /// newest tick's. A query answers with them where they are.
+    Window {
+        /// The window, ms.
+        ms: i64,
+        /// How many of the kind's figures, first in its list, are means.
+        means: usize,
+    },
+    /// A row when the source's reading is new (`age`: how old the reading is
+    /// at a tick, ms; a tick with none writes its rows): sources read every 5 s
+    /// off the tick, whose reading the stream repeats at each tick meanwhile.
+    /// A query does the same: each tick between two rows answers with the
+    /// reading before it, for at most [`HELD_FOR_MS`].
+    Reading {
+        /// The reading's age at a tick.
+        age: fn(&Depth) -> Option<u64>,
+    },
+}
+
+/// How long a query holds a [`Cadence::Reading`] kind's reading for the ticks
+/// after it: two of the slow sources' periods (`sampling::SLOW_EVERY`), so a
+/// late reading leaves no hole and a source that stopped answering does.
+pub const HELD_FOR_MS: i64 = 10_000;
+
+/// The window of [`CORES`]' rows: the slow sources' period, at which the
+/// cores' frequencies and throttle counts are read.
+pub const CORE_WINDOW_MS: i64 = 5_000;
 
 /// Each disk (`disk_{tier}`).
 pub const DISKS: Named = Named {
@@ -309,8 +394,12 @@ pub const DISKS: Named = Named {
     per_tick: shared::depth::disks::MAX_DISKS,
     rows: |depth| {
         let devices = depth.disks.devices.iter();
-        devices.map(|d| (d.name.as_str(), stored(DISK, series::disk_values(d).map(|(_, v)| v)))).collect()
+        devices
+            .map(|d| (d.name.as_str().into(), stored(DISK, series::disk_values(d).map(|(_, v)| v))))
+            .collect()
     },
+    charted: true,
+    cadence: Cadence::Tick,
 };
 
 /// Each network interface (`interface_{tier}`).
@@ -322,16 +411,87 @@ pub const INTERFACES: Named = Named {
     rows: |depth| {
         let interfaces = depth.interfaces.interfaces.iter();
         interfaces
-            .map(|i| (i.name.as_str(), stored(INTERFACE, series::interface_values(i).map(|(_, v)| v))))
+            .map(|i| (i.name.as_str().into(), stored(INTERFACE, series::interface_values(i).map(|(_, v)| v))))
             .collect()
     },
+    charted: true,
+    cadence: Cadence::Tick,
 };
 
-/// The kinds of device kept by name.
-pub const NAMED: [Named; 2] = [DISKS, INTERFACES];
+/// Each core's detail (`core_{tier}`), named by its number; at most
+/// [`MAX_CORES_KEPT`] cores, a row each every [`CORE_WINDOW_MS`] (the modes
+/// their mean since the row before: a dozen figures a core each second would
+/// make it the store's largest table). Not charted: the dashboard draws each
+/// core's busy share, and a history answers with the detail when asked for
+/// every figure.
+pub const CORES: Named = Named {
+    table: "core",
+    prefix: series::CORE_DETAIL_PREFIX,
+    metrics: CORE,
+    per_tick: MAX_CORES_KEPT,
+    rows: |depth| {
+        let cpu = &depth.cpu_detail;
+        (0..series::cores_with_detail(cpu).min(MAX_CORES_KEPT))
+            .map(|i| (i.to_string().into(), stored(CORE, series::core_values(cpu, i).map(|(_, v)| v))))
+            .collect()
+    },
+    charted: false,
+    // The nine modes are shares of time: their mean over the window is the
+    // window's own share. Frequency and the throttle counts are the newest.
+    cadence: Cadence::Window { ms: CORE_WINDOW_MS, means: 9 },
+};
+
+/// Each temperature sensor (`sensor_{tier}`), named as
+/// [`shared::series::sensor_names`] names it; a row each when the sensors are
+/// read (every 5 s).
+pub const SENSORS: Named = Named {
+    table: "sensor",
+    prefix: series::TEMPERATURE_PREFIX,
+    metrics: SENSOR,
+    per_tick: shared::depth::cpu::MAX_TEMPERATURES,
+    rows: |depth| {
+        let sensors = &depth.cpu_detail.sensors.temperatures.sensors;
+        let names = series::sensor_names(sensors);
+        names
+            .into_iter()
+            .zip(sensors)
+            .map(|(name, t)| (name.into(), stored(SENSOR, [t.temperature_c])))
+            .collect()
+    },
+    charted: true,
+    cadence: Cadence::Reading { age: |depth| depth.cpu_detail.sensors.age_ms },
+};
+
+/// Each filesystem (`filesystem_{tier}`), named by its device; a row each
+/// when the filesystems are read (every 5 s).
+pub const FILESYSTEMS: Named = Named {
+    table: "filesystem",
+    prefix: series::FILESYSTEM_PREFIX,
+    metrics: FILESYSTEM,
+    per_tick: shared::depth::disks::MAX_FILESYSTEMS,
+    rows: |depth| {
+        let list = depth.filesystems.filesystems.iter();
+        list.map(|f| {
+            (f.device.as_str().into(), stored(FILESYSTEM, series::filesystem_values(f).map(|(_, v)| v)))
+        })
+        .collect()
+    },
+    charted: true,
+    cadence: Cadence::Reading { age: |depth| depth.filesystems.age_ms },
+};
+
+/// The kinds of device kept by name: schema version 3's, then version 9's.
+pub const NAMED: [Named; 5] = [DISKS, INTERFACES, CORES, SENSORS, FILESYSTEMS];
+
+/// The kinds whose tables schema version 3 made (a migration's list never changes).
+const NAMED_V3: [Named; 2] = [DISKS, INTERFACES];
+
+/// The kinds whose tables schema version 9 made.
+const NAMED_V9: [Named; 3] = [CORES, SENSORS, FILESYSTEMS];
 
 /// Every table that has a row per tick in each tier, for pruning.
-pub const TIERED: [&str; 5] = ["host", "gpu", "run", DISKS.table, INTERFACES.table];
+pub const TIERED: [&str; 8] =
+    ["host", "gpu", "run", DISKS.table, INTERFACES.table, CORES.table, SENSORS.table, FILESYSTEMS.table];
 
 /// A run's tree (series `run.…`), in the order of [`tree_values`].
 pub const RUN: &[Metric] = &[
@@ -649,15 +809,32 @@ fn version_3() -> String {
                 sql.push_str(&format!("ALTER TABLE {table}_{t} ADD COLUMN {column} REAL;\n"));
             }
         }
-        for kind in NAMED {
-            sql.push_str(&format!(
-                "CREATE TABLE {}_{t} (ts INTEGER NOT NULL, name TEXT NOT NULL, {}, PRIMARY KEY (ts, name)) WITHOUT ROWID;\n",
-                kind.table,
-                column_list(kind.metrics, tier)
-            ));
-        }
+        sql.push_str(&named_tables(&NAMED_V3, tier));
     }
     sql
+}
+
+/// The tables of `kinds` in `tier`.
+fn named_tables(kinds: &[Named], tier: Tier) -> String {
+    kinds
+        .iter()
+        .map(|kind| {
+            format!(
+                "CREATE TABLE {}_{} (ts INTEGER NOT NULL, name TEXT NOT NULL, {}, PRIMARY KEY (ts, name)) WITHOUT ROWID;\n",
+                kind.table,
+                tier.suffix(),
+                column_list(kind.metrics, tier)
+            )
+        })
+        .collect()
+}
+
+/// The SQL of schema version 9: each core's detail, each temperature sensor
+/// and each filesystem, in tables of their own like the disks' (a store of
+/// any size migrates at once: no row is rewritten; nothing was kept of them
+/// before).
+fn version_9() -> String {
+    Tier::ALL.into_iter().map(|tier| named_tables(&NAMED_V9, tier)).collect()
 }
 
 /// The migrations, oldest first; built once per process (they borrow their
@@ -666,7 +843,9 @@ fn migrations() -> Migrations<'static> {
     static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static V8: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static V9: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let (v1, v3, v8) = (V1.get_or_init(version_1), V3.get_or_init(version_3), V8.get_or_init(version_8));
+    let v9 = V9.get_or_init(version_9);
     Migrations::new(vec![
         M::up(v1),
         M::up(VERSION_2),
@@ -676,6 +855,7 @@ fn migrations() -> Migrations<'static> {
         M::up(VERSION_6),
         M::up(VERSION_7),
         M::up(v8),
+        M::up(v9),
     ])
 }
 
@@ -731,10 +911,19 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 8);
+        assert_eq!(version(&conn).expect("version"), 9);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
-        for table in tables.into_iter().chain(["disk_raw", "disk_10m", "interface_raw", "interface_1h"]) {
+        let named = [
+            "disk_raw",
+            "disk_10m",
+            "interface_raw",
+            "interface_1h",
+            "core_raw",
+            "sensor_1m",
+            "filesystem_1h",
+        ];
+        for table in tables.into_iter().chain(named) {
             let n: i64 = conn
                 .query_row("SELECT count(*) FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0))
                 .expect("query");
@@ -769,7 +958,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 8);
+        assert_eq!(version(&conn).expect("version"), 9);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));
@@ -806,11 +995,20 @@ mod tests {
         assert_eq!(one("SELECT tcp_listen FROM host_raw WHERE ts = 1000"), None);
         conn.execute("INSERT INTO host_1h (ts, udp_max, oom_kills_avg) VALUES (3600000, 3, 1)", [])
             .expect("version 8's machine columns");
+        conn.execute("INSERT INTO core_raw (ts, name, iowait, frequency) VALUES (1000, '1', 125, 2400)", [])
+            .expect("version 9's cores");
+        conn.execute(
+            "INSERT INTO sensor_10m (ts, name, celsius_max) VALUES (0, 'nvme Composite #2', 450)",
+            [],
+        )
+        .expect("version 9's sensors");
+        conn.execute("INSERT INTO filesystem_1h (ts, name, used_percent_avg) VALUES (0, 'vda1', 415)", [])
+            .expect("version 9's filesystems");
     }
 
     #[test]
     fn every_column_is_named_once_and_the_depth_lists_follow_the_shared_order() {
-        for metrics in [host_metrics(), device_metrics(), DISK, INTERFACE, RUN] {
+        for metrics in [host_metrics(), device_metrics(), DISK, INTERFACE, CORE, SENSOR, FILESYSTEM, RUN] {
             for tier in [Tier::Raw, Tier::Minute] {
                 let mut columns = columns(metrics, tier);
                 let all = columns.len();
@@ -837,6 +1035,10 @@ mod tests {
         assert_eq!(disk.to_vec(), DISK.iter().map(|m| m.series).collect::<Vec<_>>());
         let interface = series::interface_values(&Default::default()).map(|(name, _)| name);
         assert_eq!(interface.to_vec(), INTERFACE.iter().map(|m| m.series).collect::<Vec<_>>());
+        let core = series::core_values(&Default::default(), 0).map(|(name, _)| name);
+        assert_eq!(core.to_vec(), CORE.iter().map(|m| m.series).collect::<Vec<_>>());
+        let filesystem = series::filesystem_values(&Default::default()).map(|(name, _)| name);
+        assert_eq!(filesystem.to_vec(), FILESYSTEM.iter().map(|m| m.series).collect::<Vec<_>>());
     }
 
     #[test]
@@ -900,5 +1102,44 @@ mod tests {
         assert_eq!(at(&figures, "energy_power"), Some(2495.0), "W in tenths");
         assert_eq!(at(&figures, "encoder"), None, "not read: no figure");
         assert_eq!(cores_blob(&[12.4, 99.6, 140.0]), [12, 100, 100]);
+    }
+
+    #[test]
+    fn each_core_sensor_and_filesystem_is_a_row_named_once() {
+        use shared::depth::cpu::{CpuModes, Temperature};
+        let mut depth = Depth::default();
+        let cpu = &mut depth.cpu_detail;
+        cpu.per_core = vec![Some(CpuModes { iowait_percent: Some(12.5), ..CpuModes::default() }), None];
+        // A third core has a frequency but no modes yet (its first reading).
+        cpu.sensors.frequency_mhz = vec![Some(2400.1), None, Some(800.0)];
+        cpu.sensors.throttle.core = vec![Some(7)];
+        let composite = |c| Temperature { name: "nvme Composite".into(), temperature_c: Some(c) };
+        cpu.sensors.temperatures.sensors = vec![composite(41.5), composite(45.0)];
+        depth.filesystems.filesystems = vec![shared::depth::disks::Filesystem {
+            device: "vda1".into(),
+            used_percent: Some(41.46),
+            ..Default::default()
+        }];
+
+        let cores = (CORES.rows)(&depth);
+        let names: Vec<&str> = cores.iter().map(|(n, _)| n.as_ref()).collect();
+        assert_eq!(names, ["0", "1", "2"], "the longest per-core list");
+        let field = |f: &str| CORE.iter().position(|m| m.series == f).expect(f);
+        assert_eq!(cores[0].1[field(core_detail::IOWAIT_PERCENT)], Some(125.0), "tenths");
+        assert_eq!(cores[0].1[field(core_detail::FREQUENCY_MHZ)], Some(24001.0), "tenths");
+        assert_eq!(cores[0].1[field(core_detail::THROTTLES)], Some(7.0));
+        assert_eq!(cores[1].1[field(core_detail::THROTTLES)], None, "no count: no figure, not 0");
+        assert!(cores[2].1[..9].iter().all(Option::is_none), "no modes yet");
+        assert_eq!(cores[2].1[field(core_detail::FREQUENCY_MHZ)], Some(8000.0));
+
+        let sensors = (SENSORS.rows)(&depth);
+        let named: Vec<(&str, Option<f64>)> = sensors.iter().map(|(n, v)| (n.as_ref(), v[0])).collect();
+        assert_eq!(named, [("nvme Composite", Some(415.0)), ("nvme Composite #2", Some(450.0))]);
+        let filesystems = (FILESYSTEMS.rows)(&depth);
+        assert_eq!(filesystems[0].0, "vda1");
+        assert_eq!(filesystems[0].1[3], Some(415.0), "41.46 % to the payload's tenth");
+
+        depth.cpu_detail.per_core = vec![None; MAX_CORES_KEPT + 10];
+        assert_eq!((CORES.rows)(&depth).len(), MAX_CORES_KEPT, "a large machine's detail is bounded");
     }
 }

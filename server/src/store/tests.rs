@@ -91,6 +91,15 @@ fn depth(x: f64, disks: &[&str], interfaces: &[&str]) -> Depth {
     d.cpu_detail.modes =
         Some(cpu::CpuModes { iowait_percent: Some(x), steal_percent: Some(0.5), ..Default::default() });
     d.cpu_detail.procs_blocked = Some(x as u64);
+    d.cpu_detail.per_core = vec![d.cpu_detail.modes; 2];
+    d.cpu_detail.sensors.frequency_mhz = vec![Some(2400.0), Some(2400.0)];
+    d.cpu_detail.sensors.temperatures.sensors =
+        vec![cpu::Temperature { name: "coretemp Package id 0".into(), temperature_c: Some(40.0 + x) }];
+    d.filesystems.filesystems = vec![shared::depth::disks::Filesystem {
+        device: "vda1".into(),
+        used_percent: Some(x),
+        ..Default::default()
+    }];
     d.pressure.io = Some(pressure::ResourcePressure {
         some_stall_percent: Some(x / 4.0),
         full_stall_percent: Some(0.0),
@@ -516,8 +525,14 @@ fn the_store_names_its_series_as_the_live_stream_names_a_sample() {
     let left_out: Vec<&String> = stored.iter().filter(|name| !charted.series.contains_key(*name)).collect();
     let v8 = schema::HOST_V8.iter().map(|m| m.series.to_owned());
     let v8_devices = schema::DEVICE_V8.iter().map(|m| shared::series::gpu_device(0, m.series));
-    let expected: std::collections::BTreeSet<String> = v8.chain(v8_devices).collect();
+    // And each core's detail (version 9's cores).
+    let cores =
+        (0..2).flat_map(|i| schema::CORE.iter().map(move |m| shared::series::core_detail(i, m.series)));
+    let expected: std::collections::BTreeSet<String> = v8.chain(v8_devices).chain(cores).collect();
     assert_eq!(left_out.into_iter().cloned().collect::<std::collections::BTreeSet<_>>(), expected);
+    for name in ["temperatures.coretemp Package id 0.temperature_c", "filesystems.vda1.used_percent"] {
+        assert!(charted.series.contains_key(name), "{name} is charted");
+    }
 
     let sampled = sample(T0 + 1000, 50.0);
     let sections = sampled.sections();
@@ -549,6 +564,9 @@ fn the_store_names_its_series_as_the_live_stream_names_a_sample() {
     for name in ["disks.vda.util_percent", "interfaces.eth0.rx_drops_per_s", "gpu.0.throttled", "perf.ipc"] {
         assert!(named.contains(name), "the test's sample has {name}");
     }
+    // A live sample leaves each core's detail out (not charted).
+    let stored: std::collections::BTreeSet<String> =
+        stored.into_iter().filter(|name| !name.starts_with(shared::series::CORE_DETAIL_PREFIX)).collect();
     assert_eq!(stored, named, "the store's series and a live sample's names");
 }
 
@@ -624,7 +642,23 @@ fn a_writer_that_falls_behind_drops_the_oldest_samples_and_counts_them() {
 /// `depth_at`, waiting for the writer (and its roll-ups) every 100 ticks with
 /// the clock following.
 fn feed(store: &Store, clock: &Hand, every: i64, count: i64, depth_at: impl Fn(i64) -> (f64, Depth)) {
-    for i in 0..count {
+    feed_every(store, clock, every, 0, count, depth_at);
+}
+
+/// [`feed`]'s ticks `from..from + count`, a second apart.
+fn feed_from(store: &Store, clock: &Hand, from: i64, count: i64, depth_at: impl Fn(i64) -> (f64, Depth)) {
+    feed_every(store, clock, 1000, from, count, depth_at);
+}
+
+fn feed_every(
+    store: &Store,
+    clock: &Hand,
+    every: i64,
+    from: i64,
+    count: i64,
+    depth_at: impl Fn(i64) -> (f64, Depth),
+) {
+    for i in from..from + count {
         let ms = T0 + i * every;
         let (x, depth) = depth_at(i);
         let mut s = sample(ms, x);
@@ -635,8 +669,63 @@ fn feed(store: &Store, clock: &Hand, every: i64, count: i64, depth_at: impl Fn(i
             assert!(store.flush(FLUSH));
         }
     }
-    clock.set(T0 + count * every);
+    clock.set(T0 + (from + count) * every);
     assert!(store.flush(FLUSH));
+}
+
+#[test]
+fn slow_readings_stand_until_the_next_and_each_cores_row_is_its_windows_mean() {
+    let dir = Dir::new("thinned");
+    let clock = Hand::at(T0);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    // 2 minutes at 1 s: the sensors and filesystems read every 5 s (at ticks
+    // 0, 5, 10, …), a new temperature each time; core 0's iowait i % 5.
+    feed(&store, &clock, 1000, 120, |i| {
+        let mut d = depth(0.0, &[], &[]);
+        d.cpu_detail.sensors.age_ms = Some(1000 * (i % 5) as u64);
+        d.filesystems.age_ms = d.cpu_detail.sensors.age_ms;
+        d.cpu_detail.sensors.temperatures.sensors[0].temperature_c = Some(40.0 + (i / 5) as f64);
+        d.cpu_detail.per_core[0] =
+            Some(shared::depth::cpu::CpuModes { iowait_percent: Some((i % 5) as f64), ..Default::default() });
+        (0.0, d)
+    });
+    let conn = store.reader().expect("reader");
+    let rows = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}_raw"), [], |r| r.get(0)).expect(table)
+    };
+    assert_eq!((rows("host"), rows("sensor"), rows("filesystem")), (120, 24, 24), "a reading once");
+    assert_eq!(rows("core"), 2 * 24, "two cores, a row each 5 s");
+
+    let every = HistoryQuery { step_s: Some(1), all: true, ..query(T0, T0 + 120_000) };
+    let h = store.history(&every).expect("raw");
+    let held: Vec<Option<f64>> = (0..120).map(|i| Some(40.0 + (i / 5) as f64)).collect();
+    assert_eq!(
+        h.series["temperatures.coretemp Package id 0.temperature_c"], held,
+        "each tick has its reading"
+    );
+    assert!(h.series["filesystems.vda1.used_percent"].iter().all(Option::is_some));
+    let iowait = &h.series["cores.0.iowait_percent"];
+    assert_eq!(iowait[0], Some(0.0), "the first tick's own row");
+    for window in 1..24 {
+        let at = window * 5;
+        assert_eq!(iowait[at], Some(2.0), "the mean of 1, 2, 3, 4, 0 at {at}");
+        assert!(iowait[at - 4..at].iter().all(Option::is_none), "a row each 5 s, nothing between: {at}");
+    }
+    assert_eq!(h.series["cores.0.frequency_mhz"][5], Some(2400.0), "a reading: the newest");
+
+    // A reading stands for two periods at most: a source that stops
+    // answering leaves a hole, not a value made up.
+    drop(conn);
+    feed_from(&store, &clock, 120, 40, |i| {
+        let mut d = depth(0.0, &[], &[]);
+        d.cpu_detail.sensors.age_ms = Some(1000 * (i - 119) as u64);
+        (0.0, d)
+    });
+    let late =
+        store.history(&HistoryQuery { step_s: Some(1), ..query(T0 + 120_000, T0 + 160_000) }).expect("raw");
+    let temperatures = &late.series["temperatures.coretemp Package id 0.temperature_c"];
+    assert!(temperatures[..10].iter().all(Option::is_some), "held for 10 s: {temperatures:?}");
+    assert!(temperatures[11..].iter().all(Option::is_none), "then a hole: {temperatures:?}");
 }
 
 #[test]
@@ -671,6 +760,14 @@ fn the_machine_in_depth_round_trips_through_raw_rows_and_every_tier() {
     assert_eq!(h.series["disks.vda.await_ms"][0], Some(0.25));
     assert_eq!(h.series["disks.vda.read_iops"][0], None);
     assert_eq!(first("interfaces.eth0.rx_drops_per_s"), x);
+    assert_eq!(first("filesystems.vda1.used_percent"), x);
+    assert_eq!(h.series["temperatures.coretemp Package id 0.temperature_c"][2], Some(42.0));
+    assert!(!h.series.contains_key("cores.1.iowait_percent"), "not charted: asked for with every figure");
+    let every = store.history(&HistoryQuery { step_s: Some(10), all: true, ..query(T0, T0 + 60_000) });
+    let every = every.expect("raw, every figure");
+    assert_eq!(every.series["cores.1.iowait_percent"][..6].to_vec(), x);
+    assert_eq!(every.series["cores.0.frequency_mhz"][0], Some(2400.0));
+    assert_eq!(every.series["cores.0.throttles"][0], None, "not read: null");
     let gpu = |field: &str| h.series[&format!("gpu.0.{field}")][0];
     assert_eq!(
         (gpu("sm_clock_mhz"), gpu("pcie_rx_bytes_per_s"), gpu("throttled")),
@@ -683,14 +780,18 @@ fn the_machine_in_depth_round_trips_through_raw_rows_and_every_tier() {
         let h =
             store.history(&HistoryQuery { step_s: Some(step), ..query(T0, T0 + 3_600_000) }).expect("tier");
         assert_eq!(h.tier, tier);
-        for (name, scale) in [
-            ("cpu.iowait_percent", 1.0),
-            ("disks.vda.util_percent", 10.0),
-            ("interfaces.eth0.rx_drops_per_s", 1.0),
-            ("paging.major_faults_per_s", 10.0),
+        // Each figure is x times the scale, above the offset (40 °C for the sensor).
+        for (name, scale, offset) in [
+            ("cpu.iowait_percent", 1.0, 0.0),
+            ("disks.vda.util_percent", 10.0, 0.0),
+            ("interfaces.eth0.rx_drops_per_s", 1.0, 0.0),
+            ("paging.major_faults_per_s", 10.0, 0.0),
+            ("filesystems.vda1.used_percent", 1.0, 0.0),
+            ("temperatures.coretemp Package id 0.temperature_c", 1.0, 40.0),
         ] {
             let point = (h.min[name][0], h.series[name][0], h.max[name][0]);
-            assert_eq!(point, (Some(0.0), Some(2.5 * scale), Some(5.0 * scale)), "{name} at {tier}");
+            let want = (Some(offset), Some(offset + 2.5 * scale), Some(offset + 5.0 * scale));
+            assert_eq!(point, want, "{name} at {tier}");
         }
         assert_eq!(h.series["cpu.steal_percent"][0], Some(0.5), "{tier}");
         assert_eq!(h.series["gpu.0.throttled"][0], Some(1.0), "{tier}");

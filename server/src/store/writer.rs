@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter};
 use shared::api::{ExitReport, RunOutcome};
 
+use super::thin::Thinning;
 use super::{DB_FILE, Event, LockError, Shared, State, WRITER_CACHE_KIB, lock, retention, schema, take_lock};
 use crate::hub::{Record, RunSummary};
 
@@ -37,6 +38,8 @@ struct Writer {
     held: VecDeque<Event>,
     /// GPU names written so far, so a name is written when it changes, not per tick.
     names: HashMap<u32, String>,
+    /// Which rows of the kinds kept by name each tick writes.
+    thinning: Thinning,
 }
 
 /// The writer thread's body: returns once the store is closed.
@@ -47,6 +50,7 @@ pub(super) fn run(shared: &Shared) {
         next_maintenance: Instant::now(),
         held: VecDeque::new(),
         names: HashMap::new(),
+        thinning: Thinning::new(),
     };
     // The database is opened at once, not after the first wait for records:
     // queries (and the server's start, which reads the runs left running)
@@ -152,7 +156,7 @@ impl Writer {
             }
             for event in &ticks {
                 if let Event::Record(Record::Tick { sample, runs }) = event {
-                    write_tick(&tx, sample, runs, &mut self.names)?;
+                    write_tick(&tx, sample, runs, &mut self.names, &mut self.thinning)?;
                 }
             }
             tx.commit()
@@ -342,13 +346,15 @@ fn insert_sql(table: &str, keys: &[&str], metrics: &[schema::Metric], extra: &[&
 }
 
 /// Writes one tick: the machine, each answering GPU, each disk and interface
-/// (at most as many as the payload lists), each live run's tree and its
+/// (at most as many as the payload lists), the cores', sensors' and
+/// filesystems' rows due at it ([`Thinning`]), each live run's tree and its
 /// record's running figures.
 fn write_tick(
     tx: &rusqlite::Transaction<'_>,
     sample: &crate::sampling::HostSample,
     runs: &[(RunSummary, crate::sampling::TreeReading)],
     names: &mut HashMap<u32, String>,
+    thinning: &mut Thinning,
 ) -> rusqlite::Result<()> {
     static SQL: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
     static NAMED_SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -380,10 +386,11 @@ fn write_tick(
             names.insert(device.index, device.name.clone());
         }
     }
-    for (kind, sql) in schema::NAMED.iter().zip(named_sql) {
+    for (k, (kind, sql)) in schema::NAMED.iter().zip(named_sql).enumerate() {
         let mut statement = tx.prepare_cached(sql)?;
-        for (name, figures) in (kind.rows)(&sample.depth).into_iter().take(kind.per_tick) {
-            let mut values: Vec<rusqlite::types::Value> = vec![ts.into(), name.to_owned().into()];
+        let rows = (kind.rows)(&sample.depth).into_iter().take(kind.per_tick).collect();
+        for (name, figures) in thinning.rows(k, &sample.depth, ts, rows) {
+            let mut values: Vec<rusqlite::types::Value> = vec![ts.into(), name.into_owned().into()];
             values.extend(figures.into_iter().map(rusqlite::types::Value::from));
             statement.execute(params_from_iter(values))?;
         }

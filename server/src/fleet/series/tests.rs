@@ -18,6 +18,8 @@ fn depth() -> crate::sampling::Depth {
     let c = &mut depth.cpu_detail;
     (c.context_switches_per_s, c.procs_running, c.procs_blocked) = (Some(2400.5), Some(3), Some(1));
     c.forks_per_s = Some(12.5);
+    c.sensors.frequency_mhz = vec![Some(2600.1), Some(800.0)];
+    (c.sensors.throttle.core, c.sensors.throttle.package) = (vec![Some(7), None], vec![Some(12), Some(12)]);
     let stalled = ResourcePressure {
         some_stall_percent: Some(12.25),
         full_stall_percent: Some(3.5),
@@ -92,7 +94,9 @@ fn sample() -> HostSample {
 
 /// `sample`'s tick as the store returns it.
 fn stored(sample: &HostSample, ts: i64) -> RawTick {
-    let named = |rows: Vec<schema::NamedRow<'_>>| rows.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+    let named = |kind: &schema::Named| {
+        (kind.rows)(&sample.depth).into_iter().map(|(n, v)| (n.into_owned(), v)).collect()
+    };
     RawTick {
         ts,
         host: schema::host_values(sample),
@@ -103,8 +107,7 @@ fn stored(sample: &HostSample, ts: i64) -> RawTick {
             .iter()
             .filter_map(|d| Some((d.index, schema::device_values(d)?)))
             .collect(),
-        disks: named((schema::DISKS.rows)(&sample.depth)),
-        interfaces: named((schema::INTERFACES.rows)(&sample.depth)),
+        named: schema::NAMED.each_ref().map(named),
         runs: Vec::new(),
     }
 }
@@ -163,7 +166,7 @@ fn every_label_a_list_sets_is_reserved() {
             );
         }
     }
-    for name in ["gpu", "name", "device", "interface", "core", "project", "run_id"] {
+    for name in ["gpu", "name", "device", "interface", "core", "cpu", "project", "run_id"] {
         assert!(RESERVED_LABELS.contains(&name), "{name}");
     }
 }
@@ -173,8 +176,9 @@ fn every_stored_column_a_list_names_exists() {
     let r = resolved();
     assert_eq!(r.host.len(), HOST.len());
     assert_eq!(r.device.len(), DEVICE.len());
-    assert_eq!(r.disk.len(), DISK.len());
-    assert_eq!(r.interface.len(), INTERFACE.len());
+    let pushed: Vec<(&str, usize)> =
+        r.named.iter().flatten().map(|(label, list)| (*label, list.len())).collect();
+    assert_eq!(pushed, [("device", DISK.len()), ("interface", INTERFACE.len()), ("cpu", CORE.len())]);
     assert_eq!(r.run.len(), RUN.len());
 }
 
@@ -200,6 +204,7 @@ fn every_pushed_series_is_the_same_series_on_metrics_with_the_same_value() {
         .chain(DEVICE)
         .chain(DISK)
         .chain(INTERFACE)
+        .chain(CORE)
         .map(|push| push.name)
         .filter(|name| !names.contains(format!("{PREFIX}{name}").as_str()))
         .collect();
