@@ -3,8 +3,9 @@
 //! a summary line each, and only the dashboard has them; opening one draws its
 //! charts (CPU time by mode stacked); each disk and interface in the data gets
 //! its charts; a hardware event the machine cannot count is named with its
-//! reason where its chart would be; a GPU's clocks, its throttling band and
-//! what holds it now; and where there is nothing, a note says so.
+//! reason where its chart would be; each temperature sensor and each
+//! filesystem's use; a GPU's clocks, its throttling band and what holds it
+//! now; and where there is nothing, a note says so.
 #![cfg(target_arch = "wasm32")]
 
 use std::rc::Rc;
@@ -126,6 +127,9 @@ fn full_timeline() -> Timeline {
         (f::RX_DROPS_PER_S, |_| Some(2.0)),
     ];
     s.extend(fields.map(|(field, v)| (series::interface("eth0", field), v)));
+    s.push((series::temperature("nvme Composite"), |_| Some(38.0)));
+    s.push((series::temperature("coretemp Package id 0"), |i| Some(50.0 + (i % 6) as f64)));
+    s.push((series::filesystem("vda1", series::filesystem::USED_PERCENT), |i| Some(39.0 + i as f64 / 100.0)));
     timeline(&s)
 }
 
@@ -229,6 +233,7 @@ async fn the_sections_come_collapsed_below_the_machine_with_a_line_each() {
         sections,
         [
             "depth-cpu",
+            "depth-sensors",
             "depth-pressure",
             "depth-memory",
             "depth-disks",
@@ -245,6 +250,11 @@ async fn the_sections_come_collapsed_below_the_machine_with_a_line_each() {
     assert!(all(&depth, "figure").is_empty(), "no chart is made while its section is closed");
     let line = |id: &str| text(&root, &format!("[data-testid='{id}'] summary"));
     assert_eq!(line("depth-pressure"), "Pressure — cpu some 3.0 % · io some 2.1 % · memory some 0.0 %");
+    assert_eq!(
+        line("depth-sensors"),
+        "Temperatures — coretemp Package id 0 55 °C · nvme Composite 38 °C",
+        "hottest first"
+    );
     assert_eq!(
         line("depth-cpu"),
         "CPU time by mode — user 42.0 % · system 5.0 % · iowait 1.5 % · steal 2.0 %"
@@ -321,6 +331,10 @@ async fn each_disk_and_interface_in_the_data_has_its_charts() {
         "a disk only the sample has: a note, not four empty charts"
     );
     assert!(all(&disks, "[data-testid='disk-sdc'] figure").is_empty());
+    let used = find(&disks, "[data-testid='filesystems-used']");
+    until("the filesystems' use drawn", || drawn(&used) > 0).await;
+    let summary = text(&used, "[data-testid='summary']");
+    assert!(summary.contains("vda1: latest 40.2 %"), "{summary}");
     let rows = all(&disks, "[data-testid='filesystems'] tbody tr");
     assert_eq!(rows.len(), 1);
     let row = rows[0].text_content().unwrap_or_default();
@@ -338,6 +352,20 @@ async fn each_disk_and_interface_in_the_data_has_its_charts() {
     assert!(
         text(&network, "[data-testid='sockets-none']").starts_with("No socket data"),
         "no sockets recorded"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn each_temperature_sensor_is_a_line() {
+    let root = render(full_timeline(), None);
+    let sensors = open(&root, "depth-sensors").await;
+    let chart = find(&sensors, "[data-testid='temperatures']");
+    until("the temperatures drawn", || drawn(&chart) > 0).await;
+    let summary = text(&chart, "[data-testid='summary']");
+    assert!(
+        summary.contains("coretemp Package id 0: latest 55 °C")
+            && summary.contains("nvme Composite: latest 38 °C"),
+        "{summary}"
     );
 }
 
@@ -390,6 +418,7 @@ async fn without_data_each_section_says_so_and_why_where_the_sample_knows() {
     off.pressure.reason = Some("no /proc/pressure (a kernel without PSI)".into());
     off.gpu.reason = Some("NVML is not installed".into());
     off.perf_events.error = Some("perf_event_open is not allowed".into());
+    off.cpu_detail.sensors.temperatures.reason = Some("no hwmon sensor or thermal zone".into());
     let root = render(timeline(&[]), Some(off));
     until("the depth part", || root.query_selector("[data-testid='depth']").ok().flatten().is_some()).await;
     let line = |id: &str| text(&root, &format!("[data-testid='{id}'] [data-testid='depth-state']"));
@@ -398,6 +427,11 @@ async fn without_data_each_section_says_so_and_why_where_the_sample_knows() {
     assert_eq!(line("depth-gpu"), " — no GPU: NVML is not installed");
     for (section, note, expected) in [
         ("depth-cpu", "cpu-modes-none", "No CPU-by-mode data in this range."),
+        (
+            "depth-sensors",
+            "sensors-none",
+            "No temperature data in this range: no hwmon sensor or thermal zone.",
+        ),
         (
             "depth-pressure",
             "pressure-none",

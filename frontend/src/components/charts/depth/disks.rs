@@ -1,7 +1,8 @@
 //! Each physical disk — throughput, IOPS, latency (await) and % busy — found
-//! from the timeline's `disks.` series and the newest sample's devices, and
-//! the newest sample's filesystems (size, used, free), which change too slowly
-//! to be series.
+//! from the timeline's `disks.` series and the newest sample's devices; each
+//! filesystem's used share over the range (its `filesystems.` series: the
+//! disk that fills up at 3 a.m.), and the newest sample's filesystems as a
+//! table with their types and mount points, which are not series.
 
 use shared::depth::disks::Filesystem;
 use shared::series::{self, disk_device as field};
@@ -93,6 +94,24 @@ fn filesystems(list: &[Filesystem]) -> Html {
     }
 }
 
+/// Each filesystem's used share, a line each; `None` when no filesystem has
+/// a value in the timeline.
+fn filesystems_used(props: &DepthProps, timeline: &Timeline) -> Option<Html> {
+    let keys = timeline.columns.keys().map(String::as_str);
+    let used = series::filesystem::USED_PERCENT;
+    let names = device_names(keys, series::FILESYSTEM_PREFIX, &[used], []);
+    let names: Vec<String> =
+        names.into_iter().filter(|name| timeline.has_values(&series::filesystem(name, used))).collect();
+    (!names.is_empty()).then(|| {
+        names
+            .iter()
+            .fold(Chart::new(props, "filesystems-used", "Filesystems used", Unit::Percent), |c, name| {
+                c.line(series::filesystem(name, used), name.as_str())
+            })
+            .html()
+    })
+}
+
 /// The section.
 #[function_component(DisksSection)]
 pub fn disks_section(props: &DepthProps) -> Html {
@@ -125,6 +144,9 @@ pub fn disks_section(props: &DepthProps) -> Html {
                 { no_data("disks-none", "disk", reason.as_deref()) }
             }
             { for names.iter().map(|name| disk(props, &timeline, name)) }
+            if let Some(chart) = filesystems_used(props, &timeline) {
+                <div class="charts__group">{ chart }</div>
+            }
             if let Some(fs) = fs {
                 <h3 class="depth__device-title">{ "Filesystems now" }</h3>
                 { filesystems(&fs.filesystems) }

@@ -1,12 +1,12 @@
 //! "More about the machine": the machine in depth (issue 21), below the
 //! dashboard's first screen — one collapsible section each for CPU time by
-//! mode, pressure, memory and paging, each disk, each interface, the hardware
-//! counters and the GPUs' clocks. Each section's summary line says what is
+//! mode, temperatures, pressure, memory and paging, each disk and filesystem,
+//! each interface, the hardware counters and the GPUs' clocks. Each section's summary line says what is
 //! inside and its newest state (`Pressure — cpu some 3.0 % · io some 2.1 %`).
 //!
 //! Figures come from the timeline's series ([`shared::series`] names), so the
 //! store's history and the live samples draw alike. What is not a series —
-//! whether a source exists and why not, filesystems' sizes, which hardware
+//! whether a source exists and why not, filesystems' types and mount points, which hardware
 //! events cannot be counted, a GPU's P-state and what holds its clocks — comes
 //! from the newest live sample; without one (the run report, a page still
 //! connecting) the sections show what the series hold.
@@ -20,8 +20,8 @@
 //!   section takes) and what the sections share: the chart, the "No data"
 //!   note, a series' newest value, device names from series names.
 //! - [`section`]: [`DepthSection`], one collapsible `<details>`.
-//! - [`cpu_modes`], [`pressure`], [`memory`], [`disks`], [`network`],
-//!   [`perf`], [`gpu_clocks`]: a section each.
+//! - [`cpu_modes`], [`sensors`], [`pressure`], [`memory`], [`disks`],
+//!   [`network`], [`perf`], [`gpu_clocks`]: a section each.
 
 pub mod cpu_modes;
 pub mod disks;
@@ -31,6 +31,7 @@ pub mod network;
 pub mod perf;
 pub mod pressure;
 pub mod section;
+pub mod sensors;
 
 use std::rc::Rc;
 
@@ -83,6 +84,7 @@ pub fn machine_depth(props: &DepthProps) -> Html {
         <section class="depth" aria-label="More about the machine" data-testid="depth">
             <h2 class="section__title">{ "More about the machine" }</h2>
             <cpu_modes::CpuModes ..props.clone() />
+            <sensors::SensorsSection ..props.clone() />
             <pressure::PressureSection ..props.clone() />
             <memory::MemorySection ..props.clone() />
             <disks::DisksSection ..props.clone() />
