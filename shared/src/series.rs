@@ -545,13 +545,19 @@ pub fn cores_with_detail(cpu: &crate::depth::cpu::CpuDetail) -> usize {
 /// repeats (two drives' `nvme Composite`), `#2`, `#3`… after it in the
 /// kernel's order, so no two sensors share a series.
 pub fn sensor_names(sensors: &[crate::depth::cpu::Temperature]) -> Vec<String> {
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
     sensors
         .iter()
         .map(|t| {
-            let n = seen.entry(t.name.as_str()).or_insert(0);
-            *n += 1;
-            if *n == 1 { t.name.clone() } else { format!("{} #{n}", t.name) }
+            // A sensor whose own name is `X #2` beside two `X`s takes the
+            // next free number.
+            let mut name = t.name.clone();
+            let mut n = 1;
+            while !taken.insert(name.clone()) {
+                n += 1;
+                name = format!("{} #{n}", t.name);
+            }
+            name
         })
         .collect()
 }
@@ -685,6 +691,17 @@ mod tests {
     use super::*;
     use crate::depth::disks::{DiskDevice, Disks};
     use crate::depth::network::{Interface, Interfaces};
+
+    #[test]
+    fn each_sensor_has_a_name_of_its_own() {
+        let sensor = |name: &str| crate::depth::cpu::Temperature { name: name.into(), temperature_c: None };
+        let sensors =
+            ["nvme Composite", "nvme Composite", "nvme Composite #2", "coretemp Core 0"].map(sensor);
+        assert_eq!(
+            sensor_names(&sensors),
+            ["nvme Composite", "nvme Composite #2", "nvme Composite #2 #2", "coretemp Core 0"]
+        );
+    }
 
     #[test]
     fn a_sample_is_named_as_the_store_names_it() {

@@ -181,21 +181,23 @@ impl Grid {
         Ok(())
     }
 
-    /// Fills each bucket that holds a tick (`ticked`) and no value with the
-    /// value before it, at most [`schema::HELD_FOR_MS`] back: a
+    /// Fills each bucket that holds a tick (`ticked`) and no row with the row
+    /// before it, at most [`schema::HELD_FOR_MS`] back: a
     /// [`schema::Cadence::Reading`] kind's reading stands until the next one,
-    /// as the stream repeats it at each tick.
+    /// as the stream repeats it at each tick. Whole rows: a figure the reading
+    /// lacked stays `None` at the ticks after it too.
     fn hold(&mut self, ticked: &[bool], step_ms: i64) {
         let reach = usize::try_from(schema::HELD_FOR_MS / step_ms.max(1)).unwrap_or(0);
-        for slots in &mut self.figures {
-            let mut last: Option<(usize, Acc)> = None;
-            for (b, slot) in slots.iter_mut().enumerate() {
-                match slot {
-                    Some(acc) => last = Some((b, *acc)),
-                    None if ticked.get(b) == Some(&true) => {
-                        *slot = last.filter(|(at, _)| b - at <= reach).map(|(_, acc)| acc);
-                    }
-                    None => {}
+        let buckets = self.figures.first().map_or(0, Vec::len);
+        let mut last: Option<usize> = None;
+        for b in 0..buckets {
+            if self.figures.iter().any(|slots| slots[b].is_some()) {
+                last = Some(b);
+            } else if ticked.get(b) == Some(&true)
+                && let Some(at) = last.filter(|at| b - at <= reach)
+            {
+                for slots in &mut self.figures {
+                    slots[b] = slots[at];
                 }
             }
         }

@@ -685,6 +685,8 @@ fn slow_readings_stand_until_the_next_and_each_cores_row_is_its_windows_mean() {
         d.cpu_detail.sensors.age_ms = Some(1000 * (i % 5) as u64);
         d.filesystems.age_ms = d.cpu_detail.sensors.age_ms;
         d.cpu_detail.sensors.temperatures.sensors[0].temperature_c = Some(40.0 + (i / 5) as f64);
+        // The first reading has a figure the second lacks.
+        d.filesystems.filesystems[0].used_gb = (i < 5).then_some(1.0);
         d.cpu_detail.per_core[0] =
             Some(shared::depth::cpu::CpuModes { iowait_percent: Some((i % 5) as f64), ..Default::default() });
         (0.0, d)
@@ -704,6 +706,9 @@ fn slow_readings_stand_until_the_next_and_each_cores_row_is_its_windows_mean() {
         "each tick has its reading"
     );
     assert!(h.series["filesystems.vda1.used_percent"].iter().all(Option::is_some));
+    let used = &h.series["filesystems.vda1.used_gb"];
+    assert_eq!(used[..5], [Some(1.0); 5]);
+    assert_eq!(used[5..10], [None; 5], "a reading is held whole: what it lacks stays missing");
     let iowait = &h.series["cores.0.iowait_percent"];
     assert_eq!(iowait[0], Some(0.0), "the first tick's own row");
     for window in 1..24 {

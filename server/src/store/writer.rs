@@ -168,6 +168,10 @@ impl Writer {
             }
             Err(err) => {
                 drop_ticks(shared, ticks.len());
+                // The rows the dropped ticks were to write are not written:
+                // the next tick starts afresh (writes the slow sources'
+                // reading it has, and a window of its own).
+                self.thinning = Thinning::new();
                 self.failed(shared, &err);
             }
         }
