@@ -1,6 +1,7 @@
 //! Disk traffic over the physical disks (`/proc/diskstats`): summed, and per disk
 //! as `iostat -x` reports it (bytes and requests per second, await, % busy,
-//! requests in flight); and the space of the filesystem PerfMon runs in (sysinfo).
+//! requests in flight). The space of the filesystem PerfMon runs in is read on
+//! the slow sources' thread (`super::space`) and set into [`DiskReading`] there.
 //!
 //! sysinfo reports disk I/O per mounted filesystem, which counts a disk once per
 //! mount; the kernel's per-device counters do not. Only physical disks (those with
@@ -22,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use shared::depth::disks::{DiskDevice, Disks, MAX_DISKS};
-use sysinfo::{DiskRefreshKind, Disks as SysinfoDisks};
 
 use super::procfs::ProcFile;
 use super::rates::RateCounter;
@@ -42,9 +42,11 @@ pub struct DiskReading {
     pub read_bytes_per_s: Option<f64>,
     /// Bytes written per second since the previous reading (0 on the first).
     pub write_bytes_per_s: Option<f64>,
-    /// Space used on the filesystem holding the working directory.
+    /// Space used on the filesystem holding the working directory: set by the
+    /// sampler from the slow sources' latest reading (`super::space`), `None`
+    /// before their first.
     pub used_bytes: Option<u64>,
-    /// Size of that filesystem.
+    /// Size of that filesystem, the same way.
     pub total_bytes: Option<u64>,
 }
 
@@ -214,10 +216,6 @@ pub struct DiskCollector {
     listed: u64,
     /// Readings since the set was last rescanned.
     since_rescan: u64,
-    /// Mounted filesystems, for space.
-    disks: Option<SysinfoDisks>,
-    /// Which entry of `disks` holds the working directory.
-    home: Option<usize>,
     /// Rates from the summed read and write counters.
     read: RateCounter,
     write: RateCounter,
@@ -226,22 +224,13 @@ pub struct DiskCollector {
 }
 
 impl DiskCollector {
-    /// Finds the disks and the working directory's filesystem. Blocking.
+    /// Finds the disks. Blocking.
     pub fn new() -> Self {
-        let disks =
-            SysinfoDisks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing().with_storage())
-                .map_err(|err| tracing::warn!("disk space unavailable: {err}"))
-                .ok();
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let home = disks.as_ref().and_then(|d| {
-            let mounts: Vec<&Path> = d.iter().map(|disk| disk.mount_point()).collect();
-            containing_mount(&cwd, &mounts)
-        });
-        DiskCollector { disks, home, ..Self::with_paths("/proc/diskstats", "/sys/block") }
+        Self::with_paths("/proc/diskstats", "/sys/block")
     }
 
     /// A collector over another `/proc/diskstats` and `/sys/block` (a fake tree in
-    /// tests), without the working directory's space. Blocking.
+    /// tests). Blocking.
     pub fn with_paths(diskstats: impl Into<PathBuf>, sys_block: impl Into<PathBuf>) -> Self {
         let sys_block = sys_block.into();
         DiskCollector {
@@ -251,20 +240,18 @@ impl DiskCollector {
             sys_block,
             listed: 0,
             since_rescan: 0,
-            disks: None,
-            home: None,
             read: RateCounter::default(),
             write: RateCounter::default(),
             devices: HashMap::new(),
         }
     }
 
-    /// Reads traffic (as rates since the previous reading) and space. Blocking.
+    /// Reads traffic, as rates since the previous reading. Blocking.
     pub fn read(&mut self, now: Instant) -> DiskReading {
         self.read_detailed(now).0
     }
 
-    /// Reads traffic and space, and each physical disk from the same read of
+    /// Reads traffic, and each physical disk from the same read of
     /// `/proc/diskstats`. Blocking.
     pub fn read_detailed(&mut self, now: Instant) -> (DiskReading, DisksReading) {
         let mut reading = DiskReading::default();
@@ -310,16 +297,6 @@ impl DiskCollector {
             }
             None => {
                 detail.unavailable = Some("/proc/diskstats cannot be read (not Linux, or no /proc)".into());
-            }
-        }
-        if let (Some(disks), Some(index)) = (self.disks.as_mut(), self.home)
-            && let Some(home) = disks.get_mut(index)
-        {
-            home.refresh_specifics(DiskRefreshKind::nothing().with_storage());
-            let total = home.total_space();
-            if total > 0 {
-                reading.used_bytes = Some(total.saturating_sub(home.available_space()));
-                reading.total_bytes = Some(total);
             }
         }
         (reading, detail)
@@ -418,16 +395,6 @@ fn names_hash(devices: &[(&str, DiskCounters)]) -> u64 {
     hasher.finish()
 }
 
-/// The index of the mount point that holds `path` (the longest prefix).
-pub fn containing_mount(path: &Path, mounts: &[&Path]) -> Option<usize> {
-    mounts
-        .iter()
-        .enumerate()
-        .filter(|(_, mount)| path.starts_with(mount))
-        .max_by_key(|(_, mount)| mount.as_os_str().len())
-        .map(|(index, _)| index)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,20 +451,11 @@ mod tests {
     }
 
     #[test]
-    fn the_working_directory_belongs_to_the_longest_matching_mount() {
-        let mounts = [Path::new("/"), Path::new("/work"), Path::new("/work/main/x")];
-        assert_eq!(containing_mount(Path::new("/work/main"), &mounts), Some(1));
-        assert_eq!(containing_mount(Path::new("/etc"), &mounts), Some(0));
-        assert_eq!(containing_mount(Path::new("/workshop"), &mounts), Some(0));
-    }
-
-    #[test]
-    fn this_machine_reads_rates_and_space() {
+    fn this_machine_reads_rates() {
         let mut disk = DiskCollector::new();
         let r = disk.read(Instant::now());
         assert_eq!(r.read_bytes_per_s, Some(0.0), "the first reading has no rate yet");
-        let (used, total) = (r.used_bytes.expect("used"), r.total_bytes.expect("total"));
-        assert!(used <= total && total > 0, "{used} of {total}");
+        assert_eq!((r.used_bytes, r.total_bytes), (None, None), "space is the slow thread's (space.rs)");
         assert!(disk.physical.iter().all(|d| !d.starts_with("loop")), "{:?}", disk.physical);
     }
 

@@ -10,10 +10,11 @@
 //!   per-second rates. [`gpu`]: NVML, behind the `nvml` feature.
 //! - [`pressure`], [`meminfo`], [`vmstat`]: pressure stall information, memory
 //!   detail and paging, every tick.
-//! - [`sensors`], [`filesystems`], [`sockets`], [`perf`]: frequencies and
-//!   temperatures, filesystems (`statvfs`), socket tables, and machine-wide
-//!   `perf_event_open` counters — read every 5 s on their own thread
-//!   (`sampling`'s slow sources), the first three kept between reads by
+//! - [`sensors`], [`filesystems`], [`space`], [`sockets`], [`perf`]:
+//!   frequencies and temperatures, filesystems (`statvfs`), the space of the
+//!   one PerfMon runs in, socket tables, and machine-wide `perf_event_open`
+//!   counters — read every 5 s on their own thread (`sampling`'s slow
+//!   sources), sensors, filesystems and sockets kept between reads by
 //!   [`cadence`].
 //! - [`procfs`]: the one reader of `/proc/PID/stat`, for both the run's process
 //!   tree ([`proctree`], which skips the `stat` of a member that has not run
@@ -44,6 +45,7 @@ pub mod rates;
 pub mod run_perf;
 pub mod sensors;
 pub mod sockets;
+pub mod space;
 pub mod transcripts;
 pub mod tree_counters;
 pub mod vmstat;

@@ -40,6 +40,9 @@ pub use sample::{
 pub use slow::SLOW_EVERY;
 use slow::{Costs, SlowSampler, SlowSections};
 
+/// How long the first sample waits for the slow sources' first reading.
+const SLOW_FIRST_WAIT: Duration = Duration::from_secs(2);
+
 /// Why a run's GPU memory is unknown inside a container.
 const FOREIGN_PIDS: &str =
     "PerfMon runs in a container: NVML lists the host's process ids, which cannot be matched to the run's";
@@ -109,6 +112,9 @@ impl HostSampler {
         sampler.monitor(now);
         std::thread::sleep(cpu::MINIMUM_INTERVAL);
         sampler.cpu.read(Instant::now());
+        // Mostly already read by now; a mount slow to answer `statvfs` delays
+        // the start by at most this much, and its figures come later.
+        sampler.slow.wait_first(SLOW_FIRST_WAIT);
         sampler
     }
 
@@ -132,7 +138,7 @@ impl HostSampler {
         let now = Instant::now();
         let mut costs = Costs::new(self.timing);
         let gpu = costs.time("gpu (NVML)", || self.gpu.read());
-        let (disk, disks) = costs.time("disks (/proc/diskstats)", || self.disk.read_detailed(now));
+        let (mut disk, disks) = costs.time("disks (/proc/diskstats)", || self.disk.read_detailed(now));
         let (network, interfaces) =
             costs.time("interfaces (/proc/net/dev)", || self.network.read_detailed(now));
         let cpu = costs.time("cpu and modes (/proc/stat, loadavg)", || self.cpu.read(now));
@@ -144,6 +150,7 @@ impl HostSampler {
             costs.time("paging (/proc/vmstat)", || vmstat::to_contract(self.vmstat.read(now).as_ref()));
         let monitor = costs.time("PerfMon itself (getrusage, statm)", || self.monitor(now));
         let slow = costs.time("slow sources' latest (no read)", || self.slow_sections(now));
+        (disk.used_bytes, disk.total_bytes) = (slow.space.used_bytes, slow.space.total_bytes);
         let mut cpu_detail = self.cpu.detail().to_contract(slow.sensors.as_ref());
         if slow.sensors.is_none() {
             // Before the slow thread's first reading, say so as its other

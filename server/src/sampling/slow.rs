@@ -1,6 +1,7 @@
-//! The slow sources — sensors, filesystems, socket tables and the machine-wide
-//! perf counters — read on a thread of their own every [`SLOW_EVERY`], off the
-//! tick's path: a socket table on a busy server, `statvfs` on a slow mount or a
+//! The slow sources — sensors, filesystems (and the space of the one PerfMon
+//! runs in), socket tables and the machine-wide perf counters — read on a
+//! thread of their own every [`SLOW_EVERY`], off the tick's path: a socket
+//! table on a busy server, `statvfs` on a slow mount or a
 //! perf read that interrupts every CPU costs more than a tick may (BENCHMARKS.md),
 //! and none of them changes much within seconds. The tick takes the newest
 //! readings as they stand and says how old they are (`age_ms`).
@@ -13,6 +14,7 @@ use crate::collect::filesystems::{FilesystemsCollector, FilesystemsReading};
 use crate::collect::perf::{PerfCollector, PerfReading};
 use crate::collect::sensors::{SensorsCollector, SensorsReading};
 use crate::collect::sockets::{SocketsCollector, SocketsReading};
+use crate::collect::space::{SpaceCollector, SpaceReading};
 
 /// How often the slow sources are read: the same 5 s the collectors keep
 /// their readings for, and PerfWatch's own cadence.
@@ -25,6 +27,8 @@ pub struct SlowReadings {
     pub sensors: Option<(SensorsReading, Instant)>,
     /// Filesystems on real block devices.
     pub filesystems: Option<(FilesystemsReading, Instant)>,
+    /// The space of the filesystem PerfMon runs in (the panel's disk figure).
+    pub space: Option<SpaceReading>,
     /// Socket counts and TCP retransmits.
     pub sockets: Option<(SocketsReading, Instant)>,
     /// Machine-wide counters over the last interval.
@@ -40,6 +44,8 @@ pub struct SlowSections {
     pub sensors: Option<SensorsReading>,
     /// Filesystems.
     pub filesystems: shared::depth::disks::Filesystems,
+    /// The space of PerfMon's filesystem (none before the first reading).
+    pub space: SpaceReading,
     /// Sockets.
     pub sockets: shared::depth::network::Sockets,
     /// Perf counters.
@@ -62,6 +68,7 @@ impl SlowSections {
         ];
         SlowSections {
             sensors: readings.sensors.map(|(reading, _)| reading),
+            space: readings.space.unwrap_or_default(),
             filesystems: match readings.filesystems {
                 Some((reading, _)) => reading.to_contract(),
                 None => {
@@ -130,6 +137,8 @@ struct Shared {
     readings: Mutex<SlowReadings>,
     /// Counts the readings stored, so the tick converts each only once.
     generation: std::sync::atomic::AtomicU64,
+    /// Signalled with each reading stored, for [`SlowSampler::wait_first`].
+    stored: Condvar,
     stop: Mutex<bool>,
     wake: Condvar,
 }
@@ -162,6 +171,17 @@ impl SlowSampler {
         self.shared.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// Waits, at most `limit`, for the thread's first reading: so the first
+    /// sample has the slow sources' figures (they are read at once, in a few ms,
+    /// unless a mount or the kernel is slow to answer).
+    pub fn wait_first(&self, limit: Duration) {
+        if self.thread.is_none() {
+            return;
+        }
+        let Ok(readings) = self.shared.readings.lock() else { return };
+        let _ = self.shared.stored.wait_timeout_while(readings, limit, |_| self.generation() == 0);
+    }
+
     /// The newest readings.
     pub fn latest(&self) -> SlowReadings {
         self.shared.readings.lock().map(|r| r.clone()).unwrap_or_default()
@@ -183,6 +203,7 @@ impl Drop for SlowSampler {
 fn run(shared: &Shared) {
     let mut sensors = SensorsCollector::new();
     let mut filesystems = FilesystemsCollector::new();
+    let mut space = SpaceCollector::new();
     let mut sockets = SocketsCollector::new();
     let mut perf = PerfCollector::new();
     loop {
@@ -197,6 +218,7 @@ fn run(shared: &Shared) {
                 costs.time("filesystems (statvfs)", || filesystems.read(now)),
                 Instant::now(),
             )),
+            space: Some(costs.time("PerfMon's filesystem's space (statvfs)", || space.read())),
             sockets: Some((
                 costs.time("sockets (netlink or /proc/net/tcp*; udp*, snmp)", || sockets.read(now)),
                 Instant::now(),
@@ -207,6 +229,7 @@ fn run(shared: &Shared) {
         if let Ok(mut readings) = shared.readings.lock() {
             *readings = SlowReadings { costs: costs.into_vec(), ..read };
             shared.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            shared.stored.notify_all();
         }
         let Ok(stop) = shared.stop.lock() else { return };
         let Ok((stop, _)) = shared.wake.wait_timeout_while(stop, SLOW_EVERY, |stop| !*stop) else { return };
@@ -223,13 +246,12 @@ mod tests {
     #[test]
     fn the_thread_reads_at_once_and_stops_when_dropped() {
         let slow = SlowSampler::start();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while slow.latest().perf.is_none() {
-            assert!(Instant::now() < deadline, "no reading within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        slow.wait_first(Duration::from_secs(10));
         let latest = slow.latest();
+        assert!(latest.perf.is_some(), "no reading within 10 s");
         assert!(latest.sensors.is_some() && latest.filesystems.is_some() && latest.sockets.is_some());
+        let space = latest.space.expect("the space read with the rest");
+        assert!(space.total_bytes.is_some_and(|t| t > 0), "{space:?}");
         let started = Instant::now();
         drop(slow);
         assert!(started.elapsed() < SLOW_EVERY, "dropping wakes the thread rather than waiting it out");
