@@ -185,19 +185,26 @@ impl Grid {
     /// before it, at most [`schema::HELD_FOR_MS`] back: a
     /// [`schema::Cadence::Reading`] kind's reading stands until the next one,
     /// as the stream repeats it at each tick. Whole rows: a figure the reading
-    /// lacked stays `None` at the ticks after it too.
-    fn hold(&mut self, ticked: &[bool], step_ms: i64) {
-        let reach = usize::try_from(schema::HELD_FOR_MS / step_ms.max(1)).unwrap_or(0);
+    /// lacked stays `None` at the ticks after it too. `before` is the row
+    /// before the range (its bucket, 0 or less, and a one-bucket grid), so the
+    /// range's first ticks have the reading that stood then.
+    fn hold(&mut self, ticked: &[bool], step_ms: i64, before: Option<&(i64, Grid)>) {
+        let reach = schema::HELD_FOR_MS / step_ms.max(1);
         let buckets = self.figures.first().map_or(0, Vec::len);
-        let mut last: Option<usize> = None;
+        // The bucket of the row that stands, and whether it is `before`'s.
+        let mut last: Option<(i64, bool)> = before.map(|(at, _)| (*at, true));
         for b in 0..buckets {
+            let here = i64::try_from(b).unwrap_or(i64::MAX);
             if self.figures.iter().any(|slots| slots[b].is_some()) {
-                last = Some(b);
+                last = Some((here, false));
             } else if ticked.get(b) == Some(&true)
-                && let Some(at) = last.filter(|at| b - at <= reach)
+                && let Some((at, from_before)) = last.filter(|(at, _)| here - at <= reach)
             {
-                for slots in &mut self.figures {
-                    slots[b] = slots[at];
+                for (i, slots) in self.figures.iter_mut().enumerate() {
+                    slots[b] = match (from_before, before) {
+                        (true, Some((_, grid))) => grid.figures[i][0],
+                        _ => usize::try_from(at).ok().and_then(|at| slots[at]),
+                    };
                 }
             }
         }
@@ -637,6 +644,34 @@ fn named_kept(
     Ok(longest.into_iter().map(|(name, _)| name).collect())
 }
 
+/// The newest raw row of each of `kind`'s names in the
+/// [`schema::HELD_FOR_MS`] before `from`, with its bucket by `bucket_of`: a
+/// reading taken then still stands at the first ticks from `from` on.
+fn standing_at(
+    conn: &Connection,
+    kind: Named,
+    from: i64,
+    bucket_of: impl Fn(i64) -> i64,
+) -> rusqlite::Result<BTreeMap<String, (i64, Grid)>> {
+    let sql = format!(
+        "SELECT ts, {}, name FROM {}_raw WHERE ts >= ?1 AND ts < ?2 ORDER BY ts DESC",
+        schema::columns(kind.metrics, Tier::Raw).join(", "),
+        kind.table
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![from - schema::HELD_FOR_MS, from])?;
+    let mut standing = BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(1 + kind.metrics.len())?;
+        if !standing.contains_key(&name) {
+            let mut grid = Grid::new(kind.metrics.len(), 1);
+            grid.add_row(row, 0, 1.0, 1, Tier::Raw)?;
+            standing.insert(name, (bucket_of(row.get(0)?), grid));
+        }
+    }
+    Ok(standing)
+}
+
 /// Reads every series of `q` at `step_s`.
 fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result<HistorySeries, QueryError> {
     let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
@@ -658,11 +693,27 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
     let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();
     let mut runs = Grid::new(RUN.len(), buckets);
-    let mut named: Vec<(Named, BTreeSet<String>, BTreeMap<String, Grid>)> = Vec::new();
-    for kind in NAMED.into_iter().filter(|kind| kind.charted || q.all) {
-        named.push((kind, named_kept(conn, kind, &parts)?, BTreeMap::new()));
-    }
     let bucket_of = |ts: i64| usize::try_from((ts - origin).div_euclid(step)).ok().filter(|b| *b < buckets);
+    // Each kind, the names answered for, their grids, and for a kind read
+    // when new, the row standing when a range that starts in the raw tier
+    // starts.
+    type Before = BTreeMap<String, (i64, Grid)>;
+    let mut named: Vec<(Named, BTreeSet<String>, BTreeMap<String, Grid>, Before)> = Vec::new();
+    for kind in NAMED.into_iter().filter(|kind| kind.charted || q.all) {
+        let mut kept = named_kept(conn, kind, &parts)?;
+        let before = match parts.first() {
+            Some(&(Tier::Raw, from, _)) if matches!(kind.cadence, schema::Cadence::Reading { .. }) => {
+                standing_at(conn, kind, from, |ts| (ts - origin).div_euclid(step))?
+            }
+            _ => BTreeMap::new(),
+        };
+        for name in before.keys() {
+            if kept.len() < MAX_NAMED_PER_ANSWER {
+                kept.insert(name.clone());
+            }
+        }
+        named.push((kind, kept, BTreeMap::new(), before));
+    }
 
     // Rows are read in time order and added to their bucket here: SQLite's
     // GROUP BY on a computed bucket sorts every row through a temporary
@@ -705,7 +756,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
                 .add_row(row, b, weight, 1, part)?;
         }
 
-        for (kind, kept, grids) in &mut named {
+        for (kind, kept, grids, _) in &mut named {
             if kept.is_empty() {
                 continue;
             }
@@ -765,10 +816,16 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
             &mut out,
         );
     }
-    for (kind, _, grids) in named {
+    for (kind, kept, mut grids, before) in named {
+        for name in before.keys().filter(|name| kept.contains(*name)) {
+            // Standing at the range's start, with no row of its own in it.
+            if !grids.contains_key(name) {
+                grids.insert(name.clone(), Grid::new(kind.metrics.len(), buckets));
+            }
+        }
         for (name, mut grid) in grids {
             if matches!(kind.cadence, schema::Cadence::Reading { .. }) {
-                grid.hold(&ticked, step);
+                grid.hold(&ticked, step, before.get(&name));
             }
             grid.emit(kind.metrics, &format!("{}{name}.", kind.prefix), downsampled, &mut out);
         }

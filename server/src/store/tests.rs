@@ -717,6 +717,15 @@ fn slow_readings_stand_until_the_next_and_each_cores_row_is_its_windows_mean() {
         assert!(iowait[at - 4..at].iter().all(Option::is_none), "a row each 5 s, nothing between: {at}");
     }
     assert_eq!(h.series["cores.0.frequency_mhz"][5], Some(2400.0), "a reading: the newest");
+    // A range that starts between two readings starts with the one standing
+    // then (read at 10 s), not a hole until the next.
+    let mid =
+        store.history(&HistoryQuery { step_s: Some(1), ..query(T0 + 12_000, T0 + 20_000) }).expect("raw");
+    assert_eq!(
+        mid.series["temperatures.coretemp Package id 0.temperature_c"],
+        [42.0, 42.0, 42.0, 43.0, 43.0, 43.0, 43.0, 43.0].map(Some),
+        "the reading of 10 s stands at 12, 13 and 14 s"
+    );
 
     // A reading stands for two periods at most: a source that stops
     // answering leaves a hole, not a value made up.
@@ -731,6 +740,19 @@ fn slow_readings_stand_until_the_next_and_each_cores_row_is_its_windows_mean() {
     let temperatures = &late.series["temperatures.coretemp Package id 0.temperature_c"];
     assert!(temperatures[..10].iter().all(Option::is_some), "held for 10 s: {temperatures:?}");
     assert!(temperatures[11..].iter().all(Option::is_none), "then a hole: {temperatures:?}");
+    // Nor is a reading more than 10 s before a range held into it.
+    let after =
+        store.history(&HistoryQuery { step_s: Some(1), ..query(T0 + 131_000, T0 + 140_000) }).expect("raw");
+    let temperatures = after.series.get("temperatures.coretemp Package id 0.temperature_c");
+    assert!(temperatures.is_none_or(|t| t.iter().all(Option::is_none)), "{temperatures:?}");
+    let standing =
+        store.history(&HistoryQuery { step_s: Some(1), ..query(T0 + 125_000, T0 + 140_000) }).expect("raw");
+    let temperatures = &standing.series["temperatures.coretemp Package id 0.temperature_c"];
+    assert!(
+        temperatures[..6].iter().all(Option::is_some),
+        "read at 120 s, standing to 130 s: {temperatures:?}"
+    );
+    assert!(temperatures[6..].iter().all(Option::is_none), "{temperatures:?}");
 }
 
 #[test]
