@@ -644,6 +644,20 @@ fn named_kept(
     Ok(longest.into_iter().map(|(name, _)| name).collect())
 }
 
+/// Rows standing when a range starts, by name: each row's bucket (0 or
+/// before it) and the row, as a one-bucket grid.
+type Standing = BTreeMap<String, (i64, Grid)>;
+
+/// One kind of named rows in an answer: the names answered for, their grids,
+/// and, for a kind read when new, the rows standing when a range that starts
+/// in the raw tier starts.
+struct NamedAnswer {
+    kind: Named,
+    kept: BTreeSet<String>,
+    grids: BTreeMap<String, Grid>,
+    standing: Standing,
+}
+
 /// The newest raw row of each of `kind`'s names in the
 /// [`schema::HELD_FOR_MS`] before `from`, with its bucket by `bucket_of`: a
 /// reading taken then still stands at the first ticks from `from` on.
@@ -652,7 +666,7 @@ fn standing_at(
     kind: Named,
     from: i64,
     bucket_of: impl Fn(i64) -> i64,
-) -> rusqlite::Result<BTreeMap<String, (i64, Grid)>> {
+) -> rusqlite::Result<Standing> {
     let sql = format!(
         "SELECT ts, {}, name FROM {}_raw WHERE ts >= ?1 AND ts < ?2 ORDER BY ts DESC",
         schema::columns(kind.metrics, Tier::Raw).join(", "),
@@ -663,10 +677,10 @@ fn standing_at(
     let mut standing = BTreeMap::new();
     while let Some(row) = rows.next()? {
         let name: String = row.get(1 + kind.metrics.len())?;
-        if !standing.contains_key(&name) {
+        if let std::collections::btree_map::Entry::Vacant(entry) = standing.entry(name) {
             let mut grid = Grid::new(kind.metrics.len(), 1);
             grid.add_row(row, 0, 1.0, 1, Tier::Raw)?;
-            standing.insert(name, (bucket_of(row.get(0)?), grid));
+            entry.insert((bucket_of(row.get(0)?), grid));
         }
     }
     Ok(standing)
@@ -694,25 +708,21 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
     let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();
     let mut runs = Grid::new(RUN.len(), buckets);
     let bucket_of = |ts: i64| usize::try_from((ts - origin).div_euclid(step)).ok().filter(|b| *b < buckets);
-    // Each kind, the names answered for, their grids, and for a kind read
-    // when new, the row standing when a range that starts in the raw tier
-    // starts.
-    type Before = BTreeMap<String, (i64, Grid)>;
-    let mut named: Vec<(Named, BTreeSet<String>, BTreeMap<String, Grid>, Before)> = Vec::new();
+    let mut named: Vec<NamedAnswer> = Vec::new();
     for kind in NAMED.into_iter().filter(|kind| kind.charted || q.all) {
         let mut kept = named_kept(conn, kind, &parts)?;
-        let before = match parts.first() {
+        let standing = match parts.first() {
             Some(&(Tier::Raw, from, _)) if matches!(kind.cadence, schema::Cadence::Reading { .. }) => {
                 standing_at(conn, kind, from, |ts| (ts - origin).div_euclid(step))?
             }
             _ => BTreeMap::new(),
         };
-        for name in before.keys() {
+        for name in standing.keys() {
             if kept.len() < MAX_NAMED_PER_ANSWER {
                 kept.insert(name.clone());
             }
         }
-        named.push((kind, kept, BTreeMap::new(), before));
+        named.push(NamedAnswer { kind, kept, grids: BTreeMap::new(), standing });
     }
 
     // Rows are read in time order and added to their bucket here: SQLite's
@@ -756,7 +766,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
                 .add_row(row, b, weight, 1, part)?;
         }
 
-        for (kind, kept, grids, _) in &mut named {
+        for NamedAnswer { kind, kept, grids, .. } in &mut named {
             if kept.is_empty() {
                 continue;
             }
@@ -816,8 +826,8 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
             &mut out,
         );
     }
-    for (kind, kept, mut grids, before) in named {
-        for name in before.keys().filter(|name| kept.contains(*name)) {
+    for NamedAnswer { kind, kept, mut grids, standing } in named {
+        for name in standing.keys().filter(|name| kept.contains(*name)) {
             // Standing at the range's start, with no row of its own in it.
             if !grids.contains_key(name) {
                 grids.insert(name.clone(), Grid::new(kind.metrics.len(), buckets));
@@ -825,7 +835,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         }
         for (name, mut grid) in grids {
             if matches!(kind.cadence, schema::Cadence::Reading { .. }) {
-                grid.hold(&ticked, step, before.get(&name));
+                grid.hold(&ticked, step, standing.get(&name));
             }
             grid.emit(kind.metrics, &format!("{}{name}.", kind.prefix), downsampled, &mut out);
         }
