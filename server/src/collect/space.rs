@@ -2,9 +2,9 @@
 //! directory): the panel's disk used and size (sysinfo, `statvfs`).
 //!
 //! Read every 5 s on the slow sources' thread, not on the tick: `statvfs` on a
-//! network mount waits on its server, and a local one still costs 30–50 µs on
-//! this project's VM (BENCHMARKS.md), a sixth of the tick, for a figure that
-//! moves by megabytes a minute.
+//! network mount waits on its server, and a local one cost the tick about 20 µs
+//! of its 250 on this project's VM (BENCHMARKS.md: the disks source 86–89 µs
+//! with it, 66–68 µs without), for a figure that moves by megabytes a minute.
 //!
 //! # Layout
 //! - [`SpaceCollector`]: the mount, found once; [`SpaceCollector::read`].
