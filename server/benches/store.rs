@@ -5,7 +5,9 @@
 //! run as they would. Prints a table: the database's size, the writer's cost per
 //! sample, the hub's hand-off cost, and query times for 1 h, 24 h, 7 d and 30 d
 //! at about 2,000 points. `cargo bench -p server --bench store` (a few minutes;
-//! with `PERFMON_BENCH_KEEP_DB` set, the database is left for a look inside).
+//! with `PERFMON_BENCH_KEEP_DB` set, the database is left for a look inside;
+//! `PERFMON_BENCH_QUERY_DB=DIR` runs only the queries, over a database kept
+//! before).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,6 +25,18 @@ use machine::sample;
 const DAY_MS: i64 = 86_400_000;
 
 fn main() {
+    let days = 30;
+    let t0 = 1_790_000_000_000 - 1_790_000_000_000 % DAY_MS;
+    let samples = days * 86_400;
+    let end = t0 + samples * 1000;
+    if let Some(dir) = std::env::var_os("PERFMON_BENCH_QUERY_DB") {
+        // Only the queries, over a month written by an earlier run.
+        let config = StoreConfig { dir: dir.into(), retention: Retention::default() };
+        let store = Store::open_with_clock(&config, Arc::new(move || end)).expect("store");
+        queries(&store, end);
+        store.close(Duration::from_secs(30));
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("perfmon-bench-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let now = Arc::new(AtomicI64::new(0));
@@ -31,9 +45,6 @@ fn main() {
     let store =
         Store::open_with_clock(&config, Arc::new(move || clock_now.load(Ordering::Relaxed))).expect("store");
 
-    let days = 30;
-    let t0 = 1_790_000_000_000 - 1_790_000_000_000 % DAY_MS;
-    let samples = days * 86_400;
     let mut handoff = Duration::ZERO;
     let mut run: Option<RunSummary> = None;
     let started = Instant::now();
@@ -81,7 +92,6 @@ fn main() {
             assert!(store.flush(Duration::from_secs(120)), "the writer keeps up");
         }
     }
-    let end = t0 + samples * 1000;
     now.store(end, Ordering::Relaxed);
     assert!(store.flush(Duration::from_secs(300)));
     let elapsed = started.elapsed();
@@ -103,7 +113,20 @@ fn main() {
         elapsed.as_secs_f64() * 1e6 / samples as f64
     );
     println!("| hub → store hand-off per tick | {:.2} µs | |", handoff.as_secs_f64() * 1e6 / samples as f64);
+    queries(&store, end);
+    store.close(Duration::from_secs(30));
+    drop(store);
+    // Kept when asked, to look inside (`sqlite3 FILE "SELECT name, sum(pgsize)
+    // FROM dbstat GROUP BY name"` gives each table's share), or to query again.
+    if std::env::var_os("PERFMON_BENCH_KEEP_DB").is_some() {
+        println!("\nkept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
 
+/// The history queries over the month ending at `end`: a row each.
+fn queries(store: &Store, end: i64) {
     // The dashboard's queries (the figures it charts), then a month of every
     // kept figure (`all=true`).
     let ranges = [
@@ -140,14 +163,5 @@ fn main() {
             "| query {name} ({points} points × {series} series, {tier} tier, median of 15) | {:.1} ms | ≤ 50 ms |",
             times[times.len() / 2].as_secs_f64() * 1e3
         );
-    }
-    store.close(Duration::from_secs(30));
-    drop(store);
-    // Kept when asked, to look inside (`sqlite3 FILE "SELECT name, sum(pgsize)
-    // FROM dbstat GROUP BY name"` gives each table's share).
-    if std::env::var_os("PERFMON_BENCH_KEEP_DB").is_some() {
-        println!("\nkept: {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

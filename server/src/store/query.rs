@@ -322,7 +322,7 @@ impl Store {
     pub fn history(&self, q: &HistoryQuery) -> Result<HistorySeries, QueryError> {
         let step_s = self.step_for(q)?;
         let conn = self.reader()?;
-        history(&conn, q, step_s, self.now())
+        history(&conn, self.reader()?, q, step_s, self.now())
     }
 
     /// A page of `project`'s runs, newest first: all of them, those started
@@ -401,7 +401,7 @@ impl Store {
             all: false,
         };
         let step_s = self.step_for(&q)?;
-        let history = history(&conn, &q, step_s, now)?;
+        let history = history(&conn, self.reader()?, &q, step_s, now)?;
         let counters = conn.query_row(
             "SELECT counters FROM runs WHERE project = ?1 AND run_id = ?2",
             params![project, run_id],
@@ -648,12 +648,11 @@ fn named_kept(
 /// before it) and the row, as a one-bucket grid.
 type Standing = BTreeMap<String, (i64, Grid)>;
 
-/// One kind of named rows in an answer: the names answered for, their grids,
-/// and, for a kind read when new, the rows standing when a range that starts
-/// in the raw tier starts.
+/// One kind of named rows in an answer: a grid per name answered for and,
+/// for a kind read when new, the rows standing when a range that starts in
+/// the raw tier starts.
 struct NamedAnswer {
     kind: Named,
-    kept: BTreeSet<String>,
     grids: BTreeMap<String, Grid>,
     standing: Standing,
 }
@@ -686,67 +685,73 @@ fn standing_at(
     Ok(standing)
 }
 
-/// Reads every series of `q` at `step_s`.
-fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result<HistorySeries, QueryError> {
-    let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
-    let origin = q.from_ms.div_euclid(step) * step;
-    let buckets = usize::try_from((q.to_ms - origin + step - 1) / step).unwrap_or(0);
-    let parts = segments(conn, tier_for(step), q.from_ms, q.to_ms)?;
-    // The answer names the tier that answers for most of the range.
-    let tier = parts.iter().max_by_key(|(_, from, to)| to - from).map_or(Tier::Raw, |(t, _, _)| *t);
-    let downsampled = step_s > 1 || parts.iter().any(|(t, _, _)| *t != Tier::Raw);
+/// Where a range's rows go: `count` buckets of `step` ms from `origin`.
+#[derive(Debug, Clone, Copy)]
+struct Buckets {
+    origin: i64,
+    step: i64,
+    count: usize,
+}
 
-    let (host_metrics, device_metrics) = if q.all {
-        (schema::host_metrics(), schema::device_metrics())
-    } else {
-        (schema::charted_host_metrics(), schema::charted_device_metrics())
-    };
-    let mut host = Grid::new(host_metrics.len(), buckets);
-    // The buckets that hold a tick of the machine's.
-    let mut ticked = vec![false; buckets];
-    let mut cores: Vec<Vec<Option<Acc>>> = Vec::new();
-    let mut devices: BTreeMap<u32, Grid> = BTreeMap::new();
-    let mut runs = Grid::new(RUN.len(), buckets);
-    let bucket_of = |ts: i64| usize::try_from((ts - origin).div_euclid(step)).ok().filter(|b| *b < buckets);
-    let mut named: Vec<NamedAnswer> = Vec::new();
-    for kind in NAMED.into_iter().filter(|kind| kind.charted || q.all) {
-        let mut kept = named_kept(conn, kind, &parts)?;
-        let standing = match parts.first() {
-            Some(&(Tier::Raw, from, _)) if matches!(kind.cadence, schema::Cadence::Reading { .. }) => {
-                standing_at(conn, kind, from, |ts| (ts - origin).div_euclid(step))?
-            }
-            _ => BTreeMap::new(),
-        };
-        for name in standing.keys() {
-            if kept.len() < MAX_NAMED_PER_ANSWER {
-                kept.insert(name.clone());
-            }
-        }
-        named.push(NamedAnswer { kind, kept, grids: BTreeMap::new(), standing });
+impl Buckets {
+    /// The bucket of a row at `ts`; `None` outside the range.
+    fn of(&self, ts: i64) -> Option<usize> {
+        usize::try_from((ts - self.origin).div_euclid(self.step)).ok().filter(|b| *b < self.count)
     }
+}
 
+/// How many columns `metrics` take in a row of `tier`: a value each, or a
+/// min, mean and max.
+fn width(metrics: &[Metric], tier: Tier) -> usize {
+    metrics.len() * if tier == Tier::Raw { 1 } else { 3 }
+}
+
+/// The machine's rows, each GPU's and the runs' over `parts`, read on one
+/// connection: the machine's grid, each core's buckets, the buckets that hold
+/// a tick of the machine's, each device's grid and the runs' grid.
+struct HostAnswer {
+    host: Grid,
+    cores: Vec<Vec<Option<Acc>>>,
+    ticked: Vec<bool>,
+    devices: BTreeMap<u32, Grid>,
+    runs: Grid,
+}
+
+fn read_host(
+    conn: &Connection,
+    q: &HistoryQuery,
+    parts: &[(Tier, i64, i64)],
+    buckets: Buckets,
+    (host_metrics, device_metrics): (&[Metric], &[Metric]),
+) -> rusqlite::Result<HostAnswer> {
+    let mut answer = HostAnswer {
+        host: Grid::new(host_metrics.len(), buckets.count),
+        cores: Vec::new(),
+        ticked: vec![false; buckets.count],
+        devices: BTreeMap::new(),
+        runs: Grid::new(RUN.len(), buckets.count),
+    };
     // Rows are read in time order and added to their bucket here: SQLite's
     // GROUP BY on a computed bucket sorts every row through a temporary
     // b-tree first, and its aggregates cost a call per figure.
-    for &(part, from, to) in &parts {
+    for &(part, from, to) in parts {
         let t = part.suffix();
         let weight = part.millis() as f64;
         let columns = |metrics| schema::columns(metrics, part).join(", ");
-        let width = |metrics: &[Metric]| metrics.len() * if part == Tier::Raw { 1 } else { 3 };
 
         let sql =
             format!("SELECT ts, {}, cores FROM host_{t} WHERE ts >= ?1 AND ts < ?2", columns(host_metrics));
         let mut statement = conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params![from, to])?;
         while let Some(row) = rows.next()? {
-            let Some(b) = bucket_of(row.get(0)?) else { continue };
-            ticked[b] = true;
-            host.add_row(row, b, weight, 1, part)?;
-            if let ValueRef::Blob(blob) = row.get_ref(1 + width(host_metrics))? {
-                if cores.len() < blob.len() {
-                    cores.resize(blob.len(), vec![None; buckets]);
+            let Some(b) = buckets.of(row.get(0)?) else { continue };
+            answer.ticked[b] = true;
+            answer.host.add_row(row, b, weight, 1, part)?;
+            if let ValueRef::Blob(blob) = row.get_ref(1 + width(host_metrics, part))? {
+                if answer.cores.len() < blob.len() {
+                    answer.cores.resize(blob.len(), vec![None; buckets.count]);
                 }
-                for (core, value) in cores.iter_mut().zip(blob) {
+                for (core, value) in answer.cores.iter_mut().zip(blob) {
                     let v = Some(f64::from(*value));
                     Acc::add(&mut core[b], v, v, v, weight);
                 }
@@ -758,38 +763,13 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
         let mut statement = conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params![from, to])?;
         while let Some(row) = rows.next()? {
-            let Some(b) = bucket_of(row.get(0)?) else { continue };
-            let device: u32 = row.get(1 + width(device_metrics))?;
-            devices
+            let Some(b) = buckets.of(row.get(0)?) else { continue };
+            let device: u32 = row.get(1 + width(device_metrics, part))?;
+            answer
+                .devices
                 .entry(device)
-                .or_insert_with(|| Grid::new(device_metrics.len(), buckets))
+                .or_insert_with(|| Grid::new(device_metrics.len(), buckets.count))
                 .add_row(row, b, weight, 1, part)?;
-        }
-
-        for NamedAnswer { kind, kept, grids, .. } in &mut named {
-            if kept.is_empty() {
-                continue;
-            }
-            let sql = format!(
-                "SELECT ts, {}, name FROM {}_{t} WHERE ts >= ?1 AND ts < ?2",
-                columns(kind.metrics),
-                kind.table
-            );
-            let mut statement = conn.prepare_cached(&sql)?;
-            let mut rows = statement.query(params![from, to])?;
-            while let Some(row) = rows.next()? {
-                let Some(b) = bucket_of(row.get(0)?) else { continue };
-                let name = row.get_ref(1 + width(kind.metrics))?.as_str().map_err(rusqlite::Error::from)?;
-                if !kept.contains(name) {
-                    continue;
-                }
-                if !grids.contains_key(name) {
-                    grids.insert(name.to_owned(), Grid::new(kind.metrics.len(), buckets));
-                }
-                if let Some(grid) = grids.get_mut(name) {
-                    grid.add_row(row, b, weight, 1, part)?;
-                }
-            }
         }
 
         if q.project.is_some() || q.run_id.is_some() {
@@ -801,16 +781,144 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
             let mut statement = conn.prepare_cached(&sql)?;
             let mut rows = statement.query(params![from, to, q.project, q.run_id])?;
             while let Some(row) = rows.next()? {
-                let Some(b) = bucket_of(row.get(0)?) else { continue };
-                runs.add_row(row, b, weight, 1, part)?;
+                let Some(b) = buckets.of(row.get(0)?) else { continue };
+                answer.runs.add_row(row, b, weight, 1, part)?;
             }
         }
     }
+    Ok(answer)
+}
+
+/// Each kind kept by name that `q` asks for, read over `parts` on one
+/// connection.
+fn read_named(
+    conn: &Connection,
+    q: &HistoryQuery,
+    parts: &[(Tier, i64, i64)],
+    buckets: Buckets,
+) -> rusqlite::Result<Vec<NamedAnswer>> {
+    let mut named = Vec::new();
+    for kind in NAMED.into_iter().filter(|kind| kind.charted || q.all) {
+        let standing = match parts.first() {
+            Some(&(Tier::Raw, from, _)) if matches!(kind.cadence, schema::Cadence::Reading { .. }) => {
+                standing_at(conn, kind, from, |ts| (ts - buckets.origin).div_euclid(buckets.step))?
+            }
+            _ => BTreeMap::new(),
+        };
+        let mut answer = NamedAnswer { kind, grids: BTreeMap::new(), standing };
+        // Nearly always a kind has no more names over the range than an answer
+        // holds, and one pass reads them all. Past that, the names present
+        // longest are chosen first and the rows read again for those only, so
+        // a month of passing `veth…`s never holds a grid each.
+        let kept = if read_named_rows(conn, &mut answer, parts, buckets, None)? {
+            None
+        } else {
+            answer.grids.clear();
+            let kept = named_kept(conn, kind, parts)?;
+            read_named_rows(conn, &mut answer, parts, buckets, Some(&kept))?;
+            Some(kept)
+        };
+        // A reading standing at the range's start with no row of its own in
+        // it is answered too, while there is room.
+        for name in answer.standing.keys() {
+            let room = kept.as_ref().map_or(answer.grids.len() < MAX_NAMED_PER_ANSWER, |kept| {
+                kept.contains(name) || kept.len() < MAX_NAMED_PER_ANSWER
+            });
+            if room && !answer.grids.contains_key(name) {
+                answer.grids.insert(name.clone(), Grid::new(kind.metrics.len(), buckets.count));
+            }
+        }
+        named.push(answer);
+    }
+    Ok(named)
+}
+
+/// One pass over `answer`'s kind's rows in `parts`, into a grid per name:
+/// only `only`'s names when given; otherwise every name, unless there are
+/// more than [`MAX_NAMED_PER_ANSWER`], when the pass stops and says `false`.
+fn read_named_rows(
+    conn: &Connection,
+    answer: &mut NamedAnswer,
+    parts: &[(Tier, i64, i64)],
+    buckets: Buckets,
+    only: Option<&BTreeSet<String>>,
+) -> rusqlite::Result<bool> {
+    let kind = answer.kind;
+    for &(part, from, to) in parts {
+        let sql = format!(
+            "SELECT ts, {}, name FROM {}_{} WHERE ts >= ?1 AND ts < ?2",
+            schema::columns(kind.metrics, part).join(", "),
+            kind.table,
+            part.suffix()
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![from, to])?;
+        let weight = part.millis() as f64;
+        while let Some(row) = rows.next()? {
+            let Some(b) = buckets.of(row.get(0)?) else { continue };
+            let name = row.get_ref(1 + width(kind.metrics, part))?.as_str().map_err(rusqlite::Error::from)?;
+            if !answer.grids.contains_key(name) {
+                match only {
+                    Some(only) if !only.contains(name) => continue,
+                    None if answer.grids.len() >= MAX_NAMED_PER_ANSWER => return Ok(false),
+                    _ => {}
+                }
+                answer.grids.insert(name.to_owned(), Grid::new(kind.metrics.len(), buckets.count));
+            }
+            if let Some(grid) = answer.grids.get_mut(name) {
+                grid.add_row(row, b, weight, 1, part)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Reads every series of `q` at `step_s`: the machine's rows on `conn`, the
+/// kinds kept by name on `beside` at the same time, on a thread of their own.
+/// A month's answer reads about as many rows of each, so on a machine of two
+/// cores it takes the longer of the two rather than their sum.
+fn history(
+    conn: &Connection,
+    beside: Connection,
+    q: &HistoryQuery,
+    step_s: u64,
+    now: i64,
+) -> Result<HistorySeries, QueryError> {
+    let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
+    let origin = q.from_ms.div_euclid(step) * step;
+    let count = usize::try_from((q.to_ms - origin + step - 1) / step).unwrap_or(0);
+    let buckets = Buckets { origin, step, count };
+    let parts = segments(conn, tier_for(step), q.from_ms, q.to_ms)?;
+    // The answer names the tier that answers for most of the range.
+    let tier = parts.iter().max_by_key(|(_, from, to)| to - from).map_or(Tier::Raw, |(t, _, _)| *t);
+    let downsampled = step_s > 1 || parts.iter().any(|(t, _, _)| *t != Tier::Raw);
+
+    let metrics = if q.all {
+        (schema::host_metrics(), schema::device_metrics())
+    } else {
+        (schema::charted_host_metrics(), schema::charted_device_metrics())
+    };
+    let (host_metrics, device_metrics) = metrics;
+    let parts = &parts;
+    let (host, named) = std::thread::scope(|scope| {
+        let read_beside = move || read_named(&beside, q, parts, buckets);
+        // Where no thread can be had (a process at its limit), `conn` reads
+        // them after.
+        match std::thread::Builder::new().name("perfmon-query".into()).spawn_scoped(scope, read_beside) {
+            Ok(thread) => {
+                let host = read_host(conn, q, parts, buckets, metrics);
+                let named = thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (host, named)
+            }
+            Err(_) => (read_host(conn, q, parts, buckets, metrics), read_named(conn, q, parts, buckets)),
+        }
+    });
+    let HostAnswer { host, cores, ticked, devices, runs } = host?;
 
     let mut out = HistorySeries {
         step_s,
         tier: tier.name().to_owned(),
-        timestamps: (0..buckets as i64).map(|i| origin + i * step).collect(),
+        timestamps: (0..count as i64).map(|i| origin + i * step).collect(),
         ..HistorySeries::default()
     };
     host.emit(host_metrics, "", downsampled, &mut out);
@@ -826,13 +934,7 @@ fn history(conn: &Connection, q: &HistoryQuery, step_s: u64, now: i64) -> Result
             &mut out,
         );
     }
-    for NamedAnswer { kind, kept, mut grids, standing } in named {
-        for name in standing.keys().filter(|name| kept.contains(*name)) {
-            // Standing at the range's start, with no row of its own in it.
-            if !grids.contains_key(name) {
-                grids.insert(name.clone(), Grid::new(kind.metrics.len(), buckets));
-            }
-        }
+    for NamedAnswer { kind, grids, standing } in named? {
         for (name, mut grid) in grids {
             if matches!(kind.cadence, schema::Cadence::Reading { .. }) {
                 grid.hold(&ticked, step, standing.get(&name));
