@@ -717,6 +717,8 @@ struct HostAnswer {
     runs: Grid,
 }
 
+/// Reads the machine's rows of `parts`, each GPU's, and the runs' when `q`
+/// names a project or a run.
 fn read_host(
     conn: &Connection,
     q: &HistoryQuery,
