@@ -812,21 +812,16 @@ fn read_named(
         // holds, and one pass reads them all. Past that, the names present
         // longest are chosen first and the rows read again for those only, so
         // a month of passing `veth…`s never holds a grid each.
-        let kept = if read_named_rows(conn, &mut answer, parts, buckets, None)? {
-            None
-        } else {
+        if !read_named_rows(conn, &mut answer, parts, buckets, None)? {
             answer.grids.clear();
             let kept = named_kept(conn, kind, parts)?;
             read_named_rows(conn, &mut answer, parts, buckets, Some(&kept))?;
-            Some(kept)
-        };
+        }
         // A reading standing at the range's start with no row of its own in
-        // it is answered too, while there is room.
+        // it is answered too, while there is room (never after a choice: the
+        // chosen names fill the answer, each with rows).
         for name in answer.standing.keys() {
-            let room = kept.as_ref().map_or(answer.grids.len() < MAX_NAMED_PER_ANSWER, |kept| {
-                kept.contains(name) || kept.len() < MAX_NAMED_PER_ANSWER
-            });
-            if room && !answer.grids.contains_key(name) {
+            if answer.grids.len() < MAX_NAMED_PER_ANSWER && !answer.grids.contains_key(name) {
                 answer.grids.insert(name.clone(), Grid::new(kind.metrics.len(), buckets.count));
             }
         }
