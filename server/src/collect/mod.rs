@@ -6,8 +6,10 @@
 //! - [`cpu`] (and CPU time by mode, from the same `/proc/stat` read),
 //!   [`memory`]: the kernel's counters, sysinfo where there is no /proc.
 //!   [`disk`], [`network`]: the totals and each disk and interface
-//!   (`/proc/diskstats`, `/proc/net/dev`), with [`rates`] turning counters into
-//!   per-second rates. [`gpu`]: NVML, behind the `nvml` feature.
+//!   (`/sys/block/DISK/stat`, `/proc/net/dev`), with [`rates`] turning counters
+//!   into per-second rates; [`uevents`]: the kernel's word that a device came
+//!   or went, so the disks are listed again only then. [`gpu`]: NVML, behind
+//!   the `nvml` feature.
 //! - [`pressure`], [`meminfo`], [`vmstat`]: pressure stall information, memory
 //!   detail and paging, every tick.
 //! - [`sensors`], [`filesystems`], [`space`], [`sockets`], [`perf`]:
@@ -48,4 +50,5 @@ pub mod sockets;
 pub mod space;
 pub mod transcripts;
 pub mod tree_counters;
+pub mod uevents;
 pub mod vmstat;

@@ -138,7 +138,7 @@ impl HostSampler {
         let now = Instant::now();
         let mut costs = Costs::new(self.timing);
         let gpu = costs.time("gpu (NVML)", || self.gpu.read());
-        let (mut disk, disks) = costs.time("disks (/proc/diskstats)", || self.disk.read_detailed(now));
+        let (mut disk, disks) = costs.time("disks (/sys/block/*/stat)", || self.disk.read_detailed(now));
         let (network, interfaces) =
             costs.time("interfaces (/proc/net/dev)", || self.network.read_detailed(now));
         let cpu = costs.time("cpu and modes (/proc/stat, loadavg)", || self.cpu.read(now));

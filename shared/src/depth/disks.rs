@@ -1,4 +1,4 @@
-//! Each physical disk's traffic, latency and busy time (`/proc/diskstats`), and
+//! Each physical disk's traffic, latency and busy time (`/sys/block/DISK/stat`), and
 //! the space of each filesystem on a real block device (`statvfs`).
 //!
 //! A disk is named as the kernel names it (`sda`, `nvme0n1`, `vda`), a filesystem
@@ -25,7 +25,7 @@ pub const MAX_FILESYSTEMS: usize = 32;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Disks {
-    /// Whether `/proc/diskstats` and `/sys/block` could be read.
+    /// Whether `/sys/block` could be read.
     pub available: bool,
     /// Why not, in plain words, when `available` is false.
     pub reason: Option<String>,
