@@ -34,7 +34,8 @@ pub(super) struct Turn {
     /// The session's id, as written (hashed before it is kept).
     pub session_id: Option<String>,
     /// `message.id` and `requestId` hashed together: the same for each line a
-    /// streamed message was written as; `None` when either is missing.
+    /// message was written as; `None` without `message.id` (a missing
+    /// `requestId` counts as empty).
     pub dedup: Option<u64>,
     /// The model, as written.
     pub model: Option<String>,
@@ -109,10 +110,9 @@ pub(super) fn parse(line: &str) -> Line {
     let Some(at) = raw.timestamp.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) else {
         return Line::Malformed;
     };
-    let dedup = match (&message.id, &raw.request_id) {
-        (Some(id), Some(request)) => Some(fnv1a(&[id.as_bytes(), request.as_bytes()])),
-        _ => None,
-    };
+    // Without `requestId`, the message's id alone still tells its lines.
+    let request = raw.request_id.as_deref().unwrap_or("");
+    let dedup = message.id.as_deref().map(|id| fnv1a(&[id.as_bytes(), request.as_bytes()]));
     Line::Turn(Turn {
         at: at.with_timezone(&Utc),
         session_id: raw.session_id.map(Cow::into_owned),
@@ -176,7 +176,13 @@ mod tests {
         let line = r#"{"type":"assistant","timestamp":"2025-10-01T12:00:00+02:00","message":{"id":"m","model":"claude-future-9","usage":{"input_tokens":3,"output_tokens":5,"cache_creation_input_tokens":null}}}"#;
         let Line::Turn(turn) = parse(line) else { panic!("a turn") };
         assert_eq!(turn.usage, Usage { input: 3, output: 5, cache_write: 0, cache_read: 0 });
-        assert_eq!(turn.dedup, None, "no requestId: counted without deduplication");
+        let with_request = line.replace(r#""message":"#, r#""requestId":"r","message":"#);
+        let Line::Turn(requested) = parse(&with_request) else { panic!("a turn") };
+        assert!(turn.dedup.is_some(), "no requestId: keyed by the message's id alone");
+        assert_ne!(turn.dedup, requested.dedup, "the requestId is part of the key");
+        let no_id = line.replace(r#""id":"m","#, "");
+        let Line::Turn(anonymous) = parse(&no_id) else { panic!("a turn") };
+        assert_eq!(anonymous.dedup, None, "no message id: counted as it is");
         assert_eq!(turn.at.to_rfc3339(), "2025-10-01T10:00:00+00:00");
     }
 }

@@ -44,10 +44,18 @@
 //!   `message.usage{input_tokens, output_tokens, cache_creation_input_tokens,
 //!   cache_read_input_tokens}`, which map one to one to [`Usage`]'s `input`,
 //!   `output`, `cache_write` and `cache_read` (the four are disjoint). A
-//!   streamed message is written as several lines with the same usage; as
-//!   ccusage does, a line is counted once per (`message.id`, `requestId`)
-//!   within its file (the latest 65,536 keys are remembered: a message's lines
-//!   are written together). A line without either id is counted as it is.
+//!   message is written as several lines, one per content block, sharing
+//!   `message.id` and `requestId`: the input and cache fields are the same on
+//!   each, but a streamed message's `output_tokens` grows from line to line
+//!   and only its last line has the final count (ccusage #901, #938: keeping
+//!   the first line undercounts output two- to threefold). So a message is
+//!   one turn, and its usage the largest each field reached over its lines:
+//!   a later line adds what it has beyond what was counted (the latest 16
+//!   messages are held for that; a message's lines are written together), and
+//!   a line of an older message adds nothing (65,536 keys are remembered). A
+//!   line without `requestId` (some versions and gateways write none) is
+//!   keyed by `message.id` alone (ccusage #976); one without `message.id` is
+//!   counted as it is.
 //!   Synthetic messages (model `<synthetic>`: errors, interruptions) never
 //!   reached a model and are not turns.
 //! - Codex: `event_msg` lines whose payload is a `token_count` carry the
@@ -134,6 +142,16 @@ impl Usage {
         self.output = self.output.saturating_add(other.output);
         self.cache_write = self.cache_write.saturating_add(other.cache_write);
         self.cache_read = self.cache_read.saturating_add(other.cache_read);
+    }
+
+    /// What `later` has beyond this, field by field (0 where it has no more).
+    pub fn beyond(&self, later: Usage) -> Usage {
+        Usage {
+            input: later.input.saturating_sub(self.input),
+            output: later.output.saturating_sub(self.output),
+            cache_write: later.cache_write.saturating_sub(self.cache_write),
+            cache_read: later.cache_read.saturating_sub(self.cache_read),
+        }
     }
 }
 

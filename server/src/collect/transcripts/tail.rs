@@ -32,6 +32,10 @@ pub const MAX_LINE: usize = 1024 * 1024;
 /// bounded memory (about 2 MB per file at most).
 const MAX_SEEN: usize = 1 << 16;
 
+/// How many of the latest messages a later line may still add to: a message's
+/// lines are written together, one per content block.
+const MAX_GROWING: usize = 16;
+
 /// What a [`Tail`] hands over.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
@@ -158,13 +162,33 @@ struct Seen {
     set: HashSet<u64>,
     /// The same keys, oldest first, to forget the oldest beyond [`MAX_SEEN`].
     order: VecDeque<u64>,
+    /// The latest messages' usage as counted so far (the largest each field
+    /// reached over their lines), newest last, at most [`MAX_GROWING`].
+    growing: VecDeque<(u64, Usage)>,
+}
+
+/// What a line of a message adds to the count.
+#[derive(Debug, PartialEq, Eq)]
+enum Added {
+    /// Its message's first line: a turn, with its usage.
+    Turn,
+    /// A later line of one of the latest messages: what it has beyond what
+    /// was counted of that message (nothing where it has no more).
+    More(Usage),
+    /// A line of a message counted long ago: nothing.
+    Nothing,
 }
 
 impl Seen {
-    /// Whether `key` is new (and remembers it).
-    fn insert(&mut self, key: u64) -> bool {
+    /// What a line of message `key` with `usage` adds (and remembers it).
+    fn add(&mut self, key: u64, usage: Usage) -> Added {
+        if let Some((_, counted)) = self.growing.iter_mut().rev().find(|(k, _)| *k == key) {
+            let more = counted.beyond(usage);
+            counted.add(more);
+            return Added::More(more);
+        }
         if !self.set.insert(key) {
-            return false;
+            return Added::Nothing;
         }
         self.order.push_back(key);
         if self.order.len() > MAX_SEEN
@@ -172,7 +196,11 @@ impl Seen {
         {
             self.set.remove(&oldest);
         }
-        true
+        self.growing.push_back((key, usage));
+        if self.growing.len() > MAX_GROWING {
+            self.growing.pop_front();
+        }
+        Added::Turn
     }
 }
 
@@ -349,7 +377,7 @@ impl Tally {
     fn claude(&mut self, text: &str) {
         match claude::parse(text) {
             claude::Line::Turn(turn) => {
-                if turn.at < self.since || turn.dedup.is_some_and(|key| !self.seen.insert(key)) {
+                if turn.at < self.since {
                     return;
                 }
                 if let (Some(key), Some((claims, file))) = (turn.dedup, &self.claims)
@@ -357,10 +385,20 @@ impl Tally {
                 {
                     return;
                 }
+                let added = match turn.dedup {
+                    Some(key) => self.seen.add(key, turn.usage),
+                    None => Added::Turn,
+                };
                 let session = turn.session_id.as_deref().map(session_name);
                 let u = turn.usage;
                 let context = u.input.saturating_add(u.cache_write).saturating_add(u.cache_read);
-                self.record(session, turn.at, u, turn.model, Some(context), None);
+                match added {
+                    Added::Turn => self.record(session, turn.at, u, turn.model, Some(context), None),
+                    Added::More(more) if more != Usage::default() => {
+                        self.record_more(session, more, turn.model.as_deref());
+                    }
+                    Added::More(_) | Added::Nothing => {}
+                }
             }
             claude::Line::Other => {}
             claude::Line::Malformed => self.malformed += 1,
@@ -381,6 +419,16 @@ impl Tally {
             codex::Line::Other => {}
             codex::Line::Malformed => self.malformed += 1,
         }
+    }
+
+    /// Adds what a later line of a counted message has beyond it to its
+    /// session's share: tokens, not a turn.
+    fn record_more(&mut self, session: Option<String>, more: Usage, model: Option<&str>) {
+        let name = session.unwrap_or_else(|| self.fallback.clone());
+        let agent = self.agent;
+        let s = self.sessions.entry(name).or_insert_with_key(|name| SessionUsage::new(agent, name.clone()));
+        s.usage.add(more);
+        s.add_model_usage(model, more);
     }
 
     /// Adds one turn to its session's share.
@@ -565,6 +613,54 @@ pub(super) mod tests {
         for private in ["SECRET-7f3a9c", CLAUDE_SESSION, "my.app", "my-app", "8d1c", "perfmon-transcripts"] {
             assert!(!shown.contains(private), "{private} in {shown}");
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// One assistant line of message `id` (request `request`, if any) with
+    /// this usage.
+    fn claude_line(id: &str, request: Option<&str>, input: u64, output: u64, cache_read: u64) -> String {
+        let request = request.map(|r| format!(r#""requestId":"{r}","#)).unwrap_or_default();
+        format!(
+            r#"{{"type":"assistant","sessionId":"s","timestamp":"2025-10-01T12:00:01Z",{request}"message":{{"id":"{id}","model":"claude-sonnet-4-5-20250929","usage":{{"input_tokens":{input},"output_tokens":{output},"cache_read_input_tokens":{cache_read}}}}}}}"#
+        ) + "\n"
+    }
+
+    /// Claude Code writes a streamed message as several lines whose output
+    /// grows (1, 1, 427) and whose input and cache fields repeat: one turn,
+    /// its final output once. A message without `requestId` is told by its id.
+    #[test]
+    fn a_streamed_messages_final_output_counts_once_whatever_line_holds_it() {
+        let dir = scratch("claude-growing");
+        let path = dir.join("growing.jsonl");
+        let lines = [
+            claude_line("msg_A", Some("req_A"), 10, 1, 5000),
+            claude_line("msg_A", Some("req_A"), 10, 1, 5000),
+            claude_line("msg_A", Some("req_A"), 10, 427, 5000),
+            // No requestId (some versions and gateways): the id alone.
+            claude_line("msg_B", None, 3, 20, 100),
+            claude_line("msg_B", None, 3, 20, 100),
+        ];
+        std::fs::write(&path, lines.concat()).expect("transcript");
+        let mut file = TranscriptFile::new(path.clone(), Agent::ClaudeCode, at("2025-10-01T00:00:00Z"));
+        file.poll().expect("reads");
+        let s = only(&file);
+        assert_eq!(s.usage, Usage { input: 13, output: 447, cache_write: 0, cache_read: 5100 });
+        assert_eq!(s.turns, 2);
+        let by_model: u64 = s.by_model.values().map(Usage::tokens).sum();
+        assert_eq!(by_model, s.usage.tokens(), "the model's share grows with it");
+
+        // A later line that is lower (an earlier snapshot written late) takes
+        // nothing back; one of a message long since counted adds nothing.
+        append(&path, &claude_line("msg_A", Some("req_A"), 10, 400, 5000));
+        for i in 0..MAX_GROWING {
+            append(&path, &claude_line(&format!("msg_{i}"), Some("r"), 1, 1, 0));
+        }
+        append(&path, &claude_line("msg_A", Some("req_A"), 10, 900, 5000));
+        file.poll().expect("reads");
+        let s = only(&file);
+        let n = MAX_GROWING as u64;
+        assert_eq!(s.usage, Usage { input: 13 + n, output: 447 + n, cache_write: 0, cache_read: 5100 });
+        assert_eq!(s.turns, 2 + n);
         let _ = std::fs::remove_dir_all(dir);
     }
 
