@@ -236,7 +236,13 @@ impl Session {
         let (added, last, window) = match *counts {
             Counts::Info { total: Some(total), last, window } => {
                 let before = self.totals.replace(total);
-                let added = before.and_then(|b| total.since(&b)).unwrap_or(total);
+                // With no earlier total in this file to measure from, or one
+                // the new total is below, the event adds its own response
+                // (`last_token_usage`), not the session's whole total: a
+                // forked or resumed rollout starts from its parent's total,
+                // with a last response of nothing. Only where the line has no
+                // `last_token_usage` is the total taken whole.
+                let added = before.and_then(|b| total.since(&b)).or(last).unwrap_or(total);
                 (added, last, window)
             }
             Counts::Info { total: None, last: Some(last), window } => (last, Some(last), window),
@@ -273,9 +279,38 @@ mod tests {
         let second = session.add(&count(SECOND)).expect("adds");
         assert_eq!(second.usage, Usage { input: 600, output: 30, cache_write: 0, cache_read: 900 });
         assert_eq!(second.context_tokens, Some(1525));
-        // Totals that went down started again: they count from zero.
+        // Totals that went down started again: the event's own response.
         let third = session.add(&count(FIRST)).expect("adds");
         assert_eq!(third.usage.tokens(), 1050);
+    }
+
+    /// A forked (or resumed into a new file) rollout's first event carries
+    /// the parent's total and a last response of nothing: it adds nothing,
+    /// and the next adds its difference from that total.
+    #[test]
+    fn a_rollout_that_starts_from_its_parents_total_adds_only_its_own_responses() {
+        let forked = SECOND.replace(
+            r#""last_token_usage":{"input_tokens":1500,"cached_input_tokens":900,"output_tokens":30,"reasoning_output_tokens":5,"total_tokens":1530}"#,
+            r#""last_token_usage":{"input_tokens":0,"cached_input_tokens":0,"output_tokens":0,"reasoning_output_tokens":0,"total_tokens":0}"#,
+        );
+        assert_ne!(forked, SECOND);
+        let mut session = Session::default();
+        assert_eq!(session.add(&count(&forked)), None, "the parent's 2,580 tokens are not this rollout's");
+        let next = SECOND.replace(
+            r#""input_tokens":2500,"cached_input_tokens":1100,"output_tokens":80"#,
+            r#""input_tokens":2900,"cached_input_tokens":1200,"output_tokens":95"#,
+        );
+        assert_ne!(next, SECOND);
+        let added = session.add(&count(&next)).expect("adds");
+        assert_eq!(added.usage, Usage { input: 300, output: 15, cache_write: 0, cache_read: 100 });
+        // Where a line has no last response, its total is all there is.
+        let mut bare = Session::default();
+        let no_last = FIRST.replace(
+            r#","last_token_usage":{"input_tokens":1000,"cached_input_tokens":200,"output_tokens":50,"reasoning_output_tokens":20,"total_tokens":1050}"#,
+            "",
+        );
+        assert_ne!(no_last, FIRST);
+        assert_eq!(bare.add(&count(&no_last)).expect("adds").usage.tokens(), 1050);
     }
 
     #[test]

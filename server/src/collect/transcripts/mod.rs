@@ -60,9 +60,14 @@
 //!   reached a model and are not turns.
 //! - Codex: `event_msg` lines whose payload is a `token_count` carry the
 //!   session's cumulative `total_token_usage`; what each adds is its difference
-//!   from the one before in the same file, so a repeated event adds nothing and
-//!   a total that went down (a resumed session starting again from zero) counts
-//!   from zero. Codex's cached input is part of its input and its reasoning part
+//!   from the one before in the same file, so a repeated event adds nothing.
+//!   The file's first event, and one whose total went down (a resumed session
+//!   starting again from zero), add their own response (`last_token_usage`),
+//!   not the total: a forked or resumed rollout starts from its parent's
+//!   total with a last response of nothing, and the parent's tokens are the
+//!   parent's (CodexBar #3524). A fork that replays the parent's events with
+//!   fresh timestamps is still counted again (telling those events apart
+//!   needs the parent's file). Codex's cached input is part of its input and its reasoning part
 //!   of its output, so `input` = `input_tokens − cached_input_tokens`,
 //!   `cache_read` = `cached_input_tokens`, `cache_write` = 0 (OpenAI does not
 //!   charge cache writes) and `output` = `output_tokens`. Early versions wrote
