@@ -68,12 +68,25 @@ const BUILTIN: &[(&str, Price)] = &[
 ];
 
 /// What a dated release adds to a model's name: `-20250929`, `-2025-08-07`,
-/// `@20250929`, `-latest`.
+/// `@20250929`, `-latest`. A date only: `-7-20260301` is another model
+/// (Opus 4.7's release, not Opus 4's).
 fn is_release_suffix(rest: &str) -> bool {
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     match rest.strip_prefix('-').or_else(|| rest.strip_prefix('@')) {
         Some("latest") => true,
-        Some(date) => date.len() >= 6 && date.chars().all(|c| c.is_ascii_digit() || c == '-'),
-        None => false,
+        Some(date) if date.len() == 8 => digits(date),
+        Some(date) if date.len() == 10 => match date.split('-').collect::<Vec<_>>()[..] {
+            [year, month, day] => {
+                year.len() == 4
+                    && month.len() == 2
+                    && day.len() == 2
+                    && digits(year)
+                    && digits(month)
+                    && digits(day)
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -216,7 +229,17 @@ mod tests {
         assert_eq!(prices.of("gpt-5.1-codex").map(|p| p.output), Some(10.0));
         assert_eq!(prices.of("gpt-4.1-mini").map(|p| p.input), Some(0.40), "its own price, not gpt-4.1's");
         // Not a release of a priced model: no price rather than a wrong one.
-        for other in ["o3-pro", "gpt-5-pro", "gpt-5-codex-mini", "claude-opus-4-7", "mystery-model-9"] {
+        for other in [
+            "o3-pro",
+            "gpt-5-pro",
+            "gpt-5-codex-mini",
+            "claude-opus-4-7",
+            "claude-opus-4-7-20260301",
+            "claude-sonnet-4-5-v2@20250929",
+            "gpt-5-2025-0807",
+            "claude-opus-4-1-2025080",
+            "mystery-model-9",
+        ] {
             assert_eq!(prices.of(other), None, "{other}");
         }
     }
