@@ -117,8 +117,11 @@ pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
             None => "the run's CPU time was not read".into(),
         }));
     };
-    // A NaN wall time is too short too: never judged.
-    if c.wall_s.is_nan() || c.wall_s < min_wall_s {
+    // A NaN or infinite wall time is no measure of the run: never judged.
+    if !c.wall_s.is_finite() {
+        return Err(NotJudged::NotMeasured(format!("the run's wall time reads {}", c.wall_s)));
+    }
+    if c.wall_s < min_wall_s {
         return Err(NotJudged::TooShort(figure(Some(c.wall_s)).unwrap_or(0.0)));
     }
     let wall_s = c.wall_s;
@@ -202,11 +205,14 @@ pub fn bound(bar: &Bar, gpu: &Gpu) -> ShareKind {
     best.0
 }
 
-/// Steal as a share of the machine's CPU (all cores), when measured and the
-/// cores are known.
-pub fn steal_percent(c: &RunCounters, wall_s: f64, cores: u32) -> Option<f64> {
+/// Steal as a share of the machine's CPU (all cores), when measured.
+/// `machine_steal_s` is already a share of all cores integrated over time
+/// (`/proc/stat`'s machine-wide steal % × each interval): over the wall time,
+/// it is the mean share. (Dividing by the cores again made 40 % steal on 8
+/// cores read 5 %.)
+pub fn steal_percent(c: &RunCounters, wall_s: f64) -> Option<f64> {
     let steal = figure(c.machine_steal_s)?;
-    (cores > 0 && wall_s > 0.0).then(|| (steal / (wall_s * f64::from(cores)) * 100.0).min(100.0))
+    (wall_s > 0.0).then(|| (steal / wall_s * 100.0).clamp(0.0, 100.0))
 }
 
 /// The bar's percents, to a tenth, adding up to exactly 100 (largest

@@ -64,6 +64,9 @@ fn a_run_under_ten_seconds_is_too_short_and_one_of_ten_is_judged() {
     // Cut, not rounded: 9.96 s never reads as the 10 s it lacks.
     assert_eq!(judge(&run(9.96, 1.0), 2).headline, "Too short to judge: 9.9 s (needs 10 s)");
     assert!(!judge(&run(f64::NAN, 1.0), 2).judged, "a NaN wall time is not judged");
+    let infinite = judge(&run(f64::INFINITY, 1.0), 2);
+    assert!(!infinite.judged, "an infinite wall time is not judged: {}", infinite.headline);
+    assert_eq!(infinite.headline, "Not measured: the run's wall time reads inf");
 
     let v = judge(&run(10.0, 9.0), 2);
     assert!(v.judged, "{v:#?}");
@@ -158,7 +161,7 @@ fn waiting_behind_its_own_threads_starts_at_ninety_percent_of_the_cores_and_the_
     let v = judge(&c, 1);
     assert_eq!(
         v.headline,
-        "CPU-bound on 1 of 1 cores for 90 % of its 1 min 40 s; 10 % waiting for a CPU behind its own threads"
+        "CPU-bound on its 1 core for 90 % of its 1 min 40 s; 10 % waiting for a CPU behind its own threads"
     );
     let mut c = run(100.0, 89.9);
     c.cpu_wait_s = Some(10.1);
@@ -166,7 +169,7 @@ fn waiting_behind_its_own_threads_starts_at_ninety_percent_of_the_cores_and_the_
     // A second share under 10 % is left out of the headline.
     let mut c = run(100.0, 90.1);
     c.cpu_wait_s = Some(9.9);
-    assert_eq!(judge(&c, 1).headline, "CPU-bound on 1 of 1 cores for 90 % of its 1 min 40 s");
+    assert_eq!(judge(&c, 1).headline, "CPU-bound on its 1 core for 90 % of its 1 min 40 s");
     // Cores unknown: said without them.
     let v = judge(&run(100.0, 90.0), 0);
     assert_eq!(
@@ -315,14 +318,23 @@ fn what_was_not_measured_is_left_out_and_said_never_zero() {
 
 #[test]
 fn steal_at_ten_percent_of_the_machine_is_a_caveat_and_under_it_is_not() {
+    // The meter integrates the machine-wide steal share: 10 s over 100 s is
+    // 10 % of the machine's CPU, on any number of cores.
     let mut c = run(100.0, 90.0);
-    c.machine_steal_s = Some(20.0);
+    c.machine_steal_s = Some(10.0);
     let v = judge(&c, 2);
     assert!(v.headline.ends_with("; 10 % of the machine's CPU stolen by the hypervisor"), "{}", v.headline);
-    c.machine_steal_s = Some(19.8);
+    c.machine_steal_s = Some(9.9);
     assert!(!judge(&c, 2).headline.contains("stolen"));
-    c.machine_steal_s = Some(50.0);
-    assert!(!judge(&c, 0).headline.contains("stolen"), "unknown cores: steal cannot be told as a share");
+    c.machine_steal_s = Some(40.0);
+    for cores in [8, 0] {
+        let v = judge(&c, cores);
+        assert!(
+            v.headline.ends_with("; 40 % of the machine's CPU stolen by the hypervisor"),
+            "{}",
+            v.headline
+        );
+    }
 }
 
 fn gpu_run(busy: f64, starved: f64) -> RunCounters {
@@ -454,6 +466,9 @@ fn durations_read_as_words() {
         (2460.0, "41 min"),
         (2489.0, "41 min"),
         (2490.0, "42 min"),
+        (3569.0, "59 min"),
+        (3570.0, "1 h"),
+        (3599.0, "1 h"),
         (3600.0, "1 h"),
         (7500.0, "2 h 5 min"),
         (-3.0, "0 s"),

@@ -19,6 +19,8 @@ pub fn duration_words(seconds: f64) -> String {
         (0, 0, s) => format!("{s} s"),
         (0, m, 0) => format!("{m} min"),
         (0, m, s) if m < 10 => format!("{m} min {s} s"),
+        // 59 min 30 s and more round to the hour, not to "60 min".
+        (0, 59, s) if s >= 30 => "1 h".into(),
         (0, m, s) => format!("{} min", m + u64::from(s >= 30)),
         (h, 0, _) => format!("{h} h"),
         (h, m, _) => format!("{h} h {m} min"),
@@ -96,11 +98,18 @@ impl Facts<'_> {
         }
     }
 
-    /// `1 of 2 cores`, `1.6 of 2 cores`, `1 core`: at least one, since a run on
-    /// CPU at all holds a core while it runs.
+    /// `1 of 2 cores`, `1.6 of 2 cores`, `1 core`, `its 1 core`: at least one,
+    /// since a run on CPU at all holds a core while it runs, and never more
+    /// than the machine has (the run's and the machine's clocks differ a
+    /// little).
     fn cores_words(&self) -> String {
-        let busy = trim(self.cores_busy().max(1.0), 1);
+        let busy = match self.cores {
+            Some(n) if n > 0 => self.cores_busy().clamp(1.0, f64::from(n)),
+            _ => self.cores_busy().max(1.0),
+        };
+        let busy = trim(busy, 1);
         match self.cores {
+            Some(1) => "its 1 core".into(),
             Some(n) => format!("{busy} of {n} cores"),
             None if busy == "1" => "1 core".into(),
             None => format!("{busy} cores"),
@@ -160,7 +169,7 @@ pub fn headline(f: &Facts, bound: ShareKind) -> String {
             _ => format!("; {share} idle, waiting outside the machine"),
         });
     }
-    if let Some(steal) = rules::steal_percent(f.c, f.bar.wall_s, f.cores.unwrap_or(0))
+    if let Some(steal) = rules::steal_percent(f.c, f.bar.wall_s)
         && rules::tenth(steal) >= rules::STEAL_PERCENT
     {
         text.push_str(&format!("; {} of the machine's CPU stolen by the hypervisor", percent_words(steal)));
