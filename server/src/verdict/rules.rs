@@ -12,7 +12,7 @@ pub const BAR: [ShareKind; 5] =
 /// The order wall time is handed out in: a moment one kind took is not counted
 /// again by a later one. Memory before IO because PSI counts a thrashing
 /// page's read as both a memory and an IO stall, and memory is the cause.
-const ATTRIBUTION_ORDER: [ShareKind; 4] =
+pub(super) const ATTRIBUTION_ORDER: [ShareKind; 4] =
     [ShareKind::Cpu, ShareKind::CpuWait, ShareKind::Memory, ShareKind::Io];
 
 /// The GPUs idle while the CPU was saturated for more than this share of the

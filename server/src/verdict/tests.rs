@@ -560,6 +560,16 @@ fn changes_need_two_judged_verdicts_and_skip_a_share_only_one_measured() {
     let before = verdict(&[(ShareKind::Cpu, 90.0), (ShareKind::Idle, 10.0)]);
     let after = verdict(&[(ShareKind::Cpu, 50.0), (ShareKind::Io, 40.0), (ShareKind::Idle, 10.0)]);
     assert_eq!(changes(&before, &after).iter().map(|c| c.kind).collect::<Vec<_>>(), [ShareKind::Cpu]);
+    // Waiting for a CPU measured in the first run only: its 30 % is idle in
+    // the second, which did not wait less, it could not tell. Idle is not
+    // compared; on CPU (handed out first) still is.
+    let waited = verdict(&[(ShareKind::Cpu, 60.0), (ShareKind::CpuWait, 30.0), (ShareKind::Idle, 10.0)]);
+    let unknown = verdict(&[(ShareKind::Cpu, 50.0), (ShareKind::Idle, 50.0)]);
+    assert_eq!(changes(&waited, &unknown).iter().map(|c| c.kind).collect::<Vec<_>>(), [ShareKind::Cpu]);
+    // Memory measured in one run only: IO, handed out after it, is not compared.
+    let with_memory = verdict(&[(ShareKind::Cpu, 20.0), (ShareKind::Memory, 30.0), (ShareKind::Io, 10.0)]);
+    let without = verdict(&[(ShareKind::Cpu, 20.0), (ShareKind::Io, 40.0)]);
+    assert!(changes(&with_memory, &without).is_empty());
     let unjudged = Verdict { judged: false, ..before.clone() };
     assert!(changes(&unjudged, &after).is_empty());
     assert!(changes(&after, &unjudged).is_empty());
