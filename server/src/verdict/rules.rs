@@ -133,7 +133,7 @@ pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
         let wanted = match kind {
             ShareKind::Cpu => Ok(cpu_s),
             ShareKind::CpuWait => figure(c.cpu_wait_s).ok_or("cpu_wait_s"),
-            ShareKind::Memory => memory_stall(c).ok_or("memory_some_s"),
+            ShareKind::Memory => memory_stall(c),
             _ => io_stall(c).ok_or("io_some_s"),
         };
         match wanted {
@@ -142,6 +142,14 @@ pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
                 rest -= taken;
                 told.push((kind, taken));
             }
+            Err(field) if kind == ShareKind::Memory && field != "memory_some_s" => untold.push((
+                kind,
+                format!(
+                    "whether the machine's memory stall was the run's: {} {}",
+                    field_words(field),
+                    why_not(c, field)
+                ),
+            )),
             Err(field) => untold.push((kind, why_not(c, field))),
         }
     }
@@ -157,10 +165,31 @@ pub fn did_no_io(c: &RunCounters) -> bool {
     c.read_bytes == Some(0) && c.write_bytes == Some(0)
 }
 
+/// Whether the machine's memory stall is tied to the run: `Some(true)` when
+/// it had major faults or the machine swapped, `Some(false)` when all three
+/// were measured and none, `None` when nothing ties it but one of them was
+/// not measured (it might have).
+pub fn memory_tied(c: &RunCounters) -> Option<bool> {
+    let figures = [c.major_faults, c.swap_in_pages, c.swap_out_pages];
+    if figures.iter().any(|f| f.is_some_and(|n| n > 0)) {
+        return Some(true);
+    }
+    figures.iter().all(Option::is_some).then_some(false)
+}
+
 /// Whether nothing ties the machine's memory stall to the run: it had no
-/// major faults and the machine swapped nothing (or swap was not measured).
+/// major faults and the machine swapped nothing, each measured.
 pub fn no_memory_evidence(c: &RunCounters) -> bool {
-    c.major_faults == Some(0) && c.swap_in_pages.unwrap_or(0) == 0 && c.swap_out_pages.unwrap_or(0) == 0
+    memory_tied(c) == Some(false)
+}
+
+/// A figure that ties memory stall to the run, in words.
+fn field_words(field: &str) -> &'static str {
+    match field {
+        "major_faults" => "major faults",
+        "swap_in_pages" => "pages swapped in",
+        _ => "pages swapped out",
+    }
 }
 
 /// Seconds of IO stall the run is charged with: PSI `io some` (machine-wide),
@@ -170,9 +199,17 @@ fn io_stall(c: &RunCounters) -> Option<f64> {
 }
 
 /// Seconds of memory stall the run is charged with: PSI `memory some`
-/// (machine-wide), none when nothing ties it to the run.
-fn memory_stall(c: &RunCounters) -> Option<f64> {
-    figure(c.memory_some_s).map(|s| if no_memory_evidence(c) { 0.0 } else { s })
+/// (machine-wide), none when nothing ties it to the run; the field not
+/// measured when that cannot be told (an unmeasured figure is not a 0).
+fn memory_stall(c: &RunCounters) -> Result<f64, &'static str> {
+    let stall = figure(c.memory_some_s).ok_or("memory_some_s")?;
+    match memory_tied(c) {
+        Some(true) => Ok(stall),
+        Some(false) => Ok(0.0),
+        None if c.major_faults.is_none() => Err("major_faults"),
+        None if c.swap_in_pages.is_none() => Err("swap_in_pages"),
+        None => Err("swap_out_pages"),
+    }
 }
 
 /// The GPUs' seconds, each clamped to `wall_s`.

@@ -237,6 +237,25 @@ fn memory_stall_comes_before_io_and_needs_faults_or_swap_to_be_the_runs() {
     assert_eq!(percent(&v, ShareKind::Memory), Some(0.0));
     assert!(evidence(&v, ShareKind::Memory).ends_with("not its stall"));
     assert_eq!(v.bound, Some(ShareKind::Io));
+
+    // Nothing ties it, but a figure that might have was not measured: the
+    // share is not measured either, neither 0 nor charged.
+    for (faults, swap_in) in [(None, Some(0)), (Some(0), None)] {
+        c.major_faults = faults;
+        c.swap_in_pages = swap_in;
+        c.not_measured.insert("major_faults".into(), "no /proc/PID/stat".into());
+        c.not_measured.insert("swap_in_pages".into(), "no /proc/vmstat".into());
+        let v = judge(&c, 2);
+        assert_eq!(percent(&v, ShareKind::Memory), None, "{faults:?} {swap_in:?}: {v:#?}");
+        assert_eq!(percent(&v, ShareKind::Io), Some(50.0), "IO takes its own stall");
+        assert!(v.headline.contains("not measured: memory stall"), "{}", v.headline);
+    }
+    // A measured tie is enough, whatever else was not measured.
+    c.major_faults = Some(5);
+    c.swap_in_pages = None;
+    let v = judge(&c, 2);
+    assert_eq!(percent(&v, ShareKind::Memory), Some(50.0));
+    assert!(evidence(&v, ShareKind::Memory).contains("swap not measured (no /proc/vmstat)"));
 }
 
 #[test]

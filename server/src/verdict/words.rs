@@ -300,7 +300,8 @@ pub fn evidence(f: &Facts, kind: ShareKind) -> String {
             );
             let swap = match (c.swap_in_pages, c.swap_out_pages) {
                 (Some(i), Some(o)) => format!("the machine swapped {i} pages in and {o} out"),
-                _ => format!("swap not measured ({})", rules::why_not(c, "swap_in_pages")),
+                (None, _) => format!("swap not measured ({})", rules::why_not(c, "swap_in_pages")),
+                (Some(_), None) => format!("swap not measured ({})", rules::why_not(c, "swap_out_pages")),
             };
             let faults = count(c, c.major_faults, "major_faults", "major faults");
             if rules::no_memory_evidence(c) {
