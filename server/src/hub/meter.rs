@@ -237,6 +237,9 @@ fn add_gpus(c: &mut RunCounters, sample: &HostSample, dt: f64, energy_mj: &mut B
         for field in ["gpu_busy_s", "gpu_idle_cpu_saturated_s", "gpu_energy_j", "gpu_peak_memory_bytes"] {
             c.not_measured.entry(field.into()).or_insert_with(|| why.clone());
         }
+        if c.gpu_throttled_s.is_empty() {
+            c.not_measured.entry("gpu_throttled_s".into()).or_insert_with(|| why.clone());
+        }
         c.not_measured.entry("gpu_process_percent".into()).or_insert(why);
         return;
     }
@@ -260,6 +263,15 @@ fn add_gpus(c: &mut RunCounters, sample: &HostSample, dt: f64, energy_mj: &mut B
         "gpu_idle_cpu_saturated_s",
         "NVML gives no utilisation",
     );
+    // Throttling is measured where a device answers its clock-event reasons;
+    // where none ever did, it is not measured, not "never throttled".
+    if answering.iter().any(|d| d.clock_event_reasons.is_some()) {
+        c.not_measured.remove("gpu_throttled_s");
+    } else if c.gpu_throttled_s.is_empty() {
+        c.not_measured
+            .entry("gpu_throttled_s".into())
+            .or_insert_with(|| "NVML gives no clock-event reasons".into());
+    }
     // A reason held by any device counts once per interval.
     let mut held: Vec<&str> = answering
         .iter()
@@ -558,6 +570,32 @@ mod tests {
         assert!(!c.gpu_throttled_s.contains_key("gpu_idle"), "an idle GPU is not throttled");
         assert_eq!(c.gpu_energy_j, Some(500.0));
         assert_eq!(c.gpu_process_percent, None, "the tree's own share was never told");
+        assert!(!c.not_measured.contains_key("gpu_throttled_s"), "the reasons were answered");
+    }
+
+    #[test]
+    fn throttling_no_device_answered_is_not_measured_and_once_answered_is() {
+        let device = |reasons| DeviceReading {
+            index: 0,
+            percent: Some(50),
+            clock_event_reasons: reasons,
+            ..DeviceReading::default()
+        };
+        let mut meter = Meter::new(CountedFrom::Start, None);
+        let mut s = sample(50.0, 0.0);
+        s.gpu = GpuReading { devices: vec![device(None)], ..Default::default() };
+        meter.tick(&s, &tree(1.0, 1), 1.0);
+        meter.tick(&s, &tree(1.0, 1), 2.0);
+        let c = meter.counters();
+        assert!(c.gpu_throttled_s.is_empty());
+        assert_eq!(
+            c.not_measured.get("gpu_throttled_s").map(String::as_str),
+            Some("NVML gives no clock-event reasons")
+        );
+        // Answered (no reason held): measured, never throttled.
+        s.gpu = GpuReading { devices: vec![device(Some(0))], ..Default::default() };
+        meter.tick(&s, &tree(1.0, 1), 3.0);
+        assert!(!meter.counters().not_measured.contains_key("gpu_throttled_s"));
     }
 
     #[test]

@@ -216,7 +216,10 @@ fn memory_stall(c: &RunCounters) -> Result<f64, &'static str> {
 pub fn gpu(c: &RunCounters, wall_s: f64) -> Gpu {
     let clamp = |s: f64| s.min(wall_s);
     let busy = figure(c.gpu_busy_s).map(clamp);
-    let throttled = (busy.is_some() || !c.gpu_throttled_s.is_empty())
+    // Present with the GPU's other shares (a measured utilisation), and only
+    // where a device answered its clock-event reasons: an empty list then
+    // means never throttled.
+    let throttled = (busy.is_some() && !c.not_measured.contains_key("gpu_throttled_s"))
         // A fold from +0, not `sum`: an empty f64 sum is -0, which reads "-0 %".
         .then(|| clamp(c.gpu_throttled_s.values().filter_map(|s| figure(Some(*s))).fold(0.0, |a, b| a + b)));
     Gpu { busy, starved: figure(c.gpu_idle_cpu_saturated_s).map(clamp), throttled }

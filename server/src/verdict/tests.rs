@@ -422,6 +422,19 @@ fn throttling_sums_its_reasons_up_to_the_wall_time_and_names_them() {
     assert!(judge(&c, 2).headline.contains("a GPU throttled 10 % (sw_thermal_slowdown)"));
     c.gpu_throttled_s.insert("sw_thermal_slowdown".into(), 9.9);
     assert!(!judge(&c, 2).headline.contains("throttled"));
+
+    // Never throttled, as NVML answered: 0 %.
+    let never = gpu_run(90.0, 0.0);
+    assert_eq!(percent(&judge(&never, 2), ShareKind::GpuThrottled), Some(0.0));
+    // No device answered its reasons: no share, not 0 %.
+    let mut unanswered = gpu_run(90.0, 0.0);
+    unanswered.not_measured.insert("gpu_throttled_s".into(), "NVML gives no clock-event reasons".into());
+    assert_eq!(percent(&judge(&unanswered, 2), ShareKind::GpuThrottled), None);
+    // Nor without the GPU's utilisation (a MIG device), whatever was held.
+    let mut no_busy = gpu_run(90.0, 0.0);
+    no_busy.gpu_busy_s = None;
+    no_busy.gpu_throttled_s.insert("sw_power_cap".into(), 50.0);
+    assert_eq!(percent(&judge(&no_busy, 2), ShareKind::GpuThrottled), None);
 }
 
 #[test]
