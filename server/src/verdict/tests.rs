@@ -170,6 +170,19 @@ fn waiting_behind_its_own_threads_starts_at_ninety_percent_of_the_cores_and_the_
     let mut c = run(100.0, 90.1);
     c.cpu_wait_s = Some(9.9);
     assert_eq!(judge(&c, 1).headline, "CPU-bound on its 1 core for 90 % of its 1 min 40 s");
+    // Exactly 90 % of 13 cores busy is its own threads (0.9 × 13 is a hair
+    // over 11.7 in floating point).
+    let mut thirteen = run(100.0, 1170.0);
+    thirteen.cpu_wait_s = Some(500.0);
+    let v = judge(&thirteen, 13);
+    let e = evidence(&v, ShareKind::CpuWait);
+    assert!(e.contains("behind its own threads"), "{e}");
+    // 9.94 % that the bar shows as 10.0 % (its largest remainder) is named.
+    let mut shown = run(100.0, 85.03);
+    shown.cpu_wait_s = Some(9.94);
+    let v = judge(&shown, 2);
+    assert_eq!(percent(&v, ShareKind::CpuWait), Some(10.0), "{v:#?}");
+    assert!(v.headline.contains("; 10 % waiting for a CPU behind other processes"), "{}", v.headline);
     // Cores unknown: said without them.
     let v = judge(&run(100.0, 90.0), 0);
     assert_eq!(

@@ -90,7 +90,9 @@ impl Facts<'_> {
     /// nearly every core busy itself, else other processes.
     fn behind(&self) -> &'static str {
         match self.cores {
-            Some(n) if self.cores_busy() >= rules::OWN_THREADS_BUSY * f64::from(n) => {
+            // A hair under, so exactly 90 % of 13 cores (11.7 against
+            // 11.700000000000001 in floating point) counts.
+            Some(n) if self.cores_busy() >= rules::OWN_THREADS_BUSY * f64::from(n) - 1e-9 => {
                 "behind its own threads"
             }
             Some(_) => "behind other processes",
@@ -148,13 +150,12 @@ pub fn headline(f: &Facts, bound: ShareKind) -> String {
             format!("Input-bound: the GPU idle while the CPU was saturated {} of its {wall}", p(bound))
         }
     };
-    let second = f
-        .bar
-        .seconds
-        .iter()
+    // The share as the bar shows it (to a tenth, largest remainder), so a
+    // share the bar shows at 10.0 % is named.
+    let second = rules::percents(f.bar)
+        .into_iter()
         .filter(|(kind, _)| *kind != bound)
-        .map(|&(kind, seconds)| (kind, f.bar.percent(seconds)))
-        .filter(|(_, percent)| rules::tenth(*percent) >= rules::SECOND_SHARE_PERCENT)
+        .filter(|(_, percent)| *percent >= rules::SECOND_SHARE_PERCENT)
         .fold(None, |best: Option<(ShareKind, f64)>, (kind, percent)| match best {
             Some((_, top)) if top >= percent => best,
             _ => Some((kind, percent)),
