@@ -39,6 +39,9 @@ pub(super) struct Turn {
     pub dedup: Option<u64>,
     /// The model, as written.
     pub model: Option<String>,
+    /// A subagent's turn (`isSidechain`): its context is the subagent's own,
+    /// not the session's.
+    pub sidechain: bool,
     /// Its tokens.
     pub usage: Usage,
 }
@@ -54,6 +57,8 @@ struct Raw<'a> {
     session_id: Option<Cow<'a, str>>,
     #[serde(rename = "requestId", borrow)]
     request_id: Option<Cow<'a, str>>,
+    #[serde(rename = "isSidechain")]
+    is_sidechain: Option<bool>,
     #[serde(borrow)]
     message: Option<RawMessage<'a>>,
 }
@@ -118,6 +123,7 @@ pub(super) fn parse(line: &str) -> Line {
         session_id: raw.session_id.map(Cow::into_owned),
         dedup,
         model: message.model.map(|m| super::model_name(&m)),
+        sidechain: raw.is_sidechain == Some(true),
         usage: Usage {
             input,
             output,
@@ -145,6 +151,13 @@ mod tests {
         assert_eq!(turn.usage, Usage { input: 4, output: 7, cache_write: 1200, cache_read: 15000 });
         assert_eq!(turn.model.as_deref(), Some("claude-sonnet-4-5-20250929"));
         assert_eq!(turn.session_id.as_deref(), Some("s-1"));
+        assert!(!turn.sidechain);
+        let Line::Turn(subagent) =
+            parse(&ASSISTANT.replace(r#""isSidechain":false"#, r#""isSidechain":true"#))
+        else {
+            panic!("a turn")
+        };
+        assert!(subagent.sidechain);
         assert_eq!(turn.at.to_rfc3339(), "2025-10-01T12:00:01.500+00:00");
         assert!(turn.dedup.is_some());
         assert!(!format!("{turn:?}").contains("SECRET-7f3a9c"));

@@ -391,9 +391,12 @@ impl Tally {
                 };
                 let session = turn.session_id.as_deref().map(session_name);
                 let u = turn.usage;
-                let context = u.input.saturating_add(u.cache_write).saturating_add(u.cache_read);
+                // A subagent's turn reads the subagent's context, not the
+                // session's: the session's context stays its main thread's.
+                let context = (!turn.sidechain)
+                    .then(|| u.input.saturating_add(u.cache_write).saturating_add(u.cache_read));
                 match added {
-                    Added::Turn => self.record(session, turn.at, u, turn.model, Some(context), None),
+                    Added::Turn => self.record(session, turn.at, u, turn.model, context, None),
                     Added::More(more) if more != Usage::default() => {
                         self.record_more(session, more, turn.model.as_deref());
                     }
@@ -661,6 +664,28 @@ pub(super) mod tests {
         let n = MAX_GROWING as u64;
         assert_eq!(s.usage, Usage { input: 13 + n, output: 447 + n, cache_write: 0, cache_read: 5100 });
         assert_eq!(s.turns, 2 + n);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A subagent's turns (`isSidechain`) count their tokens in the session,
+    /// but the session's context stays its main thread's latest.
+    #[test]
+    fn a_subagents_turn_does_not_set_the_sessions_context() {
+        let dir = scratch("claude-sidechain");
+        let path = dir.join("side.jsonl");
+        let main = claude_line("msg_M", Some("r1"), 10, 5, 90_000);
+        let side = claude_line("msg_S", Some("r2"), 2, 3, 4000)
+            .replace(r#""type":"assistant","#, r#""type":"assistant","isSidechain":true,"#)
+            .replace("12:00:01Z", "12:00:09Z");
+        assert!(side.contains("isSidechain"));
+        std::fs::write(&path, main + &side).expect("transcript");
+        let mut file = TranscriptFile::new(path, Agent::ClaudeCode, at("2025-10-01T00:00:00Z"));
+        file.poll().expect("reads");
+        let s = only(&file);
+        assert_eq!(s.turns, 2);
+        assert_eq!(s.usage.tokens(), 10 + 5 + 90_000 + 2 + 3 + 4000);
+        assert_eq!(s.last_context_tokens, Some(90_010), "the main thread's, not the subagent's 4,002");
+        assert_eq!(s.last_at, Some(at("2025-10-01T12:00:09Z")));
         let _ = std::fs::remove_dir_all(dir);
     }
 
