@@ -77,9 +77,10 @@
 //! A turn is one model response that reported usage. The latest turn's context
 //! ([`SessionUsage::last_context_tokens`]) is what the model read: Claude's
 //! `input + cache_write + cache_read` of the main thread's latest turn (a
-//! subagent's, `isSidechain`, reads its own context); Codex's `last_token_usage.total_tokens`
-//! less its reasoning tokens, as Codex's own status line counts the context
-//! window's use (earlier reasoning is not sent again).
+//! subagent's, `isSidechain`, reads its own context); Codex's
+//! `last_token_usage.total_tokens` less its reasoning tokens, as Codex's own
+//! status line counts the context window's use (earlier reasoning is not sent
+//! again).
 //!
 //! # Cost
 //! One thread ([`Transcripts`]) polls every [`worker::POLL_EVERY`]: a `stat`
