@@ -145,7 +145,7 @@ pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
             Err(field) if kind == ShareKind::Memory && field != "memory_some_s" => untold.push((
                 kind,
                 format!(
-                    "whether the machine's memory stall was the run's: {} {}",
+                    "{} not read ({}), so whose the machine's memory stall was cannot be told",
                     field_words(field),
                     why_not(c, field)
                 ),
@@ -186,9 +186,9 @@ pub fn no_memory_evidence(c: &RunCounters) -> bool {
 /// A figure that ties memory stall to the run, in words.
 fn field_words(field: &str) -> &'static str {
     match field {
-        "major_faults" => "major faults",
-        "swap_in_pages" => "pages swapped in",
-        _ => "pages swapped out",
+        "major_faults" => "the run's major faults",
+        "swap_in_pages" => "the machine's pages swapped in",
+        _ => "the machine's pages swapped out",
     }
 }
 

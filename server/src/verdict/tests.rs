@@ -262,6 +262,16 @@ fn memory_stall_comes_before_io_and_needs_faults_or_swap_to_be_the_runs() {
         assert_eq!(percent(&v, ShareKind::Memory), None, "{faults:?} {swap_in:?}: {v:#?}");
         assert_eq!(percent(&v, ShareKind::Io), Some(50.0), "IO takes its own stall");
         assert!(v.headline.contains("not measured: memory stall"), "{}", v.headline);
+        let why = if faults.is_none() {
+            "the run's major faults not read (no /proc/PID/stat)"
+        } else {
+            "the machine's pages swapped in not read (no /proc/vmstat)"
+        };
+        let e = evidence(&v, ShareKind::Idle);
+        assert!(
+            e.contains(&format!("may hold memory stall (not measured: {why}, so whose the machine's memory stall was cannot be told)")),
+            "{e}"
+        );
     }
     // A measured tie is enough, whatever else was not measured.
     c.major_faults = Some(5);
