@@ -71,21 +71,14 @@ const BUILTIN: &[(&str, Price)] = &[
 /// `@20250929`, `-latest`. A date only: `-7-20260301` is another model
 /// (Opus 4.7's release, not Opus 4's).
 fn is_release_suffix(rest: &str) -> bool {
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    // `YYYYMMDD`, or `YYYY-MM-DD` with its dashes where they belong.
+    let date = |d: &str, dashes: &[usize]| {
+        d.bytes().enumerate().all(|(i, b)| if dashes.contains(&i) { b == b'-' } else { b.is_ascii_digit() })
+    };
     match rest.strip_prefix('-').or_else(|| rest.strip_prefix('@')) {
         Some("latest") => true,
-        Some(date) if date.len() == 8 => digits(date),
-        Some(date) if date.len() == 10 => match date.split('-').collect::<Vec<_>>()[..] {
-            [year, month, day] => {
-                year.len() == 4
-                    && month.len() == 2
-                    && day.len() == 2
-                    && digits(year)
-                    && digits(month)
-                    && digits(day)
-            }
-            _ => false,
-        },
+        Some(d) if d.len() == 8 => date(d, &[]),
+        Some(d) if d.len() == 10 => date(d, &[4, 7]),
         _ => false,
     }
 }
