@@ -374,10 +374,10 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| QueryError::NotFound(project.to_owned(), run_id.to_owned()))?;
-        let (started, row): (i64, i64) = conn.query_row(
-            "SELECT started_at, rowid FROM runs WHERE project = ?1 AND run_id = ?2",
+        let (started, row, ended): (i64, i64, Option<i64>) = conn.query_row(
+            "SELECT started_at, rowid, ended_at FROM runs WHERE project = ?1 AND run_id = ?2",
             params![project, run_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         // The run before it in the runs' order: two short runs may share a second.
         let previous = conn
@@ -390,10 +390,13 @@ impl Store {
                 |row| record(row, now, offline),
             )
             .optional()?;
-        let end = started + (run.duration_s * 1000.0).round() as i64;
+        // Up to and including its end: a run the server died under ends at its
+        // last tick, which a range open at the end would leave out (and the
+        // record's duration is rounded to a tenth, so it is not used here).
+        let end = ended.unwrap_or(now).max(started);
         let q = HistoryQuery {
             from_ms: started,
-            to_ms: end.max(started + 1000),
+            to_ms: (end + 1).max(started + 1000),
             step_s: None,
             project: Some(project.to_owned()),
             run_id: Some(run_id.to_owned()),

@@ -372,6 +372,10 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
     let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
     assert_eq!(record.status, RunOutcome::Interrupted);
     assert_eq!(record.ended_at, Some(crate::sampling::timestamp_seconds(at(T0 + 4000))), "its last tick");
+    // Its report charts every tick it had, the last one (its end) too.
+    let report = store.report("p", "7-x").expect("report");
+    let charted = report.history.series["run.cpu_percent"].iter().flatten().count();
+    assert_eq!(charted, 5, "{:?}", report.history.series["run.cpu_percent"]);
     // The wrapper outlived the server and says how the command ended, and when:
     // the run's length is its own, not cut at the server's death.
     let report =
