@@ -165,6 +165,9 @@ impl Engine {
     ) {
         let now = sample.taken_at;
         self.last_tick = Some(now);
+        // The count before this tick: a run first heard of here (one a
+        // restarted server follows again) counts a kill in this very tick.
+        let oom_before = self.oom_kills.or(sample.depth.paging.oom_kills);
         if let Some(count) = sample.depth.paging.oom_kills {
             self.oom_kills = Some(count);
         }
@@ -212,10 +215,16 @@ impl Engine {
             }
         }
         for (summary, tree) in runs {
+            if self.done.contains(&summary.run_id) {
+                continue;
+            }
+            // A run first heard of in a tick (a restarted server follows it
+            // again without a new record) gets its OOM baselines here, or a
+            // SIGKILL by the OOM killer would read as a plain failure.
             let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
                 summary: summary.clone(),
-                oom_base: None,
-                cgroup: None,
+                oom_base: oom_before,
+                cgroup: cgroup_oom(summary.pid),
                 ended: None,
                 io_bytes: None,
             });

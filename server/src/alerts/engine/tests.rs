@@ -118,6 +118,39 @@ fn sigkill_is_an_oom_kill_only_when_the_kernel_counted_one() {
 }
 
 #[test]
+fn a_run_first_heard_of_in_a_tick_still_counts_an_oom_kill() {
+    // A restarted server follows a live run again without a new record: the
+    // engine first hears of it in a tick, the kill rising in that tick or later.
+    for first_count in [Some(4), Some(3)] {
+        let mut engine = Engine::new(config(""), 1);
+        let mut s = sample(0);
+        s.depth.paging.oom_kills = Some(3);
+        tick(&mut engine, 0, s, vec![]);
+        let mut s = sample(1);
+        s.depth.paging.oom_kills = first_count;
+        tick(&mut engine, 1, s, vec![(run("r1"), TreeReading::default())]);
+        let killed = ended(run("r1"), 10, RunOutcome::Killed, None, Some(9));
+        engine.observe(&Record::Run(killed), at(10));
+        let mut s = sample(11);
+        s.depth.paging.oom_kills = Some(4);
+        let events = tick(&mut engine, 11, s, vec![]);
+        assert_eq!(rules(&events), vec![("run_oom", AlertState::Event)], "{first_count:?}");
+    }
+}
+
+#[test]
+fn a_tick_that_still_lists_an_ended_run_does_not_bring_it_back() {
+    let mut engine = Engine::new(config(""), 1);
+    engine.observe(&Record::Run(run("r1")), at(0));
+    let end = ended(run("r1"), 10, RunOutcome::Exited, Some(0), None);
+    engine.observe(&Record::Run(end), at(10));
+    assert_eq!(rules(&tick(&mut engine, 11, sample(11), vec![])), vec![("run_finished", AlertState::Event)]);
+    tick(&mut engine, 12, sample(12), vec![(run("r1"), TreeReading::default())]);
+    assert_eq!(engine.next_due(), None);
+    assert!(engine.runs.is_empty(), "{:?}", engine.runs.keys());
+}
+
+#[test]
 fn a_flapping_run_series_fires_once_and_resolves_once_with_one_id() {
     let rule = "[[alerts.rule]]\nname = \"busy\"\nseries = \"run.process_count\"\nabove = 4\nclear = 2\nfor = \"2s\"\n";
     let mut engine = Engine::new(config(rule), 7);
