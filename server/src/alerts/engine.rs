@@ -72,6 +72,9 @@ pub struct Engine {
     oom_kills: Option<u64>,
     /// The latest tick's time.
     last_tick: Option<DateTime<Utc>>,
+    /// Runs ended since [`Engine::take_ended`] was last called, whether or
+    /// not their end made an event (its rule may be off).
+    ended: Vec<String>,
 }
 
 impl Engine {
@@ -85,7 +88,14 @@ impl Engine {
             done: VecDeque::new(),
             oom_kills: None,
             last_tick: None,
+            ended: Vec::new(),
         }
+    }
+
+    /// The runs that ended since the last call: their one-off destinations
+    /// have nothing more to hear.
+    pub fn take_ended(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.ended)
     }
 
     /// The events one record makes, at `now`.
@@ -437,6 +447,7 @@ impl Engine {
             self.close(&key, now, None, events, |took| format!("The run ended, after {took} firing."));
         }
         self.done.push_back(s.run_id.clone());
+        self.ended.push(s.run_id.clone());
         if self.done.len() > KEEP_DONE {
             self.done.pop_front();
         }

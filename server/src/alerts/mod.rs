@@ -283,6 +283,7 @@ impl Inner {
                     {
                         self.publish(event, now);
                     }
+                    self.forget_ended(&mut engine);
                     let _ = done.send(());
                     return;
                 }
@@ -292,6 +293,18 @@ impl Inner {
             let now = Utc::now();
             for event in events {
                 self.publish(event, now);
+            }
+            self.forget_ended(&mut engine);
+        }
+    }
+
+    /// Drops the one-off destinations of runs that ended without an event
+    /// to take them (their end's rule is off): each holds a thread.
+    fn forget_ended(&self, engine: &mut Engine) {
+        for run in engine.take_ended() {
+            let left = self.lock().run_destinations.remove(&run);
+            for id in left.into_iter().flatten() {
+                self.deliverer.remove(id);
             }
         }
     }
@@ -423,6 +436,30 @@ fn rule_settings(config: &AlertConfig) -> Vec<RuleSetting> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_runs_one_off_destination_goes_when_it_ends_even_with_its_end_rule_off() {
+        use crate::hub::{Record, RunSummary};
+        let text = "[alerts.defaults.run_finished]\nenabled = false\n";
+        let config = AlertConfig::parse(std::path::Path::new("config.toml"), text).expect("config");
+        let alerting = Alerting::start(config, None).expect("started");
+        let hook = Destination::parse_spec("--notify", "http://127.0.0.1:9/hook").expect("spec");
+        alerting.notify_run("r1", hook);
+        assert_eq!(alerting.destinations().len(), 1);
+        let started = Utc::now();
+        let mut run = RunSummary::started("r1".into(), "demo".into(), None, 4242, started);
+        let recorder = alerting.recorder();
+        recorder.record(Record::Run(run.clone()));
+        run.end(started, shared::api::RunOutcome::Exited);
+        run.exit_code = Some(0);
+        recorder.record(Record::Run(run));
+        let sample = crate::sampling::HostSample { taken_at: Utc::now(), ..Default::default() };
+        recorder.record(Record::Tick { sample: Arc::new(sample), runs: Vec::new() });
+        // Stopping waits for everything handed over before it.
+        alerting.shutdown(Duration::from_secs(10));
+        assert!(alerting.destinations().is_empty(), "{:?}", alerting.destinations());
+        assert!(alerting.inner.lock().run_destinations.is_empty());
+    }
 
     #[test]
     fn a_restart_closes_what_was_firing() {
