@@ -6,7 +6,7 @@
 //! except at a firing (the biggest process) and at a run's start and end (its
 //! memory cgroup's OOM count): rare, and on the alerts thread.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,6 +222,27 @@ impl Engine {
                     )
                     .series("filesystem.used_percent")
                 });
+            }
+            // A full filesystem that is no longer mounted (a backup drive taken
+            // away) is over, when the list is whole: read, and not cut at its bound.
+            let listed = &sample.depth.filesystems;
+            if listed.available && listed.filesystems.len() < shared::depth::disks::MAX_FILESYSTEMS {
+                let mounted: HashSet<String> = listed
+                    .filesystems
+                    .iter()
+                    .map(|fs| fs.mount_point.clone().unwrap_or_else(|| fs.device.clone()))
+                    .collect();
+                let gone: Vec<(String, String)> = self
+                    .watches
+                    .keys()
+                    .filter(|(rule, mount)| rule == "filesystem_full" && !mounted.contains(mount))
+                    .cloned()
+                    .collect();
+                for key in gone {
+                    self.close(&key, now, None, events, |took| {
+                        format!("The filesystem is no longer mounted, after {took} firing.")
+                    });
+                }
             }
         }
         for (summary, tree) in runs {

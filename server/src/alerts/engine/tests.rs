@@ -245,6 +245,34 @@ fn a_full_filesystem_fires_per_mount_and_a_disabled_rule_never_does() {
 }
 
 #[test]
+fn a_full_filesystem_that_is_unmounted_resolves_but_not_when_the_list_is_unread() {
+    let mounts = |s, mounts: &[&str], available| {
+        let mut sample = sample(s);
+        sample.depth.filesystems.available = available;
+        sample.depth.filesystems.filesystems = mounts
+            .iter()
+            .map(|m| shared::depth::disks::Filesystem {
+                device: format!("dev{m}"),
+                mount_point: Some((*m).into()),
+                used_percent: Some(97.0),
+                ..Default::default()
+            })
+            .collect();
+        sample
+    };
+    let mut engine = Engine::new(config(""), 1);
+    let events = tick(&mut engine, 0, mounts(0, &["/", "/mnt/backup"], true), vec![]);
+    assert_eq!(rules(&events).len(), 2);
+    // The mount table could not be read: nothing is known to be gone.
+    assert!(tick(&mut engine, 1, mounts(1, &[], false), vec![]).is_empty());
+    let events = tick(&mut engine, 2, mounts(2, &["/"], true), vec![]);
+    assert_eq!(rules(&events), vec![("filesystem_full", AlertState::Resolved)]);
+    assert_eq!(events[0].title, "Resolved: Filesystem /mnt/backup is 97.0 % full");
+    assert!(events[0].message.contains("no longer mounted"), "{}", events[0].message);
+    assert!(tick(&mut engine, 3, mounts(3, &["/"], true), vec![]).is_empty());
+}
+
+#[test]
 fn the_oom_kill_line_of_a_cgroup_file_is_read() {
     assert_eq!(parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"), Some(2));
     assert_eq!(parse_oom_kill("low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n"), Some(1));
