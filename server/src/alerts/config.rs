@@ -196,7 +196,7 @@ impl AlertConfig {
                     }
                     if let Some(d) = &s.repeat {
                         t.repeat =
-                            Some(duration(d).map_err(|m| error(Some(at), format!("{name}: repeat: {m}")))?);
+                            Some(repeat(d).map_err(|m| error(Some(at), format!("{name}: repeat: {m}")))?);
                     }
                     check_clear(t).map_err(|m| error(Some(at), format!("{name}: {m}")))?;
                 }
@@ -230,6 +230,17 @@ impl AlertConfig {
 fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|err| format!("{text:?} is not a duration like \"90s\" or \"10m\" ({err})"))
+}
+
+/// How often a firing alert is sent again: never zero, which would send it
+/// at every tick (leaving `repeat` out sends it once).
+fn repeat(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        Duration::ZERO => {
+            Err(format!("{text:?} would send it again at every tick; leave `repeat` out to send it once"))
+        }
+        every => Ok(every),
+    }
 }
 
 /// A clear threshold on the wrong side of the trigger would resolve a firing
@@ -274,12 +285,8 @@ fn custom_rule(r: RuleFile) -> Result<CustomRule, String> {
     };
     let hold =
         r.r#for.as_deref().map(duration).transpose().map_err(|m| format!("rule {:?}: for: {m}", r.name))?;
-    let repeat = r
-        .repeat
-        .as_deref()
-        .map(duration)
-        .transpose()
-        .map_err(|m| format!("rule {:?}: repeat: {m}", r.name))?;
+    let repeat =
+        r.repeat.as_deref().map(repeat).transpose().map_err(|m| format!("rule {:?}: repeat: {m}", r.name))?;
     let threshold =
         Threshold { op, trigger, clear: r.clear.unwrap_or(trigger), hold: hold.unwrap_or_default(), repeat };
     check_clear(&threshold).map_err(|m| format!("rule {:?}: {m}", r.name))?;
@@ -464,6 +471,12 @@ url = "http://127.0.0.1:9/secret"
                 1,
                 "not a duration",
             ),
+            (
+                "[[alerts.rule]]\nname = \"x\"\nseries = \"cpu.percent\"\nabove = 9\nrepeat = \"0s\"\n",
+                1,
+                "at every tick",
+            ),
+            ("[alerts.defaults.memory_low]\nrepeat = \"0m\"\n", 1, "leave `repeat` out"),
             ("[alerts.defaults.run_failed]\nfor = \"1m\"\n", 1, "only `enabled`"),
             ("[[alerts.destination]]\nname = \"d\"\nurl = \"ftp://x\"\n", 1, "destination \"d\""),
             ("[alerts\n", 1, ""),
