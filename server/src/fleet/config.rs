@@ -199,7 +199,9 @@ fn secret(what: &str, file: Option<&Path>, env: Option<&str>) -> Result<Option<S
 /// A receiver's URL, checked, with its origin.
 fn receiver(url: &str) -> Result<Receiver, String> {
     let url = url.trim();
-    let refused = |why: &str| Err(format!("--remote-write {url:?}: {why}"));
+    // Never the URL itself: its query may carry a key (an environment
+    // variable is private; the log is not).
+    let refused = |why: &str| Err(format!("--remote-write: {why}"));
     let Some((scheme, rest)) = url.split_once("://") else {
         return refused("give an http:// or https:// URL (Prometheus: http://HOST:9090/api/v1/write)");
     };
@@ -305,6 +307,10 @@ mod tests {
         let err = refused(&given(&["https://me:hunter2@vm:8428/api/v1/write"]));
         assert!(err.contains("basic-auth-file") && err.contains("vm:8428"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+        for bad in ["htps://vm/api/v1/write?api_key=k3y", "vm/write?api_key=k3y", "https://?api_key=k3y"] {
+            let err = refused(&given(&[bad]));
+            assert!(!err.contains("k3y"), "{err}");
+        }
     }
 
     #[test]
