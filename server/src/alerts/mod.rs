@@ -121,6 +121,18 @@ impl Alerting {
         let config = Arc::new(config);
         let (queue, records) = std::sync::mpsc::sync_channel(QUEUE);
         let deliverer = Deliverer::start(config.destinations.clone(), deliver::Retry::default());
+        // A silence set before a restart still holds: what it held back
+        // (the restart's resolutions among them) is not sent.
+        let silenced_until = store
+            .as_ref()
+            .and_then(|store| {
+                store.alert_silence().unwrap_or_else(|err| {
+                    tracing::warn!("cannot read the alerts' silence: {err}");
+                    None
+                })
+            })
+            .and_then(DateTime::from_timestamp_millis)
+            .filter(|until| *until > Utc::now());
         let (next_id, open) = match &store {
             Some(store) => match store.alerts_at_start() {
                 Ok((max, open)) => (max + 1, open),
@@ -133,7 +145,7 @@ impl Alerting {
         };
         let inner = Arc::new(Inner {
             queue,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State { silenced_until, ..State::default() }),
             config: config.clone(),
             deliverer,
             store,
@@ -221,6 +233,9 @@ impl Alerting {
         match state.silenced_until {
             Some(until) => tracing::info!("alerts silenced until {until}"),
             None => tracing::info!("alerts no longer silenced"),
+        }
+        if let Some(store) = &self.inner.store {
+            store.record_silence(state.silenced_until.map(|until| until.timestamp_millis()));
         }
         silence_of(&state, now)
     }
@@ -459,6 +474,50 @@ mod tests {
         alerting.shutdown(Duration::from_secs(10));
         assert!(alerting.destinations().is_empty(), "{:?}", alerting.destinations());
         assert!(alerting.inner.lock().run_destinations.is_empty());
+    }
+
+    #[test]
+    fn a_silence_outlives_a_restart_and_holds_back_the_restarts_resolutions() {
+        let dir = std::env::temp_dir().join(format!("perfmon-alerts-silence-{}", std::process::id()));
+        let config = crate::store::StoreConfig { dir: dir.clone(), retention: Default::default() };
+        let store = Store::open(&config).expect("store");
+        let first = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
+        let until = first.silence(Duration::from_secs(3600)).expect("silenced");
+        let firing = AlertEvent {
+            perfmon_alert: shared::alerts::ALERT_SCHEMA,
+            id: 7,
+            state: AlertState::Firing,
+            rule: "memory_low".into(),
+            severity: shared::alerts::Severity::Critical,
+            title: "Memory almost full".into(),
+            message: "m".into(),
+            project: None,
+            run_id: None,
+            series: None,
+            value: Some(3.0),
+            threshold: Some(5.0),
+            fired_at: crate::sampling::timestamp_millis(Utc::now()),
+            resolved_at: None,
+            silenced: true,
+        };
+        store.record_alert(firing);
+        first.shutdown(Duration::from_secs(5));
+        assert!(store.flush(Duration::from_secs(10)));
+
+        let second = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
+        assert_eq!(second.silenced_until(), Some(until));
+        let listed = second.list(&AlertQuery { limit: 10, ..AlertQuery::default() }).expect("listed");
+        let closed = listed.recent.iter().find(|e| e.id == 7).expect("closed at the start");
+        assert!(closed.silenced, "{closed:#?}");
+        // Lifted, it stays lifted.
+        assert_eq!(second.silence(Duration::ZERO), None);
+        second.shutdown(Duration::from_secs(5));
+        assert!(store.flush(Duration::from_secs(10)));
+        let third = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
+        assert_eq!(third.silenced_until(), None);
+        third.shutdown(Duration::from_secs(1));
+        store.close(Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -139,6 +139,8 @@ enum Event {
     Alert(Box<shared::alerts::AlertEvent>),
     /// A remote-write receiver has accepted the raw tier up to this tick.
     Sent { receiver: String, to_ms: i64 },
+    /// The alerts are silenced until then (unix ms), or no longer.
+    Silence(Option<i64>),
     /// Done once everything handed over before it is; runs the roll-ups due.
     Flush,
 }
@@ -280,6 +282,12 @@ impl Store {
     /// ms of the newest tick it took), committed with the next batch.
     pub fn record_sent(&self, receiver: &str, to_ms: i64) {
         self.enqueue(Event::Sent { receiver: receiver.to_owned(), to_ms });
+    }
+
+    /// Keeps until when the alerts are silenced (`None`: not silenced), for
+    /// the next start.
+    pub fn record_silence(&self, until_ms: Option<i64>) {
+        self.enqueue(Event::Silence(until_ms));
     }
 
     fn enqueue(&self, event: Event) {

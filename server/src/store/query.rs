@@ -483,6 +483,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Until when (unix ms) the alerts were silenced when last set; `None`
+    /// when they were not. Blocking.
+    pub fn alert_silence(&self) -> Result<Option<i64>, QueryError> {
+        let conn = self.reader()?;
+        Ok(conn.query_row("SELECT until FROM alert_silence WHERE id = 1", [], |r| r.get(0)).optional()?)
+    }
+
     /// The highest alert id stored (0 for none), and the alerts still firing
     /// (a server that stopped while they fired). Blocking.
     pub fn alerts_at_start(&self) -> Result<(i64, Vec<AlertEvent>), QueryError> {

@@ -779,6 +779,11 @@ const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, s
      CREATE INDEX runs_by_end ON runs (ended_at);
      CREATE INDEX runs_by_project_end ON runs (project, ended_at);";
 
+/// The SQL of schema version 10: the alerts' silence, so that a restart
+/// inside it does not send what it held back (one row while it holds).
+const VERSION_10: &str =
+    "CREATE TABLE alert_silence (id INTEGER PRIMARY KEY CHECK (id = 1), until INTEGER NOT NULL);";
+
 /// The SQL of schema version 8: the rest of the payload's numeric figures,
 /// each GPU's clock-event reasons among them, as new columns of the machine's
 /// and the devices' tables in every tier (`NULL` in the rows already there:
@@ -856,6 +861,7 @@ fn migrations() -> Migrations<'static> {
         M::up(VERSION_7),
         M::up(v8),
         M::up(v9),
+        M::up(VERSION_10),
     ])
 }
 
@@ -911,7 +917,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 9);
+        assert_eq!(version(&conn).expect("version"), 10);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         let named = [
@@ -958,7 +964,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 9);
+        assert_eq!(version(&conn).expect("version"), 10);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));

@@ -533,6 +533,16 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
             )?
             .execute(params![receiver, to_ms])?;
         }
+        Event::Silence(Some(until)) => {
+            tx.prepare_cached(
+                "INSERT INTO alert_silence (id, until) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET until = excluded.until",
+            )?
+            .execute([until])?;
+        }
+        Event::Silence(None) => {
+            tx.execute("DELETE FROM alert_silence", [])?;
+        }
         Event::Record(Record::Tick { .. }) | Event::Flush => {}
     }
     Ok(())
