@@ -124,6 +124,12 @@ impl AlertConfig {
         self.defaults.iter().find(|(n, _)| *n == name).map(|(_, r)| r).filter(|r| r.enabled)
     }
 
+    /// The level at which `rule` (a default or the user's, enabled) resolves.
+    pub fn clear_level(&self, rule: &str) -> Option<f64> {
+        let default = self.default_rule(rule).and_then(|r| r.threshold);
+        default.or_else(|| self.rules.iter().find(|r| r.name == rule).map(|r| r.threshold)).map(|t| t.clear)
+    }
+
     /// Where the file is looked for when no `--config` is given:
     /// `$XDG_CONFIG_HOME/perfmon/config.toml`, else `~/.config/perfmon/config.toml`.
     pub fn default_path() -> Option<PathBuf> {

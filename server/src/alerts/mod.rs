@@ -155,7 +155,9 @@ impl Alerting {
         // and fire again if they still hold.
         let now = Utc::now();
         for firing in open {
-            let (value, threshold) = (firing.value, firing.threshold);
+            // A resolution carries its rule's clear level (the trigger where
+            // the rule is gone from the configuration).
+            let (value, threshold) = (firing.value, config.clear_level(&firing.rule).or(firing.threshold));
             let how = "Closed when PerfMon restarted; it fires again if it still holds.".to_owned();
             inner.publish(engine::resolved(firing, now, value, threshold, how), now);
         }
@@ -551,6 +553,10 @@ mod tests {
         let closed = &listed.recent[0];
         assert_eq!((closed.id, closed.state), (41, AlertState::Resolved));
         assert!(closed.resolved_at.is_some() && closed.value == Some(3.0), "{closed:#?}");
+        // As delivered, it carries memory_low's clear level (the listing's row
+        // keeps what fired it).
+        let sent = alerting.inner.lock().recent.back().cloned().expect("published");
+        assert_eq!((sent.id, sent.threshold), (41, Some(10.0)));
         // Nothing is open any more, and new alerts number on after it.
         let (max, open) = store.alerts_at_start().expect("read");
         assert_eq!((max, open.len()), (41, 0));
