@@ -704,8 +704,13 @@ struct Buckets {
 }
 
 impl Buckets {
-    /// The bucket of a row at `ts`; `None` outside the range.
+    /// The bucket of a row at `ts`; `None` outside the range. A coarser row
+    /// stamped before the first bucket (an hour's, at a step of a minute) is
+    /// read only when its period holds the range's start: the first bucket's.
     fn of(&self, ts: i64) -> Option<usize> {
+        if ts < self.origin {
+            return (self.count > 0).then_some(0);
+        }
         usize::try_from((ts - self.origin).div_euclid(self.step)).ok().filter(|b| *b < self.count)
     }
 }
@@ -895,7 +900,13 @@ fn history(
     let origin = q.from_ms.div_euclid(step) * step;
     let count = usize::try_from((q.to_ms - origin + step - 1) / step).unwrap_or(0);
     let buckets = Buckets { origin, step, count };
-    let parts = segments(conn, tier_for(step), q.from_ms, q.to_ms)?;
+    let mut parts = segments(conn, tier_for(step), q.from_ms, q.to_ms)?;
+    // A coarser tier's row is stamped with the start of its minute or hour:
+    // the row whose period holds the range's start answers for it too (an
+    // old run's report starts within a minute).
+    if let Some((tier, from, _)) = parts.first_mut().filter(|(tier, _, _)| *tier != Tier::Raw) {
+        *from = from.div_euclid(tier.millis()) * tier.millis();
+    }
     // The answer names the tier that answers for most of the range.
     let tier = parts.iter().max_by_key(|(_, from, to)| to - from).map_or(Tier::Raw, |(t, _, _)| *t);
     let downsampled = step_s > 1 || parts.iter().any(|(t, _, _)| *t != Tier::Raw);

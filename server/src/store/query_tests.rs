@@ -101,6 +101,28 @@ fn a_step_that_is_not_whole_minutes_reads_the_minutes_where_raw_rows_are_pruned(
 }
 
 #[test]
+fn a_range_that_starts_within_a_minute_or_an_hour_reads_the_row_that_holds_its_start() {
+    let dir = Dir::new("unaligned");
+    let (store, end) = store_fed_for(&dir, 8);
+    // 5 h ago is in the minutes only; 7 h ago in the hours only.
+    for (from, tier) in [(end - 5 * HOUR + 37_000, "minute"), (end - 7 * HOUR + 125_000, "hour")] {
+        let q = HistoryQuery {
+            from_ms: from,
+            to_ms: from + 50_000,
+            step_s: Some(60),
+            project: None,
+            run_id: None,
+            points: 0,
+            all: false,
+        };
+        let h = store.history(&q).expect("history");
+        assert_eq!(h.tier, tier);
+        assert!(h.series["cpu.percent"][0].is_some(), "{tier}: {:?}", h.series["cpu.percent"]);
+        assert!(h.series["disks.vda.util_percent"][0].is_some(), "{tier}: the disks' rows too");
+    }
+}
+
+#[test]
 fn where_the_minutes_are_pruned_too_the_hours_answer_and_the_newest_part_is_read_raw() {
     let dir = Dir::new("pruned-minutes");
     let (store, end) = store_fed_for(&dir, 8);
