@@ -346,6 +346,36 @@ async fn a_second_run_in_the_project_leaves_the_first_alone() {
     server.kill().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapper_serving_itself_stays_up_while_another_wrappers_run_is_live() {
+    let world = World::new("wrap-host");
+    let addr = free_addr();
+    let (first_done, second_ready, second_done) =
+        (world.file("first-done"), world.file("second-ready"), world.file("second-done"));
+    let until = |file: &Path| format!("while [ ! -e '{}' ]; do sleep 0.05; done", file.display());
+    // No server at `addr`: the first wrapper serves one itself.
+    let first =
+        Running::spawn(wrapper(&world, Runtime::Standard, "a", addr, &["sh", "-c", &until(&first_done)]));
+    assert!(ApiClient::new(addr).wait_until_up(LIMIT).await, "the first wrapper serves");
+    // The second finds it up and registers there (its command starts after).
+    let script = format!("{}; {}; exit 7", pid_to(&second_ready), until(&second_done));
+    let second = Running::spawn(wrapper(&world, Runtime::Standard, "b", addr, &["sh", "-c", &script]));
+    let second_pid = pid_written(&second_ready).await;
+    std::fs::write(&first_done, "").expect("tell the first command to end");
+    first.until_said("PerfMon stays up while b has a live run").await;
+    std::fs::write(&second_done, "").expect("tell the second command to end");
+    let (exit, said) = second.finish().await;
+    assert_eq!(exit, Some(7), "{said}");
+    assert!(!said.contains("not recorded"), "the server took the exit: {said}");
+    let (exit, said) = first.finish().await;
+    assert_eq!(exit, Some(0), "{said}");
+    // Both runs are recorded whole.
+    let server = Server::start(&world, Runtime::Standard, addr).await;
+    let run = server.run_where("b", "the second run's record", |run| run.pid == second_pid).await;
+    assert_eq!((run.status, run.exit_code), (RunOutcome::Exited, Some(7)), "{run:?}");
+    server.kill().await;
+}
+
 /// One request a [`Fake`] PerfMon received.
 #[derive(Debug, Clone)]
 struct Request {

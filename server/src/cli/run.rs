@@ -154,6 +154,9 @@ pub async fn wrap(
         let exit = Exit { project: &project, run_id, kept_in, port: bind.port() };
         report_exit(api.clone(), renew, &exit, exit_report(*status, counters, ended_at_ms)).await;
     }
+    if let (Some(api), Some(_)) = (&api, &own_server) {
+        wait_for_other_runs(api, &mut signals).await;
+    }
     stop(own_server).await;
     match status {
         Ok(status) => ExitCode::from(exit_code(status)),
@@ -575,6 +578,36 @@ fn keep(exit: &Exit<'_>, report: shared::api::ExitReport, why: &str) {
             exit.port
         ),
         Err(err) => eprintln!("perfmon: the exit was not recorded ({why}) and could not be kept: {err}"),
+    }
+}
+
+/// Keeps the server this wrapper started up while another run is live on it
+/// (a second `perfmon run` found it up and registered there): stopping it
+/// would leave that run unwatched and its exit unrecorded until a server next
+/// starts. A signal stops it at once.
+async fn wait_for_other_runs(api: &ApiClient, signals: &mut Forwarder) {
+    let mut told = false;
+    loop {
+        let Ok(body) = api.call(Method::GET, "/api/projects", None).await else { return };
+        let Ok(projects) = serde_json::from_str::<shared::api::Projects>(&body) else { return };
+        let live: Vec<String> = projects.projects.into_iter().filter(|p| p.live).map(|p| p.name).collect();
+        if live.is_empty() {
+            return;
+        }
+        if !told {
+            eprintln!(
+                "perfmon: the command ended; PerfMon stays up while {} has a live run (Ctrl-C stops it now)",
+                live.join(", ")
+            );
+            told = true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            signal = signals.next() => {
+                eprintln!("perfmon: {}: stopping PerfMon", signal.as_str());
+                return;
+            }
+        }
     }
 }
 
