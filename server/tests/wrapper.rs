@@ -17,6 +17,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -390,6 +391,8 @@ struct Request {
 struct Fake {
     requests: Arc<Mutex<Vec<Request>>>,
     refuse_exits: bool,
+    /// How many exit reports are answered 503 (a store not ready) before one is taken.
+    busy_exits: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Fake {
@@ -449,8 +452,11 @@ async fn fake_exit(
     body: String,
 ) -> (StatusCode, String) {
     fake.remember(HttpMethod::POST, format!("/api/projects/{project}/runs/{run_id}/exit"), body);
+    let busy = fake.busy_exits.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     if fake.refuse_exits {
         (StatusCode::CONFLICT, r#"{"code":"conflict","message":"refused by the test"}"#.into())
+    } else if busy {
+        (StatusCode::SERVICE_UNAVAILABLE, r#"{"code":"store_not_ready","message":"busy"}"#.into())
     } else {
         (StatusCode::OK, "{}".into())
     }
@@ -508,6 +514,20 @@ async fn a_refused_exit_report_ends_nothing_else() {
         })
         .collect();
     assert!(others.is_empty(), "the wrapper acts on its own run only: {others:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_report_answered_503_is_sent_again() {
+    let fake = Fake { busy_exits: Arc::new(2.into()), ..Fake::default() };
+    let addr = fake.clone().start().await;
+    let world = World::new("wrap-busy");
+    let mut run = wrapper(&world, Runtime::Standard, "busy", addr, &["sh", "-c", "exit 3"]);
+    run.env("PERFMON_TOKEN", "fake-token");
+    let (exit, said) = Running::spawn(run).finish().await;
+    assert_eq!(exit, Some(3), "{said}");
+    assert!(!said.contains("not recorded"), "{said}");
+    let exits = fake.requests().into_iter().filter(|r| r.path.ends_with("/exit")).count();
+    assert_eq!(exits, 3, "two answered 503, the third taken");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

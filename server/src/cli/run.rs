@@ -541,6 +541,15 @@ async fn report_exit(
                 }
                 "PerfMon refused the old credential".to_owned()
             }
+            // A server that cannot take it now (its store not ready, say)
+            // is asked again, and the exit kept if it never does.
+            Err(err @ ClientError::Refused { status, .. })
+                if status.is_server_error()
+                    || status == StatusCode::REQUEST_TIMEOUT
+                    || status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                err.to_string()
+            }
             Err(err @ ClientError::Refused { .. }) => {
                 eprintln!("perfmon: the exit was not recorded: {err}");
                 return;
@@ -552,7 +561,7 @@ async fn report_exit(
         }
         if !said {
             eprintln!(
-                "perfmon: PerfMon is not answering; trying to record the exit for {}s",
+                "perfmon: PerfMon did not take the exit ({why}); trying to record it for {}s",
                 REPORT_FOR.as_secs()
             );
             said = true;
