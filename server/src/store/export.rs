@@ -255,9 +255,12 @@ fn finished_runs(
             .collect::<rusqlite::Result<_>>()?,
         None => conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM runs r WHERE ended_at = (SELECT max(ended_at) FROM runs
-                     WHERE project = r.project AND ended_at <= ?1)
-                 ORDER BY ended_at DESC LIMIT ?2"
+                // One per project: two runs a crash ended at the same tick
+                // end at the same instant (the one recorded last wins).
+                "SELECT {COLUMNS} FROM (SELECT *, row_number() OVER
+                         (PARTITION BY project ORDER BY ended_at DESC, rowid DESC) AS newest
+                     FROM runs WHERE ended_at <= ?1)
+                 WHERE newest = 1 ORDER BY ended_at DESC LIMIT ?2"
             ))?
             .query_map(params![until_ms, limit], finished)?
             .collect::<rusqlite::Result<_>>()?,

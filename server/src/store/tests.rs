@@ -425,6 +425,23 @@ fn a_run_whose_process_still_runs_is_left_running_for_the_next_server() {
 }
 
 #[test]
+fn the_last_run_of_each_project_is_one_run_when_two_ended_at_the_same_instant() {
+    let dir = Dir::new("last-runs");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 600_000).clock()).expect("open");
+    // Two runs of `p` a crash ended at the same tick, and one of `q` before.
+    for (id, project, end) in [("1-a", "p", 60_000), ("2-b", "p", 60_000), ("3-c", "q", 30_000)] {
+        let mut run = run_at(id, project, T0);
+        run.end(at(T0 + end), RunOutcome::Exited);
+        store.record(Record::Run(run));
+    }
+    assert!(store.flush(FLUSH));
+    let last = store.last_runs(10).expect("last runs");
+    let ids: Vec<(&str, &str)> = last.iter().map(|r| (r.project.as_str(), r.run_id.as_str())).collect();
+    assert_eq!(ids, [("q", "3-c"), ("p", "2-b")], "one per project, the one recorded last");
+    assert_eq!(store.last_runs(1).expect("last runs").len(), 1);
+}
+
+#[test]
 fn a_run_record_is_never_overwritten_by_another_project_or_after_its_exit() {
     let dir = Dir::new("overwrite");
     let store = Store::open(&dir.config()).expect("open");

@@ -172,6 +172,8 @@ impl Writer {
                 // the next tick starts afresh (writes the slow sources'
                 // reading it has, and a window of its own).
                 self.thinning = Thinning::new();
+                // Nor are the GPU names it wrote: written again next time.
+                self.names.clear();
                 self.failed(shared, &err);
             }
         }
