@@ -322,7 +322,7 @@ impl Store {
     pub fn history(&self, q: &HistoryQuery) -> Result<HistorySeries, QueryError> {
         let step_s = self.step_for(q)?;
         let conn = self.reader()?;
-        history(&conn, self.reader()?, q, step_s, self.now())
+        history(&conn, self.reader()?, q, step_s, (self.now(), self.offline()))
     }
 
     /// A page of `project`'s runs, newest first: all of them, those started
@@ -375,8 +375,8 @@ impl Store {
             .optional()?
             .ok_or_else(|| QueryError::NotFound(project.to_owned(), run_id.to_owned()))?;
         let (started, row, ended): (i64, i64, Option<i64>) = conn.query_row(
-            "SELECT started_at, rowid, ended_at FROM runs WHERE project = ?1 AND run_id = ?2",
-            params![project, run_id],
+            &format!("SELECT started_at, rowid, {ENDED_AT} FROM runs WHERE project = ?1 AND run_id = ?2"),
+            params![project, run_id, offline],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         // The run before it in the runs' order: two short runs may share a second.
@@ -404,7 +404,7 @@ impl Store {
             all: false,
         };
         let step_s = self.step_for(&q)?;
-        let history = history(&conn, self.reader()?, &q, step_s, now)?;
+        let history = history(&conn, self.reader()?, &q, step_s, (now, offline))?;
         let counters = conn.query_row(
             "SELECT counters FROM runs WHERE project = ?1 AND run_id = ?2",
             params![project, run_id],
@@ -589,6 +589,12 @@ fn instant(ms: i64) -> shared::Timestamp {
     let at = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
     crate::sampling::timestamp_seconds(at)
 }
+
+/// A run's end, unix ms, with `?3` true when no server holds the store: a
+/// run still marked running then ended at its last tick ([`record`] reads it
+/// so), not at now.
+const ENDED_AT: &str =
+    "CASE WHEN ?3 AND status = 'running' THEN coalesce(last_seen, started_at) ELSE ended_at END";
 
 /// A `runs` row (selected as [`RUN_COLUMNS`]) as the API shows it; `now` ends
 /// a run still going. Read `offline` (no server holds the store), a run still
@@ -894,7 +900,7 @@ fn history(
     beside: Connection,
     q: &HistoryQuery,
     step_s: u64,
-    now: i64,
+    (now, offline): (i64, bool),
 ) -> Result<HistorySeries, QueryError> {
     let step = i64::try_from(step_s).unwrap_or(i64::MAX / 1000) * 1000;
     let origin = q.from_ms.div_euclid(step) * step;
@@ -969,18 +975,25 @@ fn history(
     }
     if let Some(project) = &q.project {
         let mut statement = conn.prepare_cached(
-            "SELECT run_id, label, started_at, ended_at, status, exit_code FROM runs
+            "SELECT run_id, label, started_at, ended_at, status, exit_code, last_seen FROM runs
              WHERE project = ?1 AND started_at < ?3 AND COALESCE(ended_at, ?4) >= ?2
              ORDER BY started_at LIMIT 1000",
         )?;
         out.runs = statement
             .query_map(params![project, q.from_ms, q.to_ms, now], |r| {
+                let started: i64 = r.get(2)?;
+                let (mut end_ms, mut status): (Option<i64>, String) = (r.get(3)?, r.get(4)?);
+                // As `record` reads it: no server, so not running on.
+                if offline && status == "running" {
+                    status = "interrupted".into();
+                    end_ms = Some(r.get::<_, Option<i64>>(6)?.unwrap_or(started));
+                }
                 Ok(RunBand {
                     run_id: r.get(0)?,
                     label: r.get(1)?,
-                    start_ms: r.get(2)?,
-                    end_ms: r.get(3)?,
-                    status: outcome(&r.get::<_, String>(4)?),
+                    start_ms: started,
+                    end_ms,
+                    status: outcome(&status),
                     exit_code: r.get(5)?,
                 })
             })?

@@ -394,6 +394,36 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
 }
 
 #[test]
+fn read_with_no_server_a_run_left_running_reports_up_to_its_last_tick_not_to_now() {
+    let dir = Dir::new("offline-report");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
+    let mut run = run_at("7-x", "p", T0);
+    store.record(Record::Run(run.clone()));
+    for s in 0..5 {
+        run.add_tick(&tree(50.0, 10), 1.0, 1);
+        tick(&store, T0 + s * 1000, 50.0, &[&run]);
+    }
+    assert!(store.flush(FLUSH));
+    store.close(FLUSH);
+    drop(store);
+    // `perfmon report` with no server (the one that wrote it died weeks ago).
+    // (The writer lets go of the directory's lock just after closing.)
+    let mut store = Store::read_only(&dir.config()).expect("read only");
+    for _ in 0..100 {
+        if store.offline() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        store = Store::read_only(&dir.config()).expect("read only");
+    }
+    let report = store.report("p", "7-x").expect("report");
+    assert_eq!(report.run.status, RunOutcome::Interrupted);
+    assert!(report.history.timestamps.len() <= 6, "{} points", report.history.timestamps.len());
+    let band = &report.history.runs[0];
+    assert_eq!((band.status, band.end_ms), (RunOutcome::Interrupted, Some(T0 + 4000)));
+}
+
+#[test]
 fn a_run_whose_process_still_runs_is_left_running_for_the_next_server() {
     let dir = Dir::new("resumable");
     let store = Store::open(&dir.config()).expect("open");
