@@ -44,6 +44,13 @@ pub struct Meter {
     /// The tree's counters at which the run's are 0 (`None` until the first
     /// reading, for a run counted from registration).
     base: Option<TreeCounters>,
+    /// Whether the run is one a previous start of the server followed.
+    resumed: bool,
+    /// What such a run had that the tree's counters no longer show, added on:
+    /// run-queue delay and switches are per thread, and the threads that
+    /// exited were counted by the server that stopped. Taken at the first
+    /// reading (0 for a run that was not resumed).
+    carry: Option<TreeCounters>,
     /// Wall seconds at the previous tick.
     last_wall_s: Option<f64>,
     /// Each device's energy counter at the previous tick, mJ, by index.
@@ -62,6 +69,7 @@ impl Meter {
     /// machine's integrals carry on from and the tree's never fall below.
     pub fn new(from: CountedFrom, stored: Option<RunCounters>) -> Self {
         let base = (from == CountedFrom::Start).then(TreeCounters::default);
+        let resumed = stored.is_some();
         let mut counters = stored.unwrap_or_default();
         counters.counted_from = from;
         // A resumed run's mean goes on with the weight of what it covered.
@@ -70,6 +78,8 @@ impl Meter {
         Meter {
             counters,
             base,
+            resumed,
+            carry: None,
             last_wall_s: None,
             energy_mj: BTreeMap::new(),
             window: VecDeque::new(),
@@ -93,7 +103,11 @@ impl Meter {
             // Counted from registration: from the first reading on, or, for a
             // run a previous server was following, on from what it had.
             let base = self.base.get_or_insert_with(|| carried_base(now, c));
-            add_tree(c, now, base);
+            let resumed = self.resumed;
+            let carry = self.carry.get_or_insert_with(|| {
+                if resumed { shortfall(now, base, c) } else { TreeCounters::default() }
+            });
+            add_tree(c, now, base, carry);
         }
         c.peak_rss_bytes = max_opt(c.peak_rss_bytes, Some(tree.rss_bytes));
         c.gpu_peak_memory_bytes = max_opt(c.gpu_peak_memory_bytes, tree.gpu_memory_bytes);
@@ -149,27 +163,69 @@ fn carried_base(now: &TreeCounters, had: &RunCounters) -> TreeCounters {
     }
 }
 
-/// Sets the tree's fields of `c` to `now − base`, never lower than they were
-/// (a counter rebuilt after a restart may have lost what left the tree).
-fn add_tree(c: &mut RunCounters, now: &TreeCounters, base: &TreeCounters) {
-    let secs = |now: f64, base: f64, was: Option<f64>| Some(was.unwrap_or(0.0).max(now - base));
-    let count = |now: u64, base: u64, was: Option<u64>| Some(was.unwrap_or(0).max(now.saturating_sub(base)));
-    let opt_secs =
-        |now: Option<f64>, base: Option<f64>, was| now.and_then(|n| secs(n, base.unwrap_or(0.0), was));
-    let opt_count =
-        |now: Option<u64>, base: Option<u64>, was| now.and_then(|n| count(n, base.unwrap_or(0), was));
-    c.cpu_user_s = secs(now.user_s, base.user_s, c.cpu_user_s);
-    c.cpu_system_s = secs(now.system_s, base.system_s, c.cpu_system_s);
-    c.cpu_wait_s = opt_secs(now.wait_s, base.wait_s, c.cpu_wait_s).or(c.cpu_wait_s);
-    c.voluntary_switches = opt_count(now.voluntary_switches, base.voluntary_switches, c.voluntary_switches)
-        .or(c.voluntary_switches);
-    c.involuntary_switches =
-        opt_count(now.involuntary_switches, base.involuntary_switches, c.involuntary_switches)
-            .or(c.involuntary_switches);
-    c.read_bytes = opt_count(now.read_bytes, base.read_bytes, c.read_bytes).or(c.read_bytes);
-    c.write_bytes = opt_count(now.write_bytes, base.write_bytes, c.write_bytes).or(c.write_bytes);
-    c.minor_faults = count(now.minor_faults, base.minor_faults, c.minor_faults);
-    c.major_faults = count(now.major_faults, base.major_faults, c.major_faults);
+/// How far the tree's counters `now − base` fall short of what a resumed run
+/// `had`, field by field (0 where they do not).
+fn shortfall(now: &TreeCounters, base: &TreeCounters, had: &RunCounters) -> TreeCounters {
+    let secs = |now: f64, base: f64, had: Option<f64>| (had.unwrap_or(0.0) - (now - base)).max(0.0);
+    let count =
+        |now: u64, base: u64, had: Option<u64>| had.unwrap_or(0).saturating_sub(now.saturating_sub(base));
+    TreeCounters {
+        user_s: secs(now.user_s, base.user_s, had.cpu_user_s),
+        system_s: secs(now.system_s, base.system_s, had.cpu_system_s),
+        wait_s: now.wait_s.map(|n| secs(n, base.wait_s.unwrap_or(0.0), had.cpu_wait_s)),
+        voluntary_switches: now
+            .voluntary_switches
+            .map(|n| count(n, base.voluntary_switches.unwrap_or(0), had.voluntary_switches)),
+        involuntary_switches: now
+            .involuntary_switches
+            .map(|n| count(n, base.involuntary_switches.unwrap_or(0), had.involuntary_switches)),
+        threads: 0,
+        read_bytes: now.read_bytes.map(|n| count(n, base.read_bytes.unwrap_or(0), had.read_bytes)),
+        write_bytes: now.write_bytes.map(|n| count(n, base.write_bytes.unwrap_or(0), had.write_bytes)),
+        minor_faults: count(now.minor_faults, base.minor_faults, had.minor_faults),
+        major_faults: count(now.major_faults, base.major_faults, had.major_faults),
+        reasons: Vec::new(),
+    }
+}
+
+/// Sets the tree's fields of `c` to `now − base + carry`, never lower than
+/// they were (a counter rebuilt after a restart may have lost what left the
+/// tree).
+fn add_tree(c: &mut RunCounters, now: &TreeCounters, base: &TreeCounters, carry: &TreeCounters) {
+    let secs =
+        |now: f64, base: f64, carry: f64, was: Option<f64>| Some(was.unwrap_or(0.0).max(now - base + carry));
+    let count = |now: u64, base: u64, carry: u64, was: Option<u64>| {
+        Some(was.unwrap_or(0).max(now.saturating_sub(base).saturating_add(carry)))
+    };
+    let opt_secs = |now: Option<f64>, base: Option<f64>, carry: Option<f64>, was| {
+        now.and_then(|n| secs(n, base.unwrap_or(0.0), carry.unwrap_or(0.0), was))
+    };
+    let opt_count = |now: Option<u64>, base: Option<u64>, carry: Option<u64>, was| {
+        now.and_then(|n| count(n, base.unwrap_or(0), carry.unwrap_or(0), was))
+    };
+    c.cpu_user_s = secs(now.user_s, base.user_s, carry.user_s, c.cpu_user_s);
+    c.cpu_system_s = secs(now.system_s, base.system_s, carry.system_s, c.cpu_system_s);
+    c.cpu_wait_s = opt_secs(now.wait_s, base.wait_s, carry.wait_s, c.cpu_wait_s).or(c.cpu_wait_s);
+    c.voluntary_switches = opt_count(
+        now.voluntary_switches,
+        base.voluntary_switches,
+        carry.voluntary_switches,
+        c.voluntary_switches,
+    )
+    .or(c.voluntary_switches);
+    c.involuntary_switches = opt_count(
+        now.involuntary_switches,
+        base.involuntary_switches,
+        carry.involuntary_switches,
+        c.involuntary_switches,
+    )
+    .or(c.involuntary_switches);
+    c.read_bytes =
+        opt_count(now.read_bytes, base.read_bytes, carry.read_bytes, c.read_bytes).or(c.read_bytes);
+    c.write_bytes =
+        opt_count(now.write_bytes, base.write_bytes, carry.write_bytes, c.write_bytes).or(c.write_bytes);
+    c.minor_faults = count(now.minor_faults, base.minor_faults, carry.minor_faults, c.minor_faults);
+    c.major_faults = count(now.major_faults, base.major_faults, carry.major_faults, c.major_faults);
     c.peak_threads = Some(c.peak_threads.unwrap_or(0).max(now.threads));
     for (field, reason) in &now.reasons {
         c.not_measured.entry((*field).to_owned()).or_insert_with(|| reason.clone());
@@ -545,6 +601,37 @@ mod tests {
         assert_eq!(resumed.counters().cpu_user_s, Some(3.0));
         resumed.tick(&sample(10.0, 0.0), &tree(202.0, 5100), 11.0);
         assert_eq!((resumed.counters().cpu_user_s, resumed.counters().minor_faults), (Some(5.0), Some(600)));
+    }
+
+    #[test]
+    fn a_resumed_run_counts_on_from_what_it_had_when_its_threads_counters_start_lower() {
+        // Run-queue delay and switches are per thread: the threads that
+        // exited were counted by the server that stopped.
+        let had =
+            RunCounters { cpu_wait_s: Some(100.0), voluntary_switches: Some(1000), ..RunCounters::default() };
+        let reading = |wait, switches| TreeReading {
+            counters: Some(TreeCounters {
+                wait_s: Some(wait),
+                voluntary_switches: Some(switches),
+                ..TreeCounters::default()
+            }),
+            ..TreeReading::default()
+        };
+        for from in [CountedFrom::Start, CountedFrom::Registration] {
+            let mut meter = Meter::new(from, Some(had.clone()));
+            meter.tick(&sample(10.0, 0.0), &reading(5.0, 50), 100.0);
+            assert_eq!(
+                (meter.counters().cpu_wait_s, meter.counters().voluntary_switches),
+                (Some(100.0), Some(1000))
+            );
+            meter.tick(&sample(10.0, 0.0), &reading(8.0, 80), 101.0);
+            let c = meter.counters();
+            assert_eq!((c.cpu_wait_s, c.voluntary_switches), (Some(103.0), Some(1030)), "{from:?}");
+        }
+        // A run that was not resumed counts from 0 as before.
+        let mut fresh = Meter::new(CountedFrom::Start, None);
+        fresh.tick(&sample(10.0, 0.0), &reading(5.0, 50), 1.0);
+        assert_eq!(fresh.counters().voluntary_switches, Some(50));
     }
 
     #[test]
