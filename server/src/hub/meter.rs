@@ -87,6 +87,16 @@ impl Meter {
         }
     }
 
+    /// The tree's counters when a running process was registered, read then:
+    /// its counters count from there, as its CPU time does, not from the
+    /// first tick up to a second later. Ignored for a run that counts from
+    /// its start or was resumed.
+    pub fn set_base(&mut self, base: TreeCounters) {
+        if self.base.is_none() && !self.resumed {
+            self.base = Some(base);
+        }
+    }
+
     /// The counters so far.
     pub fn counters(&self) -> &RunCounters {
         &self.counters
@@ -601,6 +611,19 @@ mod tests {
         assert_eq!(resumed.counters().cpu_user_s, Some(3.0));
         resumed.tick(&sample(10.0, 0.0), &tree(202.0, 5100), 11.0);
         assert_eq!((resumed.counters().cpu_user_s, resumed.counters().minor_faults), (Some(5.0), Some(600)));
+    }
+
+    #[test]
+    fn a_registered_run_read_at_registration_counts_from_there() {
+        let mut meter = Meter::new(CountedFrom::Registration, None);
+        meter.set_base(TreeCounters { user_s: 10.0, minor_faults: 100, ..TreeCounters::default() });
+        meter.tick(&sample(10.0, 0.0), &tree(12.0, 150), 1.0);
+        assert_eq!((meter.counters().cpu_user_s, meter.counters().minor_faults), (Some(2.0), Some(50)));
+        // A run held from its start counts whole whatever it is handed.
+        let mut held = Meter::new(CountedFrom::Start, None);
+        held.set_base(TreeCounters { user_s: 10.0, ..TreeCounters::default() });
+        held.tick(&sample(10.0, 0.0), &tree(12.0, 150), 1.0);
+        assert_eq!(held.counters().cpu_user_s, Some(12.0));
     }
 
     #[test]

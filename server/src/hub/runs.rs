@@ -90,17 +90,19 @@ impl Hub {
             return Err(RunError::NoSuchProcess(pid));
         }
         let cpu_base = if from_start { Some(0.0) } else { sampling::tree_cpu_seconds(pid) };
+        // Its counters from the same moment as its CPU time.
+        let counters_base = if from_start { None } else { sampling::tree_counters_now(pid) };
         // A held command's counters are `perfmon run`'s, opened before its
         // exec; a running process's are opened here, from registration on.
         let perf = (!from_start).then(|| RunPerfCounters::open(pid, CountedFrom::Registration));
-        self.start(project, pid, label, cpu_base, perf)
+        self.start(project, pid, label, (cpu_base, counters_base), perf)
     }
 
     /// Starts a run of `pid` for `project`, now, counting its CPU from the first
     /// reading. Beside any live run: the stream shows the oldest live one.
     /// (Without perf counters: the tests' runs are of made-up pids.)
     pub fn start_run(&self, project: &ProjectName, pid: u32, label: Option<String>) -> Result<Run, RunError> {
-        self.start(project, pid, label, None, None)
+        self.start(project, pid, label, (None, None), None)
     }
 
     fn start(
@@ -108,7 +110,7 @@ impl Hub {
         project: &ProjectName,
         pid: u32,
         label: Option<String>,
-        cpu_base: Option<f64>,
+        (cpu_base, counters_base): (Option<f64>, Option<crate::sampling::TreeCounters>),
         perf: Option<RunPerfCounters>,
     ) -> Result<Run, RunError> {
         let mut guard = self.lock();
@@ -126,6 +128,9 @@ impl Hub {
         let entry = inner.entry(project)?;
         let summary = RunSummary::started(run_id, project.to_string(), label, pid, now);
         let mut tracked = Tracked::new(summary.clone(), started_at, cpu_base);
+        if let Some(base) = counters_base {
+            tracked.set_counters_base(base);
+        }
         tracked.perf = perf;
         entry.live.push(tracked);
         let run = entry.live.last().map(Tracked::contract).unwrap_or_default();

@@ -46,6 +46,12 @@ pub(super) struct Tracked {
 }
 
 impl Tracked {
+    /// The tree's counters read when the run was registered (a process
+    /// already running): its counters count from there ([`Meter::set_base`]).
+    pub fn set_counters_base(&mut self, base: crate::sampling::TreeCounters) {
+        self.meter.set_base(base);
+    }
+
     /// A run of `summary`'s pid, running now. `cpu_base` is the tree's CPU
     /// counter ([`TreeReading::cpu_seconds`]) at which the run's CPU time is 0:
     /// 0 for a process registered before it ran its command, the counter at
