@@ -100,12 +100,18 @@ impl Params {
         if let Some(at) = self.instant("before").ok().flatten() {
             return Ok(Some(Before::Instant(at.timestamp_millis())));
         }
+        // An instant, or one with `-N` after it: the second run of a pid
+        // in one second is `{pid}-{started_at}-2` (`IssuedIds`).
+        let instant = |at: &str| {
+            DateTime::parse_from_rfc3339(at).is_ok()
+                || at.rsplit_once('-').is_some_and(|(at, n)| {
+                    !n.is_empty()
+                        && n.bytes().all(|b| b.is_ascii_digit())
+                        && DateTime::parse_from_rfc3339(at).is_ok()
+                })
+        };
         match text.split_once('-') {
-            Some((pid, at))
-                if !pid.is_empty()
-                    && pid.bytes().all(|b| b.is_ascii_digit())
-                    && DateTime::parse_from_rfc3339(at).is_ok() =>
-            {
+            Some((pid, at)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && instant(at) => {
                 Ok(Some(Before::Run(text.to_owned())))
             }
             _ => Err(invalid("before", BEFORE)),
@@ -416,6 +422,22 @@ mod tests {
     use super::*;
     use shared::api::RunOutcome;
     use shared::why::{Share, ShareKind, Verdict};
+
+    #[test]
+    fn before_takes_every_run_id_the_server_hands_out() {
+        let before = |text: &str| Params::parse(vec![("before".into(), text.into())], &["before"])?.before();
+        for id in ["42-2026-11-25T08:00:00Z", "42-2026-11-25T08:00:00Z-2", "42-2026-11-25T08:00:00Z-13"] {
+            assert_eq!(before(id).expect(id), Some(Before::Run(id.into())));
+        }
+        for bad in [
+            "last-tuesday",
+            "42-2026-11-25T08:00:00Z-",
+            "42-2026-11-25T08:00:00Z-x",
+            "x-2026-11-25T08:00:00Z",
+        ] {
+            assert!(before(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn history_csv_has_a_time_column_and_extremes_beside_means() {
