@@ -192,6 +192,7 @@ impl Alerting {
                         .as_ref()
                         .is_none_or(|p| e.project.is_none() || e.project.as_ref() == Some(p))
                         && query.run_id.as_ref().is_none_or(|r| e.run_id.as_ref() == Some(r))
+                        && in_window(e, query)
                 };
                 // One entry per alert, as the store lists them: the newest event of each.
                 let mut seen = std::collections::HashSet::new();
@@ -375,6 +376,21 @@ impl Inner {
     }
 }
 
+/// Whether `e` was active within `query`'s `from`–`to`, as the store reads
+/// it: fired by `to`, and resolved (a one-off event: fired) at or after
+/// `from`, or firing still.
+fn in_window(e: &AlertEvent, query: &AlertQuery) -> bool {
+    let ms =
+        |t: &shared::Timestamp| DateTime::parse_from_rfc3339(t.as_str()).ok().map(|t| t.timestamp_millis());
+    let fired = ms(&e.fired_at).unwrap_or_default();
+    let until = match (&e.resolved_at, e.state) {
+        (Some(resolved), _) => ms(resolved).unwrap_or(i64::MAX),
+        (None, AlertState::Firing) => i64::MAX,
+        (None, _) => fired,
+    };
+    query.from_ms.is_none_or(|from| until >= from) && query.to_ms.is_none_or(|to| fired <= to)
+}
+
 fn silence_of(state: &State, now: DateTime<Utc>) -> Option<shared::Timestamp> {
     state.silenced_until.filter(|until| *until > now).map(crate::sampling::timestamp_millis)
 }
@@ -476,6 +492,38 @@ mod tests {
         alerting.shutdown(Duration::from_secs(10));
         assert!(alerting.destinations().is_empty(), "{:?}", alerting.destinations());
         assert!(alerting.inner.lock().run_destinations.is_empty());
+    }
+
+    #[test]
+    fn without_a_store_the_listing_keeps_to_from_and_to_as_the_store_does() {
+        let at =
+            |ms: i64| crate::sampling::timestamp_millis(DateTime::from_timestamp_millis(ms).expect("ms"));
+        let event = |id, state, fired: i64, resolved: Option<i64>| AlertEvent {
+            perfmon_alert: shared::alerts::ALERT_SCHEMA,
+            id,
+            state,
+            rule: "r".into(),
+            severity: shared::alerts::Severity::Info,
+            title: "t".into(),
+            message: "m".into(),
+            project: None,
+            run_id: None,
+            series: None,
+            value: None,
+            threshold: None,
+            fired_at: at(fired),
+            resolved_at: resolved.map(at),
+            silenced: false,
+        };
+        let window = |from, to| AlertQuery { from_ms: Some(from), to_ms: Some(to), ..AlertQuery::default() };
+        let resolved = event(1, AlertState::Resolved, 1_000, Some(5_000));
+        let firing = event(2, AlertState::Firing, 1_000, None);
+        let once = event(3, AlertState::Event, 1_000, None);
+        assert!(in_window(&resolved, &window(4_000, 9_000)) && !in_window(&resolved, &window(6_000, 9_000)));
+        assert!(in_window(&firing, &window(60_000, 90_000)), "still firing");
+        assert!(in_window(&once, &window(0, 1_000)) && !in_window(&once, &window(2_000, 9_000)));
+        assert!(!in_window(&firing, &window(0, 500)), "fired after `to`");
+        assert!(in_window(&once, &AlertQuery::default()));
     }
 
     #[test]
