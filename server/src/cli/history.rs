@@ -48,6 +48,12 @@ pub async fn runs(target: Target, limit: u32, data_dir: Option<PathBuf>) -> Exit
 
 /// Prints one run's summary and its change from the run before.
 pub async fn report(target: Target, run_id: &str, data_dir: Option<PathBuf>) -> ExitCode {
+    if !crate::hub::run_id_is_valid(run_id) {
+        eprintln!(
+            "perfmon: {run_id:?} is not a run id: a run id is PID-STARTED_AT, as `perfmon runs` lists it"
+        );
+        return ExitCode::from(2);
+    }
     let Some((project, source)) = source(&target, data_dir).await else { return ExitCode::from(2) };
     let answer: Result<RunReport, String> = match source {
         Source::Server(api) => get(&api, &format!("/api/projects/{project}/runs/{run_id}")).await,

@@ -40,7 +40,7 @@ use crate::sampling::{HostSample, Sections, Sink, TreeReading};
 use history::History;
 use project::ProjectName;
 pub use record::{Record, Recorder, RunSummary};
-pub use runs::{RunError, label_is_valid};
+pub use runs::{RunError, label_is_valid, run_id_is_valid};
 use tracked::Tracked;
 
 /// One serialised server message (JSON text), shared by every socket of a project:

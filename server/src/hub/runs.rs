@@ -25,6 +25,19 @@ pub fn label_is_valid(label: &str) -> bool {
     label.chars().count() <= MAX_LABEL_CHARS && !label.chars().any(char::is_control)
 }
 
+/// The longest run id accepted (`{pid}-{RFC 3339 second}` is about 32).
+const MAX_RUN_ID_CHARS: usize = 64;
+
+/// Whether `id` can be a run id as this server makes them (`{pid}-{started_at}`,
+/// `-N` for a pid's second run in a second): the characters of an RFC 3339
+/// instant, at most [`MAX_RUN_ID_CHARS`]. Paths and the CLI check it before a
+/// lookup, so a mistyped id is named as such.
+pub fn run_id_is_valid(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_RUN_ID_CHARS
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+' | '_'))
+}
+
 /// The most live runs one project follows at once: registrations come from
 /// clients, so the set must not grow without bound.
 pub const MAX_LIVE_RUNS: usize = 64;
@@ -349,6 +362,19 @@ mod tests {
     use super::super::tests::{hub, name};
     use super::*;
     use crate::sampling::HostSample;
+
+    #[test]
+    fn every_id_the_server_issues_is_a_valid_run_id_and_a_path_or_query_is_not() {
+        let mut issued = IssuedIds { current: (0, Default::default()) };
+        let id = "4242-2026-11-25T08:00:00Z".to_owned();
+        for _ in 0..3 {
+            let unique = issued.unique(id.clone(), 7);
+            assert!(run_id_is_valid(&unique), "{unique}");
+        }
+        for bad in ["", "12 34", "1-x?format=csv", "../etc", &"9".repeat(65)] {
+            assert!(!run_id_is_valid(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_second_run_is_followed_beside_the_first_and_never_ends_it() {

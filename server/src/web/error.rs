@@ -110,15 +110,18 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         let message = rejection.body_text();
-        let code = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-            "unsupported_media_type"
-        } else {
-            "invalid_body"
+        let code = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            _ => "invalid_body",
         };
         // A body that is not JSON at all is "unprocessable" to axum; to a client it
-        // is simply a bad request, like any other body that does not decode.
-        let status =
-            if status == StatusCode::UNSUPPORTED_MEDIA_TYPE { status } else { StatusCode::BAD_REQUEST };
+        // is simply a bad request, like any other body that does not decode. One
+        // over the size limit says so.
+        let status = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE => status,
+            _ => StatusCode::BAD_REQUEST,
+        };
         let field = field_named_in(&message);
         ApiError { status, code, field, message }
     }
@@ -148,6 +151,31 @@ fn field_named_in(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_413_saying_so_and_a_bad_one_400() {
+        use axum::body::Body;
+        use tower::ServiceExt;
+        async fn take(_: crate::web::extract::JsonBody<serde_json::Value>) {}
+        let router = axum::Router::new().route("/", axum::routing::post(take));
+        let post = |body: String| {
+            axum::http::Request::post("/")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .expect("request")
+        };
+        let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(3 << 20));
+        for (body, status, code) in
+            [(big, 413, "body_too_large"), ("{\"pad\": ".to_owned(), 400, "invalid_body")]
+        {
+            let response = router.clone().oneshot(post(body)).await.expect("response");
+            assert_eq!(response.status(), status);
+            let bytes =
+                http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(text.contains(code), "{text}");
+        }
+    }
 
     #[test]
     fn serde_messages_name_their_field() {

@@ -34,9 +34,6 @@ async fn path_params<S: Send + Sync>(
     Ok(params)
 }
 
-/// The longest run id accepted (`{pid}-{RFC 3339 second}` is about 32).
-const MAX_RUN_ID_CHARS: usize = 64;
-
 /// The validated `{project}` and `{run_id}` of a run's path.
 #[derive(Debug, Clone)]
 pub struct RunPath(pub ProjectName, pub String);
@@ -48,10 +45,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RunPath {
         let mut params = path_params(parts, state).await?;
         let project = ProjectName::parse(&params.remove("project").unwrap_or_default())?;
         let run_id = params.remove("run_id").unwrap_or_default();
-        let valid = !run_id.is_empty()
-            && run_id.len() <= MAX_RUN_ID_CHARS
-            && run_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+' | '_'));
-        if !valid {
+        if !crate::hub::run_id_is_valid(&run_id) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_run_id",
