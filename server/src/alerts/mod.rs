@@ -494,31 +494,36 @@ mod tests {
         assert!(alerting.inner.lock().run_destinations.is_empty());
     }
 
-    #[test]
-    fn without_a_store_the_listing_keeps_to_from_and_to_as_the_store_does() {
+    /// Alert `id`, `memory_low` at 3 % against its 5 % trigger, in `state`,
+    /// fired and resolved at those unix ms.
+    fn alert(id: i64, state: AlertState, fired: i64, resolved: Option<i64>) -> AlertEvent {
         let at =
             |ms: i64| crate::sampling::timestamp_millis(DateTime::from_timestamp_millis(ms).expect("ms"));
-        let event = |id, state, fired: i64, resolved: Option<i64>| AlertEvent {
+        AlertEvent {
             perfmon_alert: shared::alerts::ALERT_SCHEMA,
             id,
             state,
-            rule: "r".into(),
-            severity: shared::alerts::Severity::Info,
-            title: "t".into(),
+            rule: "memory_low".into(),
+            severity: shared::alerts::Severity::Critical,
+            title: "Memory almost full".into(),
             message: "m".into(),
             project: None,
             run_id: None,
             series: None,
-            value: None,
-            threshold: None,
+            value: Some(3.0),
+            threshold: Some(5.0),
             fired_at: at(fired),
             resolved_at: resolved.map(at),
             silenced: false,
-        };
+        }
+    }
+
+    #[test]
+    fn without_a_store_the_listing_keeps_to_from_and_to_as_the_store_does() {
         let window = |from, to| AlertQuery { from_ms: Some(from), to_ms: Some(to), ..AlertQuery::default() };
-        let resolved = event(1, AlertState::Resolved, 1_000, Some(5_000));
-        let firing = event(2, AlertState::Firing, 1_000, None);
-        let once = event(3, AlertState::Event, 1_000, None);
+        let resolved = alert(1, AlertState::Resolved, 1_000, Some(5_000));
+        let firing = alert(2, AlertState::Firing, 1_000, None);
+        let once = alert(3, AlertState::Event, 1_000, None);
         assert!(in_window(&resolved, &window(4_000, 9_000)) && !in_window(&resolved, &window(6_000, 9_000)));
         assert!(in_window(&firing, &window(60_000, 90_000)), "still firing");
         assert!(in_window(&once, &window(0, 1_000)) && !in_window(&once, &window(2_000, 9_000)));
@@ -533,24 +538,8 @@ mod tests {
         let store = Store::open(&config).expect("store");
         let first = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
         let until = first.silence(Duration::from_secs(3600)).expect("silenced");
-        let firing = AlertEvent {
-            perfmon_alert: shared::alerts::ALERT_SCHEMA,
-            id: 7,
-            state: AlertState::Firing,
-            rule: "memory_low".into(),
-            severity: shared::alerts::Severity::Critical,
-            title: "Memory almost full".into(),
-            message: "m".into(),
-            project: None,
-            run_id: None,
-            series: None,
-            value: Some(3.0),
-            threshold: Some(5.0),
-            fired_at: crate::sampling::timestamp_millis(Utc::now()),
-            resolved_at: None,
-            silenced: true,
-        };
-        store.record_alert(firing);
+        let firing = alert(7, AlertState::Firing, Utc::now().timestamp_millis(), None);
+        store.record_alert(AlertEvent { silenced: true, ..firing });
         first.shutdown(Duration::from_secs(5));
         assert!(store.flush(Duration::from_secs(10)));
 
@@ -575,24 +564,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("perfmon-alerts-{}", std::process::id()));
         let config = crate::store::StoreConfig { dir: dir.clone(), retention: Default::default() };
         let store = Store::open(&config).expect("store");
-        let firing = AlertEvent {
-            perfmon_alert: shared::alerts::ALERT_SCHEMA,
-            id: 41,
-            state: AlertState::Firing,
-            rule: "memory_low".into(),
-            severity: shared::alerts::Severity::Critical,
-            title: "Memory almost full".into(),
-            message: "m".into(),
-            project: None,
-            run_id: None,
-            series: None,
-            value: Some(3.0),
-            threshold: Some(5.0),
-            fired_at: crate::sampling::timestamp_millis(Utc::now()),
-            resolved_at: None,
-            silenced: false,
-        };
-        store.record_alert(firing);
+        store.record_alert(alert(41, AlertState::Firing, Utc::now().timestamp_millis(), None));
         assert!(store.flush(Duration::from_secs(10)));
         let alerting = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
         assert!(store.flush(Duration::from_secs(10)));

@@ -353,9 +353,9 @@ fn thirty_days_roll_up_into_minutes_and_hours_and_old_rows_are_pruned() {
     assert!(recent.series["cpu.percent"].iter().all(Option::is_some), "{:?}", recent.series["cpu.percent"]);
 }
 
-#[test]
-fn a_run_live_when_the_server_died_is_marked_interrupted() {
-    let dir = Dir::new("interrupted");
+/// A store in `dir` whose server stopped with run `7-x` of `p` live, after
+/// five ticks of it (`T0` to `T0 + 4 s`): nothing ended it.
+fn left_running(dir: &Dir) {
     let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
     let mut run = run_at("7-x", "p", T0);
     store.record(Record::Run(run.clone()));
@@ -364,9 +364,13 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
         tick(&store, T0 + s * 1000, 50.0, &[&run]);
     }
     assert!(store.flush(FLUSH));
-    // The process stops with the run live: nothing ends it.
     store.close(FLUSH);
-    drop(store);
+}
+
+#[test]
+fn a_run_live_when_the_server_died_is_marked_interrupted() {
+    let dir = Dir::new("interrupted");
+    left_running(&dir);
     let store = wait_for_lock(&dir);
     assert!(store.flush(FLUSH));
     let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
@@ -396,16 +400,7 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
 #[test]
 fn read_with_no_server_a_run_left_running_reports_up_to_its_last_tick_not_to_now() {
     let dir = Dir::new("offline-report");
-    let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
-    let mut run = run_at("7-x", "p", T0);
-    store.record(Record::Run(run.clone()));
-    for s in 0..5 {
-        run.add_tick(&tree(50.0, 10), 1.0, 1);
-        tick(&store, T0 + s * 1000, 50.0, &[&run]);
-    }
-    assert!(store.flush(FLUSH));
-    store.close(FLUSH);
-    drop(store);
+    left_running(&dir);
     // `perfmon report` with no server (the one that wrote it died weeks ago).
     // (The writer lets go of the directory's lock just after closing.)
     let mut store = Store::read_only(&dir.config()).expect("read only");
