@@ -207,33 +207,30 @@ fn add_tree(c: &mut RunCounters, now: &TreeCounters, base: &TreeCounters, carry:
     let count = |now: u64, base: u64, carry: u64, was: Option<u64>| {
         Some(was.unwrap_or(0).max(now.saturating_sub(base).saturating_add(carry)))
     };
+    // A figure unread this tick keeps what it had.
     let opt_secs = |now: Option<f64>, base: Option<f64>, carry: Option<f64>, was| {
-        now.and_then(|n| secs(n, base.unwrap_or(0.0), carry.unwrap_or(0.0), was))
+        now.and_then(|n| secs(n, base.unwrap_or(0.0), carry.unwrap_or(0.0), was)).or(was)
     };
     let opt_count = |now: Option<u64>, base: Option<u64>, carry: Option<u64>, was| {
-        now.and_then(|n| count(n, base.unwrap_or(0), carry.unwrap_or(0), was))
+        now.and_then(|n| count(n, base.unwrap_or(0), carry.unwrap_or(0), was)).or(was)
     };
     c.cpu_user_s = secs(now.user_s, base.user_s, carry.user_s, c.cpu_user_s);
     c.cpu_system_s = secs(now.system_s, base.system_s, carry.system_s, c.cpu_system_s);
-    c.cpu_wait_s = opt_secs(now.wait_s, base.wait_s, carry.wait_s, c.cpu_wait_s).or(c.cpu_wait_s);
+    c.cpu_wait_s = opt_secs(now.wait_s, base.wait_s, carry.wait_s, c.cpu_wait_s);
     c.voluntary_switches = opt_count(
         now.voluntary_switches,
         base.voluntary_switches,
         carry.voluntary_switches,
         c.voluntary_switches,
-    )
-    .or(c.voluntary_switches);
+    );
     c.involuntary_switches = opt_count(
         now.involuntary_switches,
         base.involuntary_switches,
         carry.involuntary_switches,
         c.involuntary_switches,
-    )
-    .or(c.involuntary_switches);
-    c.read_bytes =
-        opt_count(now.read_bytes, base.read_bytes, carry.read_bytes, c.read_bytes).or(c.read_bytes);
-    c.write_bytes =
-        opt_count(now.write_bytes, base.write_bytes, carry.write_bytes, c.write_bytes).or(c.write_bytes);
+    );
+    c.read_bytes = opt_count(now.read_bytes, base.read_bytes, carry.read_bytes, c.read_bytes);
+    c.write_bytes = opt_count(now.write_bytes, base.write_bytes, carry.write_bytes, c.write_bytes);
     c.minor_faults = count(now.minor_faults, base.minor_faults, carry.minor_faults, c.minor_faults);
     c.major_faults = count(now.major_faults, base.major_faults, carry.major_faults, c.major_faults);
     c.peak_threads = Some(c.peak_threads.unwrap_or(0).max(now.threads));

@@ -375,9 +375,13 @@ impl Store {
             .optional()?
             .ok_or_else(|| QueryError::NotFound(project.to_owned(), run_id.to_owned()))?;
         let (started, row, ended): (i64, i64, Option<i64>) = conn.query_row(
-            &format!("SELECT started_at, rowid, {ENDED_AT} FROM runs WHERE project = ?1 AND run_id = ?2"),
-            params![project, run_id, offline],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            "SELECT started_at, rowid, ended_at, status, last_seen FROM runs WHERE project = ?1 AND run_id = ?2",
+            params![project, run_id],
+            |r| {
+                let started = r.get(0)?;
+                let (_, ended) = as_read(r.get(3)?, r.get(2)?, r.get(4)?, started, offline);
+                Ok((started, r.get(1)?, ended))
+            },
         )?;
         // The run before it in the runs' order: two short runs may share a second.
         let previous = conn
@@ -590,11 +594,23 @@ fn instant(ms: i64) -> shared::Timestamp {
     crate::sampling::timestamp_seconds(at)
 }
 
-/// A run's end, unix ms, with `?3` true when no server holds the store: a
-/// run still marked running then ended at its last tick ([`record`] reads it
-/// so), not at now.
-const ENDED_AT: &str =
-    "CASE WHEN ?3 AND status = 'running' THEN coalesce(last_seen, started_at) ELSE ended_at END";
+/// A run's status and end as they read: with `offline` (no server holds the
+/// store), a run still marked running was cut short by a server that died:
+/// it reads `interrupted` at the last moment it was seen (`last_seen`), never
+/// as running on.
+fn as_read(
+    status: String,
+    ended: Option<i64>,
+    last_seen: Option<i64>,
+    started: i64,
+    offline: bool,
+) -> (String, Option<i64>) {
+    if offline && status == "running" {
+        ("interrupted".into(), Some(last_seen.unwrap_or(started)))
+    } else {
+        (status, ended)
+    }
+}
 
 /// A `runs` row (selected as [`RUN_COLUMNS`]) as the API shows it; `now` ends
 /// a run still going. Read `offline` (no server holds the store), a run still
@@ -602,12 +618,7 @@ const ENDED_AT: &str =
 /// at the last moment it was seen, never as running on.
 fn record(row: &Row<'_>, now: i64, offline: bool) -> rusqlite::Result<RunRecord> {
     let started: i64 = row.get(4)?;
-    let mut ended: Option<i64> = row.get(5)?;
-    let mut status: String = row.get(6)?;
-    if offline && status == "running" {
-        status = "interrupted".into();
-        ended = Some(row.get::<_, Option<i64>>(15)?.unwrap_or(started));
-    }
+    let (status, ended) = as_read(row.get(6)?, row.get(5)?, row.get(15)?, started, offline);
     let bytes = |i| row.get::<_, Option<i64>>(i).map(|b| b.map(|b| b.max(0) as u64));
     Ok(RunRecord {
         run_id: row.get(0)?,
@@ -982,12 +993,7 @@ fn history(
         out.runs = statement
             .query_map(params![project, q.from_ms, q.to_ms, now], |r| {
                 let started: i64 = r.get(2)?;
-                let (mut end_ms, mut status): (Option<i64>, String) = (r.get(3)?, r.get(4)?);
-                // As `record` reads it: no server, so not running on.
-                if offline && status == "running" {
-                    status = "interrupted".into();
-                    end_ms = Some(r.get::<_, Option<i64>>(6)?.unwrap_or(started));
-                }
+                let (status, end_ms) = as_read(r.get(4)?, r.get(3)?, r.get(6)?, started, offline);
                 Ok(RunBand {
                     run_id: r.get(0)?,
                     label: r.get(1)?,
