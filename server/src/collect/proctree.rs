@@ -176,6 +176,11 @@ pub struct Scanner {
     files: HashMap<u32, ProcFile>,
     /// The children file of each known single-threaded process, kept open.
     children: HashMap<u32, ProcFile>,
+    /// Each member's children as its list last read, for a walk to take while
+    /// it has not run since.
+    listed: HashMap<u32, Vec<u32>>,
+    /// The members the last walk found, each with whether it had exited.
+    walked: HashMap<u32, bool>,
     /// Which walked members have not run since their `stat` was read, so that
     /// it need not be read again.
     asleep: Asleep,
@@ -218,6 +223,8 @@ impl Default for Scanner {
             known: None,
             files: HashMap::new(),
             children: HashMap::new(),
+            listed: HashMap::new(),
+            walked: HashMap::new(),
             asleep: Asleep::default(),
             walk: children_listed(),
             page_bytes: procfs::page_bytes(),
@@ -269,6 +276,8 @@ impl Scanner {
         if !self.files.is_empty() || !self.children.is_empty() {
             self.files.clear();
             self.children.clear();
+            self.listed.clear();
+            self.walked.clear();
             self.asleep.retain(|_| false);
             self.steady = None;
         }
@@ -352,7 +361,14 @@ impl Scanner {
             let stats = match self.steady_members(roots, forks, now) {
                 Some(stats) => stats,
                 None => {
-                    let stats = self.walk_trees(roots, now);
+                    // Members that have not run keep their children lists,
+                    // unless a member has exited since the last walk (its
+                    // orphans may have been handed to one that did not run);
+                    // then every list is read.
+                    let stats = match self.walk_trees(roots, now, true) {
+                        Some(stats) => stats,
+                        None => self.walk_trees(roots, now, false).unwrap_or_default(),
+                    };
                     self.steady = forks.map(|forks| Steady {
                         forks,
                         roots: roots.to_vec(),
@@ -420,38 +436,60 @@ impl Scanner {
     }
 
     /// Every process of the trees of `roots`, found by following the kernel's
-    /// children lists from each root.
-    fn walk_trees(&mut self, roots: &[u32], now: Instant) -> Vec<ProcStat> {
+    /// children lists from each root. With `keep_lists`, a member that has not
+    /// run since its list was read keeps that list; `None` then when that could
+    /// have missed a member: a member of the last walk has exited (since that
+    /// walk) or left, or a kept list named a pid that is now another's child
+    /// (reused).
+    fn walk_trees(&mut self, roots: &[u32], now: Instant, keep_lists: bool) -> Option<Vec<ProcStat>> {
         let mut seen = HashSet::new();
         let mut stats = Vec::new();
-        let mut stack = roots.to_vec();
-        while let Some(pid) = stack.pop() {
+        // Each pid to visit, and the parent whose kept list named it.
+        let mut stack: Vec<(u32, Option<u32>)> = roots.iter().map(|&root| (root, None)).collect();
+        while let Some((pid, listed_by)) = stack.pop() {
             if !seen.insert(pid) {
                 continue;
             }
             let file = self.files.entry(pid).or_insert_with(|| ProcFile::new(format!("/proc/{pid}/stat")));
-            // A member that has not run has made no child since its children
-            // list was last read, but that list is read again all the same: an
-            // orphan may have been handed to it (a subreaper).
             let Some(stat) = self.asleep.stat(pid, file, now, true) else { continue };
-            if stat.threads <= 1 {
-                let file = self
-                    .children
-                    .entry(pid)
-                    .or_insert_with(|| ProcFile::new(format!("/proc/{pid}/task/{pid}/children")));
-                stack.extend(file.read().into_iter().flat_map(procfs::parse_children));
-            } else {
-                // Each thread lists the children it started.
-                stack.extend(thread_children(pid));
+            let newly_exited = stat.zombie && self.walked.get(&pid) != Some(&true);
+            if listed_by.is_some_and(|parent| stat.parent != parent) || (keep_lists && newly_exited) {
+                return None;
+            }
+            // A member that has not run has made and reaped no child since its
+            // list was read.
+            let stands = self.asleep.children_stand(pid);
+            let kept = if keep_lists && stands { self.listed.get(&pid) } else { None };
+            match kept {
+                Some(children) => stack.extend(children.iter().map(|&child| (child, Some(pid)))),
+                None => {
+                    let children: Vec<u32> = if stat.threads <= 1 {
+                        let file = self
+                            .children
+                            .entry(pid)
+                            .or_insert_with(|| ProcFile::new(format!("/proc/{pid}/task/{pid}/children")));
+                        file.read().into_iter().flat_map(procfs::parse_children).collect()
+                    } else {
+                        // Each thread lists the children it started.
+                        thread_children(pid)
+                    };
+                    stack.extend(children.iter().map(|&child| (child, None)));
+                    self.listed.insert(pid, children);
+                }
             }
             stats.push(stat);
         }
-        // Files of processes that left the trees (or exited) are closed.
         let found: HashSet<u32> = stats.iter().map(|s| s.pid).collect();
+        if keep_lists && !self.walked.keys().all(|pid| found.contains(pid)) {
+            return None;
+        }
+        // Files of processes that left the trees (or exited) are closed.
         self.files.retain(|pid, _| found.contains(pid));
         self.children.retain(|pid, _| found.contains(pid));
+        self.listed.retain(|pid, _| found.contains(pid));
         self.asleep.retain(|pid| found.contains(&pid));
-        stats
+        self.walked = stats.iter().map(|s| (s.pid, s.zombie)).collect();
+        Some(stats)
     }
 
     fn rates(&mut self, stats: &[ProcStat], now: Instant) -> Vec<ProcInfo> {
@@ -827,6 +865,52 @@ mod tests {
         // Other roots force a full scan.
         let other = scanner.scan(&[1], None);
         assert!(other.len() > again.len(), "a full scan lists the machine");
+    }
+
+    #[test]
+    fn a_walk_keeps_the_lists_of_members_that_have_not_run_and_reads_every_list_after_an_exit() {
+        let mut scanner = Scanner::default();
+        // The root, a child shell and its sleep, and a sleep of the root's.
+        let run = Run::start("sh -c 'sleep 30 & wait' & sleep 30 & wait");
+        let root = run.pid();
+        // No fork count: every scan walks.
+        let tree = scan_until(&mut scanner, root, None, true, |t| t.pids.len() == 4).expect("the tree");
+        assert_eq!(tree.pids.len(), 4, "the shell, the child shell, two sleeps");
+        // Once every member sleeps, a walk reads no children list (opens no file).
+        let mut quiet = false;
+        for _ in 0..100 {
+            scanner.children.clear();
+            let again = usage(root, &scanner.scan(&[root], None)).expect("the tree");
+            assert_eq!(again.pids, tree.pids);
+            if scanner.children.is_empty() {
+                quiet = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(quiet, "the sleeping members' lists were read at every walk");
+
+        // A kept list that misses a child, as one would that was handed an
+        // orphan unseen (a subreaper's): it stands while nothing exits.
+        let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let shell =
+            *tree.pids.iter().find(|&&pid| pid != root && comm(pid).trim() == "sh").expect("the shell");
+        let its_sleep = scanner.listed[&shell][0];
+        let roots_sleep = *tree
+            .pids
+            .iter()
+            .find(|&&pid| pid != shell && pid != root && pid != its_sleep)
+            .expect("its sleep");
+        scanner.listed.insert(shell, Vec::new());
+        scanner.walked.remove(&its_sleep);
+        let kept = usage(root, &scanner.scan(&[root], None)).expect("the tree");
+        assert!(!kept.pids.contains(&its_sleep), "the kept list stood: {:?}", kept.pids);
+        // A member exits: every list is read again, and the child is found.
+        let _ = std::process::Command::new("kill").args(["-KILL", &roots_sleep.to_string()]).status();
+        let after = scan_until(&mut scanner, root, None, true, |t| !t.pids.contains(&roots_sleep));
+        let after = after.expect("the tree");
+        assert!(!after.pids.contains(&roots_sleep));
+        assert!(after.pids.contains(&its_sleep), "{:?}", after.pids);
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl HostSampler {
             // tick, its children lists need not be read again.
             let forks = self.cpu.forks_read_at(now);
             let trees =
-                costs.time("runs' trees (/proc/PID/stat, schedstat)", || self.trees.trees(run_pids, forks));
+                costs.time("runs' trees (/proc/PID/stat, CPU clocks)", || self.trees.trees(run_pids, forks));
             // Whether a run's GPU memory can be told, and if not, why (no reason
             // when the GPU section itself has none to show).
             let gpu_unknown: Option<Option<String>> = match (&gpu.unavailable, &gpu.process_memory_unknown) {
