@@ -77,6 +77,15 @@ impl Metric {
     pub fn stored(&self, v: f64) -> f64 {
         (v * self.divisor).round()
     }
+
+    /// Whether a whole stored unit is no coarser than the series' last decimal
+    /// (a [`fixed`] figure; bytes sent as GB to two decimals; bytes per second
+    /// sent whole), so that a tier's mean can be kept whole and read the same:
+    /// a fraction costs SQLite eight bytes, a whole number one to six, and the
+    /// means are a third of the tiers' figures.
+    pub fn whole_mean(&self) -> bool {
+        self.divisor >= 10f64.powi(self.decimals)
+    }
 }
 
 /// `values` (in the series' units, in `metrics`' order) as stored.
@@ -677,16 +686,18 @@ pub fn columns(metrics: &[Metric], tier: Tier) -> Vec<String> {
 }
 
 /// `min, avg, max` of each metric over rows of `tier` (a raw column, or the
-/// tier's own `_min`/`_avg`/`_max`), for the roll-ups.
+/// tier's own `_min`/`_avg`/`_max`), for the roll-ups; the mean whole where
+/// [`Metric::whole_mean`].
 pub fn aggregates(metrics: &[Metric], tier: Tier) -> String {
     metrics
         .iter()
         .map(|m| {
-            let c = m.column;
-            match tier {
-                Tier::Raw => format!("min({c}), avg({c}), max({c})"),
-                _ => format!("min({c}_min), avg({c}_avg), max({c}_max)"),
-            }
+            let (min, avg, max) = match tier {
+                Tier::Raw => (m.column.to_owned(), m.column.to_owned(), m.column.to_owned()),
+                _ => (format!("{}_min", m.column), format!("{}_avg", m.column), format!("{}_max", m.column)),
+            };
+            let avg = if m.whole_mean() { format!("round(avg({avg}))") } else { format!("avg({avg})") };
+            format!("min({min}), {avg}, max({max})")
         })
         .collect::<Vec<_>>()
         .join(", ")

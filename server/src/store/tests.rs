@@ -942,3 +942,31 @@ fn at_most_32_disks_a_tick_are_stored_and_64_interfaces_an_answer_the_longest_pr
     assert!(interfaces_kept.contains("veth62") && !interfaces_kept.contains("veth63"), "then by name");
     assert_eq!(h.series.keys().filter(|k| k.starts_with("interfaces.")).count(), 64 * 8);
 }
+
+#[test]
+fn a_tier_keeps_a_mean_whole_where_a_whole_stored_unit_is_as_fine_as_its_series() {
+    let dir = Dir::new("whole-means");
+    let clock = Hand::at(T0);
+    let store = Store::open_with_clock(&dir.config(), clock.clock()).expect("open");
+    // Every 20 s for 3 minutes, x 0, 0, 1 in each: means of a third.
+    feed(&store, &clock, 20_000, 9, |i| {
+        let x = if i % 3 == 2 { 1.0 } else { 0.0 };
+        (x, depth(x, &["vda"], &["eth0"]))
+    });
+    let h = store.history(&HistoryQuery { step_s: Some(60), ..query(T0, T0 + 120_000) }).expect("minutes");
+    assert_eq!(h.tier, "minute");
+    assert_eq!(h.series["cpu.iowait_percent"][..2], [Some(0.3), Some(0.3)], "the mean, to its decimal");
+    assert_eq!(h.series["interfaces.eth0.rx_drops_per_s"][..2], [Some(0.3), Some(0.3)]);
+
+    // In the file: iowait is kept in tenths of a per cent, so its mean is whole
+    // (3, not 3.33…, which costs SQLite eight bytes); the machine's CPU % is
+    // kept as sent, a fraction, so its mean keeps the fraction.
+    let conn = rusqlite::Connection::open(dir.config().dir.join(super::DB_FILE)).expect("the file");
+    let (iowait, cpu): (f64, f64) = conn
+        .query_row("SELECT cpu_iowait_avg, cpu_avg FROM host_1m ORDER BY ts LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("a minute row");
+    assert_eq!(iowait, 3.0);
+    assert!((cpu - 1.0 / 3.0).abs() < 1e-9, "{cpu}");
+}
