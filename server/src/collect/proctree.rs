@@ -954,7 +954,7 @@ mod tests {
     /// Reads `root`'s tree at a 200 ms cadence until `done` exists (at most
     /// 8 s), then once more with the slow counters read at once.
     fn follow(scanner: &mut Scanner, root: u32, done: &std::path::Path) -> TreeCounters {
-        let deadline = Instant::now() + Duration::from_secs(8);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !done.exists() && Instant::now() < deadline {
             scanner.trees(&[root], None);
             std::thread::sleep(Duration::from_millis(200));
@@ -1000,6 +1000,39 @@ mod tests {
         assert!(counters.user_s >= first.user_s && counters.wait_s >= first.wait_s, "never decreases");
         assert!(counters.wait_s.is_some() && counters.voluntary_switches.is_some(), "{counters:?}");
         assert_eq!(counters.threads, 2, "the shell and its sleep: {counters:?}");
+    }
+
+    /// A parent that ignores SIGCHLD (perl, Essential in Debian): the kernel
+    /// reaps its child and hands it nothing, so the child's CPU is in no
+    /// member's figures once it is gone; what it had when last read stays
+    /// counted, and what the parent burns after is counted on top of it.
+    #[test]
+    fn a_child_the_kernel_reaps_keeps_its_cpu_and_its_parent_counts_on_top() {
+        let dir = scratch("sigchld");
+        let done = dir.join("done");
+        let script = format!(
+            r#"$SIG{{CHLD}} = "IGNORE";
+               sub cpu {{ my @t = times; $t[0] + $t[1] }}
+               my $pid = fork();
+               if ($pid == 0) {{ 1 while cpu() < 0.5; exit 0; }}
+               select(undef, undef, undef, 0.05) while kill 0, $pid;
+               1 while cpu() < 0.6;
+               open(my $f, ">", "{done}"); close $f;
+               sleep 30;"#,
+            done = done.display()
+        );
+        let mut perl = std::process::Command::new("perl").args(["-e", &script]).spawn().expect("perl");
+        let mut scanner = Scanner::default();
+        let counters = follow(&mut scanner, perl.id(), &done);
+        let stat = procfs::read_stat(perl.id()).expect("perl's stat");
+        let _ = perl.kill();
+        let _ = perl.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        let own = (stat.user_ticks + stat.system_ticks) as f64 / procfs::TICKS_PER_SECOND;
+        assert_eq!(stat.reaped_ticks, 0, "the kernel reaped the child: {stat:?}");
+        // The child burned 0.5 s and was read every 200 ms while it did.
+        let tree = counters.user_s + counters.system_s;
+        assert!(tree >= own + 0.2, "the tree {tree} s, perl alone {own} s: {counters:?}");
     }
 
     /// Synchronous writes by a child that exits (`dd … conv=fsync`): the bytes

@@ -127,7 +127,8 @@ pub type NowOf<'a> = &'a dyn Fn(u32) -> Option<(Option<u32>, u64)>;
 /// child born and reaped between two readings is counted, through its
 /// parent's), plus the last reading of members that left without being
 /// reaped inside the tree (the root, reaped by whoever started it; an orphan
-/// adopted by init). Never decreases.
+/// adopted by init; the child of a parent that ignores `SIGCHLD`, which the
+/// kernel reaps itself, handing the parent nothing). Never decreases.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tally<const N: usize> {
     /// The members at the previous reading.
@@ -147,10 +148,19 @@ impl<const N: usize> Default for Tally<N> {
 impl<const N: usize> Tally<N> {
     /// Takes a reading of the tree's members; the counters now.
     pub fn update(&mut self, members: HashMap<u32, Member<N>>, now_of: NowOf) -> [u64; N] {
-        for (&pid, gone) in &self.members {
-            if members.get(&pid).is_some_and(|m| m.start == gone.start) {
-                continue;
-            }
+        // What each member that stayed has gained since the previous reading,
+        // less what the children it reaped already account for: a reaped
+        // child's figures can be in its reaper's only up to that.
+        let mut unclaimed: HashMap<u32, [u64; N]> = HashMap::new();
+        let mut left: Vec<(u32, &Member<N>)> = (self.members.iter())
+            .filter(|(pid, gone)| members.get(pid).is_none_or(|m| m.start != gone.start))
+            .map(|(&pid, gone)| (pid, gone))
+            .collect();
+        // Largest first, so that a reaper's gain goes to the children that fill
+        // it best, and the same readings always give the same count.
+        left.sort_by(|a, b| b.1.values.cmp(&a.1.values).then(a.0.cmp(&b.0)));
+        let mut departed = [0; N];
+        for (pid, gone) in left {
             let counted_elsewhere = match now_of(pid) {
                 // Still running under a parent in the tree: missed by this reading
                 // (a thread's children list read as it exited), back at the next.
@@ -159,15 +169,32 @@ impl<const N: usize> Tally<N> {
                 }
                 // Gone (or the pid reused) with an ancestor still in the tree: it
                 // was reaped on the way up (a whole subtree may end between two
-                // readings), so its figures sit in that ancestor's reaped ones.
-                _ => self.ancestors(pid).any(|a| members.contains_key(&a)),
+                // readings), so its figures sit in that ancestor's reaped ones —
+                // if that ancestor gained at least as much. If not, the kernel
+                // reaped it (its parent ignores SIGCHLD) and they are nowhere.
+                _ => self.ancestors(pid).find(|a| members.contains_key(a)).is_some_and(|reaper| {
+                    let gained = unclaimed.entry(reaper).or_insert_with(|| {
+                        let (now, before) = (&members[&reaper], self.members.get(&reaper));
+                        let before = before.filter(|b| b.start == now.start).map_or([0; N], |b| b.values);
+                        std::array::from_fn(|i| now.values[i].saturating_sub(before[i]))
+                    });
+                    let covered = gained.iter().zip(&gone.values).all(|(gained, had)| gained >= had);
+                    if covered {
+                        for (gained, had) in gained.iter_mut().zip(&gone.values) {
+                            *gained -= had;
+                        }
+                    }
+                    covered
+                }),
             };
             // Otherwise it left for good, by a parent outside the tree (the root's
-            // starter) or orphaned to init: what it had stays counted.
+            // starter), orphaned to init, or reaped by the kernel: what it had
+            // stays counted.
             if !counted_elsewhere {
-                add(&mut self.departed, &gone.values);
+                add(&mut departed, &gone.values);
             }
         }
+        add(&mut self.departed, &departed);
         let mut now = self.departed;
         for member in members.values() {
             add(&mut now, &member.values);
@@ -610,6 +637,25 @@ mod tests {
         assert_eq!(total, [126 + 30 + 12], "its ticks once, not twice");
         // A member reparented away then never lowers the counter.
         assert_eq!(cpu.update(members(&[(1, Some(0), 100)]), &gone), [168], "never decreases");
+    }
+
+    #[test]
+    fn a_child_the_kernel_reaped_for_a_parent_that_ignores_sigchld_keeps_its_last_reading() {
+        let gone = |_: u32| None;
+        let mut cpu = Tally::<1>::default();
+        // A parent (1) with 5 ticks and a child (2) with 50.
+        assert_eq!(cpu.update(members(&[(1, Some(0), 5), (2, Some(1), 50)]), &gone), [55]);
+        // The child exits and the kernel reaps it: the parent gained nothing, so
+        // the child's 50 ticks are in no member's figures any more.
+        assert_eq!(cpu.update(members(&[(1, Some(0), 5)]), &gone), [55]);
+        // What the parent does next is counted on top (before, it was hidden
+        // under the 55 until the parent alone passed it).
+        assert_eq!(cpu.update(members(&[(1, Some(0), 25)]), &gone), [75]);
+        // Two children reaped by the parent in one interval: its gain covers
+        // both, so neither is counted twice; a third the kernel reaped is kept.
+        cpu.update(members(&[(1, Some(0), 25), (3, Some(1), 10), (4, Some(1), 20), (5, Some(1), 7)]), &gone);
+        let total = cpu.update(members(&[(1, Some(0), 25 + 10 + 20 + 1)]), &gone);
+        assert_eq!(total, [50 + 25 + 10 + 20 + 1 + 7]);
     }
 
     #[test]
