@@ -744,6 +744,11 @@ mod tests {
         let _ = shell.wait();
     }
 
+    /// Whether `pid` runs `command` (its `comm`).
+    fn is_command(pid: u32, command: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == command)
+    }
+
     /// Scans `root`'s tree until `done` holds of it (at most 2 s), walking it
     /// afresh each time where `walk`; the last tree found.
     fn scan_until(
@@ -788,10 +793,7 @@ mod tests {
         // The child shell is killed: its sleep is handed to another parent and
         // leaves the tree, which its `stat` shows even though the count (here)
         // did not move.
-        let child = tree.pids.iter().copied().find(|pid| {
-            *pid != root
-                && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sh")
-        });
+        let child = tree.pids.iter().copied().find(|pid| *pid != root && is_command(*pid, "sh"));
         let child = child.expect("the child shell");
         let grandchild = *std::fs::read_to_string(format!("/proc/{child}/task/{child}/children"))
             .ok()
@@ -821,15 +823,11 @@ mod tests {
             .expect("sh");
         let root = root_process.id();
         let forks = Some(u64::MAX);
-        let execed =
-            || std::fs::read_to_string(format!("/proc/{root}/comm")).is_ok_and(|c| c.trim() == "sleep");
+        let execed = || is_command(root, "sleep");
         let tree =
             scan_until(&mut scanner, root, forks, true, |t| execed() && t.pids.len() == 3).expect("the tree");
         assert_eq!(tree.pids.len(), 3, "the root, its shell, the shell's sleep");
-        let shell =
-            tree.pids.iter().copied().find(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sh")
-            });
+        let shell = tree.pids.iter().copied().find(|pid| is_command(*pid, "sh"));
         let shell = shell.expect("the child shell");
         let orphan = *tree.pids.iter().find(|pid| **pid != root && **pid != shell).expect("its sleep");
         // Steady, with every member's `stat` kept: the sleeps have not run.
@@ -892,9 +890,7 @@ mod tests {
 
         // A kept list that misses a child, as one would that was handed an
         // orphan unseen (a subreaper's): it stands while nothing exits.
-        let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let shell =
-            *tree.pids.iter().find(|&&pid| pid != root && comm(pid).trim() == "sh").expect("the shell");
+        let shell = *tree.pids.iter().find(|&&pid| pid != root && is_command(pid, "sh")).expect("the shell");
         let its_sleep = scanner.listed[&shell][0];
         let roots_sleep = *tree
             .pids
