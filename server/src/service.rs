@@ -133,7 +133,10 @@ pub async fn run(
     hub = hub.with_recorder(alerts.recorder());
     let hub = Arc::new(hub);
     if let Some(store) = &store {
-        resume_runs(store.clone(), hub.clone()).await;
+        let resumed = resume_runs(store.clone(), hub.clone()).await;
+        let alerts = alerts.clone();
+        // Not awaited: a slow disk must not hold the start back.
+        tokio::task::spawn_blocking(move || alerts.catch_up(&resumed));
     }
     let remote_write = start_remote_write(&config, store.as_ref())?;
     let services =
@@ -223,21 +226,21 @@ async fn record_waiting_exits(store: Store, dirs: Vec<std::path::PathBuf>, port:
 
 /// Follows again the runs a previous start of the server left running whose
 /// process still runs: a restart during a run does not cut it (off the async
-/// workers: it reads the store and /proc).
-async fn resume_runs(store: Store, hub: Arc<Hub>) {
+/// workers: it reads the store and /proc). The ids of those it follows.
+async fn resume_runs(store: Store, hub: Arc<Hub>) -> Vec<String> {
     let resumed = tokio::task::spawn_blocking(move || {
         let runs = match store.unfinished_runs() {
             Ok(runs) => runs,
             Err(err) => {
                 tracing::warn!("the runs left running could not be read: {err}");
-                return 0;
+                return Vec::new();
             }
         };
-        let mut resumed = 0;
+        let mut resumed = Vec::new();
         for run in runs {
             let mut record = run.clone();
             match hub.resume_run(run) {
-                Ok(_) => resumed += 1,
+                Ok(_) => resumed.push(record.run_id),
                 // One this server cannot follow is not left `running` for ever.
                 Err(err) => {
                     tracing::warn!("run {} was not resumed ({err}): marked interrupted", record.run_id);
@@ -249,10 +252,11 @@ async fn resume_runs(store: Store, hub: Arc<Hub>) {
         resumed
     })
     .await
-    .unwrap_or(0);
-    if resumed > 0 {
-        tracing::info!("following again {resumed} run(s) still running from before the restart");
+    .unwrap_or_default();
+    if !resumed.is_empty() {
+        tracing::info!("following again {} run(s) still running from before the restart", resumed.len());
     }
+    resumed
 }
 
 /// The longest shutdown waits for alert deliveries under way.

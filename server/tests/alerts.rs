@@ -488,3 +488,65 @@ async fn bad_alert_requests_are_refused_by_name_and_a_silence_needs_the_credenti
     assert!(settings.config_file.as_deref().is_some_and(|f| f.ends_with("perfmon/config.toml")));
     assert_eq!(settings.live_interval_ms, 250);
 }
+
+/// What the store at `db` keeps of the runs' alerts: their `--notify`
+/// destinations (how many runs) and the runs whose end went through the alerts.
+fn kept(db: &std::path::Path) -> (i64, Vec<String>) {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let Ok(conn) = rusqlite::Connection::open_with_flags(db, flags) else { return (-1, Vec::new()) };
+    let notify = conn.query_row("SELECT count(*) FROM run_notify", [], |r| r.get(0)).unwrap_or(-1);
+    let alerted = conn
+        .prepare("SELECT project FROM runs WHERE end_alerted = 1 ORDER BY project")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>())
+        .unwrap_or_default();
+    (notify, alerted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_neither_a_runs_notify_destinations_nor_an_end_it_did_not_see() {
+    let receiver = Receiver::start().await;
+    let first = serve("").await;
+    let sandbox = first.sandbox().clone();
+    let api = first.api();
+    let mut lives = std::process::Command::new("sleep").arg("600").spawn().expect("sleep");
+    let mut dies = std::process::Command::new("sleep").arg("600").spawn().expect("sleep");
+    for (project, pid) in [("lives", lives.id()), ("dies", dies.id())] {
+        let hook = receiver.url(&format!("/ok/{project}-secret"));
+        let body = serde_json::json!({ "pid": pid, "label": project, "notify": [hook] }).to_string();
+        api.call(Method::POST, &format!("/api/projects/{project}/run"), Some(body)).await.expect("register");
+    }
+    // Written with the next tick's batch; then PerfMon crashes.
+    let db = sandbox.data_dir().join("perfmon.db");
+    eventually(Duration::from_secs(15), "the destinations stored", || async {
+        (kept(&db).0 == 2).then_some(())
+    })
+    .await;
+    tokio::task::block_in_place(|| first.kill());
+    // One run ends while PerfMon is down.
+    dies.kill().expect("kill");
+    dies.wait().expect("reaped");
+    let second =
+        Perfmon::serve_in(&sandbox, std::path::Path::new(PERFMON), &["--live-interval-ms", "250"]).await;
+    // The end it did not see is alerted at the start, to the run's destination.
+    let events =
+        receiver.wait_for("/ok/dies-secret", "run_failed", AlertState::Event, Duration::from_secs(20)).await;
+    assert_eq!(events[0].title, "Run “dies” failed: PerfMon stopped while it ran", "{events:#?}");
+    assert!(events[0].message.contains("It ended while PerfMon was not running"), "{}", events[0].message);
+    // The run that lived through it is followed again, and its end goes where it asked.
+    lives.kill().expect("kill");
+    lives.wait().expect("reaped");
+    let events = receiver
+        .wait_for("/ok/lives-secret", "run_finished", AlertState::Event, Duration::from_secs(30))
+        .await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].title, "Run “lives” finished");
+    assert_eq!(receiver.events("/ok/dies-secret").len(), 1, "each end once, to its own run's destination");
+    // Both ends went through: the next start alerts neither again, and the
+    // destinations' URLs (secrets) are no longer kept.
+    eventually(Duration::from_secs(15), "both ends marked alerted", || async {
+        let (notify, alerted) = kept(&db);
+        (notify == 0 && alerted == ["dies", "lives"]).then_some(())
+    })
+    .await;
+    drop(second);
+}

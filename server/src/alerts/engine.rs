@@ -53,6 +53,9 @@ struct RunState {
     ended: Option<DateTime<Utc>>,
     /// Its tree's storage bytes at the previous tick, for "no IO".
     io_bytes: Option<u64>,
+    /// It had ended when first heard of: PerfMon was not watching when it
+    /// ended (its end is learned at a start).
+    late: bool,
 }
 
 /// The rules' state.
@@ -110,13 +113,17 @@ impl Engine {
                 if self.done.contains(&summary.run_id) {
                     return events;
                 }
-                let oom_base = self.oom_kills;
+                let late = summary.ended_at.is_some();
+                // What the OOM-kill counters were before the end is unknown
+                // for an end learned late.
+                let oom_base = if late { None } else { self.oom_kills };
                 let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
                     summary: summary.clone(),
                     oom_base,
-                    cgroup: if summary.ended_at.is_none() { cgroup_oom(summary.pid) } else { None },
+                    cgroup: if late { None } else { cgroup_oom(summary.pid) },
                     ended: None,
                     io_bytes: None,
+                    late,
                 });
                 state.summary = summary.clone();
                 if summary.ended_at.is_some() && state.ended.is_none() {
@@ -258,6 +265,7 @@ impl Engine {
                 cgroup: cgroup_oom(summary.pid),
                 ended: None,
                 io_bytes: None,
+                late: false,
             });
             let io = tree.counters.as_ref().and_then(|c| Some(c.read_bytes? + c.write_bytes?));
             let previous_io = std::mem::replace(&mut state.io_bytes, io);
@@ -479,8 +487,11 @@ impl Engine {
                 crate::verdict::duration_words((end - s.started_at).num_milliseconds().max(0) as f64 / 1000.0)
             })
             .unwrap_or_else(|| "an unknown time".into());
-        let verdict =
+        let mut verdict =
             s.verdict.as_ref().filter(|v| v.judged).map(|v| format!(" {}", v.headline)).unwrap_or_default();
+        if run.late {
+            verdict.push_str(" It ended while PerfMon was not running: this is sent at its next start.");
+        }
         let sigkill = s.signal == Some(9) || (s.signal.is_none() && s.exit_code == Some(137));
         let machine_rose = match (run.oom_base, self.oom_kills) {
             (Some(before), Some(after)) => Some(after > before),
@@ -503,7 +514,9 @@ impl Engine {
             let message = format!("Run {name} of {}: {how} after {took}; {why}.{verdict}", s.project);
             ("run_oom", Alert::new(Severity::Critical, format!("Run {name} was OOM-killed"), message))
         } else if failed || oom {
-            let cause = if sigkill {
+            let cause = if sigkill && run.late {
+                " (killed by SIGKILL while PerfMon was not watching: cause unknown)"
+            } else if sigkill {
                 match machine_rose {
                     Some(_) => {
                         " (killed by SIGKILL, cause unknown: the kernel's OOM-kill count did not rise)"

@@ -9,6 +9,12 @@
 //! holds it back. Delivery has threads of its own per destination
 //! ([`deliver`]), so a receiver that hangs delays nothing else.
 //!
+//! A restart loses no run's end: the store marks each end the alerts have
+//! been through, and [`Alerting::catch_up`] alerts at the next start the ends
+//! they never saw (a run that ended while PerfMon was down). `perfmon run
+//! --notify`'s destinations are kept in the store until their run's end is
+//! alerted, so a restart during the run keeps sending there.
+//!
 //! # Layout
 //! - [`config`]: the configuration file, validated at start.
 //! - `threshold`: one condition over time (for, clear, repeat).
@@ -46,6 +52,10 @@ const QUEUE: usize = 256;
 
 /// Events kept in memory for `GET /api/alerts` when there is no store.
 const KEEP_RECENT: usize = 200;
+
+/// How long a start waits for the store to write what it recorded (the runs
+/// marked ended) before reading the ends not yet alerted.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
 
 /// The most alerts one listing returns.
 pub const MAX_LIST: u32 = 1000;
@@ -265,6 +275,62 @@ impl Alerting {
         self.inner.lock().run_destinations.entry(run_id.to_owned()).or_default().push(id);
     }
 
+    /// `perfmon run --notify`: sends `run_id`'s alerts to `destinations` too
+    /// (made from `specs`), and keeps `specs` in the store until the run's end
+    /// has been alerted, so that a restart during the run keeps sending there.
+    pub fn notify_run_kept(&self, run_id: &str, specs: Vec<String>, destinations: Vec<Destination>) {
+        for destination in destinations {
+            self.notify_run(run_id, destination);
+        }
+        if let Some(store) = &self.inner.store {
+            store.keep_notify(run_id, specs);
+        }
+    }
+
+    /// At a start, once the runs left running are followed again (`resumed`)
+    /// or marked ended: their kept `--notify` destinations are used again, and
+    /// the ends the alerts never saw (the run ended while PerfMon was down, or
+    /// it died before their alert went out) are alerted now, as any end is.
+    /// Blocking: it waits for the store's writes and reads it.
+    pub fn catch_up(&self, resumed: &[String]) {
+        let Some(store) = &self.inner.store else { return };
+        // What the start wrote (runs marked interrupted, exit reports kept
+        // while PerfMon was down) is read back.
+        if !store.flush(CATCH_UP_WAIT) {
+            tracing::warn!("the store is slow to write: ends PerfMon did not see may not be alerted now");
+        }
+        let late = store.ends_not_alerted().unwrap_or_else(|err| {
+            tracing::warn!("cannot read the runs whose end was not alerted: {err}");
+            Vec::new()
+        });
+        for run_id in resumed.iter().chain(late.iter().map(|run| &run.run_id)) {
+            let specs = store.notify_specs(run_id).unwrap_or_else(|err| {
+                tracing::warn!("cannot read run {run_id}'s --notify destinations: {err}");
+                Vec::new()
+            });
+            for spec in specs {
+                match Destination::parse_spec("--notify", &spec) {
+                    Ok(destination) => self.notify_run(run_id, destination),
+                    // Not the error: it would quote the URL, a secret.
+                    Err(_) => {
+                        tracing::warn!("a kept --notify destination of run {run_id} is no longer usable")
+                    }
+                }
+            }
+        }
+        if !late.is_empty() {
+            tracing::info!(
+                "{} run(s) ended while PerfMon was not watching: their end is alerted now",
+                late.len()
+            );
+        }
+        for run in late {
+            if self.inner.queue.send(Input::Record(Box::new(Record::Run(run)))).is_err() {
+                return;
+            }
+        }
+    }
+
     /// Stops the thread after what it was handed (a run that just ended is
     /// reported), and waits up to `limit` in all for that and the deliveries
     /// under way. Blocking.
@@ -317,12 +383,17 @@ impl Inner {
     }
 
     /// Drops the one-off destinations of runs that ended without an event
-    /// to take them (their end's rule is off): each holds a thread.
+    /// to take them (their end's rule is off): each holds a thread. And tells
+    /// the store each of these ends went through, so that no start alerts it
+    /// again, and it forgets the run's destinations.
     fn forget_ended(&self, engine: &mut Engine) {
         for run in engine.take_ended() {
             let left = self.lock().run_destinations.remove(&run);
             for id in left.into_iter().flatten() {
                 self.deliverer.remove(id);
+            }
+            if let Some(store) = &self.store {
+                store.end_alerted(&run);
             }
         }
     }

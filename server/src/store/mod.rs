@@ -141,8 +141,22 @@ enum Event {
     Sent { receiver: String, to_ms: i64 },
     /// The alerts are silenced until then (unix ms), or no longer.
     Silence(Option<i64>),
+    /// `perfmon run --notify`'s destinations of a run, kept until its end is
+    /// alerted.
+    Notify { run_id: String, specs: Secret<Vec<String>> },
+    /// A run's end has been through the alerts.
+    EndAlerted(String),
     /// Done once everything handed over before it is; runs the roll-ups due.
     Flush,
+}
+
+/// A value a debug print must not show (destinations' URLs carry tokens).
+struct Secret<T>(T);
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[secret]")
+    }
 }
 
 /// The writer's queue.
@@ -288,6 +302,20 @@ impl Store {
     /// the next start.
     pub fn record_silence(&self, until_ms: Option<i64>) {
         self.enqueue(Event::Silence(until_ms));
+    }
+
+    /// Keeps `perfmon run --notify`'s destinations of `run_id` (as given:
+    /// `KIND:URL` or URLs) until its end has been alerted, so that a restart
+    /// during the run keeps sending its alerts there.
+    pub fn keep_notify(&self, run_id: &str, specs: Vec<String>) {
+        self.enqueue(Event::Notify { run_id: run_id.to_owned(), specs: Secret(specs) });
+    }
+
+    /// `run_id`'s end has been through the alerts (sent, or its rule is off):
+    /// the next start does not alert it again, and its `--notify`
+    /// destinations are forgotten.
+    pub fn end_alerted(&self, run_id: &str) {
+        self.enqueue(Event::EndAlerted(run_id.to_owned()));
     }
 
     fn enqueue(&self, event: Event) {

@@ -425,22 +425,46 @@ impl Store {
     /// store marked the others `interrupted` when it opened), for this server
     /// to follow again. Blocking.
     pub fn unfinished_runs(&self) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
+        self.summaries("status = 'running' ORDER BY started_at")
+    }
+
+    /// The runs that ended without their end going through the alerts (they
+    /// ended while PerfMon was down, or it died before their alert went out),
+    /// as stored, oldest end first: for the alerts to send at start. Blocking.
+    pub fn ends_not_alerted(&self) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
+        self.summaries("ended_at IS NOT NULL AND end_alerted = 0 ORDER BY ended_at")
+    }
+
+    /// `perfmon run --notify`'s destinations kept for `run_id`: none once its
+    /// end has been alerted. Blocking.
+    pub fn notify_specs(&self, run_id: &str) -> Result<Vec<String>, QueryError> {
         let conn = self.reader()?;
-        let mut statement = conn.prepare(
+        let specs: Option<String> = conn
+            .query_row("SELECT specs FROM run_notify WHERE run_id = ?1", [run_id], |r| r.get(0))
+            .optional()?;
+        Ok(specs.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
+    }
+
+    /// The runs `filter` (an SQL condition and order) selects, as the hub and
+    /// the alerts hold them.
+    fn summaries(&self, filter: &str) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
+        let conn = self.reader()?;
+        let mut statement = conn.prepare(&format!(
             "SELECT run_id, project, label, pid, started_at, cpu_seconds, peak_cpu_percent, peak_rss_bytes,
-                 peak_gpu_bytes, peak_processes, tokens, cpu_base, counters, token_source, token_detail
-             FROM runs WHERE status = 'running' ORDER BY started_at",
-        )?;
+                 peak_gpu_bytes, peak_processes, tokens, cpu_base, counters, token_source, token_detail,
+                 ended_at, status, exit_code, signal, verdict
+             FROM runs WHERE {filter}"
+        ))?;
         let runs = statement
             .query_map([], |row| {
                 let bytes = |i| row.get::<_, Option<i64>>(i).map(|b| b.map(|b| b.max(0) as u64));
-                let started = chrono::DateTime::from_timestamp_millis(row.get(4)?).unwrap_or_default();
+                let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
                 let mut run = crate::hub::RunSummary::started(
                     row.get(0)?,
                     row.get(1)?,
                     row.get(2)?,
                     row.get(3)?,
-                    started,
+                    at(row.get(4)?),
                 );
                 run.cpu_seconds = row.get(5)?;
                 run.peak_cpu_percent = row.get(6)?;
@@ -452,6 +476,11 @@ impl Store {
                 run.counters = json_column(row, 12)?;
                 run.token_source = json_column(row, 13)?;
                 run.token_detail = json_column(row, 14)?;
+                run.ended_at = row.get::<_, Option<i64>>(15)?.map(at);
+                run.outcome = outcome(&row.get::<_, String>(16)?);
+                run.exit_code = row.get(17)?;
+                run.signal = row.get(18)?;
+                run.verdict = json_column(row, 19)?;
                 Ok(run)
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -795,6 +795,17 @@ const VERSION_7: &str = "CREATE TABLE remote_write (receiver TEXT PRIMARY KEY, s
 const VERSION_10: &str =
     "CREATE TABLE alert_silence (id INTEGER PRIMARY KEY CHECK (id = 1), until INTEGER NOT NULL);";
 
+/// The SQL of schema version 11: whether each run's end has been through the
+/// alerts, so that an end they never saw (the run ended while PerfMon was
+/// down, or PerfMon died in the seconds before its alert went out) is alerted
+/// at the next start; the runs that had ended by the migration count as
+/// alerted. And `perfmon run --notify`'s destinations, so that a restart keeps
+/// sending a run's alerts there: they are secrets (tokens in URLs), so a row
+/// lives only until its run's end has been alerted.
+const VERSION_11: &str = "ALTER TABLE runs ADD COLUMN end_alerted INTEGER NOT NULL DEFAULT 0;
+     UPDATE runs SET end_alerted = 1 WHERE ended_at IS NOT NULL;
+     CREATE TABLE run_notify (run_id TEXT PRIMARY KEY, specs TEXT NOT NULL);";
+
 /// The SQL of schema version 8: the rest of the payload's numeric figures,
 /// each GPU's clock-event reasons among them, as new columns of the machine's
 /// and the devices' tables in every tier (`NULL` in the rows already there:
@@ -873,6 +884,7 @@ fn migrations() -> Migrations<'static> {
         M::up(v8),
         M::up(v9),
         M::up(VERSION_10),
+        M::up(VERSION_11),
     ])
 }
 
@@ -928,7 +940,7 @@ mod tests {
     fn the_schema_migrates_from_empty_and_again_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("db");
         migrate(&mut conn).expect("migrates");
-        assert_eq!(version(&conn).expect("version"), 10);
+        assert_eq!(version(&conn).expect("version"), 11);
         migrate(&mut conn).expect("a second start changes nothing");
         let tables = ["runs", "host_raw", "host_1m", "host_1h", "gpu_raw", "gpu_1h", "run_raw", "run_1m"];
         let named = [
@@ -954,6 +966,41 @@ mod tests {
     }
 
     #[test]
+    fn the_runs_ended_before_version_11_count_as_alerted_and_a_live_one_does_not() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let (v1, v3, v8, v9) = (version_1(), version_3(), version_8(), version_9());
+        let before = Migrations::new(vec![
+            M::up(&v1),
+            M::up(VERSION_2),
+            M::up(&v3),
+            M::up(VERSION_4),
+            M::up(VERSION_5),
+            M::up(VERSION_6),
+            M::up(VERSION_7),
+            M::up(&v8),
+            M::up(&v9),
+            M::up(VERSION_10),
+        ]);
+        before.to_latest(&mut conn).expect("version 10");
+        conn.execute_batch(
+            "INSERT INTO runs (run_id, project, pid, started_at, ended_at, status) VALUES
+                 ('1-a', 'p', 1, 1000, 2000, 'exited'), ('2-b', 'p', 2, 3000, NULL, 'running');",
+        )
+        .expect("two runs");
+        drop(before);
+        migrate(&mut conn).expect("to the latest");
+        assert_eq!(version(&conn).expect("version"), 11);
+        let alerted: Vec<(String, i64)> = conn
+            .prepare("SELECT run_id, end_alerted FROM runs ORDER BY run_id")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("read");
+        assert_eq!(alerted, vec![("1-a".to_owned(), 1), ("2-b".to_owned(), 0)]);
+    }
+
+    #[test]
     fn a_version_2_store_keeps_its_history_through_the_migration() {
         let mut conn = Connection::open_in_memory().expect("db");
         let (v1, v3) = (version_1(), version_3());
@@ -975,7 +1022,7 @@ mod tests {
         .expect("a version 2 history");
         drop(before);
         migrate(&mut conn).expect("to the latest");
-        assert_eq!(version(&conn).expect("version"), 10);
+        assert_eq!(version(&conn).expect("version"), 11);
         let one = |sql: &str| -> Option<f64> { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(one("SELECT cpu FROM host_raw WHERE ts = 1000"), Some(42.5));
         assert_eq!(one("SELECT mem_used FROM host_raw WHERE ts = 1000"), Some(1073741824.0));

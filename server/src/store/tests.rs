@@ -398,6 +398,56 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
 }
 
 #[test]
+fn an_end_the_alerts_never_saw_is_listed_at_the_next_start_with_its_destinations_until_alerted() {
+    let dir = Dir::new("late-ends");
+    let hook = vec!["http://127.0.0.1:9/hook?token=secret".to_owned()];
+    {
+        let store = Store::open_with_clock(&dir.config(), Hand::at(T0 + 10_000).clock()).expect("open");
+        // A run live when the server died, with `--notify` destinations.
+        let run = run_at("7-x", "p", T0);
+        store.record(Record::Run(run.clone()));
+        store.keep_notify("7-x", hook.clone());
+        // A run whose end went through the alerts, and one that ended just
+        // before the server died, before its end's alert went out.
+        for (id, alerted) in [("8-y", true), ("9-z", false)] {
+            let mut done = run_at(id, "q", T0);
+            done.end(at(T0 + 2_000), RunOutcome::Exited);
+            done.exit_code = Some(0);
+            store.record(Record::Run(done));
+            store.keep_notify(id, hook.clone());
+            if alerted {
+                store.end_alerted(id);
+                // Too late for a run already alerted: nothing would read it.
+                store.keep_notify(id, hook.clone());
+            }
+        }
+        assert!(store.flush(FLUSH));
+        store.close(FLUSH);
+    }
+    let store = wait_for_lock(&dir);
+    assert!(store.flush(FLUSH));
+    let late = store.ends_not_alerted().expect("ends not alerted");
+    let seen: Vec<_> = late.iter().map(|r| (r.run_id.as_str(), r.outcome, r.exit_code)).collect();
+    // Oldest end first: interrupted when it was last seen (no tick: its start).
+    assert_eq!(seen, vec![("7-x", RunOutcome::Interrupted, None), ("9-z", RunOutcome::Exited, Some(0))]);
+    assert_eq!(late[0].ended_at, Some(at(T0)));
+    assert_eq!(store.notify_specs("7-x").expect("specs"), hook);
+    assert_eq!(store.notify_specs("8-y").expect("specs"), Vec::<String>::new());
+    // The wrapper's exit report, kept while the server was down, comes in.
+    store.report_exit(&ProjectName::parse("p").expect("name"), "7-x", ExitReport::killed(9));
+    assert!(store.flush(FLUSH));
+    let late = store.ends_not_alerted().expect("ends not alerted");
+    assert_eq!((late[0].outcome, late[0].signal), (RunOutcome::Killed, Some(9)));
+    // Once alerted, neither is listed again, and the secrets are gone.
+    store.end_alerted("7-x");
+    store.end_alerted("9-z");
+    assert!(store.flush(FLUSH));
+    assert!(store.ends_not_alerted().expect("ends not alerted").is_empty());
+    assert!(store.notify_specs("7-x").expect("specs").is_empty());
+    assert!(store.notify_specs("9-z").expect("specs").is_empty());
+}
+
+#[test]
 fn read_with_no_server_a_run_left_running_reports_up_to_its_last_tick_not_to_now() {
     let dir = Dir::new("offline-report");
     left_running(&dir);

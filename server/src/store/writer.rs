@@ -545,6 +545,19 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
         Event::Silence(None) => {
             tx.execute("DELETE FROM alert_silence", [])?;
         }
+        Event::Notify { run_id, specs } => {
+            // Not for a run whose end is already alerted: nothing would read it.
+            tx.prepare_cached(
+                "INSERT INTO run_notify (run_id, specs)
+                 SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND end_alerted = 1)
+                 ON CONFLICT (run_id) DO UPDATE SET specs = excluded.specs",
+            )?
+            .execute(params![run_id, json(&Some(&specs.0))])?;
+        }
+        Event::EndAlerted(run_id) => {
+            tx.prepare_cached("UPDATE runs SET end_alerted = 1 WHERE run_id = ?1")?.execute([run_id])?;
+            tx.prepare_cached("DELETE FROM run_notify WHERE run_id = ?1")?.execute([run_id])?;
+        }
         Event::Record(Record::Tick { .. }) | Event::Flush => {}
     }
     Ok(())

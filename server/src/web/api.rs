@@ -57,10 +57,10 @@ pub async fn register_run(
         ));
     }
     let Json(run) = blocking(&state, move |hub| hub.register_run(&project, pid, label, from_start)).await?;
-    if let (Some(alerts), Some(run_id)) = (&state.alerts, &run.run_id) {
-        for destination in destinations {
-            alerts.notify_run(run_id, destination);
-        }
+    if let (Some(alerts), Some(run_id)) = (&state.alerts, &run.run_id)
+        && !destinations.is_empty()
+    {
+        alerts.notify_run_kept(run_id, notify, destinations);
     }
     Ok(Json(run))
 }

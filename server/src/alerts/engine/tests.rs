@@ -118,6 +118,35 @@ fn sigkill_is_an_oom_kill_only_when_the_kernel_counted_one() {
 }
 
 #[test]
+fn an_end_first_heard_of_at_a_start_is_alerted_and_says_so() {
+    // The store hands a start the ends the alerts never saw: the run ended
+    // while PerfMon was down, its exit known (a report kept by `perfmon run`)
+    // or not (marked interrupted).
+    for (outcome, exit, signal, rule, words) in [
+        (RunOutcome::Exited, Some(0), None, "run_finished", "exit 0 after 10 s"),
+        (RunOutcome::Interrupted, None, None, "run_failed", "PerfMon stopped while it ran"),
+        (RunOutcome::Killed, None, Some(9), "run_failed", "killed by SIGKILL while PerfMon was not watching"),
+    ] {
+        let mut engine = Engine::new(config(""), 1);
+        let mut s = sample(100);
+        s.depth.paging.oom_kills = Some(3);
+        tick(&mut engine, 100, s, vec![]);
+        let late = ended(run("r1"), 10, outcome, exit, signal);
+        let mut events = engine.observe(&Record::Run(late), at(101));
+        if exit.is_none() && signal.is_none() {
+            // No exit to wait for beyond the grace.
+            assert!(events.is_empty());
+            events = engine.due(at(106));
+        }
+        assert_eq!(rules(&events), vec![(rule, AlertState::Event)], "{outcome:?}");
+        let message = &events[0].message;
+        assert!(message.contains(words), "{message}");
+        assert!(message.contains("It ended while PerfMon was not running"), "{message}");
+        assert_eq!(engine.take_ended(), vec!["r1".to_owned()], "the store is told it went through");
+    }
+}
+
+#[test]
 fn a_run_first_heard_of_in_a_tick_still_counts_an_oom_kill() {
     // A restarted server follows a live run again without a new record: the
     // engine first hears of it in a tick, the kill rising in that tick or later.
