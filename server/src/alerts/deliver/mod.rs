@@ -55,10 +55,14 @@ pub struct Retry {
 }
 
 impl Default for Retry {
-    /// 5 attempts, waiting 1, 2, 4 and 8 s between them; 10 s per request.
+    /// 20 attempts, waiting 1, 2, 4, 8, 16 and 32 s, then a minute, between
+    /// them: about 15 minutes, so a receiver down for a network blip, a
+    /// laptop's sleep or its own restart still gets the alert (5 attempts, 15 s
+    /// in all, gave up on those). 10 s per request. Later events wait behind a
+    /// retried one, keeping their order; at most [`QUEUE_BOUND`] wait.
     fn default() -> Self {
         Retry {
-            attempts: 5,
+            attempts: 20,
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
