@@ -294,6 +294,10 @@ impl Alerting {
     /// Blocking: it waits for the store's writes and reads it.
     pub fn catch_up(&self, resumed: &[String]) {
         let Some(store) = &self.inner.store else { return };
+        // The runs followed again first: one may end at any moment.
+        for run_id in resumed {
+            self.restore_notify(store, run_id);
+        }
         // What the start wrote (runs marked interrupted, exit reports kept
         // while PerfMon was down) is read back.
         if !store.flush(CATCH_UP_WAIT) {
@@ -303,21 +307,6 @@ impl Alerting {
             tracing::warn!("cannot read the runs whose end was not alerted: {err}");
             Vec::new()
         });
-        for run_id in resumed.iter().chain(late.iter().map(|run| &run.run_id)) {
-            let specs = store.notify_specs(run_id).unwrap_or_else(|err| {
-                tracing::warn!("cannot read run {run_id}'s --notify destinations: {err}");
-                Vec::new()
-            });
-            for spec in specs {
-                match Destination::parse_spec("--notify", &spec) {
-                    Ok(destination) => self.notify_run(run_id, destination),
-                    // Not the error: it would quote the URL, a secret.
-                    Err(_) => {
-                        tracing::warn!("a kept --notify destination of run {run_id} is no longer usable")
-                    }
-                }
-            }
-        }
         if !late.is_empty() {
             tracing::info!(
                 "{} run(s) ended while PerfMon was not watching: their end is alerted now",
@@ -325,8 +314,24 @@ impl Alerting {
             );
         }
         for run in late {
+            self.restore_notify(store, &run.run_id);
             if self.inner.queue.send(Input::Record(Box::new(Record::Run(run)))).is_err() {
                 return;
+            }
+        }
+    }
+
+    /// Sends `run_id`'s alerts to the `--notify` destinations the store kept for it.
+    fn restore_notify(&self, store: &Store, run_id: &str) {
+        let specs = store.notify_specs(run_id).unwrap_or_else(|err| {
+            tracing::warn!("cannot read run {run_id}'s --notify destinations: {err}");
+            Vec::new()
+        });
+        for spec in specs {
+            match Destination::parse_spec("--notify", &spec) {
+                Ok(destination) => self.notify_run(run_id, destination),
+                // Not the error: it would quote the URL, a secret.
+                Err(_) => tracing::warn!("a kept --notify destination of run {run_id} is no longer usable"),
             }
         }
     }
