@@ -508,26 +508,42 @@ async fn a_crash_loses_neither_a_runs_notify_destinations_nor_an_end_it_did_not_
     let first = serve("").await;
     let sandbox = first.sandbox().clone();
     let api = first.api();
-    let mut lives = std::process::Command::new("sleep").arg("600").spawn().expect("sleep");
-    let mut dies = std::process::Command::new("sleep").arg("600").spawn().expect("sleep");
-    for (project, pid) in [("lives", lives.id()), ("dies", dies.id())] {
+    let sleep = || std::process::Command::new("sleep").arg("600").spawn().expect("sleep");
+    let (mut lives, mut dies, mut reported) = (sleep(), sleep(), sleep());
+    let mut ids = HashMap::new();
+    for (project, pid) in [("lives", lives.id()), ("dies", dies.id()), ("reported", reported.id())] {
         let hook = receiver.url(&format!("/ok/{project}-secret"));
         let body = serde_json::json!({ "pid": pid, "label": project, "notify": [hook] }).to_string();
-        api.call(Method::POST, &format!("/api/projects/{project}/run"), Some(body)).await.expect("register");
+        let path = format!("/api/projects/{project}/run");
+        let run: serde_json::Value =
+            serde_json::from_str(&api.call(Method::POST, &path, Some(body)).await.expect("register"))
+                .expect("a run");
+        ids.insert(project, run["run_id"].as_str().expect("an id").to_owned());
     }
     // Written with the next tick's batch; then PerfMon crashes.
     let db = sandbox.data_dir().join("perfmon.db");
     eventually(Duration::from_secs(15), "the destinations stored", || async {
-        (kept(&db).0 == 2).then_some(())
+        (kept(&db).0 == 3).then_some(())
     })
     .await;
     tokio::task::block_in_place(|| first.kill());
-    // One run ends while PerfMon is down.
-    dies.kill().expect("kill");
-    dies.wait().expect("reaped");
+    // Two runs end while PerfMon is down.
+    for child in [&mut dies, &mut reported] {
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+    }
     let second =
         Perfmon::serve_in(&sandbox, std::path::Path::new(PERFMON), &["--live-interval-ms", "250"]).await;
-    // The end it did not see is alerted at the start, to the run's destination.
+    // How one of them ended reaches the new server (as `perfmon run` reports
+    // it once its command exits): its end's alert says so.
+    let exit = serde_json::json!({ "exit_code": 3 }).to_string();
+    let path = format!("/api/projects/reported/runs/{}/exit", ids["reported"]);
+    second.api().call(Method::POST, &path, Some(exit)).await.expect("the exit reported");
+    let events = receiver
+        .wait_for("/ok/reported-secret", "run_failed", AlertState::Event, Duration::from_secs(20))
+        .await;
+    assert_eq!(events[0].title, "Run “reported” failed: exit 3", "{events:#?}");
+    // The other end it did not see is alerted at the start, to the run's destination.
     let events =
         receiver.wait_for("/ok/dies-secret", "run_failed", AlertState::Event, Duration::from_secs(20)).await;
     assert_eq!(events[0].title, "Run “dies” failed: PerfMon stopped while it ran", "{events:#?}");
@@ -540,12 +556,15 @@ async fn a_crash_loses_neither_a_runs_notify_destinations_nor_an_end_it_did_not_
         .await;
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0].title, "Run “lives” finished");
-    assert_eq!(receiver.events("/ok/dies-secret").len(), 1, "each end once, to its own run's destination");
-    // Both ends went through: the next start alerts neither again, and the
+    assert!(!events[0].message.contains("not running"), "watched when it ended: {}", events[0].message);
+    for path in ["/ok/dies-secret", "/ok/reported-secret"] {
+        assert_eq!(receiver.events(path).len(), 1, "each end once, to its own run's destination");
+    }
+    // Every end went through: the next start alerts none again, and the
     // destinations' URLs (secrets) are no longer kept.
-    eventually(Duration::from_secs(15), "both ends marked alerted", || async {
+    eventually(Duration::from_secs(15), "every end marked alerted", || async {
         let (notify, alerted) = kept(&db);
-        (notify == 0 && alerted == ["dies", "lives"]).then_some(())
+        (notify == 0 && alerted == ["dies", "lives", "reported"]).then_some(())
     })
     .await;
     drop(second);

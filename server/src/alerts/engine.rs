@@ -113,17 +113,14 @@ impl Engine {
                 if self.done.contains(&summary.run_id) {
                     return events;
                 }
-                let late = summary.ended_at.is_some();
-                // What the OOM-kill counters were before the end is unknown
-                // for an end learned late.
-                let oom_base = if late { None } else { self.oom_kills };
+                let oom_base = self.oom_kills;
                 let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
                     summary: summary.clone(),
                     oom_base,
-                    cgroup: if late { None } else { cgroup_oom(summary.pid) },
+                    cgroup: if summary.ended_at.is_none() { cgroup_oom(summary.pid) } else { None },
                     ended: None,
                     io_bytes: None,
-                    late,
+                    late: false,
                 });
                 state.summary = summary.clone();
                 if summary.ended_at.is_some() && state.ended.is_none() {
@@ -133,6 +130,32 @@ impl Engine {
             }
         }
         events
+    }
+
+    /// A run's end PerfMon did not see (it ended while PerfMon was down), read
+    /// from the store at a start, or again with the exit its wrapper reported
+    /// since: reported as any end, saying so (what the OOM-kill counters were
+    /// before it is unknown). Nothing for a run whose end was reported.
+    pub fn observe_late(&mut self, summary: &RunSummary, now: DateTime<Utc>) -> Vec<AlertEvent> {
+        if self.done.contains(&summary.run_id) || summary.ended_at.is_none() {
+            return Vec::new();
+        }
+        let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
+            summary: summary.clone(),
+            oom_base: None,
+            cgroup: None,
+            ended: None,
+            io_bytes: None,
+            late: true,
+        });
+        state.summary = summary.clone();
+        state.ended.get_or_insert(now);
+        self.due(now)
+    }
+
+    /// Whether `run_id`'s end has been reported (among the last 256).
+    pub fn reported(&self, run_id: &str) -> bool {
+        self.done.iter().any(|done| done == run_id)
     }
 
     /// The ends whose wait is over at `now` (the alerts thread calls this

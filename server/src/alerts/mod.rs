@@ -10,10 +10,10 @@
 //! ([`deliver`]), so a receiver that hangs delays nothing else.
 //!
 //! A restart loses no run's end: the store marks each end the alerts have
-//! been through, and [`Alerting::catch_up`] alerts at the next start the ends
-//! they never saw (a run that ended while PerfMon was down). `perfmon run
+//! handed to delivery, and [`Alerting::catch_up`] alerts at the next start the
+//! ends they never saw (a run that ended while PerfMon was down). `perfmon run
 //! --notify`'s destinations are kept in the store until their run's end is
-//! alerted, so a restart during the run keeps sending there.
+//! handed to delivery, so a restart during the run keeps sending there.
 //!
 //! # Layout
 //! - [`config`]: the configuration file, validated at start.
@@ -43,7 +43,7 @@ pub use config::{AlertConfig, ConfigError};
 use deliver::{Deliverer, Destination, DestinationId};
 pub use engine::Engine;
 
-use crate::hub::{Record, Recorder};
+use crate::hub::{Record, Recorder, RunSummary};
 use crate::store::{AlertQuery, Store};
 
 /// Records waiting for the alerts thread; more are dropped (and counted): a
@@ -100,6 +100,13 @@ enum Input {
     /// A tick or run record from the hub (boxed: a run's record is large,
     /// and the queue holds many).
     Record(Box<Record>),
+    /// A run's `--notify` destinations kept in the store, used again after a
+    /// restart: attached on the thread, unless the run's end was already
+    /// reported (or it has destinations already), so none is added twice or
+    /// left behind for a run that has nothing more to hear.
+    Destinations(String, Vec<Destination>),
+    /// A run's end the alerts never saw, read from the store.
+    Late(Box<RunSummary>),
     /// Stop once everything before it is handled: the runs whose end waits
     /// on their exit report are reported as they stand; then says so.
     Stop(std::sync::mpsc::Sender<()>),
@@ -314,25 +321,52 @@ impl Alerting {
             );
         }
         for run in late {
-            self.restore_notify(store, &run.run_id);
-            if self.inner.queue.send(Input::Record(Box::new(Record::Run(run)))).is_err() {
-                return;
-            }
+            self.late_end(store, run);
         }
     }
 
-    /// Sends `run_id`'s alerts to the `--notify` destinations the store kept for it.
+    /// A stored run's exit, reported after this server marked it interrupted
+    /// (the wrapper outlived a restart): its end is alerted with the exit if
+    /// it has not been yet (the start hands the alerts such an end a few
+    /// seconds before it goes out without one). Blocking: it waits for the
+    /// store's write and reads it.
+    pub fn exit_reported_late(&self, project: &str, run_id: &str) {
+        let Some(store) = &self.inner.store else { return };
+        if !store.flush(CATCH_UP_WAIT) {
+            return;
+        }
+        match store.end_not_alerted(project, run_id) {
+            Ok(Some(run)) => self.late_end(store, run),
+            Ok(None) => {}
+            Err(err) => tracing::warn!("cannot read run {run_id} for its end's alert: {err}"),
+        }
+    }
+
+    /// Hands the thread an end it never saw, after the run's kept destinations.
+    fn late_end(&self, store: &Store, run: RunSummary) {
+        self.restore_notify(store, &run.run_id);
+        let _ = self.inner.queue.send(Input::Late(Box::new(run)));
+    }
+
+    /// Hands the thread the `--notify` destinations the store kept for `run_id`.
     fn restore_notify(&self, store: &Store, run_id: &str) {
         let specs = store.notify_specs(run_id).unwrap_or_else(|err| {
             tracing::warn!("cannot read run {run_id}'s --notify destinations: {err}");
             Vec::new()
         });
-        for spec in specs {
-            match Destination::parse_spec("--notify", &spec) {
-                Ok(destination) => self.notify_run(run_id, destination),
+        let destinations: Vec<Destination> = specs
+            .iter()
+            .filter_map(|spec| match Destination::parse_spec("--notify", spec) {
+                Ok(destination) => Some(destination),
                 // Not the error: it would quote the URL, a secret.
-                Err(_) => tracing::warn!("a kept --notify destination of run {run_id} is no longer usable"),
-            }
+                Err(_) => {
+                    tracing::warn!("a kept --notify destination of run {run_id} is no longer usable");
+                    None
+                }
+            })
+            .collect();
+        if !destinations.is_empty() {
+            let _ = self.inner.queue.send(Input::Destinations(run_id.to_owned(), destinations));
         }
     }
 
@@ -365,6 +399,11 @@ impl Inner {
                 .unwrap_or(Duration::from_secs(60));
             let events = match records.recv_timeout(wait) {
                 Ok(Input::Record(record)) => engine.observe(&record, Utc::now()),
+                Ok(Input::Destinations(run_id, destinations)) => {
+                    self.attach(&engine, run_id, destinations);
+                    Vec::new()
+                }
+                Ok(Input::Late(run)) => engine.observe_late(&run, Utc::now()),
                 Ok(Input::Stop(done)) => {
                     let now = Utc::now();
                     for event in
@@ -385,6 +424,16 @@ impl Inner {
             }
             self.forget_ended(&mut engine);
         }
+    }
+
+    /// Sends `run_id`'s alerts to `destinations` too, unless its end has been
+    /// reported or it has destinations already.
+    fn attach(&self, engine: &Engine, run_id: String, destinations: Vec<Destination>) {
+        if engine.reported(&run_id) || self.lock().run_destinations.contains_key(&run_id) {
+            return;
+        }
+        let ids = destinations.into_iter().map(|destination| self.deliverer.add(destination)).collect();
+        self.lock().run_destinations.insert(run_id, ids);
     }
 
     /// Drops the one-off destinations of runs that ended without an event

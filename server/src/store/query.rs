@@ -425,14 +425,26 @@ impl Store {
     /// store marked the others `interrupted` when it opened), for this server
     /// to follow again. Blocking.
     pub fn unfinished_runs(&self) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
-        self.summaries("status = 'running' ORDER BY started_at")
+        self.summaries("status = 'running' ORDER BY started_at", [])
     }
 
     /// The runs that ended without their end going through the alerts (they
     /// ended while PerfMon was down, or it died before their alert went out),
     /// as stored, oldest end first: for the alerts to send at start. Blocking.
     pub fn ends_not_alerted(&self) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
-        self.summaries("ended_at IS NOT NULL AND end_alerted = 0 ORDER BY ended_at")
+        self.summaries("ended_at IS NOT NULL AND end_alerted = 0 ORDER BY ended_at", [])
+    }
+
+    /// `project`'s run `run_id` as stored, if it has ended and its end has not
+    /// been through the alerts yet (an exit report that came after the server
+    /// marked the run interrupted). Blocking.
+    pub fn end_not_alerted(
+        &self,
+        project: &str,
+        run_id: &str,
+    ) -> Result<Option<crate::hub::RunSummary>, QueryError> {
+        let filter = "project = ?1 AND run_id = ?2 AND ended_at IS NOT NULL AND end_alerted = 0";
+        Ok(self.summaries(filter, params![project, run_id])?.pop())
     }
 
     /// `perfmon run --notify`'s destinations kept for `run_id`: none once its
@@ -445,9 +457,13 @@ impl Store {
         Ok(specs.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
     }
 
-    /// The runs `filter` (an SQL condition and order) selects, as the hub and
-    /// the alerts hold them.
-    fn summaries(&self, filter: &str) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
+    /// The runs `filter` (an SQL condition and order, over `values`) selects,
+    /// as the hub and the alerts hold them.
+    fn summaries(
+        &self,
+        filter: &str,
+        values: impl rusqlite::Params,
+    ) -> Result<Vec<crate::hub::RunSummary>, QueryError> {
         let conn = self.reader()?;
         let mut statement = conn.prepare(&format!(
             "SELECT run_id, project, label, pid, started_at, cpu_seconds, peak_cpu_percent, peak_rss_bytes,
@@ -456,7 +472,7 @@ impl Store {
              FROM runs WHERE {filter}"
         ))?;
         let runs = statement
-            .query_map([], |row| {
+            .query_map(values, |row| {
                 let bytes = |i| row.get::<_, Option<i64>>(i).map(|b| b.map(|b| b.max(0) as u64));
                 let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
                 let mut run = crate::hub::RunSummary::started(

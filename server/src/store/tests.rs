@@ -448,6 +448,26 @@ fn an_end_the_alerts_never_saw_is_listed_at_the_next_start_with_its_destinations
 }
 
 #[test]
+fn the_database_and_its_wal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("private");
+    // A data directory PerfMon did not make, open to others, and a database
+    // left readable by a PerfMon before this one.
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(dir.0.join(DB_FILE), b"").expect("an empty database");
+    std::fs::set_permissions(dir.0.join(DB_FILE), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0).clock()).expect("open");
+    store.record(Record::Run(run_at("7-x", "p", T0)));
+    store.keep_notify("7-x", vec!["https://ntfy.sh/secret-topic".into()]);
+    assert!(store.flush(FLUSH));
+    for file in [DB_FILE.to_owned(), format!("{DB_FILE}-wal")] {
+        let mode = std::fs::metadata(dir.0.join(&file)).expect(&file).permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}: {mode:o}");
+    }
+    store.close(FLUSH);
+}
+
+#[test]
 fn read_with_no_server_a_run_left_running_reports_up_to_its_last_tick_not_to_now() {
     let dir = Dir::new("offline-report");
     left_running(&dir);

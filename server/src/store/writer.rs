@@ -247,6 +247,7 @@ impl std::fmt::Display for Failure {
 
 fn open_at(path: &Path) -> Result<Connection, Failure> {
     let mut conn = Connection::open(path).map_err(Failure::Sql)?;
+    keep_private(path);
     let setup = format!(
         "PRAGMA auto_vacuum = INCREMENTAL;
          PRAGMA journal_mode = WAL;
@@ -277,6 +278,27 @@ fn open_at(path: &Path) -> Result<Connection, Failure> {
         tracing::info!("{interrupted} run(s) live when PerfMon last stopped are marked interrupted");
     }
     Ok(conn)
+}
+
+/// Makes the database readable by its owner only, with its WAL and shared
+/// memory files where they are there already (SQLite gives the ones it makes
+/// later the database's mode): it holds `perfmon run --notify` URLs, secrets,
+/// while their runs last, and a data directory PerfMon did not make may be
+/// open to others.
+fn keep_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let suffixed = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    for file in [path.to_path_buf(), suffixed("-wal"), suffixed("-shm")] {
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => tracing::warn!("cannot make {} private: {err}", file.display()),
+        }
+    }
 }
 
 /// Marks `interrupted` the runs left `running` by a server that stopped, whose

@@ -289,7 +289,14 @@ pub async fn exit(
         Some(exit @ ((Some(_), _) | (_, Some(_)))) if exit != (report.exit_code, report.signal) => {
             return Err(crate::hub::RunError::ExitAlreadyRecorded(run_id).into());
         }
-        Some((None, None)) => store.report_exit(&project, &run_id, report.clone()),
+        Some((None, None)) => {
+            store.report_exit(&project, &run_id, report.clone());
+            if let Some(alerts) = state.alerts.clone() {
+                let (name, id) = (project.to_string(), run_id.clone());
+                // Not awaited: the answer does not wait for the alert.
+                tokio::task::spawn_blocking(move || alerts.exit_reported_late(&name, &id));
+            }
+        }
         Some(_) => {}
     }
     Ok(Json(ExitAccepted { run_id, status: report.outcome() }))

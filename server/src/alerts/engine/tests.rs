@@ -132,7 +132,7 @@ fn an_end_first_heard_of_at_a_start_is_alerted_and_says_so() {
         s.depth.paging.oom_kills = Some(3);
         tick(&mut engine, 100, s, vec![]);
         let late = ended(run("r1"), 10, outcome, exit, signal);
-        let mut events = engine.observe(&Record::Run(late), at(101));
+        let mut events = engine.observe_late(&late, at(101));
         if exit.is_none() && signal.is_none() {
             // No exit to wait for beyond the grace.
             assert!(events.is_empty());
@@ -143,7 +143,21 @@ fn an_end_first_heard_of_at_a_start_is_alerted_and_says_so() {
         assert!(message.contains(words), "{message}");
         assert!(message.contains("It ended while PerfMon was not running"), "{message}");
         assert_eq!(engine.take_ended(), vec!["r1".to_owned()], "the store is told it went through");
+        assert!(engine.reported("r1"));
+        assert!(
+            engine.observe_late(&ended(run("r1"), 10, outcome, exit, signal), at(120)).is_empty(),
+            "once"
+        );
     }
+    // A live run's end seen first in its ended record (a resumed run that dies
+    // before its first tick) is no late one.
+    let mut engine = Engine::new(config(""), 1);
+    tick(&mut engine, 100, sample(100), vec![]);
+    let events =
+        engine.observe(&Record::Run(ended(run("r2"), 100, RunOutcome::Exited, Some(0), None)), at(100));
+    let events = if events.is_empty() { tick(&mut engine, 101, sample(101), vec![]) } else { events };
+    assert_eq!(rules(&events), vec![("run_finished", AlertState::Event)]);
+    assert!(!events[0].message.contains("not running"), "{}", events[0].message);
 }
 
 #[test]
