@@ -16,7 +16,10 @@ use yew::Reducible;
 const FULL: &str = include_str!("../../shared/tests/fixtures/full_perf_metrics.json");
 
 fn decode(c: &mut Criterion) {
-    c.bench_function("decode one perf_metrics", |b| {
+    c.bench_function("decode one perf_metrics (the tag first, as the socket does)", |b| {
+        b.iter(|| black_box(frontend::stream::decode::decode(black_box(FULL)).expect("decodes")))
+    });
+    c.bench_function("decode one perf_metrics (serde's derive: the whole message buffered first)", |b| {
         b.iter(|| black_box(serde_json::from_str::<ServerMsg>(black_box(FULL)).expect("decodes")))
     });
     let ServerMsg::PerfMetrics(m) = serde_json::from_str::<ServerMsg>(FULL).expect("decodes") else {
@@ -29,7 +32,7 @@ fn decode(c: &mut Criterion) {
         let mut state = Rc::new(PerfState::default());
         let mut seq = 0u64;
         b.iter(|| {
-            let ServerMsg::PerfMetrics(mut m) = serde_json::from_str::<ServerMsg>(FULL).expect("decodes")
+            let ServerMsg::PerfMetrics(mut m) = frontend::stream::decode::decode(FULL).expect("decodes")
             else {
                 unreachable!("the fixture is perf_metrics")
             };

@@ -1,10 +1,11 @@
 //! Where data comes from: the server's socket ([`socket`], reconnecting with
-//! [`backoff`]), a one-second [`clock`], the store over HTTP ([`http`]), and in
+//! [`backoff`], its frames read by [`decode`]), a one-second [`clock`], the store over HTTP ([`http`]), and in
 //! dev builds the [`mock`] as one more source of each. The live sources report
 //! [`Event`]s; [`crate::state`] turns them into what the components show.
 
 pub mod backoff;
 pub mod clock;
+pub mod decode;
 pub mod http;
 #[cfg(debug_assertions)]
 pub mod mock;

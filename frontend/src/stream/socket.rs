@@ -1,12 +1,12 @@
 //! The project's stream over a WebSocket to the page's own host (`wss://` under
-//! `https://`): every frame decoded as a [`ServerMsg`], reconnecting with backoff
+//! `https://`): every frame decoded as a [`shared::ServerMsg`] (tag first:
+//! [`super::decode`]), reconnecting with backoff
 //! when the socket drops — except after a 4xxx close, where the server said why
 //! and retrying would not help.
 
 use futures::StreamExt;
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
-use shared::ServerMsg;
 
 use super::Event;
 use super::backoff::{FIRST_BACKOFF, next_backoff};
@@ -61,7 +61,7 @@ pub async fn run(url: String, token: Option<String>, emit: impl Fn(Event)) {
                     }
                     Err(_) => break,
                 };
-                match serde_json::from_str::<ServerMsg>(&text) {
+                match super::decode::decode(&text) {
                     Ok(msg) => {
                         backoff = FIRST_BACKOFF;
                         emit(Event::Message(msg, js_sys::Date::now()));
