@@ -871,8 +871,13 @@ mod tests {
         // The root, a child shell and its sleep, and a sleep of the root's.
         let run = Run::start("sh -c 'sleep 30 & wait' & sleep 30 & wait");
         let root = run.pid();
-        // No fork count: every scan walks.
-        let tree = scan_until(&mut scanner, root, None, true, |t| t.pids.len() == 4).expect("the tree");
+        // No fork count: every scan walks. Both sleeps exec'd (a forked child
+        // is an `sh` until it does: on a busy machine, for a while), so the
+        // one `sh` besides the root is the child shell.
+        let settled = |t: &TreeUsage| {
+            t.pids.len() == 4 && t.pids.iter().filter(|&&pid| is_command(pid, "sleep")).count() == 2
+        };
+        let tree = scan_until(&mut scanner, root, None, true, settled).expect("the tree");
         assert_eq!(tree.pids.len(), 4, "the shell, the child shell, two sleeps");
         // Once every member sleeps, a walk reads no children list (opens no file).
         let mut quiet = false;
