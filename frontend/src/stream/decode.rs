@@ -46,6 +46,18 @@ mod tests {
     const FULL: &str = include_str!("../../../shared/tests/fixtures/full_perf_metrics.json");
     const SEED: &str = include_str!("../../../shared/tests/fixtures/seed_perf_metrics.json");
 
+    /// Each variant's tag: a variant added to `ServerMsg` stops this compiling
+    /// until `decode` and `KNOWN` learn it too.
+    fn tag_of(msg: &ServerMsg) -> &'static str {
+        match msg {
+            ServerMsg::AgentStatus(_) => "agent_status",
+            ServerMsg::PerfMetrics(_) => "perf_metrics",
+            ServerMsg::History(_) => "history",
+            ServerMsg::Pong => "pong",
+            ServerMsg::Error(_) => "error",
+        }
+    }
+
     fn derived(text: &str) -> serde_json::Result<ServerMsg> {
         serde_json::from_str::<ServerMsg>(text)
     }
@@ -74,6 +86,7 @@ mod tests {
         for text in &messages {
             let ours = decode(text).unwrap_or_else(|err| panic!("{err}: {text}"));
             assert_eq!(ours, derived(text).expect("the derived decoder takes it"), "{text}");
+            assert!(KNOWN.contains(&tag_of(&ours)), "{text}");
         }
     }
 

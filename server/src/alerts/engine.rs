@@ -58,6 +58,13 @@ struct RunState {
     late: bool,
 }
 
+impl RunState {
+    /// A run first heard of now, with the OOM baselines it can have.
+    fn new(summary: &RunSummary, oom_base: Option<u64>, cgroup: Option<(PathBuf, u64)>, late: bool) -> Self {
+        RunState { summary: summary.clone(), oom_base, cgroup, ended: None, io_bytes: None, late }
+    }
+}
+
 /// The rules' state.
 #[derive(Debug)]
 pub struct Engine {
@@ -114,13 +121,9 @@ impl Engine {
                     return events;
                 }
                 let oom_base = self.oom_kills;
-                let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
-                    summary: summary.clone(),
-                    oom_base,
-                    cgroup: if summary.ended_at.is_none() { cgroup_oom(summary.pid) } else { None },
-                    ended: None,
-                    io_bytes: None,
-                    late: false,
+                let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| {
+                    let cgroup = if summary.ended_at.is_none() { cgroup_oom(summary.pid) } else { None };
+                    RunState::new(summary, oom_base, cgroup, false)
                 });
                 state.summary = summary.clone();
                 if summary.ended_at.is_some() && state.ended.is_none() {
@@ -137,17 +140,13 @@ impl Engine {
     /// since: reported as any end, saying so (what the OOM-kill counters were
     /// before it is unknown). Nothing for a run whose end was reported.
     pub fn observe_late(&mut self, summary: &RunSummary, now: DateTime<Utc>) -> Vec<AlertEvent> {
-        if self.done.contains(&summary.run_id) || summary.ended_at.is_none() {
+        if self.reported(&summary.run_id) || summary.ended_at.is_none() {
             return Vec::new();
         }
-        let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
-            summary: summary.clone(),
-            oom_base: None,
-            cgroup: None,
-            ended: None,
-            io_bytes: None,
-            late: true,
-        });
+        let state = self
+            .runs
+            .entry(summary.run_id.clone())
+            .or_insert_with(|| RunState::new(summary, None, None, true));
         state.summary = summary.clone();
         state.ended.get_or_insert(now);
         self.due(now)
@@ -282,14 +281,10 @@ impl Engine {
             // A run first heard of in a tick (a restarted server follows it
             // again without a new record) gets its OOM baselines here, or a
             // SIGKILL by the OOM killer would read as a plain failure.
-            let state = self.runs.entry(summary.run_id.clone()).or_insert_with(|| RunState {
-                summary: summary.clone(),
-                oom_base: oom_before,
-                cgroup: cgroup_oom(summary.pid),
-                ended: None,
-                io_bytes: None,
-                late: false,
-            });
+            let state = self
+                .runs
+                .entry(summary.run_id.clone())
+                .or_insert_with(|| RunState::new(summary, oom_before, cgroup_oom(summary.pid), false));
             let io = tree.counters.as_ref().and_then(|c| Some(c.read_bytes? + c.write_bytes?));
             let previous_io = std::mem::replace(&mut state.io_bytes, io);
             let run = name_of(summary);

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use shared::api::{ExitReport, StoreHealth};
 
+use crate::config::Secret;
 use crate::hub::project::ProjectName;
 use crate::hub::{Record, Recorder};
 pub use export::{Exporter, FinishedRun, RawBatch, RawRun, RawTick};
@@ -143,20 +144,11 @@ enum Event {
     Silence(Option<i64>),
     /// `perfmon run --notify`'s destinations of a run, kept until its end is
     /// alerted.
-    Notify { run_id: String, specs: Secret<Vec<String>> },
+    Notify { run_id: String, specs: Vec<Secret> },
     /// A run's end has been through the alerts.
     EndAlerted(String),
     /// Done once everything handed over before it is; runs the roll-ups due.
     Flush,
-}
-
-/// A value a debug print must not show (destinations' URLs carry tokens).
-struct Secret<T>(T);
-
-impl<T> std::fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[secret]")
-    }
 }
 
 /// The writer's queue.
@@ -308,7 +300,8 @@ impl Store {
     /// `KIND:URL` or URLs) until its end has been alerted, so that a restart
     /// during the run keeps sending its alerts there.
     pub fn keep_notify(&self, run_id: &str, specs: Vec<String>) {
-        self.enqueue(Event::Notify { run_id: run_id.to_owned(), specs: Secret(specs) });
+        let specs = specs.into_iter().map(Secret::new).collect();
+        self.enqueue(Event::Notify { run_id: run_id.to_owned(), specs });
     }
 
     /// `run_id`'s end has been through the alerts (sent, or its rule is off):

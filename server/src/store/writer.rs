@@ -17,6 +17,7 @@ use shared::api::{ExitReport, RunOutcome};
 
 use super::thin::Thinning;
 use super::{DB_FILE, Event, LockError, Shared, State, WRITER_CACHE_KIB, lock, retention, schema, take_lock};
+use crate::config::Secret;
 use crate::hub::{Record, RunSummary};
 
 /// The longest the writer sleeps with nothing queued.
@@ -574,7 +575,7 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
                  SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND end_alerted = 1)
                  ON CONFLICT (run_id) DO UPDATE SET specs = excluded.specs",
             )?
-            .execute(params![run_id, json(&Some(&specs.0))])?;
+            .execute(params![run_id, json(&Some(specs.iter().map(Secret::expose).collect::<Vec<_>>()))])?;
         }
         Event::EndAlerted(run_id) => {
             tx.prepare_cached("UPDATE runs SET end_alerted = 1 WHERE run_id = ?1")?.execute([run_id])?;
