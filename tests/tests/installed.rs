@@ -126,3 +126,65 @@ fn the_systemd_unit_is_valid_for_the_installed_binary() {
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze: {said}");
 }
+
+/// Release builds lay the code a profiled server ran out first, together
+/// (`server/build.rs`, `server/code-order.txt`), so that the kernel maps little
+/// of the rest (BENCHMARKS.md). The file still names the binary's functions (a
+/// new toolchain or dependency renames them: `scripts/order-code.sh` writes it
+/// again), the linker followed it, and the dynamic loader's relocations are
+/// packed.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_release_binary_keeps_the_code_it_runs_together() {
+    let binary = tests::release_binary();
+    let nm =
+        Command::new("nm").arg("--defined-only").arg(&binary).output().expect("nm (binutils) is installed");
+    assert!(nm.status.success(), "nm: {}", String::from_utf8_lossy(&nm.stderr));
+    let nm = String::from_utf8(nm.stdout).expect("nm prints text");
+    let functions: std::collections::HashMap<&str, u64> = nm
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (address, kind, name) = (fields.next()?, fields.next()?, fields.next()?);
+            matches!(kind, "t" | "T" | "w" | "W")
+                .then(|| Some((name, u64::from_str_radix(address, 16).ok()?)))?
+        })
+        .collect();
+    let order =
+        std::fs::read_to_string(tests::workspace_root().join("server/code-order.txt")).expect("the order");
+    let listed: Vec<&str> = order.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let found: Vec<u64> = listed.iter().filter_map(|name| functions.get(name).copied()).collect();
+    assert!(
+        found.len() * 10 >= listed.len() * 9,
+        "server/code-order.txt names {} functions and the binary has {} of them: run scripts/order-code.sh",
+        listed.len(),
+        found.len()
+    );
+    let ascending = found.windows(2).filter(|pair| pair[0] < pair[1]).count();
+    assert!(
+        ascending * 100 >= (found.len() - 1) * 99,
+        "the linker did not follow the order ({ascending} of {})",
+        found.len()
+    );
+    let end = found.iter().max().copied().unwrap_or_default();
+    let listed: std::collections::HashSet<&str> = listed.into_iter().collect();
+    let interleaved =
+        functions.iter().filter(|(name, address)| **address < end && !listed.contains(*name)).count();
+    assert!(
+        interleaved * 20 < found.len(),
+        "{interleaved} other functions lie among the {} listed",
+        found.len()
+    );
+
+    let glibc = Command::new("getconf").arg("GNU_LIBC_VERSION").output().expect("getconf");
+    let glibc = String::from_utf8_lossy(&glibc.stdout).trim().trim_start_matches("glibc ").to_owned();
+    let numbers: Vec<u32> = glibc.split('.').filter_map(|n| n.parse().ok()).collect();
+    if numbers.as_slice() >= [2, 36].as_slice() {
+        let sections =
+            Command::new("readelf").args(["-SW"]).arg(&binary).output().expect("readelf (binutils)");
+        assert!(
+            String::from_utf8_lossy(&sections.stdout).contains(".relr.dyn"),
+            "relocations packed (DT_RELR)"
+        );
+    }
+}
