@@ -95,27 +95,29 @@ pub fn to_contract(reading: Option<&MemoryDetailReading>) -> MemoryDetail {
 
 /// The detail in a `/proc/meminfo` text (`Name:   123 kB` lines, sizes in KiB,
 /// hugepage lines bare counts); `None` when the text has none of its lines.
+/// A loop over the bytes, as [`super::vmstat::parse`] is, for the same reason.
 pub fn parse(text: &str) -> Option<MemoryDetailReading> {
     let mut r = MemoryDetailReading::default();
     let mut any = false;
-    for line in text.lines() {
-        let Some((name, value)) = line.split_once(':') else { continue };
-        let slot = match name {
-            "MemAvailable" => &mut r.available_bytes,
-            "MemFree" => &mut r.free_bytes,
-            "Cached" => &mut r.page_cache_bytes,
-            "Buffers" => &mut r.buffers_bytes,
-            "Dirty" => &mut r.dirty_bytes,
-            "Writeback" => &mut r.writeback_bytes,
-            "Shmem" => &mut r.shared_bytes,
-            "Slab" => &mut r.slab_bytes,
-            "SReclaimable" => &mut r.slab_reclaimable_bytes,
-            "HugePages_Total" => &mut r.hugepages_total,
-            "HugePages_Free" => &mut r.hugepages_free,
-            "HugePages_Rsvd" => &mut r.hugepages_reserved,
-            "Hugepagesize" => &mut r.hugepage_size_bytes,
+    for line in text.as_bytes().split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let slot = match &line[..colon] {
+            b"MemAvailable" => &mut r.available_bytes,
+            b"MemFree" => &mut r.free_bytes,
+            b"Cached" => &mut r.page_cache_bytes,
+            b"Buffers" => &mut r.buffers_bytes,
+            b"Dirty" => &mut r.dirty_bytes,
+            b"Writeback" => &mut r.writeback_bytes,
+            b"Shmem" => &mut r.shared_bytes,
+            b"Slab" => &mut r.slab_bytes,
+            b"SReclaimable" => &mut r.slab_reclaimable_bytes,
+            b"HugePages_Total" => &mut r.hugepages_total,
+            b"HugePages_Free" => &mut r.hugepages_free,
+            b"HugePages_Rsvd" => &mut r.hugepages_reserved,
+            b"Hugepagesize" => &mut r.hugepage_size_bytes,
             _ => continue,
         };
+        let Ok(value) = std::str::from_utf8(&line[colon + 1..]) else { continue };
         let mut fields = value.split_ascii_whitespace();
         let number = fields.next().and_then(|v| v.parse::<u64>().ok());
         // Sizes carry a unit (always kB, which is KiB); counts carry none.

@@ -92,8 +92,8 @@ impl MemoryCollector {
 /// used = MemTotal − MemAvailable, swap used = SwapTotal − SwapFree.
 fn parse(text: &str) -> Option<MemoryReading> {
     let field = |name: &str| -> Option<u64> {
-        let line = text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?;
-        line.split_whitespace().next()?.parse::<u64>().ok().map(|kib| kib * 1024)
+        let value = super::procfs::field(text, name)?;
+        value.split_whitespace().next()?.parse::<u64>().ok().map(|kib| kib * 1024)
     };
     let total = field("MemTotal")?;
     let available = field("MemAvailable")?;

@@ -21,8 +21,9 @@ pub struct ProcFile {
     file: Option<File>,
     /// The bytes read; grown when a text fills it, kept from read to read.
     bytes: Vec<u8>,
-    /// The last text read.
-    text: String,
+    /// The last text read when it was not UTF-8 (a process name can hold any
+    /// bytes), with the invalid bytes replaced.
+    lossy: String,
 }
 
 /// The first buffer of a file: most of the per-tick files fit.
@@ -31,7 +32,7 @@ const FIRST_READ_BYTES: usize = 2048;
 impl ProcFile {
     /// A file to read at `path` (opened at the first read).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        ProcFile { path: path.into(), file: None, bytes: Vec::new(), text: String::new() }
+        ProcFile { path: path.into(), file: None, bytes: Vec::new(), lossy: String::new() }
     }
 
     /// The file's current text; `None` when it cannot be read (a process that
@@ -70,10 +71,38 @@ impl ProcFile {
                 }
             }
         }
-        self.text.clear();
-        // Process names may hold any bytes; the figures around them are ASCII.
-        self.text.push_str(&String::from_utf8_lossy(&self.bytes[..filled]));
-        Ok(&self.text)
+        // The text as read, not copied: checking it is UTF-8 is a fraction of
+        // what replacing invalid bytes costs. Process names may hold any bytes
+        // (the figures around them are ASCII): such a text is copied, replaced.
+        match std::str::from_utf8(&self.bytes[..filled]) {
+            Ok(text) => Ok(text),
+            Err(_) => {
+                self.lossy = String::from_utf8_lossy(&self.bytes[..filled]).into_owned();
+                Ok(&self.lossy)
+            }
+        }
+    }
+}
+
+/// The value of the `name: value` line in a `/proc` text (`/proc/meminfo`,
+/// `/proc/PID/status`, `/proc/PID/io`), trimmed; `None` when no line has that
+/// name. One substring search, not a walk over the lines: `lines()` searches
+/// by `char`, which for texts of short lines costs more than the kernel's
+/// writing of the text (BENCHMARKS.md).
+pub fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let mut from = 0;
+    loop {
+        let at = from + text.get(from..)?.find(name)?;
+        let rest = &text[at + name.len()..];
+        // A name at the start of a line, not the end of a longer one
+        // (`voluntary_ctxt_switches` in `nonvoluntary_ctxt_switches`).
+        if (at == 0 || text.as_bytes()[at - 1] == b'\n')
+            && let Some(value) = rest.strip_prefix(':')
+        {
+            return Some(value.split('\n').next().unwrap_or(value).trim());
+        }
+        // Past this match's first byte: `name` is ASCII, so that is a char boundary.
+        from = at + 1;
     }
 }
 
@@ -266,6 +295,33 @@ mod tests {
         let mut own = ProcFile::new("/proc/self/stat");
         let stat = parse_stat(std::process::id(), own.read().expect("our own stat")).expect("parses");
         assert!(stat.rss_pages > 0);
+    }
+
+    #[test]
+    fn a_text_with_bytes_that_are_not_utf8_reads_with_them_replaced() {
+        let path = std::env::temp_dir().join(format!("perfmon-procfile-bytes-{}", std::process::id()));
+        std::fs::write(&path, b"1 (a\xffb) S 0\n").expect("write");
+        let mut file = ProcFile::new(&path);
+        assert_eq!(file.read(), Some("1 (a\u{fffd}b) S 0\n"));
+        std::fs::write(&path, "1 (ab) S 0\n").expect("rewrite");
+        assert_eq!(file.read(), Some("1 (ab) S 0\n"), "the next text, not the replaced one kept");
+        std::fs::remove_file(&path).expect("remove");
+    }
+
+    #[test]
+    fn a_field_is_the_value_of_the_line_with_that_name() {
+        let status = "Name:\tsh\nvoluntary_ctxt_switches:\t7\nnonvoluntary_ctxt_switches:\t3\n";
+        assert_eq!(field(status, "nonvoluntary_ctxt_switches"), Some("3"));
+        assert_eq!(
+            field(status, "voluntary_ctxt_switches"),
+            Some("7"),
+            "the line's own, not the longer name's"
+        );
+        assert_eq!(field("a_b: 1\nb: 2", "b"), Some("2"), "a name inside another is not it");
+        assert_eq!(field(status, "Name"), Some("sh"), "the first line");
+        assert_eq!(field("MemTotal:  8 kB", "MemTotal"), Some("8 kB"), "the last line, without a newline");
+        assert_eq!(field(status, "Threads"), None);
+        assert_eq!(field("Threads 4\n", "Threads"), None, "no colon");
     }
 
     #[test]

@@ -93,17 +93,13 @@ pub fn parse_schedstat(text: &str) -> Option<u64> {
 
 /// (voluntary, involuntary) context switches in a `status` text.
 pub fn parse_switches(text: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| {
-        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<u64>().ok())
-    };
+    let field = |name: &str| super::procfs::field(text, name)?.parse::<u64>().ok();
     Some((field("voluntary_ctxt_switches")?, field("nonvoluntary_ctxt_switches")?))
 }
 
 /// (`read_bytes`, `write_bytes`) in an `/proc/PID/io` text.
 pub fn parse_io(text: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| {
-        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<u64>().ok())
-    };
+    let field = |name: &str| super::procfs::field(text, name)?.parse::<u64>().ok();
     Some((field("read_bytes")?, field("write_bytes")?))
 }
 
