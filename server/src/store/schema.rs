@@ -907,8 +907,8 @@ pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
 /// columns in the same order, and indexes. It matters because SQLite parses
 /// the whole schema again after each `ALTER TABLE`, and versions 3 and 8 add
 /// about 1,700 columns that way: an empty store's first start spent 0.3-0.4 s
-/// of CPU on it (release build; 0.6 s in a debug test, and the suite starts
-/// hundreds of empty stores), against a few milliseconds folded. The
+/// of CPU on it (release build; 0.6 s in a debug test, and many tests start
+/// empty stores), against a few milliseconds folded. The
 /// migrations stay the one description of the schema; a test holds the two
 /// ways to the same result.
 fn folded(steps: &[&str]) -> String {
