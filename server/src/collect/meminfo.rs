@@ -95,13 +95,12 @@ pub fn to_contract(reading: Option<&MemoryDetailReading>) -> MemoryDetail {
 
 /// The detail in a `/proc/meminfo` text (`Name:   123 kB` lines, sizes in KiB,
 /// hugepage lines bare counts); `None` when the text has none of its lines.
-/// A loop over the bytes, as [`super::vmstat::parse`] is, for the same reason.
+/// Split by bytes ([`super::procfs::named_lines`]).
 pub fn parse(text: &str) -> Option<MemoryDetailReading> {
     let mut r = MemoryDetailReading::default();
     let mut any = false;
-    for line in text.as_bytes().split(|&b| b == b'\n') {
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-        let slot = match &line[..colon] {
+    for (name, value) in super::procfs::named_lines(text, b':') {
+        let slot = match name {
             b"MemAvailable" => &mut r.available_bytes,
             b"MemFree" => &mut r.free_bytes,
             b"Cached" => &mut r.page_cache_bytes,
@@ -117,7 +116,7 @@ pub fn parse(text: &str) -> Option<MemoryDetailReading> {
             b"Hugepagesize" => &mut r.hugepage_size_bytes,
             _ => continue,
         };
-        let Ok(value) = std::str::from_utf8(&line[colon + 1..]) else { continue };
+        let Ok(value) = std::str::from_utf8(value) else { continue };
         let mut fields = value.split_ascii_whitespace();
         let number = fields.next().and_then(|v| v.parse::<u64>().ok());
         // Sizes carry a unit (always kB, which is KiB); counts carry none.

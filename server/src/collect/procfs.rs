@@ -84,6 +84,18 @@ impl ProcFile {
     }
 }
 
+/// Each line of a `/proc` text that holds `sep`, as its name (the bytes before
+/// the first `sep`) and the rest: a loop over the bytes, not `lines()` and
+/// `split_once`, whose `char` searches cost about 900 instructions a line
+/// (BENCHMARKS.md). Callers compare names as bytes and read only the values
+/// they want.
+pub fn named_lines(text: &str, sep: u8) -> impl Iterator<Item = (&[u8], &[u8])> {
+    text.as_bytes().split(|&b| b == b'\n').filter_map(move |line| {
+        let at = line.iter().position(|&b| b == sep)?;
+        Some((&line[..at], &line[at + 1..]))
+    })
+}
+
 /// The value of the `name: value` line in a `/proc` text (`/proc/meminfo`,
 /// `/proc/PID/status`, `/proc/PID/io`), trimmed; `None` when no line has that
 /// name. One substring search, not a walk over the lines: `lines()` searches

@@ -39,20 +39,13 @@ pub struct VmstatCounters {
 }
 
 /// The counters in a `/proc/vmstat` text (`name value` lines); `None` when the
-/// text has none of them. A loop over the bytes, not `lines()` and
-/// `split_once`: the text has about 190 lines of which 7 are wanted, and the
-/// `char` searches cost 900 instructions a line, more than the kernel's
-/// writing of the text (BENCHMARKS.md).
+/// text has none of them. Its ~190 lines, of which 7 are wanted, are split
+/// by bytes ([`super::procfs::named_lines`]).
 pub fn parse(text: &str) -> Option<VmstatCounters> {
     let mut c = VmstatCounters::default();
     let mut any = false;
-    for line in text.as_bytes().split(|&b| b == b'\n') {
-        // Every wanted name starts with `p` or `o`; most lines stop here.
-        if !matches!(line.first(), Some(b'p' | b'o')) {
-            continue;
-        }
-        let Some(space) = line.iter().position(|&b| b == b' ') else { continue };
-        let slot = match &line[..space] {
+    for (name, value) in super::procfs::named_lines(text, b' ') {
+        let slot = match name {
             b"pgpgin" => &mut c.pgpgin_kib,
             b"pgpgout" => &mut c.pgpgout_kib,
             b"pswpin" => &mut c.pswpin,
@@ -62,7 +55,7 @@ pub fn parse(text: &str) -> Option<VmstatCounters> {
             b"oom_kill" => &mut c.oom_kill,
             _ => continue,
         };
-        *slot = std::str::from_utf8(&line[space + 1..]).ok().and_then(|v| v.trim().parse().ok());
+        *slot = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse().ok());
         any |= slot.is_some();
     }
     any.then_some(c)
