@@ -1,22 +1,21 @@
 //! Sampling: the one tick loop of the server, and the only caller of
 //! [`crate::collect`].
 //!
-//! [`HostSampler`] reads every source once per tick on a blocking thread and
-//! hands the [`HostSample`] to a [`Sink`] (the hub, in the server), which fans it
-//! out. The loop sleeps for the sink's current cadence and wakes early when the
-//! sink says it changed (a run started). The process helpers at the bottom are
+//! [`HostSampler`] reads every source once per tick on the sampler thread
+//! ([`run`], in `ticks`) and hands the [`HostSample`] to a [`Sink`] (the hub, in
+//! the server), which fans it out. The loop sleeps for the sink's current cadence
+//! and wakes early when the sink says it changed (a run started). The process helpers at the bottom are
 //! how layers above read the process table without calling `collect` themselves.
 
 mod sample;
 mod slow;
+mod ticks;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio_util::sync::CancellationToken;
 
 pub use crate::collect::cpu::CpuReading;
 use crate::collect::cpu::{self, CpuCollector};
@@ -39,6 +38,7 @@ pub use sample::{
 };
 pub use slow::SLOW_EVERY;
 use slow::{Costs, SlowSampler, SlowSections};
+pub use ticks::run;
 
 /// How long the first sample waits for the slow sources' first reading.
 const SLOW_FIRST_WAIT: Duration = Duration::from_secs(2);
@@ -301,54 +301,10 @@ pub trait Sink: Send + Sync + 'static {
     /// Resolves when the cadence may have changed, so a run that turns live need
     /// not wait out a long idle sleep.
     fn cadence_changed(&self) -> impl Future<Output = ()> + Send + '_;
-    /// Takes one sample. Called on a blocking thread: it may block briefly.
+    /// Takes one sample. Called on the sampler thread: it may block briefly.
     fn publish(&self, sample: HostSample);
     /// Sampling panicked; the loop goes on with a fresh source next tick.
     fn sampling_failed(&self);
-}
-
-/// The tick loop over any [`Source`], made by `make` (on a blocking thread: the
-/// real one reads /proc), feeding `sink` until `shutdown` is cancelled. If
-/// sampling panics, the sink is told and a fresh source is made for the next tick.
-pub async fn run<S: Source, K: Sink>(
-    sink: Arc<K>,
-    shutdown: CancellationToken,
-    make: impl Fn() -> S + Send + Sync + Clone + 'static,
-) {
-    let mut source: Option<S> = None;
-    loop {
-        if source.is_none() {
-            let make = make.clone();
-            source = tokio::task::spawn_blocking(make).await.ok();
-        }
-        let interval = sink.interval();
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-            _ = sink.cadence_changed() => {}
-        }
-        let Some(mut current) = source.take() else { continue };
-        let run_pids = sink.live_pids();
-        // Publishing is blocking work too (the live runs' perf counters are read
-        // there, every project's frame serialised): on the same blocking thread,
-        // never on an async worker.
-        let publisher = sink.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let sample = current.sample(&run_pids);
-            publisher.publish(sample);
-            current
-        })
-        .await;
-        match joined {
-            Ok(current) => source = Some(current),
-            Err(err) => {
-                // A panic inside sysinfo or NVML: start from a fresh reader next
-                // tick rather than leave every client without data.
-                tracing::error!("sampling failed, restarting the sampler: {err}");
-                sink.sampling_failed();
-            }
-        }
-    }
 }
 
 /// The pids of `root`'s process tree now (a full scan); `None` if `root` is
