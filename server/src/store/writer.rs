@@ -20,8 +20,9 @@ use super::{DB_FILE, Event, LockError, Shared, State, WRITER_CACHE_KIB, lock, re
 use crate::config::Secret;
 use crate::hub::{Record, RunSummary};
 
-/// The longest the writer sleeps with nothing queued.
-const WAIT: Duration = Duration::from_secs(1);
+/// How soon the writer tries again to write run records it holds (the
+/// database could not be written), with nothing else queued.
+const RETRY_HELD: Duration = Duration::from_secs(1);
 /// How often a store without a database tries to open one again.
 const REOPEN_EVERY: Duration = Duration::from_secs(30);
 /// How often roll-ups and pruning run.
@@ -58,7 +59,7 @@ pub(super) fn run(shared: &Shared) {
     // wait for it.
     writer.ensure_open(shared);
     loop {
-        let (ticks, events, stop) = take(shared);
+        let (ticks, events, stop) = take(shared, writer.next_wake());
         let handled = (ticks.len() + events.len()) as u64;
         let flush = events.iter().any(|e| matches!(e, Event::Flush));
         for event in events.into_iter().filter(|e| !matches!(e, Event::Flush)) {
@@ -91,13 +92,13 @@ pub(super) fn run(shared: &Shared) {
     }
 }
 
-/// Waits for records (or a second) and takes everything queued: ticks, other
-/// events, and whether the store is closing.
-fn take(shared: &Shared) -> (Vec<Event>, Vec<Event>, bool) {
+/// Waits for records (or until `wait` passes) and takes everything queued:
+/// ticks, other events, and whether the store is closing.
+fn take(shared: &Shared, wait: Duration) -> (Vec<Event>, Vec<Event>, bool) {
     let pending = lock(&shared.pending);
     let (mut pending, _) = shared
         .wake
-        .wait_timeout_while(pending, WAIT, |p| p.ticks.is_empty() && p.runs.is_empty() && !p.stop)
+        .wait_timeout_while(pending, wait, |p| p.ticks.is_empty() && p.runs.is_empty() && !p.stop)
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let ticks = pending.ticks.drain(..).collect();
     let events = pending.runs.drain(..).collect();
@@ -105,6 +106,20 @@ fn take(shared: &Shared) -> (Vec<Event>, Vec<Event>, bool) {
 }
 
 impl Writer {
+    /// How long the writer may sleep with nothing queued: until the next
+    /// maintenance or reopening, or a second while it holds run records not
+    /// written. Not a fixed second: each wake-up for nothing costs a thread
+    /// switch, and the ticks wake it anyway.
+    fn next_wake(&self) -> Duration {
+        let now = Instant::now();
+        let mut until = self.next_maintenance;
+        if self.db.is_none() {
+            until = until.min(self.next_open);
+        }
+        let wait = until.saturating_duration_since(now);
+        if self.held.is_empty() { wait } else { wait.min(RETRY_HELD) }
+    }
+
     /// Opens the database if there is none and a try is due.
     fn ensure_open(&mut self, shared: &Shared) {
         if self.db.is_some() || Instant::now() < self.next_open {
