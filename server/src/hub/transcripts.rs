@@ -87,7 +87,10 @@ impl Hub {
         run_id: String,
         now: Instant,
     ) {
-        if self.transcripts.is_some() {
+        if let Some(Follower(transcripts, _)) = &self.transcripts {
+            // A run that found no transcript is looked at only every 10 s: this
+            // one is looked at now, before its last reading is taken.
+            transcripts.poll_soon(&run_id);
             inner.finishing.push((project, run_id, now + FINISH_AFTER));
         }
     }

@@ -83,9 +83,11 @@
 //! again).
 //!
 //! # Cost
-//! One thread ([`Transcripts`]) polls every [`worker::POLL_EVERY`]: a `stat`
-//! per attributed file and nothing else when no file grew; a grown file is read
-//! from where the last read stopped, in 64 KiB chunks. Lines over
+//! One thread ([`Transcripts`]) polls each run every [`worker::POLL_EVERY`]
+//! (a run with no transcript a minute after it started: every 10 s). A poll
+//! looks for new files (the run's tree in `/proc`, its open files, the agents'
+//! folders), then `stat`s each attributed file, reading nothing when none grew;
+//! a grown file is read from where the last read stopped, in 64 KiB chunks. Lines over
 //! [`tail::MAX_LINE`] are skipped, never held.
 //!
 //! # Layout

@@ -18,6 +18,16 @@ use super::{Agent, Roots, RunTranscripts, SessionUsage};
 /// How often every followed run's transcripts are looked at.
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 
+/// A run with no transcript found this long after it was first followed is
+/// looked at every [`QUIET_POLL_EVERY`] instead: most runs are not agents
+/// (builds, training jobs), and looking means a scan of `/proc`, each of the
+/// tree's open files and the agents' folders. An agent started later in such a
+/// run is found that much later; its lines since the run's start still count.
+const QUIET_AFTER: Duration = Duration::from_secs(60);
+
+/// How often a run without a transcript is looked at after [`QUIET_AFTER`].
+const QUIET_POLL_EVERY: Duration = Duration::from_secs(10);
+
 /// The longest [`Transcripts::poll_now`] waits for the thread.
 const POLL_NOW_WAIT: Duration = Duration::from_secs(1);
 
@@ -34,6 +44,8 @@ enum Command {
     Forget(String),
     /// Read a run's transcripts now and answer with the result.
     PollNow(String, mpsc::SyncSender<Option<RunTranscripts>>),
+    /// Read a run's transcripts at once and publish the result (its end).
+    PollSoon(String),
     /// End the thread.
     Stop,
 }
@@ -95,6 +107,13 @@ impl Transcripts {
         self.lock().get(run).filter(|(version, _)| *version != seen).map(|(v, r)| (*v, r.clone()))
     }
 
+    /// Has `run`'s transcripts read at once, without waiting: for a run's end,
+    /// whose [`latest`](Self::latest) is read a moment later (a quiet run
+    /// would otherwise wait out [`QUIET_POLL_EVERY`]).
+    pub fn poll_soon(&self, run: &str) {
+        let _ = self.commands.send(Command::PollSoon(run.to_owned()));
+    }
+
     /// Reads `run`'s transcripts now and waits for the result (at most a
     /// second, then the latest): for a run's end. Blocking.
     pub fn poll_now(&self, run: &str) -> Option<RunTranscripts> {
@@ -125,7 +144,6 @@ impl Drop for Transcripts {
 /// The thread's loop: commands as they come, every run at each tick.
 fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Roots) {
     let mut runs: HashMap<String, RunState> = HashMap::new();
-    let mut next = Instant::now() + POLL_EVERY;
     let mut version = 0u64;
     let mut publish = |run: &str, result: Option<RunTranscripts>| {
         let Some(result) = result else { return };
@@ -136,7 +154,12 @@ fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Root
         }
     };
     loop {
-        match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
+        // Asleep until the first run is due; with none, until a command.
+        let command = match runs.values().map(|state| state.next_poll).min() {
+            Some(next) => commands.recv_timeout(next.saturating_duration_since(Instant::now())),
+            None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match command {
             Ok(Command::Follow { run, root, started_at }) => {
                 // Roots that did not exist at start may exist now.
                 runs.insert(run, RunState::new(root, started_at, Known::new(roots)));
@@ -153,14 +176,19 @@ fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Root
                 publish(&run, result.clone());
                 let _ = reply.send(result);
             }
-            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                for (run, state) in &mut runs {
-                    state.poll(roots);
-                    publish(run, state.result());
+            Ok(Command::PollSoon(run)) => {
+                if let Some(state) = runs.get_mut(&run) {
+                    state.next_poll = Instant::now();
                 }
-                next = Instant::now() + POLL_EVERY;
             }
+            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        for (run, state) in runs.iter_mut().filter(|(_, state)| state.next_poll <= now) {
+            state.poll(roots);
+            publish(run, state.result());
+            state.next_poll = Instant::now() + state.poll_every(now);
         }
     }
 }
@@ -191,6 +219,10 @@ pub(super) struct RunState {
     rollouts_checked: BTreeMap<PathBuf, bool>,
     /// Whether a file was found in a project folder.
     by_folder: bool,
+    /// When it was first followed.
+    followed_at: Instant,
+    /// When it is next looked at.
+    next_poll: Instant,
 }
 
 impl RunState {
@@ -208,7 +240,16 @@ impl RunState {
             by_folder: false,
             by_rollout_cwd: false,
             rollouts_checked: BTreeMap::new(),
+            followed_at: Instant::now(),
+            next_poll: Instant::now() + POLL_EVERY,
         }
+    }
+
+    /// How long after a poll at `now` the next one is: [`POLL_EVERY`], or
+    /// [`QUIET_POLL_EVERY`] once [`QUIET_AFTER`] passed with no file found.
+    fn poll_every(&self, now: Instant) -> Duration {
+        let quiet = self.files.is_empty() && now.saturating_duration_since(self.followed_at) >= QUIET_AFTER;
+        if quiet { QUIET_POLL_EVERY } else { POLL_EVERY }
     }
 
     /// Attributes new files, then reads what every file gained. Blocking.
@@ -376,6 +417,46 @@ mod tests {
         fixture("claude.jsonl", &subagents, "agent-1.jsonl");
         run.poll(&setup.roots);
         assert_eq!(run.result().expect("both files").total(), CLAUDE_TOTAL, "each message once");
+    }
+
+    #[test]
+    fn a_run_with_no_transcript_after_a_minute_is_looked_at_every_ten_seconds() {
+        let setup = Setup::new("worker-quiet");
+        let plain = setup.dir.join("plain");
+        std::fs::create_dir_all(&plain).expect("mkdir");
+        let quiet = Shell::start("sleep 30", &plain);
+        let mut run = RunState::new(quiet.pid(), started(), Known::new(&setup.roots));
+        run.poll(&setup.roots);
+        assert_eq!(run.result(), None, "no transcript in that folder");
+        let at = |secs| run.followed_at + Duration::from_secs(secs);
+        assert_eq!(run.poll_every(at(0)), POLL_EVERY);
+        assert_eq!(run.poll_every(at(59)), POLL_EVERY, "a minute to find one at full cadence");
+        assert_eq!(run.poll_every(at(60)), QUIET_POLL_EVERY);
+
+        // A run that found its transcript keeps the full cadence.
+        let agent = Shell::start("sleep 30", &setup.work);
+        let mut run = RunState::new(agent.pid(), started(), Known::new(&setup.roots));
+        run.poll(&setup.roots);
+        assert!(run.result().is_some(), "the project folder's transcript");
+        assert_eq!(run.poll_every(run.followed_at + Duration::from_secs(600)), POLL_EVERY);
+    }
+
+    #[test]
+    fn poll_soon_has_a_run_read_before_its_regular_poll() {
+        let setup = Setup::new("worker-soon");
+        let shell = Shell::start("sleep 30", &setup.work);
+        let transcripts = Transcripts::start_with(setup.roots.clone()).expect("the thread starts");
+        let followed = Instant::now();
+        transcripts.follow("r1", shell.pid(), started());
+        transcripts.poll_soon("r1");
+        // The regular first poll is POLL_EVERY (2 s) after following; asked
+        // soon, the result is there well before.
+        while transcripts.latest("r1").is_none() && followed.elapsed() < POLL_EVERY {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let found = followed.elapsed();
+        assert!(transcripts.latest("r1").is_some(), "read at once");
+        assert!(found < POLL_EVERY / 2, "read {found:?} after following");
     }
 
     #[test]
