@@ -10,7 +10,7 @@
 //! - `collect`: one file per source of readings (cpu, memory, disk, network,
 //!   gpu behind the `nvml` feature, proctree) and `procfs`, the one reader of
 //!   `/proc/PID/stat`. Exact values; `None` for what cannot be read.
-//! - [`sampling`]: the one tick loop, on a blocking thread, and the only caller
+//! - [`sampling`]: the one tick loop, on a thread of its own, and the only caller
 //!   of `collect`; a [`HostSample`] per tick, handed to a [`sampling::Sink`].
 //! - `hub`: every project's run (with the signals sent to its process tree),
 //!   tokens, history and `watch` channel of serialised frames; the tick loop's sink.

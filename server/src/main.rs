@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use server::cli::{self, Cli};
 
-/// The most async workers. PerfMon is I/O-light (a tick is sampled once on a
-/// blocking thread and its one frame handed to every socket), so two keep a
+/// The most async workers. PerfMon is I/O-light (a tick is sampled once on
+/// its own thread and its one frame handed to every socket), so two keep a
 /// thousand clients' sends on time; one per core, tokio's default, gives a
 /// 64-core machine 64 threads, each with its own stack and malloc arena.
 /// `TOKIO_WORKER_THREADS` still decides where it is set.
