@@ -3,9 +3,10 @@
 //!
 //! [`HostSampler`] reads every source once per tick on the sampler thread
 //! ([`run`], in `ticks`) and hands the [`HostSample`] to a [`Sink`] (the hub, in
-//! the server), which fans it out. The loop sleeps for the sink's current cadence
-//! and wakes early when the sink says it changed (a run started). The process helpers at the bottom are
-//! how layers above read the process table without calling `collect` themselves.
+//! the server), which fans it out. The loop sleeps for the sink's current
+//! cadence and wakes early when the sink says it changed (a run started). The
+//! process helpers at the bottom are how layers above read the process table
+//! without calling `collect` themselves.
 
 mod sample;
 mod slow;

@@ -2,13 +2,14 @@
 //! reads the machine and publishes, all on the one thread.
 //!
 //! Why a thread of its own rather than a task that hands each tick to the
-//! blocking pool: every hand-off wakes a parked thread, and on a VM each wake is
-//! tens of µs of the hypervisor's IPIs and timer writes — as much as the tick's
-//! reads. As a task, a tick woke an async worker for the timer, a blocking thread
-//! for the reads, a worker again for the join, and the workers woke each other
-//! to look for work. Here the thread wakes by its own timeout, and the async side
-//! is woken only for what it does: the sockets' frames, and the rare cadence
-//! change or shutdown handed in through an [`Alarm`].
+//! blocking pool: every hand-off wakes a parked thread, and on a VM each wake
+//! costs about ten µs (the switch, the hypervisor's IPIs and timer writes):
+//! eight a second were about 100 µs, a third of the tick's reads
+//! (BENCHMARKS.md). As a task, a tick woke an async worker for the timer, a
+//! blocking thread for the reads, a worker again for the join, and the workers
+//! woke each other to look for work. Here the thread wakes by its own timeout,
+//! and the async side is woken only for what it does: the sockets' frames, and
+//! the rare cadence change or shutdown handed in through an [`Alarm`].
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

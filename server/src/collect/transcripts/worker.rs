@@ -141,7 +141,7 @@ impl Drop for Transcripts {
     }
 }
 
-/// The thread's loop: commands as they come, every run at each tick.
+/// The thread's loop: commands as they come, each run when its poll is due.
 fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Roots) {
     let mut runs: HashMap<String, RunState> = HashMap::new();
     let mut version = 0u64;
