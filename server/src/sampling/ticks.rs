@@ -22,19 +22,25 @@ use super::{Sink, Source};
 /// The tick loop over any [`Source`], made by `make` (on the sampler thread: the
 /// real one reads /proc), feeding `sink` until `shutdown` is cancelled (or this
 /// future is dropped). If sampling panics, the sink is told and a fresh source
-/// is made for the next tick. Panics if the thread cannot be started (the
-/// server's supervisor starts it again).
+/// is made for the next tick. Panics if the thread cannot be started or ends on
+/// its own (a panic outside a tick's reads): the server's supervisor starts the
+/// loop again.
 pub async fn run<S: Source, K: Sink>(
     sink: Arc<K>,
     shutdown: CancellationToken,
     make: impl Fn() -> S + Send + Sync + Clone + 'static,
 ) {
     let alarm = Arc::new(Alarm::default());
+    // Dropped when the thread's body ends, however it ends.
+    let (alive, mut ended) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("perfmon-sampler".into())
         .spawn({
             let (sink, alarm) = (sink.clone(), alarm.clone());
-            move || ticks(&*sink, &alarm, make)
+            move || {
+                let _alive = alive;
+                ticks(&*sink, &alarm, make);
+            }
         })
         .expect("start the sampler thread");
     // Stops the thread however this future ends: shutdown, or dropped with its
@@ -44,6 +50,7 @@ pub async fn run<S: Source, K: Sink>(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = sink.cadence_changed() => alarm.ring(),
+            _ = &mut ended => panic!("the sampler thread ended on its own"),
         }
     }
     alarm.stop();
@@ -154,6 +161,40 @@ impl Drop for StopOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sampling::HostSample;
+
+    /// A sink that panics when asked for its cadence: outside any tick.
+    struct Broken;
+
+    impl Sink for Broken {
+        fn interval(&self) -> Duration {
+            panic!("a sink that cannot say its cadence")
+        }
+        fn live_pids(&self) -> Vec<u32> {
+            Vec::new()
+        }
+        async fn cadence_changed(&self) {
+            std::future::pending().await
+        }
+        fn publish(&self, _: HostSample) {}
+        fn sampling_failed(&self) {}
+    }
+
+    struct Nothing;
+
+    impl Source for Nothing {
+        fn sample(&mut self, _: &[u32]) -> HostSample {
+            HostSample::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sampler_thread_that_dies_outside_a_tick_ends_the_loop_for_the_supervisor() {
+        let shutdown = CancellationToken::new();
+        let sampler = tokio::spawn(run(Arc::new(Broken), shutdown.clone(), || Nothing));
+        let ended = tokio::time::timeout(Duration::from_secs(10), sampler).await.expect("the loop ends");
+        assert!(ended.expect_err("the loop panics").is_panic(), "so the server's supervisor restarts it");
+    }
 
     #[test]
     fn a_wait_ends_at_its_interval_at_a_ring_or_at_a_stop() {
