@@ -245,15 +245,17 @@ fn segments(conn: &Connection, tier: Tier, from: i64, to: i64) -> rusqlite::Resu
     Ok(parts)
 }
 
-/// Where `tier` holds data from, rounded up to a whole row of `coarser` so the
-/// two never answer for the same time; `i64::MAX` when it holds none. Pruning
-/// never passes what was rolled up, so `coarser` holds what lies before.
+/// Where `tier` holds data from: the start of the row of `coarser` that holds
+/// its oldest row, so the two never answer for the same time; `i64::MAX` when
+/// it holds none. Pruning cuts whole rows of `coarser` (`retention::prune`),
+/// so `tier` holds every row it ever had of that period (a new store's first,
+/// partial minute among them, second by second), and never passes what was
+/// rolled up, so `coarser` holds what lies before.
 fn held_from(conn: &Connection, tier: Tier, coarser: Tier) -> rusqlite::Result<i64> {
     let oldest: Option<i64> =
         conn.query_row(&format!("SELECT min(ts) FROM host_{}", tier.suffix()), [], |r| r.get(0))?;
     let size = coarser.millis();
-    let round_up = |ts: i64| ts.div_euclid(size) * size + if ts.rem_euclid(size) == 0 { 0 } else { size };
-    Ok(oldest.map_or(i64::MAX, round_up))
+    Ok(oldest.map_or(i64::MAX, |ts| ts.div_euclid(size) * size))
 }
 
 /// The parts of `[from, to)` that `tier` answers for up to how far it is

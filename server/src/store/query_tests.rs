@@ -96,7 +96,8 @@ fn a_step_that_is_not_whole_minutes_reads_the_minutes_where_raw_rows_are_pruned(
     // are held, raw rows from there.
     let conn = store.reader().expect("reader");
     let parts = segments(&conn, tier_for(90_000), from, to).expect("segments");
-    let held = raw_from.div_euclid(60_000) * 60_000 + if raw_from % 60_000 == 0 { 0 } else { 60_000 };
+    assert_eq!(raw_from % 60_000, 0, "raw rows are pruned by whole minutes");
+    let held = raw_from;
     assert_eq!(parts, [(Tier::Minute, from, held), (Tier::Raw, held, to)]);
 }
 
@@ -179,4 +180,57 @@ fn disks_are_rolled_up_and_pruned_with_the_machine_and_answered_from_every_tier(
     let util = &h.series["disks.vda.util_percent"];
     assert!(util[..7].iter().all(|v| *v == Some(29.5)), "{util:?}");
     assert_eq!(h.max["disks.vda.util_percent"][0], Some(59.0));
+}
+
+#[test]
+fn a_new_stores_first_partial_minute_is_answered_second_by_second_once_rolled_up() {
+    let dir = Dir::new("first-minute");
+    let now = Arc::new(AtomicI64::new(T0));
+    let clock: Clock = {
+        let now = now.clone();
+        Arc::new(move || now.load(Ordering::Relaxed))
+    };
+    let retention = Retention {
+        raw: Duration::from_secs(2 * 3600),
+        minute: Duration::from_secs(6 * 3600),
+        hour: Duration::from_secs(365 * 86_400),
+    };
+    let store = Store::open_with_clock(&StoreConfig { dir: dir.0.clone(), retention }, clock).expect("open");
+    // The store's first ticks late in a minute, then one in the next: the
+    // first minute is closed and rolled up.
+    let ticks = [41_000, 42_000, 43_000, 60_500];
+    for at in ticks {
+        let mut sample = HostSample {
+            taken_at: chrono::DateTime::from_timestamp_millis(T0 + at).expect("instant"),
+            ..HostSample::default()
+        };
+        sample.cpu.percent = Some((at / 1000) as f64);
+        store.record(Record::Tick { sample: Arc::new(sample), runs: Vec::new() });
+    }
+    now.store(T0 + 61_000, Ordering::Relaxed);
+    assert!(store.flush(FLUSH));
+    assert_eq!(oldest(&store, Tier::Minute), T0, "the first minute is rolled up");
+
+    let q = HistoryQuery {
+        from_ms: T0 + 40_000,
+        to_ms: T0 + 62_000,
+        step_s: Some(1),
+        project: None,
+        run_id: None,
+        points: 0,
+        all: false,
+    };
+    let h = store.history(&q).expect("history");
+    let cpu = &h.series["cpu.percent"];
+    let second = |s: usize| cpu[s - 40];
+    assert_eq!((second(41), second(42), second(43)), (Some(41.0), Some(42.0), Some(43.0)), "{cpu:?}");
+    assert_eq!(second(60), Some(60.0));
+
+    // Raw rows' retention ends within that minute: the minute is kept whole
+    // until the cut passes its end, so it is still answered from its rows.
+    now.store(T0 + 2 * HOUR + 42_500, Ordering::Relaxed);
+    assert!(store.flush(FLUSH));
+    assert_eq!(oldest(&store, Tier::Raw), T0 + 41_000, "pruned by whole minutes");
+    let h = store.history(&q).expect("history");
+    assert_eq!(h.series["cpu.percent"][41 - 40], Some(41.0));
 }

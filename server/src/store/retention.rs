@@ -116,7 +116,9 @@ fn roll(conn: &mut Connection, from: Tier, into: Tier) -> rusqlite::Result<()> {
 }
 
 /// Deletes rows older than each tier's retention, but never rows not yet rolled
-/// up into the next tier.
+/// up into the next tier, and only whole periods of the next tier's rows: the
+/// period a tier's oldest row is in is held whole, which lets queries read it
+/// there rather than from its one coarser row (`query::held_from`).
 fn prune(conn: &mut Connection, now_ms: i64, keep: &Retention) -> rusqlite::Result<()> {
     let age =
         |d: std::time::Duration| now_ms.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -127,11 +129,15 @@ fn prune(conn: &mut Connection, now_ms: i64, keep: &Retention) -> rusqlite::Resu
             Tier::Minute | Tier::TenMinutes => keep.minute,
             Tier::Hour => keep.hour,
         };
-        let rolled = match tier.coarser() {
-            Some(into) => watermark(conn, into)?.unwrap_or(i64::MIN),
-            None => i64::MAX,
+        let cut = match tier.coarser() {
+            Some(into) => {
+                let rolled = watermark(conn, into)?.unwrap_or(i64::MIN);
+                let cut = age(kept).min(rolled);
+                cut.checked_sub(cut.rem_euclid(into.millis())).unwrap_or(i64::MIN)
+            }
+            None => age(kept),
         };
-        cuts.push((tier, age(kept).min(rolled)));
+        cuts.push((tier, cut));
     }
     let tx = conn.transaction()?;
     for (tier, cut) in cuts {
