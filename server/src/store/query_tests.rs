@@ -19,10 +19,9 @@ const T0: i64 = 1_790_000_000_000 - 1_790_000_000_000 % 86_400_000;
 /// Time between samples.
 const EVERY: i64 = 20_000;
 
-/// A store whose raw rows are kept 2 h and minutes 6 h, fed one sample every
-/// [`EVERY`] for `hours`, its clock following the samples so each tier is
-/// rolled up and pruned as a server's would be; the store and the end instant.
-fn store_fed_for(dir: &Dir, hours: i64) -> (Store, i64) {
+/// A store whose raw rows are kept 2 h and minutes 6 h, its clock at [`T0`]
+/// until the test moves it.
+fn store_at_t0(dir: &Dir) -> (Store, Arc<AtomicI64>) {
     let now = Arc::new(AtomicI64::new(T0));
     let clock: Clock = {
         let now = now.clone();
@@ -34,6 +33,14 @@ fn store_fed_for(dir: &Dir, hours: i64) -> (Store, i64) {
         hour: Duration::from_secs(365 * 86_400),
     };
     let store = Store::open_with_clock(&StoreConfig { dir: dir.0.clone(), retention }, clock).expect("open");
+    (store, now)
+}
+
+/// A store from [`store_at_t0`], fed one sample every [`EVERY`] for `hours`,
+/// its clock following the samples so each tier is rolled up and pruned as a
+/// server's would be; the store and the end instant.
+fn store_fed_for(dir: &Dir, hours: i64) -> (Store, i64) {
+    let (store, now) = store_at_t0(dir);
     let end = T0 + hours * HOUR;
     for ms in (T0..end).step_by(EVERY as usize) {
         let mut sample = HostSample {
@@ -59,6 +66,11 @@ fn store_fed_for(dir: &Dir, hours: i64) -> (Store, i64) {
     (store, end)
 }
 
+/// The machine's history from `from_ms` to `to_ms` at `step_s` seconds.
+fn machine(from_ms: i64, to_ms: i64, step_s: u64) -> HistoryQuery {
+    HistoryQuery { from_ms, to_ms, step_s: Some(step_s), project: None, run_id: None, points: 0, all: false }
+}
+
 fn oldest(store: &Store, tier: Tier) -> i64 {
     let conn = store.reader().expect("reader");
     conn.query_row(&format!("SELECT min(ts) FROM host_{}", tier.suffix()), [], |r| r.get(0)).expect("rows")
@@ -75,15 +87,7 @@ fn a_step_that_is_not_whole_minutes_reads_the_minutes_where_raw_rows_are_pruned(
     // From 5 h to 1 h ago: raw rows hold only the last hour of it.
     let (from, to) = (end - 5 * HOUR, end - HOUR);
     for step in [90, 479] {
-        let q = HistoryQuery {
-            from_ms: from,
-            to_ms: to,
-            step_s: Some(step),
-            project: None,
-            run_id: None,
-            points: 0,
-            all: false,
-        };
+        let q = machine(from, to, step);
         let h = store.history(&q).expect("history");
         let cpu = &h.series["cpu.percent"];
         let empty = cpu.iter().filter(|v| v.is_none()).count();
@@ -107,15 +111,7 @@ fn a_range_that_starts_within_a_minute_or_an_hour_reads_the_row_that_holds_its_s
     let (store, end) = store_fed_for(&dir, 8);
     // 5 h ago is in the minutes only; 7 h ago in the hours only.
     for (from, tier) in [(end - 5 * HOUR + 37_000, "minute"), (end - 7 * HOUR + 125_000, "hour")] {
-        let q = HistoryQuery {
-            from_ms: from,
-            to_ms: from + 50_000,
-            step_s: Some(60),
-            project: None,
-            run_id: None,
-            points: 0,
-            all: false,
-        };
+        let q = machine(from, from + 50_000, 60);
         let h = store.history(&q).expect("history");
         assert_eq!(h.tier, tier);
         assert!(h.series["cpu.percent"][0].is_some(), "{tier}: {:?}", h.series["cpu.percent"]);
@@ -138,15 +134,7 @@ fn where_the_minutes_are_pruned_too_the_hours_answer_and_the_newest_part_is_read
         assert!(pair[0].0.millis() >= pair[1].0.millis(), "coarser first: {parts:?}");
     }
     // The first hours, whose minutes are gone, read at one point an hour.
-    let q = HistoryQuery {
-        from_ms: T0,
-        to_ms: T0 + HOUR,
-        step_s: Some(90),
-        project: None,
-        run_id: None,
-        points: 0,
-        all: false,
-    };
+    let q = machine(T0, T0 + HOUR, 90);
     let h = store.history(&q).expect("history");
     assert_eq!(h.tier, "hour");
     assert_eq!(h.series["cpu.percent"][0], Some(29.5), "the hour's mean of 0..59");
@@ -165,15 +153,7 @@ fn disks_are_rolled_up_and_pruned_with_the_machine_and_answered_from_every_tier(
         assert_eq!(oldest(&format!("disk_{t}")), oldest(&format!("host_{t}")), "{t}: pruned alike");
     }
     // Over the whole span: hours where only they are left, then minutes, then raw.
-    let q = HistoryQuery {
-        from_ms: T0,
-        to_ms: end,
-        step_s: Some(3600),
-        project: None,
-        run_id: None,
-        points: 0,
-        all: false,
-    };
+    let q = machine(T0, end, 3600);
     let h = store.history(&q).expect("history");
     assert_eq!(h.series["disks.vda.util_percent"], h.series["cpu.percent"], "the same figures, the same way");
     // The mean of 0..59 each hour (the last one merges rows of finer tiers).
@@ -185,17 +165,7 @@ fn disks_are_rolled_up_and_pruned_with_the_machine_and_answered_from_every_tier(
 #[test]
 fn a_new_stores_first_partial_minute_is_answered_second_by_second_once_rolled_up() {
     let dir = Dir::new("first-minute");
-    let now = Arc::new(AtomicI64::new(T0));
-    let clock: Clock = {
-        let now = now.clone();
-        Arc::new(move || now.load(Ordering::Relaxed))
-    };
-    let retention = Retention {
-        raw: Duration::from_secs(2 * 3600),
-        minute: Duration::from_secs(6 * 3600),
-        hour: Duration::from_secs(365 * 86_400),
-    };
-    let store = Store::open_with_clock(&StoreConfig { dir: dir.0.clone(), retention }, clock).expect("open");
+    let (store, now) = store_at_t0(&dir);
     // The store's first ticks late in a minute, then one in the next: the
     // first minute is closed and rolled up.
     let ticks = [41_000, 42_000, 43_000, 60_500];
@@ -211,15 +181,7 @@ fn a_new_stores_first_partial_minute_is_answered_second_by_second_once_rolled_up
     assert!(store.flush(FLUSH));
     assert_eq!(oldest(&store, Tier::Minute), T0, "the first minute is rolled up");
 
-    let q = HistoryQuery {
-        from_ms: T0 + 40_000,
-        to_ms: T0 + 62_000,
-        step_s: Some(1),
-        project: None,
-        run_id: None,
-        points: 0,
-        all: false,
-    };
+    let q = machine(T0 + 40_000, T0 + 62_000, 1);
     let h = store.history(&q).expect("history");
     let cpu = &h.series["cpu.percent"];
     let second = |s: usize| cpu[s - 40];
