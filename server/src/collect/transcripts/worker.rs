@@ -171,6 +171,8 @@ fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Root
             Ok(Command::PollNow(run, reply)) => {
                 let result = runs.get_mut(&run).and_then(|state| {
                     state.poll(roots);
+                    // Just read: not read again below if it was due.
+                    state.next_poll = Instant::now() + state.poll_every(Instant::now());
                     state.result()
                 });
                 publish(&run, result.clone());
