@@ -16,7 +16,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -78,30 +78,50 @@ pub struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    /// Starts ChromeDriver (`$CHROMEDRIVER`, else `chromedriver` on PATH) and waits
-    /// until it accepts connections.
+    /// Starts ChromeDriver (`$CHROMEDRIVER`, else `chromedriver` on PATH) on a port
+    /// it picks itself and waits until it says it listens.
+    ///
+    /// Why not a [`server::testkit::free_port`] handed over: between that probe and
+    /// ChromeDriver's bind, another test's driver could take the same port. The
+    /// second driver then failed to bind, this test talked to the other test's
+    /// driver, and was reset when that test ended and killed it (CI, stop 43). With
+    /// `--port=0` the port is the one this driver bound, and its own line says so.
     pub fn start() -> ChromeDriver {
         let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-        let port = server::testkit::free_port();
         // unsandboxed: ChromeDriver, not perfmon.
-        let child = Command::new(&program)
-            .arg(format!("--port={port}"))
+        let mut child = Command::new(&program)
+            .arg("--port=0")
             // Its own process group, which the Chromiums it starts join: dropping
             // the driver ends them all (killing the driver alone leaves them).
             .process_group(0)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|err| {
                 panic!("cannot start {program}: {err}; run `scripts/setup.sh` to install it")
             });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within 20 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let stdout = child.stdout.take().expect("chromedriver's stdout is piped");
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        // The thread reads on to the end, so a chatty driver never blocks on a full pipe.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = listening_port(&line) {
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+        let port = port_rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("{program} did not say within 20 s that it was listening")
+        });
         ChromeDriver { url: format!("http://127.0.0.1:{port}"), child }
     }
+}
+
+/// The port in ChromeDriver's `ChromeDriver was started successfully on port N.`
+fn listening_port(line: &str) -> Option<u16> {
+    line.split_once("started successfully on port ")?.1.trim_end_matches('.').trim().parse().ok()
 }
 
 impl Drop for ChromeDriver {
@@ -210,4 +230,16 @@ pub async fn set_permission(driver: &ChromeDriver, client: &Client, name: &str, 
     )
     .await;
     assert_eq!(reply.status, 200, "set permission {name} {state}: {}", reply.text());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_port;
+
+    #[test]
+    fn the_port_is_read_from_chromedrivers_own_line_and_from_no_other() {
+        assert_eq!(listening_port("ChromeDriver was started successfully on port 33479."), Some(33479));
+        assert_eq!(listening_port("Starting ChromeDriver 156.0.8078.114 (ea19f97) on port 0"), None);
+        assert_eq!(listening_port("Only local connections are allowed."), None);
+    }
 }
