@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 
@@ -167,11 +168,24 @@ pub async fn browser(driver: &ChromeDriver) -> Client {
             ]
         }),
     );
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a WebDriver session with headless Chromium")
+    // A session is Chromium starting under the driver: on a loaded two-core CI
+    // machine the driver has been seen to drop that first connection (reset by
+    // peer). That is the set-up failing, not the page under test, so it is
+    // tried again, twice, with a word on stderr each time.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&driver.url).await {
+            Ok(client) => return client,
+            Err(
+                err @ (NewSessionError::Failed(_) | NewSessionError::FailedC(_) | NewSessionError::Lost(_)),
+            ) if tries < 3 => {
+                eprintln!("a WebDriver session, try {tries}: {err}; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => panic!("a WebDriver session with headless Chromium: {err:?}"),
+        }
+    }
 }
 
 /// axe-core's violations on the page `client` shows, one line each (`rule:
