@@ -83,6 +83,11 @@ pub struct TreeCounters {
     /// (`cpu_wait_s`, `voluntary_switches`, `involuntary_switches`,
     /// `read_bytes`, `write_bytes`).
     pub reasons: Vec<(&'static str, String)>,
+    /// The slow figures (run-queue delay, switches, storage bytes) are not
+    /// read yet: a new tree's first reading is on its way from the counters'
+    /// thread. They are `None` with the reason "not read yet" for now, which a
+    /// run's counters must not keep (see `hub::meter`).
+    pub slow_pending: bool,
 }
 
 /// The run-queue delay in a `schedstat` text (`on-CPU-ns wait-ns timeslices`),

@@ -68,7 +68,16 @@ impl Meter {
     /// counters a previous start of the server had (a resumed run), which the
     /// machine's integrals carry on from and the tree's never fall below.
     pub fn new(from: CountedFrom, stored: Option<RunCounters>) -> Self {
-        let base = (from == CountedFrom::Start).then(TreeCounters::default);
+        // From its start, every figure counts whole: each base is 0, the slow
+        // ones too (a `None` there is a base still to take).
+        let base = (from == CountedFrom::Start).then(|| TreeCounters {
+            wait_s: Some(0.0),
+            voluntary_switches: Some(0),
+            involuntary_switches: Some(0),
+            read_bytes: Some(0),
+            write_bytes: Some(0),
+            ..TreeCounters::default()
+        });
         let resumed = stored.is_some();
         let mut counters = stored.unwrap_or_default();
         counters.counted_from = from;
@@ -117,6 +126,14 @@ impl Meter {
             let carry = self.carry.get_or_insert_with(|| {
                 if resumed { shortfall(now, base, c) } else { TreeCounters::default() }
             });
+            // A base and carry taken while the slow figures were still pending
+            // (a new tree's first tick) take theirs from their first reading.
+            if !now.slow_pending {
+                or_slow(base, carried_base(now, c));
+                if resumed {
+                    or_slow(carry, shortfall(now, base, c));
+                }
+            }
             add_tree(c, now, base, carry);
         }
         c.peak_rss_bytes = max_opt(c.peak_rss_bytes, Some(tree.rss_bytes));
@@ -170,7 +187,17 @@ fn carried_base(now: &TreeCounters, had: &RunCounters) -> TreeCounters {
         minor_faults: count(now.minor_faults, had.minor_faults),
         major_faults: count(now.major_faults, had.major_faults),
         reasons: Vec::new(),
+        slow_pending: false,
     }
+}
+
+/// Gives each slow figure of `into` that has none yet the one of `from`.
+fn or_slow(into: &mut TreeCounters, from: TreeCounters) {
+    into.wait_s = into.wait_s.or(from.wait_s);
+    into.voluntary_switches = into.voluntary_switches.or(from.voluntary_switches);
+    into.involuntary_switches = into.involuntary_switches.or(from.involuntary_switches);
+    into.read_bytes = into.read_bytes.or(from.read_bytes);
+    into.write_bytes = into.write_bytes.or(from.write_bytes);
 }
 
 /// How far the tree's counters `now − base` fall short of what a resumed run
@@ -195,6 +222,7 @@ fn shortfall(now: &TreeCounters, base: &TreeCounters, had: &RunCounters) -> Tree
         minor_faults: count(now.minor_faults, base.minor_faults, had.minor_faults),
         major_faults: count(now.major_faults, base.major_faults, had.major_faults),
         reasons: Vec::new(),
+        slow_pending: false,
     }
 }
 
@@ -234,8 +262,11 @@ fn add_tree(c: &mut RunCounters, now: &TreeCounters, base: &TreeCounters, carry:
     c.minor_faults = count(now.minor_faults, base.minor_faults, carry.minor_faults, c.minor_faults);
     c.major_faults = count(now.major_faults, base.major_faults, carry.major_faults, c.major_faults);
     c.peak_threads = Some(c.peak_threads.unwrap_or(0).max(now.threads));
-    for (field, reason) in &now.reasons {
-        c.not_measured.entry((*field).to_owned()).or_insert_with(|| reason.clone());
+    // Pending figures are not read yet, not unreadable: their reasons pass.
+    if !now.slow_pending {
+        for (field, reason) in &now.reasons {
+            c.not_measured.entry((*field).to_owned()).or_insert_with(|| reason.clone());
+        }
     }
 }
 
@@ -652,6 +683,51 @@ mod tests {
         let mut fresh = Meter::new(CountedFrom::Start, None);
         fresh.tick(&sample(10.0, 0.0), &reading(5.0, 50), 1.0);
         assert_eq!(fresh.counters().voluntary_switches, Some(50));
+    }
+
+    #[test]
+    fn slow_figures_pending_at_a_new_trees_first_tick_count_from_their_first_reading_and_leave_no_reason() {
+        let pending = TreeReading {
+            counters: Some(TreeCounters {
+                user_s: 100.0,
+                reasons: vec![("cpu_wait_s", "not read yet".into()), ("write_bytes", "not read yet".into())],
+                slow_pending: true,
+                ..TreeCounters::default()
+            }),
+            ..TreeReading::default()
+        };
+        let read = |wait, written| TreeReading {
+            counters: Some(TreeCounters {
+                user_s: 100.0,
+                wait_s: Some(wait),
+                write_bytes: Some(written),
+                ..TreeCounters::default()
+            }),
+            ..TreeReading::default()
+        };
+        let figures = |m: &Meter| (m.counters().cpu_wait_s, m.counters().write_bytes);
+        // Counted from registration, no reading then: from the first one.
+        let mut registered = Meter::new(CountedFrom::Registration, None);
+        registered.tick(&sample(10.0, 0.0), &pending, 1.0);
+        assert_eq!(figures(&registered), (None, None));
+        let why = &registered.counters().not_measured;
+        assert!(!why.contains_key("cpu_wait_s") && !why.contains_key("write_bytes"), "{why:?}");
+        registered.tick(&sample(10.0, 0.0), &read(5.0, 4096), 2.0);
+        assert_eq!(figures(&registered), (Some(0.0), Some(0)));
+        registered.tick(&sample(10.0, 0.0), &read(8.0, 8192), 3.0);
+        assert_eq!(figures(&registered), (Some(3.0), Some(4096)));
+        // From its start: whole.
+        let mut started = Meter::new(CountedFrom::Start, None);
+        started.tick(&sample(10.0, 0.0), &pending, 1.0);
+        started.tick(&sample(10.0, 0.0), &read(5.0, 4096), 2.0);
+        assert_eq!(figures(&started), (Some(5.0), Some(4096)));
+        // Resumed: on from what it had.
+        let had = RunCounters { cpu_wait_s: Some(100.0), write_bytes: Some(1), ..RunCounters::default() };
+        let mut resumed = Meter::new(CountedFrom::Registration, Some(had));
+        resumed.tick(&sample(10.0, 0.0), &pending, 100.0);
+        resumed.tick(&sample(10.0, 0.0), &read(5.0, 4096), 101.0);
+        resumed.tick(&sample(10.0, 0.0), &read(8.0, 8192), 102.0);
+        assert_eq!(figures(&resumed), (Some(103.0), Some(4097)));
     }
 
     #[test]
