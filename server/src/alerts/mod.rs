@@ -137,7 +137,17 @@ impl Alerting {
     pub fn start(config: AlertConfig, store: Option<Store>) -> std::io::Result<Alerting> {
         let config = Arc::new(config);
         let (queue, records) = std::sync::mpsc::sync_channel(QUEUE);
-        let deliverer = Deliverer::start(config.destinations.clone(), deliver::Retry::default());
+        // Alerts waiting for a receiver are kept beside the store, so a
+        // restart does not lose them; with the store off, nothing is written.
+        let outbox = store.as_ref().and_then(|store| {
+            let dir = store.dir().join(deliver::outbox::DIR);
+            deliver::Outbox::open(&dir)
+                .map_err(|err| {
+                    tracing::warn!("alerts waiting for delivery are not kept in {}: {err}", dir.display())
+                })
+                .ok()
+        });
+        let deliverer = Deliverer::start_kept(config.destinations.clone(), deliver::Retry::default(), outbox);
         // A silence set before a restart still holds: what it held back
         // (the restart's resolutions among them) is not sent.
         let silenced_until = store
@@ -662,6 +672,8 @@ mod tests {
         let config = crate::store::StoreConfig { dir: dir.clone(), retention: Default::default() };
         let store = Store::open(&config).expect("store");
         let first = Alerting::start(AlertConfig::default(), Some(store.clone())).expect("started");
+        // Beside the store, the outbox of alerts waiting for a receiver.
+        assert!(dir.join(deliver::outbox::DIR).is_dir());
         let until = first.silence(Duration::from_secs(3600)).expect("silenced");
         let firing = alert(7, AlertState::Firing, Utc::now().timestamp_millis(), None);
         store.record_alert(AlertEvent { silenced: true, ..firing });

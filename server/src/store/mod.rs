@@ -392,6 +392,11 @@ impl Store {
         (self.shared.clock)()
     }
 
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     /// Whether this is a read of a store no server holds (`perfmon runs` while
     /// PerfMon is stopped): its runs still marked running are not.
     fn offline(&self) -> bool {

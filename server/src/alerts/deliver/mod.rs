@@ -12,18 +12,22 @@
 //! - `payload`: what each kind is sent (pure, tested against exact bodies).
 //! - `worker`: a destination's thread: its queue, the retry loop, what each
 //!   status or error means, its counters.
+//! - [`outbox`]: the configured destinations' alerts kept on disk until
+//!   delivered or given up, queued again at the next start.
 //! - [`http_agent`] is `crate::outbound`'s, the one HTTP client setup
 //!   (rustls, the system's roots), shared with remote write.
 //! - here: [`Deliverer`], the handle the rules engine and `perfmon run` use,
 //!   and [`Retry`].
 
 pub mod destination;
+pub mod outbox;
 mod payload;
 mod worker;
 
 #[cfg(test)]
 mod tests;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -33,6 +37,7 @@ use shared::alerts::{AlertEvent, DestinationStatus};
 
 pub use crate::outbound::http_agent;
 pub use destination::{Destination, Kind};
+pub use outbox::Outbox;
 use worker::{Control, Slot, lock};
 
 /// Events each destination holds while its receiver is slow; beyond this new
@@ -99,6 +104,18 @@ struct Inner {
     next_id: AtomicU64,
     /// Set by `shutdown`: nothing new is queued or added.
     closed: AtomicBool,
+    /// Where the configured destinations' alerts are kept until their
+    /// delivery ends (`None`: kept in memory only).
+    outbox: Option<Outbox>,
+}
+
+/// An alert in a destination's queue.
+#[derive(Debug)]
+pub(super) struct Queued {
+    /// The alert.
+    pub(super) event: Arc<AlertEvent>,
+    /// Its file in the outbox, if it is kept there.
+    pub(super) kept: Option<PathBuf>,
 }
 
 /// One destination as the deliverer holds it.
@@ -110,23 +127,36 @@ struct Entry {
     everyone: bool,
     /// `None` once removed or shut down: the worker finishes what is queued,
     /// then ends.
-    queue: Option<SyncSender<Arc<AlertEvent>>>,
+    queue: Option<SyncSender<Queued>>,
     /// Its counters, shared with its worker.
     slot: Arc<Slot>,
 }
 
 impl Entry {
-    /// Queues `event` without waiting; a full queue drops it.
-    fn offer(&self, event: &Arc<AlertEvent>, control: &Control) {
+    /// Queues `event` without waiting; a full queue drops it. A configured
+    /// destination's alert is first kept in `outbox` (unless `kept` already
+    /// is its file there, read back at start).
+    fn offer(&self, event: &Arc<AlertEvent>, inner: &Inner, kept: Option<PathBuf>) {
         let Some(queue) = &self.queue else { return };
-        self.slot.queue_one();
-        let dropped = match queue.try_send(Arc::clone(event)) {
-            Ok(()) => return,
-            Err(TrySendError::Full(_)) => format!("dropped: {QUEUE_BOUND} alerts were already waiting"),
-            Err(TrySendError::Disconnected(_)) => "dropped: its delivery thread is not running".to_owned(),
+        let kept = match (kept, &inner.outbox) {
+            (None, Some(outbox)) if self.everyone => outbox.keep(&self.slot.destination.name, event),
+            (kept, _) => kept,
         };
+        self.slot.queue_one();
+        let (dropped, kept) = match queue.try_send(Queued { event: Arc::clone(event), kept }) {
+            Ok(()) => return,
+            Err(TrySendError::Full(queued)) => {
+                (format!("dropped: {QUEUE_BOUND} alerts were already waiting"), queued.kept)
+            }
+            Err(TrySendError::Disconnected(queued)) => {
+                ("dropped: its delivery thread is not running".to_owned(), queued.kept)
+            }
+        };
+        if let Some(path) = kept {
+            outbox::done(&path);
+        }
         self.slot.finish(1, Some(&dropped));
-        control.bump();
+        inner.control.bump();
     }
 }
 
@@ -134,6 +164,16 @@ impl Deliverer {
     /// Starts a worker thread, with its own queue of [`QUEUE_BOUND`], for each of
     /// `destinations`; [`send`](Deliverer::send) reaches all of them.
     pub fn start(destinations: Vec<Destination>, retry: Retry) -> Deliverer {
+        Self::start_kept(destinations, retry, None)
+    }
+
+    /// [`start`](Deliverer::start), keeping each configured destination's
+    /// alerts in `outbox` until their delivery ends; those an earlier start
+    /// kept are queued first, in order, for the destination of the same
+    /// name (dropped, with a warning, where there is none now). Blocking
+    /// (reads the outbox).
+    pub fn start_kept(destinations: Vec<Destination>, retry: Retry, outbox: Option<Outbox>) -> Deliverer {
+        let pending = outbox.as_ref().map(Outbox::pending).unwrap_or_default();
         let deliverer = Deliverer {
             inner: Arc::new(Inner {
                 agent: http_agent(retry.timeout),
@@ -142,11 +182,30 @@ impl Deliverer {
                 entries: Mutex::default(),
                 next_id: AtomicU64::new(1),
                 closed: AtomicBool::new(false),
+                outbox,
             }),
         };
         for destination in destinations {
             deliverer.spawn(destination, true);
         }
+        if !pending.is_empty() {
+            tracing::info!("sending {} alert(s) kept from before the restart", pending.len());
+        }
+        let entries = lock(&deliverer.inner.entries);
+        for kept in pending {
+            match entries.iter().find(|e| e.everyone && e.slot.destination.name == kept.destination) {
+                Some(entry) => entry.offer(&Arc::new(kept.event), &deliverer.inner, Some(kept.path)),
+                None => {
+                    tracing::warn!(
+                        destination = %kept.destination,
+                        "an alert kept for a destination no longer configured is dropped: {}",
+                        kept.event.title
+                    );
+                    outbox::done(&kept.path);
+                }
+            }
+        }
+        drop(entries);
         deliverer
     }
 
@@ -165,7 +224,8 @@ impl Deliverer {
         let spawned = std::thread::Builder::new().name(format!("alerts-{}", id.0)).spawn({
             let (slot, agent, retry, control) =
                 (Arc::clone(&slot), inner.agent.clone(), inner.retry, Arc::clone(&inner.control));
-            move || worker::run(slot, receiver, agent, retry, control)
+            let keeps = inner.outbox.is_some() && everyone;
+            move || worker::run(slot, receiver, agent, retry, control, keeps)
         });
         if let Err(err) = spawned {
             // Its queue stays open with no reader: every event is counted failed.
@@ -187,7 +247,7 @@ impl Deliverer {
     pub fn send(&self, event: &AlertEvent) {
         let event = Arc::new(event.clone());
         for entry in lock(&self.inner.entries).iter().filter(|e| e.everyone) {
-            entry.offer(&event, &self.inner.control);
+            entry.offer(&event, &self.inner, None);
         }
     }
 
@@ -202,7 +262,7 @@ impl Deliverer {
     pub fn send_to(&self, id: DestinationId, event: &AlertEvent) {
         let event = Arc::new(event.clone());
         if let Some(entry) = lock(&self.inner.entries).iter().find(|e| e.id == id) {
-            entry.offer(&event, &self.inner.control);
+            entry.offer(&event, &self.inner, None);
         }
     }
 

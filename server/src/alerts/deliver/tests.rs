@@ -441,3 +441,90 @@ fn a_tls_failure_is_reported_not_panicked() {
     assert!(error.starts_with("TLS: ") && error.ends_with(", not retried"), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
 }
+
+/// The `.json` and other files in an outbox folder, by name.
+fn outbox_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the outbox folder")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A receiver down when the server stops: the alerts still queued stay in the
+/// outbox, and the next start sends them, in order, to the destination of the
+/// same name, then forgets them.
+#[test]
+fn alerts_still_queued_at_shutdown_are_kept_and_sent_at_the_next_start() {
+    let scratch = crate::testkit::Scratch::new("outbox-restart");
+    let dir = scratch.join(outbox::DIR);
+    let down = Receiver::start(|_| Answer::Status(503));
+    // Retries far apart: only the shutdown ends them.
+    let patient = Retry { attempts: 20, first_backoff: Duration::from_secs(600), ..quick(20) };
+    let first = Deliverer::start_kept(
+        vec![webhook("hook", &down)],
+        patient,
+        Some(Outbox::open(&dir).expect("an outbox")),
+    );
+    first.send(&event(1));
+    first.send(&event(2));
+    down.next();
+    assert_eq!(outbox_files(&dir).len(), 2, "kept before they are sent");
+    first.shutdown(Duration::from_millis(100));
+    assert!(first.wait_for(PATIENCE, |s| s.is_empty()), "the worker ended: {:?}", first.status());
+    assert_eq!(outbox_files(&dir), ["000000000001.json", "000000000002.json"]);
+
+    let up = Receiver::start(|_| Answer::Status(204));
+    let second = Deliverer::start_kept(
+        vec![webhook("hook", &up)],
+        quick(3),
+        Some(Outbox::open(&dir).expect("an outbox")),
+    );
+    for id in [1, 2] {
+        let sent: AlertEvent = serde_json::from_slice(&up.next().body).expect("the event as JSON");
+        assert_eq!(sent, event(id));
+    }
+    let status = wait_finished(&second, 2);
+    assert_eq!((status.delivered, status.failed), (2, 0), "{status:?}");
+    assert!(outbox_files(&dir).is_empty(), "delivered, forgotten: {:?}", outbox_files(&dir));
+    // A new alert is numbered after those of the start before.
+    second.send(&event(3));
+    up.next();
+    wait_finished(&second, 3);
+    assert!(outbox_files(&dir).is_empty());
+}
+
+/// A kept alert whose destination is no longer configured is dropped, one
+/// that cannot be read is set aside (never sent, never deleted), an alert
+/// given up on is forgotten, and a run's own destination keeps nothing.
+#[test]
+fn kept_alerts_for_a_gone_destination_are_dropped_and_an_unreadable_one_is_set_aside() {
+    let scratch = crate::testkit::Scratch::new("outbox-gone");
+    let dir = scratch.join(outbox::DIR);
+    let before = Outbox::open(&dir).expect("an outbox");
+    assert!(before.keep("gone", &event(7)).is_some());
+    std::fs::write(dir.join("000000000005.json"), b"{not json").expect("a broken file");
+    std::fs::write(dir.join("000000000009.partial"), b"{\"destination\":").expect("a cut write");
+    drop(before);
+
+    let refusing = Receiver::start(|_| Answer::Status(400));
+    let deliverer = Deliverer::start_kept(
+        vec![webhook("hook", &refusing)],
+        quick(3),
+        Some(Outbox::open(&dir).expect("an outbox")),
+    );
+    assert_eq!(outbox_files(&dir), ["000000000005.unreadable"]);
+    deliverer.send(&event(8));
+    let sent: AlertEvent = serde_json::from_slice(&refusing.next().body).expect("the event as JSON");
+    assert_eq!(sent, event(8), "the gone destination's alert is not sent here");
+    let status = wait_finished(&deliverer, 1);
+    assert_eq!(status.failed, 1, "{status:?}");
+    assert_eq!(outbox_files(&dir), ["000000000005.unreadable"], "given up, forgotten");
+
+    let run_receiver = Receiver::start(|_| Answer::Status(204));
+    let id = deliverer.add(webhook("run", &run_receiver));
+    deliverer.send_to(id, &event(9));
+    run_receiver.next();
+    assert_eq!(outbox_files(&dir), ["000000000005.unreadable"], "a run's destination keeps nothing");
+}

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use shared::alerts::{AlertEvent, DestinationStatus};
 use ureq::http::HeaderMap;
 
-use super::Retry;
 use super::destination::Destination;
 use super::payload::{self, Request};
+use super::{Queued, Retry, outbox};
 
 /// The most of a response body read (and thrown away) so the connection can
 /// be reused; what a receiver answers does not matter beyond its status.
@@ -197,22 +197,37 @@ impl Drop for EndGuard<'_> {
 
 /// The worker thread's body: returns once its queue is closed (removed, shut
 /// down, or the deliverer dropped) and empty.
+/// `keeps`: its alerts are kept in the outbox, so those the server's
+/// shutdown cuts short stay there for the next start.
 pub(super) fn run(
     slot: Arc<Slot>,
-    queue: Receiver<Arc<AlertEvent>>,
+    queue: Receiver<Queued>,
     agent: ureq::Agent,
     retry: Retry,
     control: Arc<Control>,
+    keeps: bool,
 ) {
     let _end = EndGuard(&slot, &control);
-    while let Ok(event) = queue.recv() {
+    let later = if keeps { "; kept, to be sent at the next start" } else { "" };
+    while let Ok(queued) = queue.recv() {
         if control.abandoned() {
-            // Past shutdown's limit: no more requests, one line for the lot.
+            // Past shutdown's limit: no more requests, one line for the lot;
+            // their kept files stay.
             let count = 1 + queue.try_iter().count() as u64;
-            slot.finish(count, Some(&format!("{count} not sent: the server shut down")));
+            slot.finish(count, Some(&format!("{count} not sent: the server shut down{later}")));
             break;
         }
-        let outcome = deliver(&agent, &slot, &retry, &control, &event);
+        let outcome = deliver(&agent, &slot, &retry, &control, &queued.event);
+        let cut_short = outcome.is_err() && control.abandoned();
+        // A delivery the shutdown stopped stays kept: the next start tries again.
+        let outcome = match (&queued.kept, outcome) {
+            (Some(_), Err(error)) if cut_short => Err(format!("{error}{later}")),
+            (Some(path), outcome) => {
+                outbox::done(path);
+                outcome
+            }
+            (None, outcome) => outcome,
+        };
         slot.finish(1, outcome.err().as_deref());
         control.bump();
     }
