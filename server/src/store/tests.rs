@@ -467,6 +467,39 @@ fn the_database_and_its_wal_are_readable_by_their_owner_only() {
     store.close(FLUSH);
 }
 
+/// A run's `--notify` URL is a secret: once its end is alerted and the row
+/// deleted, its bytes are not left in the database's free space either.
+#[test]
+fn a_deleted_notify_url_leaves_no_bytes_in_the_database() {
+    let dir = Dir::new("secure-delete");
+    let secret = "https://ntfy.sh/topic-5ec7e7-do-not-keep";
+    let store = Store::open_with_clock(&dir.config(), Hand::at(T0).clock()).expect("open");
+    store.record(Record::Run(run_at("7-x", "p", T0)));
+    store.keep_notify("7-x", vec![secret.into()]);
+    assert!(store.flush(FLUSH));
+    assert!(in_files(&dir, secret), "kept while its run's end is not alerted");
+    // Replaced before it is deleted: the old value must not linger either.
+    store.keep_notify("7-x", vec![format!("{secret}-2")]);
+    assert!(store.flush(FLUSH));
+    store.end_alerted("7-x");
+    assert!(store.flush(FLUSH));
+    store.close(FLUSH);
+    drop(store);
+    // Once the writer has stopped (its WAL folded into the database, as at
+    // every clean stop, and as checkpoints do while it runs), the page the row
+    // stood on is all that could still hold it.
+    wait_for_lock(&dir).close(FLUSH);
+    assert!(!in_files(&dir, secret), "the URL's bytes are still in the database or its WAL");
+}
+
+/// Whether `text` is in the store's database file or its WAL, byte for byte.
+fn in_files(dir: &Dir, text: &str) -> bool {
+    [DB_FILE.to_owned(), format!("{DB_FILE}-wal")].iter().any(|file| {
+        let bytes = std::fs::read(dir.0.join(file)).unwrap_or_default();
+        bytes.windows(text.len()).any(|w| w == text.as_bytes())
+    })
+}
+
 #[test]
 fn read_with_no_server_a_run_left_running_reports_up_to_its_last_tick_not_to_now() {
     let dir = Dir::new("offline-report");

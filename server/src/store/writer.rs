@@ -585,6 +585,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
         }
         Event::Notify { run_id, specs } => {
             // Not for a run whose end is already alerted: nothing would read it.
+            // A value replaced is zeroed where it stood (see `EndAlerted`).
+            let _zeroed = SecureDelete::on(tx);
             tx.prepare_cached(
                 "INSERT INTO run_notify (run_id, specs)
                  SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND end_alerted = 1)
@@ -594,11 +596,34 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
         }
         Event::EndAlerted(run_id) => {
             tx.prepare_cached("UPDATE runs SET end_alerted = 1 WHERE run_id = ?1")?.execute([run_id])?;
+            // The URLs are secrets: their bytes are zeroed in the page, not
+            // left in its free space for the file to carry until reused.
+            let _zeroed = SecureDelete::on(tx);
             tx.prepare_cached("DELETE FROM run_notify WHERE run_id = ?1")?.execute([run_id])?;
         }
         Event::Record(Record::Tick { .. }) | Event::Flush => {}
     }
     Ok(())
+}
+
+/// SQLite's `secure_delete` for as long as it is held: what a statement
+/// deletes or overwrites meanwhile is zeroed in its page. Only around the
+/// secrets' rows: on everywhere it would zero every pruned tick's row too.
+struct SecureDelete<'a>(&'a rusqlite::Connection);
+
+impl<'a> SecureDelete<'a> {
+    fn on(conn: &'a rusqlite::Connection) -> SecureDelete<'a> {
+        if let Err(err) = conn.pragma_update(None, "secure_delete", true) {
+            tracing::warn!("store: secure_delete could not be set: {err}");
+        }
+        SecureDelete(conn)
+    }
+}
+
+impl Drop for SecureDelete<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.pragma_update(None, "secure_delete", false);
+    }
 }
 
 /// An alert's row: a firing or event inserts it; a resolution (same id)
