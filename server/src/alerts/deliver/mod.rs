@@ -132,18 +132,35 @@ struct Entry {
     slot: Arc<Slot>,
 }
 
+/// A destination to offer an alert to, taken from its [`Entry`] under the
+/// lock and used after it: keeping the alert in the outbox writes a file, and
+/// the lock is also taken by `status`, which an async handler calls.
+struct Target {
+    queue: SyncSender<Queued>,
+    slot: Arc<Slot>,
+    everyone: bool,
+}
+
 impl Entry {
+    fn target(&self) -> Option<Target> {
+        let queue = self.queue.clone()?;
+        Some(Target { queue, slot: Arc::clone(&self.slot), everyone: self.everyone })
+    }
+}
+
+impl Target {
     /// Queues `event` without waiting; a full queue drops it. A configured
-    /// destination's alert is first kept in `outbox` (unless `kept` already
-    /// is its file there, read back at start).
-    fn offer(&self, event: &Arc<AlertEvent>, inner: &Inner, kept: Option<PathBuf>) {
-        let Some(queue) = &self.queue else { return };
-        let kept = match (kept, &inner.outbox) {
-            (None, Some(outbox)) if self.everyone => outbox.keep(&self.slot.destination.name, event),
-            (kept, _) => kept,
+    /// destination's alert is kept in the outbox first. Blocking (a file).
+    fn offer(&self, event: &Arc<AlertEvent>, inner: &Inner) {
+        if inner.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let kept = match &inner.outbox {
+            Some(outbox) if self.everyone => outbox.keep(&self.slot.destination.name, event),
+            _ => None,
         };
         self.slot.queue_one();
-        let (dropped, kept) = match queue.try_send(Queued { event: Arc::clone(event), kept }) {
+        let (dropped, kept) = match self.queue.try_send(Queued { event: Arc::clone(event), kept }) {
             Ok(()) => return,
             Err(TrySendError::Full(queued)) => {
                 (format!("dropped: {QUEUE_BOUND} alerts were already waiting"), queued.kept)
@@ -173,7 +190,7 @@ impl Deliverer {
     /// name (dropped, with a warning, where there is none now). Blocking
     /// (reads the outbox).
     pub fn start_kept(destinations: Vec<Destination>, retry: Retry, outbox: Option<Outbox>) -> Deliverer {
-        let pending = outbox.as_ref().map(Outbox::pending).unwrap_or_default();
+        let mut pending = outbox.as_ref().map(Outbox::pending).unwrap_or_default();
         let deliverer = Deliverer {
             inner: Arc::new(Inner {
                 agent: http_agent(retry.timeout),
@@ -185,31 +202,33 @@ impl Deliverer {
                 outbox,
             }),
         };
-        for destination in destinations {
-            deliverer.spawn(destination, true);
-        }
         if !pending.is_empty() {
             tracing::info!("sending {} alert(s) kept from before the restart", pending.len());
         }
-        let entries = lock(&deliverer.inner.entries);
-        for kept in pending {
-            match entries.iter().find(|e| e.everyone && e.slot.destination.name == kept.destination) {
-                Some(entry) => entry.offer(&Arc::new(kept.event), &deliverer.inner, Some(kept.path)),
-                None => {
-                    tracing::warn!(
-                        destination = %kept.destination,
-                        "an alert kept for a destination no longer configured is dropped: {}",
-                        kept.event.title
-                    );
-                    outbox::done(&kept.path);
-                }
-            }
+        for destination in destinations {
+            // Handed to the worker before its queue, so however many a
+            // shutdown left (a full queue and one in flight), none is dropped.
+            let (ours, rest) = pending.into_iter().partition(|kept| kept.destination == destination.name);
+            pending = rest;
+            let first = ours
+                .into_iter()
+                .map(|kept: outbox::Pending| Queued { event: Arc::new(kept.event), kept: Some(kept.path) })
+                .collect();
+            deliverer.spawn(destination, true, first);
         }
-        drop(entries);
+        for kept in pending {
+            tracing::warn!(
+                destination = %kept.destination,
+                "an alert kept for a destination no longer configured is dropped: {}",
+                kept.event.title
+            );
+            outbox::done(&kept.path);
+        }
         deliverer
     }
 
-    fn spawn(&self, destination: Destination, everyone: bool) -> DestinationId {
+    /// Starts `destination`'s worker, which sends `first` before its queue.
+    fn spawn(&self, destination: Destination, everyone: bool, first: Vec<Queued>) -> DestinationId {
         let inner = &self.inner;
         let id = DestinationId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         // Held throughout, so `shutdown` (which sets `closed`, then takes the
@@ -220,21 +239,28 @@ impl Deliverer {
             return id;
         }
         let slot = Arc::new(Slot::new(destination));
+        for _ in &first {
+            slot.queue_one();
+        }
+        let waiting = first.len() as u64;
         let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE_BOUND);
         let spawned = std::thread::Builder::new().name(format!("alerts-{}", id.0)).spawn({
             let (slot, agent, retry, control) =
                 (Arc::clone(&slot), inner.agent.clone(), inner.retry, Arc::clone(&inner.control));
-            let keeps = inner.outbox.is_some() && everyone;
-            move || worker::run(slot, receiver, agent, retry, control, keeps)
+            move || worker::run(slot, (first, receiver), agent, retry, control)
         });
         if let Err(err) = spawned {
-            // Its queue stays open with no reader: every event is counted failed.
+            // Its queue stays open with no reader: every event is counted failed
+            // (those kept from before stay kept, for the start after).
             tracing::error!(
                 destination = %slot.destination.name,
                 target = %slot.target,
                 "cannot start the alert delivery thread: {err}"
             );
             slot.broken(format!("no delivery thread: {err}"));
+            if waiting > 0 {
+                slot.finish(waiting, Some("not sent: no delivery thread; kept for the next start"));
+            }
         }
         prune(&mut entries);
         entries.push(Entry { id, everyone, queue: Some(sender), slot });
@@ -246,23 +272,26 @@ impl Deliverer {
     /// counts it failed and logs it.
     pub fn send(&self, event: &AlertEvent) {
         let event = Arc::new(event.clone());
-        for entry in lock(&self.inner.entries).iter().filter(|e| e.everyone) {
-            entry.offer(&event, &self.inner, None);
+        let targets: Vec<Target> =
+            lock(&self.inner.entries).iter().filter(|e| e.everyone).filter_map(Entry::target).collect();
+        for target in targets {
+            target.offer(&event, &self.inner);
         }
     }
 
     /// Adds a destination that only [`send_to`](Deliverer::send_to) reaches
     /// (a run's `perfmon run --notify URL`), with its own queue and thread.
     pub fn add(&self, destination: Destination) -> DestinationId {
-        self.spawn(destination, false)
+        self.spawn(destination, false, Vec::new())
     }
 
     /// Queues `event` for one destination, as [`send`](Deliverer::send)
     /// does; nothing if it was removed.
     pub fn send_to(&self, id: DestinationId, event: &AlertEvent) {
         let event = Arc::new(event.clone());
-        if let Some(entry) = lock(&self.inner.entries).iter().find(|e| e.id == id) {
-            entry.offer(&event, &self.inner, None);
+        let target = lock(&self.inner.entries).iter().find(|e| e.id == id).and_then(Entry::target);
+        if let Some(target) = target {
+            target.offer(&event, &self.inner);
         }
     }
 

@@ -6,8 +6,11 @@
 //! A file per alert and destination in the data directory's `alerts-outbox/`,
 //! written (whole, then renamed into place) before the alert is queued and
 //! removed when its delivery ends. Files rather than the store's tables: a
-//! queued alert is on disk before `send` returns, not a writer's commit
-//! later, and the delivery threads touch no database. Only the destination's
+//! queued alert is written before `send` returns, not at a writer's commit
+//! later, and the delivery threads touch no database. Not synced: a crash of
+//! PerfMon loses nothing written, a crash of the machine may lose the newest.
+//! A run's end alerted just before such a crash may come twice: once from
+//! here, and once as an end the store had not marked alerted. Only the destination's
 //! name and the event are written, never its URL (a secret): a destination
 //! renamed or removed from the configuration since is not guessed at; its
 //! alerts are dropped with a warning. A file that cannot be read is renamed
@@ -45,6 +48,7 @@ pub struct Pending {
 /// The outbox folder.
 #[derive(Debug)]
 pub struct Outbox {
+    /// The folder.
     dir: PathBuf,
     /// The next file's number: files sort in the order alerts were queued.
     next: AtomicU64,
@@ -63,7 +67,9 @@ impl Outbox {
             if name.ends_with(".partial") {
                 let _ = std::fs::remove_file(entry.path());
             }
-            last = last.max(number(&name));
+            // Set-aside files keep their numbers too: a new one never takes
+            // the name of one left for a person.
+            last = last.max(name.split_once('.').and_then(|(stem, _)| stem.parse::<u64>().ok()));
         }
         Ok(Outbox { dir: dir.to_owned(), next: AtomicU64::new(last.map_or(1, |n| n + 1)) })
     }

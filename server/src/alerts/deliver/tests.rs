@@ -488,11 +488,53 @@ fn alerts_still_queued_at_shutdown_are_kept_and_sent_at_the_next_start() {
     let status = wait_finished(&second, 2);
     assert_eq!((status.delivered, status.failed), (2, 0), "{status:?}");
     assert!(outbox_files(&dir).is_empty(), "delivered, forgotten: {:?}", outbox_files(&dir));
-    // A new alert is numbered after those of the start before.
-    second.send(&event(3));
-    up.next();
-    wait_finished(&second, 3);
+}
+
+/// However many a shutdown left (a full queue and one in flight), the next
+/// start sends them all: none is dropped for a queue that is full at start.
+#[test]
+fn more_kept_alerts_than_a_queue_holds_are_all_sent_at_the_next_start() {
+    let scratch = crate::testkit::Scratch::new("outbox-many");
+    let dir = scratch.join(outbox::DIR);
+    let outbox = Outbox::open(&dir).expect("an outbox");
+    let many = QUEUE_BOUND as i64 + 1;
+    for id in 1..=many {
+        assert!(outbox.keep("hook", &event(id)).is_some());
+    }
+    drop(outbox);
+    let up = Receiver::start(|_| Answer::Status(204));
+    let deliverer = Deliverer::start_kept(
+        vec![webhook("hook", &up)],
+        quick(3),
+        Some(Outbox::open(&dir).expect("an outbox")),
+    );
+    for id in 1..=many {
+        let sent: AlertEvent = serde_json::from_slice(&up.next().body).expect("the event as JSON");
+        assert_eq!(sent.id, id, "in the order they were kept");
+    }
+    let status = wait_finished(&deliverer, many as u64);
+    assert_eq!((status.delivered, status.failed), (many as u64, 0), "{status:?}");
     assert!(outbox_files(&dir).is_empty());
+}
+
+/// An alert the receiver refuses while the server shuts down is given up for
+/// good, not kept: only retries the shutdown stopped are kept.
+#[test]
+fn an_alert_refused_during_shutdown_is_not_kept() {
+    let scratch = crate::testkit::Scratch::new("outbox-refused");
+    let dir = scratch.join(outbox::DIR);
+    let mut refusing = Receiver::start(|_| Answer::Gated(400));
+    let deliverer = Deliverer::start_kept(
+        vec![webhook("hook", &refusing)],
+        quick(3),
+        Some(Outbox::open(&dir).expect("an outbox")),
+    );
+    deliverer.send(&event(1));
+    refusing.next();
+    deliverer.shutdown(Duration::from_millis(100));
+    refusing.open();
+    assert!(deliverer.wait_for(PATIENCE, |s| s.is_empty()), "the worker ended: {:?}", deliverer.status());
+    assert!(outbox_files(&dir).is_empty(), "{:?}", outbox_files(&dir));
 }
 
 /// A kept alert whose destination is no longer configured is dropped, one
@@ -522,9 +564,14 @@ fn kept_alerts_for_a_gone_destination_are_dropped_and_an_unreadable_one_is_set_a
     assert_eq!(status.failed, 1, "{status:?}");
     assert_eq!(outbox_files(&dir), ["000000000005.unreadable"], "given up, forgotten");
 
-    let run_receiver = Receiver::start(|_| Answer::Status(204));
+    // Held by its receiver, a kept alert would still be on disk.
+    let mut run_receiver = Receiver::start(|_| Answer::Gated(204));
     let id = deliverer.add(webhook("run", &run_receiver));
     deliverer.send_to(id, &event(9));
     run_receiver.next();
     assert_eq!(outbox_files(&dir), ["000000000005.unreadable"], "a run's destination keeps nothing");
+    run_receiver.open();
+    // A new file is never numbered as one set aside.
+    let path = Outbox::open(&dir).expect("an outbox").keep("hook", &event(10)).expect("kept");
+    assert_eq!(path.file_name().and_then(|n| n.to_str()), Some("000000000006.json"));
 }

@@ -197,39 +197,69 @@ impl Drop for EndGuard<'_> {
 
 /// The worker thread's body: returns once its queue is closed (removed, shut
 /// down, or the deliverer dropped) and empty.
-/// `keeps`: its alerts are kept in the outbox, so those the server's
-/// shutdown cuts short stay there for the next start.
+/// Alerts kept in the outbox that the server's shutdown cuts short stay kept,
+/// for the next start. `first` (those kept from before) are sent before the
+/// queue.
 pub(super) fn run(
     slot: Arc<Slot>,
-    queue: Receiver<Queued>,
+    (first, queue): (Vec<Queued>, Receiver<Queued>),
     agent: ureq::Agent,
     retry: Retry,
     control: Arc<Control>,
-    keeps: bool,
 ) {
     let _end = EndGuard(&slot, &control);
-    let later = if keeps { "; kept, to be sent at the next start" } else { "" };
-    while let Ok(queued) = queue.recv() {
+    let mut first = first.into_iter();
+    while let Some(queued) = first.next().or_else(|| queue.recv().ok()) {
         if control.abandoned() {
             // Past shutdown's limit: no more requests, one line for the lot;
             // their kept files stay.
-            let count = 1 + queue.try_iter().count() as u64;
-            slot.finish(count, Some(&format!("{count} not sent: the server shut down{later}")));
+            let left: Vec<Queued> =
+                std::iter::once(queued).chain(first.by_ref()).chain(queue.try_iter()).collect();
+            let kept = left.iter().filter(|q| q.kept.is_some()).count();
+            let count = left.len();
+            let said = match kept {
+                0 => format!("{count} not sent: the server shut down"),
+                _ if kept == count => {
+                    format!("{count} not sent: the server shut down; kept, to be sent at the next start")
+                }
+                _ => format!(
+                    "{count} not sent: the server shut down; {kept} kept, to be sent at the next start"
+                ),
+            };
+            slot.finish(count as u64, Some(&said));
             break;
         }
         let outcome = deliver(&agent, &slot, &retry, &control, &queued.event);
-        let cut_short = outcome.is_err() && control.abandoned();
         // A delivery the shutdown stopped stays kept: the next start tries again.
         let outcome = match (&queued.kept, outcome) {
-            (Some(_), Err(error)) if cut_short => Err(format!("{error}{later}")),
+            (Some(_), Err(Failure::CutShort(error))) => {
+                Err(format!("{error}; kept, to be sent at the next start"))
+            }
             (Some(path), outcome) => {
                 outbox::done(path);
-                outcome
+                outcome.map_err(Failure::words)
             }
-            (None, outcome) => outcome,
+            (None, outcome) => outcome.map_err(Failure::words),
         };
         slot.finish(1, outcome.err().as_deref());
         control.bump();
+    }
+}
+
+/// Why a delivery ended without the receiver taking it.
+#[derive(Debug, PartialEq)]
+enum Failure {
+    /// For good: refused, or out of attempts.
+    GivenUp(String),
+    /// The server's shutdown stopped its retries.
+    CutShort(String),
+}
+
+impl Failure {
+    fn words(self) -> String {
+        match self {
+            Failure::GivenUp(words) | Failure::CutShort(words) => words,
+        }
     }
 }
 
@@ -249,30 +279,30 @@ enum Attempt {
     },
 }
 
-/// Sends `event` with retries; the reason it was given up on, if it was.
+/// Sends `event` with retries; why it was not taken, if it was not.
 fn deliver(
     agent: &ureq::Agent,
     slot: &Slot,
     retry: &Retry,
     control: &Control,
     event: &AlertEvent,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let request = payload::request(&slot.destination, event)
-        .map_err(|err| format!("could not build the request: {err}"))?;
+        .map_err(|err| Failure::GivenUp(format!("could not build the request: {err}")))?;
     let attempts = retry.attempts.max(1);
     let mut backoff = retry.first_backoff;
     let mut last = String::new();
     for attempt in 1..=attempts {
         if attempt > 1 && control.abandoned() {
-            return Err(format!(
+            return Err(Failure::CutShort(format!(
                 "{last} after {} attempt{}, then the server shut down",
                 attempt - 1,
                 plural(attempt - 1)
-            ));
+            )));
         }
         match send(agent, &slot.destination, &request) {
             Attempt::Delivered => return Ok(()),
-            Attempt::Refused(reason) => return Err(reason),
+            Attempt::Refused(reason) => return Err(Failure::GivenUp(reason)),
             Attempt::Failed { reason, retry_after } => {
                 if attempt < attempts {
                     let wait = retry_after.unwrap_or(backoff).min(retry.max_backoff);
@@ -288,7 +318,7 @@ fn deliver(
             }
         }
     }
-    Err(format!("{last} after {attempts} attempt{}", plural(attempts)))
+    Err(Failure::GivenUp(format!("{last} after {attempts} attempt{}", plural(attempts))))
 }
 
 fn plural(count: u32) -> &'static str {
