@@ -47,6 +47,9 @@ use super::procfs::{self, ProcFile};
 /// every tick would put the tick with a run over its 300 µs budget.
 pub const COUNTERS_EVERY: Duration = Duration::from_secs(5);
 
+/// The reason a tree's slow figures give until their first reading.
+pub const NOT_READ_YET: &str = "not read yet";
+
 /// What a run's whole tree did, cumulative since PerfMon first read the tree
 /// (the hub subtracts its own base, as for `cpu_seconds`). Every count takes
 /// in the processes that already left; none ever decreases. A figure that
@@ -543,10 +546,25 @@ pub struct CounterWorker {
 impl CounterWorker {
     /// Starts the thread, reading under the real /proc.
     pub fn start() -> std::io::Result<Self> {
+        Self::start_after(None)
+    }
+
+    /// A worker that reads nothing until the returned sender sends or is
+    /// dropped: a test's way to see what a tick gives before a reading.
+    #[cfg(test)]
+    pub fn held() -> (Self, mpsc::Sender<()>) {
+        let (release, gate) = mpsc::channel();
+        (Self::start_after(Some(gate)).expect("a thread"), release)
+    }
+
+    fn start_after(gate: Option<mpsc::Receiver<()>>) -> std::io::Result<Self> {
         let (requests, inbox) = mpsc::sync_channel::<Request>(1);
         let latest = Latest::default();
         let shared = Arc::clone(&latest);
         std::thread::Builder::new().name("tree-counters".into()).spawn(move || {
+            if let Some(gate) = gate {
+                let _ = gate.recv();
+            }
             let mut files = CounterFiles::new("/proc", std::process::id());
             let mut trees: HashMap<u32, SlowTree> = HashMap::new();
             while let Ok(Request { trees: asked, done }) = inbox.recv() {

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use shared::why::{CountedFrom, LIVE_WINDOW_S, LiveState, RunCounters};
 
 use crate::collect::gpu::clock_event_reason_names;
-use crate::collect::proctree::TreeCounters;
+use crate::collect::proctree::{NOT_READ_YET, TreeCounters};
 use crate::sampling::{HostSample, TreeReading};
 
 /// The machine's CPU counts as saturated at or above this busy share (the
@@ -262,11 +262,20 @@ fn add_tree(c: &mut RunCounters, now: &TreeCounters, base: &TreeCounters, carry:
     c.minor_faults = count(now.minor_faults, base.minor_faults, carry.minor_faults, c.minor_faults);
     c.major_faults = count(now.major_faults, base.major_faults, carry.major_faults, c.major_faults);
     c.peak_threads = Some(c.peak_threads.unwrap_or(0).max(now.threads));
-    // Pending figures are not read yet, not unreadable: their reasons pass.
-    if !now.slow_pending {
-        for (field, reason) in &now.reasons {
-            c.not_measured.entry((*field).to_owned()).or_insert_with(|| reason.clone());
+    // A figure keeps the first reason it was unreadable for, except "not read
+    // yet" (a new tree's slow figures, for a moment): a reading replaces it
+    // with its own reason, or drops it where it has the figure.
+    for (field, reason) in &now.reasons {
+        match c.not_measured.get_mut(*field) {
+            Some(why) if why == NOT_READ_YET => reason.clone_into(why),
+            Some(_) => {}
+            None => {
+                c.not_measured.insert((*field).to_owned(), reason.clone());
+            }
         }
+    }
+    if !now.slow_pending {
+        c.not_measured.retain(|_, why| why != NOT_READ_YET);
     }
 }
 
@@ -706,16 +715,28 @@ mod tests {
             ..TreeReading::default()
         };
         let figures = |m: &Meter| (m.counters().cpu_wait_s, m.counters().write_bytes);
+        let why = |m: &Meter, field: &str| m.counters().not_measured.get(field).cloned();
         // Counted from registration, no reading then: from the first one.
         let mut registered = Meter::new(CountedFrom::Registration, None);
         registered.tick(&sample(10.0, 0.0), &pending, 1.0);
         assert_eq!(figures(&registered), (None, None));
-        let why = &registered.counters().not_measured;
-        assert!(!why.contains_key("cpu_wait_s") && !why.contains_key("write_bytes"), "{why:?}");
+        assert_eq!(why(&registered, "cpu_wait_s").as_deref(), Some(NOT_READ_YET), "null, with why");
         registered.tick(&sample(10.0, 0.0), &read(5.0, 4096), 2.0);
         assert_eq!(figures(&registered), (Some(0.0), Some(0)));
+        assert_eq!((why(&registered, "cpu_wait_s"), why(&registered, "write_bytes")), (None, None));
         registered.tick(&sample(10.0, 0.0), &read(8.0, 8192), 3.0);
         assert_eq!(figures(&registered), (Some(3.0), Some(4096)));
+        // A figure the first reading could not read takes that reading's reason.
+        let mut refused = Meter::new(CountedFrom::Registration, None);
+        refused.tick(&sample(10.0, 0.0), &pending, 1.0);
+        let mut unreadable = read(5.0, 4096);
+        if let Some(c) = unreadable.counters.as_mut() {
+            c.write_bytes = None;
+            c.reasons = vec![("write_bytes", "/proc/PID/io: permission denied".into())];
+        }
+        refused.tick(&sample(10.0, 0.0), &unreadable, 2.0);
+        assert_eq!(why(&refused, "write_bytes").as_deref(), Some("/proc/PID/io: permission denied"));
+        assert_eq!(why(&refused, "cpu_wait_s"), None);
         // From its start: whole.
         let mut started = Meter::new(CountedFrom::Start, None);
         started.tick(&sample(10.0, 0.0), &pending, 1.0);
@@ -728,6 +749,14 @@ mod tests {
         resumed.tick(&sample(10.0, 0.0), &read(5.0, 4096), 101.0);
         resumed.tick(&sample(10.0, 0.0), &read(8.0, 8192), 102.0);
         assert_eq!(figures(&resumed), (Some(103.0), Some(4097)));
+        // Resumed, counted from its start: on from what it had too.
+        let had = RunCounters { cpu_wait_s: Some(100.0), write_bytes: Some(1), ..RunCounters::default() };
+        let mut resumed = Meter::new(CountedFrom::Start, Some(had));
+        resumed.tick(&sample(10.0, 0.0), &pending, 100.0);
+        resumed.tick(&sample(10.0, 0.0), &read(5.0, 4096), 101.0);
+        resumed.tick(&sample(10.0, 0.0), &read(8.0, 8192), 102.0);
+        // (Bytes are per process, whole from its start: no carry.)
+        assert_eq!(figures(&resumed), (Some(103.0), Some(8192)));
     }
 
     #[test]
