@@ -112,9 +112,16 @@ impl ChromeDriver {
                 }
             }
         });
-        let port = port_rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
+        let port = port_rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|err| {
             let _ = child.kill();
-            panic!("{program} did not say within 20 s that it was listening")
+            match err {
+                std::sync::mpsc::RecvTimeoutError::Timeout => {
+                    panic!("{program} did not say within 20 s that it was listening")
+                }
+                std::sync::mpsc::RecvTimeoutError::Disconnected => {
+                    panic!("{program} exited without saying it was listening: {:?}", child.wait())
+                }
+            }
         });
         ChromeDriver { url: format!("http://127.0.0.1:{port}"), child }
     }
@@ -122,7 +129,10 @@ impl ChromeDriver {
 
 /// The port in ChromeDriver's `ChromeDriver was started successfully on port N.`
 fn listening_port(line: &str) -> Option<u16> {
-    line.split_once("started successfully on port ")?.1.trim_end_matches('.').trim().parse().ok()
+    let port: u16 =
+        line.split_once("started successfully on port ")?.1.trim_end_matches('.').trim().parse().ok()?;
+    // Port 0 is what was asked for, not where it listens.
+    (port != 0).then_some(port)
 }
 
 impl Drop for ChromeDriver {
@@ -255,5 +265,6 @@ mod tests {
         assert_eq!(listening_port("ChromeDriver was started successfully on port 33479."), Some(33479));
         assert_eq!(listening_port("Starting ChromeDriver 156.0.8078.114 (ea19f97) on port 0"), None);
         assert_eq!(listening_port("Only local connections are allowed."), None);
+        assert_eq!(listening_port("ChromeDriver was started successfully on port 0."), None);
     }
 }

@@ -612,6 +612,8 @@ fn write_event(tx: &rusqlite::Transaction<'_>, event: &Event) -> rusqlite::Resul
 struct SecureDelete<'a>(&'a rusqlite::Connection);
 
 impl<'a> SecureDelete<'a> {
+    /// (`pragma_update` prepares the pragma afresh each time, which is what
+    /// sets it: a cached pragma statement would not set it again.)
     fn on(conn: &'a rusqlite::Connection) -> SecureDelete<'a> {
         if let Err(err) = conn.pragma_update(None, "secure_delete", true) {
             tracing::warn!("store: secure_delete could not be set: {err}");
