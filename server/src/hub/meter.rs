@@ -742,21 +742,16 @@ mod tests {
         started.tick(&sample(10.0, 0.0), &pending, 1.0);
         started.tick(&sample(10.0, 0.0), &read(5.0, 4096), 2.0);
         assert_eq!(figures(&started), (Some(5.0), Some(4096)));
-        // Resumed: on from what it had.
-        let had = RunCounters { cpu_wait_s: Some(100.0), write_bytes: Some(1), ..RunCounters::default() };
-        let mut resumed = Meter::new(CountedFrom::Registration, Some(had));
-        resumed.tick(&sample(10.0, 0.0), &pending, 100.0);
-        resumed.tick(&sample(10.0, 0.0), &read(5.0, 4096), 101.0);
-        resumed.tick(&sample(10.0, 0.0), &read(8.0, 8192), 102.0);
-        assert_eq!(figures(&resumed), (Some(103.0), Some(4097)));
-        // Resumed, counted from its start: on from what it had too.
-        let had = RunCounters { cpu_wait_s: Some(100.0), write_bytes: Some(1), ..RunCounters::default() };
-        let mut resumed = Meter::new(CountedFrom::Start, Some(had));
-        resumed.tick(&sample(10.0, 0.0), &pending, 100.0);
-        resumed.tick(&sample(10.0, 0.0), &read(5.0, 4096), 101.0);
-        resumed.tick(&sample(10.0, 0.0), &read(8.0, 8192), 102.0);
-        // (Bytes are per process, whole from its start: no carry.)
-        assert_eq!(figures(&resumed), (Some(103.0), Some(8192)));
+        // Resumed: on from what it had (bytes are per process, whole from
+        // their start: a run counted from its start has no carry for them).
+        for (from, written) in [(CountedFrom::Registration, 4097), (CountedFrom::Start, 8192)] {
+            let had = RunCounters { cpu_wait_s: Some(100.0), write_bytes: Some(1), ..RunCounters::default() };
+            let mut resumed = Meter::new(from, Some(had));
+            resumed.tick(&sample(10.0, 0.0), &pending, 100.0);
+            resumed.tick(&sample(10.0, 0.0), &read(5.0, 4096), 101.0);
+            resumed.tick(&sample(10.0, 0.0), &read(8.0, 8192), 102.0);
+            assert_eq!(figures(&resumed), (Some(103.0), Some(written)), "{from:?}");
+        }
     }
 
     #[test]

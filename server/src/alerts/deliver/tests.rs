@@ -442,6 +442,11 @@ fn a_tls_failure_is_reported_not_panicked() {
     assert!(!error.contains("s3cret"), "{error}");
 }
 
+/// A deliverer to one webhook called "hook", its alerts kept in `dir`.
+fn kept_by(receiver: &Receiver, retry: Retry, dir: &std::path::Path) -> Deliverer {
+    Deliverer::start_kept(vec![webhook("hook", receiver)], retry, Some(Outbox::open(dir).expect("an outbox")))
+}
+
 /// The `.json` and other files in an outbox folder, by name.
 fn outbox_files(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -462,11 +467,7 @@ fn alerts_still_queued_at_shutdown_are_kept_and_sent_at_the_next_start() {
     let down = Receiver::start(|_| Answer::Status(503));
     // Retries far apart: only the shutdown ends them.
     let patient = Retry { attempts: 20, first_backoff: Duration::from_secs(600), ..quick(20) };
-    let first = Deliverer::start_kept(
-        vec![webhook("hook", &down)],
-        patient,
-        Some(Outbox::open(&dir).expect("an outbox")),
-    );
+    let first = kept_by(&down, patient, &dir);
     first.send(&event(1));
     first.send(&event(2));
     down.next();
@@ -476,11 +477,7 @@ fn alerts_still_queued_at_shutdown_are_kept_and_sent_at_the_next_start() {
     assert_eq!(outbox_files(&dir), ["000000000001.json", "000000000002.json"]);
 
     let up = Receiver::start(|_| Answer::Status(204));
-    let second = Deliverer::start_kept(
-        vec![webhook("hook", &up)],
-        quick(3),
-        Some(Outbox::open(&dir).expect("an outbox")),
-    );
+    let second = kept_by(&up, quick(3), &dir);
     for id in [1, 2] {
         let sent: AlertEvent = serde_json::from_slice(&up.next().body).expect("the event as JSON");
         assert_eq!(sent, event(id));
@@ -503,11 +500,7 @@ fn more_kept_alerts_than_a_queue_holds_are_all_sent_at_the_next_start() {
     }
     drop(outbox);
     let up = Receiver::start(|_| Answer::Status(204));
-    let deliverer = Deliverer::start_kept(
-        vec![webhook("hook", &up)],
-        quick(3),
-        Some(Outbox::open(&dir).expect("an outbox")),
-    );
+    let deliverer = kept_by(&up, quick(3), &dir);
     for id in 1..=many {
         let sent: AlertEvent = serde_json::from_slice(&up.next().body).expect("the event as JSON");
         assert_eq!(sent.id, id, "in the order they were kept");
@@ -524,11 +517,7 @@ fn an_alert_refused_during_shutdown_is_not_kept() {
     let scratch = crate::testkit::Scratch::new("outbox-refused");
     let dir = scratch.join(outbox::DIR);
     let mut refusing = Receiver::start(|_| Answer::Gated(400));
-    let deliverer = Deliverer::start_kept(
-        vec![webhook("hook", &refusing)],
-        quick(3),
-        Some(Outbox::open(&dir).expect("an outbox")),
-    );
+    let deliverer = kept_by(&refusing, quick(3), &dir);
     deliverer.send(&event(1));
     refusing.next();
     deliverer.shutdown(Duration::from_millis(100));
@@ -551,11 +540,7 @@ fn kept_alerts_for_a_gone_destination_are_dropped_and_an_unreadable_one_is_set_a
     drop(before);
 
     let refusing = Receiver::start(|_| Answer::Status(400));
-    let deliverer = Deliverer::start_kept(
-        vec![webhook("hook", &refusing)],
-        quick(3),
-        Some(Outbox::open(&dir).expect("an outbox")),
-    );
+    let deliverer = kept_by(&refusing, quick(3), &dir);
     assert_eq!(outbox_files(&dir), ["000000000005.unreadable"]);
     deliverer.send(&event(8));
     let sent: AlertEvent = serde_json::from_slice(&refusing.next().body).expect("the event as JSON");
