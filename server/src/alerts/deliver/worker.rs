@@ -197,6 +197,7 @@ impl Drop for EndGuard<'_> {
 
 /// The worker thread's body: returns once its queue is closed (removed, shut
 /// down, or the deliverer dropped) and empty.
+///
 /// Alerts kept in the outbox that the server's shutdown cuts short stay kept,
 /// for the next start. `first` (those kept from before) are sent before the
 /// queue.
