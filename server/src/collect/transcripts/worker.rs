@@ -169,10 +169,9 @@ fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Root
                 latest.lock().unwrap_or_else(PoisonError::into_inner).remove(&run);
             }
             Ok(Command::PollNow(run, reply)) => {
+                // (The poll sets the next: not read again below if it was due.)
                 let result = runs.get_mut(&run).and_then(|state| {
                     state.poll(roots);
-                    // Just read: not read again below if it was due.
-                    state.next_poll = Instant::now() + state.poll_every(Instant::now());
                     state.result()
                 });
                 publish(&run, result.clone());
@@ -190,7 +189,6 @@ fn work(commands: &mpsc::Receiver<Command>, latest: &Mutex<Latest>, roots: &Root
         for (run, state) in runs.iter_mut().filter(|(_, state)| state.next_poll <= now) {
             state.poll(roots);
             publish(run, state.result());
-            state.next_poll = Instant::now() + state.poll_every(now);
         }
     }
 }
@@ -254,7 +252,8 @@ impl RunState {
         if quiet { QUIET_POLL_EVERY } else { POLL_EVERY }
     }
 
-    /// Attributes new files, then reads what every file gained. Blocking.
+    /// Attributes new files, then reads what every file gained, and sets
+    /// when the next poll is due. Blocking.
     pub(super) fn poll(&mut self, roots: &Roots) {
         let pids = find::tree(self.root);
         for (path, agent) in find::open_files(&pids, &self.known) {
@@ -293,6 +292,8 @@ impl RunState {
             // poll tries again.
             let _ = file.poll();
         }
+        let now = Instant::now();
+        self.next_poll = now + self.poll_every(now);
     }
 
     /// A new file of the run's, sharing its claims.
