@@ -69,7 +69,7 @@ impl Outbox {
             }
             // Set-aside files keep their numbers too: a new one never takes
             // the name of one left for a person.
-            last = last.max(name.split_once('.').and_then(|(stem, _)| stem.parse::<u64>().ok()));
+            last = last.max(numbered(&name).map(|(n, _)| n));
         }
         Ok(Outbox { dir: dir.to_owned(), next: AtomicU64::new(last.map_or(1, |n| n + 1)) })
     }
@@ -101,7 +101,10 @@ impl Outbox {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
         let mut files: Vec<(u64, PathBuf)> = entries
             .filter_map(Result::ok)
-            .filter_map(|entry| Some((number(&entry.file_name().to_string_lossy())?, entry.path())))
+            .filter_map(|entry| match numbered(&entry.file_name().to_string_lossy()) {
+                Some((n, "json")) => Some((n, entry.path())),
+                _ => None,
+            })
             .collect();
         files.sort();
         files
@@ -136,7 +139,8 @@ pub fn done(path: &Path) {
     }
 }
 
-/// The number of a kept file's name (`000000000042.json`).
-fn number(name: &str) -> Option<u64> {
-    name.strip_suffix(".json")?.parse().ok()
+/// The number and extension of a file's name here (`000000000042.json`).
+fn numbered(name: &str) -> Option<(u64, &str)> {
+    let (stem, extension) = name.split_once('.')?;
+    Some((stem.parse().ok()?, extension))
 }
