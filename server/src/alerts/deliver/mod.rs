@@ -136,8 +136,11 @@ struct Entry {
 /// lock and used after it: keeping the alert in the outbox writes a file, and
 /// the lock is also taken by `status`, which an async handler calls.
 struct Target {
+    /// Its queue (a clone of the entry's sender).
     queue: SyncSender<Queued>,
+    /// Its counters.
     slot: Arc<Slot>,
+    /// A configured destination: its alerts are kept in the outbox.
     everyone: bool,
 }
 
