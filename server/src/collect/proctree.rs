@@ -297,7 +297,7 @@ impl Scanner {
     /// A new tree's first reading is not waited for: with the counters'
     /// thread started and nine processes' `schedstat`, `status` and `io`
     /// opened, that wait was most of the run's first tick (about 0.4 of its
-    /// 0.8–1.7 ms). Its slow figures are pending for that one tick instead.
+    /// 0.8–1.7 ms). Its slow figures are pending until that reading lands (a tick or so).
     fn slow_counters(&mut self, trees: &mut [(u32, Option<TreeUsage>)], now: Instant) {
         let live: Vec<u32> = trees
             .iter()

@@ -88,8 +88,8 @@ pub struct TreeCounters {
     pub reasons: Vec<(&'static str, String)>,
     /// The slow figures (run-queue delay, switches, storage bytes) are not
     /// read yet: a new tree's first reading is on its way from the counters'
-    /// thread. They are `None` with the reason "not read yet" for now, which a
-    /// run's counters must not keep (see `hub::meter`).
+    /// thread. They are `None` with the reason [`NOT_READ_YET`] for now, which
+    /// a run's counters keep only until a reading replaces it (`hub::meter`).
     pub slow_pending: bool,
 }
 
