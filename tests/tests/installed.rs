@@ -127,6 +127,30 @@ fn the_systemd_unit_is_valid_for_the_installed_binary() {
     assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze: {said}");
 }
 
+/// Every shared library a process loads is mapped in 64 KB runs around each
+/// page it touches: libm cost PerfMon half a megabyte at rest for two
+/// functions, `pow` (tokio's multi-threaded scheduler) and `log` (SQLite's
+/// full-text search). The server runs a current-thread runtime and SQLite is
+/// built without full-text search (`.cargo/config.toml`), so the release
+/// binary needs only libc (and libgcc_s for unwinding).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_release_binary_loads_no_library_beyond_libc() {
+    let out =
+        Command::new("readelf").arg("-dW").arg(tests::release_binary()).output().expect("readelf (binutils)");
+    assert!(out.status.success(), "readelf: {}", String::from_utf8_lossy(&out.stderr));
+    let dynamic = String::from_utf8(out.stdout).expect("readelf prints text");
+    let needed: Vec<&str> = dynamic
+        .lines()
+        .filter(|line| line.contains("(NEEDED)"))
+        .filter_map(|line| line.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert!(needed.contains(&"libc.so.6"), "{dynamic}");
+    let extra: Vec<&&str> =
+        needed.iter().filter(|lib| !matches!(**lib, "libc.so.6" | "libgcc_s.so.1")).collect();
+    assert!(extra.is_empty(), "the release binary needs {extra:?} besides libc");
+}
+
 /// Release builds lay the code a profiled server ran out first, together
 /// (`server/build.rs`, `server/code-order.txt`), so that the kernel maps little
 /// of the rest (BENCHMARKS.md). The file still names the binary's functions (a
