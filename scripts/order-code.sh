@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# Writes server/code-order.txt: the functions a release PerfMon runs, hottest
-# first, from a run of it under callgrind. Release builds link the server with
-# them laid out together (server/build.rs): the kernel maps code in 64 KB runs
-# around each page a process touches, so code spread over the whole binary kept
-# nearly all of it resident (BENCHMARKS.md, "Where the memory is").
+# Writes server/code-order.txt: the functions a release PerfMon runs, from a run
+# of it under callgrind. Release builds link the server with them laid out
+# together (server/build.rs): the kernel maps code in 64 KB runs around each
+# page a process touches, so code spread over the whole binary kept nearly all
+# of it resident (BENCHMARKS.md, "Where the memory is").
 #
 #   scripts/order-code.sh [BINARY]     (default: target/release/perfmon)
 #
-# The run covers what a machine running PerfMon does: an empty store's first
-# start, idling, a run with some IO watched in a browser (the panel and the
-# dashboard), /metrics scrapes, the runs' API, a clean stop, and a restart over
-# the same store. Needs valgrind, chromium and curl (apt-get install valgrind
-# chromium curl). Takes about four minutes. Regenerate it when the tests say
+# Two groups, each hottest first. First what a server at rest runs: its start
+# (an empty store, then again over the same store), idling, and a live run
+# watched by one WebSocket client, logging at its default level. Then what
+# else a machine running PerfMon does: a browser on the panel and the
+# dashboard, /metrics scrapes, the runs' API, a report, a clean stop. The
+# first group alone is what stays resident at rest; were the browser's code
+# mixed in by heat, every 64 KB run of it would be mapped too.
+#
+# Needs valgrind, chromium, curl and python3 (apt-get install valgrind chromium
+# curl python3). Takes about five minutes. Regenerate it when the tests say
 # the file no longer names the binary's functions (a new toolchain or
 # dependency renames them), or after a large change to what runs each tick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-target/release/perfmon}")
-for tool in valgrind chromium curl nm; do
+for tool in valgrind callgrind_control chromium curl nm python3; do
     command -v "$tool" >/dev/null || { echo "order-code: $tool is needed (apt-get install $tool)" >&2; exit 2; }
 done
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 export HOME=$work XDG_RUNTIME_DIR=$work/run XDG_STATE_HOME=$work/state XDG_CONFIG_HOME=$work/config
-export PERFMON_BIND=127.0.0.1:18977 PERFMON_LOG=warn
+export PERFMON_BIND=127.0.0.1:18977
+unset PERFMON_LOG
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 url=http://$PERFMON_BIND
 
@@ -42,8 +48,63 @@ profiled() {
     [ -s "$work/$name.out" ] || { echo "order-code: no profile from $name (see $work/$name.log)" >&2; exit 1; }
 }
 
-watched_run() {
+# A WebSocket client of the default project's stream for $1 seconds: what a
+# panel (or the load tool) costs the server, without a browser's page loads.
+watch_stream() {
+    python3 - "$PERFMON_BIND" "$1" <<'EOF'
+import base64, os, socket, struct, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall((f"GET /ws/projects/default HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+s.settimeout(1)
+end, buf = time.time() + float(sys.argv[2]), b""
+while time.time() < end:
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not data:
+        sys.exit("order-code: the stream ended early")
+    buf += data
+    if buf.startswith(b"HTTP/"):
+        if b"\r\n\r\n" not in buf:
+            continue
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            sys.exit(f"order-code: the stream was refused: {head[:80]}")
+    # Answer the server's pings (it drops a client that never does).
+    while len(buf) >= 2:
+        opcode, size, at = buf[0] & 0x0F, buf[1] & 0x7F, 2
+        if size == 126:
+            (size,), at = struct.unpack(">H", buf[2:4]), 4
+        elif size == 127:
+            (size,), at = struct.unpack(">Q", buf[2:10]), 10
+        if len(buf) < at + size:
+            break
+        payload, buf = buf[at:at + size], buf[at + size:]
+        if opcode == 0x9:
+            mask = os.urandom(4)
+            s.sendall(bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+EOF
+}
+
+# At rest: idle, then a live run with some IO that one client watches.
+at_rest() {
+    sleep 15
+    watch_stream 70 &
+    local watcher=$!
+    "$bin" run --label "order-code" -- sh -c "sleep 15; dd if=/dev/zero of=$work/f bs=1M count=20 conv=fsync status=none; sleep 40"
+    wait "$watcher"
     sleep 10
+}
+
+# At rest, then everything else; the profile's first part (callgrind_control
+# dumps it) is the rest state alone.
+watched_run() {
+    at_rest
+    callgrind_control -d "$server" >/dev/null
     timeout 100 chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
         --remote-debugging-port=0 "$url/" >/dev/null 2>&1 &
     local browser=$!
@@ -64,32 +125,42 @@ watched_run() {
     sleep 10
 }
 
+# The start over a store with runs in it, and a short run.
 restarted() {
     sleep 10
     "$bin" run -- sh -c 'sleep 8'
-    curl -sf "$url/metrics" >/dev/null
     sleep 5
 }
 
 profiled first watched_run
 profiled again restarted
+[ -s "$work/first.out.1" ] || { echo "order-code: no at-rest part in the first profile" >&2; exit 1; }
 
-# Each function's own instructions (not its callees'), summed over both runs;
-# a call's cost line follows its `calls=` line and is the callee's.
-awk '
-    /^fn=/ { fn = substr($0, 4); sub(/\047[0-9]+$/, "", fn); after_call = 0; next }
-    /^calls=/ { after_call = 1; next }
-    /^[0-9+-]/ { if (fn != "") { if (after_call) after_call = 0; else cost[fn] += $2 } next }
-    END { for (f in cost) print cost[f], f }
-' "$work/first.out" "$work/again.out" | sort -k1,1nr -k2 | awk '{ print $2 }' >"$work/all"
-
-# Only the binary's own symbols (not libc's), in that order.
+# Each function's own instructions (not its callees'), summed over the
+# profiles named; a call's cost line follows its `calls=` line and is the
+# callee's. Prints the functions hottest first.
+costs() {
+    awk '
+        /^fn=/ { fn = substr($0, 4); sub(/\047[0-9]+$/, "", fn); after_call = 0; next }
+        /^calls=/ { after_call = 1; next }
+        /^[0-9+-]/ { if (fn != "") { if (after_call) after_call = 0; else cost[fn] += $2 } next }
+        END { for (f in cost) if (cost[f] > 0) print cost[f], f }
+    ' "$@" | sort -k1,1nr -k2 | awk '{ print $2 }'
+}
+costs "$work/first.out.1" "$work/again.out" >"$work/rest"
+costs "$work/first.out" >"$work/more"
+# Only the binary's own symbols (not libc's): the at-rest functions, then the
+# others not among them.
 nm --defined-only "$bin" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$work/defined"
-awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" "$work/all" >"$work/order"
+awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" "$work/rest" >"$work/order.rest"
+awk 'NR == FNR { seen[$1] = 1; next } !($1 in seen)' "$work/order.rest" "$work/more" |
+    awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" - >"$work/order.more"
 {
-    echo "# The functions a release PerfMon runs, hottest first: written by"
-    echo "# scripts/order-code.sh from $(git rev-parse --short=12 HEAD) on $(date -u +%Y-%m-%d); server/build.rs"
-    echo "# links release builds with them laid out together (lld's --symbol-ordering-file)."
-    cat "$work/order"
+    echo "# The functions a release PerfMon runs at rest, then the others it ran, each group"
+    echo "# hottest first: written by scripts/order-code.sh from $(git rev-parse --short=12 HEAD) on $(date -u +%Y-%m-%d);"
+    echo "# server/build.rs links release builds with them laid out together (lld's --symbol-ordering-file)."
+    cat "$work/order.rest"
+    echo "# The others: a browser on the panel and the dashboard, /metrics, the API, a report, a stop."
+    cat "$work/order.more"
 } >server/code-order.txt
-echo "order-code: $(wc -l <"$work/order") of the binary's $(wc -l <"$work/defined") functions ran; wrote server/code-order.txt"
+echo "order-code: $(wc -l <"$work/order.rest") functions at rest and $(wc -l <"$work/order.more") others of the binary's $(wc -l <"$work/defined") ran; wrote server/code-order.txt"
