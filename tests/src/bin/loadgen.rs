@@ -81,7 +81,9 @@ impl Drop for Loaded {
 
 impl Loaded {
     async fn start(binary: &std::path::Path, live: bool, remote_write: Option<&str>) -> Loaded {
-        let mut args = vec!["--max-connections", "20000", "--static-dir", "/nonexistent"];
+        // Served as a user serves it (the page from inside the binary), with room
+        // for the largest round's clients.
+        let mut args = vec!["--max-connections", "20000"];
         if let Some(url) = remote_write {
             args.extend(["--remote-write", url]);
         }
