@@ -136,8 +136,8 @@ fn the_systemd_unit_is_valid_for_the_installed_binary() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn the_release_binary_loads_no_library_beyond_libc() {
-    let out =
-        Command::new("readelf").arg("-dW").arg(tests::release_binary()).output().expect("readelf (binutils)");
+    let binary = tests::release_binary();
+    let out = Command::new("readelf").arg("-dW").arg(&binary).output().expect("readelf (binutils)");
     assert!(out.status.success(), "readelf: {}", String::from_utf8_lossy(&out.stderr));
     let dynamic = String::from_utf8(out.stdout).expect("readelf prints text");
     let needed: Vec<&str> = dynamic
