@@ -133,10 +133,7 @@ pub async fn run(
     hub = hub.with_recorder(alerts.recorder());
     let hub = Arc::new(hub);
     if let Some(store) = &store {
-        let resumed = resume_runs(store.clone(), hub.clone()).await;
-        let alerts = alerts.clone();
-        // Not awaited: a slow disk must not hold the start back.
-        tokio::task::spawn_blocking(move || alerts.catch_up(&resumed));
+        resume_runs(store.clone(), hub.clone(), alerts.clone()).await;
     }
     let remote_write = start_remote_write(&config, store.as_ref())?;
     let services =
@@ -226,35 +223,46 @@ async fn record_waiting_exits(store: Store, dirs: Vec<std::path::PathBuf>, port:
 
 /// Follows again the runs a previous start of the server left running whose
 /// process still runs: a restart during a run does not cut it (off the async
-/// workers: it reads the store and /proc). The ids of those it follows.
-async fn resume_runs(store: Store, hub: Arc<Hub>) -> Vec<String> {
-    let resumed = tokio::task::spawn_blocking(move || {
-        let runs = match store.unfinished_runs() {
-            Ok(runs) => runs,
+/// workers: it reads the store and /proc). Returns once they are followed;
+/// the alerts then catch up on the same thread, not awaited (a slow disk must
+/// not hold the start back). One thread, not a second one beside the first:
+/// each reads the store, and glibc keeps what a thread's reads allocated in
+/// that thread's malloc arena, about 0.4 MB each (BENCHMARKS.md).
+async fn resume_runs(store: Store, hub: Arc<Hub>, alerts: crate::alerts::Alerting) {
+    let (followed, resumed) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let ids = resume(&store, &hub);
+        // The start goes on now; nobody waiting is no reason to skip the catch-up.
+        let _ = followed.send(ids.len());
+        alerts.catch_up(&ids);
+    });
+    let resumed = resumed.await.unwrap_or_default();
+    if resumed > 0 {
+        tracing::info!("following again {resumed} run(s) still running from before the restart");
+    }
+}
+
+/// The blocking half of [`resume_runs`]: the ids of the runs it follows again.
+fn resume(store: &Store, hub: &Hub) -> Vec<String> {
+    let runs = match store.unfinished_runs() {
+        Ok(runs) => runs,
+        Err(err) => {
+            tracing::warn!("the runs left running could not be read: {err}");
+            return Vec::new();
+        }
+    };
+    let mut resumed = Vec::new();
+    for run in runs {
+        let mut record = run.clone();
+        match hub.resume_run(run) {
+            Ok(_) => resumed.push(record.run_id),
+            // One this server cannot follow is not left `running` for ever.
             Err(err) => {
-                tracing::warn!("the runs left running could not be read: {err}");
-                return Vec::new();
-            }
-        };
-        let mut resumed = Vec::new();
-        for run in runs {
-            let mut record = run.clone();
-            match hub.resume_run(run) {
-                Ok(_) => resumed.push(record.run_id),
-                // One this server cannot follow is not left `running` for ever.
-                Err(err) => {
-                    tracing::warn!("run {} was not resumed ({err}): marked interrupted", record.run_id);
-                    record.end(chrono::Utc::now(), shared::api::RunOutcome::Interrupted);
-                    crate::hub::Recorder::record(&store, crate::hub::Record::Run(record));
-                }
+                tracing::warn!("run {} was not resumed ({err}): marked interrupted", record.run_id);
+                record.end(chrono::Utc::now(), shared::api::RunOutcome::Interrupted);
+                crate::hub::Recorder::record(store, crate::hub::Record::Run(record));
             }
         }
-        resumed
-    })
-    .await
-    .unwrap_or_default();
-    if !resumed.is_empty() {
-        tracing::info!("following again {} run(s) still running from before the restart", resumed.len());
     }
     resumed
 }
