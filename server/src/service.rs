@@ -231,7 +231,10 @@ async fn record_waiting_exits(store: Store, dirs: Vec<std::path::PathBuf>, port:
 async fn resume_runs(store: Store, hub: Arc<Hub>, alerts: crate::alerts::Alerting) {
     let (followed, resumed) = tokio::sync::oneshot::channel();
     tokio::task::spawn_blocking(move || {
-        let ids = resume(&store, &hub);
+        // A fault in resuming (said by the panic hook) still leaves the
+        // catch-up of the runs that ended while PerfMon was down.
+        let ids = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| resume(&store, &hub)))
+            .unwrap_or_default();
         // The start goes on now; nobody waiting is no reason to skip the catch-up.
         let _ = followed.send(ids.len());
         alerts.catch_up(&ids);
