@@ -26,7 +26,10 @@ fn serialise(c: &mut Criterion) {
 }
 
 fn publish(c: &mut Criterion) {
-    // As in the server: a multi-threaded runtime on this machine's cores.
+    // A multi-threaded runtime on this machine's cores, as the server ran when
+    // BENCHMARKS.md's publishing figures were taken; the server now runs one
+    // async thread (BENCHMARKS.md, sixteenth session), whose sends to many
+    // subscribers the load tool measures.
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
     // A real reading of this machine, published again and again.
     let sample = HostSampler::new().sample(&[]);

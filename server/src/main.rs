@@ -10,9 +10,9 @@ fn main() -> ExitCode {
     cli::init_logging();
     // One thread runs every async task. PerfMon's async work is light: the
     // tick is sampled and serialised once on its own thread, the store, the
-    // alerts and the transcripts have theirs, and every blocking call goes to
-    // the blocking pool; what is left is handing the one frame to each socket
-    // and answering requests. A worker pool would add threads (a stack and a
+    // alerts and the transcripts have theirs, and store queries and /proc
+    // walks go to the blocking pool; what is left is handing the one frame to
+    // each socket and answering requests. A worker pool would add threads (a stack and a
     // malloc arena each), wakeups between them, and its scheduler's code:
     // memory and CPU at rest, where PerfMon spends its life.
     let mut runtime = tokio::runtime::Builder::new_current_thread();
