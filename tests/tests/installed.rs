@@ -133,7 +133,7 @@ fn the_systemd_unit_is_valid_for_the_installed_binary() {
 /// full-text search). The server runs a current-thread runtime and SQLite is
 /// built without full-text search (`.cargo/config.toml`), so the release
 /// binary needs only libc (and libgcc_s for unwinding).
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
 #[test]
 fn the_release_binary_loads_no_library_beyond_libc() {
     let binary = tests::release_binary();
