@@ -9,9 +9,9 @@
 #
 # Two groups, each hottest first. First what a server at rest runs: its start
 # (an empty store, then again over the same store), idling, and a live run
-# watched by one WebSocket client, logging at its default level. Then what
-# else a machine running PerfMon does: a browser on the panel and the
-# dashboard, /metrics scrapes, the runs' API, a report, a clean stop. The
+# watched by one WebSocket client, logging at its default level, and a clean
+# stop. Then what else a machine running PerfMon does: a browser on the panel
+# and the dashboard, /metrics scrapes, the runs' API, a report. The
 # first group alone is what stays resident at rest; were the browser's code
 # mixed in by heat, every 64 KB run of it would be mapped too.
 #
@@ -34,7 +34,8 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 url=http://$PERFMON_BIND
 
 # One server under callgrind until it stops on SIGTERM (callgrind writes its
-# profile at exit); $1 names the profile, the rest is what it is put through.
+# profile at exit); $1 names the profile, the rest is what it is put through
+# (given the server's pid last).
 profiled() {
     local name=$1; shift
     valgrind --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no --dump-instr=no \
@@ -42,7 +43,7 @@ profiled() {
     local server=$!
     for _ in $(seq 120); do curl -sf "$url/api/health" >/dev/null && break; sleep 0.5; done
     curl -sf "$url/api/health" >/dev/null || { echo "order-code: the server did not come up" >&2; exit 1; }
-    "$@"
+    "$@" "$server"
     kill -TERM "$server"
     wait "$server" || true
     [ -s "$work/$name.out" ] || { echo "order-code: no profile from $name (see $work/$name.log)" >&2; exit 1; }
@@ -77,6 +78,8 @@ while time.time() < end:
     # Answer the server's pings (it drops a client that never does).
     while len(buf) >= 2:
         opcode, size, at = buf[0] & 0x0F, buf[1] & 0x7F, 2
+        if len(buf) < {126: 4, 127: 10}.get(size, 2):
+            break
         if size == 126:
             (size,), at = struct.unpack(">H", buf[2:4]), 4
         elif size == 127:
@@ -103,6 +106,7 @@ at_rest() {
 # At rest, then everything else; the profile's first part (callgrind_control
 # dumps it) is the rest state alone.
 watched_run() {
+    local server=$1
     at_rest
     callgrind_control -d "$server" >/dev/null
     timeout 100 chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
@@ -153,6 +157,7 @@ costs "$work/first.out" >"$work/more"
 # others not among them.
 nm --defined-only "$bin" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$work/defined"
 awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" "$work/rest" >"$work/order.rest"
+[ -s "$work/order.rest" ] || { echo "order-code: none of the binary's functions ran at rest" >&2; exit 1; }
 awk 'NR == FNR { seen[$1] = 1; next } !($1 in seen)' "$work/order.rest" "$work/more" |
     awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" - >"$work/order.more"
 {
@@ -160,7 +165,7 @@ awk 'NR == FNR { seen[$1] = 1; next } !($1 in seen)' "$work/order.rest" "$work/m
     echo "# hottest first: written by scripts/order-code.sh from $(git rev-parse --short=12 HEAD) on $(date -u +%Y-%m-%d);"
     echo "# server/build.rs links release builds with them laid out together (lld's --symbol-ordering-file)."
     cat "$work/order.rest"
-    echo "# The others: a browser on the panel and the dashboard, /metrics, the API, a report, a stop."
+    echo "# The others: a browser on the panel and the dashboard, /metrics, the API, a report."
     cat "$work/order.more"
 } >server/code-order.txt
 echo "order-code: $(wc -l <"$work/order.rest") functions at rest and $(wc -l <"$work/order.more") others of the binary's $(wc -l <"$work/defined") ran; wrote server/code-order.txt"
