@@ -867,21 +867,30 @@ fn version_9() -> String {
 /// The latest schema version: one per migration.
 pub const LATEST: usize = 11;
 
-/// Each migration's SQL, oldest first; built once per process (the
-/// migrations borrow it for 'static).
-fn steps() -> [&'static str; LATEST] {
-    static V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static V3: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static V8: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static V9: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let (v1, v3, v8) = (V1.get_or_init(version_1), V3.get_or_init(version_3), V8.get_or_init(version_8));
-    let v9 = V9.get_or_init(version_9);
-    [v1, VERSION_2, v3, VERSION_4, VERSION_5, VERSION_6, VERSION_7, v8, v9, VERSION_10, VERSION_11]
+/// Each migration's SQL, oldest first. Built for each migration and dropped
+/// after it: the tiers' tables are about 85 KB of text, which a server kept
+/// for its whole life when it was built once per process.
+fn steps() -> [Cow<'static, str>; LATEST] {
+    let built = |sql: String| Cow::Owned(sql);
+    let kept = Cow::Borrowed;
+    [
+        built(version_1()),
+        kept(VERSION_2),
+        built(version_3()),
+        kept(VERSION_4),
+        kept(VERSION_5),
+        kept(VERSION_6),
+        kept(VERSION_7),
+        built(version_8()),
+        built(version_9()),
+        kept(VERSION_10),
+        kept(VERSION_11),
+    ]
 }
 
-/// The migrations, oldest first.
-fn migrations() -> Migrations<'static> {
-    Migrations::new(steps().into_iter().map(M::up).collect())
+/// The migrations of `steps`, oldest first.
+fn migrations<'a>(steps: &'a [Cow<'static, str>]) -> Migrations<'a> {
+    Migrations::new(steps.iter().map(|sql| M::up(sql)).collect())
 }
 
 /// Brings `conn`'s schema to the latest version. An empty database gets the
@@ -892,11 +901,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
         [],
         |row| row.get(0),
     )?;
+    let steps = steps();
     if !empty {
-        return migrations().to_latest(conn);
+        return migrations(&steps).to_latest(conn);
     }
     let tx = conn.transaction()?;
-    tx.execute_batch(&folded(&steps()))?;
+    tx.execute_batch(&folded(&steps))?;
     tx.pragma_update(None, "user_version", LATEST as i64)?;
     tx.commit()?;
     Ok(())
@@ -911,7 +921,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
 /// empty stores), against a few milliseconds folded. The
 /// migrations stay the one description of the schema; a test holds the two
 /// ways to the same result.
-fn folded(steps: &[&str]) -> String {
+fn folded(steps: &[Cow<'static, str>]) -> String {
     let mut statements: Vec<String> = Vec::new();
     for statement in steps.iter().flat_map(|sql| sql.split(';')).map(str::trim).filter(|s| !s.is_empty()) {
         let added = statement
@@ -1045,7 +1055,7 @@ mod tests {
         let mut folded = Connection::open_in_memory().expect("db");
         migrate(&mut folded).expect("migrates");
         let mut stepwise = Connection::open_in_memory().expect("db");
-        migrations().to_latest(&mut stepwise).expect("migrates one by one");
+        migrations(&steps()).to_latest(&mut stepwise).expect("migrates one by one");
         assert_eq!(version(&folded).expect("version"), LATEST as i64);
         assert_eq!(version(&stepwise).expect("version"), LATEST as i64);
         let (folded, stepwise) = (shape(&folded), shape(&stepwise));
@@ -1061,7 +1071,8 @@ mod tests {
     #[test]
     fn the_runs_ended_before_version_11_count_as_alerted_and_a_live_one_does_not() {
         let mut conn = Connection::open_in_memory().expect("db");
-        let before = Migrations::new(steps()[..10].iter().copied().map(M::up).collect());
+        let steps = steps();
+        let before = migrations(&steps[..10]);
         before.to_latest(&mut conn).expect("version 10");
         conn.execute_batch(
             "INSERT INTO runs (run_id, project, pid, started_at, ended_at, status) VALUES
