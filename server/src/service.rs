@@ -141,6 +141,7 @@ pub async fn run(
     let state = AppState::with_store(&config, hub.clone(), services, token.clone());
     let perfwatch_every = Duration::from_millis(shared::perfwatch::PERFWATCH_INTERVAL_MS);
     tokio::spawn(crate::hub::perfwatch::run(hub.clone(), perfwatch_every, token.clone()));
+    tokio::spawn(crate::trim::run(crate::trim::TRIM_EVERY, token.clone()));
     let sampler = tokio::spawn(supervise_sampling(hub, token.clone()));
 
     let trigger = token.clone();

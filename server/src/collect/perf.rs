@@ -3,7 +3,7 @@
 //! cpu N, kernel included), opened once, read every tick and summed.
 //!
 //! # Why perf-event2
-//! The workspace forbids `unsafe` code, so the syscall, its `perf_event_attr`
+//! The workspace denies `unsafe` code, so the syscall, its `perf_event_attr`
 //! and the group read format come from a crate. `perf-event2` is the fork of
 //! Jim Blandy's `perf-event` that carries its development on (the original's
 //! 0.4 line lacks the `read_format` choice and the newer attribute fields):

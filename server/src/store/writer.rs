@@ -202,6 +202,10 @@ impl Writer {
         if let Err(err) = retention::run(db, (shared.clock)(), &shared.retention) {
             self.failed(shared, &err);
         }
+        // The roll-ups' and pruning's statements were compiled and dropped:
+        // what they freed goes back to the kernel now, not up to a minute
+        // later at the service's next trim (BENCHMARKS.md).
+        crate::trim::release();
     }
 
     /// Decides what a failed statement means: a broken file is moved aside and
