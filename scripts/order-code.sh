@@ -7,13 +7,14 @@
 #
 #   scripts/order-code.sh [BINARY]     (default: target/release/perfmon)
 #
-# Two groups, each hottest first. First what a server at rest runs: its start
-# (an empty store, then again over the same store), idling, and a live run
-# watched by one WebSocket client, logging at its default level, and a clean
-# stop. Then what else a machine running PerfMon does: a browser on the panel
-# and the dashboard, /metrics scrapes, the runs' API, a report. The
-# first group alone is what stays resident at rest; were the browser's code
-# mixed in by heat, every 64 KB run of it would be mapped too.
+# Three groups, each hottest first. First what an idle server runs: its start
+# (an empty store, then again over the same store) and idling, nobody
+# watching, logging at its default level. Then a live run watched by one
+# WebSocket client, and a clean stop. Then what else a machine running PerfMon
+# does: a browser on the panel and the dashboard, /metrics scrapes, the runs'
+# API, a report. The first group alone is what stays resident at rest, the
+# first two with a client of a live run; were the browser's code mixed in by
+# heat, every 64 KB run of it would be mapped too.
 #
 # Needs valgrind, chromium, curl and python3 (apt-get install valgrind chromium
 # curl python3). Takes about five minutes. Regenerate it when the tests say
@@ -93,9 +94,8 @@ while time.time() < end:
 EOF
 }
 
-# At rest: idle, then a live run with some IO that one client watches.
-at_rest() {
-    sleep 15
+# A live run with some IO that one client watches.
+live_run() {
     watch_stream 70 &
     local watcher=$!
     "$bin" run --label "order-code" -- sh -c "sleep 15; dd if=/dev/zero of=$work/f bs=1M count=20 conv=fsync status=none; sleep 40"
@@ -103,11 +103,15 @@ at_rest() {
     sleep 10
 }
 
-# At rest, then everything else; the profile's first part (callgrind_control
-# dumps it) is the rest state alone.
+# Idle, a live run, then everything else; callgrind_control dumps the first
+# two parts (.1, .2), the exit the third. Idle lasts past the store's first
+# roll-ups of a minute of samples (60 s after the start) and the allocator's
+# trims (15 s after the start, and after the roll-ups).
 watched_run() {
     local server=$1
-    at_rest
+    sleep 70
+    callgrind_control -d "$server" >/dev/null
+    live_run
     callgrind_control -d "$server" >/dev/null
     timeout 100 chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
         --remote-debugging-port=0 "$url/" >/dev/null 2>&1 &
@@ -129,16 +133,20 @@ watched_run() {
     sleep 10
 }
 
-# The start over a store with runs in it, and a short run.
+# The start over a store with runs in it, idle (dumped: .1), and a short run.
 restarted() {
+    local server=$1
     sleep 10
+    callgrind_control -d "$server" >/dev/null
     "$bin" run -- sh -c 'sleep 8'
     sleep 5
 }
 
 profiled first watched_run
 profiled again restarted
-[ -s "$work/first.out.1" ] || { echo "order-code: no at-rest part in the first profile" >&2; exit 1; }
+for part in first.out.1 first.out.2 again.out.1; do
+    [ -s "$work/$part" ] || { echo "order-code: no $part part in the profiles" >&2; exit 1; }
+done
 
 # Each function's own instructions (not its callees'), summed over the
 # profiles named; a call's cost line follows its `calls=` line and is the
@@ -151,21 +159,30 @@ costs() {
         END { for (f in cost) if (cost[f] > 0) print cost[f], f }
     ' "$@" | sort -k1,1nr -k2 | awk '{ print $2 }'
 }
-costs "$work/first.out.1" "$work/again.out" >"$work/rest"
+costs "$work/first.out.1" "$work/again.out.1" >"$work/idle"
+costs "$work/first.out.2" "$work/again.out" >"$work/live"
 costs "$work/first.out" >"$work/more"
-# Only the binary's own symbols (not libc's): the at-rest functions, then the
-# others not among them.
+# Only the binary's own symbols (not libc's), each in the first group it ran in.
 nm --defined-only "$bin" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$work/defined"
-awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" "$work/rest" >"$work/order.rest"
-[ -s "$work/order.rest" ] || { echo "order-code: none of the binary's functions ran at rest" >&2; exit 1; }
-awk 'NR == FNR { seen[$1] = 1; next } !($1 in seen)' "$work/order.rest" "$work/more" |
-    awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" - >"$work/order.more"
+own() { awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" "$1"; }
+# The lines of $2 that are none of $1's (whole names; order kept).
+not_in() { grep -vxF -f "$1" "$2" || true; }
+own "$work/idle" >"$work/order.idle"
+[ -s "$work/order.idle" ] || { echo "order-code: none of the binary's functions ran idle" >&2; exit 1; }
+own "$work/live" >"$work/live.own"
+not_in "$work/order.idle" "$work/live.own" >"$work/order.live"
+cat "$work/order.idle" "$work/order.live" >"$work/seen"
+own "$work/more" >"$work/more.own"
+not_in "$work/seen" "$work/more.own" >"$work/order.more"
 {
-    echo "# The functions a release PerfMon runs at rest, then the others it ran, each group"
-    echo "# hottest first: written by scripts/order-code.sh from $(git rev-parse --short=12 HEAD) on $(date -u +%Y-%m-%d);"
-    echo "# server/build.rs links release builds with them laid out together (lld's --symbol-ordering-file)."
-    cat "$work/order.rest"
+    echo "# The functions a release PerfMon runs idle, then with a client of a live run, then the"
+    echo "# others it ran, each group hottest first: written by scripts/order-code.sh from"
+    echo "# $(git rev-parse --short=12 HEAD) on $(date -u +%Y-%m-%d); server/build.rs links release builds with"
+    echo "# them laid out together (lld's --symbol-ordering-file)."
+    cat "$work/order.idle"
+    echo "# A live run, one WebSocket client watching it, a clean stop."
+    cat "$work/order.live"
     echo "# The others: a browser on the panel and the dashboard, /metrics, the API, a report."
     cat "$work/order.more"
 } >server/code-order.txt
-echo "order-code: $(wc -l <"$work/order.rest") functions at rest and $(wc -l <"$work/order.more") others of the binary's $(wc -l <"$work/defined") ran; wrote server/code-order.txt"
+echo "order-code: $(wc -l <"$work/order.idle") functions idle, $(wc -l <"$work/order.live") more with a client of a live run and $(wc -l <"$work/order.more") others of the binary's $(wc -l <"$work/defined") ran; wrote server/code-order.txt"
