@@ -127,7 +127,7 @@ watched_run() {
     for _ in 1 2 3; do curl -sf "$url/metrics" >/dev/null; sleep 2; done
     curl -sf "$url/api/projects/default/runs" >/dev/null
     local run_id
-    run_id=$("$bin" runs --json | grep -o '"run_id": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
+    run_id=$("$bin" runs --json | grep -o -m1 '"run_id": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
     "$bin" report "$run_id" >/dev/null
     wait "$browser" || true
     sleep 10
@@ -166,7 +166,7 @@ costs "$work/first.out" >"$work/more"
 nm --defined-only "$bin" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$work/defined"
 own() { awk 'NR == FNR { defined[$1] = 1; next } ($1 in defined)' "$work/defined" "$1"; }
 # The lines of $2 that are none of $1's (whole names; order kept).
-not_in() { grep -vxF -f "$1" "$2" || true; }
+not_in() { grep -vxF -f "$1" "$2" || [ $? -eq 1 ]; }
 own "$work/idle" >"$work/order.idle"
 [ -s "$work/order.idle" ] || { echo "order-code: none of the binary's functions ran idle" >&2; exit 1; }
 own "$work/live" >"$work/live.own"

@@ -8,8 +8,8 @@
 //! - `units`: the payload's units and display rounding, defined once.
 //! - `prices`: what a model's tokens cost (a built-in table, `--prices FILE`).
 //! - `trim`: hands back to the kernel the memory glibc keeps after it was
-//!   freed (the workspace's one `unsafe` call): after the store's minute of
-//!   roll-ups, and from a job `service` starts.
+//!   freed (the workspace's one `unsafe` call): after each of the store's
+//!   rounds of roll-ups, and from a job `service` starts.
 //! - `collect`: one file per source of readings (cpu, memory, disk, network,
 //!   gpu behind the `nvml` feature, proctree) and `procfs`, the one reader of
 //!   `/proc/PID/stat`. Exact values; `None` for what cannot be read.

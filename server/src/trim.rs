@@ -9,8 +9,9 @@
 //! seventeenth session). `malloc_trim(0)` walks every arena and returns each
 //! whole free page (`MADV_DONTNEED`); live allocations are not moved.
 //!
-//! The store's writer trims after its minute of roll-ups and pruning, its one
-//! burst. The service's job trims [`FIRST_TRIM_AFTER`] the start and then
+//! The store's writer trims after each round of roll-ups and pruning, its one
+//! burst (at its start, every minute, and when a flush asks for one). The
+//! service's job trims [`FIRST_TRIM_AFTER`] the start and then
 //! every [`TRIM_EVERY`], for the rest (a dashboard's queries, a report, a
 //! server without a store), on the async thread: where little is free it is
 //! microseconds of work (BENCHMARKS.md), and a blocking-pool thread would
@@ -68,7 +69,7 @@ pub async fn run(every: Duration, shutdown: CancellationToken) {
         }
         let started = std::time::Instant::now();
         let released = release();
-        tracing::debug!("allocator trimmed in {:?} (pages given back: {released})", started.elapsed());
+        tracing::debug!("allocator trimmed in {:?} (memory given back: {released})", started.elapsed());
     }
 }
 
@@ -98,8 +99,8 @@ mod tests {
     fn a_trim_gives_back_what_was_freed_below_a_live_block() {
         const BLOCK: usize = 16 * 1024;
         const BLOCKS: usize = 4 * 1024;
-        // On a thread of its own: an arena of its own, which no other test
-        // allocates from while this one measures.
+        // On a thread of its own: usually an arena of its own (glibc shares
+        // arenas once threads outnumber eight per core).
         std::thread::spawn(|| {
             let mut blocks: Vec<Vec<u8>> = (0..BLOCKS).map(|i| vec![(i % 200) as u8 + 1; BLOCK]).collect();
             let pin = vec![1u8; BLOCK];
@@ -121,9 +122,7 @@ mod tests {
         .expect("the measuring thread");
     }
 
-    /// The job waits for its first moment and ends at shutdown (before that
-    /// moment, so it does not trim beside the test above, whose figures a
-    /// trim from another thread would spoil).
+    /// The job waits for its first moment and ends at shutdown.
     #[tokio::test]
     async fn the_job_ends_at_shutdown() {
         let shutdown = CancellationToken::new();
@@ -135,5 +134,34 @@ mod tests {
             .await
             .expect("the job ends at shutdown")
             .expect("the job does not panic");
+    }
+
+    /// `unsafe_code` is `deny`, not `forbid`, for this module's one call: no
+    /// other source of the workspace may opt out of it.
+    #[test]
+    fn no_other_source_allows_unsafe_code() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut sources = vec![root.clone()];
+        let mut allowing = Vec::new();
+        while let Some(dir) = sources.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a workspace directory").flatten() {
+                let path = entry.path();
+                let name = entry.file_name();
+                if path.is_dir() {
+                    if !matches!(name.to_str(), Some("target" | "node_modules" | ".git" | "dist")) {
+                        sources.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("server/src/trim.rs")
+                    && std::fs::read_to_string(&path).is_ok_and(|text| {
+                        text.contains(concat!("allow(", "unsafe_code)"))
+                            || text.contains(concat!("expect(", "unsafe_code)"))
+                    })
+                {
+                    allowing.push(path);
+                }
+            }
+        }
+        assert!(allowing.is_empty(), "sources that allow unsafe code: {allowing:?}");
     }
 }

@@ -867,9 +867,9 @@ fn version_9() -> String {
 /// The latest schema version: one per migration.
 pub const LATEST: usize = 11;
 
-/// Each migration's SQL, oldest first. Built for each migration and dropped
-/// after it: the tiers' tables are about 85 KB of text, which a server kept
-/// for its whole life when it was built once per process.
+/// Each migration's SQL, oldest first. Built for each call of [`migrate`]
+/// and dropped when it returns: the tiers' tables are about 85 KB of text,
+/// which a server kept for its whole life when it was built once per process.
 fn steps() -> [Cow<'static, str>; LATEST] {
     let built = |sql: String| Cow::Owned(sql);
     let kept = Cow::Borrowed;

@@ -204,7 +204,7 @@ impl Writer {
         }
         // The roll-ups' and pruning's statements were compiled and dropped:
         // what they freed goes back to the kernel now, not up to a minute
-        // later at the service's next trim (BENCHMARKS.md).
+        // later at the service's next trim (trim.rs).
         crate::trim::release();
     }
 
