@@ -871,20 +871,18 @@ pub const LATEST: usize = 11;
 /// and dropped when it returns: the tiers' tables are about 85 KB of text,
 /// which a server kept for its whole life when it was built once per process.
 fn steps() -> [Cow<'static, str>; LATEST] {
-    let built = |sql: String| Cow::Owned(sql);
-    let kept = Cow::Borrowed;
     [
-        built(version_1()),
-        kept(VERSION_2),
-        built(version_3()),
-        kept(VERSION_4),
-        kept(VERSION_5),
-        kept(VERSION_6),
-        kept(VERSION_7),
-        built(version_8()),
-        built(version_9()),
-        kept(VERSION_10),
-        kept(VERSION_11),
+        version_1().into(),
+        VERSION_2.into(),
+        version_3().into(),
+        VERSION_4.into(),
+        VERSION_5.into(),
+        VERSION_6.into(),
+        VERSION_7.into(),
+        version_8().into(),
+        version_9().into(),
+        VERSION_10.into(),
+        VERSION_11.into(),
     ]
 }
 
