@@ -165,11 +165,7 @@ pub fn remove(path: &Path, secret: &str) {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("perfmon-control-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
+    use crate::testkit::Scratch;
 
     #[test]
     fn secrets_are_long_random_and_different() {
@@ -181,7 +177,8 @@ mod tests {
 
     #[test]
     fn only_the_owner_can_read_the_stored_secret() {
-        let path = scratch("own").join("perfmon").join("control-8000");
+        let scratch = Scratch::new("control-own");
+        let path = scratch.join("perfmon").join("control-8000");
         write(&path, "s3cret").expect("written");
         assert_eq!(std::fs::metadata(&path).expect("file").permissions().mode() & 0o777, 0o600);
         let dir = path.parent().expect("dir");
@@ -228,18 +225,19 @@ mod tests {
     #[test]
     fn the_standard_runtime_directory_counts_only_when_it_exists_and_is_ours() {
         use std::os::unix::fs::MetadataExt;
-        let root = scratch("user-root");
+        let scratch = Scratch::new("control-user-root");
+        let root = scratch.join("run-user");
         let uid = std::fs::metadata("/proc/self").expect("/proc/self").uid();
         assert_eq!(user_runtime_dir(&root), None, "absent");
         let dir = root.join(uid.to_string());
         std::fs::create_dir_all(&dir).expect("dir");
         assert_eq!(user_runtime_dir(&root), Some(dir));
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
     fn a_shared_directory_is_refused() {
-        let dir = scratch("shared");
+        let scratch = Scratch::new("control-shared");
+        let dir = scratch.join("shared");
         std::fs::create_dir_all(&dir).expect("dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
         assert!(matches!(write(&dir.join("control-1"), "x"), Err(ControlError::Exposed(_))));

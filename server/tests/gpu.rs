@@ -569,7 +569,7 @@ const IN_CHILD: &str = "PERFMON_GPU_TEST_CHILD";
 fn in_fake_nvml_process(test: &str, config: &Config, body: impl FnOnce(&FakeGpus)) {
     if std::env::var_os(IN_CHILD).is_some() {
         let path = std::env::var_os("FAKE_NVML_CONFIG").expect("the parent names the config");
-        return body(&FakeGpus { path: path.into() });
+        return body(&FakeGpus::at(path.into()));
     }
     let fake = FakeGpus::new(&scratch(test), config);
     let output = Command::new(std::env::current_exe().expect("this test binary"))

@@ -195,21 +195,40 @@ impl Config {
 }
 
 /// A config file in a directory of its own, and the environment that makes a
-/// process load the fake library with it.
+/// process load the fake library with it. The directory [`FakeGpus::new`] made
+/// is removed with it, so test runs leave nothing behind.
 #[derive(Debug)]
 pub struct FakeGpus {
     /// The config file.
     pub path: PathBuf,
+    /// The directory `new` made, removed on drop; `None` for [`FakeGpus::at`],
+    /// a handle on a config another process owns.
+    made: Option<PathBuf>,
+}
+
+impl Drop for FakeGpus {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.made {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl FakeGpus {
-    /// Writes `config` to a fresh file under `dir`.
+    /// Writes `config` to a fresh file under `dir`, a directory the fake owns
+    /// from now on: it is removed when the fake is dropped.
     pub fn new(dir: &Path, config: &Config) -> Self {
         std::fs::create_dir_all(dir).expect("create the fake GPUs' directory");
-        let fake = FakeGpus { path: dir.join("fake-nvml.conf") };
+        let fake = FakeGpus { path: dir.join("fake-nvml.conf"), made: Some(dir.to_owned()) };
         let _ = std::fs::remove_file(fake.inits_path());
         fake.set(config);
         fake
+    }
+
+    /// A handle on the config at `path`, written by a fake another process
+    /// owns (a test's child): changes what it answers, removes nothing.
+    pub fn at(path: PathBuf) -> Self {
+        FakeGpus { path, made: None }
     }
 
     /// Replaces what the library answers (it notices at the next tick).
