@@ -12,7 +12,9 @@
 #      README's service: no test may use that port or that PerfMon's files,
 #   4. the server without NVML, the frontend's browser tests (wasm-bindgen-test
 #      in headless Chromium), the install command into a scratch prefix, and
-#      the run command with no UI toolchain on its PATH.
+#      the run command with no UI toolchain on its PATH,
+#   5. that the tests left none of their scratch files behind (they run with a
+#      TMPDIR of the suite's own).
 # The time of each stage is printed at the end.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -56,7 +58,10 @@ export PERFMON_RELEASE_BIN="$TARGET_DIR/release/perfmon"
 results="$(mktemp)"
 occupant_home="$(mktemp -d)"
 occupant=""
-trap 'rm -f "$results"; [ -z "$occupant" ] || kill "$occupant" 2>/dev/null; rm -rf "$occupant_home"' EXIT
+# The tests' temporary directory, the suite's own: what a test leaves in it
+# shows at the end, and all of it goes with the suite.
+suite_tmp="$(mktemp -d)"
+trap 'rm -f "$results"; [ -z "$occupant" ] || kill "$occupant" 2>/dev/null; rm -rf "$occupant_home" "$suite_tmp"' EXIT
 
 stage "A PerfMon on the default port, as the README's service runs (the tests must leave it alone)"
 # A service's environment, with a scratch HOME and runtime root: its defaults
@@ -82,6 +87,7 @@ else
 fi
 
 stage "Native tests (shared, server, frontend helpers, end-to-end)"
+export TMPDIR="$suite_tmp"
 cargo test --workspace --locked 2>&1 | tee -a "$results"
 if [ -n "$occupant" ] && ! kill -0 "$occupant" 2>/dev/null; then
   echo "the PerfMon on the default port did not outlive the tests:" >&2
@@ -105,6 +111,14 @@ echo "test result: ok. 1 passed; 0 failed (install.sh installed the suite's rele
 
 stage "The run command with no UI toolchain on its PATH: the kept UI is served"
 bash scripts/check-run.sh 2>&1 | tee -a "$results"
+
+stage "Nothing of the tests' own left in their temporary directory"
+left="$(find "$suite_tmp" -mindepth 1 -maxdepth 1 -name 'perfmon-*' -printf '%f\n' | sort)"
+if [ -n "$left" ]; then
+  printf 'the tests left these behind (a scratch directory without its cleanup):\n%s\n' "$left" >&2
+  exit 1
+fi
+echo "test result: ok. 1 passed; 0 failed (the tests left none of their scratch files behind)" | tee -a "$results"
 
 stage ""
 say "All tests passed"
