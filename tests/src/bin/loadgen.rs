@@ -4,8 +4,8 @@
 //! timestamp to the client's receipt (p50/p99/max), samples lost by readers,
 //! the server's CPU (% of one core, from /proc CPU time over the window) and RSS.
 //! Then the self-cost at rest, idle and with one client for a minute, and where
-//! it goes, per thread (schedstat, to the ns); with `--remote-write
-//! URL`, the at-rest rows with the server pushing there every 5 s.
+//! it goes, per thread (schedstat: CPU to the ns, and runs a second); with
+//! `--remote-write URL`, the at-rest rows with the server pushing there every 5 s.
 //!
 //! ```text
 //! cargo build --release -p server
@@ -239,24 +239,31 @@ async fn read_for(ws: &mut Option<server::testkit::Client>, how_long: Duration) 
 /// Each of the server's threads' time on a CPU so far, in ns, summed by thread
 /// name (`/proc/PID/task/TID/schedstat`: nanoseconds, where `stat` counts 10 ms
 /// ticks, too coarse for a process that runs a millisecond a second).
-fn thread_times(pid: u32) -> std::collections::BTreeMap<String, u64> {
+/// With each name's runs on a CPU (`schedstat`'s third field: each wake-up
+/// counts one), since a cost spread over many small wake-ups is paid in the
+/// scheduler as much as in the work.
+fn thread_times(pid: u32) -> std::collections::BTreeMap<String, (u64, u64)> {
     let mut times = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return times };
     for task in tasks.flatten() {
         let read = |name: &str| std::fs::read_to_string(task.path().join(name)).unwrap_or_default();
-        let on_cpu = read("schedstat").split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok());
-        if let Some(ns) = on_cpu {
-            *times.entry(read("comm").trim().to_owned()).or_insert(0) += ns;
+        let schedstat = read("schedstat");
+        let mut fields = schedstat.split_whitespace().map(|field| field.parse::<u64>().ok());
+        if let (Some(Some(ns)), Some(_), Some(Some(runs))) = (fields.next(), fields.next(), fields.next()) {
+            let sum: &mut (u64, u64) = times.entry(read("comm").trim().to_owned()).or_default();
+            sum.0 += ns;
+            sum.1 += runs;
         }
     }
     times
 }
 
 /// One at-rest window: its row of the self-cost table, and each thread name's
-/// share of a core over it (threads that ended within the window are missed).
+/// share of a core and runs a second over it (threads that ended within the
+/// window are missed).
 struct Rest {
     row: String,
-    threads: Vec<(String, f64)>,
+    threads: Vec<(String, f64, f64)>,
 }
 
 /// The whole server process over `rest_seconds`: CPU time and RSS from /proc,
@@ -291,10 +298,13 @@ async fn at_rest(options: &Options, with_client: bool) -> Rest {
         cpu1 - cpu0,
         (cpu1 - cpu0) / seconds * 100.0
     );
-    let share = |ns: u64| ns as f64 / 1e9 / seconds * 100.0;
     let threads = threads1
         .iter()
-        .map(|(name, ns)| (name.clone(), share(ns.saturating_sub(threads0.get(name).copied().unwrap_or(0)))))
+        .map(|(name, (ns, runs))| {
+            let (ns0, runs0) = threads0.get(name).copied().unwrap_or_default();
+            let share = ns.saturating_sub(ns0) as f64 / 1e9 / seconds * 100.0;
+            (name.clone(), share, runs.saturating_sub(runs0) as f64 / seconds)
+        })
         .collect();
     Rest { row, threads }
 }
@@ -302,22 +312,22 @@ async fn at_rest(options: &Options, with_client: bool) -> Rest {
 /// The per-thread table of the at-rest windows: a row per thread name, a column
 /// per window, and their sum.
 fn thread_table(rests: &[(&str, Rest)]) {
-    let mut names: Vec<&String> = rests.iter().flat_map(|(_, r)| r.threads.iter().map(|(n, _)| n)).collect();
+    let mut names: Vec<&String> = rests.iter().flat_map(|(_, r)| r.threads.iter().map(|(n, ..)| n)).collect();
     names.sort();
     names.dedup();
     let columns: Vec<&str> = rests.iter().map(|(label, _)| *label).collect();
-    println!("| thread (schedstat, ns) | {} |", columns.join(" | "));
+    println!("| thread (schedstat: CPU, runs a second) | {} |", columns.join(" | "));
     println!("|---|{}", "---:|".repeat(rests.len()));
-    let cell =
-        |rest: &Rest, name: &str| rest.threads.iter().find(|(n, _)| n == name).map_or(0.0, |(_, s)| *s);
+    let cell = |rest: &Rest, name: &str| {
+        rest.threads.iter().find(|(n, ..)| n == name).map_or((0.0, 0.0), |(_, share, runs)| (*share, *runs))
+    };
+    let format = |(share, runs): (f64, f64)| format!("{share:.3} % ({runs:.2}/s)");
     for name in names {
-        let cells: Vec<String> = rests.iter().map(|(_, r)| format!("{:.3} %", cell(r, name))).collect();
+        let cells: Vec<String> = rests.iter().map(|(_, r)| format(cell(r, name))).collect();
         println!("| {name} | {} |", cells.join(" | "));
     }
-    let sums: Vec<String> = rests
-        .iter()
-        .map(|(_, r)| format!("**{:.3} %**", r.threads.iter().map(|(_, s)| s).sum::<f64>()))
-        .collect();
+    let sum = |r: &Rest| r.threads.iter().fold((0.0, 0.0), |(s, n), (_, share, runs)| (s + share, n + runs));
+    let sums: Vec<String> = rests.iter().map(|(_, r)| format!("**{}**", format(sum(r)))).collect();
     println!("| all | {} |", sums.join(" | "));
 }
 
