@@ -20,9 +20,12 @@ pub fn mb(bytes: u64) -> f64 {
 }
 
 /// `decimals` decimals (the store's series keep one more than the payload).
+/// A value too large to scale is already whole at f64's precision: it is
+/// kept as it is, never turned into an infinity (which JSON writes as `null`).
 pub fn round_to(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
+    let rounded = (value * scale).round() / scale;
+    if rounded.is_finite() { rounded } else { value }
 }
 
 /// One decimal, as percentages and sizes are sent.
@@ -56,5 +59,13 @@ mod tests {
         assert_eq!(round2(1.0), 1.0);
         assert_eq!(round_to(1234.5678, 0), 1235.0);
         assert_eq!(round_to(0.123456, 3), 0.123);
+    }
+
+    #[test]
+    fn a_value_too_large_to_scale_is_kept_not_made_infinite() {
+        assert_eq!(round_to(1e308, 1), 1e308);
+        assert_eq!(round_to(-1e308, 3), -1e308);
+        assert_eq!(round1(f64::MAX), f64::MAX);
+        assert!(round1(f64::NAN).is_nan(), "what is not a number stays so");
     }
 }

@@ -118,7 +118,8 @@ async fn pause_and_resume_stop_and_continue_the_process() {
     // Pausing twice is refused, state unchanged.
     let (status, err) =
         call(&api, Method::POST, "/api/projects/p/run/pause", None).await.expect_err("already paused");
-    assert_eq!((status, err["code"].as_str()), (409, Some("no_live_run")));
+    assert_eq!((status, err["code"].as_str()), (409, Some("run_already_so")));
+    assert_eq!(err["message"], "the run is paused already");
 
     let resumed = call(&api, Method::POST, "/api/projects/p/run/resume", None).await.expect("resumed");
     assert_eq!(resumed["status"], "running");

@@ -194,19 +194,17 @@ impl ExitReport {
             }
             _ => {}
         }
-        if self.cpu_seconds.is_some_and(|s| !s.is_finite() || s < 0.0) {
-            return Some(("cpu_seconds", "cpu_seconds is a finite number of seconds, not negative"));
+        if self.cpu_seconds.is_some_and(|s| !plausible_seconds(s)) {
+            return Some(("cpu_seconds", "cpu_seconds is a number of seconds, 0 to 1e11"));
         }
         if self.ended_at_ms.is_some_and(|ms| ms <= 0) {
             return Some(("ended_at_ms", "ended_at_ms is a time in unix milliseconds"));
         }
         if let Some(counters) = &self.counters {
             let seconds = [counters.cpu_user_s, counters.cpu_system_s, counters.cpu_wait_s];
-            if seconds.iter().flatten().any(|s| !s.is_finite() || *s < 0.0)
-                || !counters.wall_s.is_finite()
-                || counters.wall_s < 0.0
+            if seconds.iter().flatten().any(|s| !plausible_seconds(*s)) || !plausible_seconds(counters.wall_s)
             {
-                return Some(("counters", "counters' seconds are finite and not negative"));
+                return Some(("counters", "counters' seconds are 0 to 1e11"));
             }
             let perf = counters.perf.iter().flat_map(|p| p.events.values());
             if perf.clone().count() > 32 || perf.filter_map(|e| e.value).any(|v| !v.is_finite() || v < 0.0) {
@@ -215,6 +213,13 @@ impl ExitReport {
         }
         None
     }
+}
+
+/// Whether `seconds` can be a run's CPU or wall time: not negative, and at most
+/// 1e11 s (three years of a thousand cores), so a made-up figure cannot
+/// overflow the sums and roundings it goes through into an infinity.
+fn plausible_seconds(seconds: f64) -> bool {
+    (0.0..=1e11).contains(&seconds)
 }
 
 /// The answer to an exit report: the run and how it is now recorded.

@@ -48,9 +48,13 @@ pub enum RunError {
     /// The project already follows [`MAX_LIVE_RUNS`] live runs.
     #[error("project already has {0} live runs; end one first")]
     TooManyLive(usize),
-    /// The project has no live run to act on (or not in the state asked for).
+    /// The project has no live run to act on.
     #[error("project has no live run")]
     NotLive,
+    /// The run is live, but not in the state the change is from: a pause of a
+    /// paused run, a resume of a running one.
+    #[error("the run is {0} already")]
+    AlreadyIs(&'static str),
     /// The pid cannot be a run.
     #[error("{0}")]
     BadPid(&'static str),
@@ -98,6 +102,12 @@ impl Hub {
         }
         if pid == std::process::id() {
             return Err(RunError::BadPid("that pid is PerfMon itself"));
+        }
+        if sampling::holds_perfmon(pid) {
+            return Err(RunError::BadPid(
+                "that process is one of PerfMon's ancestors, so its tree holds PerfMon itself \
+                 (a pause would stop PerfMon): register the command, not the shell that started PerfMon",
+            ));
         }
         if !sampling::process_alive(pid) {
             return Err(RunError::NoSuchProcess(pid));
@@ -297,9 +307,13 @@ impl Hub {
         to: RunStatus,
     ) -> Result<Run, RunError> {
         let run = self.run(project);
-        let Some(pid) = run.pid.filter(|_| run.status == from) else {
+        let live = matches!(run.status, RunStatus::Running | RunStatus::Paused);
+        let Some(pid) = run.pid.filter(|_| live) else {
             return Err(RunError::NotLive);
         };
+        if run.status != from {
+            return Err(RunError::AlreadyIs(if to == RunStatus::Paused { "paused" } else { "running" }));
+        }
         // Not under the lock: a /proc scan must not hold up the sampler.
         if !signal_tree(pid, signal) {
             return Err(RunError::SignalRefused);
@@ -345,7 +359,7 @@ impl IssuedIds {
 fn signal_tree(root: u32, signal: Signal) -> bool {
     let Some(tree) = sampling::process_tree(root) else { return false };
     let Ok(mut system) = System::new() else { return false };
-    let pids: Vec<Pid> = tree.iter().map(|pid| Pid::from_u32(*pid)).collect();
+    let pids = targets(&tree);
     system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, ProcessRefreshKind::nothing());
     let mut root_signalled = false;
     for pid in pids {
@@ -355,6 +369,14 @@ fn signal_tree(root: u32, signal: Signal) -> bool {
         }
     }
     root_signalled
+}
+
+/// The processes of `tree` a signal goes to: all but PerfMon itself, which a
+/// run recorded before a restart can still hold (registration refuses such
+/// a root now), and which must never stop itself.
+fn targets(tree: &std::collections::HashSet<u32>) -> Vec<Pid> {
+    let own = std::process::id();
+    tree.iter().filter(|pid| **pid != own).map(|pid| Pid::from_u32(*pid)).collect()
 }
 
 #[cfg(test)]
@@ -504,6 +526,15 @@ mod tests {
                 ended_at_ms: None,
                 counters: None,
             },
+            // Finite, but rounded for the record it would be an infinity,
+            // which JSON writes as null: the run's record unreadable.
+            ExitReport {
+                exit_code: Some(0),
+                signal: None,
+                cpu_seconds: Some(1e308),
+                ended_at_ms: None,
+                counters: None,
+            },
         ] {
             assert!(
                 matches!(hub.report_exit(&project, &run_id, &bad), Err(RunError::BadExit(..))),
@@ -529,9 +560,20 @@ mod tests {
         assert_eq!(hub.set_status(&project, RunStatus::Paused), Err(RunError::NotLive));
         assert_eq!(hub.resume(&project), Err(RunError::NotLive), "nothing to resume");
         hub.start_run(&project, 7, None).expect("start");
-        assert_eq!(hub.resume(&project), Err(RunError::NotLive), "running, not paused");
+        assert_eq!(hub.resume(&project), Err(RunError::AlreadyIs("running")), "running, not paused");
         assert_eq!(hub.set_status(&project, RunStatus::Paused).map(|r| r.status), Ok(RunStatus::Paused));
         assert_eq!(hub.interval(), std::time::Duration::from_secs(1), "paused is still live");
+    }
+
+    #[test]
+    fn a_signal_never_goes_to_perfmon_itself() {
+        let own = std::process::id();
+        let tree: std::collections::HashSet<u32> = [own, own + 1, 7].into_iter().collect();
+        let mut sent: Vec<u32> = targets(&tree).into_iter().map(|pid| pid.as_u32()).collect();
+        sent.sort_unstable();
+        let mut others = vec![own + 1, 7];
+        others.sort_unstable();
+        assert_eq!(sent, others);
     }
 
     #[test]
@@ -541,6 +583,16 @@ mod tests {
         let register = |pid, label| hub.register_run(&project, pid, label, false);
         assert_eq!(register(0, None), Err(RunError::BadPid("pid must be positive")));
         assert!(matches!(register(std::process::id(), None), Err(RunError::BadPid(_))));
+        // Its parent and PID 1 hold PerfMon in their trees: a pause of either
+        // would stop PerfMon too.
+        let parent = crate::collect::procfs::read_stat(std::process::id()).expect("own stat").parent;
+        for ancestor in [parent, 1] {
+            let refused = register(ancestor, None);
+            assert!(
+                matches!(refused, Err(RunError::BadPid(why)) if why.contains("ancestors")),
+                "pid {ancestor}: {refused:?}"
+            );
+        }
         assert_eq!(register(u32::MAX - 1, None), Err(RunError::NoSuchProcess(u32::MAX - 1)));
         let long = Some("x".repeat(MAX_LABEL_CHARS + 1));
         assert_eq!(register(1, long), Err(RunError::BadLabel));

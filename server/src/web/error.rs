@@ -37,7 +37,7 @@ impl ApiError {
 
     /// 404 for a path PerfMon does not serve.
     pub fn not_found() -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see the README's HTTP API")
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see docs/api.md")
     }
 
     /// 405 for a method the path does not take.
@@ -81,6 +81,7 @@ impl From<RunError> for ApiError {
         match err {
             RunError::TooManyLive(_) => ApiError::new(StatusCode::CONFLICT, "too_many_live_runs", message),
             RunError::NotLive => ApiError::new(StatusCode::CONFLICT, "no_live_run", message),
+            RunError::AlreadyIs(_) => ApiError::new(StatusCode::CONFLICT, "run_already_so", message),
             RunError::BadPid(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).on("pid")
             }
