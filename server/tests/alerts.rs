@@ -404,6 +404,20 @@ async fn a_silence_holds_deliveries_back_and_the_cli_lists_alerts() {
         text.contains("Silenced until") && text.contains("Run “hush” failed: exit 4 (silenced)"),
         "{text}"
     );
+    // Listing is a read, open on loopback: a user without this server's
+    // control secret (a sandbox of their own, the same server) lists too;
+    // a silence, a write, is refused there.
+    let stranger = Sandbox::at("alerts-stranger", server.addr);
+    let listed = stranger.command(PERFMON).args(["alerts", "--project", "quiet"]).output().expect("alerts");
+    let listed_text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success() && listed_text.contains("Run “hush” failed: exit 4"),
+        "{listed_text}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let refused = stranger.command(PERFMON).args(["alerts", "silence", "2h"]).output().expect("silence");
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("control secret"));
     assert_eq!(cli(&["silence", "off"]), "alerts are not silenced\n");
     assert_eq!(run(&server, &["--project", "quiet", "--label", "loud"], "exit 5").await, Some(5));
     let events =

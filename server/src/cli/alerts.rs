@@ -41,15 +41,16 @@ pub struct AlertsArgs {
 
 /// Lists alerts, or silences them.
 pub async fn alerts(args: AlertsArgs) -> ExitCode {
-    let api = match args.connect.client() {
-        Ok(api) => api,
-        Err(err) => {
-            eprintln!("perfmon: {err}");
-            return ExitCode::from(2);
-        }
-    };
     let call = match &args.command {
         Some(AlertsCommand::Silence { span }) => {
+            // A silence is a write: it needs the token or the control secret.
+            let api = match args.connect.client() {
+                Ok(api) => api,
+                Err(err) => {
+                    eprintln!("perfmon: {err}");
+                    return ExitCode::from(2);
+                }
+            };
             let seconds = match span.as_str() {
                 "off" | "0" => 0,
                 text => match humantime::parse_duration(text) {
@@ -71,6 +72,8 @@ pub async fn alerts(args: AlertsArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
             let project = args.project.as_ref().map(|p| format!("&project={p}")).unwrap_or_default();
+            // Listing is a read, open on loopback: no control secret needed.
+            let api = args.connect.reader();
             api.call(Method::GET, &format!("/api/alerts?limit={}{project}", args.limit), None).await
         }
     };

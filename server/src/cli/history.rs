@@ -76,7 +76,7 @@ pub async fn report(target: Target, run_id: &str, data_dir: Option<PathBuf>) -> 
 async fn source(target: &Target, data_dir: Option<PathBuf>) -> Option<(ProjectName, Source)> {
     let project =
         ProjectName::parse(&target.project).map_err(|err| eprintln!("perfmon: --project: {err}")).ok()?;
-    let api = ApiClient::new(target.connect.bind).with_token(target.connect.token.clone());
+    let api = target.connect.reader();
     if api.is_up().await {
         return Some((project, Source::Server(api)));
     }

@@ -55,6 +55,12 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
+    /// A client of the server at `--bind` for reads: open on loopback, so only
+    /// the token is sent (when there is one), and no control secret is needed.
+    pub fn reader(&self) -> client::ApiClient {
+        client::ApiClient::new(self.bind).with_token(self.token.clone())
+    }
+
     /// A client of the server at `--bind` carrying the credential writes need:
     /// the token, else this user's control secret for that port.
     pub fn client(&self) -> Result<client::ApiClient, String> {
@@ -123,8 +129,8 @@ pub struct ServeArgs {
     /// Only these projects may be watched (comma-separated); others get close code 4004.
     #[arg(long, env = "PERFMON_PROJECTS", value_delimiter = ',', value_parser = parse_project)]
     pub projects: Option<Vec<ProjectName>>,
-    /// The most WebSockets open at once; more get HTTP 503.
-    #[arg(long, env = "PERFMON_MAX_CONNECTIONS", default_value_t = 1024)]
+    /// The most WebSockets open at once (at least 1); more get HTTP 503.
+    #[arg(long, env = "PERFMON_MAX_CONNECTIONS", default_value_t = 1024, value_parser = at_least_one)]
     pub max_connections: usize,
     /// Milliseconds between samples while a run is live (10 to 60000).
     #[arg(long, env = "PERFMON_LIVE_INTERVAL_MS", default_value_t = shared::LIVE_INTERVAL_MS,
@@ -273,6 +279,15 @@ impl StoreArgs {
 
 fn parse_project(name: &str) -> Result<ProjectName, String> {
     ProjectName::parse(name).map_err(|err| format!("{name:?}: {err}"))
+}
+
+/// A count of at least one (0 would refuse everything asked for).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 impl ServeArgs {
@@ -446,4 +461,19 @@ pub fn init_logging() {
             tracing_subscriber::EnvFilter::try_from_env("PERFMON_LOG").unwrap_or_else(|_| "info".into()),
         )
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn a_server_must_allow_at_least_one_socket() {
+        let refused =
+            Cli::try_parse_from(["perfmon", "serve", "--max-connections", "0"]).expect_err("0 refused");
+        assert!(refused.to_string().contains("at least 1"), "{refused}");
+        assert!(Cli::try_parse_from(["perfmon", "serve", "--max-connections", "1"]).is_ok());
+    }
 }
