@@ -288,9 +288,10 @@ impl Store {
         }
         let span_ms = q.to_ms - q.from_ms;
         if span_ms > self.max_span_ms() {
+            // The bound has a day's slack over the longest tier (max_span_ms).
             return Err(QueryError::BadRange(format!(
                 "the range is longer than the {} days history is kept",
-                self.max_span_ms() / 86_400_000
+                self.max_span_ms() / 86_400_000 - 1
             )));
         }
         let span_s = (span_ms as u64).div_ceil(1000);

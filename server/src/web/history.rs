@@ -63,7 +63,10 @@ impl Params {
     pub(super) fn project(&self) -> Result<Option<String>, ApiError> {
         self.text("project")
             .map(|p| {
-                crate::hub::project::ProjectName::parse(p).map_err(|err| invalid("project", &err.to_string()))
+                crate::hub::project::ProjectName::parse(p).map_err(|err| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("project: {err}"))
+                        .on("project")
+                })
             })
             .transpose()
             .map(|p| p.map(|p| p.to_string()))
