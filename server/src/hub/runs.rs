@@ -103,10 +103,9 @@ impl Hub {
         if pid == std::process::id() {
             return Err(RunError::BadPid("that pid is PerfMon itself"));
         }
-        if sampling::holds_perfmon(pid) {
+        if sampling::is_machine_init(pid) {
             return Err(RunError::BadPid(
-                "that process is one of PerfMon's ancestors, so its tree holds PerfMon itself \
-                 (a pause would stop PerfMon): register the command, not the shell that started PerfMon",
+                "PID 1 is the machine's init: its tree is every process, and a pause would stop them all",
             ));
         }
         if !sampling::process_alive(pid) {
@@ -311,8 +310,9 @@ impl Hub {
         let Some(pid) = run.pid.filter(|_| live) else {
             return Err(RunError::NotLive);
         };
+        let already = RunError::AlreadyIs(if to == RunStatus::Paused { "paused" } else { "running" });
         if run.status != from {
-            return Err(RunError::AlreadyIs(if to == RunStatus::Paused { "paused" } else { "running" }));
+            return Err(already);
         }
         // Not under the lock: a /proc scan must not hold up the sampler.
         if !signal_tree(pid, signal) {
@@ -323,8 +323,12 @@ impl Hub {
             .projects
             .get_mut(project)
             .and_then(|p| p.live.first_mut())
-            .filter(|t| t.run.run_id == run.run_id && t.run.status == from)
+            .filter(|t| t.run.run_id == run.run_id)
             .ok_or(RunError::NotLive)?;
+        // Another pause or resume changed it while this one signalled.
+        if shown.run.status != from {
+            return Err(already);
+        }
         shown.set_status(to);
         Ok(shown.contract())
     }
@@ -372,8 +376,8 @@ fn signal_tree(root: u32, signal: Signal) -> bool {
 }
 
 /// The processes of `tree` a signal goes to: all but PerfMon itself, which a
-/// run recorded before a restart can still hold (registration refuses such
-/// a root now), and which must never stop itself.
+/// run rooted at one of its ancestors holds (the shell that started it, a
+/// container's entry point), and which must never stop itself.
 fn targets(tree: &std::collections::HashSet<u32>) -> Vec<Pid> {
     let own = std::process::id();
     tree.iter().filter(|pid| **pid != own).map(|pid| Pid::from_u32(*pid)).collect()
@@ -583,15 +587,10 @@ mod tests {
         let register = |pid, label| hub.register_run(&project, pid, label, false);
         assert_eq!(register(0, None), Err(RunError::BadPid("pid must be positive")));
         assert!(matches!(register(std::process::id(), None), Err(RunError::BadPid(_))));
-        // Its parent and PID 1 hold PerfMon in their trees: a pause of either
-        // would stop PerfMon too.
-        let parent = crate::collect::procfs::read_stat(std::process::id()).expect("own stat").parent;
-        for ancestor in [parent, 1] {
-            let refused = register(ancestor, None);
-            assert!(
-                matches!(refused, Err(RunError::BadPid(why)) if why.contains("ancestors")),
-                "pid {ancestor}: {refused:?}"
-            );
+        // Outside a container, PID 1's tree is every process on the machine.
+        if !crate::collect::procfs::in_nested_pid_namespace() {
+            let refused = register(1, None);
+            assert!(matches!(refused, Err(RunError::BadPid(why)) if why.contains("init")), "{refused:?}");
         }
         assert_eq!(register(u32::MAX - 1, None), Err(RunError::NoSuchProcess(u32::MAX - 1)));
         let long = Some("x".repeat(MAX_LABEL_CHARS + 1));

@@ -319,23 +319,11 @@ pub fn process_alive(pid: u32) -> bool {
     proctree::alive(pid)
 }
 
-/// Whether `pid` is PerfMon itself or one of its ancestors (its parent, that
-/// one's parent, up to PID 1): a run rooted there would hold PerfMon in its
-/// tree, its figures PerfMon's own cost, and a pause would stop PerfMon.
-/// Blocking.
-pub fn holds_perfmon(pid: u32) -> bool {
-    let mut current = std::process::id();
-    // Bounded: a parent chain is short, and reads racing an exit must not loop.
-    for _ in 0..4096 {
-        if current == pid {
-            return true;
-        }
-        match procfs::read_stat(current) {
-            Some(stat) if stat.parent != 0 && stat.parent != current => current = stat.parent,
-            _ => return false,
-        }
-    }
-    false
+/// Whether `pid` is the machine's init: PID 1 outside a container, whose tree
+/// is every process on the machine. (In a container's PID namespace, PID 1 is
+/// its entry point, often the very agent to watch.) Blocking.
+pub fn is_machine_init(pid: u32) -> bool {
+    pid == 1 && !procfs::in_nested_pid_namespace()
 }
 
 /// Whether `pid` is a live process that was already running at `at` (so not
