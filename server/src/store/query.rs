@@ -289,10 +289,13 @@ impl Store {
         let span_ms = q.to_ms - q.from_ms;
         if span_ms > self.max_span_ms() {
             // The bound has a day's slack over the longest tier (max_span_ms).
-            return Err(QueryError::BadRange(format!(
-                "the range is longer than the {} days history is kept",
-                self.max_span_ms() / 86_400_000 - 1
-            )));
+            let kept_min = (self.max_span_ms() - 86_400_000) / 60_000;
+            let kept = match kept_min {
+                m if m >= 48 * 60 => format!("{} days", m / (24 * 60)),
+                m if m >= 120 => format!("{} hours", m / 60),
+                m => format!("{m} minutes"),
+            };
+            return Err(QueryError::BadRange(format!("the range is longer than the {kept} history is kept")));
         }
         let span_s = (span_ms as u64).div_ceil(1000);
         match q.step_s {
