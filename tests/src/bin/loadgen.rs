@@ -239,9 +239,10 @@ async fn read_for(ws: &mut Option<server::testkit::Client>, how_long: Duration) 
 /// Each of the server's threads' time on a CPU so far, in ns, summed by thread
 /// name (`/proc/PID/task/TID/schedstat`: nanoseconds, where `stat` counts 10 ms
 /// ticks, too coarse for a process that runs a millisecond a second).
-/// With each name's runs on a CPU (`schedstat`'s third field: each wake-up
-/// counts one), since a cost spread over many small wake-ups is paid in the
-/// scheduler as much as in the work.
+/// With each name's runs on a CPU (`schedstat`'s third field: each time a
+/// thread is given a CPU, after a wake-up or after being preempted), since a
+/// cost spread over many small runs is paid in the scheduler as much as in the
+/// work.
 fn thread_times(pid: u32) -> std::collections::BTreeMap<String, (u64, u64)> {
     let mut times = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return times };
