@@ -63,10 +63,7 @@ impl Params {
     pub(super) fn project(&self) -> Result<Option<String>, ApiError> {
         self.text("project")
             .map(|p| {
-                crate::hub::project::ProjectName::parse(p).map_err(|err| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("project: {err}"))
-                        .on("project")
-                })
+                crate::hub::project::ProjectName::parse(p).map_err(|err| refused("project", &err.to_string()))
             })
             .transpose()
             .map(|p| p.map(|p| p.to_string()))
@@ -143,8 +140,12 @@ impl Params {
 const BEFORE: &str = "an RFC 3339 instant, or the next_before of a page of runs";
 
 pub(super) fn invalid(field: &str, expected: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: expected {expected}"))
-        .on(field)
+    refused(field, &format!("expected {expected}"))
+}
+
+/// A parameter refused for `why`, which says itself what it should be.
+fn refused(field: &str, why: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: {why}")).on(field)
 }
 
 impl From<QueryError> for ApiError {
