@@ -1,7 +1,7 @@
 //! The counters `perfmon run -- COMMAND` reports for its command, through the
 //! real binary, with workloads whose figures are known: a CPU burner against
 //! `perf stat -- the same burner`, a command whose children exit before it
-//! does, and a writer that fsyncs.
+//! does, one whose children the kernel reaps, and a writer that fsyncs.
 //!
 //! The wrapper reports to a stand-in PerfMon that keeps every request (the real
 //! server does not store the counters yet): what is checked is exactly the
@@ -33,6 +33,13 @@ const LIMIT: Duration = Duration::from_secs(60);
 const BURN: &str = "burn() { read -r _ _ _ _ _ _ _ _ _ _ _ _ _ u s _ < /proc/self/stat; end=$((u + s + $1)); \
                     while :; do read -r _ _ _ _ _ _ _ _ _ _ _ _ _ u s _ < /proc/self/stat; \
                     [ $((u + s)) -ge $end ] && break; done; }";
+
+/// A command that ignores `SIGCHLD` and forks two children that each burn
+/// 0.5 s of their own CPU time, then waits until both are gone and 0.3 s more.
+const REAPED_BURNERS: &str = r#"exec perl -e '$SIG{CHLD} = "IGNORE";
+    for (1 .. 2) { next if fork; my ($u, $s) = times; my $end = $u + $s + 0.5;
+                   while (1) { ($u, $s) = times; last if $u + $s >= $end } exit 0 }
+    wait; select(undef, undef, undef, 0.3)'"#;
 
 /// A stand-in for PerfMon: answers health, registration and the exit as the
 /// server does, and keeps the exit reports' bodies.
@@ -236,6 +243,22 @@ async fn children_that_exit_before_the_command_are_counted() {
         counters.wall_s >= 0.3 + cpu / 2.0 * 0.9,
         "two burners on at most two cores, then 0.3 s: {counters:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_the_kernel_reaped_are_counted_by_the_task_clock() {
+    // The command ignores SIGCHLD: the kernel reaps its two burners as they
+    // exit, so their 0.5 s each reach nobody's `wait` totals (`wait` then
+    // blocks until both are gone). Only the inherited task-clock has them.
+    // Perl (in every Debian: perl-base is essential), as `sh` sets its own
+    // SIGCHLD handler whatever it was given.
+    let counters = wrapped("reaped", REAPED_BURNERS).await;
+    let totals = counters.cpu_user_s.zip(counters.cpu_system_s).map(|(user, system)| user + system);
+    assert!(totals.is_some_and(|s| s < 0.5), "the kernel's totals lose the reaped burners: {counters:?}");
+    let clock = perf_value(counters.perf.as_ref().expect("perf"), "task-clock");
+    assert!(clock >= 990.0, "the burners' counts fold into the command's: {clock} ms");
+    let cpu = counters.cpu_s().expect("CPU time");
+    assert!((cpu * 1000.0 - clock).abs() < 1e-6, "the run's CPU time is the clock's: {cpu} s, {clock} ms");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,9 +122,26 @@ pub struct RunCounters {
 }
 
 impl RunCounters {
-    /// CPU seconds, user plus system, when both are known.
+    /// The run's CPU seconds: user plus system, or the `perf` task-clock where
+    /// it counted more. Both count only the run's own processes, so each is a
+    /// floor of the truth, and the higher is the nearer: the kernel's totals
+    /// lose a process nobody waited for (reaped by the kernel for a parent
+    /// that ignores `SIGCHLD`, or orphaned to init before a reading), whose
+    /// time the inherited task-clock still folds in when it exits. `None`
+    /// when neither was read.
     pub fn cpu_s(&self) -> Option<f64> {
-        Some(self.cpu_user_s? + self.cpu_system_s?)
+        let accounted = self.cpu_user_s.zip(self.cpu_system_s).map(|(user, system)| user + system);
+        match (accounted, self.task_clock_s()) {
+            (Some(accounted), Some(clock)) => Some(accounted.max(clock)),
+            (accounted, clock) => accounted.or(clock),
+        }
+    }
+
+    /// The `perf` task-clock in seconds, when it was counted.
+    pub fn task_clock_s(&self) -> Option<f64> {
+        let event = self.perf.as_ref()?.events.get("task-clock")?;
+        let ms = event.value.filter(|ms| event.available && ms.is_finite() && *ms >= 0.0)?;
+        Some(ms / 1000.0)
     }
 }
 
@@ -311,6 +328,37 @@ impl LiveState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cpu_time_is_the_higher_of_the_kernels_totals_and_the_task_clock() {
+        let clock = |ms: Option<f64>, available: bool| RunPerf {
+            events: [(
+                "task-clock".to_owned(),
+                RunPerfEvent { available, value: ms, ..RunPerfEvent::default() },
+            )]
+            .into(),
+            ..RunPerf::default()
+        };
+        let totals =
+            RunCounters { cpu_user_s: Some(0.08), cpu_system_s: Some(0.06), ..RunCounters::default() };
+        assert_eq!(totals.cpu_s(), Some(0.14));
+        // Children reaped by the kernel: only the task-clock has their 8.5 s.
+        let lost = RunCounters { perf: Some(clock(Some(8_500.0), true)), ..totals.clone() };
+        assert_eq!((lost.cpu_s(), lost.task_clock_s()), (Some(8.5), Some(8.5)));
+        // Counted from the exec, it lacks the hold's few ms: the totals win.
+        let held = RunCounters { perf: Some(clock(Some(100.0), true)), ..totals.clone() };
+        assert_eq!(held.cpu_s(), Some(0.14));
+        // A clock that could not be opened, or reads no number, is no floor.
+        for perf in [clock(None, false), clock(Some(9e9), false), clock(Some(f64::NAN), true)] {
+            let counters = RunCounters { perf: Some(perf), ..totals.clone() };
+            assert_eq!((counters.cpu_s(), counters.task_clock_s()), (Some(0.14), None));
+        }
+        // Without the kernel's totals, the clock alone; without either, none.
+        let only_clock = RunCounters { perf: Some(clock(Some(2_000.0), true)), ..RunCounters::default() };
+        assert_eq!(only_clock.cpu_s(), Some(2.0));
+        let user_only = RunCounters { cpu_user_s: Some(1.0), ..RunCounters::default() };
+        assert_eq!(user_only.cpu_s(), None);
+    }
 
     #[test]
     fn each_share_kind_key_is_its_json_name() {

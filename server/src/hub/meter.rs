@@ -13,9 +13,10 @@
 //! The last [`LIVE_WINDOW_S`] of cumulative snapshots are kept, so the panel's
 //! one word for a live run is judged on the same counters as the verdict.
 //!
-//! At the end, what `perfmon run`'s own `wait` saw ([`merge_exit`]) replaces the
-//! tree's readings where it is exact: it counts every descendant the command
-//! waited for to the last instant.
+//! At the end, what `perfmon run`'s own `wait` saw ([`merge_exit`]) raises the
+//! tree's readings where it counted more: it counts every descendant the
+//! command waited for to the last instant, and the readings keep the last of
+//! a process nobody waited for.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -527,20 +528,27 @@ pub fn since(now: &RunCounters, earlier: &RunCounters) -> RunCounters {
 
 /// Takes in what `perfmon run`'s own `wait` and perf counters saw: exact
 /// totals of the command and every descendant it waited for, to the last
-/// instant. Its tree fields replace the server's readings (which stop a tick
-/// short and miss what left between readings) where it has them; the
-/// run-queue delay, peaks and the machine's figures stay the server's.
+/// instant. Each tree field is the higher of the two: both count only the
+/// run's processes, and each misses what the other has — the server's
+/// readings stop a tick short and miss what came and went between them, the
+/// wrapper's `wait` misses a process nobody waited for (orphaned, or reaped
+/// by the kernel for a parent that ignores `SIGCHLD`), whose last reading the
+/// server kept. The run-queue delay, peaks and the machine's figures stay the
+/// server's.
 pub fn merge_exit(measured: &mut RunCounters, exit: &RunCounters) {
-    fn take<T: Copy>(
+    fn take<T: Copy + PartialOrd>(
         ours: &mut Option<T>,
         theirs: Option<T>,
         field: &str,
         why: &mut BTreeMap<String, String>,
     ) {
-        if theirs.is_some() {
-            *ours = theirs;
-            why.remove(field);
+        let Some(theirs) = theirs else { return };
+        match *ours {
+            Some(ours) if ours >= theirs => {}
+            // Ours lower, none, or not a number (never ours: readings are finite).
+            _ => *ours = Some(theirs),
         }
+        why.remove(field);
     }
     let why = &mut measured.not_measured;
     take(&mut measured.cpu_user_s, exit.cpu_user_s, "cpu_user_s", why);
@@ -839,7 +847,7 @@ mod tests {
     }
 
     #[test]
-    fn the_wrappers_exact_totals_replace_the_readings() {
+    fn the_wrappers_totals_raise_the_readings_and_never_lower_them() {
         let mut measured = RunCounters {
             cpu_user_s: Some(9.0),
             cpu_wait_s: Some(1.0),
@@ -861,5 +869,26 @@ mod tests {
         );
         assert_eq!((measured.io_some_s, measured.wall_s), (Some(2.0), 20.3));
         assert!(!measured.not_measured.contains_key("read_bytes"));
+
+        // An orphan's 2 s, kept from its last reading, that the wrapper's
+        // `wait` never saw: the readings stay.
+        let mut measured = RunCounters {
+            cpu_user_s: Some(2.0),
+            minor_faults: Some(900),
+            wall_s: 8.0,
+            ..RunCounters::default()
+        };
+        let exit = RunCounters {
+            cpu_user_s: Some(0.009),
+            minor_faults: Some(300),
+            major_faults: Some(1),
+            wall_s: 8.1,
+            ..RunCounters::default()
+        };
+        merge_exit(&mut measured, &exit);
+        assert_eq!(
+            (measured.cpu_user_s, measured.minor_faults, measured.major_faults, measured.wall_s),
+            (Some(2.0), Some(900), Some(1), 8.1)
+        );
     }
 }

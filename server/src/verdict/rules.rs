@@ -110,7 +110,9 @@ pub fn why_not(c: &RunCounters, field: &str) -> String {
 /// stall, IO stall, each at most what the earlier ones left; idle is the rest.
 /// Needs at least `min_wall_s` of wall time and the run's CPU time.
 pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
-    let (Some(user), Some(system)) = (figure(c.cpu_user_s), figure(c.cpu_system_s)) else {
+    // User plus system, or the task-clock where it counted more (processes
+    // nobody waited for: see `RunCounters::cpu_s`).
+    let Some(cpu_s) = figure(c.cpu_s()) else {
         let field = if figure(c.cpu_user_s).is_none() { "cpu_user_s" } else { "cpu_system_s" };
         return Err(NotJudged::NotMeasured(match c.not_measured.get(field) {
             Some(why) => format!("the run's CPU time could not be read ({why})"),
@@ -125,7 +127,6 @@ pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
         return Err(NotJudged::TooShort(figure(Some(c.wall_s)).unwrap_or(0.0)));
     }
     let wall_s = c.wall_s;
-    let cpu_s = user + system;
     let mut rest = wall_s;
     let mut told = Vec::new();
     let mut untold = Vec::new();

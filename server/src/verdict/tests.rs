@@ -636,3 +636,50 @@ fn changes_need_two_judged_verdicts_and_skip_a_share_only_one_measured() {
     let texts: Vec<String> = changes(&calm, &judge(&c, 2)).into_iter().map(|c| c.text).collect();
     assert_eq!(texts, ["IO stall 0 % → 37 %", "On CPU 95 % → 60 %"]);
 }
+
+#[test]
+fn children_nobody_waited_for_are_on_cpu_by_the_task_clock() {
+    // A parent ignoring SIGCHLD forked 42 burners: the kernel reaped them and
+    // its totals kept 0.14 s; the inherited task-clock counted their 8.6 s.
+    let clock = |ms: f64| RunPerf {
+        events: [(
+            "task-clock".to_owned(),
+            RunPerfEvent { available: true, value: Some(ms), ..RunPerfEvent::default() },
+        )]
+        .into(),
+        ..RunPerf::default()
+    };
+    let mut c = run(11.1, 0.08);
+    c.cpu_system_s = Some(0.06);
+    c.perf = Some(clock(8_577.7));
+    let v = judge(&c, 2);
+    assert_eq!(v.bound, Some(ShareKind::Cpu), "{v:#?}");
+    assert_eq!(percent(&v, ShareKind::Cpu), Some(77.3), "{v:#?}");
+    assert_eq!(v.cores_busy, Some(0.77));
+    let e = evidence(&v, ShareKind::Cpu);
+    assert!(
+        e.starts_with(
+            "CPU 8.6 s by perf's task-clock, which keeps the time of processes nobody waited for \
+             (the kernel's totals, which lose it: 0.1 s user + 0.1 s system) over 11 s"
+        ),
+        "{e}"
+    );
+
+    // The clock a hair over the totals is the same time: the totals are said.
+    c.perf = Some(clock(145.0));
+    let e = evidence(&judge(&c, 2), ShareKind::Cpu).to_owned();
+    assert!(e.starts_with("CPU 0.1 s user + 0.1 s system over 11 s"), "{e}");
+
+    // No totals at all: the clock alone, and why the totals are missing.
+    c.perf = Some(clock(8_577.7));
+    (c.cpu_user_s, c.cpu_system_s) = (None, None);
+    c.not_measured.insert("cpu_user_s".into(), "getrusage(RUSAGE_CHILDREN) failed".into());
+    let v = judge(&c, 2);
+    assert_eq!(percent(&v, ShareKind::Cpu), Some(77.3), "{v:#?}");
+    assert!(
+        evidence(&v, ShareKind::Cpu).starts_with(
+            "CPU 8.6 s by perf's task-clock (the kernel's totals not measured: getrusage(RUSAGE_CHILDREN) failed)"
+        ),
+        "{v:#?}"
+    );
+}

@@ -28,6 +28,12 @@ pub fn duration_words(seconds: f64) -> String {
 }
 
 /// Seconds in evidence: a tenth below a minute (`33.6 s`), else in words.
+/// How far (with 1 % more) the task-clock may run over the kernel's user +
+/// system totals and still be the same time (both round: the totals to ticks,
+/// scaled to the scheduler's clock), before the evidence says the clock
+/// counted more.
+const CLOCK_OVER_TOTALS_S: f64 = 0.05;
+
 fn secs(seconds: f64) -> String {
     if seconds < 60.0 { format!("{seconds:.1} s") } else { duration_words(seconds) }
 }
@@ -226,12 +232,29 @@ pub fn evidence(f: &Facts, kind: ShareKind) -> String {
     let taken = f.bar.get(kind).unwrap_or(0.0);
     match kind {
         ShareKind::Cpu => {
-            let (user, system) = (c.cpu_user_s.unwrap_or(0.0), c.cpu_system_s.unwrap_or(0.0));
             let of = f.cores.map(|n| format!(" of {n}")).unwrap_or_default();
+            let accounted = c.cpu_user_s.zip(c.cpu_system_s);
+            // The task-clock counted more than the kernel's totals (beyond
+            // their rounding): processes nobody waited for, which only it has.
+            let whose = match accounted {
+                Some((user, system)) if f.bar.cpu_s <= (user + system) * 1.01 + CLOCK_OVER_TOTALS_S => {
+                    format!("CPU {} user + {} system", secs(user), secs(system))
+                }
+                Some((user, system)) => format!(
+                    "CPU {} by perf's task-clock, which keeps the time of processes nobody waited for \
+                     (the kernel's totals, which lose it: {} user + {} system)",
+                    secs(f.bar.cpu_s),
+                    secs(user),
+                    secs(system)
+                ),
+                None => format!(
+                    "CPU {} by perf's task-clock (the kernel's totals not measured: {})",
+                    secs(f.bar.cpu_s),
+                    rules::why_not(c, "cpu_user_s")
+                ),
+            };
             let mut text = format!(
-                "CPU {} user + {} system over {}: {:.2}{of} cores busy on average (perf stat's \"CPUs utilized\")",
-                secs(user),
-                secs(system),
+                "{whose} over {}: {:.2}{of} cores busy on average (perf stat's \"CPUs utilized\")",
                 duration_words(f.bar.wall_s),
                 f.cores_busy()
             );
