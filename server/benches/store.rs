@@ -69,7 +69,7 @@ fn main() {
             store.record(Record::Run(ended));
         }
         let tree = TreeReading {
-            cpu_percent: 40.0,
+            cpu_percent: Some(40.0),
             rss_bytes: 3 << 30,
             process_count: 12,
             ..TreeReading::default()

@@ -290,9 +290,15 @@ impl Engine {
             let run = name_of(summary);
             let context = |alert: Alert| alert.run(summary);
             if let Some(t) = config.default_rule("run_stalled").and_then(|r| r.threshold) {
-                let cores = tree.cpu_percent / 100.0 * sample.cpu.per_core.len().max(1) as f64;
-                let still = cores < IDLE_CORES && io.is_some() && io == previous_io;
-                let reading = Reading::Known { bad: still, clear: !still };
+                let cores = tree.cpu_percent.map(|p| p / 100.0 * sample.cpu.per_core.len().max(1) as f64);
+                // A tree's first reading has no CPU rate yet: nothing to judge.
+                let reading = match cores {
+                    Some(cores) => {
+                        let still = cores < IDLE_CORES && io.is_some() && io == previous_io;
+                        Reading::Known { bad: still, clear: !still }
+                    }
+                    None => Reading::Unknown,
+                };
                 let hold = t.hold;
                 self.watch("run_stalled", &summary.run_id, &t, reading, None, now, events, |_| {
                     context(Alert::new(

@@ -77,8 +77,9 @@ impl StatCounts {
 pub struct TreeUsage {
     /// The running pids in the tree, root included.
     pub pids: HashSet<u32>,
-    /// Summed CPU, in % of one core.
-    pub cpu_percent_of_core: f64,
+    /// Summed CPU, in % of one core; `None` until two readings of the tree
+    /// give a rate (its first has nothing to measure against).
+    pub cpu_percent_of_core: Option<f64>,
     /// Summed resident memory, in bytes.
     pub rss_bytes: u64,
     /// CPU time of every process that has been in the tree since it was first
@@ -140,7 +141,7 @@ impl TreeState {
         });
         self.cpu = Some((total, now));
         tree.cpu_ticks = Some(total);
-        tree.cpu_percent_of_core = percent.unwrap_or(0.0);
+        tree.cpu_percent_of_core = percent;
         let threads = tree.members.values().filter(|m| !m.zombie).map(|m| m.threads).sum();
         tree.counters = Some(TreeCounters {
             user_s: user as f64 / procfs::TICKS_PER_SECOND,
@@ -671,7 +672,8 @@ pub fn usage(root: u32, processes: &[ProcInfo]) -> Option<TreeUsage> {
             if !p.zombie {
                 total.pids.insert(pid);
             }
-            total.cpu_percent_of_core += p.cpu_percent_of_core;
+            total.cpu_percent_of_core =
+                Some(total.cpu_percent_of_core.unwrap_or(0.0) + p.cpu_percent_of_core);
             total.rss_bytes += p.rss_bytes;
             counted &= p.counts.is_some();
             let counts = p.counts.unwrap_or_default();
@@ -717,7 +719,7 @@ mod tests {
         ];
         let u = usage(10, &procs).expect("root exists");
         assert_eq!(u.pids, HashSet::from([10, 11, 12]));
-        assert_eq!(u.cpu_percent_of_core, 80.0);
+        assert_eq!(u.cpu_percent_of_core, Some(80.0));
         assert_eq!(u.rss_bytes, 111);
     }
 

@@ -114,9 +114,10 @@ impl RunSummary {
     /// Adds one tick of the tree, `seconds` after the previous one, on a machine
     /// of `cores` logical cores.
     pub fn add_tick(&mut self, tree: &TreeReading, seconds: f64, cores: usize) {
-        self.cpu_seconds += tree.cpu_percent / 100.0 * cores.max(1) as f64 * seconds.max(0.0);
-        self.peak_cpu_percent =
-            Some(self.peak_cpu_percent.map_or(tree.cpu_percent, |p| p.max(tree.cpu_percent)));
+        if let Some(percent) = tree.cpu_percent {
+            self.cpu_seconds += percent / 100.0 * cores.max(1) as f64 * seconds.max(0.0);
+            self.peak_cpu_percent = Some(self.peak_cpu_percent.map_or(percent, |p| p.max(percent)));
+        }
         self.peak_rss_bytes = Some(self.peak_rss_bytes.map_or(tree.rss_bytes, |p| p.max(tree.rss_bytes)));
         if let Some(gpu) = tree.gpu_memory_bytes {
             self.peak_gpu_bytes = Some(self.peak_gpu_bytes.map_or(gpu, |p| p.max(gpu)));
@@ -145,10 +146,13 @@ mod tests {
             process_count: procs,
             ..TreeReading::default()
         };
+        // A first reading has no rate: no CPU time, no peak, not 0.
+        run.add_tick(&tree(None, 50, None, 1), 0.0, 4);
+        assert_eq!((run.cpu_seconds, run.peak_cpu_percent), (0.0, None));
         // Half of a 4-core machine for 2 s is 4 CPU-seconds.
-        run.add_tick(&tree(50.0, 100, Some(5), 2), 2.0, 4);
-        run.add_tick(&tree(25.0, 300, None, 5), 1.0, 4);
-        run.add_tick(&tree(75.0, 200, Some(3), 1), 1.0, 4);
+        run.add_tick(&tree(Some(50.0), 100, Some(5), 2), 2.0, 4);
+        run.add_tick(&tree(Some(25.0), 300, None, 5), 1.0, 4);
+        run.add_tick(&tree(Some(75.0), 200, Some(3), 1), 1.0, 4);
         assert_eq!(run.cpu_seconds, 4.0 + 1.0 + 3.0);
         assert_eq!(
             (run.peak_cpu_percent, run.peak_rss_bytes, run.peak_gpu_bytes, run.peak_processes),

@@ -212,7 +212,7 @@ impl HostSampler {
                     let gpu_percent: f64 =
                         tree.pids.iter().filter_map(|pid| gpu.process_percent.get(pid)).sum();
                     TreeReading {
-                        cpu_percent: share_of_machine(tree.cpu_percent_of_core, cores),
+                        cpu_percent: tree.cpu_percent_of_core.map(|of_core| share_of_machine(of_core, cores)),
                         rss_bytes: tree.rss_bytes,
                         gpu_memory_bytes: gpu_unknown.is_none().then_some(gpu_bytes),
                         gpu_memory_reason: gpu_unknown.clone().flatten(),
@@ -466,6 +466,9 @@ mod tests {
         let me = std::process::id();
         let tree = sampler.sample(&[me]).runs.remove(&me).flatten().expect("this process is alive");
         assert!(tree.rss_bytes > 0 && tree.process_count >= 1, "{tree:?}");
-        assert!((0.0..=100.0).contains(&tree.cpu_percent));
+        // A rate needs two readings: the first is none, never 0.
+        assert_eq!(tree.cpu_percent, None, "{tree:?}");
+        let tree = sampler.sample(&[me]).runs.remove(&me).flatten().expect("this process is alive");
+        assert!(tree.cpu_percent.is_some_and(|p| (0.0..=100.0).contains(&p)), "{tree:?}");
     }
 }

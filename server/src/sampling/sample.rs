@@ -49,8 +49,9 @@ pub struct MonitorReading {
 /// What a run's process tree uses, exactly as read.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TreeReading {
-    /// CPU of the whole tree as a share of the whole machine, 0–100.
-    pub cpu_percent: f64,
+    /// CPU of the whole tree as a share of the whole machine, 0–100; `None`
+    /// on its first reading, which has no earlier one to make a rate with.
+    pub cpu_percent: Option<f64>,
     /// Resident memory of the tree, bytes.
     pub rss_bytes: u64,
     /// GPU memory the tree holds, bytes (0 when NVML lists none of its
@@ -80,7 +81,7 @@ impl TreeReading {
     /// The payload's `run.process`.
     pub fn to_contract(&self) -> RunProcess {
         RunProcess {
-            cpu_percent: Some(round1(self.cpu_percent)),
+            cpu_percent: self.cpu_percent.map(round1),
             rss_mb: Some(mb(self.rss_bytes)),
             gpu_memory_gb: self.gpu_memory_bytes.map(gb),
             process_count: self.process_count,
@@ -386,7 +387,7 @@ mod tests {
     #[test]
     fn a_tree_is_sent_rounded_in_binary_units() {
         let t = TreeReading {
-            cpu_percent: 12.46,
+            cpu_percent: Some(12.46),
             rss_bytes: 812 << 20,
             gpu_memory_bytes: Some(3 << 30),
             gpu_memory_reason: None,

@@ -597,7 +597,7 @@ pub fn device_values(d: &DeviceReading) -> Option<Vec<Option<f64>>> {
 /// A tree's figures, in [`RUN`]'s order.
 pub fn tree_values(t: &TreeReading) -> Vec<Option<f64>> {
     vec![
-        Some(t.cpu_percent),
+        t.cpu_percent,
         Some(t.rss_bytes as f64),
         t.gpu_memory_bytes.map(|b| b as f64),
         Some(f64::from(t.process_count)),

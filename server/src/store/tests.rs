@@ -133,7 +133,12 @@ fn depth(x: f64, disks: &[&str], interfaces: &[&str]) -> Depth {
 }
 
 fn tree(cpu: f64, rss_mib: u64) -> TreeReading {
-    TreeReading { cpu_percent: cpu, rss_bytes: rss_mib << 20, process_count: 3, ..TreeReading::default() }
+    TreeReading {
+        cpu_percent: Some(cpu),
+        rss_bytes: rss_mib << 20,
+        process_count: 3,
+        ..TreeReading::default()
+    }
 }
 
 /// A tick of the four totals only (the machine in depth has tests of its own;

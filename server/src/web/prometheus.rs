@@ -275,7 +275,7 @@ impl Exposition {
             "run_cpu_percent",
             "CPU of the run's process tree, share of the machine, 0-100.",
             &labels,
-            per_project(&|p| p.tree.as_ref().map(|t| t.cpu_percent)),
+            per_project(&|p| p.tree.as_ref().and_then(|t| t.cpu_percent)),
         )?;
         self.gauges(
             "run_resident_bytes",

@@ -242,6 +242,7 @@ fn a_still_run_stalls_and_its_alert_resolves_when_it_ends() {
     let mut engine = Engine::new(config("[alerts.defaults.run_stalled]\nfor = \"3s\"\n"), 1);
     engine.observe(&Record::Run(run("r1")), at(0));
     let still = |io| TreeReading {
+        cpu_percent: Some(0.0),
         counters: Some(crate::sampling::TreeCounters {
             read_bytes: Some(io),
             write_bytes: Some(0),
@@ -250,6 +251,12 @@ fn a_still_run_stalls_and_its_alert_resolves_when_it_ends() {
         ..TreeReading::default()
     };
     let mut events = Vec::new();
+    // A tree's first reading has no CPU rate: it starts no hold.
+    let first = TreeReading { cpu_percent: None, ..still(100) };
+    for s in 0..5 {
+        events.extend(tick(&mut engine, s, sample(s), vec![(run("r1"), first.clone())]));
+    }
+    assert_eq!(rules(&events), vec![]);
     for s in 0..5 {
         events.extend(tick(&mut engine, s, sample(s), vec![(run("r1"), still(100))]));
     }
