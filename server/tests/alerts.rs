@@ -200,6 +200,10 @@ async fn failing_killed_and_finished_runs_notify_with_their_exit() {
     // A --notify that is no URL is refused before the command runs.
     let refused = run(&server, &["--notify", "not a url"], "touch ran").await;
     assert_eq!(refused, Some(2));
+    // So are more than eight different ones.
+    let urls: Vec<String> = (0..9).map(|i| receiver.url(&format!("/ok/{i}"))).collect();
+    let args: Vec<&str> = urls.iter().flat_map(|url| ["--notify", url.as_str()]).collect();
+    assert_eq!(run(&server, &args, "touch ran").await, Some(2));
 }
 
 /// A memory cgroup of the test's own (v1 `memory` controller, or v2), with a
@@ -582,4 +586,49 @@ async fn a_crash_loses_neither_a_runs_notify_destinations_nor_an_end_it_did_not_
     })
     .await;
     drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_notify_destinations_are_bounded_each_and_all_together() {
+    use server::alerts::deliver::{RUN_DESTINATIONS_AT_ONCE, RUN_DESTINATIONS_EACH};
+    let receiver = Receiver::start().await;
+    let server = serve("").await;
+    let api = server.api();
+    let mut sleeps = Vec::new();
+    let mut register = |project: &str, hooks: Vec<String>| {
+        let child = std::process::Command::new("sleep").arg("600").spawn().expect("sleep");
+        let body = serde_json::json!({ "pid": child.id(), "notify": hooks });
+        sleeps.push(child);
+        let path = format!("/api/projects/{project}/run");
+        let api = api.clone();
+        async move { server::testkit::call(&api, Method::POST, &path, Some(body)).await }
+    };
+    let hooks =
+        |run: usize, n: usize| (0..n).map(|i| receiver.url(&format!("/ok/{run}-{i}"))).collect::<Vec<_>>();
+
+    // Each destination is a thread: nine different ones for one run are refused…
+    let (status, error) = register("each", hooks(0, RUN_DESTINATIONS_EACH + 1)).await.expect_err("refused");
+    assert_eq!(
+        (status, error["code"].as_str(), error["field"].as_str()),
+        (400, Some("invalid_notify"), Some("notify"))
+    );
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("at most 8 destinations a run")), "{error}");
+    // …and one given nine times is one.
+    register("each", vec![receiver.url("/ok/same"); 9]).await.expect("the same destination, once");
+
+    // All runs together hold at most RUN_DESTINATIONS_AT_ONCE.
+    let full = (RUN_DESTINATIONS_AT_ONCE - 1) / RUN_DESTINATIONS_EACH;
+    for run in 1..=full {
+        register("all", hooks(run, RUN_DESTINATIONS_EACH)).await.expect("room for eight more");
+    }
+    let room = RUN_DESTINATIONS_AT_ONCE - 1 - full * RUN_DESTINATIONS_EACH;
+    let (status, error) = register("all", hooks(100, room + 1)).await.expect_err("no room");
+    assert_eq!((status, error["code"].as_str()), (503, Some("busy")), "{error}");
+    register("all", hooks(101, room)).await.expect("exactly the room left");
+    // A run without destinations is never refused for them.
+    register("all", Vec::new()).await.expect("no destinations");
+    for mut sleep in sleeps {
+        let _ = sleep.kill();
+        let _ = sleep.wait();
+    }
 }

@@ -285,6 +285,12 @@ impl Alerting {
         rule_settings(&self.inner.config)
     }
 
+    /// How many more runs' destinations may start now (of
+    /// [`deliver::RUN_DESTINATIONS_AT_ONCE`]).
+    pub fn run_destinations_room(&self) -> usize {
+        deliver::RUN_DESTINATIONS_AT_ONCE.saturating_sub(self.inner.deliverer.run_destinations())
+    }
+
     /// Sends `run_id`'s alerts to `destination` too, until the run's end has
     /// been sent (`perfmon run --notify URL`).
     pub fn notify_run(&self, run_id: &str, destination: Destination) {

@@ -84,6 +84,13 @@ pub async fn wrap(
         eprintln!("perfmon: --label: {}", crate::hub::RunError::BadLabel);
         return ExitCode::from(2);
     }
+    let notify = match crate::alerts::deliver::run_specs(notify) {
+        Ok(notify) => notify,
+        Err(err) => {
+            eprintln!("perfmon: --notify: {err}");
+            return ExitCode::from(2);
+        }
+    };
     for spec in &notify {
         if let Err(err) = crate::alerts::deliver::Destination::parse_spec("--notify", spec) {
             eprintln!("perfmon: --notify: {err}");

@@ -41,20 +41,35 @@ pub async fn register_run(
     Project(project): Project,
     JsonBody(RegisterRun { pid, label, from_start, notify }): JsonBody<RegisterRun>,
 ) -> ApiResult<Run> {
-    // Checked before the run starts: a bad destination refuses the request.
+    // Checked before the run starts: a bad destination, or too many (each is
+    // a thread), refuses the request.
+    let invalid = |why: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_notify", format!("notify: {why}")).on("notify")
+    };
+    let notify = crate::alerts::deliver::run_specs(notify).map_err(invalid)?;
     let destinations = notify
         .iter()
         .map(|spec| crate::alerts::deliver::Destination::parse_spec("--notify", spec))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_notify", format!("notify: {err}")).on("notify")
-        })?;
-    if !destinations.is_empty() && state.alerts.is_none() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "alerts_off",
-            "this server evaluates no alerts",
-        ));
+        .map_err(|err| invalid(err.to_string()))?;
+    if !destinations.is_empty() {
+        let Some(alerts) = &state.alerts else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "alerts_off",
+                "this server evaluates no alerts",
+            ));
+        };
+        if alerts.run_destinations_room() < destinations.len() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "too many runs' notify destinations at once (at most {}); try again when a run has ended",
+                    crate::alerts::deliver::RUN_DESTINATIONS_AT_ONCE
+                ),
+            ));
+        }
     }
     let Json(run) = blocking(&state, move |hub| hub.register_run(&project, pid, label, from_start)).await?;
     if let (Some(alerts), Some(run_id)) = (&state.alerts, &run.run_id)

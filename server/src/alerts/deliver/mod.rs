@@ -44,6 +44,27 @@ use worker::{Control, Slot, lock};
 /// events are dropped (and counted failed) rather than held without bound.
 pub const QUEUE_BOUND: usize = 64;
 
+/// The most `--notify` destinations one run may have: each is a thread, and a
+/// phone, a chat and a webhook are three.
+pub const RUN_DESTINATIONS_EACH: usize = 8;
+
+/// The most runs' destinations at once, all runs together: a thread each, so a
+/// bound, well under what the machine gives a process.
+pub const RUN_DESTINATIONS_AT_ONCE: usize = 128;
+
+/// A run's `--notify` specs with each given once (the first kept, in order),
+/// or why not: more than [`RUN_DESTINATIONS_EACH`].
+pub fn run_specs(mut specs: Vec<String>) -> Result<Vec<String>, String> {
+    let mut seen = std::collections::HashSet::new();
+    specs.retain(|spec| seen.insert(spec.clone()));
+    match specs.len() {
+        n if n > RUN_DESTINATIONS_EACH => {
+            Err(format!("at most {RUN_DESTINATIONS_EACH} destinations a run ({n} different ones given)"))
+        }
+        _ => Ok(specs),
+    }
+}
+
 /// How hard a delivery is tried. Connection errors, timeouts, HTTP 5xx and
 /// 429 are retried; any other status but 2xx is given up at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +307,14 @@ impl Deliverer {
     /// (a run's `perfmon run --notify URL`), with its own queue and thread.
     pub fn add(&self, destination: Destination) -> DestinationId {
         self.spawn(destination, false, Vec::new())
+    }
+
+    /// How many runs' destinations ([`add`](Deliverer::add)) hold a thread now,
+    /// those still sending what was queued before their removal included.
+    pub fn run_destinations(&self) -> usize {
+        let mut entries = lock(&self.inner.entries);
+        prune(&mut entries);
+        entries.iter().filter(|e| !e.everyone).count()
     }
 
     /// Queues `event` for one destination, as [`send`](Deliverer::send)
