@@ -39,8 +39,12 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let sample = Arc::new(sampler.sample(&[]));
     let run = RunSummary::started("1-x".into(), "bench".into(), Some("job".into()), 1, Utc::now());
-    let tree =
-        TreeReading { cpu_percent: Some(40.0), rss_bytes: 1 << 30, process_count: 9, ..TreeReading::default() };
+    let tree = TreeReading {
+        cpu_percent: Some(40.0),
+        rss_bytes: 1 << 30,
+        process_count: 9,
+        ..TreeReading::default()
+    };
     let record = Record::Tick { sample, runs: vec![(run, tree)] };
     let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(3));
     for (name, text) in [("default rules", ""), ("default rules and three of the user's", OWN_RULES)] {

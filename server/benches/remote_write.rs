@@ -148,8 +148,12 @@ fn main() {
         DateTime::from_timestamp_millis(t0 + HOUR_MS).expect("instant"),
     );
     store.record(Record::Run(run.clone()));
-    let tree =
-        TreeReading { cpu_percent: Some(40.0), rss_bytes: 3 << 30, process_count: 12, ..TreeReading::default() };
+    let tree = TreeReading {
+        cpu_percent: Some(40.0),
+        rss_bytes: 3 << 30,
+        process_count: 12,
+        ..TreeReading::default()
+    };
     for i in 0..ticks {
         let ms = t0 + i * 1000;
         let runs = if ms >= t0 + HOUR_MS {
