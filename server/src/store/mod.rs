@@ -186,6 +186,10 @@ struct Shared {
     /// Events the writer is done with (committed, or dropped), and its signal.
     done: Mutex<u64>,
     done_signal: Condvar,
+    /// Whether the writer has stopped (its database checkpointed and closed),
+    /// and its signal: [`Store::close`] waits for it.
+    stopped: Mutex<bool>,
+    stopped_signal: Condvar,
     /// The store's state.
     state: Mutex<State>,
     /// Samples dropped so far.
@@ -352,11 +356,24 @@ impl Store {
         *done >= target
     }
 
-    /// Commits what is queued and stops the writer. Blocking.
+    /// Commits what is queued, stops the writer and waits for it to have
+    /// folded the write-ahead log into the database (a clean stop leaves no
+    /// copy of a deleted row there), all within about `limit`. Blocking.
     pub fn close(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
         self.flush(limit);
         lock(&self.shared.pending).stop = true;
         self.shared.wake.notify_one();
+        let stopped = lock(&self.shared.stopped);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (stopped, _) = self
+            .shared
+            .stopped_signal
+            .wait_timeout_while(stopped, left, |stopped| !*stopped)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !*stopped {
+            tracing::warn!("the store's writer did not stop within {limit:?}: its log is folded in at the next start");
+        }
     }
 
     /// A read-only connection for a query; `None` while the store has no
@@ -414,6 +431,8 @@ impl Shared {
             wake: Condvar::new(),
             done: Mutex::new(0),
             done_signal: Condvar::new(),
+            stopped: Mutex::new(false),
+            stopped_signal: Condvar::new(),
             state: Mutex::new(state),
             dropped: AtomicU64::new(0),
             lock: Mutex::new(lock),

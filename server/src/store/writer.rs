@@ -85,8 +85,13 @@ pub(super) fn run(shared: &Shared) {
         if stop {
             if let Some(db) = writer.db.take() {
                 // Folds the WAL back into the database so a clean stop leaves one file.
-                let _ = db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+                if let Err(err) = db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                    tracing::warn!("the store's log could not be folded in at the stop: {err}");
+                }
+                drop(db);
             }
+            *lock(&shared.stopped) = true;
+            shared.stopped_signal.notify_all();
             return;
         }
     }
