@@ -236,6 +236,29 @@ async fn a_run_alive_across_a_server_restart_is_followed_again_not_cut() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_paused_across_a_server_restart_is_paused_and_resumes() {
+    let sandbox = Sandbox::new("truth-paused");
+    let perfmon = serve(&sandbox).await;
+    let api = perfmon.api();
+    let child = sleeper();
+    let run_id = register(&api, "held", child.id(), false).await;
+    record_when(&api, "held", &run_id, "the run is recorded", |r| r.peak_process_count > 0).await;
+    api.call(Method::POST, "/api/projects/held/run/pause", None).await.expect("paused");
+    perfmon.kill();
+
+    let perfmon = serve(&sandbox).await;
+    let api = perfmon.api();
+    let shown = |body: String| serde_json::from_str::<shared::Run>(&body).expect("a run");
+    let run = shown(api.call(Method::GET, "/api/projects/held/run", None).await.expect("run"));
+    assert_eq!((run.run_id.as_deref(), run.status), (Some(run_id.as_str()), shared::RunStatus::Paused));
+    let run = shown(api.call(Method::POST, "/api/projects/held/run/resume", None).await.expect("resumed"));
+    assert_eq!(run.status, shared::RunStatus::Running);
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).expect("its stat");
+    assert!(!state.rsplit_once(')').expect("a stat line").1.trim_start().starts_with('T'), "{state}");
+    end(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_read_with_no_server_never_shows_a_run_as_running() {
     let sandbox = Sandbox::new("truth-offline");
     let perfmon = serve(&sandbox).await;

@@ -160,6 +160,8 @@ pub struct ProcStat {
     pub rss_pages: u64,
     /// Exited but not yet reaped: no longer running.
     pub zombie: bool,
+    /// Stopped by a signal (`T`: SIGSTOP, or a terminal's SIGTSTP).
+    pub stopped: bool,
     /// Its threads (each may have children of its own).
     pub threads: u32,
     /// When it started, in 1/100 s ticks after boot.
@@ -186,6 +188,7 @@ pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
         major_faults: number(9)?.checked_add(number(10)?)?,
         rss_pages: number(21)?,
         zombie: fields.first() == Some(&"Z"),
+        stopped: fields.first() == Some(&"T"),
         threads: u32::try_from(number(17)?).ok()?,
         start_ticks: number(19)?,
     })
@@ -365,12 +368,15 @@ mod tests {
                 major_faults: 2 + 1,
                 rss_pages: 372,
                 zombie: false,
+                stopped: false,
                 threads: 1,
                 start_ticks: 408805,
             })
         );
         let zombie = "7 (gone) Z 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0";
-        assert_eq!(parse_stat(7, zombie).map(|p| p.zombie), Some(true));
+        assert_eq!(parse_stat(7, zombie).map(|p| (p.zombie, p.stopped)), Some((true, false)));
+        let stopped = "8 (paused) T 1 8 8 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0";
+        assert_eq!(parse_stat(8, stopped).map(|p| (p.zombie, p.stopped)), Some((false, true)));
         assert_eq!(parse_stat(1, "garbage"), None);
         assert_eq!(parse_stat(1, "1 (short) S 0 1"), None, "too few fields");
     }

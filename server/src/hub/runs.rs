@@ -174,6 +174,9 @@ impl Hub {
                 sampling::tree_cpu_seconds(summary.pid).map(|now| (now - summary.cpu_seconds).max(0.0));
         }
         let cpu_base = summary.cpu_base;
+        // Paused before the restart, it is still stopped: said so, so that
+        // `resume` works on it (pausing is not kept, the process says it).
+        let paused = sampling::process_stopped(summary.pid);
         let project = ProjectName::parse(&summary.project).map_err(|_| RunError::NotLive)?;
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -181,7 +184,11 @@ impl Hub {
         let entry = inner.entry(&project)?;
         let started_at = sampling::timestamp_seconds(summary.started_at);
         self.follow_transcripts(&summary.run_id, summary.pid, summary.started_at);
-        entry.live.push(Tracked::new(summary, started_at, cpu_base));
+        let mut tracked = Tracked::new(summary, started_at, cpu_base);
+        if paused {
+            tracked.set_status(RunStatus::Paused);
+        }
+        entry.live.push(tracked);
         entry.live.sort_by_key(|t| t.summary.started_at);
         let run = entry.run();
         drop(guard);

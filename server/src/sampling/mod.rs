@@ -319,6 +319,11 @@ pub fn process_alive(pid: u32) -> bool {
     proctree::alive(pid)
 }
 
+/// Whether `pid` is stopped by a signal (a paused run's root, say). Blocking.
+pub fn process_stopped(pid: u32) -> bool {
+    procfs::read_stat(pid).is_some_and(|stat| stat.stopped)
+}
+
 /// Whether `pid` is the machine's init: PID 1 outside a container, whose tree
 /// is every process on the machine. (In a container's PID namespace, PID 1 is
 /// its entry point, often the very agent to watch.) Blocking.
