@@ -424,6 +424,18 @@ async fn a_token_in_the_query_opens_history_and_every_csv_download() {
     assert_eq!(typo.status, 400, "{}", typo.text());
     let error: shared::api::ApiError = serde_json::from_str(&typo.text()).expect("the one error shape");
     assert_eq!((error.code.as_str(), error.field.as_deref()), ("unknown_parameter", Some("stpe")));
+    // So is any parameter where an endpoint takes none (the token aside).
+    for path in ["/api/settings", "/api/projects/csv/run"] {
+        assert_eq!(browser_get(&server, &format!("{path}?token={TOKEN}")).await.status, 200, "{path}");
+        let typo = browser_get(&server, &format!("{path}?x=1&token={TOKEN}")).await;
+        assert_eq!(typo.status, 400, "{path}: {}", typo.text());
+        let error: shared::api::ApiError = serde_json::from_str(&typo.text()).expect("the one error shape");
+        assert_eq!((error.code.as_str(), error.field.as_deref()), ("unknown_parameter", Some("x")), "{path}");
+    }
+    // A parameter given twice is named, in plain words.
+    let twice = browser_get(&server, &format!("/api/projects/csv/runs?limit=1&limit=2&token={TOKEN}")).await;
+    let error: shared::api::ApiError = serde_json::from_str(&twice.text()).expect("the one error shape");
+    assert_eq!((twice.status, error.message.as_str()), (400, "limit: given more than once"));
 
     // The label reaches a spreadsheet as text, not as a formula.
     let reply = browser_get(&server, &format!("/api/projects/csv/runs?format=csv&token={TOKEN}")).await;

@@ -28,6 +28,20 @@ use super::{AppState, auth};
 use crate::store::query::Before;
 use crate::store::{HistoryQuery, QueryError, Store, query};
 
+/// Middleware for the endpoints that take no query parameter: one given (but
+/// the token, checked before) is refused naming it, as every endpoint refuses
+/// what it does not take.
+pub(super) async fn takes_no_parameters(
+    QueryPairs(pairs): QueryPairs,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match Params::parse(pairs, &[]) {
+        Ok(_) => next.run(request).await,
+        Err(err) => err.into_response(),
+    }
+}
+
 /// The parameters of one request, each allowed name at most once.
 pub(super) struct Params(HashMap<&'static str, String>);
 
@@ -49,7 +63,7 @@ impl Params {
                 .on(name));
             };
             if map.insert(*known, value).is_some() {
-                return Err(invalid(known, "given more than once"));
+                return Err(refused(known, "given more than once"));
             }
         }
         Ok(Params(map))

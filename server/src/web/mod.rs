@@ -131,21 +131,27 @@ impl AppState {
 /// (behind the token check; writes behind the control credential), a health
 /// check, and the built frontend — every route behind the Host and Origin guard.
 pub fn app(state: Arc<AppState>) -> Router {
-    let protected = Router::new()
-        .route("/api/projects", get(projects::list))
+    // Refused when given any query parameter: they take none. (`/metrics` and
+    // `/api/health` are left to the scrapers and health checkers that add
+    // parameters of their own.)
+    let takes_none = Router::new()
         .route("/api/projects/{project}/run", get(api::get_run).post(api::register_run).delete(api::end_run))
         .route("/api/projects/{project}/run/pause", post(api::pause_run))
         .route("/api/projects/{project}/run/resume", post(api::resume_run))
         .route("/api/projects/{project}/tokens", post(api::add_tokens))
         .route("/api/projects/{project}/metrics", get(api::latest))
-        .route("/api/projects/{project}/runs", get(history::runs))
-        .route("/api/projects/{project}/runs/{run_id}", get(history::report))
         .route("/api/projects/{project}/runs/{run_id}/exit", post(history::exit))
-        .route("/api/history", get(history::history))
-        .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/silence", post(alerts::silence))
         .route("/api/settings", get(alerts::settings))
+        .route_layer(axum::middleware::from_fn(history::takes_no_parameters));
+    let protected = Router::new()
+        .route("/api/projects", get(projects::list))
+        .route("/api/projects/{project}/runs", get(history::runs))
+        .route("/api/projects/{project}/runs/{run_id}", get(history::report))
+        .route("/api/history", get(history::history))
+        .route("/api/alerts", get(alerts::list))
         .route("/metrics", get(api::prometheus))
+        .merge(takes_none)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_write_credential))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     let router = Router::new()
