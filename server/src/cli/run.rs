@@ -411,6 +411,9 @@ pub struct ChildrenUsage {
     pub read_blocks: u64,
     /// 512-byte blocks written to storage (`ru_oublock`).
     pub write_blocks: u64,
+    /// The largest resident set any one waited-for descendant reached, KiB
+    /// (`ru_maxrss`): a high-water mark, not a total.
+    pub max_rss_kib: u64,
 }
 
 /// The size of `ru_inblock`'s and `ru_oublock`'s blocks. They are not device
@@ -443,15 +446,20 @@ impl ChildrenUsage {
             involuntary_switches: count(usage.involuntary_context_switches()),
             read_blocks: count(usage.block_reads()),
             write_blocks: count(usage.block_writes()),
+            max_rss_kib: count(usage.max_rss()),
         })
     }
 }
 
 /// The run's counters from the totals before the command and after its wait,
 /// over `wall_s` seconds. Only the tree's figures: the machine's (pressure,
-/// steal, GPUs) and the run's peaks are the server's own readings, and so is
-/// `peak_rss_bytes` — `ru_maxrss` is the largest single process's peak, not
-/// the tree's, and cannot be told apart from children waited for before.
+/// steal, GPUs) and the run's other peaks are the server's own readings.
+/// `peak_rss_bytes` is `ru_maxrss`, the largest single process's own peak: a
+/// floor of the tree's (whose processes may peak together), which the server
+/// raises its readings to — they come a second apart and miss a spike between
+/// them, or a command shorter than one. Only when no child was waited for
+/// before the command (it never is: the command is the wrapper's one child);
+/// otherwise a high-water mark of another process's.
 pub fn run_counters(
     counted_from: CountedFrom,
     wall_s: f64,
@@ -485,6 +493,9 @@ pub fn run_counters(
     counters.involuntary_switches = Some(delta(|u| u.involuntary_switches));
     counters.read_bytes = Some(delta(|u| u.read_blocks) * BLOCK_BYTES);
     counters.write_bytes = Some(delta(|u| u.write_blocks) * BLOCK_BYTES);
+    if before.max_rss_kib == 0 && after.max_rss_kib > 0 {
+        counters.peak_rss_bytes = Some(after.max_rss_kib.saturating_mul(1024));
+    }
     counters
 }
 
@@ -674,6 +685,7 @@ mod tests {
             involuntary_switches: 20 * seconds,
             read_blocks: blocks,
             write_blocks: 2 * blocks,
+            max_rss_kib: 0,
         }
     }
 
@@ -700,8 +712,16 @@ mod tests {
         assert_eq!((counters.voluntary_switches, counters.involuntary_switches), (Some(20), Some(40)));
         assert_eq!((counters.read_bytes, counters.write_bytes), (Some(2 * 512), Some(4 * 512)));
         // The server's own readings, never the wrapper's.
-        assert_eq!((counters.peak_rss_bytes, counters.cpu_wait_s, counters.io_some_s), (None, None, None));
+        assert_eq!((counters.cpu_wait_s, counters.io_some_s), (None, None));
         assert!(counters.not_measured.is_empty());
+        // The largest process's peak, when no other child was waited for before.
+        assert_eq!(counters.peak_rss_bytes, None, "no child's peak");
+        let peaked = ChildrenUsage { max_rss_kib: 700 * 1024, ..usage(3, 10) };
+        let counters = run_counters(CountedFrom::Start, 4.0, Some(usage(1, 8)), Some(peaked));
+        assert_eq!(counters.peak_rss_bytes, Some(700 << 20));
+        let before = ChildrenUsage { max_rss_kib: 9, ..usage(1, 8) };
+        let counters = run_counters(CountedFrom::Start, 4.0, Some(before), Some(peaked));
+        assert_eq!(counters.peak_rss_bytes, None, "another child's high-water mark");
 
         let unknown = run_counters(CountedFrom::Start, 1.0, Some(usage(1, 8)), None);
         assert_eq!(unknown.cpu_user_s, None);

@@ -533,8 +533,8 @@ pub fn since(now: &RunCounters, earlier: &RunCounters) -> RunCounters {
 /// readings stop a tick short and miss what came and went between them, the
 /// wrapper's `wait` misses a process nobody waited for (orphaned, or reaped
 /// by the kernel for a parent that ignores `SIGCHLD`), whose last reading the
-/// server kept. The run-queue delay, peaks and the machine's figures stay the
-/// server's.
+/// server kept. So is the peak resident memory. The run-queue delay, other
+/// peaks and the machine's figures stay the server's.
 pub fn merge_exit(measured: &mut RunCounters, exit: &RunCounters) {
     fn take<T: Copy + PartialOrd>(
         ours: &mut Option<T>,
@@ -559,6 +559,9 @@ pub fn merge_exit(measured: &mut RunCounters, exit: &RunCounters) {
     take(&mut measured.write_bytes, exit.write_bytes, "write_bytes", why);
     take(&mut measured.minor_faults, exit.minor_faults, "minor_faults", why);
     take(&mut measured.major_faults, exit.major_faults, "major_faults", why);
+    // The largest process's own peak (`ru_maxrss`): a floor the readings, a
+    // second apart, may have missed.
+    take(&mut measured.peak_rss_bytes, exit.peak_rss_bytes, "peak_rss_bytes", why);
     if measured.cpu_wait_s.is_none() {
         take(&mut measured.cpu_wait_s, exit.cpu_wait_s, "cpu_wait_s", why);
     }

@@ -166,6 +166,10 @@ impl Tracked {
         if let Some(cpu) = counters.cpu_s().filter(|s| s.is_finite()) {
             self.summary.cpu_seconds = self.summary.cpu_seconds.max(cpu);
         }
+        // The same for the peak memory: `perfmon run` may have seen a higher one.
+        if let Some(peak) = counters.peak_rss_bytes {
+            self.summary.peak_rss_bytes = Some(self.summary.peak_rss_bytes.map_or(peak, |p| p.max(peak)));
+        }
         self.summary.verdict = Some(Box::new(crate::verdict::judge(&counters, cores_u32(cores))));
         self.summary.counters = Some(Box::new(counters));
     }
@@ -221,6 +225,34 @@ mod tests {
             process_count: 1,
             ..TreeReading::default()
         }
+    }
+
+    #[test]
+    fn perfmon_runs_counters_raise_the_cpu_time_and_peak_memory_never_lower_them() {
+        let now = Instant::now();
+        let mut run = tracked(Some(0.0));
+        let tree = TreeReading { rss_bytes: 50 << 20, ..reading(Some(2.0), 40.0) };
+        run.measure(&HostSample::default(), &tree, now, 2);
+        // Children the kernel reaped (the task-clock's 8.5 s), a spike between
+        // readings (the largest process's 700 MiB).
+        let mut perf = shared::why::RunPerf::default();
+        perf.events.insert(
+            "task-clock".into(),
+            shared::why::RunPerfEvent { available: true, value: Some(8_500.0), ..Default::default() },
+        );
+        let exit = shared::why::RunCounters {
+            cpu_user_s: Some(0.1),
+            cpu_system_s: Some(0.05),
+            peak_rss_bytes: Some(700 << 20),
+            perf: Some(perf),
+            wall_s: 11.0,
+            ..Default::default()
+        };
+        run.take_exit(&exit, 2);
+        assert_eq!((run.summary.cpu_seconds, run.summary.peak_rss_bytes), (8.5, Some(700 << 20)));
+        // Lower figures leave them be.
+        run.take_exit(&shared::why::RunCounters { peak_rss_bytes: Some(1 << 20), ..Default::default() }, 2);
+        assert_eq!((run.summary.cpu_seconds, run.summary.peak_rss_bytes), (8.5, Some(700 << 20)));
     }
 
     #[test]

@@ -372,7 +372,9 @@ impl Store {
             .wait_timeout_while(stopped, left, |stopped| !*stopped)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !*stopped {
-            tracing::warn!("the store's writer did not stop within {limit:?}: its log is folded in at the next start");
+            tracing::warn!(
+                "the store's writer did not stop within {limit:?}: its log is folded in at the next start"
+            );
         }
     }
 
