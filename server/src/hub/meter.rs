@@ -155,6 +155,15 @@ impl Meter {
         (last.wall_s - first.wall_s >= LIVE_WINDOW_S - 1.5).then(|| since(last, first))
     }
 
+    /// The run ended `wall_s` after its start, as its record says: the
+    /// counters cover up to there (their last reading was a tick before), so
+    /// the verdict judges the length the record shows.
+    pub fn ended_after(&mut self, wall_s: f64) {
+        if wall_s.is_finite() {
+            self.counters.wall_s = self.counters.wall_s.max(wall_s);
+        }
+    }
+
     /// The run's perf counters as last read.
     pub fn set_perf(&mut self, perf: shared::why::RunPerf) {
         self.counters.perf = Some(perf);

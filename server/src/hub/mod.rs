@@ -519,8 +519,7 @@ impl Hub {
                     Some(None) => {
                         tracing::info!("run {} of project {name} exited", tracked.summary.run_id);
                         finishing.push((name.clone(), tracked.summary.run_id.clone()));
-                        tracked.summary.end(sample.taken_at, shared::api::RunOutcome::Exited);
-                        tracked.judge(cores);
+                        tracked.end(sample.taken_at, shared::api::RunOutcome::Exited, cores);
                         ended.push(tracked.summary.clone());
                         project.retire(index);
                         cadence_changed = true;

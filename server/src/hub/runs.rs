@@ -206,8 +206,7 @@ impl Hub {
         shown.set_status(status);
         let run = shown.contract();
         let ended = (!status.is_live()).then(|| {
-            shown.summary.end(chrono::Utc::now(), RunOutcome::Ended);
-            shown.judge(cores);
+            shown.end(chrono::Utc::now(), RunOutcome::Ended, cores);
             shown.summary.clone()
         });
         if let Some(summary) = &ended {

@@ -153,6 +153,15 @@ impl Tracked {
         summary
     }
 
+    /// Ends the record at `at` as `outcome`, the counters covering its whole
+    /// length, and judges it. Blocking (see [`Tracked::judge`]).
+    pub fn end(&mut self, at: chrono::DateTime<chrono::Utc>, outcome: shared::api::RunOutcome, cores: usize) {
+        self.summary.end(at, outcome);
+        let wall_s = (at - self.summary.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+        self.meter.ended_after(wall_s);
+        self.judge(cores);
+    }
+
     /// Puts the counters so far, and the verdict on them, into the record.
     /// Blocking: reads the run's perf counters (a `read(2)` per counter).
     pub fn judge(&mut self, cores: usize) {
@@ -253,6 +262,27 @@ mod tests {
         // Lower figures leave them be.
         run.take_exit(&shared::why::RunCounters { peak_rss_bytes: Some(1 << 20), ..Default::default() }, 2);
         assert_eq!((run.summary.cpu_seconds, run.summary.peak_rss_bytes), (8.5, Some(700 << 20)));
+    }
+
+    #[test]
+    fn an_ended_runs_verdict_covers_the_length_its_record_shows() {
+        let mut run = tracked(Some(0.0));
+        let started = run.summary.started_at;
+        let at =
+            |s: i64| HostSample { taken_at: started + chrono::Duration::seconds(s), ..HostSample::default() };
+        let counters = crate::sampling::TreeCounters { user_s: 1.0, ..Default::default() };
+        run.measure(
+            &at(5),
+            &TreeReading { counters: Some(counters), ..reading(Some(1.0), 20.0) },
+            Instant::now(),
+            2,
+        );
+        // Gone at the next tick: the record ends there, and so do the counters.
+        run.end(at(6).taken_at, shared::api::RunOutcome::Exited, 2);
+        let counters = run.summary.counters.as_ref().expect("judged");
+        assert_eq!((run.summary.ended_at, counters.wall_s), (Some(at(6).taken_at), 6.0));
+        let verdict = run.summary.verdict.as_ref().expect("judged");
+        assert!(verdict.headline.contains("6 s"), "{}", verdict.headline);
     }
 
     #[test]
