@@ -147,10 +147,21 @@ struct Inner {
 }
 
 impl Inner {
-    /// The project's entry, created if there is room.
+    /// The project's entry, created if there is room. When every place is
+    /// taken, the project watched longest ago that nobody watches now and that
+    /// has no live run gives up its place (it would be forgotten after
+    /// [`FORGET_AFTER`] anyway, its runs are in the store): sockets opened and
+    /// closed in a loop never keep a run, or a watcher, out.
     fn entry(&mut self, project: &ProjectName) -> Result<&mut Project, SubscribeError> {
         if !self.projects.contains_key(project) && self.projects.len() >= MAX_PROJECTS {
-            return Err(SubscribeError::TooManyProjects);
+            let idle = self
+                .projects
+                .iter()
+                .filter(|(_, p)| p.frames.receiver_count() == 0 && !p.is_live())
+                .min_by_key(|(_, p)| p.last_watched)
+                .map(|(name, _)| name.clone());
+            let Some(idle) = idle else { return Err(SubscribeError::TooManyProjects) };
+            self.projects.remove(&idle);
         }
         Ok(self.projects.entry(project.clone()).or_insert_with(Project::new))
     }
@@ -188,7 +199,7 @@ struct Project {
 /// Why a subscription was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SubscribeError {
-    /// [`MAX_PROJECTS`] projects are already tracked.
+    /// [`MAX_PROJECTS`] projects are already watched or have a live run.
     #[error("too many projects are being watched (at most {MAX_PROJECTS})")]
     TooManyProjects,
 }
@@ -821,5 +832,14 @@ pub(crate) mod tests {
         assert_eq!(hub.subscribe(&name("one-too-many")).err(), Some(SubscribeError::TooManyProjects));
         // Existing projects still subscribe.
         assert!(hub.subscribe(&name("p0")).is_ok());
+        // One nobody watches any more gives up its place: the one watched
+        // longest ago, never one still watched.
+        drop(subs.remove(7));
+        drop(subs.remove(7));
+        subs.push(hub.subscribe(&name("new")).expect("p7 or p8 made room"));
+        let kept = hub.lock().projects.keys().filter(|p| ["p7", "p8"].contains(&p.as_str())).count();
+        assert_eq!(kept, 1);
+        subs.push(hub.subscribe(&name("newer")).expect("the other made room"));
+        assert_eq!(hub.subscribe(&name("newest")).err(), Some(SubscribeError::TooManyProjects));
     }
 }
