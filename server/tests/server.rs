@@ -170,6 +170,7 @@ async fn a_plain_get_on_the_stream_is_not_upgraded() {
 async fn unknown_api_paths_and_methods_get_the_one_error_shape() {
     for (method, path, status) in [
         ("GET", "/api", StatusCode::NOT_FOUND),
+        ("GET", "/api/", StatusCode::NOT_FOUND),
         ("GET", "/api/nope", StatusCode::NOT_FOUND),
         ("GET", "/api/projects/x/nope", StatusCode::NOT_FOUND),
         ("PUT", "/api/projects/x/run", StatusCode::METHOD_NOT_ALLOWED),

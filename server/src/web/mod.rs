@@ -163,6 +163,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(protected)
         // Unknown API paths are JSON errors, never the frontend's page.
         .route("/api", any(|| async { ApiError::not_found() }))
+        .route("/api/", any(|| async { ApiError::not_found() }))
         .route("/api/{*rest}", any(|| async { ApiError::not_found() }))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state.clone());
