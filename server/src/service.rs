@@ -35,6 +35,11 @@ pub enum ServeError {
     /// An `--allowed-host` that names no host.
     #[error("--allowed-host {0:?} is not a host name: give NAME or NAME:PORT, without a scheme or a path")]
     AllowedHost(String),
+    /// An `--allow-origin` that is no origin.
+    #[error(
+        "--allow-origin {0:?} is not an origin: give SCHEME://HOST[:PORT] as the browser sends it (http or https, no path)"
+    )]
+    AllowedOrigin(String),
     /// The control secret could not be made or stored.
     #[error("cannot set up the control secret: {0}")]
     Control(#[from] ControlError),
@@ -96,6 +101,9 @@ pub async fn run(
     check_exposure(&config, addr)?;
     if let Some(bad) = HostRules::unusable(&config.allowed_hosts) {
         return Err(ServeError::AllowedHost(bad));
+    }
+    if let Some(bad) = crate::web::unusable_origin(&config.allowed_origins) {
+        return Err(ServeError::AllowedOrigin(bad));
     }
     config.listen = addr;
     if HostRules::new(addr, &config.allowed_hosts).any() {

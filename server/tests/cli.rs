@@ -293,6 +293,17 @@ fn an_allowed_host_with_a_scheme_is_refused_at_start_not_ignored() {
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("\"https://perf.example.com\" is not a host name"), "{said}");
+
+    // So is an allowed origin no browser could send.
+    let out = sandbox
+        .command(PERFMON)
+        .args(["serve", "--bind", &sandbox.addr().to_string(), "--no-store"])
+        .args(["--allow-origin", "ide.example.com"])
+        .output()
+        .expect("run perfmon");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--allow-origin \"ide.example.com\" is not an origin"), "{said}");
 }
 
 // Tests must leave a developer's own PerfMon alone: the README's service holds

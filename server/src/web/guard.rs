@@ -165,6 +165,21 @@ fn named_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<String, &'st
     }
 }
 
+/// The first of `allowed` (`--allow-origin`) that is no origin a browser
+/// could send (`SCHEME://HOST[:PORT]`, http or https; a trailing `/` is
+/// taken off when compared): PerfMon refuses to start with it rather than
+/// quietly never match, which leaves an embedding refused with no hint why.
+pub fn unusable_origin(allowed: &[String]) -> Option<String> {
+    allowed.iter().find(|origin| !is_origin(origin.trim_end_matches('/'))).cloned()
+}
+
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, authority)) = text.split_once("://") else { return false };
+    ["http", "https"].iter().any(|s| s.eq_ignore_ascii_case(scheme))
+        && !authority.contains('@')
+        && authority.parse::<Authority>().is_ok_and(|a| a.as_str() == authority && !a.host().is_empty())
+}
+
 fn judge(
     hosts: &HostRules,
     allowed_origins: &[String],
@@ -224,6 +239,29 @@ mod tests {
             "127.0.0.1:8000".parse().expect("addr"),
             &allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         )
+    }
+
+    #[test]
+    fn an_allowed_origin_that_no_browser_could_send_is_caught() {
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let good = [
+            "https://ide.example.com",
+            "http://localhost:3000",
+            "https://ide.example.com/",
+            "HTTPS://[::1]:8443",
+        ];
+        assert_eq!(unusable_origin(&list(&good)), None);
+        for bad in [
+            "not an origin",
+            "javascript:alert(1)",
+            "ide.example.com",
+            "https://",
+            "https://a/b",
+            "ftp://x",
+            "https://u@x",
+        ] {
+            assert_eq!(unusable_origin(&list(&["https://ok.example", bad])).as_deref(), Some(bad));
+        }
     }
 
     #[test]

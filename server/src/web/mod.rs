@@ -38,7 +38,7 @@ use crate::hub::Hub;
 use crate::store::Store;
 pub use assets::embedded_ui;
 pub use error::ApiError;
-pub use guard::HostRules;
+pub use guard::{HostRules, unusable_origin};
 
 /// Shared by every request handler and socket task.
 #[derive(Debug)]
