@@ -83,17 +83,17 @@ pub async fn settings(State(state): State<Arc<AppState>>) -> Json<Settings> {
         "These are read at start. Alert rules and destinations live in {} (docs/alerts.md); sampling, \
          retention and the data directory are `perfmon serve` options (`perfmon serve --help`). Change them, \
          then restart PerfMon. Silence alerts with `perfmon alerts silence 2h`.",
-        file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| {
+        file.as_deref().map(shown_path).unwrap_or_else(|| {
             "$XDG_CONFIG_HOME/perfmon/config.toml (or `perfmon serve --config FILE`)".into()
         })
     );
     Json(Settings {
-        config_file: file.map(|f| f.display().to_string()),
+        config_file: file.as_deref().map(shown_path),
         how_to_change,
         live_interval_ms: config.live_interval.as_millis() as u64,
         idle_interval_ms: config.idle_interval.as_millis() as u64,
         history_window_s: config.history_window.as_secs(),
-        data_dir: store.map(|s| s.dir.display().to_string()),
+        data_dir: store.map(|s| shown_path(&s.dir)),
         retention_s: store
             .map(|s| {
                 let r = s.retention;
@@ -108,4 +108,38 @@ pub async fn settings(State(state): State<Arc<AppState>>) -> Json<Settings> {
         destinations: state.alerts.as_ref().map(Alerting::destinations).unwrap_or_default(),
         silenced_until: state.alerts.as_ref().and_then(Alerting::silenced_until),
     })
+}
+
+/// A path as the settings page shows it: under the home directory as `~/…`,
+/// so that an answer any local reader may fetch names no user (SECURITY.md).
+fn shown_path(path: &std::path::Path) -> String {
+    path_from_home(path, std::env::var_os("HOME").as_deref().map(std::path::Path::new))
+}
+
+fn path_from_home(path: &std::path::Path, home: Option<&std::path::Path>) -> String {
+    // A home of `/` (or none) would make every path "under" it.
+    match home.filter(|home| home.parent().is_some()).and_then(|home| path.strip_prefix(home).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".into(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::path_from_home;
+
+    #[test]
+    fn paths_under_the_home_directory_name_no_user() {
+        let home = Some(Path::new("/home/alice"));
+        let shown = |p: &str, home: Option<&Path>| path_from_home(Path::new(p), home);
+        assert_eq!(shown("/home/alice/.local/state/perfmon", home), "~/.local/state/perfmon");
+        assert_eq!(shown("/home/alice", home), "~");
+        assert_eq!(shown("/home/alicex/data", home), "/home/alicex/data", "another directory");
+        assert_eq!(shown("/var/lib/perfmon", home), "/var/lib/perfmon");
+        assert_eq!(shown("/var/lib/perfmon", Some(Path::new("/"))), "/var/lib/perfmon");
+        assert_eq!(shown("/var/lib/perfmon", None), "/var/lib/perfmon");
+    }
 }
