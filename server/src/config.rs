@@ -51,6 +51,9 @@ pub struct Config {
     pub client_timeout: Duration,
     /// A send that takes longer than this drops the client (it stopped reading).
     pub send_timeout: Duration,
+    /// A connection that takes longer than this to send a request's headers,
+    /// once one is waited for, is closed (see [`crate::web::listen`]).
+    pub header_read_timeout: Duration,
     /// Where runs and history are kept; `None` keeps only the last minutes in
     /// memory (`--no-store`, and tests that need no files).
     pub store: Option<crate::store::StoreConfig>,
@@ -88,6 +91,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(20),
             client_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(10),
+            header_read_timeout: crate::web::listen::HEADER_READ_TIMEOUT,
             store: None,
         }
     }

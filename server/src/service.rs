@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -158,13 +157,13 @@ pub async fn run(
         trigger.cancel();
     });
 
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
+    let header_read_timeout = state.config.header_read_timeout;
+    crate::web::listen::serve(listener, app(state), token.clone(), header_read_timeout, |tcp| {
+        if let Err(err) = socket2::SockRef::from(tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
             tracing::debug!("could not bound a connection's send buffer: {err}");
         }
-    });
-    let served =
-        axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned()).await;
+    })
+    .await;
     // Whatever ended serving, the sampler must not outlive it.
     token.cancel();
     if let Err(err) = sampler.await {
@@ -185,7 +184,7 @@ pub async fn run(
         // What the last ticks handed over is committed before the process ends.
         let _ = tokio::task::spawn_blocking(move || store.close(STORE_CLOSE_LIMIT)).await;
     }
-    Ok(served?)
+    Ok(())
 }
 
 /// Records the exit reports `perfmon run` kept while no server answered on this

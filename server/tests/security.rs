@@ -269,6 +269,33 @@ async fn a_client_that_goes_silent_is_dropped() {
 }
 
 #[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = Config { header_read_timeout: Duration::from_millis(500), ..fast_config() };
+    let server = TestServer::start(config).await;
+    let started = std::time::Instant::now();
+    // Half a request line, and a socket that sends nothing at all.
+    let mut half = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    half.write_all(b"GET / HTTP/1.1\r\n").await.expect("write");
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    for socket in [&mut half, &mut silent] {
+        // The server closes it (an end of file, or a reset), never a hang.
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), socket.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "still open after 20 s");
+    }
+    assert!(started.elapsed() >= Duration::from_millis(500), "closed before the deadline");
+    // A client that does send its request in time is answered.
+    let mut prompt = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let request = format!("GET /api/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
+    prompt.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    prompt.read_to_string(&mut answer).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn abrupt_disconnects_leave_no_connection_behind() {
     let server = TestServer::start(fast_config()).await;
     let mut clients = Vec::new();

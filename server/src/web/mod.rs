@@ -10,6 +10,7 @@
 //!   [`auth`]: tokens, and the credential writes need; [`extract`]: the validated
 //!   project name and JSON bodies; [`error`]: [`ApiError`], the one error shape.
 //! - [`assets`]: the built frontend.
+//! - [`listen`]: the accept loop, hyper's HTTP/1 with a deadline for headers.
 
 mod alerts;
 mod api;
@@ -19,6 +20,7 @@ mod error;
 mod extract;
 mod guard;
 mod history;
+pub mod listen;
 mod perfwatch;
 mod projects;
 pub(crate) mod prometheus;
