@@ -198,6 +198,17 @@ async fn with_a_project_list_other_projects_get_4004() {
     assert_eq!(closed_with(&mut ws).await.0, Some(CloseCode::from(4004)));
     let mut ws = open(server.addr, "/ws/projects/known", &[]).await.expect("upgrade");
     next_metrics(&mut ws).await;
+    // Nor is a run or tokens for another taken: it could never be watched.
+    let api = server.api();
+    let pid = std::process::id();
+    for (path, body) in [
+        ("/api/projects/unknown/run", serde_json::json!({ "pid": pid })),
+        ("/api/projects/unknown/tokens", serde_json::json!({ "tokens": 5 })),
+    ] {
+        let (status, error) =
+            server::testkit::call(&api, Method::POST, path, Some(body)).await.expect_err("refused");
+        assert_eq!((status, error["code"].as_str()), (404, Some("unknown_project")), "{path}: {error}");
+    }
     server.stop().await;
 }
 

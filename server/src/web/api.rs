@@ -15,6 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, Project};
 use crate::hub::Hub;
+use crate::hub::project::ProjectName;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -41,6 +42,7 @@ pub async fn register_run(
     Project(project): Project,
     JsonBody(RegisterRun { pid, label, from_start, notify }): JsonBody<RegisterRun>,
 ) -> ApiResult<Run> {
+    listed(&state, &project)?;
     // Checked before the run starts: a bad destination, or too many (each is
     // a thread), refuses the request.
     let invalid = |why: String| {
@@ -107,7 +109,22 @@ pub async fn add_tokens(
     Project(project): Project,
     JsonBody(TokenDelta { tokens }): JsonBody<TokenDelta>,
 ) -> ApiResult<shared::Tokens> {
+    listed(&state, &project)?;
     Ok(Json(state.hub.add_tokens(&project, tokens)?))
+}
+
+/// With `--projects`, a run or tokens for another project are refused as its
+/// stream is (4004): it could be recorded but never watched.
+fn listed(state: &AppState, project: &ProjectName) -> Result<(), ApiError> {
+    match &state.config.projects {
+        Some(listed) if !listed.contains(project) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_project",
+            format!("project {project} is not one this server watches (--projects)"),
+        )
+        .on("project")),
+        _ => Ok(()),
+    }
 }
 
 /// `GET /api/projects/{project}/metrics`: the newest sample as JSON.
