@@ -477,6 +477,8 @@ async fn bad_alert_requests_are_refused_by_name_and_a_silence_needs_the_credenti
         ("/api/alerts?colour=red", "colour"),
         ("/api/alerts?from=yesterday", "from"),
         ("/api/alerts?project=a%2Fb", "project"),
+        ("/api/alerts?run_id=a%20b", "run_id"),
+        ("/api/alerts?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "from must not be after to"),
     ] {
         match api.call(Method::GET, path, None).await {
             Err(server::cli::client::ClientError::Refused { status, body }) => {

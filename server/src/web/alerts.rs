@@ -35,14 +35,22 @@ pub async fn list(
     let params = Params::parse(pairs, &["project", "run_id", "from", "to", "limit"])?;
     let project = params.project()?;
     let run_id = params.text("run_id").map(str::to_owned);
-    if run_id.as_ref().is_some_and(|r| r.is_empty() || r.len() > 128) {
+    if run_id.as_deref().is_some_and(|r| !crate::hub::run_id_is_valid(r)) {
         return Err(invalid("run_id", "a run id, such as 1234-2026-12-03T08:00:00Z"));
+    }
+    let (from, to) = (params.instant("from")?, params.instant("to")?);
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_range", "from must not be after to").on("from")
+        );
     }
     let query = AlertQuery {
         project,
         run_id,
-        from_ms: params.instant("from")?.map(|t| t.timestamp_millis()),
-        to_ms: params.instant("to")?.map(|t| t.timestamp_millis()),
+        from_ms: from.map(|t| t.timestamp_millis()),
+        to_ms: to.map(|t| t.timestamp_millis()),
         limit: params.number("limit", 1..=u64::from(MAX_LIST))?.unwrap_or(100) as u32,
     };
     let alerts = alerting(&state)?;
