@@ -307,6 +307,32 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
 }
 
 #[tokio::test]
+async fn a_client_that_closes_gets_the_closing_handshake_back() {
+    let server = TestServer::start(fast_config()).await;
+    let mut ws = open(server.addr, "/ws/projects/bye", &[]).await.expect("upgrade");
+    next_metrics(&mut ws).await;
+    let bye = tungstenite::protocol::CloseFrame { code: CloseCode::Away, reason: "tab closed".into() };
+    ws.close(Some(bye)).await.expect("close sent");
+    // Frames already under way may come first; then the server's close, and
+    // the end of the stream — never a reset without one.
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => break Ok(frame),
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => break Err(err.to_string()),
+                None => break Err("the stream ended without a close".into()),
+            }
+        }
+    })
+    .await
+    .expect("an answer within 10 s");
+    // The client's code, echoed as RFC 6455 has it.
+    assert_eq!(answer.map(|f| f.map(|f| f.code)), Ok(Some(CloseCode::Away)));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn abrupt_disconnects_leave_no_connection_behind() {
     let server = TestServer::start(fast_config()).await;
     let mut clients = Vec::new();

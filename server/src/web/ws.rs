@@ -276,7 +276,11 @@ async fn write(
                 Some(Outgoing::Reply(text)) => Message::Text(text),
                 Some(Outgoing::Close(code, reason)) => {
                     let close = CloseFrame { code, reason: reason.into() };
+                    // After the client's own close the WebSocket layer has
+                    // queued the answer itself and refuses another: closing
+                    // the sink flushes whichever it holds.
                     let _ = send(&mut sink, timeout, Message::Close(Some(close))).await;
+                    let _ = tokio::time::timeout(timeout, sink.close()).await;
                     return;
                 }
                 None => return, // The reader ended: the client is gone.
@@ -298,6 +302,10 @@ async fn send(
 ) -> bool {
     matches!(tokio::time::timeout(timeout, sink.send(message)).await, Ok(Ok(())))
 }
+
+/// A close with nothing wrong (RFC 6455's 1000), answering a client's close
+/// that gave no code.
+const NORMAL_CLOSURE: u16 = 1000;
 
 /// The reader half: every client message gets its answer through the writer.
 async fn read(
@@ -326,7 +334,13 @@ async fn read(
                 Message::Binary(_) => {
                     error(ErrorCode::BinaryNotSupported, "binary frames are not supported; send JSON text")
                 }
-                Message::Close(_) => return,
+                // The closing handshake: the close is answered (with the
+                // client's code) before the socket is dropped.
+                Message::Close(frame) => {
+                    let code = frame.map_or(NORMAL_CLOSURE, |f| f.code);
+                    let _ = outgoing.send(Outgoing::Close(code, "")).await;
+                    return;
+                }
                 // Protocol-level ping/pong are answered by the WebSocket layer; a
                 // pong is what keeps `last_heard` fresh.
                 Message::Ping(_) | Message::Pong(_) => continue,
