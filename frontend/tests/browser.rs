@@ -465,6 +465,16 @@ async fn a_degraded_store_is_announced_with_its_reason_and_a_healthy_one_is_not(
     let text = banner.text_content().unwrap_or_default();
     assert!(text.contains("the disk is full") && text.contains("12 samples were not kept"), "{text}");
     assert!(fine.query_selector("[data-testid=store-banner]").ok().flatten().is_none(), "no banner when ok");
+
+    // A store that works but began again says so, quietly.
+    let reset = mount_point();
+    let server = Some(health_with_store("ok", Some("the database was damaged and moved aside"), 0));
+    yew::Renderer::<StoreBanner>::with_root_and_props(reset.clone(), StoreBannerProps { server }).render();
+    settle().await;
+    let banner = reset.query_selector("[data-testid=store-banner]").ok().flatten().expect("a banner");
+    assert_eq!(banner.get_attribute("role").as_deref(), Some("status"));
+    let text = banner.text_content().unwrap_or_default();
+    assert!(text.starts_with("History begins again: the database was damaged"), "{text}");
 }
 
 fn receiver(url: &str, state: &str, lag_ms: Option<u64>, error: Option<&str>) -> RemoteWriteHealth {

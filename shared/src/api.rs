@@ -464,7 +464,9 @@ pub struct StoreHealth {
     /// `ok`, `degraded` (the live stream works, history is not being kept),
     /// `starting`, or `off` (`--no-store`).
     pub state: String,
-    /// Why it is degraded, in plain words.
+    /// Why it is degraded, in plain words; for an `ok` store, what the user
+    /// should know of it (a damaged database moved aside at start, so its
+    /// history begins again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Samples dropped because the store fell behind or could not write.

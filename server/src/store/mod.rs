@@ -192,6 +192,9 @@ struct Shared {
     stopped_signal: Condvar,
     /// The store's state.
     state: Mutex<State>,
+    /// What the user should know of a store that works: a damaged database
+    /// was moved aside, so history before it is not in this one.
+    notice: Mutex<Option<String>>,
     /// Samples dropped so far.
     dropped: AtomicU64,
     /// The lock on the data directory, held for the store's life; taken again by
@@ -248,7 +251,7 @@ impl Store {
     pub fn health(&self) -> StoreHealth {
         let (state, reason) = match &*lock(&self.shared.state) {
             State::Starting => ("starting", None),
-            State::Ok => ("ok", None),
+            State::Ok => ("ok", lock(&self.shared.notice).clone()),
             State::Degraded(reason) => ("degraded", Some(reason.clone())),
         };
         StoreHealth {
@@ -435,6 +438,7 @@ impl Shared {
             done_signal: Condvar::new(),
             stopped: Mutex::new(false),
             stopped_signal: Condvar::new(),
+            notice: Mutex::new(None),
             state: Mutex::new(state),
             dropped: AtomicU64::new(0),
             lock: Mutex::new(lock),
@@ -449,6 +453,16 @@ impl Shared {
         if before == 0 || before / 100 != (before + n) / 100 {
             tracing::warn!("the store dropped samples it could not write: {} so far", before + n);
         }
+    }
+
+    /// A damaged database was moved aside as `moved` (a file name in the data
+    /// directory): said in `/api/health` from now on, and on the page.
+    fn moved_aside(&self, moved: String) {
+        let at = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+        *lock(&self.notice) = Some(format!(
+            "the database was damaged and moved aside at {at} (to {moved} in the data directory): \
+             history before then is in that file, not here"
+        ));
     }
 
     fn set_state(&self, state: State) {

@@ -630,7 +630,12 @@ fn a_file_that_is_not_a_database_is_moved_aside_not_deleted() {
     std::fs::write(dir.0.join(DB_FILE), &garbage).expect("garbage");
     let store = Store::open(&dir.config()).expect("open");
     assert!(store.flush(FLUSH));
-    assert_eq!(store.health().state, "ok", "a fresh database");
+    let health = store.health();
+    assert_eq!(health.state, "ok", "a fresh database");
+    // Said, so nobody takes the empty history for the whole of it.
+    let said = health.reason.expect("the reset is said");
+    assert!(said.contains("damaged and moved aside") && said.contains("perfmon.db.corrupt-"), "{said}");
+    assert!(!said.contains(&dir.0.display().to_string()), "a file name, not a path: {said}");
     let aside: Vec<_> = std::fs::read_dir(&dir.0)
         .expect("dir")
         .filter_map(|e| e.ok())

@@ -150,9 +150,12 @@ impl Writer {
             }
         }
         match open(&shared.dir) {
-            Ok(conn) => {
+            Ok((conn, moved)) => {
                 self.db = Some(conn);
                 self.names.clear();
+                if let Some(moved) = moved {
+                    shared.moved_aside(moved);
+                }
                 shared.set_state(State::Ok);
             }
             Err(reason) => shared.set_state(State::Degraded(reason)),
@@ -219,7 +222,9 @@ impl Writer {
         tracing::warn!("the store could not write: {err}");
         if is_corrupt(err) {
             self.db = None;
-            move_aside(&shared.dir.join(DB_FILE));
+            if let Some(moved) = move_aside(&shared.dir.join(DB_FILE)) {
+                shared.moved_aside(moved);
+            }
             self.next_open = Instant::now();
             self.ensure_open(shared);
         } else {
@@ -237,15 +242,16 @@ fn drop_ticks(shared: &Shared, n: usize) {
 /// Opens (or creates) the database in `dir` and brings it up to date: WAL,
 /// migrations, and any run left `running` by a server that died marked
 /// `interrupted`. A file that is not a database or is corrupt is moved aside and
-/// a fresh one made. Plain words when it cannot be opened.
-pub(super) fn open(dir: &Path) -> Result<Connection, String> {
+/// a fresh one made, and the name it was given is returned beside the
+/// connection. Plain words when it cannot be opened.
+pub(super) fn open(dir: &Path) -> Result<(Connection, Option<String>), String> {
     let path = dir.join(DB_FILE);
     match open_at(&path) {
-        Ok(conn) => Ok(conn),
+        Ok(conn) => Ok((conn, None)),
         Err(Failure::Sql(err)) if is_corrupt(&err) => {
             tracing::warn!("{} is not a usable database ({err})", path.display());
-            move_aside(&path);
-            open_at(&path).map_err(|failure| failure.to_string())
+            let moved = move_aside(&path);
+            open_at(&path).map(|conn| (conn, moved)).map_err(|failure| failure.to_string())
         }
         Err(failure) => {
             tracing::warn!("cannot open {}: {failure}", path.display());
@@ -369,9 +375,11 @@ fn describe(err: &rusqlite::Error) -> String {
 }
 
 /// Renames `path` (and its WAL and shared-memory files) to `…corrupt-<time>`,
-/// so nothing is deleted and a fresh database can take its place.
-fn move_aside(path: &Path) {
+/// so nothing is deleted and a fresh database can take its place; the
+/// database's new file name, when it was moved.
+fn move_aside(path: &Path) -> Option<String> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut moved = None;
     for suffix in ["", "-wal", "-shm"] {
         let from = PathBuf::from(format!("{}{suffix}", path.display()));
         if !from.exists() {
@@ -380,11 +388,15 @@ fn move_aside(path: &Path) {
         let to = PathBuf::from(format!("{}.corrupt-{stamp}", from.display()));
         match std::fs::rename(&from, &to) {
             Ok(()) => {
-                tracing::warn!("moved {} aside to {}; starting a fresh one", from.display(), to.display())
+                tracing::warn!("moved {} aside to {}; starting a fresh one", from.display(), to.display());
+                if suffix.is_empty() {
+                    moved = to.file_name().map(|name| name.to_string_lossy().into_owned());
+                }
             }
             Err(err) => tracing::error!("cannot move {} aside: {err}", from.display()),
         }
     }
+    moved
 }
 
 fn insert_sql(table: &str, keys: &[&str], metrics: &[schema::Metric], extra: &[&str]) -> String {
