@@ -127,7 +127,7 @@ watched_run() {
     for _ in 1 2 3; do curl -sf "$url/metrics" >/dev/null; sleep 2; done
     curl -sf "$url/api/projects/default/runs" >/dev/null
     local run_id
-    run_id=$("$bin" runs --json | grep -o -m1 '"run_id": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
+    run_id=$("$bin" runs --json | grep -o -m1 '"run_id": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' | head -n1)
     "$bin" report "$run_id" >/dev/null
     wait "$browser" || true
     sleep 10
