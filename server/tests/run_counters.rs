@@ -227,10 +227,10 @@ async fn a_cpu_burner_counts_as_perf_stat_counts_it() {
     for name in ["task-clock", "context-switches", "cpu-migrations", "page-faults"] {
         assert!(perf.events[name].available, "{name}: {:?}", perf.events[name]);
     }
-    // The machine's figures are the server's; the largest process's peak is
-    // the kernel's (a shell and a burner: a few MB).
-    assert_eq!((counters.io_some_s, counters.cpu_wait_s), (None, None));
-    assert!(counters.peak_rss_bytes.is_some_and(|b| (1 << 20..1 << 30).contains(&b)), "{counters:?}");
+    // The machine's figures are the server's; a shell's and a burner's peak,
+    // a few MB, are under the wrapper's own, which a child starts out with:
+    // no figure of the wrapper's is passed off as the command's.
+    assert_eq!((counters.io_some_s, counters.cpu_wait_s, counters.peak_rss_bytes), (None, None, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -414,6 +414,10 @@ pub struct ChildrenUsage {
     /// The largest resident set any one waited-for descendant reached, KiB
     /// (`ru_maxrss`): a high-water mark, not a total.
     pub max_rss_kib: u64,
+    /// The wrapper's own high-water mark, KiB (`ru_maxrss` of
+    /// `RUSAGE_SELF`): a child starts out with its parent's, which an exec
+    /// keeps (Linux carries the replaced image's peak over).
+    pub own_max_rss_kib: u64,
 }
 
 /// The size of `ru_inblock`'s and `ru_oublock`'s blocks. They are not device
@@ -433,6 +437,7 @@ impl ChildrenUsage {
     pub fn now() -> Option<ChildrenUsage> {
         use nix::sys::resource::{UsageWho, getrusage};
         let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+        let own = getrusage(UsageWho::RUSAGE_SELF).ok()?;
         let us = |t: nix::sys::time::TimeVal| {
             u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec()).unwrap_or(0)
         };
@@ -447,6 +452,7 @@ impl ChildrenUsage {
             read_blocks: count(usage.block_reads()),
             write_blocks: count(usage.block_writes()),
             max_rss_kib: count(usage.max_rss()),
+            own_max_rss_kib: count(own.max_rss()),
         })
     }
 }
@@ -458,8 +464,10 @@ impl ChildrenUsage {
 /// floor of the tree's (whose processes may peak together), which the server
 /// raises its readings to — they come a second apart and miss a spike between
 /// them, or a command shorter than one. Only when no child was waited for
-/// before the command (it never is: the command is the wrapper's one child);
-/// otherwise a high-water mark of another process's.
+/// before the command (it never is: the command is the wrapper's one child),
+/// and only above the wrapper's own peak: the command was spawned from the
+/// wrapper and exec'd from the hold, and Linux carries each replaced image's
+/// peak over, so a figure up to the wrapper's may be the wrapper's.
 pub fn run_counters(
     counted_from: CountedFrom,
     wall_s: f64,
@@ -493,7 +501,7 @@ pub fn run_counters(
     counters.involuntary_switches = Some(delta(|u| u.involuntary_switches));
     counters.read_bytes = Some(delta(|u| u.read_blocks) * BLOCK_BYTES);
     counters.write_bytes = Some(delta(|u| u.write_blocks) * BLOCK_BYTES);
-    if before.max_rss_kib == 0 && after.max_rss_kib > 0 {
+    if before.max_rss_kib == 0 && after.max_rss_kib > after.own_max_rss_kib {
         counters.peak_rss_bytes = Some(after.max_rss_kib.saturating_mul(1024));
     }
     counters
@@ -686,6 +694,7 @@ mod tests {
             read_blocks: blocks,
             write_blocks: 2 * blocks,
             max_rss_kib: 0,
+            own_max_rss_kib: 9 * 1024,
         }
     }
 
@@ -722,6 +731,10 @@ mod tests {
         let before = ChildrenUsage { max_rss_kib: 9, ..usage(1, 8) };
         let counters = run_counters(CountedFrom::Start, 4.0, Some(before), Some(peaked));
         assert_eq!(counters.peak_rss_bytes, None, "another child's high-water mark");
+        // Up to the wrapper's own 9 MiB, the figure may be the wrapper's.
+        let small = ChildrenUsage { max_rss_kib: 9 * 1024, ..usage(3, 10) };
+        let counters = run_counters(CountedFrom::Start, 4.0, Some(usage(1, 8)), Some(small));
+        assert_eq!(counters.peak_rss_bytes, None, "no more than the wrapper's own");
 
         let unknown = run_counters(CountedFrom::Start, 1.0, Some(usage(1, 8)), None);
         assert_eq!(unknown.cpu_user_s, None);

@@ -388,14 +388,20 @@ fn a_run_live_when_the_server_died_is_marked_interrupted() {
     assert_eq!(charted, 5, "{:?}", report.history.series["run.cpu_percent"]);
     // The wrapper outlived the server and says how the command ended, and when:
     // the run's length is its own, not cut at the server's death.
-    let report =
-        ExitReport { ended_at_ms: Some(T0 + 9_000), cpu_seconds: Some(7.5), ..ExitReport::killed(9) };
+    // Its largest process's peak, which the readings missed, raises the record's.
+    let counters = shared::why::RunCounters { peak_rss_bytes: Some(700 << 20), ..Default::default() };
+    let report = ExitReport {
+        ended_at_ms: Some(T0 + 9_000),
+        cpu_seconds: Some(7.5),
+        counters: Some(counters),
+        ..ExitReport::killed(9)
+    };
     store.report_exit(&ProjectName::parse("p").expect("name"), "7-x", report);
     assert!(store.flush(FLUSH));
     let record = store.runs("p", 5, None).expect("runs").runs.remove(0);
     assert_eq!((record.status, record.signal, record.exit_code), (RunOutcome::Killed, Some(9), None));
     assert_eq!(record.ended_at, Some(crate::sampling::timestamp_seconds(at(T0 + 9000))));
-    assert_eq!((record.duration_s, record.cpu_seconds), (9.0, 7.5));
+    assert_eq!((record.duration_s, record.cpu_seconds, record.peak_rss_mb), (9.0, 7.5, Some(700.0)));
     // A later report does not rewrite it.
     store.report_exit(&ProjectName::parse("p").expect("name"), "7-x", ExitReport::exited(0));
     assert!(store.flush(FLUSH));

@@ -708,6 +708,7 @@ fn write_exit(
     }
     // The wrapper's time of the end, when it is a sane one.
     let ended_at = report.ended_at_within(started_at, chrono::Utc::now().timestamp_millis());
+    let peak_rss = report.counters.as_ref().and_then(|c| c.peak_rss_bytes).map(saturating_i64);
     if let Some(exit) = &report.counters {
         // What the server measured before it stopped, with the wrapper's exact
         // totals taken in, judged again.
@@ -727,7 +728,8 @@ fn write_exit(
     tx.execute(
         "UPDATE runs SET status = ?3, exit_code = ?4, signal = ?5,
              ended_at = COALESCE(?6, ended_at, last_seen, started_at),
-             cpu_seconds = max(cpu_seconds, coalesce(?7, 0))
+             cpu_seconds = max(cpu_seconds, coalesce(?7, 0)),
+             peak_rss_bytes = max(coalesce(peak_rss_bytes, ?8), coalesce(?8, peak_rss_bytes))
          WHERE run_id = ?1 AND project = ?2",
         params![
             run_id,
@@ -736,7 +738,8 @@ fn write_exit(
             report.exit_code,
             report.signal,
             ended_at,
-            report.cpu_seconds
+            report.cpu_seconds,
+            peak_rss
         ],
     )?;
     Ok(())
