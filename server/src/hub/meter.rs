@@ -577,10 +577,10 @@ pub fn merge_exit(measured: &mut RunCounters, exit: &RunCounters) {
     if exit.perf.is_some() {
         measured.perf = exit.perf.clone();
     }
-    // The wrapper's clock covers the command's whole life; ours may stop a
-    // tick early or start late.
+    // The wrapper's clock covers the command's life exactly; ours stops at a
+    // tick, one before the end or the one that found it gone.
     if exit.wall_s.is_finite() && exit.wall_s > 0.0 {
-        measured.wall_s = measured.wall_s.max(exit.wall_s);
+        measured.wall_s = exit.wall_s;
     }
     measured.counted_from = exit.counted_from;
     for (field, reason) in &exit.not_measured {
@@ -902,5 +902,10 @@ mod tests {
             (measured.cpu_user_s, measured.minor_faults, measured.major_faults, measured.wall_s),
             (Some(2.0), Some(900), Some(1), 8.1)
         );
+        // The wall time is the wrapper's, also when the tick that found the
+        // process gone made ours longer.
+        let mut measured = RunCounters { wall_s: 7.0, ..RunCounters::default() };
+        merge_exit(&mut measured, &RunCounters { wall_s: 6.2, ..RunCounters::default() });
+        assert_eq!(measured.wall_s, 6.2);
     }
 }

@@ -260,14 +260,17 @@ impl Hub {
                 Err(RunError::ExitAlreadyRecorded(run_id.to_owned()))
             };
         }
-        if summary.ended_at.is_none() {
-            let now = chrono::Utc::now();
-            // The wrapper's own time of the end, when it is a sane one.
-            let at = report
-                .ended_at_within(summary.started_at.timestamp_millis(), now.timestamp_millis())
-                .and_then(chrono::DateTime::from_timestamp_millis)
-                .unwrap_or(now);
-            summary.end(at, outcome);
+        let now = chrono::Utc::now();
+        // The wrapper's own time of the end, when it is a sane one.
+        let reported = report
+            .ended_at_within(summary.started_at.timestamp_millis(), now.timestamp_millis())
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        match summary.ended_at {
+            None => summary.end(reported.unwrap_or(now), outcome),
+            // The tick that found the process gone came up to a tick after
+            // its end: the wrapper saw the instant.
+            Some(found) if reported.is_some_and(|at| at < found) => summary.ended_at = reported,
+            Some(_) => {}
         }
         summary.outcome = outcome;
         (summary.exit_code, summary.signal) = (report.exit_code, report.signal);
@@ -445,6 +448,30 @@ mod tests {
             let summary = hub.report_exit(&project, id, &ExitReport::exited(code)).expect("ok");
             assert_eq!(summary.map(|s| s.exit_code), Some(Some(code)), "{id} is still held");
         }
+    }
+
+    #[test]
+    fn the_wrappers_instant_of_the_end_replaces_the_later_tick_that_found_it() {
+        let hub = hub();
+        let project = name("late-tick");
+        let id = hub.start_run(&project, 7, None).expect("start").run_id.expect("id");
+        let started = chrono::Utc::now();
+        // The tick finds the process gone about a second after the wrapper saw it end.
+        let mut sample =
+            HostSample { taken_at: started + chrono::Duration::milliseconds(1_000), ..HostSample::default() };
+        sample.runs.insert(7, None);
+        hub.publish(sample);
+        // (A wrapper's instant is never after the report comes.)
+        let exact = chrono::Utc::now();
+        let counters = shared::why::RunCounters { wall_s: 0.1, ..Default::default() };
+        let report = ExitReport {
+            ended_at_ms: Some(exact.timestamp_millis()),
+            counters: Some(counters),
+            ..ExitReport::exited(0)
+        };
+        let summary = hub.report_exit(&project, &id, &report).expect("ok").expect("held");
+        assert_eq!(summary.ended_at.map(|t| t.timestamp_millis()), Some(exact.timestamp_millis()));
+        assert_eq!(summary.counters.map(|c| c.wall_s), Some(0.1), "the verdict's length is the wrapper's");
     }
 
     #[test]
