@@ -140,7 +140,8 @@ impl RunCounters {
     /// The `perf` task-clock in seconds, when it was counted.
     pub fn task_clock_s(&self) -> Option<f64> {
         let event = self.perf.as_ref()?.events.get("task-clock")?;
-        let ms = event.value.filter(|ms| event.available && ms.is_finite() && *ms >= 0.0)?;
+        // At most 1e11 s, the bound an exit report's seconds are held to.
+        let ms = event.value.filter(|ms| event.available && (0.0..=1e14).contains(ms))?;
         Some(ms / 1000.0)
     }
 }
@@ -349,7 +350,12 @@ mod tests {
         let held = RunCounters { perf: Some(clock(Some(100.0), true)), ..totals.clone() };
         assert_eq!(held.cpu_s(), Some(0.14));
         // A clock that could not be opened, or reads no number, is no floor.
-        for perf in [clock(None, false), clock(Some(9e9), false), clock(Some(f64::NAN), true)] {
+        for perf in [
+            clock(None, false),
+            clock(Some(9e9), false),
+            clock(Some(f64::NAN), true),
+            clock(Some(1e300), true),
+        ] {
             let counters = RunCounters { perf: Some(perf), ..totals.clone() };
             assert_eq!((counters.cpu_s(), counters.task_clock_s()), (Some(0.14), None));
         }

@@ -670,6 +670,12 @@ fn children_nobody_waited_for_are_on_cpu_by_the_task_clock() {
     let e = evidence(&judge(&c, 2), ShareKind::Cpu).to_owned();
     assert!(e.starts_with("CPU 0.1 s user + 0.1 s system over 11 s"), "{e}");
 
+    // Only the system time missing: its own reason is given.
+    c.cpu_system_s = None;
+    c.not_measured.insert("cpu_system_s".into(), "stime unreadable".into());
+    let e = evidence(&judge(&c, 2), ShareKind::Cpu).to_owned();
+    assert!(e.contains("(the kernel's totals not measured: stime unreadable)"), "{e}");
+
     // No totals at all: the clock alone, and why the totals are missing.
     c.perf = Some(clock(8_577.7));
     (c.cpu_user_s, c.cpu_system_s) = (None, None);

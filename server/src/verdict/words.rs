@@ -247,11 +247,14 @@ pub fn evidence(f: &Facts, kind: ShareKind) -> String {
                     secs(user),
                     secs(system)
                 ),
-                None => format!(
-                    "CPU {} by perf's task-clock (the kernel's totals not measured: {})",
-                    secs(f.bar.cpu_s),
-                    rules::why_not(c, "cpu_user_s")
-                ),
+                None => {
+                    let missing = if c.cpu_user_s.is_none() { "cpu_user_s" } else { "cpu_system_s" };
+                    format!(
+                        "CPU {} by perf's task-clock (the kernel's totals not measured: {})",
+                        secs(f.bar.cpu_s),
+                        rules::why_not(c, missing)
+                    )
+                }
             };
             let mut text = format!(
                 "{whose} over {}: {:.2}{of} cores busy on average (perf stat's \"CPUs utilized\")",
