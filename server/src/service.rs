@@ -36,7 +36,7 @@ pub enum ServeError {
     AllowedHost(String),
     /// An `--allow-origin` that is no origin.
     #[error(
-        "--allow-origin {0:?} is not an origin: give SCHEME://HOST[:PORT] as the browser sends it (http or https, no path)"
+        "--allow-origin {0:?} is not an origin: give SCHEME://HOST[:PORT] as the browser sends it (no path, no default port)"
     )]
     AllowedOrigin(String),
     /// The control secret could not be made or stored.

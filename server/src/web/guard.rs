@@ -166,8 +166,10 @@ fn named_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<String, &'st
 }
 
 /// The first of `allowed` (`--allow-origin`) that is no origin a browser
-/// could send (`SCHEME://HOST[:PORT]`, http or https; a trailing `/` is
-/// taken off when compared): PerfMon refuses to start with it rather than
+/// could send — `SCHEME://HOST[:PORT]` (a page's `https://…`, an extension's
+/// `chrome-extension://…`, an IDE's `vscode-webview://…`; a trailing `/` is
+/// taken off when compared), and never the default port of http or https,
+/// which browsers leave out: PerfMon refuses to start with it rather than
 /// quietly never match, which leaves an embedding refused with no hint why.
 pub fn unusable_origin(allowed: &[String]) -> Option<String> {
     allowed.iter().find(|origin| !is_origin(origin.trim_end_matches('/'))).cloned()
@@ -175,9 +177,21 @@ pub fn unusable_origin(allowed: &[String]) -> Option<String> {
 
 fn is_origin(text: &str) -> bool {
     let Some((scheme, authority)) = text.split_once("://") else { return false };
-    ["http", "https"].iter().any(|s| s.eq_ignore_ascii_case(scheme))
+    // RFC 3986's scheme: a letter, then letters, digits, `+`, `-` or `.`.
+    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    };
+    scheme_ok
         && !authority.contains('@')
-        && authority.parse::<Authority>().is_ok_and(|a| a.as_str() == authority && !a.host().is_empty())
+        && authority.parse::<Authority>().is_ok_and(|a| {
+            a.as_str() == authority
+                && !a.host().is_empty()
+                && (a.port_u16().is_none() || a.port_u16() != default_port)
+        })
 }
 
 fn judge(
@@ -249,6 +263,9 @@ mod tests {
             "http://localhost:3000",
             "https://ide.example.com/",
             "HTTPS://[::1]:8443",
+            "vscode-webview://1abc2def",
+            "chrome-extension://abcdefghijklmnop",
+            "tauri://localhost",
         ];
         assert_eq!(unusable_origin(&list(&good)), None);
         for bad in [
@@ -257,8 +274,11 @@ mod tests {
             "ide.example.com",
             "https://",
             "https://a/b",
-            "ftp://x",
+            "1http://x",
             "https://u@x",
+            "https://x:443",
+            "http://x:80",
+            "null",
         ] {
             assert_eq!(unusable_origin(&list(&["https://ok.example", bad])).as_deref(), Some(bad));
         }
