@@ -220,9 +220,26 @@ pub(super) async fn stream(
     tokio::join!(read(stream, outgoing, &last_heard, &done), writer);
 }
 
-/// The writer half: the first frame, newer frames, replies, pings, and the close.
+/// The writer half ([`write_frames`]), then the close: closing the sink
+/// flushes a close the WebSocket layer holds (its answer to the client's own,
+/// which it queues itself and after which it refuses any other frame), within
+/// a second — a client that stopped reading is not waited for again.
 async fn write(
     mut sink: SplitSink<WebSocket, Message>,
+    first: Vec<Frame>,
+    frames: watch::Receiver<Option<Frame>>,
+    replies: mpsc::Receiver<Outgoing>,
+    state: &AppState,
+    last_heard: &LastHeard,
+    who: &str,
+) {
+    write_frames(&mut sink, first, frames, replies, state, last_heard, who).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sink.close()).await;
+}
+
+/// The first frame, newer frames, replies, pings, and the close.
+async fn write_frames(
+    sink: &mut SplitSink<WebSocket, Message>,
     first: Vec<Frame>,
     mut frames: watch::Receiver<Option<Frame>>,
     mut replies: mpsc::Receiver<Outgoing>,
@@ -235,7 +252,7 @@ async fn write(
     // frame, which the receiver counts as seen.
     let mut status = first.iter().find_map(Frame::status);
     for frame in &first {
-        if !send(&mut sink, timeout, Message::Text(text_of(frame))).await {
+        if !send(sink, timeout, Message::Text(text_of(frame))).await {
             return;
         }
     }
@@ -245,7 +262,7 @@ async fn write(
         let message = tokio::select! {
             _ = state.shutdown.cancelled() => {
                 let close = CloseFrame { code: close::GOING_AWAY, reason: "server shutting down".into() };
-                let _ = send(&mut sink, timeout, Message::Close(Some(close))).await;
+                let _ = send(sink, timeout, Message::Close(Some(close))).await;
                 return;
             }
             changed = frames.changed() => {
@@ -259,7 +276,7 @@ async fn write(
                 {
                     status = Some(now);
                     let text = Utf8Bytes::from_static(agent_status_text(now));
-                    if !send(&mut sink, timeout, Message::Text(text)).await {
+                    if !send(sink, timeout, Message::Text(text)).await {
                         return;
                     }
                 }
@@ -277,16 +294,15 @@ async fn write(
                 Some(Outgoing::Close(code, reason)) => {
                     let close = CloseFrame { code, reason: reason.into() };
                     // After the client's own close the WebSocket layer has
-                    // queued the answer itself and refuses another: closing
-                    // the sink flushes whichever it holds.
-                    let _ = send(&mut sink, timeout, Message::Close(Some(close))).await;
-                    let _ = tokio::time::timeout(timeout, sink.close()).await;
+                    // queued the answer itself and refuses this one: `write`
+                    // closes the sink, which flushes whichever it holds.
+                    let _ = send(sink, timeout, Message::Close(Some(close))).await;
                     return;
                 }
                 None => return, // The reader ended: the client is gone.
             },
         };
-        if !send(&mut sink, timeout, message).await {
+        if !send(sink, timeout, message).await {
             return;
         }
     }
