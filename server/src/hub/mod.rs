@@ -151,14 +151,16 @@ impl Inner {
     /// taken, the project watched longest ago that nobody watches now and that
     /// has no live run gives up its place (it would be forgotten after
     /// [`FORGET_AFTER`] anyway, its runs are in the store): sockets opened and
-    /// closed in a loop never keep a run, or a watcher, out.
+    /// closed in a loop never keep a run, or a watcher, out. One whose run
+    /// just ended goes last: its exit report and last transcript reading may
+    /// still come.
     fn entry(&mut self, project: &ProjectName) -> Result<&mut Project, SubscribeError> {
         if !self.projects.contains_key(project) && self.projects.len() >= MAX_PROJECTS {
             let idle = self
                 .projects
                 .iter()
                 .filter(|(_, p)| p.frames.receiver_count() == 0 && !p.is_live())
-                .min_by_key(|(_, p)| p.last_watched)
+                .min_by_key(|(_, p)| (!p.ended.is_empty(), p.last_watched))
                 .map(|(name, _)| name.clone());
             let Some(idle) = idle else { return Err(SubscribeError::TooManyProjects) };
             self.projects.remove(&idle);
