@@ -41,7 +41,7 @@ pub struct Config {
     /// `control::candidate_dirs`); filled by the CLI, so the server itself reads
     /// no environment for them.
     pub exit_dirs: Vec<std::path::PathBuf>,
-    /// When set, the only projects that may be watched.
+    /// When set, the only projects that may be watched ([`Config::watches`]).
     pub projects: Option<Vec<ProjectName>>,
     /// The most WebSockets open at once; more get 503.
     pub max_connections: usize,
@@ -94,6 +94,13 @@ impl Default for Config {
             header_read_timeout: crate::web::listen::HEADER_READ_TIMEOUT,
             store: None,
         }
+    }
+}
+
+impl Config {
+    /// Whether `project` may be watched here (`--projects`, when given).
+    pub fn watches(&self, project: &ProjectName) -> bool {
+        self.projects.as_ref().is_none_or(|listed| listed.contains(project))
     }
 }
 

@@ -116,15 +116,15 @@ pub async fn add_tokens(
 /// With `--projects`, a run or tokens for another project are refused as its
 /// stream is (4004): it could be recorded but never watched.
 fn listed(state: &AppState, project: &ProjectName) -> Result<(), ApiError> {
-    match &state.config.projects {
-        Some(listed) if !listed.contains(project) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_project",
-            format!("project {project} is not one this server watches (--projects)"),
-        )
-        .on("project")),
-        _ => Ok(()),
+    if state.config.watches(project) {
+        return Ok(());
     }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_project",
+        format!("project {project} is not one this server watches (--projects)"),
+    )
+    .on("project"))
 }
 
 /// `GET /api/projects/{project}/metrics`: the newest sample as JSON.

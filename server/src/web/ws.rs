@@ -66,7 +66,7 @@ pub async fn handler(
         Ok(project) => project,
         Err(err) => return err.into_response(),
     };
-    let unlisted = state.config.projects.as_ref().is_some_and(|p| !p.contains(&project));
+    let unlisted = !state.config.watches(&project);
     let refusal = unlisted.then(|| (close::UNKNOWN_PROJECT, "unknown project".to_owned()));
     upgrade(&state, ws, &headers, query.as_deref(), refusal, move |socket, state, slot| {
         serve(socket, project, state, slot)
