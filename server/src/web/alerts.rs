@@ -42,9 +42,7 @@ pub async fn list(
     if let (Some(from), Some(to)) = (from, to)
         && from > to
     {
-        return Err(
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_range", "from must not be after to").on("from")
-        );
+        return Err(crate::store::QueryError::BadRange("from must not be after to".into()).into());
     }
     let query = AlertQuery {
         project,
