@@ -101,6 +101,11 @@ pub fn figure(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite()).map(|v| v.max(0.0))
 }
 
+/// The kernel's CPU total that is missing, when one is: user time first.
+pub fn missing_cpu_total(c: &RunCounters) -> &'static str {
+    if figure(c.cpu_user_s).is_none() { "cpu_user_s" } else { "cpu_system_s" }
+}
+
 /// Why `field` is `null`, in the counters' words, or a plain default.
 pub fn why_not(c: &RunCounters, field: &str) -> String {
     c.not_measured.get(field).cloned().unwrap_or_else(|| "not read".into())
@@ -113,7 +118,7 @@ pub fn bar(c: &RunCounters, min_wall_s: f64) -> Result<Bar, NotJudged> {
     // User plus system, or the task-clock where it counted more (processes
     // nobody waited for: see `RunCounters::cpu_s`).
     let Some(cpu_s) = figure(c.cpu_s()) else {
-        let field = if figure(c.cpu_user_s).is_none() { "cpu_user_s" } else { "cpu_system_s" };
+        let field = missing_cpu_total(c);
         return Err(NotJudged::NotMeasured(match c.not_measured.get(field) {
             Some(why) => format!("the run's CPU time could not be read ({why})"),
             None => "the run's CPU time was not read".into(),

@@ -248,11 +248,10 @@ pub fn evidence(f: &Facts, kind: ShareKind) -> String {
                     secs(system)
                 ),
                 None => {
-                    let missing = if c.cpu_user_s.is_none() { "cpu_user_s" } else { "cpu_system_s" };
                     format!(
                         "CPU {} by perf's task-clock (the kernel's totals not measured: {})",
                         secs(f.bar.cpu_s),
-                        rules::why_not(c, missing)
+                        rules::why_not(c, rules::missing_cpu_total(c))
                     )
                 }
             };
