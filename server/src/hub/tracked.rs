@@ -176,9 +176,8 @@ impl Tracked {
             self.summary.cpu_seconds = self.summary.cpu_seconds.max(cpu);
         }
         // The same for the peak memory: `perfmon run` may have seen a higher one.
-        if let Some(peak) = counters.peak_rss_bytes {
-            self.summary.peak_rss_bytes = Some(self.summary.peak_rss_bytes.map_or(peak, |p| p.max(peak)));
-        }
+        // (`None` orders below any `Some`.)
+        self.summary.peak_rss_bytes = self.summary.peak_rss_bytes.max(counters.peak_rss_bytes);
         self.summary.verdict = Some(Box::new(crate::verdict::judge(&counters, cores_u32(cores))));
         self.summary.counters = Some(Box::new(counters));
     }
