@@ -5,8 +5,8 @@
 //! headers (or never sends a byte) was kept for ever: enough of them used up
 //! the process's file descriptors and new connections were refused. Here every
 //! connection must finish a request's headers within a deadline
-//! ([`HEADER_READ_TIMEOUT`] unless configured) of waiting for one — a new connection, and a kept-alive one between
-//! requests — or it is closed. A WebSocket, once upgraded, is the stream's to
+//! ([`HEADER_READ_TIMEOUT`] unless configured) of waiting for one — a new
+//! connection, and a kept-alive one between requests — or it is closed. A WebSocket, once upgraded, is the stream's to
 //! keep alive (its pings). HTTP/1 only, hyper's own connection: PerfMon's
 //! clients are browsers and tools on HTTP/1.1, and hyper-util's
 //! protocol-detecting builder (what `axum::serve` uses) waits for a first
